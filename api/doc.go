@@ -1,0 +1,49 @@
+// Package api is the contract between Ferry's engine and its connector
+// plugins: the Record that flows through a task, the Source, Sink and
+// Transform interfaces, the declarative config Spec every plugin publishes,
+// and the errors a plugin returns to steer the engine.
+//
+// # The shape of a task
+//
+// A task reads batches from one Source, passes each record through a chain
+// of Transforms and writes the survivors to one Sink:
+//
+//	Source.Read ─► Transform.Apply … ─► Sink.Write ─► (Flusher.Flush) ─► ack
+//
+// The engine owns every goroutine. Plugin methods are synchronous and honour
+// their ctx: they block until they have something to return, and return
+// promptly (with ctx.Err() or a wrapped form of it) once ctx is done. A
+// plugin starts no goroutine that outlives Close.
+//
+// # Positions and delivery
+//
+// Every record carries the Partition it came from and its Position within
+// that partition. The engine tracks which records the sink has durably
+// written and commits, per partition, only a position whose every earlier
+// record is written (an ack watermark). After a restart the engine hands the
+// source the last committed position of each partition in [TaskConfig];
+// the source resumes after it. Delivery is therefore at-least-once:
+// records after the last commit are read again, with the same event ids.
+// Sources must make Event.ID a deterministic function of the position so a
+// replayed record keeps its id.
+//
+// A Position is opaque to the engine: bytes the source encodes and decodes.
+// Positions within one partition must be produced in increasing order by
+// Read; the engine never compares them, it only orders them by arrival.
+//
+// # Concurrency contract
+//
+// The engine calls a plugin's methods from one goroutine at a time, never
+// concurrently, except for [Acker.Ack] which may run concurrently with Read.
+// Close is called exactly once, after Open returned nil, even if ctx was
+// cancelled; no other method is called after Close.
+//
+// # Errors
+//
+// Return errors wrapped with [Retryable] for transient faults (the engine
+// retries with exponential backoff and jitter), with [Fatal] for faults that
+// retrying cannot fix (the task fails, or the record goes to the dead-letter
+// sink). Unclassified errors are treated as retryable for I/O methods (Open,
+// Read, Write, Flush) up to the configured retry budget. A Source returns
+// [ErrEndOfInput] when a finite input is exhausted.
+package api

@@ -1,0 +1,297 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// IsJSONContentType reports whether data of content type ct is carried as
+// inline JSON in structured mode. An empty type counts as JSON.
+func IsJSONContentType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(strings.ToLower(ct))
+	return ct == "application/json" || ct == "text/json" || strings.HasSuffix(ct, "+json")
+}
+
+// MarshalJSON encodes e in the CloudEvents JSON format (structured mode).
+func (e Event) MarshalJSON() ([]byte, error) {
+	return e.AppendJSON(make([]byte, 0, 256+len(e.Data)))
+}
+
+// AppendJSON appends e's structured-mode JSON encoding to buf. It is the
+// allocation-free form of MarshalJSON for hot paths.
+func (e *Event) AppendJSON(buf []byte) ([]byte, error) {
+	spec := e.SpecVersion
+	if spec == "" {
+		spec = SpecVersion
+	}
+	buf = append(buf, `{"specversion":`...)
+	buf = appendJSONString(buf, spec)
+	buf = append(buf, `,"id":`...)
+	buf = appendJSONString(buf, e.ID)
+	buf = append(buf, `,"source":`...)
+	buf = appendJSONString(buf, e.Source)
+	buf = append(buf, `,"type":`...)
+	buf = appendJSONString(buf, e.Type)
+	if e.Subject != "" {
+		buf = append(buf, `,"subject":`...)
+		buf = appendJSONString(buf, e.Subject)
+	}
+	if !e.Time.IsZero() {
+		buf = append(buf, `,"time":"`...)
+		buf = e.Time.UTC().AppendFormat(buf, time.RFC3339Nano)
+		buf = append(buf, '"')
+	}
+	if e.DataContentType != "" {
+		buf = append(buf, `,"datacontenttype":`...)
+		buf = appendJSONString(buf, e.DataContentType)
+	}
+	if e.DataSchema != "" {
+		buf = append(buf, `,"dataschema":`...)
+		buf = appendJSONString(buf, e.DataSchema)
+	}
+	for k, v := range e.Extensions {
+		if !validExtensionName(k) {
+			return nil, fmt.Errorf("cloudevent: invalid extension attribute name %q", k)
+		}
+		buf = append(buf, ',', '"')
+		buf = append(buf, k...)
+		buf = append(buf, '"', ':')
+		var err error
+		if buf, err = appendExtension(buf, v); err != nil {
+			return nil, fmt.Errorf("cloudevent: extension %q: %w", k, err)
+		}
+	}
+	if e.Data != nil {
+		switch {
+		case IsJSONContentType(e.DataContentType):
+			if !json.Valid(e.Data) {
+				return nil, fmt.Errorf("cloudevent %q: data is not valid JSON for content type %q", e.ID, e.DataContentType)
+			}
+			buf = append(buf, `,"data":`...)
+			buf = append(buf, e.Data...)
+		case strings.HasPrefix(e.DataContentType, "text/") && utf8.Valid(e.Data):
+			buf = append(buf, `,"data":`...)
+			buf = appendJSONString(buf, string(e.Data))
+		default:
+			buf = append(buf, `,"data_base64":"`...)
+			buf = base64.StdEncoding.AppendEncode(buf, e.Data)
+			buf = append(buf, '"')
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+func appendExtension(buf []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case string:
+		return appendJSONString(buf, x), nil
+	case bool:
+		return strconv.AppendBool(buf, x), nil
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(buf, x, 10), nil
+	case float64:
+		return strconv.AppendFloat(buf, x, 'g', -1, 64), nil
+	case time.Time:
+		buf = append(buf, '"')
+		buf = x.UTC().AppendFormat(buf, time.RFC3339Nano)
+		return append(buf, '"'), nil
+	case []byte:
+		buf = append(buf, '"')
+		buf = base64.StdEncoding.AppendEncode(buf, x)
+		return append(buf, '"'), nil
+	default:
+		return nil, fmt.Errorf("unsupported value type %T", v)
+	}
+}
+
+// validExtensionName applies the CloudEvents rule: lower-case ASCII letters
+// and digits only.
+func validExtensionName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string literal.
+func appendJSONString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			buf = append(buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}
+
+// UnmarshalJSON decodes a structured-mode CloudEvent. It requires id,
+// source, specversion 1.0 and type, as the specification does.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return fmt.Errorf("cloudevent: %w", err)
+	}
+	if raw == nil {
+		return fmt.Errorf("cloudevent: not a JSON object")
+	}
+	*e = Event{}
+	str := func(name string, dst *string) error {
+		v, ok := raw[name]
+		if !ok {
+			return nil
+		}
+		delete(raw, name)
+		if err := json.Unmarshal(v, dst); err != nil {
+			return fmt.Errorf("cloudevent: attribute %q must be a string", name)
+		}
+		return nil
+	}
+	for name, dst := range map[string]*string{
+		"id": &e.ID, "source": &e.Source, "specversion": &e.SpecVersion, "type": &e.Type,
+		"subject": &e.Subject, "datacontenttype": &e.DataContentType, "dataschema": &e.DataSchema,
+	} {
+		if err := str(name, dst); err != nil {
+			return err
+		}
+	}
+	switch {
+	case e.SpecVersion != SpecVersion:
+		return fmt.Errorf("cloudevent: specversion must be %q, got %q", SpecVersion, e.SpecVersion)
+	case e.ID == "":
+		return fmt.Errorf("cloudevent: required attribute \"id\" is missing or empty")
+	case e.Source == "":
+		return fmt.Errorf("cloudevent: required attribute \"source\" is missing or empty")
+	case e.Type == "":
+		return fmt.Errorf("cloudevent: required attribute \"type\" is missing or empty")
+	}
+	if v, ok := raw["time"]; ok {
+		delete(raw, "time")
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("cloudevent: attribute \"time\" must be an RFC 3339 string")
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return fmt.Errorf("cloudevent: attribute \"time\": %w", err)
+		}
+		e.Time = t
+	}
+	data, hasData := raw["data"]
+	b64, hasB64 := raw["data_base64"]
+	delete(raw, "data")
+	delete(raw, "data_base64")
+	switch {
+	case hasData && hasB64:
+		return fmt.Errorf("cloudevent: both \"data\" and \"data_base64\" are present")
+	case hasB64:
+		var s string
+		if err := json.Unmarshal(b64, &s); err != nil {
+			return fmt.Errorf("cloudevent: \"data_base64\" must be a string")
+		}
+		d, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return fmt.Errorf("cloudevent: \"data_base64\": %w", err)
+		}
+		e.Data = d
+	case hasData:
+		if !IsJSONContentType(e.DataContentType) && len(data) > 0 && data[0] == '"' {
+			var s string
+			if err := json.Unmarshal(data, &s); err != nil {
+				return fmt.Errorf("cloudevent: \"data\": %w", err)
+			}
+			e.Data = []byte(s)
+		} else {
+			e.Data = append([]byte(nil), data...)
+		}
+	}
+	for name, v := range raw {
+		if !validExtensionName(name) {
+			return fmt.Errorf("cloudevent: invalid extension attribute name %q", name)
+		}
+		var x any
+		d := json.NewDecoder(bytes.NewReader(v))
+		d.UseNumber()
+		if err := d.Decode(&x); err != nil {
+			return fmt.Errorf("cloudevent: extension %q: %w", name, err)
+		}
+		switch t := x.(type) {
+		case string, bool:
+			e.SetExtension(name, t)
+		case json.Number:
+			if i, err := t.Int64(); err == nil {
+				e.SetExtension(name, i)
+			} else if f, err := t.Float64(); err == nil {
+				e.SetExtension(name, f)
+			}
+		case nil:
+			// A null extension is the same as an absent one.
+		default:
+			return fmt.Errorf("cloudevent: extension %q must be a string, number or boolean", name)
+		}
+	}
+	return nil
+}

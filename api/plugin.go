@@ -1,0 +1,110 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Source reads records from an external system.
+type Source interface {
+	// Open connects to the system and positions the source after the
+	// committed positions in its TaskConfig. It must not block past ctx.
+	Open(ctx context.Context) error
+	// Read blocks until at least one record is available and returns a
+	// batch of them, or returns ctx's error once ctx is done, or
+	// ErrEndOfInput when a finite input is exhausted. The engine owns the
+	// returned slice and records; the source must not touch them again.
+	Read(ctx context.Context) ([]Record, error)
+	// Close releases every resource the source holds. It is called once,
+	// even after a failed Read, and must return within ctx.
+	Close(ctx context.Context) error
+}
+
+// Acker is an optional Source capability. The engine calls Ack when every
+// record of partition at or before pos has been durably written by the sink,
+// before the position is necessarily committed to the offset store. Sources
+// that must confirm receipt upstream (delete a queue message, answer a
+// webhook, advance a consumer group) implement it. Ack must not block long;
+// it may run concurrently with Read.
+type Acker interface {
+	Ack(ctx context.Context, partition string, pos Position) error
+}
+
+// Sink writes records to an external system.
+type Sink interface {
+	// Open connects to the system.
+	Open(ctx context.Context) error
+	// Write writes a batch. When it returns nil every record is written;
+	// unless the sink is also a Flusher, the engine then treats them as
+	// durable and acknowledges them. To reject only some records, return a
+	// *RecordErrors naming them: the others count as written.
+	Write(ctx context.Context, records []Record) error
+	// Close releases every resource the sink holds.
+	Close(ctx context.Context) error
+}
+
+// Flusher is an optional Sink capability for sinks that buffer: records
+// written by Write are acknowledged only after a later Flush returns nil.
+// The engine flushes before every offset commit and on stop.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// Transform rewrites or drops one record. It must be safe to call from one
+// goroutine at a time and should not allocate on the common path.
+type Transform interface {
+	// Apply transforms r in place and reports whether to keep it.
+	Apply(r *Record) (keep bool, err error)
+}
+
+// Closer is an optional capability of transforms that hold resources.
+type Closer interface {
+	Close() error
+}
+
+// TaskConfig is what the engine hands a plugin's constructor.
+type TaskConfig struct {
+	// Connector is the connector's name; Task the task's index in
+	// [0, Tasks).
+	Connector string
+	Task      int
+	Tasks     int
+	// Config holds the plugin's parsed and validated settings, secrets
+	// resolved.
+	Config Config
+	// Committed holds, for a source, the last committed position of every
+	// partition this task owns. Empty on first start.
+	Committed map[string]Position
+	// Logger is scoped to the task; plugins log through it.
+	Logger *slog.Logger
+}
+
+// SourcePlugin describes a source plugin. cmd registers one per package.
+type SourcePlugin struct {
+	Name    string
+	Summary string
+	Spec    Spec
+	New     func(TaskConfig) (Source, error)
+	// Plan, when set, splits a connector into per-task settings (for example
+	// one task per table or shard). It returns one map per task, at most
+	// maxTasks, whose entries override the connector's settings for that
+	// task. When nil every task gets the connector's settings unchanged and
+	// tells itself apart by TaskConfig.Task.
+	Plan func(c Config, maxTasks int) ([]map[string]string, error)
+}
+
+// SinkPlugin describes a sink plugin.
+type SinkPlugin struct {
+	Name    string
+	Summary string
+	Spec    Spec
+	New     func(TaskConfig) (Sink, error)
+}
+
+// TransformPlugin describes a transform plugin.
+type TransformPlugin struct {
+	Name    string
+	Summary string
+	Spec    Spec
+	New     func(c Config) (Transform, error)
+}

@@ -1,0 +1,68 @@
+package api
+
+import "time"
+
+// SpecVersion is the CloudEvents specification version Ferry produces.
+const SpecVersion = "1.0"
+
+// Event is a CloudEvents 1.0 event.
+//
+// Data holds the payload bytes. When DataContentType is empty or names JSON
+// (application/json or any +json type), Data must be one JSON value and is
+// carried inline as JSON; text/* data is carried as a JSON string and
+// anything else as data_base64 in structured mode.
+type Event struct {
+	ID              string
+	Source          string
+	SpecVersion     string
+	Type            string
+	Subject         string
+	Time            time.Time
+	DataContentType string
+	DataSchema      string
+	Data            []byte
+	// Extensions holds extension attributes. Values are string, bool,
+	// int64, float64 or time.Time. Nil when there are none.
+	Extensions map[string]any
+}
+
+// SetExtension sets an extension attribute, allocating the map on first use.
+func (e *Event) SetExtension(name string, value any) {
+	if e.Extensions == nil {
+		e.Extensions = make(map[string]any, 4)
+	}
+	e.Extensions[name] = value
+}
+
+// Position is a source-defined, opaque location within a partition.
+type Position []byte
+
+// Record is what flows through a task: a CloudEvent plus routing fields that
+// never leave the worker.
+type Record struct {
+	Event Event
+	// Key orders and partitions records in sinks that support it.
+	Key []byte
+	// Partition names the source partition the record came from (a file,
+	// a queue, a binlog). Empty is a valid single partition.
+	Partition string
+	// Position is the record's location in Partition. A nil Position marks a
+	// record that needs no commit (the engine still acknowledges it).
+	Position Position
+}
+
+// Size returns an estimate of the record's memory footprint in bytes, used to
+// bound in-flight memory.
+func (r *Record) Size() int {
+	e := &r.Event
+	n := 128 + len(e.ID) + len(e.Source) + len(e.Type) + len(e.Subject) +
+		len(e.DataContentType) + len(e.DataSchema) + len(e.Data) +
+		len(r.Key) + len(r.Partition) + len(r.Position)
+	for k, v := range e.Extensions {
+		n += len(k) + 16
+		if s, ok := v.(string); ok {
+			n += len(s)
+		}
+	}
+	return n
+}

@@ -1,0 +1,147 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ferryhq/ferry/api"
+)
+
+// Tolerance says what a task does with a record that fails in a transform,
+// in conversion or permanently in the sink.
+type Tolerance string
+
+// Error tolerances, as Kafka Connect's errors.tolerance.
+const (
+	// ToleranceNone fails the task on the first bad record.
+	ToleranceNone Tolerance = "none"
+	// ToleranceAll skips bad records, sending them to the dead-letter sink
+	// when one is configured.
+	ToleranceAll Tolerance = "all"
+)
+
+// NamedTransform is one step of a transform chain.
+type NamedTransform struct {
+	Name      string
+	Transform api.Transform
+}
+
+// Committer durably stores a task's positions. offset.Store satisfies it
+// through a small adapter in package worker; tests pass a func.
+type Committer interface {
+	Commit(offsets map[string]api.Position) error
+}
+
+// CommitFunc adapts a function to Committer.
+type CommitFunc func(offsets map[string]api.Position) error
+
+// Commit calls f.
+func (f CommitFunc) Commit(offsets map[string]api.Position) error { return f(offsets) }
+
+// Retry is a retry policy with exponential backoff and full jitter.
+type Retry struct {
+	Initial time.Duration // first delay; default 100ms
+	Max     time.Duration // cap on one delay; default 30s
+	// Timeout bounds the total time spent retrying one operation; 0 means
+	// retry forever (until the task stops). Kafka Connect's
+	// errors.retry.timeout.
+	Timeout time.Duration
+}
+
+// Config configures one task. The zero values of optional fields are
+// replaced by the defaults documented on each field; New never modifies the
+// caller's Config.
+type Config struct {
+	Connector string
+	Task      int
+
+	Source     api.Source // required
+	Transforms []NamedTransform
+	Sink       api.Sink // required
+	// DeadLetter receives records that failed when Tolerance is all. Nil
+	// means bad records are only counted and logged.
+	DeadLetter api.Sink
+	Tolerance  Tolerance // default none
+
+	Committer Committer // required
+
+	BatchSize          int           // max records per Sink.Write; default 1024
+	MaxInFlightRecords int           // read but not yet acknowledged; default 16384
+	MaxInFlightBytes   int64         // same, by Record.Size; default 64 MiB
+	CommitInterval     time.Duration // default 5s
+	// FlushInterval bounds how long a partial batch waits for more records
+	// before it is written; default 50ms.
+	FlushInterval time.Duration
+	Retry         Retry
+	// StopTimeout bounds a soft stop (drain, flush, commit, close); after
+	// it the task is abandoned (hard stop). Default 10s.
+	StopTimeout time.Duration
+
+	Logger *slog.Logger // default slog.Default()
+}
+
+// withDefaults returns a copy of c with defaults applied.
+func (c Config) withDefaults() Config {
+	if c.Tolerance == "" {
+		c.Tolerance = ToleranceNone
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 1024
+	}
+	if c.MaxInFlightRecords <= 0 {
+		c.MaxInFlightRecords = 16384
+	}
+	if c.MaxInFlightRecords < c.BatchSize {
+		c.MaxInFlightRecords = c.BatchSize
+	}
+	if c.MaxInFlightBytes <= 0 {
+		c.MaxInFlightBytes = 64 << 20
+	}
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = 5 * time.Second
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 50 * time.Millisecond
+	}
+	if c.Retry.Initial <= 0 {
+		c.Retry.Initial = 100 * time.Millisecond
+	}
+	if c.Retry.Max <= 0 {
+		c.Retry.Max = 30 * time.Second
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first contradiction in c.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Source == nil {
+		errs = append(errs, errors.New("runtime: Source is required"))
+	}
+	if c.Sink == nil {
+		errs = append(errs, errors.New("runtime: Sink is required"))
+	}
+	if c.Committer == nil {
+		errs = append(errs, errors.New("runtime: Committer is required"))
+	}
+	if c.Tolerance != "" && c.Tolerance != ToleranceNone && c.Tolerance != ToleranceAll {
+		errs = append(errs, fmt.Errorf("runtime: Tolerance must be none or all, got %q", c.Tolerance))
+	}
+	for i, t := range c.Transforms {
+		if t.Transform == nil {
+			errs = append(errs, fmt.Errorf("runtime: transform %d (%q) is nil", i, t.Name))
+		}
+	}
+	if c.Retry.Max > 0 && c.Retry.Initial > c.Retry.Max {
+		errs = append(errs, errors.New("runtime: Retry.Initial exceeds Retry.Max"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,17 @@
+// Package runtime runs one task: it reads batches from a source, passes each
+// record through the transform chain, writes the survivors to the sink, and
+// commits source positions once the sink has acknowledged every record at or
+// before them.
+//
+// A Task owns three goroutines: a reader (Source.Read, transforms), a writer
+// (Sink.Write, Flush) and a committer loop driven by the ack watermark. They
+// are joined by a bounded in-flight budget (records and bytes), so a slow
+// sink back-pressures the source and memory stays bounded.
+//
+// Lifecycle: New validates; Run blocks until ctx ends, the source reaches
+// its end, or a fatal error. Cancelling ctx is a soft stop: reading stops,
+// in-flight records are written and flushed, positions are committed and the
+// plugins are closed. If the soft stop does not finish within
+// Config.StopTimeout, Run returns ErrStopTimeout and abandons the stuck
+// plugin call (a hard stop), so one connector never blocks the worker.
+package runtime

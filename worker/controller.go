@@ -1,0 +1,171 @@
+package worker
+
+import (
+	"context"
+
+	"github.com/ferryhq/ferry/offset"
+)
+
+// Controller is everything the REST API (and so the CLI) can ask of a
+// worker. The standalone worker implements it directly; in cluster mode a
+// worker implements it by answering reads locally and forwarding writes to
+// the leader. Types mirror Kafka Connect's REST payloads.
+//
+// Errors: ErrNotFound (404), ErrExists (409), ErrRebalancing (409),
+// *api.ValidationError (400, field-level), ErrBadRequest-wrapped errors (400),
+// anything else 500.
+type Controller interface {
+	// WorkerID identifies this worker in status payloads.
+	WorkerID() string
+
+	Plugins() []PluginInfo
+	// PluginConfig returns a plugin's declared fields (its Spec).
+	PluginConfig(plugin string) ([]ConfigKeyInfo, error)
+	// Validate checks a full connector config (the envelope with source=,
+	// sink=, transforms=…) and reports every field; plugin names the
+	// connector-plugins/{plugin} path segment and must match source= or
+	// sink= when given ("" skips that check).
+	Validate(ctx context.Context, plugin string, config map[string]string) (ConfigInfos, error)
+
+	Connectors(ctx context.Context) ([]string, error)
+	// CreateConnector validates and stores a new connector and starts it
+	// in the initial state (RUNNING when empty). ErrExists if the name is
+	// taken.
+	CreateConnector(ctx context.Context, name string, config map[string]string, initial offset.TargetState) (ConnectorInfo, error)
+	// PutConnectorConfig creates or replaces; created reports which.
+	PutConnectorConfig(ctx context.Context, name string, config map[string]string) (info ConnectorInfo, created bool, err error)
+	// PatchConnectorConfig merges patch into the existing config; a nil
+	// value deletes the key.
+	PatchConnectorConfig(ctx context.Context, name string, patch map[string]*string) (ConnectorInfo, error)
+	DeleteConnector(ctx context.Context, name string) error
+	// ConnectorInfo returns the config with secrets redacted.
+	ConnectorInfo(ctx context.Context, name string) (ConnectorInfo, error)
+	ConnectorStatus(ctx context.Context, name string) (ConnectorStateInfo, error)
+	TaskConfigs(ctx context.Context, name string) ([]TaskInfo, error)
+	TaskStatus(ctx context.Context, name string, task int) (TaskStateInfo, error)
+
+	// RestartConnector restarts the connector and, with includeTasks, its
+	// tasks (only the failed ones with onlyFailed). It returns the status
+	// after the restart was requested.
+	RestartConnector(ctx context.Context, name string, includeTasks, onlyFailed bool) (ConnectorStateInfo, error)
+	RestartTask(ctx context.Context, name string, task int) error
+	// SetTargetState pauses, resumes or stops a connector.
+	SetTargetState(ctx context.Context, name string, target offset.TargetState) error
+
+	Offsets(ctx context.Context, name string) (ConnectorOffsets, error)
+	// AlterOffsets and ResetOffsets require the connector to be STOPPED
+	// (ErrNotStopped otherwise).
+	AlterOffsets(ctx context.Context, name string, offsets ConnectorOffsets) error
+	ResetOffsets(ctx context.Context, name string) error
+}
+
+// PluginInfo is one entry of GET /connector-plugins.
+type PluginInfo struct {
+	Class   string `json:"class"`
+	Type    string `json:"type"` // source, sink, transformation
+	Version string `json:"version"`
+	Summary string `json:"summary,omitempty"`
+}
+
+// ConfigKeyInfo describes one field of a plugin, as GET
+// /connector-plugins/{plugin}/config returns it.
+type ConfigKeyInfo struct {
+	Name          string   `json:"name"`
+	Type          string   `json:"type"`
+	Required      bool     `json:"required"`
+	DefaultValue  *string  `json:"default_value"`
+	Importance    string   `json:"importance"`
+	Documentation string   `json:"documentation"`
+	Group         string   `json:"group"`
+	OrderInGroup  int      `json:"order_in_group"`
+	Width         string   `json:"width"`
+	DisplayName   string   `json:"display_name"`
+	Dependents    []string `json:"dependents"`
+	Secret        bool     `json:"secret,omitempty"`
+	Enum          []string `json:"enum,omitempty"`
+}
+
+// ConfigInfos is the answer of PUT /connector-plugins/{plugin}/config/validate.
+type ConfigInfos struct {
+	Name       string       `json:"name"`
+	ErrorCount int          `json:"error_count"`
+	Groups     []string     `json:"groups"`
+	Configs    []ConfigInfo `json:"configs"`
+}
+
+// ConfigInfo pairs a field's definition with the submitted value and its
+// errors.
+type ConfigInfo struct {
+	Definition ConfigKeyInfo   `json:"definition"`
+	Value      ConfigValueInfo `json:"value"`
+}
+
+// ConfigValueInfo is the submitted value of a field (redacted when secret).
+type ConfigValueInfo struct {
+	Name              string   `json:"name"`
+	Value             *string  `json:"value"`
+	RecommendedValues []string `json:"recommended_values"`
+	Errors            []string `json:"errors"`
+	Visible           bool     `json:"visible"`
+}
+
+// ConnectorInfo is a connector's config (secrets redacted) and tasks.
+type ConnectorInfo struct {
+	Name   string            `json:"name"`
+	Config map[string]string `json:"config"`
+	Tasks  []TaskID          `json:"tasks"`
+	Type   string            `json:"type"` // "source": Ferry connectors are pipelines led by a source
+}
+
+// TaskID names one task.
+type TaskID struct {
+	Connector string `json:"connector"`
+	Task      int    `json:"task"`
+}
+
+// TaskInfo is one entry of GET /connectors/{name}/tasks.
+type TaskInfo struct {
+	ID     TaskID            `json:"id"`
+	Config map[string]string `json:"config"`
+}
+
+// StateInfo is the state of a connector.
+type StateInfo struct {
+	State    string `json:"state"`
+	WorkerID string `json:"worker_id"`
+	Trace    string `json:"trace,omitempty"`
+}
+
+// TaskStateInfo is the state of one task.
+type TaskStateInfo struct {
+	ID       int    `json:"id"`
+	State    string `json:"state"`
+	WorkerID string `json:"worker_id"`
+	Trace    string `json:"trace,omitempty"`
+}
+
+// ConnectorStateInfo is GET /connectors/{name}/status.
+type ConnectorStateInfo struct {
+	Name      string          `json:"name"`
+	Connector StateInfo       `json:"connector"`
+	Tasks     []TaskStateInfo `json:"tasks"`
+	Type      string          `json:"type"`
+}
+
+// ConnectorOffsets is the body of GET/PATCH /connectors/{name}/offsets, in
+// Kafka Connect's shape. Ferry partitions are strings and positions are
+// source-defined bytes, shown as text:
+//
+//	{"offsets":[{"partition":{"partition":"task-0"},"offset":{"position":"1234"}}]}
+//
+// A position that is not valid UTF-8 is shown as {"position_base64": "…"}.
+// In PATCH, a null offset deletes the partition's position.
+type ConnectorOffsets struct {
+	Offsets []PartitionOffset `json:"offsets"`
+}
+
+// PartitionOffset is one partition's committed position.
+type PartitionOffset struct {
+	Partition map[string]string `json:"partition"`
+	Offset    map[string]string `json:"offset"`
+}

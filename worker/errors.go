@@ -1,0 +1,17 @@
+package worker
+
+import "errors"
+
+var (
+	// ErrNotFound: no such connector, task or plugin (HTTP 404).
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a connector with that name exists (HTTP 409).
+	ErrExists = errors.New("already exists")
+	// ErrRebalancing: the cluster is rebalancing; retry (HTTP 409).
+	ErrRebalancing = errors.New("cluster is rebalancing")
+	// ErrNotStopped: offsets may only change while the connector is STOPPED
+	// (HTTP 400, as Kafka Connect).
+	ErrNotStopped = errors.New("connector must be in the STOPPED state")
+	// ErrBadRequest wraps any other client mistake (HTTP 400).
+	ErrBadRequest = errors.New("bad request")
+)
