@@ -1,0 +1,125 @@
+// Command ferry is the Ferry binary: it runs a worker (`ferry standalone`)
+// and talks to a running worker's REST API (`ferry connectors ...`,
+// `ferry plugins ...`).
+//
+// Subcommands live in their own files and register themselves on rootCmd
+// from an init function:
+//
+//	func init() { rootCmd.AddCommand(newThingCmd()) }
+//
+// Global flags (persistent, so every subcommand sees them through
+// cmd.Flags()): --log-level, --url, --output.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferryhq/ferry/internal/client"
+)
+
+// Global flag names, read by subcommands with cmd.Flags().
+const (
+	flagLogLevel = "log-level"
+	flagURL      = "url"
+	flagOutput   = "output"
+)
+
+// defaultURL is where a worker listens unless told otherwise.
+const defaultURL = "http://127.0.0.1:8083"
+
+// rootCmd is the command every subcommand file registers on.
+var rootCmd = newRootCmd()
+
+// newRootCmd builds a root command with the global flags and no
+// subcommands. Tests build their own roots so they can run in parallel.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ferry",
+		Short: "Ferry streams events between systems through connectors",
+		// Errors are printed once, by execute, in Ferry's format; usage is
+		// noise when the server said no.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			level, _ := cmd.Flags().GetString(flagLogLevel)
+			logger, err := newLogger(cmd.ErrOrStderr(), level)
+			if err != nil {
+				return err
+			}
+			slog.SetDefault(logger)
+			output, _ := cmd.Flags().GetString(flagOutput)
+			if output != outputTable && output != outputJSON {
+				return fmt.Errorf("--%s must be %q or %q, not %q", flagOutput, outputTable, outputJSON, output)
+			}
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.String(flagLogLevel, "info", "log level: debug, info, warn or error")
+	pf.String(flagURL, defaultURL, "base URL of a Ferry worker's REST API")
+	pf.StringP(flagOutput, "o", outputTable, "output format: table or json")
+	return root
+}
+
+// newLogger returns a text logger to w at the named level.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.TrimSpace(level))); err != nil {
+		return nil, fmt.Errorf("--%s: %w", flagLogLevel, err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func main() {
+	// A subcommand's own PersistentPreRun must not skip the root's logger
+	// setup.
+	cobra.EnableTraverseRunHooks = true
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, rootCmd, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// execute runs root with args and returns the process exit code, printing
+// any error to stderr in Ferry's format.
+func execute(ctx context.Context, root *cobra.Command, args []string, stdout, stderr io.Writer) int {
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stderr, "interrupted")
+			return 130
+		}
+		fmt.Fprintln(stderr, formatError(err))
+		return 1
+	}
+	return 0
+}
+
+// Output formats of --output.
+const (
+	outputTable = "table"
+	outputJSON  = "json"
+)
+
+// formatError renders err for the terminal. Server errors carry their HTTP
+// status (client.Error prints "error (HTTP 400): message"); anything else is
+// prefixed with "error: ".
+func formatError(err error) string {
+	var se *client.Error
+	if errors.As(err, &se) {
+		return se.Error()
+	}
+	return "error: " + err.Error()
+}
