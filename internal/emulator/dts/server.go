@@ -1,0 +1,259 @@
+package dts
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+)
+
+// Config configures a Server. The zero value of each field takes the default
+// shown; New never changes the caller's struct.
+type Config struct {
+	// Addr is the host:port the Kafka endpoint listens on
+	// (default 127.0.0.1:18003; port 0 picks a free one).
+	Addr string
+	// User and Password are the DTS account; clients log in with SASL
+	// PLAIN as "User-Group" (defaults ferry / ferry-secret).
+	User     string
+	Password string
+	// Group is the DTS consumer group ID (default ferry-group).
+	Group string
+	// Topic is the subscription topic, created with one partition
+	// (default ferry-dts).
+	Topic string
+}
+
+// Config defaults.
+const (
+	DefaultAddr     = "127.0.0.1:18003"
+	DefaultUser     = "ferry"
+	DefaultPassword = "ferry-secret"
+	DefaultGroup    = "ferry-group"
+	DefaultTopic    = "ferry-dts"
+)
+
+func (c Config) withDefaults() Config {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Addr, DefaultAddr)
+	def(&c.User, DefaultUser)
+	def(&c.Password, DefaultPassword)
+	def(&c.Group, DefaultGroup)
+	def(&c.Topic, DefaultTopic)
+	return c
+}
+
+// Validate reports whether c (after defaults) can run.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("%w: addr %q: %w", ErrInvalidConfig, c.Addr, err)
+	}
+	if !validTopic(c.Topic) {
+		return fmt.Errorf("%w: topic %q is not a legal Kafka topic name", ErrInvalidConfig, c.Topic)
+	}
+	return nil
+}
+
+// validTopic applies Kafka's topic name rule: 1-249 of [a-zA-Z0-9._-], not "." or "..".
+func validTopic(t string) bool {
+	if t == "" || len(t) > 249 || t == "." || t == ".." {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// SASLUser is the SASL PLAIN user name a DTS client logs in with.
+func (c Config) SASLUser() string {
+	c = c.withDefaults()
+	return c.User + "-" + c.Group
+}
+
+// Server is an emulated DTS subscription endpoint. Its methods are safe for
+// concurrent use.
+type Server struct {
+	cfg Config
+
+	// mu guards every field below; Publish holds it across the produce so
+	// record IDs follow offsets.
+	mu      sync.Mutex
+	cluster *kfake.Cluster
+	client  *kgo.Client
+	nextID  int64
+	closed  bool
+}
+
+// New validates cfg and returns a Server that is not yet listening.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg.withDefaults(), nextID: 1}, nil
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// Start opens the Kafka endpoint and the topic. Calling it again after a
+// successful Start does nothing; after Close it returns ErrClosed.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.cluster != nil {
+		return nil
+	}
+	// The emulator writes records as a superuser whose password nobody
+	// knows, so the subscription account stays read-only as in DTS.
+	pubUser, pubPass := "ferry-dts-publisher", randomSecret()
+	read := func(res kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
+		return kfake.ACL{Resource: res, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
+	}
+	cluster, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		// kfake asks for 127.0.0.1:<port>; we bind exactly the configured address.
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, s.cfg.Addr) }),
+		kfake.ClusterID("ferry-dts-emulator"),
+		kfake.SeedTopics(1, s.cfg.Topic),
+		kfake.EnableSASL(),
+		kfake.EnableACLs(),
+		kfake.Superuser("PLAIN", pubUser, pubPass),
+		kfake.User("PLAIN", s.cfg.SASLUser(), s.cfg.Password,
+			read(kmsg.ACLResourceTypeTopic, s.cfg.Topic, kmsg.ACLOperationRead),
+			read(kmsg.ACLResourceTypeTopic, s.cfg.Topic, kmsg.ACLOperationDescribe),
+			read(kmsg.ACLResourceTypeGroup, s.cfg.Group, kmsg.ACLOperationRead),
+			read(kmsg.ACLResourceTypeGroup, s.cfg.Group, kmsg.ACLOperationDescribe),
+		),
+	)
+	if err != nil {
+		return fmt.Errorf("dts: listen on %s: %w", s.cfg.Addr, err)
+	}
+	client, err := kgo.NewClient(
+		kgo.SeedBrokers(cluster.ListenAddrs()...),
+		kgo.SASL(plain.Auth{User: pubUser, Pass: pubPass}.AsMechanism()),
+		kgo.DefaultProduceTopic(s.cfg.Topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		// Uncompressed batches keep the log readable by every client.
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+	)
+	if err != nil {
+		cluster.Close()
+		return fmt.Errorf("dts: publisher: %w", err)
+	}
+	s.cluster, s.client = cluster, client
+	return nil
+}
+
+// Run starts the server if needed and serves until ctx ends, then closes it.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	s.Close()
+	return nil
+}
+
+// Close stops the endpoint and waits for its goroutines. It is idempotent.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.client != nil {
+		s.client.Close()
+	}
+	if s.cluster != nil {
+		s.cluster.Close()
+	}
+}
+
+// Brokers returns the bootstrap addresses clients connect to, or nil before
+// Start.
+func (s *Server) Brokers() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cluster == nil || s.closed {
+		return nil
+	}
+	return s.cluster.ListenAddrs()
+}
+
+// Publish appends changes to the topic in order, one Kafka record each, and
+// returns once all are written. A change with ID 0 gets the next record ID; a
+// zero Timestamp becomes now. The Kafka record timestamp is the change's
+// Record.sourceTimestamp, Unix seconds, as DTS writes it. Changes are
+// validated before anything is written: on ErrInvalidChange nothing was
+// published.
+func (s *Server) Publish(ctx context.Context, changes ...Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.client == nil {
+		return ErrNotStarted
+	}
+	recs := make([]*kgo.Record, len(changes))
+	id := s.nextID
+	for i, c := range changes {
+		if c.ID == 0 {
+			c.ID = id
+		}
+		id = max(id, c.ID) + 1
+		if c.Timestamp.IsZero() {
+			c.Timestamp = time.Now()
+		}
+		value, err := Encode(c)
+		if err != nil {
+			return fmt.Errorf("change %d: %w", i, err)
+		}
+		recs[i] = &kgo.Record{
+			Value: value,
+			// kgo sends timestamps in milliseconds; giving it the seconds
+			// as milliseconds puts DTS's seconds on the wire.
+			Timestamp: kafkaTime(c.Timestamp),
+		}
+	}
+	if err := s.client.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("dts: publish: %w", err)
+	}
+	s.nextID = id
+	return nil
+}
+
+// SeekTime converts a point in time into the time.Time to hand a Kafka client
+// library's offset-for-time lookup (kafka-go Reader.SetOffsetAt, franz-go
+// ListOffsetsAfterMilli via UnixMilli) so it lands on the first DTS record
+// whose source time is at or after t. DTS record timestamps are Unix seconds
+// and such libraries send milliseconds; t is truncated to the second.
+func SeekTime(t time.Time) time.Time { return kafkaTime(t) }
+
+func kafkaTime(t time.Time) time.Time { return time.UnixMilli(t.Unix()) }
+
+func randomSecret() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
