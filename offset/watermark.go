@@ -159,3 +159,11 @@ func (w *Watermark) Committed(c Commit) {
 		}
 	}
 }
+
+// Partition returns the name of the partition the marked record belongs to.
+func (m Mark) Partition() string {
+	if m.p == nil {
+		return ""
+	}
+	return m.p.name
+}

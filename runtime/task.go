@@ -3,20 +3,57 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/offset"
 )
 
-// Task runs one source → transforms → sink pipeline.
+// Task runs one source → transforms → sink pipeline. See the package
+// documentation for its goroutines and stop levels.
 type Task struct {
-	cfg Config
-	m   counters
+	cfg     Config
+	log     *slog.Logger
+	acker   api.Acker
+	flusher api.Flusher
+	m       counters
+
+	// mu guards the watermark and the in-flight budget. It is never held
+	// while calling a plugin or the committer.
+	mu            sync.Mutex
+	wm            *offset.Watermark
+	inflightRecs  int
+	inflightBytes int64
+	space         chan struct{} // signalled (non-blocking) when budget frees
+
+	// commitMu serialises commits (the writer's and a hard stop's).
+	commitMu sync.Mutex
+
+	ran      atomic.Bool
+	finished atomic.Bool
+	metaPool sync.Pool
+}
+
+// recMeta is the engine's bookkeeping for one record in flight.
+type recMeta struct {
+	mark offset.Mark
+	size int64
+}
+
+// batch is what the reader hands the writer: transformed survivors and
+// their bookkeeping, index-aligned.
+type batch struct {
+	recs  []api.Record
+	metas []recMeta
 }
 
 type counters struct {
 	poll, write, filtered, send, ack, errs, dlq, retries, batches, commits, commitFails atomic.Int64
-	inflightRecs, inflightBytes                                                         atomic.Int64
-	lastCommit, lastRecord                                                              atomic.Int64
-	putNanos, pollNanos                                                                 atomic.Int64
+	lastCommit, lastRecord, putNanos, pollNanos                                         atomic.Int64
 }
 
 // New validates cfg and returns a task ready to Run.
@@ -24,17 +61,566 @@ func New(cfg Config) (*Task, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Task{cfg: cfg.withDefaults()}, nil
+	cfg = cfg.withDefaults()
+	t := &Task{
+		cfg:   cfg,
+		log:   cfg.Logger.With("connector", cfg.Connector, "task", cfg.Task),
+		wm:    offset.NewWatermark(),
+		space: make(chan struct{}, 1),
+	}
+	t.acker, _ = cfg.Source.(api.Acker)
+	t.flusher, _ = cfg.Sink.(api.Flusher)
+	return t, nil
+}
+
+// Finished reports whether the source reached its end and every record
+// was written and committed.
+func (t *Task) Finished() bool { return t.finished.Load() }
+
+// Metrics returns a snapshot of the task's counters. It is safe to call at
+// any time from any goroutine.
+func (t *Task) Metrics() Snapshot {
+	t.mu.Lock()
+	recs, bytes := t.inflightRecs, t.inflightBytes
+	t.mu.Unlock()
+	s := Snapshot{
+		SourceRecordPollTotal:  t.m.poll.Load(),
+		SourceRecordWriteTotal: t.m.write.Load(),
+		RecordFilteredTotal:    t.m.filtered.Load(),
+		SinkRecordSendTotal:    t.m.send.Load(),
+		SinkRecordAckTotal:     t.m.ack.Load(),
+		RecordErrorTotal:       t.m.errs.Load(),
+		DeadLetterTotal:        t.m.dlq.Load(),
+		RetryTotal:             t.m.retries.Load(),
+		BatchTotal:             t.m.batches.Load(),
+		OffsetCommitTotal:      t.m.commits.Load(),
+		OffsetCommitFailures:   t.m.commitFails.Load(),
+		InFlightRecords:        int64(recs),
+		InFlightBytes:          bytes,
+		PutBatchNanosTotal:     t.m.putNanos.Load(),
+		PollBatchNanosTotal:    t.m.pollNanos.Load(),
+	}
+	if n := t.m.lastCommit.Load(); n != 0 {
+		s.LastCommit = time.Unix(0, n)
+	}
+	if n := t.m.lastRecord.Load(); n != 0 {
+		s.LastRecord = time.Unix(0, n)
+	}
+	return s
 }
 
 // Run opens the plugins and moves records until ctx ends (soft stop), the
-// source reports api.ErrEndOfInput (returns nil after committing
-// everything; Finished then reports true), or a fatal error (returned).
-// Run may be called once.
+// source reports api.ErrEndOfInput (Run returns nil after committing
+// everything; Finished then reports true), or a fatal error, which Run
+// returns. Run may be called once.
 func (t *Task) Run(ctx context.Context) error {
-	return errors.New("runtime: not implemented yet")
+	if !t.ran.CompareAndSwap(false, true) {
+		return errors.New("runtime: Task.Run called twice")
+	}
+	// Plugin calls that must finish during a soft stop (writes, flushes,
+	// commits, closes) run under workCtx, which only a hard stop cancels.
+	workCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardStop()
+
+	opened, err := t.open(ctx)
+	if err != nil {
+		t.closePlugins(workCtx, opened)
+		return err
+	}
+
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	ch := make(chan *batch, 2)
+	writerDone := make(chan struct{})
+	readerDone := make(chan struct{})
+	var readErr, writeErr error
+	go func() {
+		defer close(readerDone)
+		defer close(ch)
+		readErr = t.readLoop(readCtx, ch, writerDone)
+	}()
+	go func() {
+		defer close(writerDone)
+		writeErr = t.writeLoop(workCtx, ch)
+		if writeErr != nil {
+			stopReading()
+		}
+	}()
+
+	// Wait for the pipeline to drain; once a stop is requested, give it
+	// StopTimeout before abandoning it.
+	var deadline <-chan time.Time
+	stopRequested := ctx.Done()
+	for done := false; !done; {
+		select {
+		case <-writerDone:
+			done = true
+		case <-stopRequested:
+			stopRequested = nil
+			timer := time.NewTimer(t.cfg.StopTimeout)
+			defer timer.Stop()
+			deadline = timer.C
+		case <-deadline:
+			hardStop()
+			t.log.Error("soft stop timed out; abandoning the task", "timeout", t.cfg.StopTimeout)
+			// Keep what is already safe: commit outside the stuck writer.
+			if err := t.commit(); err != nil {
+				t.log.Warn("final commit after hard stop failed", "err", err)
+			}
+			return ErrStopTimeout
+		}
+	}
+	// The writer is done; the reader ends once it sees the cancellation
+	// (or is already done). A source stuck in Read past the deadline is
+	// abandoned like a stuck sink.
+	stopReading()
+	select {
+	case <-readerDone:
+	case <-time.After(t.cfg.StopTimeout):
+		hardStop()
+		t.log.Error("source did not return from Read after cancellation; abandoning it")
+		return ErrStopTimeout
+	}
+	closeErr := t.closePlugins(workCtx, opened)
+
+	switch {
+	case writeErr != nil:
+		return writeErr
+	case readErr != nil && !errors.Is(readErr, api.ErrEndOfInput):
+		return readErr
+	case closeErr != nil:
+		return closeErr
+	case errors.Is(readErr, api.ErrEndOfInput):
+		t.finished.Store(true)
+	}
+	return nil
 }
 
-// Finished reports whether the source reached its end and everything was
-// committed.
-func (t *Task) Finished() bool { return false }
+// openedPlugins records which plugins need closing.
+type openedPlugins struct{ source, sink, dlq bool }
+
+func (t *Task) open(ctx context.Context) (openedPlugins, error) {
+	var o openedPlugins
+	if err := t.retry(ctx, "open source", func() error { return t.cfg.Source.Open(ctx) }); err != nil {
+		return o, fmt.Errorf("open source: %w", err)
+	}
+	o.source = true
+	if err := t.retry(ctx, "open sink", func() error { return t.cfg.Sink.Open(ctx) }); err != nil {
+		return o, fmt.Errorf("open sink: %w", err)
+	}
+	o.sink = true
+	if t.cfg.DeadLetter != nil {
+		if err := t.retry(ctx, "open dead-letter sink", func() error { return t.cfg.DeadLetter.Open(ctx) }); err != nil {
+			return o, fmt.Errorf("open dead-letter sink: %w", err)
+		}
+		o.dlq = true
+	}
+	return o, nil
+}
+
+func (t *Task) closePlugins(ctx context.Context, o openedPlugins) error {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.StopTimeout)
+	defer cancel()
+	var errs []error
+	if o.source {
+		if err := t.cfg.Source.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close source: %w", err))
+		}
+	}
+	if o.sink {
+		if err := t.cfg.Sink.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close sink: %w", err))
+		}
+	}
+	if o.dlq {
+		if err := t.cfg.DeadLetter.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close dead-letter sink: %w", err))
+		}
+	}
+	for _, tr := range t.cfg.Transforms {
+		if c, ok := tr.Transform.(api.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close transform %q: %w", tr.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readLoop reads batches, tracks and transforms them, and hands survivors
+// to the writer until ctx ends, the input ends, or a fatal error.
+func (t *Task) readLoop(ctx context.Context, out chan<- *batch, writerDone <-chan struct{}) error {
+	for {
+		if err := t.waitForBudget(ctx, writerDone); err != nil {
+			return nil
+		}
+		var recs []api.Record
+		start := time.Now()
+		err := t.retry(ctx, "read", func() error {
+			var err error
+			recs, err = t.cfg.Source.Read(ctx) // ErrEndOfInput is not retried
+			return err
+		})
+		t.m.pollNanos.Add(int64(time.Since(start)))
+		eof := errors.Is(err, api.ErrEndOfInput)
+		if err != nil && !eof {
+			if ctx.Err() != nil {
+				return nil // soft stop
+			}
+			return fmt.Errorf("source read: %w", err)
+		}
+		if len(recs) > 0 {
+			b, terr := t.prepare(ctx, recs)
+			if b != nil {
+				select {
+				case out <- b:
+				case <-writerDone:
+					return nil
+				}
+			}
+			if terr != nil {
+				return terr
+			}
+		}
+		if eof {
+			return api.ErrEndOfInput
+		}
+	}
+}
+
+// waitForBudget blocks while the in-flight limits are reached.
+func (t *Task) waitForBudget(ctx context.Context, writerDone <-chan struct{}) error {
+	for {
+		t.mu.Lock()
+		ok := t.inflightRecs < t.cfg.MaxInFlightRecords && t.inflightBytes < t.cfg.MaxInFlightBytes
+		t.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-t.space:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-writerDone:
+			return errors.New("writer stopped")
+		}
+	}
+}
+
+// prepare tracks a batch in the watermark and runs the transform chain.
+// Filtered and rejected records are acknowledged at once. It returns the
+// survivors (nil when none) and a fatal error if a record failed with
+// tolerance none; survivors before the failure are still returned so their
+// positions can be committed.
+func (t *Task) prepare(ctx context.Context, recs []api.Record) (*batch, error) {
+	n := len(recs)
+	t.m.poll.Add(int64(n))
+	t.m.lastRecord.Store(time.Now().UnixNano())
+	metas := t.getMetas(n)
+	var bytes int64
+	t.mu.Lock()
+	for i := range recs {
+		r := &recs[i]
+		sz := int64(r.Size())
+		bytes += sz
+		metas[i] = recMeta{mark: t.wm.Track(r.Partition, r.Position), size: sz}
+	}
+	t.inflightRecs += n
+	t.inflightBytes += bytes
+	t.mu.Unlock()
+
+	if len(t.cfg.Transforms) == 0 {
+		t.m.write.Add(int64(n))
+		return &batch{recs: recs, metas: metas}, nil
+	}
+	var done []recMeta // filtered or rejected: acknowledged now
+	kept := 0
+	var fatal error
+	for i := range recs {
+		if fatal != nil {
+			// Records after a fatal failure are dropped unacknowledged;
+			// they will be read again after the restart.
+			break
+		}
+		r := &recs[i]
+		keep, name, err := t.applyChain(r)
+		switch {
+		case err != nil:
+			if rerr := t.reject(ctx, r, "transform "+name, err); rerr != nil {
+				fatal = rerr
+				continue
+			}
+			done = append(done, metas[i])
+		case !keep:
+			t.m.filtered.Add(1)
+			done = append(done, metas[i])
+		default:
+			recs[kept], metas[kept] = recs[i], metas[i]
+			kept++
+		}
+	}
+	clear(recs[kept:])
+	t.m.write.Add(int64(kept))
+	if len(done) > 0 {
+		t.ackMetas(ctx, done)
+	}
+	if kept == 0 {
+		t.putMetas(metas)
+		return nil, fatal
+	}
+	return &batch{recs: recs[:kept], metas: metas[:kept]}, fatal
+}
+
+func (t *Task) applyChain(r *api.Record) (keep bool, name string, err error) {
+	for _, tr := range t.cfg.Transforms {
+		keep, err := safeApply(tr.Transform, r)
+		if err != nil || !keep {
+			return keep, tr.Name, err
+		}
+	}
+	return true, "", nil
+}
+
+// safeApply turns a transform's panic into an error for that record.
+func safeApply(tr api.Transform, r *api.Record) (keep bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			keep, err = false, api.Fatal(fmt.Errorf("transform panicked: %v", p))
+		}
+	}()
+	return tr.Apply(r)
+}
+
+// writeLoop writes batches to the sink, flushes Flushers, acknowledges and
+// commits, until the reader closes in; then it drains, flushes and commits.
+func (t *Task) writeLoop(ctx context.Context, in <-chan *batch) error {
+	commitTick := time.NewTicker(t.cfg.CommitInterval)
+	defer commitTick.Stop()
+	var (
+		unflushed      []recMeta // written to a Flusher, not yet flushed
+		unflushedBytes int64
+		flushTimer     *time.Timer
+		flushC         <-chan time.Time
+	)
+	flush := func() error {
+		if len(unflushed) == 0 {
+			return nil
+		}
+		err := t.retry(ctx, "flush", func() error { return t.flusher.Flush(ctx) })
+		if err != nil {
+			return fmt.Errorf("sink flush: %w", err)
+		}
+		t.ackMetas(ctx, unflushed)
+		unflushed, unflushedBytes = unflushed[:0], 0
+		return nil
+	}
+	finish := func(err error) error {
+		if err == nil {
+			err = flush()
+		}
+		if cerr := t.commit(); cerr != nil && err == nil {
+			err = cerr
+		}
+		return err
+	}
+	for {
+		select {
+		case b, ok := <-in:
+			if !ok {
+				return finish(nil)
+			}
+			if err := t.writeBatch(ctx, b); err != nil {
+				return finish(err)
+			}
+			if t.flusher == nil {
+				t.ackMetas(ctx, b.metas)
+				t.putMetas(b.metas)
+				break
+			}
+			unflushed = append(unflushed, b.metas...)
+			for _, m := range b.metas {
+				unflushedBytes += m.size
+			}
+			t.putMetas(b.metas)
+			// Flush before the unflushed records could exhaust the
+			// reader's budget, or soon after the input goes quiet.
+			if len(unflushed) >= t.cfg.MaxInFlightRecords/2 || unflushedBytes >= t.cfg.MaxInFlightBytes/2 {
+				if err := flush(); err != nil {
+					return finish(err)
+				}
+			} else if len(in) == 0 && flushC == nil {
+				if flushTimer == nil {
+					flushTimer = time.NewTimer(t.cfg.FlushInterval)
+					defer flushTimer.Stop()
+				} else {
+					flushTimer.Reset(t.cfg.FlushInterval)
+				}
+				flushC = flushTimer.C
+			}
+		case <-flushC:
+			flushC = nil
+			if err := flush(); err != nil {
+				return finish(err)
+			}
+		case <-commitTick.C:
+			if err := flush(); err != nil {
+				return finish(err)
+			}
+			if err := t.commit(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// writeBatch writes b in chunks of at most BatchSize, retrying transient
+// failures and handing rejected records to the error policy.
+func (t *Task) writeBatch(ctx context.Context, b *batch) error {
+	for lo := 0; lo < len(b.recs); lo += t.cfg.BatchSize {
+		hi := min(lo+t.cfg.BatchSize, len(b.recs))
+		chunk := b.recs[lo:hi]
+		var rejected api.RecordErrors
+		start := time.Now()
+		err := t.retry(ctx, "write", func() error {
+			err := t.cfg.Sink.Write(ctx, chunk)
+			var re *api.RecordErrors
+			if errors.As(err, &re) {
+				rejected = *re
+				return nil
+			}
+			return err
+		})
+		t.m.putNanos.Add(int64(time.Since(start)))
+		t.m.batches.Add(1)
+		t.m.send.Add(int64(len(chunk)))
+		if err != nil {
+			return fmt.Errorf("sink write: %w", err)
+		}
+		for _, re := range rejected {
+			if re.Index < 0 || re.Index >= len(chunk) {
+				return fmt.Errorf("sink write: sink reported a failure for record %d of a batch of %d", re.Index, len(chunk))
+			}
+			if err := t.reject(ctx, &chunk[re.Index], "sink", re.Err); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reject applies the error tolerance to one failed record: with none it
+// returns the error that fails the task; with all it sends the record to
+// the dead-letter sink (when configured) and returns nil, so the caller
+// acknowledges it.
+func (t *Task) reject(ctx context.Context, r *api.Record, stage string, cause error) error {
+	t.m.errs.Add(1)
+	desc := fmt.Sprintf("%s failed for event %q (partition %q, position %q)", stage, r.Event.ID, r.Partition, r.Position)
+	if t.cfg.Tolerance != ToleranceAll {
+		return fmt.Errorf("%s: %w (errors.tolerance=none)", desc, cause)
+	}
+	t.log.Warn("skipping bad record (errors.tolerance=all)", "stage", stage, "event_id", r.Event.ID, "err", cause)
+	if t.cfg.DeadLetter == nil {
+		return nil
+	}
+	dead := *r
+	dead.Event.Extensions = make(map[string]any, len(r.Event.Extensions)+5)
+	for k, v := range r.Event.Extensions {
+		dead.Event.Extensions[k] = v
+	}
+	dead.Event.Extensions["ferryerror"] = cause.Error()
+	dead.Event.Extensions["ferryerrorstage"] = stage
+	dead.Event.Extensions["ferryerrorconnector"] = t.cfg.Connector
+	dead.Event.Extensions["ferryerrortask"] = int64(t.cfg.Task)
+	dead.Event.Extensions["ferryerrorposition"] = string(r.Position)
+	err := t.retry(ctx, "dead-letter write", func() error {
+		if err := t.cfg.DeadLetter.Write(ctx, []api.Record{dead}); err != nil {
+			var re *api.RecordErrors
+			if errors.As(err, &re) {
+				return api.Fatal(err)
+			}
+			return err
+		}
+		if f, ok := t.cfg.DeadLetter.(api.Flusher); ok {
+			return f.Flush(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w; and the dead-letter sink failed too: %v", desc, cause, err)
+	}
+	t.m.dlq.Add(1)
+	return nil
+}
+
+// ackMetas acknowledges records, frees their budget and tells an Acker
+// source which partitions moved.
+func (t *Task) ackMetas(ctx context.Context, metas []recMeta) {
+	var moved map[string]api.Position
+	var bytes int64
+	t.mu.Lock()
+	for _, m := range metas {
+		if t.wm.Ack(m.mark) && t.acker != nil {
+			if moved == nil {
+				moved = make(map[string]api.Position, 1)
+			}
+			moved[m.mark.Partition()] = nil
+		}
+		bytes += m.size
+	}
+	for p := range moved {
+		moved[p] = t.wm.Safe(p)
+	}
+	t.inflightRecs -= len(metas)
+	t.inflightBytes -= bytes
+	t.mu.Unlock()
+	t.m.ack.Add(int64(len(metas)))
+	select {
+	case t.space <- struct{}{}:
+	default:
+	}
+	for p, pos := range moved {
+		if err := t.acker.Ack(ctx, p, pos); err != nil {
+			t.log.Warn("source ack failed", "partition", p, "err", err)
+		}
+	}
+}
+
+// commit stores the positions that became safe since the last commit. A
+// transient failure is logged and retried at the next commit; fencing is
+// fatal: a newer generation owns the task.
+func (t *Task) commit() error {
+	t.commitMu.Lock()
+	defer t.commitMu.Unlock()
+	t.mu.Lock()
+	c := t.wm.Uncommitted()
+	t.mu.Unlock()
+	if c.Offsets == nil {
+		return nil
+	}
+	if err := t.cfg.Committer.Commit(c.Offsets); err != nil {
+		t.m.commitFails.Add(1)
+		if errors.Is(err, offset.ErrFenced) {
+			return fmt.Errorf("offset commit: %w", err)
+		}
+		t.log.Warn("offset commit failed; will retry", "err", err)
+		return nil
+	}
+	t.mu.Lock()
+	t.wm.Committed(c)
+	t.mu.Unlock()
+	t.m.commits.Add(1)
+	t.m.lastCommit.Store(time.Now().UnixNano())
+	return nil
+}
+
+func (t *Task) getMetas(n int) []recMeta {
+	if p, ok := t.metaPool.Get().(*[]recMeta); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]recMeta, n)
+}
+
+func (t *Task) putMetas(m []recMeta) {
+	m = m[:0]
+	t.metaPool.Put(&m)
+}
