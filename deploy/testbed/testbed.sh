@@ -678,6 +678,7 @@ service_running() { # rocketmq counts as running only when both halves are
 print_env() {
 	if service_running rocketmq; then
 		echo "FERRY_TESTBED_ROCKETMQ_NAMESRV=127.0.0.1:$NAMESRV_PORT"
+		echo "FERRY_TESTBED_ROCKETMQ_BROKER=127.0.0.1:$BROKER_PORT"
 	fi
 	if service_running kafka; then
 		echo "FERRY_TESTBED_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
