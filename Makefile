@@ -1,0 +1,63 @@
+# Ferry's single entry point; CI calls the same targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+PKGS ?= ./...
+TESTBED := deploy/testbed/testbed.sh
+STATICCHECK_VERSION := v0.8.2
+FUZZTIME ?= 15s
+DATA_DIR ?= .data/standalone
+LISTEN ?= 127.0.0.1:8083
+
+.PHONY: all build run test test-unit lint bench fuzz tidy testbed-up testbed-down clean
+
+all: build
+
+build: ## compile the ferry binary and the emulators into bin/
+	$(GO) build -o $(BIN)/ferry ./cmd/ferry
+	$(GO) build -o $(BIN)/ferry-emulator ./cmd/ferry-emulator
+
+run: build ## a standalone worker with the example pipeline (generator -> file)
+	mkdir -p $(DATA_DIR)
+	$(BIN)/ferry standalone --data-dir $(DATA_DIR) --listen $(LISTEN) examples/generator-to-file.json
+
+# test brings the test bed up (reusing a running one), runs every unit and
+# integration test with the race detector, and stops only what it started
+# (KEEP_TESTBED=1 keeps it running).
+test: build
+	$(TESTBED) up
+	set -a; source .testbed/env; set +a; \
+	$(GO) test -race -count=1 -timeout 25m $(PKGS); rc=$$?; \
+	if [ -z "$$KEEP_TESTBED" ]; then $(TESTBED) down --started; fi; \
+	exit $$rc
+
+test-unit: ## tests that need no services (integration tests skip outside CI)
+	$(GO) test -race -count=1 $(PKGS)
+
+lint: ## formatting, vet, the layout rule and staticcheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "not gofmt-ed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 ./internal/layout
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+bench: ## hot-path benchmarks; figures go to docs/benchmarks.md
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./runtime ./offset ./connectors/... ./api/... ./internal/bench
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+tidy: ## go mod tidy; fails when go.mod/go.sum drifted
+	$(GO) mod tidy
+	git diff --exit-code go.mod go.sum
+
+testbed-up:
+	$(TESTBED) up
+
+testbed-down:
+	$(TESTBED) down
+
+clean:
+	rm -rf $(BIN) .data
