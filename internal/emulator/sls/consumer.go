@@ -21,7 +21,7 @@ type consumerGroup struct {
 
 type member struct {
 	lastSeen time.Time
-	held     map[int]bool // shards listed in the last heartbeat
+	held     map[int]bool // shards listed in the last heartbeat or granted by it
 }
 
 type checkpoint struct {
@@ -255,6 +255,13 @@ func (s *Server) heartbeat(c *call, consumer string) *apiError {
 		}
 		g.replan(ls.shardIDs())
 		granted = g.grant(consumer)
+		// A granted shard counts as held from now on, not from the next
+		// heartbeat: otherwise another consumer could be handed it in
+		// between and both would read it. The consumer's next heartbeat
+		// lists it until it has let go.
+		for _, id := range granted {
+			m.held[id] = true
+		}
 		return nil
 	})
 	if aerr != nil {
@@ -317,4 +324,31 @@ func (s *Server) Checkpoint(project, logstore, group string, shard int) (cursor 
 		return "", false
 	}
 	return g.checkpoints[shard].cursor, true
+}
+
+// Holdings returns, for each live consumer of a group, the shards it holds:
+// those its last heartbeat listed or was granted (sorted). For tests that
+// watch a rebalance.
+func (s *Server) Holdings(project, logstore, group string) map[string][]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][]int{}
+	p := s.projects[project]
+	if p == nil || p.logstores[logstore] == nil {
+		return out
+	}
+	g := p.logstores[logstore].groups[group]
+	if g == nil {
+		return out
+	}
+	g.expire(s.cfg.Now())
+	for name, m := range g.members {
+		ids := []int{}
+		for id := range m.held {
+			ids = append(ids, id)
+		}
+		sort.Ints(ids)
+		out[name] = ids
+	}
+	return out
 }
