@@ -1,0 +1,43 @@
+// Package file reads and writes JSON Lines files of CloudEvents: a sink
+// that appends one structured-mode event per line, and a source that reads
+// such files (or plain JSON objects, one per line).
+//
+// # Sink
+//
+// The sink appends to path (parent directories are created) through a
+// buffer. It is an api.Flusher: Flush writes the buffer and fsyncs the
+// file, so the engine acknowledges records only once they are on disk. A
+// record whose event cannot be encoded is rejected alone with
+// api.RecordErrors. When the file does not end with a newline on Open (a
+// crash tore the last line), the sink first writes one, so the torn line
+// stays a single malformed line instead of corrupting the next record.
+//
+//	field         type    default  meaning
+//	path          string  required file to append to
+//	buffer.bytes  int     1048576  buffered bytes that trigger a write (not an fsync)
+//
+// # Source
+//
+// The source reads path line by line. Its single partition is the path and
+// a record's position is the byte offset just after its line, as decimal
+// text, so a restart resumes exactly after the last committed line. A line
+// holding an object with a "specversion" attribute is decoded as a
+// structured-mode CloudEvent; any other JSON object becomes the data of an
+// event with type ferry.file.v1, source file://<path> and id
+// <path>:<byte offset of the line>. Blank lines are skipped.
+//
+// A malformed line stops the source with an api.Fatal error naming the line
+// number and byte offset, unless skip.invalid is set: then it is logged and
+// counted. Lines longer than max.line.bytes are malformed. Without follow,
+// Read returns api.ErrEndOfInput at the end of the file (a last line
+// without a newline still counts); with follow, it waits for more like
+// tail -f, polling every poll.interval, and fails if the file shrinks.
+//
+//	field           type      default  meaning
+//	path            string    required file to read
+//	follow          boolean   false    wait for appended lines at end of file
+//	poll.interval   duration  200ms    how often follow looks for new data
+//	skip.invalid    boolean   false    log and skip malformed lines instead of failing
+//	max.line.bytes  int       4194304  longest accepted line
+//	batch.size      int       1024     most records per Read
+package file
