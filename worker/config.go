@@ -1,0 +1,499 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/runtime"
+)
+
+// Keys of the connector config envelope: the settings the worker reads
+// itself. Everything else lives under a plugin's prefix.
+const (
+	keyName           = "name"
+	keySource         = "source"
+	keySink           = "sink"
+	keyTransforms     = "transforms"
+	keyTasksMax       = "tasks.max"
+	keyTolerance      = "errors.tolerance"
+	keyRetryTimeout   = "errors.retry.timeout"
+	keyRetryDelayMax  = "errors.retry.delay.max.ms"
+	keyLogEnable      = "errors.log.enable"
+	keyDLQSink        = "errors.deadletterqueue.sink"
+	keyBatchSize      = "batch.size"
+	keyCommitInterval = "offset.flush.interval.ms"
+	keyStopTimeout    = "task.shutdown.graceful.timeout.ms"
+
+	prefixSource     = "source."
+	prefixSink       = "sink."
+	prefixTransforms = "transforms."
+	prefixDLQ        = "errors.deadletterqueue.sink."
+
+	// transformTypeField is the one field every transform section has
+	// besides its plugin's own: transforms.<alias>.type.
+	transformTypeField = "type"
+)
+
+// Groups of the validate endpoint, in display order.
+const (
+	groupCommon = "Common"
+	groupErrors = "Errors"
+	groupSource = "Source"
+	groupSink   = "Sink"
+	groupDLQ    = "Dead letter queue"
+)
+
+// envelopeSpec declares the envelope. The commit interval's default is the
+// worker's, so it is built per worker.
+func envelopeSpec(commitInterval time.Duration) api.Spec {
+	return api.Spec{
+		{Name: keyName, Type: api.TypeString, Required: true, Check: checkConnectorName,
+			Description: "Unique name of the connector."},
+		{Name: keySource, Type: api.TypeString, Required: true,
+			Description: "Source plugin; its settings are source.<field>."},
+		{Name: keyTransforms, Type: api.TypeList,
+			Description: "Aliases of the transform chain, in order; each alias x has transforms.x.type and transforms.x.<field>."},
+		{Name: keySink, Type: api.TypeString, Required: true,
+			Description: "Sink plugin; its settings are sink.<field>."},
+		{Name: keyTasksMax, Type: api.TypeInt, Default: "1", Check: atLeast(1),
+			Description: "Maximum number of tasks; a source that plans its tasks may create fewer."},
+		{Name: keyBatchSize, Type: api.TypeInt, Default: "1024", Check: atLeast(1),
+			Description: "Maximum number of records per sink write."},
+		{Name: keyCommitInterval, Type: api.TypeDuration, Default: strconv.FormatInt(commitInterval.Milliseconds(), 10), Check: notNegative,
+			Description: "How often acknowledged source positions are committed (milliseconds or a duration)."},
+		{Name: keyStopTimeout, Type: api.TypeDuration, Default: "10000", Check: notNegative,
+			Description: "How long a task may take to stop softly (drain, flush, commit) before it is abandoned."},
+		{Name: keyTolerance, Type: api.TypeString, Default: string(runtime.ToleranceNone),
+			Enum:        []string{string(runtime.ToleranceNone), string(runtime.ToleranceAll)},
+			Description: "none fails the task on the first bad record; all skips bad records (to the dead-letter sink when one is set)."},
+		{Name: keyRetryTimeout, Type: api.TypeDuration, Default: "0", Check: notNegative,
+			Description: "Total time to retry a failing operation before the task fails; 0 retries until the task stops."},
+		{Name: keyRetryDelayMax, Type: api.TypeDuration, Default: "30000", Check: notNegative,
+			Description: "Longest wait between two retries."},
+		{Name: keyLogEnable, Type: api.TypeBool, Default: "false",
+			Description: "Log every failed record (without its data)."},
+		{Name: keyDLQSink, Type: api.TypeString,
+			Description: "Sink plugin that receives records skipped under errors.tolerance=all; its settings are errors.deadletterqueue.sink.<field>."},
+	}
+}
+
+// groupOf places an envelope key in the validate endpoint's groups.
+func groupOf(key string) string {
+	if strings.HasPrefix(key, "errors.") {
+		return groupErrors
+	}
+	return groupCommon
+}
+
+func checkConnectorName(v string) error {
+	switch {
+	case strings.TrimSpace(v) != v:
+		return errors.New("must not begin or end with whitespace")
+	case strings.ContainsRune(v, '/'):
+		return errors.New("must not contain '/' (it is a REST path segment)")
+	case strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return errors.New("must not contain control characters")
+	}
+	return nil
+}
+
+func atLeast(min int64) func(string) error {
+	return func(v string) error {
+		if n, _ := strconv.ParseInt(v, 10, 64); n < min {
+			return fmt.Errorf("must be at least %d", min)
+		}
+		return nil
+	}
+}
+
+func notNegative(v string) error {
+	if durationOf(v) < 0 {
+		return errors.New("must not be negative")
+	}
+	return nil
+}
+
+// durationOf parses v as api.TypeDuration does.
+func durationOf(v string) time.Duration {
+	return api.NewConfig(map[string]string{"d": v}).Duration("d")
+}
+
+// section is one namespace of a connector config: the envelope (empty
+// prefix) or one plugin's settings under its prefix.
+type section struct {
+	prefix string
+	group  string
+	spec   api.Spec
+	raw    map[string]string // keys relative to prefix
+	parsed api.Config        // valid when the section had no errors
+}
+
+// transformStep is one parsed step of a connector's transform chain.
+type transformStep struct {
+	alias  string
+	plugin api.TransformPlugin
+	cfg    api.Config
+}
+
+// connectorConfig is a validated connector config.
+type connectorConfig struct {
+	name     string
+	raw      map[string]string // as submitted, references unresolved
+	tasksMax int
+
+	source     api.SourcePlugin
+	sourceCfg  api.Config
+	sink       api.SinkPlugin
+	sinkCfg    api.Config
+	transforms []transformStep
+	dlq        *api.SinkPlugin
+	dlqCfg     api.Config
+
+	tolerance      runtime.Tolerance
+	retry          runtime.Retry
+	logErrors      bool
+	batchSize      int
+	commitInterval time.Duration
+	stopTimeout    time.Duration
+}
+
+// validation is the result of checking a connector config: the parsed
+// config when it is valid, every section (for ConfigInfos and redaction)
+// and every problem, keyed by full config key.
+type validation struct {
+	cfg      *connectorConfig
+	sections []section
+	errs     []api.FieldError
+}
+
+// err returns the problems as one *api.ValidationError, or nil.
+func (v *validation) err() error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return &api.ValidationError{Fields: slices.Clone(v.errs)}
+}
+
+// validate checks raw, a full connector config, against the envelope and
+// every plugin it names. It reports every problem, never only the first.
+func validate(reg Registry, commitInterval time.Duration, raw map[string]string) *validation {
+	v := &validation{}
+	env := section{group: groupCommon, spec: envelopeSpec(commitInterval), raw: map[string]string{}}
+	var src, snk, dlq map[string]string
+	trRaw := map[string]map[string]string{}
+	aliases := api.NewConfig(raw).List(keyTransforms)
+	var unknown []api.FieldError
+
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		val := raw[k]
+		switch {
+		case strings.HasPrefix(k, prefixSource):
+			src = putKey(src, k[len(prefixSource):], val)
+		case strings.HasPrefix(k, prefixSink):
+			snk = putKey(snk, k[len(prefixSink):], val)
+		case strings.HasPrefix(k, prefixDLQ):
+			dlq = putKey(dlq, k[len(prefixDLQ):], val)
+		case strings.HasPrefix(k, prefixTransforms):
+			alias, field, ok := strings.Cut(k[len(prefixTransforms):], ".")
+			switch {
+			case !ok || alias == "" || field == "":
+				unknown = append(unknown, api.FieldError{Field: k, Message: "unknown configuration key; transform settings are transforms.<alias>.<field>"})
+			case !slices.Contains(aliases, alias):
+				unknown = append(unknown, api.FieldError{Field: k, Message: fmt.Sprintf("transform alias %q is not listed in %s", alias, keyTransforms)})
+			default:
+				trRaw[alias] = putKey(trRaw[alias], field, val)
+			}
+		default:
+			if _, ok := env.spec.Lookup(k); !ok {
+				unknown = append(unknown, api.FieldError{Field: k, Message: "unknown configuration key"})
+				continue
+			}
+			env.raw[k] = val
+		}
+	}
+
+	v.parse(&env)
+	cc := &connectorConfig{raw: maps.Clone(raw)}
+	if env.parsed.Has(keyName) {
+		e := env.parsed
+		cc.name = e.String(keyName)
+		cc.tasksMax = e.Int(keyTasksMax)
+		cc.batchSize = e.Int(keyBatchSize)
+		cc.commitInterval = e.Duration(keyCommitInterval)
+		cc.stopTimeout = e.Duration(keyStopTimeout)
+		cc.tolerance = runtime.Tolerance(e.String(keyTolerance))
+		cc.retry = runtime.Retry{Timeout: e.Duration(keyRetryTimeout), Max: e.Duration(keyRetryDelayMax)}
+		cc.logErrors = e.Bool(keyLogEnable)
+	}
+	// Sections in display order: envelope, source, transforms, sink, DLQ.
+	v.sections = append(v.sections, env)
+
+	if name := env.raw[keySource]; name != "" {
+		if p, ok := reg.Source(name); ok {
+			cc.source = p
+			cc.sourceCfg = v.parse(&section{prefix: prefixSource, group: groupSource, spec: p.Spec, raw: src})
+		} else {
+			v.fail(keySource, fmt.Sprintf("unknown source plugin %q; available: %s", name, reg.sourceNames()))
+		}
+	}
+
+	seen := map[string]bool{}
+	for _, alias := range aliases {
+		prefix := prefixTransforms + alias + "."
+		if seen[alias] {
+			v.fail(keyTransforms, fmt.Sprintf("alias %q is listed twice", alias))
+			continue
+		}
+		seen[alias] = true
+		r := trRaw[alias]
+		typ := r[transformTypeField]
+		spec := api.Spec{{Name: transformTypeField, Type: api.TypeString, Required: true, Description: "Transform plugin of this step."}}
+		p, ok := reg.Transform(typ)
+		if typ != "" && !ok {
+			v.fail(prefix+transformTypeField, fmt.Sprintf("unknown transform plugin %q; available: %s", typ, reg.transformNames()))
+		}
+		spec = append(spec, p.Spec...)
+		cfg := v.parse(&section{prefix: prefix, group: "Transform " + alias, spec: spec, raw: r})
+		if ok {
+			m := cfg.Map()
+			delete(m, transformTypeField)
+			cc.transforms = append(cc.transforms, transformStep{alias: alias, plugin: p, cfg: api.NewConfig(m)})
+		}
+	}
+
+	if name := env.raw[keySink]; name != "" {
+		if p, ok := reg.Sink(name); ok {
+			cc.sink = p
+			cc.sinkCfg = v.parse(&section{prefix: prefixSink, group: groupSink, spec: p.Spec, raw: snk})
+		} else {
+			v.fail(keySink, fmt.Sprintf("unknown sink plugin %q; available: %s", name, reg.sinkNames()))
+		}
+	}
+
+	if name := env.raw[keyDLQSink]; name != "" {
+		if p, ok := reg.Sink(name); ok {
+			cc.dlq = &p
+			cc.dlqCfg = v.parse(&section{prefix: prefixDLQ, group: groupDLQ, spec: p.Spec, raw: dlq})
+		} else {
+			v.fail(keyDLQSink, fmt.Sprintf("unknown sink plugin %q; available: %s", name, reg.sinkNames()))
+		}
+	} else if len(dlq) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(dlq)) {
+			v.fail(prefixDLQ+k, "set without "+keyDLQSink)
+		}
+	}
+
+	v.errs = append(v.errs, unknown...)
+	if len(v.errs) == 0 {
+		v.cfg = cc
+	}
+	return v
+}
+
+func putKey(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
+}
+
+// parse parses one section with its spec, records its errors under full
+// key names, and keeps the section for ConfigInfos and redaction.
+func (v *validation) parse(s *section) api.Config {
+	if s.raw == nil {
+		s.raw = map[string]string{}
+	}
+	c, err := s.spec.Parse(s.raw)
+	var ve *api.ValidationError
+	if errors.As(err, &ve) {
+		v.errs = append(v.errs, ve.Prefixed(s.prefix).Fields...)
+	} else if err != nil {
+		v.fail(s.prefix, err.Error())
+	}
+	s.parsed = c
+	if s.prefix != "" {
+		v.sections = append(v.sections, *s)
+	}
+	return c
+}
+
+func (v *validation) fail(key, msg string) {
+	v.errs = append(v.errs, api.FieldError{Field: key, Message: msg})
+}
+
+// field finds the declaration of a full config key.
+func (v *validation) field(key string) (api.Field, bool) {
+	for _, s := range v.sections {
+		if rel, ok := strings.CutPrefix(key, s.prefix); ok {
+			if f, ok := s.spec.Lookup(rel); ok {
+				return f, true
+			}
+		}
+	}
+	return api.Field{}, false
+}
+
+// sensitiveWords mark pass-through keys (settings a plugin hands to a
+// client library without declaring them) whose values are redacted even
+// though no Spec says they are secret: a leaked password costs more than a
+// hidden harmless value.
+var sensitiveWords = []string{"password", "passwd", "secret", "token", "credential", "private.key", "access.key", "accesskey", "apikey", "api.key"}
+
+// isSecret reports whether the value of key must be redacted.
+func (v *validation) isSecret(key string) bool {
+	if f, ok := v.field(key); ok {
+		return f.Secret
+	}
+	lk := strings.ToLower(key)
+	return slices.ContainsFunc(sensitiveWords, func(w string) bool { return strings.Contains(lk, w) })
+}
+
+// redact returns a copy of raw with secret values replaced by
+// api.Redacted. References are kept: they name where a secret lives, not
+// the secret.
+func (v *validation) redact(raw map[string]string) map[string]string {
+	out := make(map[string]string, len(raw))
+	for k, val := range raw {
+		if val != "" && !api.IsReference(val) && v.isSecret(k) {
+			val = api.Redacted
+		}
+		out[k] = val
+	}
+	return out
+}
+
+// configInfos renders the validation for the validate endpoint: one entry
+// per declared field of every section, then one per key that has errors
+// but no declaration (unknown keys).
+func (v *validation) configInfos(name string) ConfigInfos {
+	byKey := map[string][]string{}
+	for _, e := range v.errs {
+		byKey[e.Field] = append(byKey[e.Field], e.Message)
+	}
+	out := ConfigInfos{Name: name, ErrorCount: len(v.errs), Groups: []string{}, Configs: []ConfigInfo{}}
+	listed := map[string]bool{}
+	addGroup := func(g string) {
+		if !slices.Contains(out.Groups, g) {
+			out.Groups = append(out.Groups, g)
+		}
+	}
+	for _, s := range v.sections {
+		for i, f := range s.spec {
+			key := s.prefix + f.Name
+			group := s.group
+			if s.prefix == "" {
+				group = groupOf(key)
+			}
+			addGroup(group)
+			def := keyInfo(f, s.prefix, group, i+1)
+			val := ConfigValueInfo{Name: key, RecommendedValues: slices.Clone(f.Enum), Errors: byKey[key], Visible: true}
+			if val.RecommendedValues == nil {
+				val.RecommendedValues = []string{}
+			}
+			if val.Errors == nil {
+				val.Errors = []string{}
+			}
+			if raw, ok := s.raw[f.Name]; ok {
+				if f.Secret && raw != "" && !api.IsReference(raw) {
+					raw = api.Redacted
+				}
+				val.Value = &raw
+			} else if f.Default != "" && !f.Required {
+				d := f.Default
+				val.Value = &d
+			}
+			out.Configs = append(out.Configs, ConfigInfo{Definition: def, Value: val})
+			listed[key] = true
+		}
+	}
+	for _, e := range v.errs {
+		if listed[e.Field] {
+			continue
+		}
+		listed[e.Field] = true
+		f := api.Field{Name: e.Field, Type: api.TypeString}
+		addGroup(groupCommon)
+		val := ConfigValueInfo{Name: e.Field, RecommendedValues: []string{}, Errors: byKey[e.Field], Visible: true}
+		out.Configs = append(out.Configs, ConfigInfo{Definition: keyInfo(f, "", groupCommon, 0), Value: val})
+	}
+	return out
+}
+
+// keyInfo describes one field in Kafka Connect's ConfigKeyInfo shape.
+func keyInfo(f api.Field, prefix, group string, order int) ConfigKeyInfo {
+	k := ConfigKeyInfo{
+		Name:          prefix + f.Name,
+		Type:          kcType(f),
+		Required:      f.Required,
+		Importance:    "MEDIUM",
+		Documentation: f.Description,
+		Group:         group,
+		OrderInGroup:  order,
+		Width:         "NONE",
+		DisplayName:   prefix + f.Name,
+		Dependents:    []string{},
+		Secret:        f.Secret,
+		Enum:          slices.Clone(f.Enum),
+	}
+	if f.Required {
+		k.Importance = "HIGH"
+	}
+	if !f.Required && f.Default != "" {
+		d := f.Default
+		k.DefaultValue = &d
+	}
+	return k
+}
+
+// keyInfos describes a whole spec.
+func keyInfos(spec api.Spec, prefix, group string) []ConfigKeyInfo {
+	out := make([]ConfigKeyInfo, len(spec))
+	for i, f := range spec {
+		out[i] = keyInfo(f, prefix, group, i+1)
+	}
+	return out
+}
+
+// kcType names a field type as Kafka Connect's ConfigDef.Type does, so
+// tools built for it render the fields; duration and json have no Kafka
+// Connect equivalent and keep Ferry's names.
+func kcType(f api.Field) string {
+	if f.Secret {
+		return "PASSWORD"
+	}
+	switch f.Type {
+	case api.TypeInt:
+		return "INT"
+	case api.TypeFloat:
+		return "DOUBLE"
+	case api.TypeBool:
+		return "BOOLEAN"
+	case api.TypeList:
+		return "LIST"
+	case api.TypeDuration:
+		return "DURATION"
+	case api.TypeJSON:
+		return "JSON"
+	}
+	return "STRING"
+}
+
+// literalSecrets returns the values of secret keys in raw that are not
+// references: what a message about raw must never quote.
+func (v *validation) literalSecrets(raw map[string]string) []string {
+	var out []string
+	for k, val := range raw {
+		if val != "" && !api.IsReference(val) && v.isSecret(k) {
+			out = append(out, val)
+		}
+	}
+	return out
+}

@@ -1,0 +1,439 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/ferryhq/ferry/offset"
+)
+
+// connectorType is the Type of every Ferry connector: a pipeline led by a
+// source.
+const connectorType = "source"
+
+// Plugins implements Controller.
+func (s *Standalone) Plugins() []PluginInfo { return s.cfg.Registry.plugins(s.cfg.Version) }
+
+// PluginConfig implements Controller: the plugin's fields relative to its
+// prefix, grouped by kind (a name shared by a source and a sink lists
+// both).
+func (s *Standalone) PluginConfig(plugin string) ([]ConfigKeyInfo, error) {
+	return s.cfg.Registry.pluginConfig(plugin)
+}
+
+// Validate implements Controller. When config names neither a source nor
+// a sink, plugin fills the slot of its kind, as Kafka Connect takes
+// connector.class from the path.
+func (s *Standalone) Validate(_ context.Context, plugin string, config map[string]string) (ConfigInfos, error) {
+	config = maps.Clone(config)
+	if config == nil {
+		config = map[string]string{}
+	}
+	name := config[keySource]
+	if plugin != "" {
+		_, isSource := s.cfg.Registry.Source(plugin)
+		_, isSink := s.cfg.Registry.Sink(plugin)
+		switch {
+		case !isSource && !isSink:
+			return ConfigInfos{}, fmt.Errorf("connector plugin %q: %w", plugin, ErrNotFound)
+		case config[keySource] == plugin || config[keySink] == plugin:
+		case config[keySource] == "" && isSource:
+			config[keySource] = plugin
+		case config[keySink] == "" && isSink:
+			config[keySink] = plugin
+		default:
+			return ConfigInfos{}, fmt.Errorf("%w: plugin %q is neither the config's source (%q) nor its sink (%q)",
+				ErrBadRequest, plugin, config[keySource], config[keySink])
+		}
+		name = plugin
+	}
+	return validate(s.cfg.Registry, s.cfg.CommitInterval, config).configInfos(name), nil
+}
+
+// Connectors implements Controller: every stored connector, sorted.
+func (s *Standalone) Connectors(ctx context.Context) ([]string, error) {
+	defs, err := s.cfg.Store.Connectors(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(defs))
+	for i, d := range defs {
+		out[i] = d.Name
+	}
+	return out, nil
+}
+
+// CreateConnector implements Controller.
+func (s *Standalone) CreateConnector(ctx context.Context, name string, config map[string]string, initial offset.TargetState) (ConnectorInfo, error) {
+	if initial == "" {
+		initial = offset.TargetRunning
+	}
+	if err := checkTarget(initial); err != nil {
+		return ConnectorInfo{}, err
+	}
+	config, err := withName(name, config)
+	if err != nil {
+		return ConnectorInfo{}, err
+	}
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	if err := s.validateForStore(config); err != nil {
+		return ConnectorInfo{}, err
+	}
+	if _, err := s.cfg.Store.Connector(ctx, name); err == nil {
+		return ConnectorInfo{}, fmt.Errorf("connector %q: %w", name, ErrExists)
+	} else if !errors.Is(err, offset.ErrNotFound) {
+		return ConnectorInfo{}, err
+	}
+	def, err := s.cfg.Store.PutConnector(ctx, offset.Connector{Name: name, Config: config, Target: initial})
+	if err != nil {
+		return ConnectorInfo{}, err
+	}
+	s.log.Info("connector created", "connector", name, "target", initial)
+	s.apply(def)
+	return s.info(def), nil
+}
+
+// PutConnectorConfig implements Controller. Updating a connector restarts
+// its tasks with the new config, in its current target state; an
+// unchanged config changes nothing.
+func (s *Standalone) PutConnectorConfig(ctx context.Context, name string, config map[string]string) (ConnectorInfo, bool, error) {
+	config, err := withName(name, config)
+	if err != nil {
+		return ConnectorInfo{}, false, err
+	}
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	if err := s.validateForStore(config); err != nil {
+		return ConnectorInfo{}, false, err
+	}
+	return s.replaceConfig(ctx, name, config)
+}
+
+// PatchConnectorConfig implements Controller.
+func (s *Standalone) PatchConnectorConfig(ctx context.Context, name string, patch map[string]*string) (ConnectorInfo, error) {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	def, err := s.connector(ctx, name)
+	if err != nil {
+		return ConnectorInfo{}, err
+	}
+	config := maps.Clone(def.Config)
+	for k, v := range patch {
+		if v == nil {
+			delete(config, k)
+		} else {
+			config[k] = *v
+		}
+	}
+	if config, err = withName(name, config); err != nil {
+		return ConnectorInfo{}, err
+	}
+	if err := s.validateForStore(config); err != nil {
+		return ConnectorInfo{}, err
+	}
+	info, _, err := s.replaceConfig(ctx, name, config)
+	return info, err
+}
+
+// replaceConfig stores config as name's config (creating the connector,
+// RUNNING, when absent) and applies it. The caller holds opMu.
+func (s *Standalone) replaceConfig(ctx context.Context, name string, config map[string]string) (ConnectorInfo, bool, error) {
+	old, err := s.cfg.Store.Connector(ctx, name)
+	created := errors.Is(err, offset.ErrNotFound)
+	if err != nil && !created {
+		return ConnectorInfo{}, false, err
+	}
+	if !created && maps.Equal(old.Config, config) {
+		return s.info(old), false, nil
+	}
+	target := old.Target
+	if created {
+		target = offset.TargetRunning
+	}
+	def, err := s.cfg.Store.PutConnector(ctx, offset.Connector{Name: name, Config: config, Target: target, Created: old.Created})
+	if err != nil {
+		return ConnectorInfo{}, false, err
+	}
+	s.log.Info("connector config stored", "connector", name, "created", created)
+	s.apply(def)
+	return s.info(def), created, nil
+}
+
+// DeleteConnector implements Controller: it stops the tasks (committing
+// their offsets), then deletes the definition and status. Offsets are
+// kept, as the store documents.
+func (s *Standalone) DeleteConnector(ctx context.Context, name string) error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	if _, err := s.connector(ctx, name); err != nil {
+		return err
+	}
+	s.stopConnector(name)
+	if err := s.cfg.Store.DeleteConnector(ctx, name); err != nil {
+		if errors.Is(err, offset.ErrNotFound) {
+			return fmt.Errorf("connector %q: %w", name, ErrNotFound)
+		}
+		return err
+	}
+	s.log.Info("connector deleted", "connector", name)
+	return nil
+}
+
+// ConnectorInfo implements Controller.
+func (s *Standalone) ConnectorInfo(ctx context.Context, name string) (ConnectorInfo, error) {
+	def, err := s.connector(ctx, name)
+	if err != nil {
+		return ConnectorInfo{}, err
+	}
+	return s.info(def), nil
+}
+
+// ConnectorStatus implements Controller. States come from the store;
+// tasks are those of the connector's current incarnation (none while
+// STOPPED), or every stored one while the worker is not running.
+func (s *Standalone) ConnectorStatus(ctx context.Context, name string) (ConnectorStateInfo, error) {
+	if _, err := s.connector(ctx, name); err != nil {
+		return ConnectorStateInfo{}, err
+	}
+	sts, err := s.cfg.Store.Statuses(ctx, name)
+	if err != nil {
+		return ConnectorStateInfo{}, err
+	}
+	out := ConnectorStateInfo{
+		Name:      name,
+		Connector: StateInfo{State: string(offset.StateUnassigned), WorkerID: s.cfg.WorkerID},
+		Tasks:     []TaskStateInfo{},
+		Type:      connectorType,
+	}
+	n := -1
+	s.mu.Lock()
+	if c, ok := s.conns[name]; ok {
+		n = len(c.tasks)
+	}
+	s.mu.Unlock()
+	for _, st := range sts {
+		switch {
+		case st.Task == offset.ConnectorTask:
+			out.Connector = StateInfo{State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace}
+		case n < 0 || st.Task < n:
+			out.Tasks = append(out.Tasks, TaskStateInfo{ID: st.Task, State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace})
+		}
+	}
+	// A task without a status yet (just planned) is UNASSIGNED.
+	for i := range max(n, 0) {
+		if !slices.ContainsFunc(out.Tasks, func(t TaskStateInfo) bool { return t.ID == i }) {
+			out.Tasks = append(out.Tasks, TaskStateInfo{ID: i, State: string(offset.StateUnassigned), WorkerID: s.cfg.WorkerID})
+		}
+	}
+	slices.SortFunc(out.Tasks, func(a, b TaskStateInfo) int { return a.ID - b.ID })
+	return out, nil
+}
+
+// TaskConfigs implements Controller: each task's full config, secrets
+// redacted; none while the connector is STOPPED.
+func (s *Standalone) TaskConfigs(ctx context.Context, name string) ([]TaskInfo, error) {
+	if _, err := s.connector(ctx, name); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []TaskInfo{}
+	c, ok := s.conns[name]
+	if !ok {
+		return out, nil
+	}
+	for _, t := range c.tasks {
+		out = append(out, TaskInfo{ID: TaskID{Connector: name, Task: t.index}, Config: c.v.redact(t.raw)})
+	}
+	return out, nil
+}
+
+// TaskStatus implements Controller.
+func (s *Standalone) TaskStatus(ctx context.Context, name string, task int) (TaskStateInfo, error) {
+	st, err := s.ConnectorStatus(ctx, name)
+	if err != nil {
+		return TaskStateInfo{}, err
+	}
+	for _, t := range st.Tasks {
+		if t.ID == task {
+			return t, nil
+		}
+	}
+	return TaskStateInfo{}, fmt.Errorf("task %s/%d: %w", name, task, ErrNotFound)
+}
+
+// RestartConnector implements Controller. A Ferry connector has no process
+// of its own besides planning, so restarting it re-validates and re-plans
+// when it FAILED; a healthy connector is left alone unless includeTasks
+// asks for its tasks (with onlyFailed, only FAILED ones). Tasks restart
+// only while the connector is RUNNING. The returned status is read after
+// the restarts were started.
+func (s *Standalone) RestartConnector(ctx context.Context, name string, includeTasks, onlyFailed bool) (ConnectorStateInfo, error) {
+	s.opMu.Lock()
+	def, err := s.connector(ctx, name)
+	if err != nil {
+		s.opMu.Unlock()
+		return ConnectorStateInfo{}, err
+	}
+	s.mu.Lock()
+	c, ok := s.conns[name]
+	running := s.running
+	s.mu.Unlock()
+	switch {
+	case !running || !ok:
+	case c.failed != "":
+		s.apply(def)
+	case includeTasks && def.Target == offset.TargetRunning:
+		failed := map[int]bool{}
+		if onlyFailed {
+			sts, err := s.cfg.Store.Statuses(ctx, name)
+			if err != nil {
+				s.opMu.Unlock()
+				return ConnectorStateInfo{}, err
+			}
+			for _, st := range sts {
+				failed[st.Task] = st.State == offset.StateFailed
+			}
+		}
+		for _, t := range c.tasks {
+			if !onlyFailed || failed[t.index] {
+				s.restartSlot(c, t)
+			}
+		}
+	}
+	s.opMu.Unlock()
+	return s.ConnectorStatus(ctx, name)
+}
+
+// RestartTask implements Controller. It restarts the task when the
+// connector is RUNNING and does nothing otherwise.
+func (s *Standalone) RestartTask(ctx context.Context, name string, task int) error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	def, err := s.connector(ctx, name)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	c, ok := s.conns[name]
+	running := s.running
+	s.mu.Unlock()
+	if !running || !ok {
+		return nil
+	}
+	if task < 0 || task >= len(c.tasks) {
+		return fmt.Errorf("task %s/%d: %w", name, task, ErrNotFound)
+	}
+	if def.Target == offset.TargetRunning && c.failed == "" {
+		s.restartSlot(c, c.tasks[task])
+	}
+	return nil
+}
+
+// SetTargetState implements Controller. PAUSED and STOPPED both stop the
+// tasks softly (offsets committed); STOPPED also drops their configs.
+func (s *Standalone) SetTargetState(ctx context.Context, name string, target offset.TargetState) error {
+	if err := checkTarget(target); err != nil {
+		return err
+	}
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	def, err := s.connector(ctx, name)
+	if err != nil {
+		return err
+	}
+	if def.Target == target {
+		return nil
+	}
+	def.Target = target
+	if def, err = s.cfg.Store.PutConnector(ctx, def); err != nil {
+		return err
+	}
+	s.log.Info("connector target state changed", "connector", name, "target", target)
+	s.apply(def)
+	return nil
+}
+
+// apply makes the running connector match def: it stops the current
+// incarnation and starts def's. The caller holds opMu. Before Run and
+// after it returned it does nothing: Run loads what the store holds.
+func (s *Standalone) apply(def offset.Connector) {
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
+	if !running {
+		return
+	}
+	s.stopConnector(def.Name)
+	s.start(def)
+}
+
+// stopConnector stops name's tasks and forgets its incarnation. The
+// caller holds opMu.
+func (s *Standalone) stopConnector(name string) {
+	s.mu.Lock()
+	c, ok := s.conns[name]
+	delete(s.conns, name)
+	s.mu.Unlock()
+	if ok {
+		s.stopTasks(c)
+	}
+}
+
+// connector reads a definition, mapping the store's ErrNotFound to ours.
+func (s *Standalone) connector(ctx context.Context, name string) (offset.Connector, error) {
+	def, err := s.cfg.Store.Connector(ctx, name)
+	if errors.Is(err, offset.ErrNotFound) {
+		return def, fmt.Errorf("connector %q: %w", name, ErrNotFound)
+	}
+	return def, err
+}
+
+// info renders a definition with secrets redacted and the tasks of its
+// current incarnation.
+func (s *Standalone) info(def offset.Connector) ConnectorInfo {
+	v := validate(s.cfg.Registry, s.cfg.CommitInterval, def.Config)
+	out := ConnectorInfo{Name: def.Name, Config: v.redact(def.Config), Tasks: []TaskID{}, Type: connectorType}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.conns[def.Name]; ok {
+		for _, t := range c.tasks {
+			out.Tasks = append(out.Tasks, TaskID{Connector: def.Name, Task: t.index})
+		}
+	}
+	return out
+}
+
+// validateForStore rejects a config that would not run.
+func (s *Standalone) validateForStore(config map[string]string) error {
+	return validate(s.cfg.Registry, s.cfg.CommitInterval, config).err()
+}
+
+// withName returns a copy of config whose name key is name; a different
+// name in config is a client mistake.
+func withName(name string, config map[string]string) (map[string]string, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: connector name is required", ErrBadRequest)
+	}
+	if n, ok := config[keyName]; ok && n != name {
+		return nil, fmt.Errorf("%w: config name %q does not match connector name %q", ErrBadRequest, n, name)
+	}
+	out := maps.Clone(config)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[keyName] = name
+	return out, nil
+}
+
+func checkTarget(t offset.TargetState) error {
+	switch t {
+	case offset.TargetRunning, offset.TargetPaused, offset.TargetStopped:
+		return nil
+	}
+	return fmt.Errorf("%w: target state must be RUNNING, PAUSED or STOPPED, got %q", ErrBadRequest, t)
+}

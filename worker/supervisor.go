@@ -1,0 +1,372 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/runtime"
+)
+
+// connState is the live part of a connector on this worker: the definition
+// it runs, its validated config and its task slots. Replaced, never
+// mutated, except for the slots' own atomics.
+type connState struct {
+	def   offset.Connector
+	v     *validation
+	tasks []*taskSlot // empty when STOPPED or FAILED
+	// failed is the connector-level failure (invalid config, planning);
+	// empty when healthy.
+	failed string
+}
+
+func (c *connState) tolerance() runtime.Tolerance {
+	if c.v != nil && c.v.cfg != nil {
+		return c.v.cfg.tolerance
+	}
+	return ""
+}
+
+// taskSlot is one task of a connector and the supervisor goroutine that
+// runs, and after failures restarts, it.
+type taskSlot struct {
+	conn  string
+	index int
+	count int               // tasks of the connector
+	raw   map[string]string // the task's full config, references unresolved
+
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the supervisor goroutine returned
+
+	gen    atomic.Int64               // generation of the current or last run
+	runner atomic.Pointer[taskRunner] // the running task, for metrics
+}
+
+// start brings a connector to its target state. Its caller holds opMu and
+// has stopped the connector's previous incarnation.
+func (s *Standalone) start(def offset.Connector) {
+	c := &connState{def: def}
+	s.mu.Lock()
+	s.conns[def.Name] = c
+	s.mu.Unlock()
+
+	log := s.log.With("connector", def.Name)
+	c.v = validate(s.cfg.Registry, s.cfg.CommitInterval, def.Config)
+	if err := c.v.err(); err != nil {
+		s.failConnector(c, "invalid configuration: "+newScrubber(c.v.literalSecrets(def.Config)).scrub(err.Error()))
+		return
+	}
+	if def.Target == offset.TargetStopped {
+		s.putStatus(def.Name, offset.ConnectorTask, offset.StateStopped, "", s.gen.next())
+		log.Info("connector stopped")
+		return
+	}
+	taskRaws, err := s.plan(c)
+	if err != nil {
+		s.failConnector(c, err.Error())
+		return
+	}
+	state := offset.StateRunning
+	if def.Target == offset.TargetPaused {
+		state = offset.StatePaused
+	}
+	s.putStatus(def.Name, offset.ConnectorTask, state, "", s.gen.next())
+
+	slots := make([]*taskSlot, len(taskRaws))
+	for i, raw := range taskRaws {
+		slots[i] = &taskSlot{conn: def.Name, index: i, count: len(taskRaws), raw: raw}
+		slots[i].gen.Store(s.gen.next())
+	}
+	s.mu.Lock()
+	c.tasks = slots
+	base := s.baseCtx
+	s.mu.Unlock()
+	for _, t := range slots {
+		if def.Target == offset.TargetPaused {
+			s.putStatus(def.Name, t.index, offset.StatePaused, "", t.gen.Load())
+			continue
+		}
+		s.putStatus(def.Name, t.index, offset.StateUnassigned, "", t.gen.Load())
+		s.launch(base, c, t)
+	}
+	log.Info("connector started", "target", def.Target, "tasks", len(slots))
+}
+
+func (s *Standalone) failConnector(c *connState, trace string) {
+	c.failed = trace
+	s.putStatus(c.def.Name, offset.ConnectorTask, offset.StateFailed, trace, s.gen.next())
+	s.log.Error("connector failed", "connector", c.def.Name, "err", trace)
+}
+
+// plan computes the per-task configs: the source's Plan when it has one
+// (its entries override source.<field> settings), else tasks.max copies.
+// Plan sees the source config with secrets resolved; the task configs keep
+// the references of the connector config wherever Plan did not override.
+func (s *Standalone) plan(c *connState) ([]map[string]string, error) {
+	cc := c.v.cfg
+	if cc.source.Plan == nil {
+		out := make([]map[string]string, cc.tasksMax)
+		for i := range out {
+			out[i] = maps.Clone(c.def.Config)
+		}
+		return out, nil
+	}
+	resolved, secrets, err := s.newResolver().resolveConfig(c.def.Config, c.v.isSecret)
+	if err != nil {
+		return nil, fmt.Errorf("plan tasks: %w", err)
+	}
+	sc := newScrubber(secrets)
+	rv := validate(s.cfg.Registry, s.cfg.CommitInterval, resolved)
+	if err := rv.err(); err != nil {
+		return nil, fmt.Errorf("plan tasks: after resolving secrets: %s", sc.scrub(err.Error()))
+	}
+	overrides, err := cc.source.Plan(rv.cfg.sourceCfg, cc.tasksMax)
+	if err != nil {
+		return nil, fmt.Errorf("plan tasks: %s", sc.scrub(err.Error()))
+	}
+	if len(overrides) > cc.tasksMax {
+		return nil, fmt.Errorf("plan tasks: source %q planned %d tasks, more than %s=%d", cc.source.Name, len(overrides), keyTasksMax, cc.tasksMax)
+	}
+	out := make([]map[string]string, len(overrides))
+	for i, o := range overrides {
+		out[i] = maps.Clone(c.def.Config)
+		for k, v := range o {
+			out[i][prefixSource+k] = v
+		}
+	}
+	return out, nil
+}
+
+// launch starts the supervisor goroutine of t under parent.
+func (s *Standalone) launch(parent context.Context, c *connState, t *taskSlot) {
+	ctx, cancel := context.WithCancel(parent)
+	t.cancel = cancel
+	t.done = make(chan struct{})
+	go s.supervise(ctx, c, t)
+}
+
+// stopTasks soft-stops every task of c at once and waits for them. The
+// runtime bounds each soft stop by the task's stop timeout; the extra
+// margin only guards against a plugin constructor that ignores its ctx.
+func (s *Standalone) stopTasks(c *connState) {
+	for _, t := range c.tasks {
+		if t.cancel != nil {
+			t.cancel()
+		}
+	}
+	limit := 10 * time.Second
+	if c.v != nil && c.v.cfg != nil {
+		limit = c.v.cfg.stopTimeout
+	}
+	limit += 5 * time.Second
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for _, t := range c.tasks {
+		if t.done == nil {
+			continue
+		}
+		select {
+		case <-t.done:
+		case <-timer.C:
+			s.log.Error("task did not stop in time; abandoning it", "connector", t.conn, "task", t.index, "timeout", limit)
+			return
+		}
+	}
+}
+
+// markUnassigned records that c no longer runs here (worker shutdown), as
+// Kafka Connect reports tasks of a departed worker.
+func (s *Standalone) markUnassigned(c *connState) {
+	for _, t := range c.tasks {
+		s.putStatus(c.def.Name, t.index, offset.StateUnassigned, "", t.gen.Load())
+	}
+	s.putStatus(c.def.Name, offset.ConnectorTask, offset.StateUnassigned, "", s.gen.next())
+}
+
+// restartSlot stops one task and starts it again with a fresh series of
+// restart attempts.
+func (s *Standalone) restartSlot(c *connState, t *taskSlot) {
+	if t.cancel != nil {
+		t.cancel()
+		<-t.done
+	}
+	s.mu.Lock()
+	base := s.baseCtx
+	s.mu.Unlock()
+	s.launch(base, c, t)
+}
+
+// supervise runs t until ctx ends, restarting it after failures as the
+// restart policy says. It writes the task's status except when stopped
+// through ctx: then the stopper writes it.
+func (s *Standalone) supervise(ctx context.Context, c *connState, t *taskSlot) {
+	defer close(t.done)
+	p := s.cfg.Restart
+	log := s.log.With("connector", t.conn, "task", t.index)
+	attempt := 0
+	for {
+		gen := s.gen.next()
+		t.gen.Store(gen)
+		began := time.Now()
+		scrub, err := s.runOnce(ctx, c, t, gen)
+		t.runner.Store(nil)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			// Run returns nil before ctx ends only when the source ended
+			// and everything was committed.
+			s.putStatus(t.conn, t.index, offset.StateFinished, "", gen)
+			log.Info("task finished: source reached its end")
+			return
+		}
+		trace := scrub.scrub(err.Error())
+		if time.Since(began) > p.Max {
+			attempt = 0
+		}
+		if p.Disabled || api.IsFatal(err) || (p.MaxAttempts > 0 && attempt >= p.MaxAttempts) {
+			s.putStatus(t.conn, t.index, offset.StateFailed, trace, gen)
+			log.Error("task failed", "err", trace, "restarts", attempt)
+			return
+		}
+		delay := backoff(p, attempt)
+		attempt++
+		s.putStatus(t.conn, t.index, offset.StateRestarting, trace, gen)
+		log.Warn("task failed; restarting", "err", trace, "in", delay, "attempt", attempt)
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+// backoff is Initial·2^attempt capped at Max, plus up to 20% jitter so
+// tasks that failed together do not retry in lockstep.
+func backoff(p RestartPolicy, attempt int) time.Duration {
+	d := p.Initial
+	for range attempt {
+		if d >= p.Max/2 {
+			d = p.Max
+			break
+		}
+		d *= 2
+	}
+	d = min(d, p.Max)
+	return d + time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+// runOnce builds the plugins of one task run (secrets resolved) and runs
+// it. The scrubber it returns hides the secrets of this run in the error.
+func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen int64) (*scrubber, error) {
+	resolved, secrets, err := s.newResolver().resolveConfig(t.raw, c.v.isSecret)
+	sc := newScrubber(secrets)
+	if err != nil {
+		return sc, api.Fatal(fmt.Errorf("task start: %w", err))
+	}
+	logger := slog.New(sc.handler(s.cfg.Logger.Handler())).With("worker", s.cfg.WorkerID, "connector", t.conn, "task", t.index)
+	rv := validate(s.cfg.Registry, s.cfg.CommitInterval, resolved)
+	if err := rv.err(); err != nil {
+		return sc, api.Fatal(fmt.Errorf("task start: invalid configuration after resolving secrets: %w", err))
+	}
+	cc := rv.cfg
+	committed, err := s.cfg.Store.Offsets(ctx, t.conn)
+	if err != nil {
+		return sc, fmt.Errorf("task start: read committed offsets: %w", err)
+	}
+	tc := func(cfg api.Config) api.TaskConfig {
+		return api.TaskConfig{Connector: t.conn, Task: t.index, Tasks: t.count, Config: cfg, Committed: committed, Logger: logger}
+	}
+
+	// Transforms built before a failing constructor are closed here; once
+	// runtime.New succeeded the runtime closes every plugin.
+	var chain []runtime.NamedTransform
+	closeChain := func() {
+		for _, nt := range chain {
+			if cl, ok := nt.Transform.(api.Closer); ok {
+				_ = cl.Close()
+			}
+		}
+	}
+	src, err := cc.source.New(tc(cc.sourceCfg))
+	if err != nil {
+		return sc, fmt.Errorf("task start: source %q: %w", cc.source.Name, err)
+	}
+	for _, st := range cc.transforms {
+		tr, err := st.plugin.New(st.cfg)
+		if err != nil {
+			closeChain()
+			return sc, fmt.Errorf("task start: transform %q (%s): %w", st.alias, st.plugin.Name, err)
+		}
+		chain = append(chain, runtime.NamedTransform{Name: st.alias, Transform: tr})
+	}
+	snk, err := cc.sink.New(tc(cc.sinkCfg))
+	if err != nil {
+		closeChain()
+		return sc, fmt.Errorf("task start: sink %q: %w", cc.sink.Name, err)
+	}
+	var dlq api.Sink
+	if cc.dlq != nil {
+		if dlq, err = cc.dlq.New(tc(cc.dlqCfg)); err != nil {
+			closeChain()
+			return sc, fmt.Errorf("task start: dead-letter sink %q: %w", cc.dlq.Name, err)
+		}
+	}
+
+	store := s.cfg.Store
+	commit := runtime.CommitFunc(func(offs map[string]api.Position) error {
+		// Commits run during a soft stop too, after ctx ended.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cc.stopTimeout+5*time.Second)
+		defer cancel()
+		err := store.CommitOffsets(cctx, t.conn, gen, offs)
+		if errors.Is(err, offset.ErrFenced) {
+			return api.Fatal(err) // a newer run owns the offsets: stop
+		}
+		return err
+	})
+	runner, err := s.newTask(runtime.Config{
+		Connector:      t.conn,
+		Task:           t.index,
+		Source:         src,
+		Transforms:     chain,
+		Sink:           snk,
+		DeadLetter:     dlq,
+		Tolerance:      cc.tolerance,
+		Committer:      commit,
+		BatchSize:      cc.batchSize,
+		CommitInterval: cc.commitInterval,
+		Retry:          runtime.Retry{Max: cc.retry.Max, Timeout: cc.retry.Timeout},
+		StopTimeout:    cc.stopTimeout,
+		Logger:         logger,
+	})
+	if err != nil {
+		closeChain()
+		return sc, api.Fatal(fmt.Errorf("task start: %w", err))
+	}
+	t.runner.Store(&runner)
+	s.putStatus(t.conn, t.index, offset.StateRunning, "", gen)
+	return sc, runner.Run(ctx)
+}
+
+// putStatus records a status; a failure is logged, not returned: status
+// is an observation, and the task's work must not stop for it.
+func (s *Standalone) putStatus(conn string, task int, state offset.State, trace string, gen int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.cfg.Store.PutStatus(ctx, offset.Status{
+		Connector: conn, Task: task, State: state, WorkerID: s.cfg.WorkerID,
+		Trace: trace, Generation: gen, Updated: time.Now(),
+	})
+	if err != nil {
+		s.log.Warn("cannot record status", "connector", conn, "task", task, "state", state, "err", err)
+	}
+}
