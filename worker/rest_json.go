@@ -247,13 +247,13 @@ type offsetValues map[string]*string
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (ov *offsetValues) UnmarshalJSON(data []byte) error {
-	m, err := decodeScalars(data, "offsets")
+	m, err := decodeScalars(data, "offsets partition or offset")
 	*ov = m
 	return err
 }
 
 func decodeScalars(data []byte, where string) (map[string]*string, error) {
-	raw, err := rawObject(data)
+	raw, err := rawObject(data, where)
 	if err != nil || raw == nil {
 		return nil, err
 	}
@@ -268,13 +268,14 @@ func decodeScalars(data []byte, where string) (map[string]*string, error) {
 	return out, nil
 }
 
-// rawObject decodes a JSON object (or null) into raw values.
-func rawObject(data []byte) (map[string]json.RawMessage, error) {
+// rawObject decodes a JSON object (or null) into raw values; where names
+// the object in the error ("config", "offsets").
+func rawObject(data []byte, where string) (map[string]json.RawMessage, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return nil, badRequest("expected a JSON object of config values, got %s", te.Value)
+			return nil, badRequest("%s must be a JSON object, got %s", where, te.Value)
 		}
 		return nil, err
 	}
