@@ -150,6 +150,14 @@ func (c *consumed) consumerOf(seq string) string {
 // stored; a new consumer in the same group resumes from them once the old
 // ones have timed out.
 func TestConsumerLibrary(t *testing.T) {
+	if raceBuild {
+		// The SDK's Client.initHttpClient (client.go) writes RequestTimeOut
+		// and RetryTimeOut unlocked on first use, and the consumer library
+		// makes that first use from several shard goroutines at once, out
+		// of our reach. The emulator side runs under -race in the other
+		// tests; run this one without -race.
+		t.Skip("upstream data race in aliyun-log-go-sdk's consumer library")
+	}
 	t.Parallel()
 	srv := startServer(t, sls.Config{ShardCount: 4})
 	c := newClient(t, srv, testSecret)

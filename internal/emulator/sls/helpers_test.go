@@ -3,6 +3,7 @@ package sls_test
 import (
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -45,6 +46,13 @@ func newClient(t *testing.T, srv *sls.Server, secret string) aliyun.ClientInterf
 	hc := srv.HTTPClient()
 	c.SetHTTPClient(hc)
 	t.Cleanup(hc.CloseIdleConnections)
+	return c
+}
+
+// newClientAt returns an SDK client for an endpoint reached through hc.
+func newClientAt(endpoint string, hc *http.Client) aliyun.ClientInterface {
+	c := aliyun.CreateNormalInterface(endpoint, testKeyID, testSecret, "")
+	c.SetHTTPClient(hc)
 	return c
 }
 

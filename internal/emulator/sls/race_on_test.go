@@ -1,0 +1,6 @@
+//go:build race
+
+package sls_test
+
+// raceBuild reports a -race build; see TestConsumerLibrary.
+const raceBuild = true
