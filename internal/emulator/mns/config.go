@@ -1,6 +1,7 @@
 package mns
 
 import (
+	"fmt"
 	"net"
 	"time"
 )
@@ -30,7 +31,7 @@ func (c Config) Validate() error {
 	}
 	if c.Addr != "" {
 		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-			return err
+			return fmt.Errorf("mns: listen address: %w", err)
 		}
 	}
 	return nil

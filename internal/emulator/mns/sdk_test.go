@@ -359,13 +359,16 @@ func TestSDKLongPolling(t *testing.T) {
 	cli := newClient(t, srv, testKeyID, testSecret)
 	q := newQueue(t, cli, "poll", 30)
 
-	// A receive that waits, and a message sent during the wait.
+	// A receive that waits, and a message sent during the wait. The sender
+	// has its own queue handle: the SDK's per-handle QPS monitor is not
+	// safe for concurrent use.
+	sender := ali_mns.NewMNSQueue("poll", cli)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		time.Sleep(300 * time.Millisecond)
-		if _, err := q.SendMessage(ali_mns.MessageSendRequest{MessageBody: "wake up", Priority: 8}); err != nil {
+		if _, err := sender.SendMessage(ali_mns.MessageSendRequest{MessageBody: "wake up", Priority: 8}); err != nil {
 			t.Errorf("send during wait: %v", err)
 		}
 	}()

@@ -41,7 +41,7 @@ type Server struct {
 // New validates cfg and returns a Server that is not yet listening.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("mns: invalid config: %w", err)
+		return nil, err
 	}
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
