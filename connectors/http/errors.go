@@ -1,0 +1,15 @@
+package webhook
+
+import "errors"
+
+var (
+	// errMalformed wraps every reason a body or event is rejected with 400.
+	errMalformed = errors.New("malformed request")
+	// errUnsupportedType is answered with 415.
+	errUnsupportedType = errors.New("unsupported content type")
+	// errClosed is returned by Read after Close.
+	errClosed = errors.New("http source: closed")
+	// errBadPosition reports an acknowledged or committed position that is
+	// not one of this source's sequence numbers.
+	errBadPosition = errors.New("http source: position is not a decimal sequence number")
+)
