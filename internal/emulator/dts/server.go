@@ -236,10 +236,12 @@ func (s *Server) Publish(ctx context.Context, changes ...Change) error {
 			Timestamp: kafkaTime(c.Timestamp),
 		}
 	}
+	// Some records may be written even if the produce fails (ctx ends
+	// midway): never hand their IDs out again.
+	s.nextID = id
 	if err := s.client.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("dts: publish: %w", err)
 	}
-	s.nextID = id
 	return nil
 }
 

@@ -181,8 +181,9 @@ func TestAuthentication(t *testing.T) {
 	})
 	t.Run("right login, consumer groups", func(t *testing.T) {
 		t.Parallel()
-		client := &kafka.Client{Addr: kafka.TCP(addr), Transport: &kafka.Transport{
-			SASL: plain.Mechanism{Username: testUser + "-" + testGroup, Password: testPass}}}
+		transport := &kafka.Transport{SASL: plain.Mechanism{Username: testUser + "-" + testGroup, Password: testPass}}
+		defer transport.CloseIdleConnections()
+		client := &kafka.Client{Addr: kafka.TCP(addr), Transport: transport}
 		for group, want := range map[string]error{testGroup: nil, "dtsg_other": kafka.GroupAuthorizationFailed} {
 			resp, err := client.FindCoordinator(testCtx(t), &kafka.FindCoordinatorRequest{
 				Key: group, KeyType: kafka.CoordinatorKeyTypeConsumer})
