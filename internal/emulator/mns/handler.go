@@ -48,14 +48,27 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(c, e)
 		return
 	}
-	if e := s.route(c); e != nil {
+	res, e := s.route(c)
+	switch {
+	case e != nil:
 		s.fail(c, e)
+	case res.status != 0:
+		s.reply(c, res.status, res.body)
 	}
 }
 
-// route dispatches on path shape and method. Handlers return an *apiError
-// instead of writing one so every failure goes through fail.
-func (s *Server) route(c *call) *apiError {
+// result is a successful response: a status and, unless nil, an XML body.
+// A zero result writes nothing (the client went away during a long poll).
+type result struct {
+	status int
+	body   any
+}
+
+func noContent() (result, *apiError) { return result{status: http.StatusNoContent}, nil }
+
+// route dispatches on path shape and method. Handlers return their response
+// rather than write it, so nothing is written while Server.mu is held.
+func (s *Server) route(c *call) (result, *apiError) {
 	parts := strings.Split(strings.Trim(c.r.URL.Path, "/"), "/")
 	m := c.r.Method
 	switch {
@@ -64,7 +77,7 @@ func (s *Server) route(c *call) *apiError {
 	case len(parts) == 2 && parts[0] == "queues":
 		name := parts[1]
 		if e := checkQueueName(name); e != nil {
-			return e
+			return result{}, e
 		}
 		switch m {
 		case http.MethodPut:
@@ -75,12 +88,12 @@ func (s *Server) route(c *call) *apiError {
 		case http.MethodGet:
 			return s.getQueueAttributes(c, name)
 		case http.MethodDelete:
-			return s.deleteQueue(c, name)
+			return s.deleteQueue(name)
 		}
 	case len(parts) == 3 && parts[0] == "queues" && parts[2] == "messages":
 		name := parts[1]
 		if e := checkQueueName(name); e != nil {
-			return e
+			return result{}, e
 		}
 		q := c.r.URL.Query()
 		switch m {
@@ -100,7 +113,18 @@ func (s *Server) route(c *call) *apiError {
 			return s.changeVisibility(c, name)
 		}
 	}
-	return errInvalidURL
+	return result{}, errInvalidURL
+}
+
+// withQueue runs fn on the named queue under Server.mu.
+func (s *Server) withQueue(name string, fn func(q *queue) (result, *apiError)) (result, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[name]
+	if q == nil {
+		return result{}, errQueueNotExist
+	}
+	return fn(q)
 }
 
 func checkQueueName(name string) *apiError {
@@ -157,43 +181,33 @@ func intParam(c *call, name string, def, lo, hi int64) (int64, *apiError) {
 	return v, nil
 }
 
-func (s *Server) createQueue(c *call, name string) *apiError {
+func (s *Server) createQueue(c *call, name string) (result, *apiError) {
 	attrs, e := decodeQueueAttrs(c.body, defaultAttrs())
 	if e != nil {
-		return e
+		return result{}, e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if q := s.queues[name]; q != nil {
 		if q.attrs == attrs {
-			s.reply(c, http.StatusNoContent, nil)
-			return nil
+			return noContent() // the SDK reads 204 as "exists with the same attributes"
 		}
-		return errQueueExists
+		return result{}, errQueueExists
 	}
 	s.queues[name] = newQueue(name, attrs, c.now, newIDPrefix())
 	c.w.Header().Set("Location", queueURL(c, name))
-	s.reply(c, http.StatusCreated, nil)
-	return nil
+	return result{status: http.StatusCreated}, nil
 }
 
-func (s *Server) setQueueAttributes(c *call, name string) *apiError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.queues[name]
-	if q == nil {
-		return errQueueNotExist
-	}
-	attrs, e := decodeQueueAttrs(c.body, q.attrs)
-	if e != nil {
-		return e
-	}
-	q.attrs, q.modified = attrs, c.now
-	// A shorter PollingWaitSeconds or VisibilityTimeout does not change
-	// pending waits; waking lets waiters recompute anyway.
-	q.wake()
-	s.reply(c, http.StatusNoContent, nil)
-	return nil
+func (s *Server) setQueueAttributes(c *call, name string) (result, *apiError) {
+	return s.withQueue(name, func(q *queue) (result, *apiError) {
+		attrs, e := decodeQueueAttrs(c.body, q.attrs)
+		if e != nil {
+			return result{}, e
+		}
+		q.attrs, q.modified = attrs, c.now
+		return noContent()
+	})
 }
 
 func (s *Server) attrsEntry(c *call, q *queue) queueAttrsEntry {
@@ -208,47 +222,39 @@ func (s *Server) attrsEntry(c *call, q *queue) queueAttrsEntry {
 	}
 }
 
-func (s *Server) getQueueAttributes(c *call, name string) *apiError {
-	s.mu.Lock()
-	q := s.queues[name]
-	if q == nil {
-		s.mu.Unlock()
-		return errQueueNotExist
-	}
-	entry := s.attrsEntry(c, q)
-	s.mu.Unlock()
-	s.reply(c, http.StatusOK, queueAttrsResponse{queueAttrsEntry: entry})
-	return nil
+func (s *Server) getQueueAttributes(c *call, name string) (result, *apiError) {
+	return s.withQueue(name, func(q *queue) (result, *apiError) {
+		return result{http.StatusOK, queueAttrsResponse{queueAttrsEntry: s.attrsEntry(c, q)}}, nil
+	})
 }
 
 // deleteQueue is idempotent, as in MNS: deleting a missing queue succeeds.
-func (s *Server) deleteQueue(c *call, name string) *apiError {
+func (s *Server) deleteQueue(name string) (result, *apiError) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if q := s.queues[name]; q != nil {
 		delete(s.queues, name)
 		q.wake() // long polls on it end with QueueNotExist
 	}
-	s.mu.Unlock()
-	s.reply(c, http.StatusNoContent, nil)
-	return nil
+	return noContent()
 }
 
 // listQueues pages through queue names in order. The marker is the name of
 // the first queue of the next page.
-func (s *Server) listQueues(c *call) *apiError {
+func (s *Server) listQueues(c *call) (result, *apiError) {
 	h := c.r.Header
 	limit := int64(1000)
 	if v := h.Get("x-mns-ret-number"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 || n > 1000 {
-			return errRange("x-mns-ret-number", 1, 1000)
+			return result{}, errRange("x-mns-ret-number", 1, 1000)
 		}
 		limit = n
 	}
 	prefix, marker := h.Get("x-mns-prefix"), h.Get("x-mns-marker")
-	withMeta := h.Get("x-mns-with-meta") == "true"
 
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	names := make([]string, 0, len(s.queues))
 	for n := range s.queues {
 		if strings.HasPrefix(n, prefix) && n >= marker {
@@ -260,220 +266,183 @@ func (s *Server) listQueues(c *call) *apiError {
 	if int64(len(names)) > limit {
 		next, names = names[limit], names[:limit]
 	}
-	var details []queueAttrsEntry
-	if withMeta {
+	if h.Get("x-mns-with-meta") == "true" {
+		details := make([]queueAttrsEntry, 0, len(names))
 		for _, n := range names {
 			e := s.attrsEntry(c, s.queues[n])
 			e.QueueURL = queueURL(c, n)
 			details = append(details, e)
 		}
-	}
-	s.mu.Unlock()
-
-	if withMeta {
-		s.reply(c, http.StatusOK, listQueueDetailResponse{Queues: details, NextMarker: next})
-		return nil
+		return result{http.StatusOK, listQueueDetailResponse{Queues: details, NextMarker: next}}, nil
 	}
 	urls := make([]queueURLEntry, 0, len(names))
 	for _, n := range names {
 		urls = append(urls, queueURLEntry{QueueURL: queueURL(c, n)})
 	}
-	s.reply(c, http.StatusOK, listQueueResponse{Queues: urls, NextMarker: next})
-	return nil
+	return result{http.StatusOK, listQueueResponse{Queues: urls, NextMarker: next}}, nil
 }
 
-func (s *Server) sendMessages(c *call, name string) *apiError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.queues[name]
-	if q == nil {
-		return errQueueNotExist
-	}
-	msgs, batch, e := decodeSend(c.body, q.attrs.DelaySeconds)
-	if e != nil {
-		return e
-	}
-	if !batch {
-		if e := q.validateSend(msgs[0]); e != nil {
-			return e
+func (s *Server) sendMessages(c *call, name string) (result, *apiError) {
+	return s.withQueue(name, func(q *queue) (result, *apiError) {
+		msgs, batch, e := decodeSend(c.body, q.attrs.DelaySeconds)
+		if e != nil {
+			return result{}, e
 		}
-		res := q.send(msgs[0], c.now)
-		s.reply(c, http.StatusCreated, sendResponse{MessageID: res.ID, BodyMD5: res.BodyMD5, ReceiptHandle: res.Handle})
-		return nil
-	}
-	// A batch is all-or-nothing per entry: valid entries are enqueued,
-	// invalid ones are reported in place, and any failure makes the whole
-	// response a 500 carrying the per-entry results, as MNS does.
-	resp := batchSendResponse{Messages: make([]batchSendEntry, len(msgs))}
-	failed := false
-	for i, m := range msgs {
-		if e := q.validateSend(m); e != nil {
-			resp.Messages[i] = batchSendEntry{ErrorCode: e.Code, ErrorMessage: e.Message}
-			failed = true
-			continue
+		if !batch {
+			if e := q.validateSend(msgs[0]); e != nil {
+				return result{}, e
+			}
+			res := q.send(msgs[0], c.now)
+			return result{http.StatusCreated, sendResponse{MessageID: res.ID, BodyMD5: res.BodyMD5, ReceiptHandle: res.Handle}}, nil
 		}
-		res := q.send(m, c.now)
-		resp.Messages[i] = batchSendEntry{MessageID: res.ID, BodyMD5: res.BodyMD5}
-	}
-	status := http.StatusCreated
-	if failed {
-		status = http.StatusInternalServerError
-	}
-	s.reply(c, status, resp)
-	return nil
+		// Valid entries are enqueued and invalid ones reported in place; any
+		// failure makes the whole response a 500 carrying the per-entry
+		// results, which the SDK decodes and reports as a batch failure.
+		resp := batchSendResponse{Messages: make([]batchSendEntry, len(msgs))}
+		status := http.StatusCreated
+		for i, m := range msgs {
+			if e := q.validateSend(m); e != nil {
+				resp.Messages[i] = batchSendEntry{ErrorCode: e.Code, ErrorMessage: e.Message}
+				status = http.StatusInternalServerError
+				continue
+			}
+			res := q.send(m, c.now)
+			resp.Messages[i] = batchSendEntry{MessageID: res.ID, BodyMD5: res.BodyMD5}
+		}
+		return result{status, resp}, nil
+	})
 }
 
-func (s *Server) peekMessages(c *call, name string) *apiError {
+// messagesResult answers a receive or peek: one <Message>, or <Messages> for
+// the batch forms, or MessageNotExist when nothing is available.
+func messagesResult(got []receiveEntry, batch bool) (result, *apiError) {
+	switch {
+	case len(got) == 0:
+		return result{}, errMessageNotExist
+	case batch:
+		return result{http.StatusOK, batchReceiveResponse{Messages: got}}, nil
+	default:
+		return result{http.StatusOK, receiveResponse{receiveEntry: got[0]}}, nil
+	}
+}
+
+func (s *Server) peekMessages(c *call, name string) (result, *apiError) {
 	n, e := intParam(c, "numOfMessages", 0, 1, maxBatch)
 	if e != nil {
-		return e
+		return result{}, e
 	}
-	s.mu.Lock()
-	q := s.queues[name]
-	if q == nil {
-		s.mu.Unlock()
-		return errQueueNotExist
-	}
-	got := q.peek(c.now, max(int(n), 1))
-	s.mu.Unlock()
-	return s.replyMessages(c, got, n > 0)
-}
-
-// replyMessages answers a receive or peek: one <Message>, or <Messages> for
-// the batch forms, or MessageNotExist when nothing is available.
-func (s *Server) replyMessages(c *call, got []received, batch bool) *apiError {
-	if len(got) == 0 {
-		return errMessageNotExist
-	}
-	if !batch {
-		s.reply(c, http.StatusOK, receiveResponse{receiveEntry: toEntry(got[0])})
-		return nil
-	}
-	resp := batchReceiveResponse{Messages: make([]receiveEntry, len(got))}
-	for i, r := range got {
-		resp.Messages[i] = toEntry(r)
-	}
-	s.reply(c, http.StatusOK, resp)
-	return nil
+	return s.withQueue(name, func(q *queue) (result, *apiError) {
+		return messagesResult(q.peek(c.now, max(int(n), 1)), n > 0)
+	})
 }
 
 // receiveMessages serves ReceiveMessage and BatchReceiveMessage, holding
 // the request open up to waitseconds (or the queue's PollingWaitSeconds)
 // until a message is available.
-func (s *Server) receiveMessages(c *call, name string) *apiError {
+func (s *Server) receiveMessages(c *call, name string) (result, *apiError) {
 	n, e := intParam(c, "numOfMessages", 0, 1, maxBatch)
 	if e != nil {
-		return e
+		return result{}, e
 	}
 	wait, e := intParam(c, "waitseconds", -1, 0, maxWaitSeconds)
 	if e != nil {
-		return e
+		return result{}, e
 	}
 	var deadline time.Time
 	for {
-		s.mu.Lock()
-		q := s.queues[name]
-		if q == nil {
-			s.mu.Unlock()
-			return errQueueNotExist
-		}
-		now := s.cfg.Now()
-		if deadline.IsZero() {
-			if wait < 0 {
-				wait = q.attrs.PollingWaitSeconds
+		var (
+			got    []receiveEntry
+			notify chan struct{}
+			sleep  time.Duration
+		)
+		_, e := s.withQueue(name, func(q *queue) (result, *apiError) {
+			now := s.cfg.Now()
+			if deadline.IsZero() {
+				if wait < 0 {
+					wait = q.attrs.PollingWaitSeconds
+				}
+				deadline = now.Add(time.Duration(wait) * time.Second)
 			}
-			deadline = now.Add(time.Duration(wait) * time.Second)
+			if got = q.receive(now, max(int(n), 1)); len(got) > 0 || !now.Before(deadline) {
+				return result{}, nil
+			}
+			// Sleep until the deadline, or until a message's delay or
+			// visibility timeout ends, whichever is first; a send wakes
+			// the poll earlier through notify.
+			notify, sleep = q.notify, deadline.Sub(now)
+			if next := q.nextVisible(now); !next.IsZero() && next.Sub(now) < sleep {
+				sleep = next.Sub(now)
+			}
+			return result{}, nil
+		})
+		if e != nil {
+			return result{}, e
 		}
-		got := q.receive(now, max(int(n), 1))
-		if len(got) > 0 || !now.Before(deadline) {
-			s.mu.Unlock()
-			return s.replyMessages(c, got, n > 0)
+		if notify == nil {
+			return messagesResult(got, n > 0)
 		}
-		notify := q.notify
-		sleep := deadline.Sub(now)
-		if next := q.nextVisible(now); !next.IsZero() && next.Sub(now) < sleep {
-			sleep = next.Sub(now)
-		}
-		s.mu.Unlock()
-
 		t := time.NewTimer(sleep)
 		select {
 		case <-notify:
 		case <-t.C:
 		case <-s.closing:
 			t.Stop()
-			return errMessageNotExist
+			return result{}, errMessageNotExist
 		case <-c.r.Context().Done():
 			t.Stop()
-			return nil // the client is gone; nothing to answer
+			return result{}, nil // the client is gone; nothing to answer
 		}
 		t.Stop()
 	}
 }
 
-func (s *Server) deleteMessage(c *call, name, handle string) *apiError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.queues[name]
-	if q == nil {
-		return errQueueNotExist
-	}
-	if e := q.delete(handle, c.now); e != nil {
-		return e
-	}
-	s.reply(c, http.StatusNoContent, nil)
-	return nil
+func (s *Server) deleteMessage(c *call, name, handle string) (result, *apiError) {
+	return s.withQueue(name, func(q *queue) (result, *apiError) {
+		if e := q.delete(handle, c.now); e != nil {
+			return result{}, e
+		}
+		return noContent()
+	})
 }
 
 // batchDeleteMessages deletes every valid handle; if any fails it answers
 // 404 with an <Errors> list naming the failed handles.
-func (s *Server) batchDeleteMessages(c *call, name string) *apiError {
+func (s *Server) batchDeleteMessages(c *call, name string) (result, *apiError) {
 	handles, e := decodeReceiptHandles(c.body)
 	if e != nil {
-		return e
+		return result{}, e
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.queues[name]
-	if q == nil {
-		return errQueueNotExist
-	}
-	var resp batchDeleteResponse
-	for _, h := range handles {
-		if e := q.delete(h, c.now); e != nil {
-			resp.Errors = append(resp.Errors, deleteError{ErrorCode: e.Code, ErrorMessage: e.Message, ReceiptHandle: h})
+	return s.withQueue(name, func(q *queue) (result, *apiError) {
+		var resp batchDeleteResponse
+		for _, h := range handles {
+			if e := q.delete(h, c.now); e != nil {
+				resp.Errors = append(resp.Errors, deleteError{ErrorCode: e.Code, ErrorMessage: e.Message, ReceiptHandle: h})
+			}
 		}
-	}
-	if len(resp.Errors) > 0 {
-		s.reply(c, http.StatusNotFound, resp)
-		return nil
-	}
-	s.reply(c, http.StatusNoContent, nil)
-	return nil
+		if len(resp.Errors) > 0 {
+			return result{http.StatusNotFound, resp}, nil
+		}
+		return noContent()
+	})
 }
 
-func (s *Server) changeVisibility(c *call, name string) *apiError {
+func (s *Server) changeVisibility(c *call, name string) (result, *apiError) {
 	qs := c.r.URL.Query()
-	if !qs.Has("ReceiptHandle") || qs.Get("ReceiptHandle") == "" {
-		return errMissingHandle
+	if qs.Get("ReceiptHandle") == "" {
+		return result{}, errMissingHandle
 	}
 	if !qs.Has("VisibilityTimeout") {
-		return errMissingVisTime
+		return result{}, errMissingVisTime
 	}
 	secs, e := intParam(c, "VisibilityTimeout", 0, minVisibility, maxVisibility)
 	if e != nil {
-		return e
+		return result{}, e
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.queues[name]
-	if q == nil {
-		return errQueueNotExist
-	}
-	handle, next, e := q.changeVisibility(qs.Get("ReceiptHandle"), secs, c.now)
-	if e != nil {
-		return e
-	}
-	s.reply(c, http.StatusOK, changeVisibilityResponse{ReceiptHandle: handle, NextVisibleTime: next.UnixMilli()})
-	return nil
+	return s.withQueue(name, func(q *queue) (result, *apiError) {
+		handle, next, e := q.changeVisibility(qs.Get("ReceiptHandle"), secs, c.now)
+		if e != nil {
+			return result{}, e
+		}
+		return result{http.StatusOK, changeVisibilityResponse{ReceiptHandle: handle, NextVisibleTime: next.UnixMilli()}}, nil
+	})
 }

@@ -83,19 +83,6 @@ type message struct {
 	handle       string // the only receipt handle that is currently valid; "" if none
 }
 
-// received is a snapshot of a message as a receive or peek returns it.
-type received struct {
-	ID               string
-	Handle           string
-	Body             string
-	BodyMD5          string
-	EnqueueTime      int64
-	NextVisibleTime  int64
-	FirstDequeueTime int64
-	DequeueCount     int64
-	Priority         int64
-}
-
 // queue is one MNS queue. It does no I/O and reads no clock: every method
 // takes the current time, so the caller (Server, under Server.mu) decides
 // what "now" is and tests can drive it exhaustively.
@@ -247,10 +234,10 @@ func (q *queue) visible(now time.Time, n int) []*message {
 
 // receive takes up to n messages, making each invisible for visibility
 // (the queue's VisibilityTimeout when zero) and issuing new receipt handles.
-func (q *queue) receive(now time.Time, n int) []received {
+func (q *queue) receive(now time.Time, n int) []receiveEntry {
 	q.expire(now)
 	ms := q.visible(now, n)
-	out := make([]received, 0, len(ms))
+	out := make([]receiveEntry, 0, len(ms))
 	vis := time.Duration(q.attrs.VisibilityTimeout) * time.Second
 	for _, m := range ms {
 		if m.firstDequeue.IsZero() {
@@ -265,18 +252,18 @@ func (q *queue) receive(now time.Time, n int) []received {
 }
 
 // peek returns up to n receivable messages without changing them.
-func (q *queue) peek(now time.Time, n int) []received {
+func (q *queue) peek(now time.Time, n int) []receiveEntry {
 	q.expire(now)
 	ms := q.visible(now, n)
-	out := make([]received, 0, len(ms))
+	out := make([]receiveEntry, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, snapshot(m, false))
 	}
 	return out
 }
 
-func snapshot(m *message, withHandle bool) received {
-	r := received{
+func snapshot(m *message, withHandle bool) receiveEntry {
+	r := receiveEntry{
 		ID: m.id, Body: m.body, BodyMD5: m.bodyMD5,
 		EnqueueTime: m.enqueued.UnixMilli(), DequeueCount: m.dequeueCount, Priority: m.priority,
 	}

@@ -176,9 +176,11 @@ type batchSendResponse struct {
 	Messages []batchSendEntry `xml:"Message"`
 }
 
+// receiveEntry is a message as ReceiveMessage and PeekMessage return it.
+// Peeks leave Handle and NextVisibleTime empty, and so omit them, as MNS does.
 type receiveEntry struct {
-	MessageID        string `xml:"MessageId"`
-	ReceiptHandle    string `xml:"ReceiptHandle,omitempty"`
+	ID               string `xml:"MessageId"`
+	Handle           string `xml:"ReceiptHandle,omitempty"`
 	BodyMD5          string `xml:"MessageBodyMD5"`
 	Body             string `xml:"MessageBody"`
 	EnqueueTime      int64  `xml:"EnqueueTime"`
@@ -186,14 +188,6 @@ type receiveEntry struct {
 	FirstDequeueTime int64  `xml:"FirstDequeueTime"`
 	DequeueCount     int64  `xml:"DequeueCount"`
 	Priority         int64  `xml:"Priority"`
-}
-
-func toEntry(r received) receiveEntry {
-	return receiveEntry{
-		MessageID: r.ID, ReceiptHandle: r.Handle, BodyMD5: r.BodyMD5, Body: r.Body,
-		EnqueueTime: r.EnqueueTime, NextVisibleTime: r.NextVisibleTime,
-		FirstDequeueTime: r.FirstDequeueTime, DequeueCount: r.DequeueCount, Priority: r.Priority,
-	}
 }
 
 type receiveResponse struct {
