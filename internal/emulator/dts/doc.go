@@ -24,7 +24,7 @@
 //	srv, err := dts.New(dts.Config{User: "ferry", Password: "secret", Group: "g1", Topic: "t"})
 //	if err := srv.Start(); err != nil { ... }
 //	defer srv.Close()
-//	err = srv.Publish(ctx, dts.Begin(ts, "tx1"), insert, dts.Commit(ts, "tx1"))
+//	err = srv.Publish(ctx, dts.BeginTx(ts, "tx1"), insert, dts.CommitTx(ts, "tx1"))
 //	brokers := srv.Brokers()
 //
 // Run(ctx) is the process form: it starts the server and blocks until ctx ends.
@@ -35,7 +35,10 @@
 // # Records
 //
 // Change is the row-level model: Encode turns one into Avro bytes and Decode
-// turns bytes back (Decode(Encode(c)) == c for every change Encode accepts).
+// turns bytes back. Decode(Encode(c)) equals c for every change Encode
+// accepts, except what the wire cannot tell apart: Timestamp comes back in UTC
+// at millisecond precision, an explicit DefaultSource as the zero Source, and
+// empty Tags as nil.
 // Row images are positional, aligned with Change.Columns, exactly as the
 // wire format pairs Record.fields with beforeImages/afterImages; a nil Value
 // in an image is SQL NULL. Column types are MySQL binlog type numbers (the
