@@ -65,6 +65,14 @@ func newQueue(t *testing.T, cli ali_mns.MNSClient, name string, visibility int32
 	return ali_mns.NewMNSQueue(name, cli)
 }
 
+// setup starts a server and creates one queue on it through the SDK.
+func setup(t *testing.T, queueName string, visibility int32) (*mns.Server, ali_mns.MNSClient, ali_mns.AliMNSQueue) {
+	t.Helper()
+	srv := startServer(t)
+	cli := newClient(t, srv, testKeyID, testSecret)
+	return srv, cli, newQueue(t, cli, queueName, visibility)
+}
+
 func receive(q ali_mns.AliMNSQueue, wait ...int64) (ali_mns.MessageReceiveResponse, error) {
 	rc := make(chan ali_mns.MessageReceiveResponse, len(wait)+1)
 	ec := make(chan error, len(wait)+1)
@@ -185,9 +193,7 @@ func TestSDKQueueManagement(t *testing.T) {
 
 func TestSDKSendReceiveDelete(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	cli := newClient(t, srv, testKeyID, testSecret)
-	q := newQueue(t, cli, "events", 30)
+	_, _, q := setup(t, "events", 30)
 
 	// The SDK sends MessageBody as given; base64 is the caller's choice, and
 	// the emulator must hand back exactly what was sent.
@@ -242,9 +248,7 @@ func TestSDKSendReceiveDelete(t *testing.T) {
 
 func TestSDKPriorityAndDelay(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	cli := newClient(t, srv, testKeyID, testSecret)
-	q := newQueue(t, cli, "prio", 30)
+	_, cli, q := setup(t, "prio", 30)
 
 	for _, m := range []ali_mns.MessageSendRequest{
 		{MessageBody: "low", Priority: 16},
@@ -280,9 +284,7 @@ func TestSDKPriorityAndDelay(t *testing.T) {
 
 func TestSDKBatch(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	cli := newClient(t, srv, testKeyID, testSecret)
-	q := newQueue(t, cli, "batch", 30)
+	_, cli, q := setup(t, "batch", 30)
 
 	var reqs []ali_mns.MessageSendRequest
 	for i := range 5 {
@@ -355,9 +357,7 @@ func TestSDKBatch(t *testing.T) {
 
 func TestSDKLongPolling(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	cli := newClient(t, srv, testKeyID, testSecret)
-	q := newQueue(t, cli, "poll", 30)
+	_, cli, q := setup(t, "poll", 30)
 
 	// A receive that waits, and a message sent during the wait. The sender
 	// has its own queue handle: the SDK's per-handle QPS monitor is not
@@ -396,9 +396,7 @@ func TestSDKLongPolling(t *testing.T) {
 
 func TestSDKVisibility(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	cli := newClient(t, srv, testKeyID, testSecret)
-	q := newQueue(t, cli, "vis", 1) // MNS's minimum visibility timeout: 1s
+	_, _, q := setup(t, "vis", 1) // 1s: the shortest visibility timeout MNS allows
 
 	if _, err := q.SendMessage(ali_mns.MessageSendRequest{MessageBody: "again", Priority: 8}); err != nil {
 		t.Fatal(err)
@@ -452,9 +450,7 @@ func TestSDKVisibility(t *testing.T) {
 
 func TestSDKPeek(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	cli := newClient(t, srv, testKeyID, testSecret)
-	q := newQueue(t, cli, "peek", 30)
+	_, _, q := setup(t, "peek", 30)
 	if _, err := q.SendMessage(ali_mns.MessageSendRequest{MessageBody: "look", Priority: 8}); err != nil {
 		t.Fatal(err)
 	}

@@ -79,15 +79,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 
 func TestCloseEndsLongPoll(t *testing.T) {
 	t.Parallel()
-	srv, err := mns.New(mns.Config{AccessKeyID: testKeyID, AccessKeySecret: testSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	cli := newClient(t, srv, testKeyID, testSecret)
-	q := newQueue(t, cli, "closing", 30)
+	srv, _, q := setup(t, "closing", 30)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := receive(q, 30)
