@@ -18,13 +18,13 @@ type Server struct {
 	cfg Config
 
 	// mu guards queues and the state of every queue in it. It is never held
-	// while waiting or writing a response.
+	// while waiting or writing a response, and never together with lifeMu.
 	mu     sync.Mutex
 	queues map[string]*queue
 
 	requestSeq atomic.Uint64
-	// instance distinguishes message and request ids of this Server from
-	// those of earlier runs, as a real account's ids never repeat.
+	// instance distinguishes this Server's request ids from those of
+	// earlier runs, as MNS request ids never repeat.
 	instance string
 
 	// closing is closed by Close so long polls end at once.
