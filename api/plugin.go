@@ -108,3 +108,19 @@ type TransformPlugin struct {
 	Spec    Spec
 	New     func(c Config) (Transform, error)
 }
+
+// Predicate decides whether a transform applies to a record (Kafka
+// Connect's predicates): a transform whose predicate is false, or true with
+// negate, passes the record through unchanged. Like Transform, it is called
+// from one goroutine at a time and should not allocate.
+type Predicate interface {
+	Test(r *Record) (bool, error)
+}
+
+// PredicatePlugin describes a predicate plugin.
+type PredicatePlugin struct {
+	Name    string
+	Summary string
+	Spec    Spec
+	New     func(c Config) (Predicate, error)
+}
