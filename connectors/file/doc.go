@@ -12,9 +12,9 @@
 // crash tore the last line), the sink first writes one, so the torn line
 // stays a single malformed line instead of corrupting the next record.
 //
-//	field         type    default  meaning
-//	path          string  required file to append to
-//	buffer.bytes  int     1048576  buffered bytes that trigger a write (not an fsync)
+//	field         type    default   description
+//	path          string  required  File to append to; parent directories are created.
+//	buffer.bytes  int     1048576   Buffered bytes that trigger a write to the file (durability still waits for flush).
 //
 // # Source
 //
@@ -33,11 +33,11 @@
 // without a newline still counts); with follow, it waits for more like
 // tail -f, polling every poll.interval, and fails if the file shrinks.
 //
-//	field           type      default  meaning
-//	path            string    required file to read
-//	follow          boolean   false    wait for appended lines at end of file
-//	poll.interval   duration  200ms    how often follow looks for new data
-//	skip.invalid    boolean   false    log and skip malformed lines instead of failing
-//	max.line.bytes  int       4194304  longest accepted line
-//	batch.size      int       1024     most records per Read
+//	field           type      default   description
+//	path            string    required  File to read; also the partition name.
+//	follow          boolean   false     At end of file wait for more lines (like tail -f) instead of ending the input.
+//	poll.interval   duration  200ms     How often a following source looks for new data.
+//	skip.invalid    boolean   false     Log and skip malformed lines instead of failing the task.
+//	max.line.bytes  int       4194304   Longest accepted line in bytes; longer lines are malformed.
+//	batch.size      int       1024      Most records returned by one Read.
 package file

@@ -357,3 +357,9 @@ func BenchmarkSinkWrite(b *testing.B) {
 		})
 	}
 }
+
+func TestDocumentsSpec(t *testing.T) {
+	t.Parallel()
+	apitest.CheckSpecDoc(t, "doc.go", file.Sink.Spec)
+	apitest.CheckSpecDoc(t, "doc.go", file.Source.Spec)
+}

@@ -16,11 +16,11 @@
 //
 // # Configuration
 //
-//	field          type   default  meaning
-//	count          int    0        events per task, then api.ErrEndOfInput; 0 = endless
-//	rate           float  0        events per second per task; 0 = as fast as possible
-//	payload.bytes  int    64       approximate size of data in bytes
-//	batch.size     int    1024     most records per Read
+//	field          type   default  description
+//	count          int    0        Events per task; after them Read returns end of input. 0 means endless.
+//	rate           float  0        Events per second per task; 0 means as fast as possible.
+//	payload.bytes  int    64       Approximate size of each event's data in bytes.
+//	batch.size     int    1024     Most records returned by one Read.
 //
 // # Performance
 //

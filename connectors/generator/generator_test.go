@@ -211,3 +211,8 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+func TestDocumentsSpec(t *testing.T) {
+	t.Parallel()
+	apitest.CheckSpecDoc(t, "doc.go", generator.Source.Spec)
+}

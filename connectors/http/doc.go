@@ -55,16 +55,16 @@
 //
 // # Configuration
 //
-//	field              type      default  meaning
-//	listen             string    required host:port; an empty host binds 127.0.0.1
-//	path               string    /        the one path served
-//	allowed.methods    list      POST     accepted methods
-//	allowed.cidrs      list               client networks, e.g. 10.0.0.0/8,127.0.0.1
-//	allowed.referers   list               Referer domains, e.g. example.com
-//	max.body.bytes     int       4194304  largest accepted body
-//	response.timeout   duration  30s      longest wait for the acknowledgement
-//	queue.size         int       1024     events received but not yet read
-//	batch.size         int       1024     most records per Read
+//	field             type      default   description
+//	listen            string    required  host:port to listen on; an empty host binds 127.0.0.1, 0.0.0.0 binds every interface.
+//	path              string    /         The one URL path served; others get 404.
+//	allowed.methods   list      POST      Accepted HTTP methods; others get 405.
+//	allowed.cidrs     list      -         Client networks (CIDR or address) allowed to send; empty allows any. Others get 403.
+//	allowed.referers  list      -         Domains whose pages may send (Referer host or a subdomain); empty allows any. Others get 403.
+//	max.body.bytes    int       4194304   Largest accepted request body; larger ones get 413.
+//	response.timeout  duration  30s       Longest a request waits for its events to be written before it gets 503 and should be retried.
+//	queue.size        int       1024      Events received but not yet read by the task; beyond it requests get 429.
+//	batch.size        int       1024      Most records returned by one Read.
 //
 // # Goroutines
 //

@@ -382,3 +382,8 @@ func TestSpec(t *testing.T) {
 		t.Errorf("Plan for 4 tasks = %v, %v; want one task", plan, err)
 	}
 }
+
+func TestDocumentsSpec(t *testing.T) {
+	t.Parallel()
+	apitest.CheckSpecDoc(t, "doc.go", webhook.Source.Spec)
+}

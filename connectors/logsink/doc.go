@@ -8,8 +8,8 @@
 // lines of concurrent tasks never interleave mid-line. An event that cannot
 // be encoded is rejected alone with api.RecordErrors.
 //
-//	field   type    default  meaning
-//	stream  string  stdout   stdout or stderr
+//	field   type    default  description
+//	stream  string  stdout   Where to print events. One of: stdout, stderr.
 //
 // [SinkTo] builds the same plugin writing to any io.Writer, for tests and
 // embedding.

@@ -25,7 +25,7 @@ var Sink = api.SinkPlugin{
 
 var spec = api.Spec{
 	{Name: "stream", Type: api.TypeString, Default: "stdout", Enum: []string{"stdout", "stderr"},
-		Description: "Where to print events: stdout or stderr."},
+		Description: "Where to print events."},
 }
 
 // Tasks of every log sink share the process's streams; one mutex per

@@ -105,3 +105,8 @@ func TestStreamField(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestDocumentsSpec(t *testing.T) {
+	t.Parallel()
+	apitest.CheckSpecDoc(t, "doc.go", logsink.Sink.Spec)
+}
