@@ -11,12 +11,13 @@ import (
 func init() { emulators["mns"] = runMNS }
 
 // runMNS serves the MNS queue emulator until ctx ends:
-// ferry-emulator mns --listen 127.0.0.1:18002 --access-key-id ID --access-key-secret SECRET
+// ferry-emulator mns [--listen ADDR] [--access-key-id ID] [--access-key-secret SECRET].
+// The credentials default to the test bed's, as the other emulators' do.
 func runMNS(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("mns", flag.ContinueOnError)
 	listen := fs.String("listen", mns.DefaultAddr, "TCP address to listen on (keep it on 127.0.0.1)")
-	keyID := fs.String("access-key-id", "", "the only AccessKeyId accepted (required)")
-	secret := fs.String("access-key-secret", "", "the AccessKeySecret requests must be signed with (required)")
+	keyID := fs.String("access-key-id", "ferry-test", "the only AccessKeyId accepted")
+	secret := fs.String("access-key-secret", "ferry-test-secret", "the AccessKeySecret requests must be signed with")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -28,6 +29,5 @@ func runMNS(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("mns emulator listening on %s\n", srv.Endpoint())
-	<-ctx.Done()
-	return srv.Close()
+	return srv.Run(ctx)
 }

@@ -238,7 +238,7 @@ func TestSDKSendReceiveDelete(t *testing.T) {
 	if !ali_mns.ERR_MNS_MESSAGE_NOT_EXIST.IsEqual(err) {
 		t.Fatalf("receive from empty queue: got %v", err)
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
+	if d := time.Since(start); d > 2*time.Second { // generous: the CPU is shared
 		t.Fatalf("short poll took %v", d)
 	}
 	if err := q.DeleteMessage("not-a-handle"); mnsCode(err) != "ReceiptHandleError" {

@@ -125,10 +125,11 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Run starts the server and blocks until ctx ends or serving fails, then
+// Run starts the server unless Start already did (so a caller can learn
+// Addr before blocking), then blocks until ctx ends or serving fails, and
 // closes it.
 func (s *Server) Run(ctx context.Context) error {
-	if err := s.Start(); err != nil {
+	if err := s.Start(); err != nil && !errors.Is(err, ErrStarted) {
 		return err
 	}
 	s.lifeMu.Lock()

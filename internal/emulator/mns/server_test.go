@@ -102,3 +102,22 @@ func TestCloseEndsLongPoll(t *testing.T) {
 		t.Fatal("long poll still open after Close")
 	}
 }
+
+func TestRunAfterStart(t *testing.T) {
+	t.Parallel()
+	srv, err := mns.New(mns.Config{AccessKeyID: testKeyID, AccessKeySecret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := srv.Run(ctx); err != nil { // serves what Start bound, then stops
+		t.Fatalf("Run after Start: %v", err)
+	}
+	if _, err := http.Get(srv.Endpoint() + "/queues"); err == nil {
+		t.Fatal("server still answering after Run returned")
+	}
+}
