@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -20,6 +21,9 @@ func runSLS(ctx context.Context, args []string) error {
 	shards := fs.Int("shards", 2, "shards of a logstore created on first use")
 	requireCreate := fs.Bool("require-create", false, "answer ProjectNotExist/LogStoreNotExist instead of creating on first use")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	srv, err := sls.New(sls.Config{

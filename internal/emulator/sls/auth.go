@@ -24,6 +24,9 @@ import (
 // by "&". Content-MD5, when sent, must be the upper-case hex MD5 of the body.
 func (s *Server) authenticate(r *http.Request, body []byte) *apiError {
 	auth := r.Header.Get("Authorization")
+	if strings.HasPrefix(auth, "SLS4-") {
+		return errUnauthorized("signature v4 is not supported by the emulator; use the SDK's default AuthV1")
+	}
 	id, sig, ok := strings.Cut(strings.TrimPrefix(auth, "LOG "), ":")
 	if !strings.HasPrefix(auth, "LOG ") || !ok {
 		return errUnauthorized("missing or malformed Authorization header")

@@ -287,3 +287,27 @@ func TestConsumerLibrary(t *testing.T) {
 func oneLog(seq string) sls.LogGroup {
 	return sls.LogGroup{Topic: "t", Logs: []sls.Log{{Time: uint32(time.Now().Unix()), Contents: []sls.Pair{{Key: "seq", Value: seq}}}}}
 }
+
+// TestSignatureWithEscapedNames: names that need escaping in the path and
+// query still verify (canonical resource = escaped path, decoded query).
+func TestSignatureWithEscapedNames(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, sls.Config{ShardCount: 2})
+	c := newClient(t, srv, testSecret)
+	const group = "group_1"
+	if err := c.CreateConsumerGroup("proj", "store", aliyun.ConsumerGroup{ConsumerGroupName: group, Timeout: 30}); err != nil {
+		t.Fatal(err)
+	}
+	for _, consumer := range []string{"plain", "with space", "a+b=c&d", "ünïcødé/slash", "100%"} {
+		got, err := c.HeartBeat("proj", "store", group, consumer, []int{})
+		if err != nil {
+			t.Fatalf("heartbeat as %q: %v", consumer, err)
+		}
+		if consumer == "plain" && len(got) != 2 {
+			t.Fatalf("first consumer got %v", got)
+		}
+	}
+	if h := srv.Holdings("proj", "store", group); len(h) != 5 || h["a+b=c&d"] == nil {
+		t.Fatalf("holdings = %v", h)
+	}
+}
