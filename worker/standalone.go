@@ -42,7 +42,8 @@ type Config struct {
 // restarts the task after Initial, doubling up to Max, with up to 20%
 // jitter; the task is RESTARTING meanwhile, its trace the last error.
 // After MaxAttempts restarts in a row it goes FAILED. A run that lasted
-// longer than Max before failing starts a new series.
+// longer than a minute (or Max, if longer) before failing starts a new
+// series. A manual restart always starts a new series.
 type RestartPolicy struct {
 	// Disabled turns automatic restarts off: a failed task goes FAILED.
 	Disabled bool

@@ -228,8 +228,8 @@ func (s *Standalone) supervise(ctx context.Context, c *connState, t *taskSlot) {
 			return
 		}
 		trace := scrub.scrub(err.Error())
-		if time.Since(began) > p.Max {
-			attempt = 0
+		if time.Since(began) > max(p.Max, stableRun) {
+			attempt = 0 // it ran well for a while: a new failure series
 		}
 		if p.Disabled || api.IsFatal(err) || (p.MaxAttempts > 0 && attempt >= p.MaxAttempts) {
 			s.putStatus(t.conn, t.index, offset.StateFailed, trace, gen)
@@ -249,6 +249,10 @@ func (s *Standalone) supervise(ctx context.Context, c *connState, t *taskSlot) {
 		}
 	}
 }
+
+// stableRun is how long a run must last before its failure starts a new
+// series of restart attempts (or Max, if longer).
+const stableRun = time.Minute
 
 // backoff is Initial·2^attempt capped at Max, plus up to 20% jitter so
 // tasks that failed together do not retry in lockstep.
