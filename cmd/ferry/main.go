@@ -80,10 +80,13 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-func main() {
+func init() {
 	// A subcommand's own PersistentPreRun must not skip the root's logger
 	// setup.
 	cobra.EnableTraverseRunHooks = true
+}
+
+func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := execute(ctx, rootCmd, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
