@@ -75,7 +75,7 @@ func FuzzParseEnv(f *testing.F) {
 			if !validKey(k) {
 				t.Fatalf("accepted invalid key %q", k)
 			}
-			if strings.ContainsAny(v, "\n\r") {
+			if strings.Contains(v, "\n") {
 				t.Fatalf("value of %q spans lines: %q", k, v)
 			}
 			fmt.Fprintf(&b, "%s=%s\n", k, v)
