@@ -43,6 +43,17 @@
 // SDKEndpoint and route its connections here with
 // client.SetTransport(mns.Redirect(srv.Addr())).
 //
+// The SDK's AliMNSQueue is not safe for concurrent use (its QPS monitor
+// races under -race); give each goroutine its own NewMNSQueue handle.
+//
+// Where MNS's documentation is silent the emulator chooses, and tests pin
+// the choice: Priority 0 (what the SDK sends when the caller sets none)
+// means the default 8; a message's explicit DelaySeconds, even 0, overrides
+// the queue's; a batch send with a failed entry answers 500 and a batch
+// delete with a failed handle answers 404, each with per-entry results;
+// a handle of a deleted message is MessageNotExist, a superseded or expired
+// one ReceiptHandleError; DeleteQueue of a missing queue succeeds.
+//
 // Concurrency: all queue state is owned by one mutex, Server.mu; long-polling
 // receives wait outside it on a per-queue notification channel. The clock is
 // injectable (Config.Now) and the queue logic takes the time as an argument,
