@@ -168,3 +168,52 @@ func TestHTTPSendWithNamespaceAndDefaults(t *testing.T) {
 		t.Fatalf("stored message: %+v", got)
 	}
 }
+
+// TestHTTPChoices pins the behaviour doc.go lists where MNS's documentation
+// is silent.
+func TestHTTPChoices(t *testing.T) {
+	t.Parallel()
+	s, hs := rawServer(t)
+	s.mu.Lock()
+	delayed := defaultAttrs()
+	delayed.DelaySeconds = 60
+	s.queues["slow"] = newQueue("slow", delayed, t0, "RAW")
+	s.mu.Unlock()
+
+	do := func(method, uri, body string) (int, string) {
+		t.Helper()
+		resp, err := hs.Client().Do(rawRequest(t, hs.URL, method, uri, body, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(out)
+	}
+
+	if st, body := do("DELETE", "/queues/never-existed", ""); st != http.StatusNoContent {
+		t.Fatalf("delete missing queue: %d %s", st, body)
+	}
+	// Explicit DelaySeconds 0 overrides the queue's 60; absent takes it.
+	do("POST", "/queues/slow/messages", "<Message><MessageBody>now</MessageBody><DelaySeconds>0</DelaySeconds><Priority>0</Priority></Message>")
+	do("POST", "/queues/slow/messages", "<Message><MessageBody>later</MessageBody></Message>")
+	s.mu.Lock()
+	got := s.queues["slow"].peek(t0, 16)
+	n := s.queues["slow"].stats(t0)
+	s.mu.Unlock()
+	if len(got) != 1 || got[0].Body != "now" || got[0].Priority != defaultPriority || n.Delayed != 1 {
+		t.Fatalf("visible %+v, stats %+v; want only \"now\" at priority 8 and one delayed", got, n)
+	}
+
+	st, body := do("POST", "/queues/q/messages",
+		"<Messages><Message><MessageBody>ok</MessageBody></Message><Message><MessageBody>x</MessageBody><Priority>99</Priority></Message></Messages>")
+	if st != http.StatusInternalServerError || !strings.Contains(body, "<ErrorCode>InvalidArgument</ErrorCode>") ||
+		!strings.Contains(body, "<MessageId>") {
+		t.Fatalf("partial batch send: %d %s", st, body)
+	}
+	st, body = do("DELETE", "/queues/q/messages", "<ReceiptHandles><ReceiptHandle>1-OTktOTk=</ReceiptHandle></ReceiptHandles>")
+	if st != http.StatusNotFound || !strings.Contains(body, "<Errors xmlns=") ||
+		!strings.Contains(body, "<ErrorCode>MessageNotExist</ErrorCode>") || !strings.Contains(body, "<ReceiptHandle>1-OTktOTk=</ReceiptHandle>") {
+		t.Fatalf("failed batch delete: %d %s", st, body)
+	}
+}
