@@ -49,5 +49,6 @@
 // Unless Config.RequireCreate is set, a project and a logstore spring into
 // being (with Config.ShardCount shards) on first use, so a test can put logs
 // without creating anything. There is no TTL, no query or index, no shard
-// split or merge, and no signature v4.
+// split or merge, no query (SPL) on PullLogs, and no signature v4; those
+// requests are refused with an SLS error rather than half served.
 package sls

@@ -20,7 +20,7 @@ func (s *Server) Put(project, logstore string, shard int, g LogGroup) error {
 	if aerr != nil {
 		return fmt.Errorf("sls emulator: put: %w", aerr)
 	}
-	sh.appendEntry(raw, len(g.Logs), s.cfg.Now())
+	sh.appendEntry(raw, s.cfg.Now())
 	return nil
 }
 

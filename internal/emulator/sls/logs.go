@@ -25,8 +25,9 @@ func (s *Server) putLogs(c *call) *apiError {
 	if err != nil {
 		return errPostBodyInvalid("%v", err)
 	}
-	g, err := DecodeLogGroup(raw)
-	if err != nil {
+	// Decoded only to refuse what SLS would refuse; the bytes are stored as
+	// they came, so a pull returns them unchanged.
+	if _, err := DecodeLogGroup(raw); err != nil {
 		return errPostBodyInvalid("%v", err)
 	}
 	routed := strings.HasSuffix(c.r.URL.Path, "/shards/route")
@@ -50,7 +51,7 @@ func (s *Server) putLogs(c *call) *apiError {
 		sh = ls.shards[ls.nextShard%len(ls.shards)]
 		ls.nextShard++
 	}
-	sh.appendEntry(raw, len(g.Logs), s.cfg.Now())
+	sh.appendEntry(raw, s.cfg.Now())
 	return writeJSON(c.w, nil)
 }
 
@@ -177,6 +178,10 @@ func (s *Server) pullLogs(c *call, id int) *apiError {
 	}
 	count = min(count, maxPullCount)
 	endCursor := q.Get("end_cursor")
+	if q.Get("query") != "" {
+		// Better a clear refusal than silently unfiltered data.
+		return errParameterInvalid("PullLogs with a query (SPL) is not supported by the emulator")
+	}
 
 	var (
 		begin, end int

@@ -45,7 +45,6 @@ type shard struct {
 type entry struct {
 	raw      []byte
 	received int64
-	logs     int
 }
 
 // newShards splits the MD5 key space [0, 2^128) into n equal ranges, as SLS
@@ -113,13 +112,13 @@ func (ls *logstore) shardIDs() []int {
 }
 
 // appendEntry stores one log group received at now.
-func (sh *shard) appendEntry(raw []byte, logs int, now time.Time) {
+func (sh *shard) appendEntry(raw []byte, now time.Time) {
 	t := now.Unix()
 	if t < sh.lastRecvAt {
 		t = sh.lastRecvAt
 	}
 	sh.lastRecvAt = t
-	sh.entries = append(sh.entries, entry{raw: raw, received: t, logs: logs})
+	sh.entries = append(sh.entries, entry{raw: raw, received: t})
 }
 
 // cursorAt returns the position of the first log group received at or after
