@@ -322,3 +322,21 @@ func TestRequireCreate(t *testing.T) {
 		t.Fatalf("CheckLogstoreExist after delete = %v, %v", ok, err)
 	}
 }
+
+// TestPutMalformed: bytes that are not a LogGroup are refused with
+// PostBodyInvalid, whatever the compression, and nothing is stored.
+func TestPutMalformed(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, sls.Config{ShardCount: 1})
+	c := newClient(t, srv, testSecret)
+	for _, ct := range []int{aliyun.Compress_LZ4, aliyun.Compress_ZSTD, aliyun.Compress_None} {
+		err := c.PutRawLogWithCompressType("p", "s", []byte{0x0a, 0x05, 0x08}, ct)
+		var slsErr *aliyun.Error
+		if !errors.As(err, &slsErr) || slsErr.HTTPCode != http.StatusBadRequest || slsErr.Code != "PostBodyInvalid" {
+			t.Fatalf("compress %d: err = %v, want 400 PostBodyInvalid", ct, err)
+		}
+	}
+	if groups, err := srv.LogGroups("p", "s", 0); err != nil || len(groups) != 0 {
+		t.Fatalf("stored %d groups, %v", len(groups), err)
+	}
+}
