@@ -52,13 +52,12 @@ type taskSlot struct {
 // start brings a connector to its target state. Its caller holds opMu and
 // has stopped the connector's previous incarnation.
 func (s *Standalone) start(def offset.Connector) {
-	c := &connState{def: def}
+	c := &connState{def: def, v: validate(s.cfg.Registry, s.cfg.CommitInterval, def.Config)}
 	s.mu.Lock()
 	s.conns[def.Name] = c
 	s.mu.Unlock()
 
 	log := s.log.With("connector", def.Name)
-	c.v = validate(s.cfg.Registry, s.cfg.CommitInterval, def.Config)
 	if err := c.v.err(); err != nil {
 		s.failConnector(c, "invalid configuration: "+newScrubber(c.v.literalSecrets(def.Config)).scrub(err.Error()))
 		return

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/drop"
+	"github.com/ferryhq/ferry/connectors/file"
+	"github.com/ferryhq/ferry/connectors/generator"
+	webhook "github.com/ferryhq/ferry/connectors/http"
+	"github.com/ferryhq/ferry/connectors/logsink"
+	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/transform"
+	// Aliased: the package's end-to-end test declares a type named ferryworker.
+	ferryworker "github.com/ferryhq/ferry/worker"
+)
+
+func init() { rootCmd.AddCommand(newStandaloneCmd()) }
+
+// storeFile is the embedded store's file name inside --data-dir.
+const storeFile = "ferry.db"
+
+// registry lists every plugin the binary ships; cmd is the only package
+// that imports the connectors.
+func registry() ferryworker.Registry {
+	return ferryworker.Registry{
+		Sources:    []api.SourcePlugin{generator.Source, file.Source, webhook.Source},
+		Sinks:      []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink},
+		Transforms: transform.Plugins(),
+	}
+}
+
+// standaloneOptions are the flags of `ferry standalone`.
+type standaloneOptions struct {
+	dataDir         string
+	listen          string
+	workerID        string
+	restartInitial  time.Duration
+	restartMax      time.Duration
+	restartAttempts int
+	commitInterval  time.Duration
+}
+
+func newStandaloneCmd() *cobra.Command {
+	var o standaloneOptions
+	cmd := &cobra.Command{
+		Use:   "standalone [CONNECTOR.json|yaml ...]",
+		Short: "Run a single worker with an embedded store and serve its REST API",
+		Long: `Run a single ferryworker. Connectors, offsets and status live in DATA-DIR/` + storeFile + `;
+connectors stored there start again in their target state. Each file argument holds one
+connector in the Kafka Connect envelope {"name":..,"config":{..}} (JSON or YAML) and is
+created, or its config replaced, before the worker starts. SIGINT or SIGTERM stops every
+task softly (offsets committed) and exits 0.`,
+		RunE: func(cmd *cobra.Command, files []string) error {
+			return runStandalone(cmd.Context(), o, files)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dataDir, "data-dir", "", "directory of the embedded store (required)")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8083", "REST API listen address host:port")
+	f.StringVar(&o.workerID, "worker-id", "", "worker id in status records (default: the --listen address)")
+	f.DurationVar(&o.restartInitial, "task-restart-initial", time.Second, "first delay before a failed task restarts; 0 disables automatic restarts")
+	f.DurationVar(&o.restartMax, "task-restart-max", time.Minute, "longest delay between automatic restarts of a task")
+	f.IntVar(&o.restartAttempts, "task-restart-attempts", 10, "automatic restarts in a row before a task stays FAILED; -1 for unlimited")
+	f.DurationVar(&o.commitInterval, "offset-flush-interval", 5*time.Second, "default of offset.flush.interval.ms")
+	_ = cmd.MarkFlagRequired("data-dir")
+	return cmd
+}
+
+func runStandalone(ctx context.Context, o standaloneOptions, files []string) error {
+	log := slog.Default()
+	// Read every file before touching the store, so a typo fails fast.
+	reqs := make([]connectorRequest, 0, len(files))
+	for _, path := range files {
+		r, err := readConnectorFile(path, os.Stdin)
+		if err != nil {
+			return err
+		}
+		reqs = append(reqs, connectorRequest{path: path, name: r.Name, config: r.Config, initial: offset.TargetState(r.InitialState)})
+	}
+
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	store, err := offset.OpenBolt(filepath.Join(o.dataDir, storeFile))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}()
+
+	id := o.workerID
+	if id == "" {
+		id = o.listen
+	}
+	w, err := ferryworker.New(ferryworker.Config{
+		WorkerID: id,
+		Store:    store,
+		Registry: registry(),
+		Restart: ferryworker.RestartPolicy{
+			Disabled:    o.restartInitial == 0,
+			Initial:     o.restartInitial,
+			Max:         o.restartMax,
+			MaxAttempts: o.restartAttempts,
+		},
+		CommitInterval: o.commitInterval,
+		Version:        version(),
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range reqs {
+		if err := applyConnectorFile(ctx, w, r); err != nil {
+			return err
+		}
+	}
+	srv, err := ferryworker.NewServer(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(), Logger: log})
+	if err != nil {
+		return err
+	}
+
+	// The worker and the server stop together: on a signal (ctx) or when
+	// the server cannot serve (a taken port).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- w.Run(ctx) }()
+	srvErr := srv.Run(ctx)
+	cancel()
+	werr := <-workerDone
+	if srvErr != nil && !errors.Is(srvErr, context.Canceled) {
+		return fmt.Errorf("REST server: %w", srvErr)
+	}
+	return werr
+}
+
+// connectorRequest is one connector file.
+type connectorRequest struct {
+	path    string
+	name    string
+	config  map[string]string
+	initial offset.TargetState
+}
+
+// applyConnectorFile creates the file's connector (in its initial_state)
+// or replaces its config, keeping the stored target state.
+func applyConnectorFile(ctx context.Context, w *ferryworker.Standalone, r connectorRequest) error {
+	_, err := w.ConnectorInfo(ctx, r.name)
+	switch {
+	case errors.Is(err, ferryworker.ErrNotFound):
+		_, err = w.CreateConnector(ctx, r.name, r.config, r.initial)
+	case err == nil:
+		_, _, err = w.PutConnectorConfig(ctx, r.name, r.config)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: connector %q: %w", r.path, r.name, err)
+	}
+	return nil
+}
+
+// version is the module version stamped into the binary, or "dev".
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
