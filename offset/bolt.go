@@ -257,7 +257,7 @@ func (b *Bolt) Connectors(ctx context.Context) ([]Connector, error) {
 	var out []Connector
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
 		bk := tx.Bucket(bucketConnectors)
-		out = make([]Connector, 0, bk.Stats().KeyN)
+		out = []Connector{}
 		return bk.ForEach(func(k, v []byte) error {
 			c, err := decodeConnector(string(k), v)
 			out = append(out, c)
@@ -275,6 +275,15 @@ func (b *Bolt) Connectors(ctx context.Context) ([]Connector, error) {
 func (b *Bolt) CommitOffsets(ctx context.Context, connector string, generation int64, offsets map[string]api.Position) error {
 	if err := checkName(connector); err != nil {
 		return err
+	}
+	if !hasPosition(offsets) {
+		// Nothing to write: spare the fsync of an empty transaction, but
+		// still answer as a closed store would.
+		if err := b.enter(ctx); err != nil {
+			return err
+		}
+		b.mu.RUnlock()
+		return nil
 	}
 	err := b.update(ctx, func(tx *bbolt.Tx) error {
 		root := tx.Bucket(bucketOffsets)
@@ -482,6 +491,15 @@ func deleteBucket(parent *bbolt.Bucket, name string) error {
 		return nil
 	}
 	return err
+}
+
+func hasPosition(offsets map[string]api.Position) bool {
+	for _, pos := range offsets {
+		if pos != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func partitionKey(p string) []byte {

@@ -34,8 +34,12 @@ const (
 	flagOutput   = "output"
 )
 
-// defaultURL is where a worker listens unless told otherwise.
-const defaultURL = "http://127.0.0.1:8083"
+// defaultURL is where a worker listens unless told otherwise; envURL
+// names the environment variable that changes the default of --url.
+const (
+	defaultURL = "http://127.0.0.1:8083"
+	envURL     = "FERRY_URL"
+)
 
 // rootCmd is the command every subcommand file registers on.
 var rootCmd = newRootCmd()
@@ -66,7 +70,11 @@ func newRootCmd() *cobra.Command {
 	}
 	pf := root.PersistentFlags()
 	pf.String(flagLogLevel, "info", "log level: debug, info, warn or error")
-	pf.String(flagURL, defaultURL, "base URL of a Ferry worker's REST API")
+	url := defaultURL
+	if env := os.Getenv(envURL); env != "" {
+		url = env
+	}
+	pf.String(flagURL, url, "base URL of a Ferry worker's REST API (default from $"+envURL+")")
 	pf.StringP(flagOutput, "o", outputTable, "output format: table or json")
 	return root
 }
