@@ -45,6 +45,8 @@ import (
 //
 // JSON keeps configs and statuses readable with `bbolt get`; offsets are
 // binary because they are the hot path and positions are arbitrary bytes.
+// bbolt limits keys to 32 KiB, so connector names and partitions longer
+// than that are refused with an error.
 //
 // Concurrency: bbolt serialises writers; mu makes Close wait for calls in
 // flight and turns later calls into ErrClosed.

@@ -43,8 +43,8 @@ var errInvalid = errors.New("invalid argument")
 // Memory is a Store held in memory, for tests and tools. It follows every
 // rule of the Store contract; nothing survives the process.
 //
-// One mutex, mu, guards all state; no method blocks while holding it
-// except on the map work itself.
+// One mutex, mu, guards all state; methods hold it only for the map work,
+// never across a callback or I/O.
 type Memory struct {
 	now func() time.Time
 
