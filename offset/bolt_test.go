@@ -128,3 +128,24 @@ func BenchmarkBoltCommitOffsets(b *testing.B) {
 		}
 	}
 }
+
+// bbolt refuses keys over 32 KiB; the store says so and, the transaction
+// rolled back, keeps nothing of the call.
+func TestBoltKeyTooLarge(t *testing.T) {
+	t.Parallel()
+	s := openBolt(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	huge := strings.Repeat("p", 40000)
+	err := s.CommitOffsets(ctx, "orders", 1, map[string]api.Position{"ok": api.Position("1"), huge: api.Position("2")})
+	if err == nil {
+		t.Fatal("commit of a 40000-byte partition name succeeded")
+	}
+	got, err := s.Offsets(ctx, "orders")
+	if err != nil || len(got) != 0 {
+		t.Errorf("offsets after the failed commit = %q, %v; want none", got, err)
+	}
+	if _, err := s.PutConnector(ctx, offset.Connector{Name: huge}); err == nil {
+		t.Error("PutConnector with a 40000-byte name succeeded")
+	}
+}
