@@ -376,17 +376,25 @@ func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	timer := time.NewTimer(s.respTimeout)
 	defer timer.Stop()
+	var why string
 	select {
 	case <-wt.done:
-		accepted(w, len(events))
 	case <-timer.C:
 		// The events may still be delivered: the client's retry makes a
 		// duplicate, which at-least-once allows.
-		unavailable(w, "not acknowledged within response.timeout")
+		why = "not acknowledged within response.timeout"
 	case <-s.closed:
-		unavailable(w, "the source is stopping")
+		why = "the source is stopping"
 	case <-r.Context().Done():
-		// The client left; the events are delivered anyway.
+		return // the client left; the events are delivered anyway
+	}
+	// select picks at random among ready cases: an ack that came with the
+	// timeout or the stop still earns its 200.
+	select {
+	case <-wt.done:
+		accepted(w, len(events))
+	default:
+		unavailable(w, why)
 	}
 }
 

@@ -310,26 +310,51 @@ func TestQueueFull(t *testing.T) {
 	}
 }
 
+// TestCloseAnswersWaiting checks that a request waiting for its ack when
+// the source closes is never told 200: a soft stop answers 503, a hard
+// stop (Close with a ctx already done) may instead cut the connection.
+// Either way the client retries.
 func TestCloseAnswersWaiting(t *testing.T) {
 	t.Parallel()
-	c, _ := webhook.Source.Spec.Parse(map[string]string{"listen": "127.0.0.1:0"})
-	src, _ := webhook.Source.New(api.TaskConfig{Connector: "c", Config: c, Logger: quiet})
-	if err := src.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{src: src, url: "http://" + src.(addresser).Addr()}
-	got := make(chan int, 1)
-	go func() { st, _ := s.do(t, request{body: "{}"}); got <- st }()
-	if _, err := src.Read(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // a hard stop still answers and returns
-	if err := src.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st := <-got; st != http.StatusServiceUnavailable {
-		t.Fatalf("request waiting at Close answered %d, want 503", st)
+	for _, hard := range []bool{false, true} {
+		t.Run("hard="+strconv.FormatBool(hard), func(t *testing.T) {
+			t.Parallel()
+			c, _ := webhook.Source.Spec.Parse(map[string]string{"listen": "127.0.0.1:0"})
+			src, _ := webhook.Source.New(api.TaskConfig{Connector: "c", Config: c, Logger: quiet})
+			if err := src.Open(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			url := "http://" + src.(addresser).Addr()
+			got := make(chan int, 1)
+			go func() {
+				resp, err := client.Post(url, "application/json", strings.NewReader("{}"))
+				if err != nil {
+					got <- 0
+					return
+				}
+				resp.Body.Close()
+				got <- resp.StatusCode
+			}()
+			if _, err := src.Read(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			if hard {
+				cancel()
+			}
+			start := time.Now()
+			if err := src.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("Close took %v", d)
+			}
+			st := <-got
+			if st != http.StatusServiceUnavailable && (!hard || st != 0) {
+				t.Fatalf("request waiting at Close got status %d, want 503", st)
+			}
+		})
 	}
 }
 
