@@ -52,7 +52,7 @@ type restGolden struct {
 // goldenHeaders are the response headers worth pinning.
 var goldenHeaders = []string{"Content-Type", "Location"}
 
-func newTestServer(t *testing.T, ctrl worker.Controller, log *slog.Logger) *worker.Server {
+func newTestServer(t testing.TB, ctrl worker.Controller, log *slog.Logger) *worker.Server {
 	t.Helper()
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
