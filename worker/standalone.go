@@ -210,6 +210,8 @@ func (s *Standalone) Run(ctx context.Context) error {
 func (s *Standalone) load(ctx context.Context) error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
+	// A stop requested while loading is handled after it, like any other.
+	ctx = context.WithoutCancel(ctx)
 	defs, err := s.cfg.Store.Connectors(ctx)
 	if err != nil {
 		return fmt.Errorf("worker: load connectors: %w", err)

@@ -826,3 +826,51 @@ func TestUnresolvableSecretFailsTask(t *testing.T) {
 		}
 	}
 }
+
+func TestStoredConfigThatNoLongerValidatesFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := offset.NewMemory()
+	// Stored by a binary that had a plugin this one lacks.
+	if _, err := store.PutConnector(ctx, offset.Connector{Name: "old", Target: offset.TargetRunning,
+		Config: with(baseConfig("old"), "source", "gone", "sink.token", "tok-secret-1234")}); err != nil {
+		t.Fatal(err)
+	}
+	w := startHerd(t, nil, store)
+	w.waitStates(t, "old", "FAILED")
+	st, _ := w.ConnectorStatus(ctx, "old")
+	if !strings.Contains(st.Connector.Trace, `source: unknown source plugin "gone"`) {
+		t.Errorf("trace = %q", st.Connector.Trace)
+	}
+	info, err := w.ConnectorInfo(ctx, "old")
+	if err != nil || info.Config["sink.token"] != api.Redacted {
+		t.Errorf("info = %+v, %v", info, err)
+	}
+	// Fixing the config through the API brings it back.
+	if _, _, err := w.PutConnectorConfig(ctx, "old", baseConfig("old")); err != nil {
+		t.Fatal(err)
+	}
+	w.waitStates(t, "old", "RUNNING", "RUNNING")
+	// A restart of a healthy connector without includeTasks changes nothing.
+	st, err = w.RestartConnector(ctx, "old", false, false)
+	if err != nil || st.Connector.State != "RUNNING" {
+		t.Errorf("restart = %+v, %v", st, err)
+	}
+}
+
+func TestWritesAfterShutdownOnlyPersist(t *testing.T) {
+	t.Parallel()
+	w := startHerd(t, nil, nil)
+	ctx := context.Background()
+	w.stop()
+	if _, err := w.CreateConnector(ctx, "late", baseConfig("late"), ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if n := len(w.fakes.records("late-out")); n != 0 || len(w.TaskMetrics()) != 0 {
+		t.Errorf("a stopped worker ran a task (%d records)", n)
+	}
+	if err := w.Run(ctx); err == nil {
+		t.Error("second Run succeeded")
+	}
+}
