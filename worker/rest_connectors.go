@@ -110,12 +110,7 @@ func (s *Server) createConnector(c *gin.Context) {
 // createConnectorFlat answers RocketMQ Connect's POST /connectors/{name},
 // whose body is the config map itself.
 func (s *Server) createConnectorFlat(c *gin.Context) {
-	var cv configValues
-	if err := readBody(c, &cv); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	config, err := cv.strings("config")
+	config, err := readConfig(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -203,12 +198,7 @@ func (s *Server) getConnectorConfig(c *gin.Context) {
 // putConnectorConfig answers PUT /connectors/{name}/config: 201 with a
 // Location header when it created the connector, 200 when it updated it.
 func (s *Server) putConnectorConfig(c *gin.Context) {
-	var cv configValues
-	if err := readBody(c, &cv); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	config, err := cv.strings("config")
+	config, err := readConfig(c)
 	if err != nil {
 		s.writeError(c, err)
 		return

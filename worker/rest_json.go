@@ -138,6 +138,15 @@ func readBody(c *gin.Context, v any) error {
 	return decodeJSON(data, v)
 }
 
+// readConfig reads a body that is a flat config map.
+func readConfig(c *gin.Context) (map[string]string, error) {
+	var cv configValues
+	if err := readBody(c, &cv); err != nil {
+		return nil, err
+	}
+	return cv.strings("config")
+}
+
 func decodeJSON(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return badRequest("request body is empty; a JSON document is required")

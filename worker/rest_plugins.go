@@ -43,12 +43,7 @@ func (s *Server) pluginConfig(c *gin.Context) {
 // 200 with every field's value and errors, even when the config is
 // invalid; error_count says how many problems there are.
 func (s *Server) validateConfig(c *gin.Context) {
-	var cv configValues
-	if err := readBody(c, &cv); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	config, err := cv.strings("config")
+	config, err := readConfig(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
