@@ -96,8 +96,6 @@ func checkConnectorName(v string) error {
 	switch {
 	case strings.TrimSpace(v) != v:
 		return errors.New("must not begin or end with whitespace")
-	case strings.ContainsRune(v, '/'):
-		return errors.New("must not contain '/' (it is a REST path segment)")
 	case strings.IndexFunc(v, unicode.IsControl) >= 0:
 		return errors.New("must not contain control characters")
 	}

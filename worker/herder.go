@@ -195,6 +195,15 @@ func (s *Standalone) ConnectorInfo(ctx context.Context, name string) (ConnectorI
 // ConnectorStatus implements Controller. States come from the store;
 // tasks are those of the connector's current incarnation (none while
 // STOPPED), or every stored one while the worker is not running.
+//
+// States, as Kafka Connect reports them: the connector is RUNNING, PAUSED
+// or STOPPED as its target says, FAILED (with trace) when its config no
+// longer validates or its source could not plan tasks, UNASSIGNED when no
+// worker runs it (after shutdown). A task is UNASSIGNED until it starts,
+// RUNNING, PAUSED, FAILED with the error as trace, RESTARTING (Ferry: the
+// wait before an automatic restart, trace = the last error) or FINISHED
+// (Ferry: a finite source reached its end and everything was committed;
+// the connector stays RUNNING).
 func (s *Standalone) ConnectorStatus(ctx context.Context, name string) (ConnectorStateInfo, error) {
 	if _, err := s.connector(ctx, name); err != nil {
 		return ConnectorStateInfo{}, err
