@@ -31,7 +31,10 @@
 // counted. Lines longer than max.line.bytes are malformed. Without follow,
 // Read returns api.ErrEndOfInput at the end of the file (a last line
 // without a newline still counts); with follow, it waits for more like
-// tail -f, polling every poll.interval, and fails if the file shrinks.
+// tail -f, polling every poll.interval, and fails if the file shrinks. A
+// missing file is a fatal error without follow; with follow Read waits for
+// it to appear. A connector reads its file with one task (its Plan returns
+// one), since tasks would read the same lines.
 //
 //	field           type      default   description
 //	path            string    required  File to read; also the partition name.

@@ -232,7 +232,7 @@ func TestSourceFollow(t *testing.T) {
 func TestSourceMissingFile(t *testing.T) {
 	t.Parallel()
 	src := newSource(t, map[string]string{"path": filepath.Join(t.TempDir(), "none")}, nil)
-	if err := src.Open(context.Background()); err == nil || !errors.Is(err, os.ErrNotExist) {
+	if err := src.Open(context.Background()); !errors.Is(err, os.ErrNotExist) || !api.IsFatal(err) {
 		t.Fatalf("Open of a missing file without follow = %v", err)
 	}
 }

@@ -22,6 +22,8 @@ var Source = api.SourcePlugin{
 	Summary: "Reads a JSON Lines file of CloudEvents or plain JSON objects, optionally following it like tail -f.",
 	Spec:    sourceSpec,
 	New:     newSource,
+	// Tasks would all read the same file.
+	Plan: func(api.Config, int) ([]map[string]string, error) { return []map[string]string{{}}, nil },
 }
 
 var sourceSpec = api.Spec{
@@ -55,7 +57,6 @@ type source struct {
 	f       *os.File
 	r       *bufio.Reader
 	off     int64  // offset just after the last complete line consumed
-	lineNo  int64  // complete lines consumed
 	partial []byte // bytes of the current line read so far
 	cur     int64  // bytes of the current line consumed (kept in partial unless discarding)
 	discard bool   // the current line is over maxLine and being skipped
@@ -98,13 +99,15 @@ func (s *source) Open(ctx context.Context) error {
 	return err
 }
 
-// openFile opens the file and seeks to the start position, counting the
-// lines before it so errors can name line numbers.
+// openFile opens the file and seeks to the start position.
 func (s *source) openFile() error {
 	f, err := os.Open(s.path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("file source: %w", err)
+			if s.follow {
+				return err // Read polls until it appears
+			}
+			return api.Fatal(fmt.Errorf("file source: %w (set follow=true to wait for it)", err))
 		}
 		return api.Retryable(fmt.Errorf("file source: %w", err))
 	}
@@ -117,18 +120,20 @@ func (s *source) openFile() error {
 		f.Close()
 		return api.Fatal(fmt.Errorf("file source: %s: %w: offset %d, size %d", s.path, errBadPosition, s.startOff, st.Size()))
 	}
-	lines, err := countLines(io.NewSectionReader(f, 0, s.startOff))
-	if err != nil {
-		f.Close()
-		return api.Retryable(fmt.Errorf("file source: %w", err))
-	}
 	if _, err := f.Seek(s.startOff, io.SeekStart); err != nil {
 		f.Close()
 		return api.Retryable(fmt.Errorf("file source: %w", err))
 	}
-	s.f, s.off, s.lineNo = f, s.startOff, lines
+	s.f, s.off = f, s.startOff
 	s.r = bufio.NewReaderSize(f, 64<<10)
 	return nil
+}
+
+// lineNumber returns the 1-based number of the line starting at off. It
+// reads the file up to off, which is only worth it for an error message.
+func (s *source) lineNumber(off int64) int64 {
+	n, _ := countLines(io.NewSectionReader(s.f, 0, off))
+	return n + 1
 }
 
 func countLines(r io.Reader) (int64, error) {
@@ -230,7 +235,7 @@ func (s *source) readBatch() ([]api.Record, error) {
 			continue
 		}
 		if err != nil {
-			err = lineError(s.path, s.lineNo, start, err)
+			err = lineError(s.path, s.lineNumber(start), start, err)
 			if !s.skip {
 				// Hand out what came before the bad line first. No
 				// position past the bad line is ever handed out, so a
@@ -278,11 +283,11 @@ func (s *source) nextLine() (line []byte, start int64, ok bool, err error) {
 			}
 			if len(line) > s.maxLine {
 				if !s.skip {
-					return nil, 0, false, api.Fatal(lineError(s.path, s.lineNo+1, s.off,
+					return nil, 0, false, api.Fatal(lineError(s.path, s.lineNumber(s.off), s.off,
 						fmt.Errorf("%w (%d)", errLineTooLong, s.maxLine)))
 				}
 				s.skipped++
-				s.log.Warn("file source: skipping long line", "path", s.path, "line", s.lineNo+1, "offset", s.off)
+				s.log.Warn("file source: skipping long line", "path", s.path, "offset", s.off)
 				s.discard, s.partial = true, s.partial[:0]
 			}
 		}
@@ -291,7 +296,6 @@ func (s *source) nextLine() (line []byte, start int64, ok bool, err error) {
 		}
 		start = s.off
 		s.off += s.cur
-		s.lineNo++
 		s.cur = 0
 		s.partial = s.partial[:0]
 		if s.discard {
