@@ -11,3 +11,7 @@ var (
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store closed")
 )
+
+// ErrInvalid means an argument breaks the store's rules (an empty connector
+// name, a task index below ConnectorTask).
+var ErrInvalid = errors.New("invalid argument")

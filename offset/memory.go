@@ -2,7 +2,6 @@ package offset
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -35,10 +34,6 @@ func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
 
-// errInvalid reports a call no store can honour (an empty connector name, a
-// task index below ConnectorTask): a bug in the caller, not a state to act
-// on.
-var errInvalid = errors.New("invalid argument")
 
 // Memory is a Store held in memory, for tests and tools. It follows every
 // rule of the Store contract; nothing survives the process.
@@ -286,7 +281,7 @@ func (m *Memory) Close() error {
 
 func checkName(name string) error {
 	if name == "" {
-		return fmt.Errorf("empty connector name: %w", errInvalid)
+		return fmt.Errorf("empty connector name: %w", ErrInvalid)
 	}
 	return nil
 }
@@ -296,7 +291,7 @@ func checkStatus(s Status) error {
 		return err
 	}
 	if s.Task < ConnectorTask {
-		return fmt.Errorf("status of %q: task %d: %w", s.Connector, s.Task, errInvalid)
+		return fmt.Errorf("status of %q: task %d: %w", s.Connector, s.Task, ErrInvalid)
 	}
 	return nil
 }

@@ -60,8 +60,8 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// worker is one running `ferry standalone` process.
-type worker struct {
+// proc is one running `ferry standalone` process.
+type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	url  string
@@ -69,7 +69,7 @@ type worker struct {
 	done chan struct{}
 }
 
-func startWorker(t *testing.T, dataDir, addr string, files ...string) *worker {
+func startWorker(t *testing.T, dataDir, addr string, files ...string) *proc {
 	t.Helper()
 	args := append([]string{"standalone", "--data-dir", dataDir, "--listen", addr, "--log-level", "info"}, files...)
 	cmd := exec.Command(ferryBinary(t), args...)
@@ -80,7 +80,7 @@ func startWorker(t *testing.T, dataDir, addr string, files ...string) *worker {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	w := &worker{t: t, cmd: cmd, url: "http://" + addr, logs: logs, done: make(chan struct{})}
+	w := &proc{t: t, cmd: cmd, url: "http://" + addr, logs: logs, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(w.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
@@ -120,7 +120,7 @@ func tail(s string, n int) string {
 	return s
 }
 
-func (w *worker) do(method, path string, body any) (int, []byte) {
+func (w *proc) do(method, path string, body any) (int, []byte) {
 	w.t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -144,7 +144,7 @@ func (w *worker) do(method, path string, body any) (int, []byte) {
 	return resp.StatusCode, out
 }
 
-func (w *worker) connectorState(name string) (string, []string) {
+func (w *proc) connectorState(name string) (string, []string) {
 	code, body := w.do("GET", "/connectors/"+name+"/status", nil)
 	if code != http.StatusOK {
 		return fmt.Sprintf("HTTP %d", code), nil
