@@ -34,7 +34,6 @@ func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
 
-
 // Memory is a Store held in memory, for tests and tools. It follows every
 // rule of the Store contract; nothing survives the process.
 //
