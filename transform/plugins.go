@@ -4,5 +4,5 @@ import "github.com/ferryhq/ferry/api"
 
 // Plugins returns every built-in transform plugin.
 func Plugins() []api.TransformPlugin {
-	return []api.TransformPlugin{Filter}
+	return []api.TransformPlugin{Filter, Template}
 }

@@ -1,0 +1,56 @@
+package transform
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/template"
+)
+
+// Template rewrites each event's data with an EventBridge event transform
+// (ORIGINAL, JSONPATH, CONSTANT or TEMPLATE).
+var Template = api.TransformPlugin{
+	Name:    "template",
+	Summary: "Rewrite event data with an EventBridge event transform (ORIGINAL, JSONPATH, CONSTANT, TEMPLATE).",
+	Spec: api.Spec{
+		{Name: "form", Type: api.TypeString, Required: true, Enum: template.Forms,
+			Description: "ORIGINAL: the whole event as JSON; JSONPATH: one value of the event; CONSTANT: a fixed string; TEMPLATE: variables substituted into a template."},
+		{Name: "value", Type: api.TypeString, Check: template.CheckValue,
+			Description: `The JSONPath (JSONPATH, e.g. $.data.order.id), the string (CONSTANT), or the variables as a JSON object of name to JSONPath (TEMPLATE, e.g. {"id":"$.data.id"}).`},
+		{Name: "template", Type: api.TypeString, Check: template.CheckTemplateText,
+			Description: `With form TEMPLATE: the text with ${name} placeholders, e.g. {"order":"${id}"}; $${ writes a literal ${.`},
+	},
+	New: func(c api.Config) (api.Transform, error) {
+		t, err := template.Compile(c.String("form"), c.String("value"), c.String("template"))
+		if err != nil {
+			return nil, err
+		}
+		return &rewrite{t: t}, nil
+	},
+}
+
+type rewrite struct {
+	t    *template.Template
+	hint int // the last output's size, to allocate the next one once
+}
+
+// Apply replaces the data with the render. The new data is application/json
+// when it is valid JSON and text/plain otherwise; dataschema described the
+// old data, so it is dropped. A record whose data cannot be read fails
+// alone, under the connector's errors.tolerance.
+func (w *rewrite) Apply(r *api.Record) (bool, error) {
+	out, err := w.t.Render(&r.Event, make([]byte, 0, w.hint+64))
+	if err != nil {
+		return false, api.Fatal(fmt.Errorf("template: %w", err))
+	}
+	w.hint = len(out)
+	r.Event.Data = out
+	r.Event.DataSchema = ""
+	if w.t.JSON() || json.Valid(out) {
+		r.Event.DataContentType = "application/json"
+	} else {
+		r.Event.DataContentType = "text/plain"
+	}
+	return true, nil
+}

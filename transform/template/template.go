@@ -1,0 +1,356 @@
+package template
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ferryhq/ferry/api"
+)
+
+// The four forms of an EventBridge event transform.
+const (
+	Original = "ORIGINAL" // the complete event in structured JSON
+	JSONPath = "JSONPATH" // one value selected by a JSONPath
+	Constant = "CONSTANT" // a fixed string
+	Tmpl     = "TEMPLATE" // variables (JSONPaths) substituted into a template
+)
+
+// Forms lists the forms, for a config field's Enum.
+var Forms = []string{Original, JSONPath, Constant, Tmpl}
+
+// Template is a compiled event transform. It is immutable and safe for
+// concurrent use.
+type Template struct {
+	form     string
+	constant string
+	json     bool   // every render is valid JSON
+	parts    []part // JSONPATH and TEMPLATE
+	paths    []path // the distinct paths the parts read
+	x        *extractor
+	library  bool // some path needs the decoded event
+}
+
+// part is a literal followed by an optional placeholder.
+type part struct {
+	lit  string
+	path int // index into paths, or -1
+	mode mode
+}
+
+// Compile compiles an event transform. value is the JSONPath (JSONPATH),
+// the string (CONSTANT) or the variables map as a JSON object of name →
+// JSONPath (TEMPLATE); tmpl is the template text and is used by TEMPLATE
+// only.
+func Compile(form, value, tmpl string) (*Template, error) {
+	t := &Template{form: form}
+	if form != Tmpl && tmpl != "" {
+		return nil, fmt.Errorf("template: a template text is used only with form %s, not %s", Tmpl, form)
+	}
+	switch form {
+	case Original:
+		if value != "" {
+			return nil, fmt.Errorf("template: form %s takes no value", Original)
+		}
+		t.json = true
+	case Constant:
+		t.constant = value
+		t.json = json.Valid([]byte(value))
+	case JSONPath:
+		if value == "" {
+			return nil, fmt.Errorf("template: form %s needs a JSONPath value such as $.data.id", JSONPath)
+		}
+		i, err := t.addPath(value)
+		if err != nil {
+			return nil, fmt.Errorf("template: %w", err)
+		}
+		t.parts = []part{{path: i, mode: modeText}}
+	case Tmpl:
+		if err := t.compileTemplate(value, tmpl); err != nil {
+			return nil, fmt.Errorf("template: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("template: unknown form %q; use one of %s", form, strings.Join(Forms, ", "))
+	}
+	return t, nil
+}
+
+// MustCompile is Compile for tests and fixed templates; it panics on error.
+func MustCompile(form, value, tmpl string) *Template {
+	t, err := Compile(form, value, tmpl)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// Form returns the template's form.
+func (t *Template) Form() string { return t.form }
+
+// JSON reports whether every render is valid JSON: ORIGINAL, a TEMPLATE
+// whose template is JSON, and a CONSTANT that is JSON. For JSONPATH and
+// text templates it depends on the event.
+func (t *Template) JSON() bool { return t.json }
+
+// addPath compiles a path and returns its index, sharing equal paths.
+func (t *Template) addPath(src string) (int, error) {
+	for i := range t.paths {
+		if t.paths[i].src == src {
+			return i, nil
+		}
+	}
+	p, err := compilePath(src)
+	if err != nil {
+		return 0, err
+	}
+	switch p.kind {
+	case pathDataPath:
+		if t.x == nil {
+			t.x = newExtractor()
+		}
+		p.slot = t.x.add(p.segs)
+	case pathLibrary:
+		t.library = true
+	}
+	t.paths = append(t.paths, p)
+	return len(t.paths) - 1, nil
+}
+
+func (t *Template) compileTemplate(vars, tmpl string) error {
+	if vars == "" {
+		vars = "{}"
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(vars), &m); err != nil || m == nil {
+		return fmt.Errorf(`the variables of form %s must be a JSON object of name to JSONPath, such as {"id": "$.data.id"}`, Tmpl)
+	}
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	paths := make(map[string]string, len(m))
+	for _, name := range names {
+		src, ok := m[name].(string)
+		if !ok {
+			return fmt.Errorf("variable %q: its value must be a JSONPath string", name)
+		}
+		if !validName(name) {
+			return fmt.Errorf("variable %q: names use letters, digits, '_', '-' and '.' only", name)
+		}
+		if _, err := compilePath(src); err != nil {
+			return fmt.Errorf("variable %q: %w", name, err)
+		}
+		paths[name] = src
+	}
+	lits, names, err := splitTemplate(tmpl)
+	if err != nil {
+		return err
+	}
+	modes := placeholderModes(lits)
+	t.json = isJSONTemplate(lits, modes)
+	for i, lit := range lits {
+		p := part{lit: lit, path: -1}
+		if i < len(names) {
+			src, ok := paths[names[i]]
+			if !ok {
+				return fmt.Errorf("${%s} in the template has no variable; defined: %s", names[i], strings.Join(slices.Sorted(maps.Keys(paths)), ", "))
+			}
+			if p.path, err = t.addPath(src); err != nil {
+				return err
+			}
+			p.mode = modeText
+			if t.json {
+				p.mode = modes[i]
+			}
+		}
+		t.parts = append(t.parts, p)
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// splitTemplate splits tmpl at its ${name} placeholders: len(lits) ==
+// len(names)+1 and placeholder i stands between lits[i] and lits[i+1].
+// "$${" writes a literal "${".
+func splitTemplate(tmpl string) (lits, names []string, err error) {
+	var cur strings.Builder
+	for i := 0; i < len(tmpl); {
+		if strings.HasPrefix(tmpl[i:], "$${") {
+			cur.WriteString("${")
+			i += 3
+			continue
+		}
+		if !strings.HasPrefix(tmpl[i:], "${") {
+			cur.WriteByte(tmpl[i])
+			i++
+			continue
+		}
+		end := strings.IndexByte(tmpl[i+2:], '}')
+		if end < 0 {
+			return nil, nil, fmt.Errorf("unterminated placeholder at offset %d of the template (write $${ for a literal ${)", i)
+		}
+		name := tmpl[i+2 : i+2+end]
+		if !validName(name) {
+			return nil, nil, fmt.Errorf("bad placeholder ${%s} at offset %d of the template: names use letters, digits, '_', '-' and '.' (write $${ for a literal ${)", name, i)
+		}
+		lits = append(lits, cur.String())
+		names = append(names, name)
+		cur.Reset()
+		i += 2 + end + 1
+	}
+	return append(lits, cur.String()), names, nil
+}
+
+// placeholderModes says, for each placeholder, whether it stands inside a
+// JSON string literal of the template or in value position, by following
+// the quotes of the literal text around it.
+func placeholderModes(lits []string) []mode {
+	modes := make([]mode, len(lits)-1)
+	inString := false
+	for i, lit := range lits[:len(lits)-1] {
+		for j := 0; j < len(lit); j++ {
+			switch lit[j] {
+			case '\\':
+				if inString {
+					j++
+				}
+			case '"':
+				inString = !inString
+			}
+		}
+		modes[i] = modeValue
+		if inString {
+			modes[i] = modeInString
+		}
+	}
+	return modes
+}
+
+// isJSONTemplate reports whether the template is JSON once placeholders in
+// value position hold a value and those in strings hold text.
+func isJSONTemplate(lits []string, modes []mode) bool {
+	var b []byte
+	for i, lit := range lits {
+		b = append(b, lit...)
+		if i < len(modes) && modes[i] == modeValue {
+			b = append(b, "null"...)
+		}
+	}
+	return json.Valid(b)
+}
+
+// maxStack is how many values and data paths one render resolves without
+// allocating.
+const maxStack = 16
+
+// Render appends the transform's output for ev to dst and returns it. With
+// a reused dst, CONSTANT and templates of attributes and simple data paths
+// do not allocate. The error wraps ErrData when the data the template reads
+// is not valid JSON.
+func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
+	switch t.form {
+	case Original:
+		return ev.AppendJSON(dst)
+	case Constant:
+		return append(dst, t.constant...), nil
+	}
+	var stack [maxStack]val
+	vals := stack[:0]
+	if len(t.paths) > maxStack {
+		vals = make([]val, 0, len(t.paths))
+	}
+	vals = vals[:len(t.paths)]
+	if err := t.resolve(ev, vals); err != nil {
+		return dst, err
+	}
+	var err error
+	for i := range t.parts {
+		p := &t.parts[i]
+		dst = append(dst, p.lit...)
+		if p.path >= 0 {
+			if dst, err = appendVal(dst, &vals[p.path], p.mode, ev); err != nil {
+				return dst, fmt.Errorf("template: %w", err)
+			}
+		}
+	}
+	return dst, nil
+}
+
+// resolve finds the value of every path on ev, scanning data at most once.
+func (t *Template) resolve(ev *api.Event, vals []val) error {
+	form := formOf(ev)
+	var stack [maxStack]span
+	var spans []span
+	if t.x != nil && form == dataJSON {
+		spans = stack[:0]
+		if t.x.slots > maxStack {
+			spans = make([]span, 0, t.x.slots)
+		}
+		spans = spans[:t.x.slots]
+		if err := t.x.extract(ev.Data, spans); err != nil {
+			return fmt.Errorf("template: %w", err)
+		}
+	}
+	var doc *libDoc
+	for i := range t.paths {
+		p := &t.paths[i]
+		switch p.kind {
+		case pathEvent:
+			vals[i] = val{kind: valEvent}
+		case pathAttr:
+			vals[i] = resolveAttr(p, ev)
+		case pathExt:
+			vals[i] = resolveExt(p, ev)
+		case pathData:
+			switch form {
+			case dataJSON:
+				vals[i] = rawVal(trimJSON(ev.Data))
+			case dataText:
+				vals[i] = val{kind: valText, s: unsafeString(ev.Data)}
+			default:
+				vals[i] = val{}
+			}
+		case pathDataBase64:
+			vals[i] = val{}
+			if form == dataBinary {
+				vals[i] = val{kind: valBytes, raw: ev.Data}
+			}
+		case pathDataPath:
+			vals[i] = val{}
+			if spans != nil && spans[p.slot].ok {
+				vals[i] = rawVal(ev.Data[spans[p.slot].lo:spans[p.slot].hi])
+			}
+		case pathLibrary:
+			if doc == nil {
+				var err error
+				if doc, err = newLibDoc(ev); err != nil {
+					return fmt.Errorf("template: %w", err)
+				}
+			}
+			v, err := resolveLibrary(p, doc)
+			if err != nil {
+				return fmt.Errorf("template: %w", err)
+			}
+			vals[i] = v
+		default:
+			vals[i] = val{}
+		}
+	}
+	return nil
+}

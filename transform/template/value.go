@@ -1,0 +1,283 @@
+package template
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ohler55/ojg/jp"
+	"github.com/ohler55/ojg/oj"
+)
+
+// valKind is what a path resolved to on one event.
+type valKind uint8
+
+const (
+	valMissing valKind = iota
+	valNull
+	valJSON   // raw holds one JSON value other than null
+	valText   // s holds a string attribute or text data
+	valTime   // t, shown in RFC 3339
+	valBytes  // raw holds bytes shown as base64
+	valScalar // x holds a bool or number extension
+	valEvent  // the whole event in structured JSON
+)
+
+type val struct {
+	kind valKind
+	raw  []byte
+	s    string
+	t    time.Time
+	x    any
+}
+
+// mode says how a value is written where a placeholder stands.
+type mode uint8
+
+const (
+	modeText     mode = iota // plain text: strings without quotes, missing and null empty
+	modeValue                // a JSON value: strings quoted, missing and null as null
+	modeInString             // inside a JSON string: the text, escaped
+)
+
+// appendVal writes v at a placeholder in mode m.
+func appendVal(dst []byte, v *val, m mode, ev *api.Event) ([]byte, error) {
+	switch v.kind {
+	case valMissing, valNull:
+		if m == modeValue {
+			dst = append(dst, "null"...)
+		}
+	case valJSON:
+		isString := v.raw[0] == '"'
+		switch {
+		case isString && m == modeText:
+			dst = appendUnescaped(dst, v.raw[1:len(v.raw)-1])
+		case isString && m == modeInString:
+			dst = append(dst, v.raw[1:len(v.raw)-1]...) // already escaped
+		case m == modeInString:
+			dst = appendEscaped(dst, unsafeString(v.raw))
+		default:
+			dst = append(dst, v.raw...)
+		}
+	case valText:
+		switch m {
+		case modeText:
+			dst = append(dst, v.s...)
+		case modeValue:
+			dst = appendQuoted(dst, v.s)
+		default:
+			dst = appendEscaped(dst, v.s)
+		}
+	case valTime:
+		dst = appendQuote(dst, m)
+		dst = v.t.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = appendQuote(dst, m)
+	case valBytes:
+		dst = appendQuote(dst, m)
+		dst = base64.StdEncoding.AppendEncode(dst, v.raw)
+		dst = appendQuote(dst, m)
+	case valScalar:
+		switch x := v.x.(type) {
+		case bool:
+			dst = strconv.AppendBool(dst, x)
+		case int:
+			dst = strconv.AppendInt(dst, int64(x), 10)
+		case int32:
+			dst = strconv.AppendInt(dst, int64(x), 10)
+		case int64:
+			dst = strconv.AppendInt(dst, x, 10)
+		case float64:
+			dst = strconv.AppendFloat(dst, x, 'g', -1, 64)
+		}
+	case valEvent:
+		if m != modeInString {
+			return ev.AppendJSON(dst)
+		}
+		b, err := ev.AppendJSON(nil)
+		if err != nil {
+			return nil, err
+		}
+		dst = appendEscaped(dst, unsafeString(b))
+	}
+	return dst, nil
+}
+
+func appendQuote(dst []byte, m mode) []byte {
+	if m == modeValue {
+		return append(dst, '"')
+	}
+	return dst
+}
+
+// resolveAttr reads an attribute or extension as the structured JSON
+// format shows it: empty optional attributes are absent.
+func resolveAttr(p *path, ev *api.Event) val {
+	var s string
+	switch p.name {
+	case "specversion":
+		if s = ev.SpecVersion; s == "" {
+			s = api.SpecVersion
+		}
+	case "id":
+		return val{kind: valText, s: ev.ID}
+	case "source":
+		return val{kind: valText, s: ev.Source}
+	case "type":
+		return val{kind: valText, s: ev.Type}
+	case "subject":
+		s = ev.Subject
+	case "datacontenttype":
+		s = ev.DataContentType
+	case "dataschema":
+		s = ev.DataSchema
+	case "time":
+		if ev.Time.IsZero() {
+			return val{}
+		}
+		return val{kind: valTime, t: ev.Time}
+	}
+	if s == "" {
+		return val{}
+	}
+	return val{kind: valText, s: s}
+}
+
+func resolveExt(p *path, ev *api.Event) val {
+	x, ok := ev.Extensions[p.name]
+	if !ok {
+		return val{}
+	}
+	switch t := x.(type) {
+	case string:
+		return val{kind: valText, s: t}
+	case time.Time:
+		return val{kind: valTime, t: t}
+	case []byte:
+		return val{kind: valBytes, raw: t}
+	case bool, int, int32, int64, float64:
+		return val{kind: valScalar, x: x}
+	}
+	return val{}
+}
+
+// dataForm classifies an event's data as the structured format carries it.
+type dataForm uint8
+
+const (
+	dataNone dataForm = iota
+	dataJSON
+	dataText
+	dataBinary
+)
+
+func formOf(ev *api.Event) dataForm {
+	switch {
+	case ev.Data == nil:
+		return dataNone
+	case api.IsJSONContentType(ev.DataContentType):
+		if len(ev.Data) == 0 {
+			return dataNone
+		}
+		return dataJSON
+	case len(ev.DataContentType) >= 5 && ev.DataContentType[:5] == "text/" && utf8.Valid(ev.Data):
+		return dataText
+	default:
+		return dataBinary
+	}
+}
+
+// rawVal wraps a raw JSON value found in data.
+func rawVal(raw []byte) val {
+	if string(raw) == "null" {
+		return val{kind: valNull}
+	}
+	return val{kind: valJSON, raw: raw}
+}
+
+// trimJSON drops the whitespace around a JSON document.
+func trimJSON(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && isSpace(b[i]) {
+		i++
+	}
+	for j > i && isSpace(b[j-1]) {
+		j--
+	}
+	return b[i:j]
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// libDoc is the event decoded for the JSONPath library, built at most once
+// per render and only for templates with general paths.
+type libDoc struct {
+	raw []byte // the event in structured JSON
+	doc any
+}
+
+func newLibDoc(ev *api.Event) (*libDoc, error) {
+	raw, err := ev.AppendJSON(nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrData, err)
+	}
+	doc, err := oj.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrData, err)
+	}
+	return &libDoc{raw: raw, doc: doc}, nil
+}
+
+// resolveLibrary evaluates a general path: the library locates the
+// matches on the decoded copy, and their raw JSON is then cut from the
+// encoded event, so numbers and strings keep their exact text.
+func resolveLibrary(p *path, d *libDoc) (val, error) {
+	locs := locate(p.expr, d.doc)
+	var out []byte
+	if p.multi {
+		out = append(out, '[')
+	}
+	n := 0
+	for _, loc := range locs {
+		segs := make([]seg, 0, len(loc))
+		for _, f := range loc {
+			switch f := f.(type) {
+			case jp.Child:
+				segs = append(segs, seg{name: string(f), index: -1})
+			case jp.Nth:
+				segs = append(segs, seg{index: int(f)})
+			}
+		}
+		raw, err := lookup(d.raw, segs)
+		if err != nil {
+			return val{}, err
+		}
+		if raw == nil {
+			continue
+		}
+		if !p.multi {
+			return rawVal(raw), nil
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, raw...)
+		n++
+	}
+	if !p.multi {
+		return val{}, nil
+	}
+	return val{kind: valJSON, raw: append(out, ']')}, nil
+}
+
+// locate runs the library, turning a panic on odd input into no match.
+func locate(x jp.Expr, doc any) (locs []jp.Expr) {
+	defer func() {
+		if recover() != nil {
+			locs = nil
+		}
+	}()
+	return x.Locate(doc, 0)
+}
