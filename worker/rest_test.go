@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -401,10 +403,11 @@ func TestRESTNeverLeaksSecrets(t *testing.T) {
 	}
 }
 
-// TestServerRun serves on a real port picked by the kernel and shuts down
-// when ctx ends.
+// TestServerRun serves on a real port picked by the kernel, shuts down when
+// ctx ends and leaves no goroutine behind. It is not parallel, so that
+// goleak sees only its own goroutines.
 func TestServerRun(t *testing.T) {
-	t.Parallel()
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	s := newTestServer(t, newRestFake(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -419,7 +422,9 @@ func TestServerRun(t *testing.T) {
 	if strings.HasSuffix(s.Addr(), ":0") {
 		t.Fatalf("Addr %q is not the bound address", s.Addr())
 	}
-	resp, err := http.Get("http://" + s.Addr() + "/")
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("http://" + s.Addr() + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
