@@ -1,10 +1,13 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -254,6 +257,9 @@ func (s *Standalone) TaskMetrics() []TaskMetrics {
 			out = append(out, TaskMetrics{Connector: c.def.Name, Task: t.index, Tolerance: c.tolerance(), Snapshot: m.Metrics()})
 		}
 	}
+	slices.SortFunc(out, func(a, b TaskMetrics) int {
+		return cmp.Or(strings.Compare(a.Connector, b.Connector), cmp.Compare(a.Task, b.Task))
+	})
 	return out
 }
 

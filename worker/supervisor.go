@@ -146,28 +146,38 @@ func (s *Standalone) plan(c *connState) ([]map[string]string, error) {
 // launch starts the supervisor goroutine of t under parent.
 func (s *Standalone) launch(parent context.Context, c *connState, t *taskSlot) {
 	ctx, cancel := context.WithCancel(parent)
-	t.cancel = cancel
-	t.done = make(chan struct{})
-	go s.supervise(ctx, c, t)
+	done := make(chan struct{})
+	t.cancel, t.done = cancel, done
+	go func() {
+		defer close(done) // this run's channel, even if t was relaunched
+		s.supervise(ctx, c, t)
+	}()
 }
 
-// stopTasks soft-stops every task of c at once and waits for them. The
-// runtime bounds each soft stop by the task's stop timeout; the extra
-// margin only guards against a plugin constructor that ignores its ctx.
+// stopTasks soft-stops every task of c at once and waits for them.
 func (s *Standalone) stopTasks(c *connState) {
-	for _, t := range c.tasks {
-		if t.cancel != nil {
-			t.cancel()
-		}
-	}
 	limit := 10 * time.Second
 	if c.v != nil && c.v.cfg != nil {
 		limit = c.v.cfg.stopTimeout
 	}
-	limit += 5 * time.Second
+	s.stopSlots(c.tasks, limit)
+}
+
+// stopSlots cancels the given tasks and waits for their supervisors. The
+// runtime bounds each soft stop by the task's stop timeout; the extra
+// margin only guards against a plugin constructor that ignores its ctx,
+// whose goroutine is then abandoned (its late writes carry an old
+// generation, which the store ignores).
+func (s *Standalone) stopSlots(slots []*taskSlot, stopTimeout time.Duration) {
+	for _, t := range slots {
+		if t.cancel != nil {
+			t.cancel()
+		}
+	}
+	limit := stopTimeout + 5*time.Second
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
-	for _, t := range c.tasks {
+	for _, t := range slots {
 		if t.done == nil {
 			continue
 		}
@@ -192,10 +202,7 @@ func (s *Standalone) markUnassigned(c *connState) {
 // restartSlot stops one task and starts it again with a fresh series of
 // restart attempts.
 func (s *Standalone) restartSlot(c *connState, t *taskSlot) {
-	if t.cancel != nil {
-		t.cancel()
-		<-t.done
-	}
+	s.stopSlots([]*taskSlot{t}, c.v.cfg.stopTimeout)
 	s.mu.Lock()
 	base := s.baseCtx
 	s.mu.Unlock()
@@ -206,7 +213,6 @@ func (s *Standalone) restartSlot(c *connState, t *taskSlot) {
 // restart policy says. It writes the task's status except when stopped
 // through ctx: then the stopper writes it.
 func (s *Standalone) supervise(ctx context.Context, c *connState, t *taskSlot) {
-	defer close(t.done)
 	p := s.cfg.Restart
 	log := s.log.With("connector", t.conn, "task", t.index)
 	attempt := 0
