@@ -45,6 +45,10 @@ type ServerConfig struct {
 	// ShutdownTimeout bounds the graceful shutdown when Run's ctx ends;
 	// requests still running after it are cut. Default 5s.
 	ShutdownTimeout time.Duration
+	// RequestTimeout bounds the context each Controller call gets; a call
+	// that runs out answers 500 "Request timed out", as Kafka Connect does
+	// after its 90s. Default 90s.
+	RequestTimeout time.Duration
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -67,6 +71,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 5 * time.Second
 	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 90 * time.Second
+	}
 	return c
 }
 
@@ -80,6 +87,9 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		return errors.New("worker: ServerConfig.ShutdownTimeout must not be negative")
+	}
+	if c.RequestTimeout < 0 {
+		return errors.New("worker: ServerConfig.RequestTimeout must not be negative")
 	}
 	return nil
 }
@@ -133,7 +143,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err := e.SetTrustedProxies(nil); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	e.Use(s.logRequests, s.recoverPanics, s.limitBody)
+	e.Use(s.logRequests, s.recoverPanics, s.limitRequest)
 	e.NoRoute(func(c *gin.Context) {
 		writeErrorStatus(c, http.StatusNotFound, "HTTP 404 Not Found: no route for "+c.Request.Method+" "+c.Request.URL.Path)
 	})
@@ -194,7 +204,8 @@ func (s *Server) Addr() string {
 	return s.addr
 }
 
-// Ready is closed once Run listens, so Addr reports the bound address.
+// Ready is closed once Run listens, so Addr reports the bound address. It
+// is never closed when Run fails to listen; wait on Run's result too.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Run listens on the configured address and serves until ctx ends, then
@@ -303,12 +314,15 @@ func (s *Server) recoverPanics(c *gin.Context) {
 	c.Next()
 }
 
-// limitBody caps the request body at MaxBodyBytes; readBody turns the
-// overflow into 413.
-func (s *Server) limitBody(c *gin.Context) {
+// limitRequest caps the request body at MaxBodyBytes (readBody turns the
+// overflow into 413) and its context at RequestTimeout.
+func (s *Server) limitRequest(c *gin.Context) {
 	if c.Request.Body != nil {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
 	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
 	c.Next()
 }
 

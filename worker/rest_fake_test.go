@@ -20,6 +20,7 @@ import (
 //	rebalancing  CreateConnector fails with ErrRebalancing
 //	broken       ConnectorStatus fails with an unclassified error (500)
 //	exploding    ConnectorInfo panics
+//	slow         ConnectorStatus blocks until ctx ends
 type restFake struct {
 	mu         sync.Mutex
 	connectors map[string]*restFakeConnector
@@ -237,8 +238,12 @@ func (f *restFake) ConnectorInfo(ctx context.Context, name string) (worker.Conne
 }
 
 func (f *restFake) ConnectorStatus(ctx context.Context, name string) (worker.ConnectorStateInfo, error) {
-	if name == "broken" {
+	switch name {
+	case "broken":
 		return worker.ConnectorStateInfo{}, errFakeBroken
+	case "slow":
+		<-ctx.Done()
+		return worker.ConnectorStateInfo{}, fmt.Errorf("reading status of %q: %w", name, ctx.Err())
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

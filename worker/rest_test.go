@@ -403,6 +403,25 @@ func TestRESTNeverLeaksSecrets(t *testing.T) {
 	}
 }
 
+// TestRESTRequestTimeout checks that a Controller call that outlives
+// RequestTimeout answers 500 "Request timed out", as Kafka Connect.
+func TestRESTRequestTimeout(t *testing.T) {
+	t.Parallel()
+	s, err := worker.NewServer(worker.ServerConfig{
+		Controller:     newRestFake(),
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RequestTimeout: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := do(s.Handler(), "GET", "/connectors/slow/status", "")
+	want := `{"error_code":500,"message":"Request timed out: reading status of \"slow\": context deadline exceeded"}`
+	if rec.Code != 500 || rec.Body.String() != want {
+		t.Fatalf("got %d %s, want 500 %s", rec.Code, rec.Body, want)
+	}
+}
+
 // TestServerRun serves on a real port picked by the kernel, shuts down when
 // ctx ends and leaves no goroutine behind. It is not parallel, so that
 // goleak sees only its own goroutines.
@@ -470,6 +489,7 @@ func TestNewServerValidates(t *testing.T) {
 		{"no controller", worker.ServerConfig{}},
 		{"negative body limit", worker.ServerConfig{Controller: newRestFake(), MaxBodyBytes: -1}},
 		{"negative shutdown timeout", worker.ServerConfig{Controller: newRestFake(), ShutdownTimeout: -1}},
+		{"negative request timeout", worker.ServerConfig{Controller: newRestFake(), RequestTimeout: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
