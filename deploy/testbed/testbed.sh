@@ -118,6 +118,19 @@ stop_service_pid() {
 	log "$svc: stopped (pid $pid)"
 }
 
+# log_mark <service> prints how many lines its log has, so a readiness check
+# can look only at lines written after a (re)start: logs are appended to.
+log_mark() {
+	local n
+	n=$( (wc -l <"$TB/logs/$1.log") 2>/dev/null) || n=0
+	echo "${n:-0}"
+}
+
+# logged_since <service> <mark> <fixed string>
+logged_since() {
+	tail -n +$(($2 + 1)) "$TB/logs/$1.log" 2>/dev/null | grep -qF -- "$3"
+}
+
 port_open() { # port_open <port>
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
@@ -228,6 +241,8 @@ rmq_prepare() {
 	mkdir -p "$TB/rocketmq"/{namesrv,broker,mqadmin,store}
 	cat >"$TB/rocketmq/namesrv.conf" <<EOF
 listenPort=$NAMESRV_PORT
+# The remoting server binds 0.0.0.0 unless told otherwise.
+bindAddress=127.0.0.1
 EOF
 	cat >"$TB/rocketmq/broker.conf" <<EOF
 brokerClusterName=ferry-testbed
@@ -236,6 +251,7 @@ brokerId=0
 namesrvAddr=127.0.0.1:$NAMESRV_PORT
 brokerIP1=127.0.0.1
 listenPort=$BROKER_PORT
+bindAddress=127.0.0.1
 storePathRootDir=$TB/rocketmq/store
 storePathCommitLog=$TB/rocketmq/store/commitlog
 autoCreateTopicEnable=true
@@ -258,40 +274,53 @@ EOF
 namesrv_start() {
 	alive namesrv && return 0
 	port_free_or_die namesrv "$NAMESRV_PORT"
+	local mark
+	mark=$(log_mark namesrv)
 	rmq_cmd "$TB/rocketmq/namesrv" rmq.namesrv.logback.xml -Xms128m -Xmx256m -- \
 		org.apache.rocketmq.namesrv.NamesrvStartup -c "$TB/rocketmq/namesrv.conf"
 	spawn namesrv "${CMD[@]}"
 	STARTED+=(namesrv)
-	wait_for namesrv 60 grep -q "The Name Server boot success" "$TB/logs/namesrv.log" ||
+	wait_for namesrv 60 logged_since namesrv "$mark" "The Name Server boot success" ||
 		die "namesrv: failed to start"
-	wait_for namesrv 10 port_open "$NAMESRV_PORT" || die "namesrv: port $NAMESRV_PORT not open"
+	wait_for namesrv 30 port_open "$NAMESRV_PORT" || die "namesrv: port $NAMESRV_PORT not open"
 }
 
 broker_start() {
 	alive broker && return 0
 	port_free_or_die broker "$BROKER_PORT" $((BROKER_PORT - 2)) $((BROKER_PORT + 1))
 	local mark
-	mark=$( (wc -l <"$TB/logs/broker.log") 2>/dev/null || echo 0)
+	mark=$(log_mark broker)
 	rmq_cmd "$TB/rocketmq/broker" rmq.broker.logback.xml \
 		-Xms512m -Xmx512m -XX:MaxDirectMemorySize=512m -- \
 		org.apache.rocketmq.broker.BrokerStartup -c "$TB/rocketmq/broker.conf"
 	spawn broker "${CMD[@]}"
 	STARTED+=(broker)
 	# Only boot lines written after this start count (the log is appended).
-	wait_for broker 120 bash -c "tail -n +$((mark + 1)) '$TB/logs/broker.log' | grep -q 'boot success'" ||
-		die "broker: failed to start"
+	wait_for broker 120 logged_since broker "$mark" "boot success" || die "broker: failed to start"
+	wait_for broker 30 port_open "$BROKER_PORT" || die "broker: port $BROKER_PORT not open"
 }
 
 # rocketmq_ready: a topic can be created and its route is served by the
 # name server, i.e. the broker has registered and clients can produce.
 rocketmq_ready() {
-	local t0
+	local t0 i
 	t0=$(now_ms)
-	local i
+	# After a restart the topic is already in the broker's store, so one
+	# mqadmin run (a JVM start) proves the route; a fresh store needs two.
+	if grep -qF "\"$READY_TOPIC\"" "$TB/rocketmq/store/config/topics.json" 2>/dev/null; then
+		for i in $(seq 10); do
+			if mqadmin topicRoute -t "$READY_TOPIC" >"$TB/logs/mqadmin.log" 2>&1 &&
+				grep -q '"brokerName":"ferry-broker-a"' "$TB/logs/mqadmin.log"; then
+				log "rocketmq: topic $READY_TOPIC routed in $(elapsed "$t0")"
+				return 0
+			fi
+			sleep 1
+		done
+	fi
 	for i in $(seq 20); do
 		if mqadmin updateTopic -c ferry-testbed -t "$READY_TOPIC" -r 4 -w 4 >"$TB/logs/mqadmin.log" 2>&1 &&
 			mqadmin topicRoute -t "$READY_TOPIC" >>"$TB/logs/mqadmin.log" 2>&1 &&
-			grep -q "\"brokerName\":\"ferry-broker-a\"" "$TB/logs/mqadmin.log"; then
+			grep -q '"brokerName":"ferry-broker-a"' "$TB/logs/mqadmin.log"; then
 			log "rocketmq: topic $READY_TOPIC created and routed in $(elapsed "$t0")"
 			return 0
 		fi
@@ -811,14 +840,30 @@ cmd_down() {
 	else
 		svcs=("${ALL_SERVICES[@]}")
 	fi
-	local s
-	# Reverse order: emulators, then MariaDB, Kafka, broker, name server last.
-	for ((i = ${#ALL_SERVICES[@]} - 1; i >= 0; i--)); do
-		for s in "${svcs[@]}"; do
-			[[ $s == "${ALL_SERVICES[$i]}" ]] || continue
-			stop_one "$s"
-		done
+	local s pids=() rmq=()
+	# Services stop concurrently (the broker's graceful shutdown alone takes
+	# ~10 s), except that the broker goes before the name server so it can
+	# unregister.
+	for s in "${svcs[@]}"; do
+		case $s in
+		broker | namesrv | rocketmq) rmq+=("$s") ;;
+		*)
+			stop_one "$s" &
+			pids+=($!)
+			;;
+		esac
 	done
+	if ((${#rmq[@]} > 0)); then
+		(
+			for s in broker namesrv; do
+				[[ " ${rmq[*]} " == *" $s "* || " ${rmq[*]} " == *" rocketmq "* ]] && stop_one "$s"
+			done
+		) &
+		pids+=($!)
+	fi
+	local failed=0
+	for s in "${pids[@]}"; do wait "$s" || failed=1; done
+	((failed == 0)) || die "down: could not stop every service"
 	rm -f "$TB/started"
 	if [[ -n $wipe ]]; then
 		local any=
