@@ -14,7 +14,7 @@ type Snapshot struct {
 	DeadLetterTotal        int64 // records written to the dead-letter sink
 	RetryTotal             int64 // retried plugin calls
 	BatchTotal             int64 // Sink.Write calls
-	OffsetCommitTotal      int64
+	OffsetCommitTotal      int64 // successful commits
 	OffsetCommitFailures   int64
 	InFlightRecords        int64
 	InFlightBytes          int64
