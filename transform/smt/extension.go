@@ -18,7 +18,7 @@ var SetExtension = api.TransformPlugin{
 	Name:    "set-extension",
 	Summary: "Set an extension attribute (Kafka header) to a static value or a data field's value (Kafka InsertHeader).",
 	Spec:    setExtensionSpec,
-	New:     newSetExtension,
+	New:     func(c api.Config) (api.Transform, error) { return newSetExtension("set-extension", c) },
 }
 
 // InsertHeader is SetExtension under the name Kafka Connect users look
@@ -27,10 +27,11 @@ var InsertHeader = api.TransformPlugin{
 	Name:    "insert-header",
 	Summary: "Alias of set-extension (Kafka InsertHeader): extensions are CloudEvents' headers.",
 	Spec:    setExtensionSpec,
-	New:     newSetExtension,
+	New:     func(c api.Config) (api.Transform, error) { return newSetExtension("insert-header", c) },
 }
 
-func newSetExtension(c api.Config) (api.Transform, error) {
+// newSetExtension builds either plugin; errors name the one configured.
+func newSetExtension(plugin string, c api.Config) (api.Transform, error) {
 	hasValue, field := c.Has("value"), c.String("field")
 	switch {
 	case hasValue && field != "":
@@ -38,12 +39,12 @@ func newSetExtension(c api.Config) (api.Transform, error) {
 	case !hasValue && field == "":
 		return nil, configError("value", "set value or field")
 	}
-	return &setExtension{codec: newCodec(), name: c.String("name"), value: c.String("value"), field: field}, nil
+	return &setExtension{codec: newCodec(), plugin: plugin, name: c.String("name"), value: c.String("value"), field: field}, nil
 }
 
 type setExtension struct {
 	*codec
-	name, value, field string
+	plugin, name, value, field string
 }
 
 // Apply sets the extension. With a static value it never reads the data.
@@ -55,11 +56,11 @@ func (t *setExtension) Apply(r *api.Record) (bool, error) {
 	}
 	v, err := decode(ev)
 	if err != nil {
-		return false, recordError(SetExtension.Name, "", err)
+		return false, recordError(t.plugin, "", err)
 	}
 	x, ok := get(v, t.field)
 	if !ok {
-		return false, recordError(SetExtension.Name, t.field, ErrMissingField)
+		return false, recordError(t.plugin, t.field, ErrMissingField)
 	}
 	if x == nil {
 		delete(ev.Extensions, t.name)
@@ -67,7 +68,7 @@ func (t *setExtension) Apply(r *api.Record) (bool, error) {
 	}
 	ext, err := t.extensionValue(x)
 	if err != nil {
-		return false, recordError(SetExtension.Name, t.field, err)
+		return false, recordError(t.plugin, t.field, err)
 	}
 	ev.SetExtension(t.name, ext)
 	return true, nil

@@ -31,9 +31,9 @@ var InsertField = api.TransformPlugin{
 
 type insertField struct {
 	*codec
-	static                               any
-	staticField, id, typ, source, subj   string
-	timeField, partition, position       string
+	static                             any
+	staticField, id, typ, source, subj string
+	timeField, partition, position     string
 }
 
 func newInsertField(c api.Config) (api.Transform, error) {

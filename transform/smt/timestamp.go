@@ -170,6 +170,11 @@ func (t *timestampConverter) fromUnix(s string) (time.Time, error) {
 	}
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	ns := f * float64(t.unit)
+	if t.unit >= time.Microsecond {
+		// Rounding to whole microseconds absorbs the binary error of a
+		// decimal such as 1795421350.123 (seconds).
+		ns = math.Round(f*float64(t.unit/time.Microsecond)) * 1e3
+	}
 	if err != nil || math.IsNaN(ns) || ns < math.MinInt64 || ns >= math.MaxInt64 {
 		return time.Time{}, fmt.Errorf("%w: %s is not a Unix time in %v units", ErrConvert, s, t.unit)
 	}
