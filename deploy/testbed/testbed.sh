@@ -17,7 +17,7 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 TB="${FERRY_TESTBED_DIR:-$REPO_ROOT/.testbed}"
-CACHE="${FERRY_TESTBED_CACHE:-$HOME/.cache/ferry-testbed}"
+CACHE="${FERRY_TESTBED_CACHE:-${HOME:-/root}/.cache/ferry-testbed}"
 
 ROCKETMQ_VERSION="${FERRY_TESTBED_ROCKETMQ_VERSION:-5.3.3}"
 KAFKA_VERSION="${FERRY_TESTBED_KAFKA_VERSION:-4.3.1}"
@@ -85,6 +85,7 @@ spawn() {
 	pf="$(pidfile "$svc")"
 	rm -f "$pf"
 	# 9>&- : don't hand the `up` lock to long-lived servers.
+	# shellcheck disable=SC2016 # $$ and $0 belong to the inner shell
 	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pf" "$@" \
 		>>"$TB/logs/$svc.log" 2>&1 </dev/null 9>&- &
 	local i
@@ -342,7 +343,9 @@ rocketmq_up() {
 	else
 		# Proven usable when it was started; a warm `up` only checks ports
 		# (mqadmin costs two JVM starts, ~10 s).
-		port_open "$NAMESRV_PORT" && port_open "$BROKER_PORT" || die "rocketmq: running but ports not open"
+		if ! port_open "$NAMESRV_PORT" || ! port_open "$BROKER_PORT"; then
+			die "rocketmq: running but ports not open"
+		fi
 	fi
 	if ((${#STARTED[@]} > before)); then
 		log "rocketmq: started and ready in $(elapsed "$t0") (namesrv 127.0.0.1:$NAMESRV_PORT, broker 127.0.0.1:$BROKER_PORT)"
@@ -533,7 +536,7 @@ EOF
 }
 
 mysql_root() {
-	mariadb --defaults-file="$TB/mariadb/my.cnf" -uroot -p"$MYSQL_ROOT_PASSWORD" "$@"
+	mariadb --defaults-file="$TB/mariadb/my.cnf" -uroot -p"$MYSQL_ROOT_PASSWORD"
 }
 
 mariadb_start() {
@@ -823,7 +826,7 @@ start_one() {
 }
 
 cmd_down() {
-	local wipe= only_started=
+	local wipe='' only_started=''
 	while (($# > 0)); do
 		case $1 in
 		--wipe) wipe=1 ;;
@@ -861,15 +864,15 @@ cmd_down() {
 		) &
 		pids+=($!)
 	fi
-	local failed=0
-	for s in "${pids[@]}"; do wait "$s" || failed=1; done
-	((failed == 0)) || die "down: could not stop every service"
+	local rc=0
+	for s in "${pids[@]}"; do wait "$s" || rc=1; done
+	((rc == 0)) || die "down: could not stop every service"
 	rm -f "$TB/started"
 	if [[ -n $wipe ]]; then
 		local any=
 		for s in "${ALL_SERVICES[@]}"; do alive "$s" && any=1; done
 		[[ -z $any ]] || die "down --wipe: some services are still running; not wiping"
-		rm -rf "$TB/rocketmq" "$TB/kafka" "$TB/mariadb" "$TB/bin" "$TB/logs" "$TB/run" "$TB/env"
+		rm -rf "${TB:?}/rocketmq" "${TB:?}/kafka" "${TB:?}/mariadb" "${TB:?}/bin" "${TB:?}/logs" "${TB:?}/run" "${TB:?}/env"
 		log "down: wiped $TB (the download cache $CACHE is kept)"
 	elif [[ -d $TB ]]; then
 		write_env
