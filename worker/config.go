@@ -291,6 +291,12 @@ func validate(reg Registry, commitInterval time.Duration, raw map[string]string)
 	v.errs = append(v.errs, unknown...)
 	if len(v.errs) == 0 {
 		v.cfg = cc
+		return v
+	}
+	// A type error quotes the value; never when the value is a secret.
+	sc := newScrubber(v.literalSecrets(raw))
+	for i := range v.errs {
+		v.errs[i].Message = sc.scrub(v.errs[i].Message)
 	}
 	return v
 }

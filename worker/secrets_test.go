@@ -186,6 +186,12 @@ func TestRedactAndConfigInfos(t *testing.T) {
 			t.Errorf("redact[%s] = %q, want %q", k, red[k], want)
 		}
 	}
+	// A secret of the wrong type is not quoted by its error.
+	bad := validate(Registry{Sinks: []api.SinkPlugin{{Name: "k", Spec: api.Spec{{Name: "pin", Type: api.TypeInt, Secret: true}}}},
+		Sources: reg.Sources}, time.Second, map[string]string{"name": "c", "source": "s", "sink": "k", "sink.pin": "not-a-number-secret"})
+	if err := bad.err(); err == nil || strings.Contains(err.Error(), "not-a-number-secret") || !strings.Contains(err.Error(), "sink.pin: must be an integer") {
+		t.Errorf("error = %v", err)
+	}
 	infos := v.configInfos("s")
 	if infos.ErrorCount != 1 {
 		t.Errorf("ErrorCount = %d, want 1 (source.n)", infos.ErrorCount)
