@@ -14,6 +14,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
+func TestRegistryIsValid(t *testing.T) {
+	t.Parallel()
+	reg := registry()
+	if err := reg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(reg.Sources) == 0 || len(reg.Sinks) == 0 || len(reg.Transforms) == 0 {
+		t.Errorf("registry lacks a kind: %+v", reg)
+	}
+}
+
 func writeFile(t *testing.T, path, content string) string {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
