@@ -21,6 +21,7 @@ const (
 	keySource         = "source"
 	keySink           = "sink"
 	keyTransforms     = "transforms"
+	keyPredicates     = "predicates"
 	keyTasksMax       = "tasks.max"
 	keyTolerance      = "errors.tolerance"
 	keyRetryTimeout   = "errors.retry.timeout"
@@ -34,11 +35,16 @@ const (
 	prefixSource     = "source."
 	prefixSink       = "sink."
 	prefixTransforms = "transforms."
+	prefixPredicates = "predicates."
 	prefixDLQ        = "errors.deadletterqueue.sink."
 
-	// transformTypeField is the one field every transform section has
-	// besides its plugin's own: transforms.<alias>.type.
-	transformTypeField = "type"
+	// typeField names the plugin of a transform or predicate section
+	// (transforms.<alias>.type, predicates.<alias>.type).
+	typeField = "type"
+	// A transform section's predicate and negate fields guard the step
+	// with a predicate, as Kafka Connect's transforms.<alias>.predicate.
+	predicateField = "predicate"
+	negateField    = "negate"
 )
 
 // Groups of the validate endpoint, in display order.
@@ -60,6 +66,8 @@ func envelopeSpec(commitInterval time.Duration) api.Spec {
 			Description: "Source plugin; its settings are source.<field>."},
 		{Name: keyTransforms, Type: api.TypeList,
 			Description: "Aliases of the transform chain, in order; each alias x has transforms.x.type and transforms.x.<field>."},
+		{Name: keyPredicates, Type: api.TypeList,
+			Description: "Aliases of predicates; each alias p has predicates.p.type and predicates.p.<field>; a transform step applies only where transforms.x.predicate=p holds (negated with transforms.x.negate=true)."},
 		{Name: keySink, Type: api.TypeString, Required: true,
 			Description: "Sink plugin; its settings are sink.<field>."},
 		{Name: keyTasksMax, Type: api.TypeInt, Default: "1", Check: atLeast(1),
@@ -138,6 +146,16 @@ type transformStep struct {
 	alias  string
 	plugin api.TransformPlugin
 	cfg    api.Config
+	// predicate, when set, guards the step.
+	predicate *predicateStep
+	negate    bool
+}
+
+// predicateStep is one parsed predicate.
+type predicateStep struct {
+	alias  string
+	plugin api.PredicatePlugin
+	cfg    api.Config
 }
 
 // connectorConfig is a validated connector config.
@@ -186,34 +204,41 @@ func validate(reg Registry, commitInterval time.Duration, raw map[string]string)
 	env := section{group: groupCommon, spec: envelopeSpec(commitInterval), raw: map[string]string{}}
 	var src, snk, dlq map[string]string
 	trRaw := map[string]map[string]string{}
+	prRaw := map[string]map[string]string{}
 	aliases := api.NewConfig(raw).List(keyTransforms)
+	predAliases := api.NewConfig(raw).List(keyPredicates)
 	var unknown []api.FieldError
+	// aliased files a transforms.<alias>.<field> or predicates.<…> key.
+	aliased := func(k, prefix, listKey string, listed []string, into map[string]map[string]string) {
+		alias, field, ok := strings.Cut(k[len(prefix):], ".")
+		switch {
+		case !ok || alias == "" || field == "":
+			unknown = append(unknown, api.FieldError{Field: k, Message: "unknown configuration key; settings here are " + prefix + "<alias>.<field>"})
+		case !slices.Contains(listed, alias):
+			unknown = append(unknown, api.FieldError{Field: k, Message: fmt.Sprintf("alias %q is not listed in %s", alias, listKey)})
+		default:
+			into[alias] = putKey(into[alias], field, raw[k])
+		}
+	}
 
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
-		val := raw[k]
 		switch {
 		case strings.HasPrefix(k, prefixSource):
-			src = putKey(src, k[len(prefixSource):], val)
+			src = putKey(src, k[len(prefixSource):], raw[k])
 		case strings.HasPrefix(k, prefixSink):
-			snk = putKey(snk, k[len(prefixSink):], val)
+			snk = putKey(snk, k[len(prefixSink):], raw[k])
 		case strings.HasPrefix(k, prefixDLQ):
-			dlq = putKey(dlq, k[len(prefixDLQ):], val)
+			dlq = putKey(dlq, k[len(prefixDLQ):], raw[k])
 		case strings.HasPrefix(k, prefixTransforms):
-			alias, field, ok := strings.Cut(k[len(prefixTransforms):], ".")
-			switch {
-			case !ok || alias == "" || field == "":
-				unknown = append(unknown, api.FieldError{Field: k, Message: "unknown configuration key; transform settings are transforms.<alias>.<field>"})
-			case !slices.Contains(aliases, alias):
-				unknown = append(unknown, api.FieldError{Field: k, Message: fmt.Sprintf("transform alias %q is not listed in %s", alias, keyTransforms)})
-			default:
-				trRaw[alias] = putKey(trRaw[alias], field, val)
-			}
+			aliased(k, prefixTransforms, keyTransforms, aliases, trRaw)
+		case strings.HasPrefix(k, prefixPredicates):
+			aliased(k, prefixPredicates, keyPredicates, predAliases, prRaw)
 		default:
 			if _, ok := env.spec.Lookup(k); !ok {
 				unknown = append(unknown, api.FieldError{Field: k, Message: "unknown configuration key"})
 				continue
 			}
-			env.raw[k] = val
+			env.raw[k] = raw[k]
 		}
 	}
 
@@ -230,7 +255,8 @@ func validate(reg Registry, commitInterval time.Duration, raw map[string]string)
 		cc.retry = runtime.Retry{Timeout: e.Duration(keyRetryTimeout), Max: e.Duration(keyRetryDelayMax)}
 		cc.logErrors = e.Bool(keyLogEnable)
 	}
-	// Sections in display order: envelope, source, transforms, sink, DLQ.
+	// Sections in display order: envelope, source, transforms, predicates,
+	// sink, DLQ.
 	v.sections = append(v.sections, env)
 
 	if name := env.raw[keySource]; name != "" {
@@ -242,28 +268,57 @@ func validate(reg Registry, commitInterval time.Duration, raw map[string]string)
 		}
 	}
 
-	seen := map[string]bool{}
-	for _, alias := range aliases {
+	// Transforms, then the predicates they name.
+	type guard struct {
+		step      int
+		predicate string
+	}
+	var guards []guard
+	for _, alias := range dedupe(v, keyTransforms, aliases) {
 		prefix := prefixTransforms + alias + "."
-		if seen[alias] {
-			v.fail(keyTransforms, fmt.Sprintf("alias %q is listed twice", alias))
-			continue
-		}
-		seen[alias] = true
 		r := trRaw[alias]
-		typ := r[transformTypeField]
-		spec := api.Spec{{Name: transformTypeField, Type: api.TypeString, Required: true, Description: "Transform plugin of this step."}}
-		p, ok := reg.Transform(typ)
-		if typ != "" && !ok {
-			v.fail(prefix+transformTypeField, fmt.Sprintf("unknown transform plugin %q; available: %s", typ, reg.transformNames()))
+		spec := api.Spec{
+			{Name: typeField, Type: api.TypeString, Required: true, Description: "Transform plugin of this step."},
+			{Name: predicateField, Type: api.TypeString, Description: "Alias of a predicate (listed in predicates) that must hold for this step to apply."},
+			{Name: negateField, Type: api.TypeBool, Default: "false", Description: "Apply this step where the predicate does not hold."},
 		}
-		spec = append(spec, p.Spec...)
-		cfg := v.parse(&section{prefix: prefix, group: "Transform " + alias, spec: spec, raw: r})
+		p, ok := reg.Transform(r[typeField])
+		if r[typeField] != "" && !ok {
+			v.fail(prefix+typeField, fmt.Sprintf("unknown transform plugin %q; available: %s", r[typeField], reg.transformNames()))
+		}
+		cfg := v.parse(&section{prefix: prefix, group: "Transform " + alias, spec: append(spec, p.Spec...), raw: r})
+		if pred := r[predicateField]; pred != "" && !slices.Contains(predAliases, pred) {
+			v.fail(prefix+predicateField, fmt.Sprintf("predicate %q is not listed in %s", pred, keyPredicates))
+		}
 		if ok {
 			m := cfg.Map()
-			delete(m, transformTypeField)
-			cc.transforms = append(cc.transforms, transformStep{alias: alias, plugin: p, cfg: api.NewConfig(m)})
+			delete(m, typeField)
+			delete(m, predicateField)
+			delete(m, negateField)
+			if pred := cfg.String(predicateField); pred != "" {
+				guards = append(guards, guard{step: len(cc.transforms), predicate: pred})
+			}
+			cc.transforms = append(cc.transforms, transformStep{alias: alias, plugin: p, cfg: api.NewConfig(m), negate: cfg.Bool(negateField)})
 		}
+	}
+	preds := map[string]*predicateStep{}
+	for _, alias := range dedupe(v, keyPredicates, predAliases) {
+		prefix := prefixPredicates + alias + "."
+		r := prRaw[alias]
+		spec := api.Spec{{Name: typeField, Type: api.TypeString, Required: true, Description: "Predicate plugin."}}
+		p, ok := reg.Predicate(r[typeField])
+		if r[typeField] != "" && !ok {
+			v.fail(prefix+typeField, fmt.Sprintf("unknown predicate plugin %q; available: %s", r[typeField], reg.predicateNames()))
+		}
+		cfg := v.parse(&section{prefix: prefix, group: "Predicate " + alias, spec: append(spec, p.Spec...), raw: r})
+		if ok {
+			m := cfg.Map()
+			delete(m, typeField)
+			preds[alias] = &predicateStep{alias: alias, plugin: p, cfg: api.NewConfig(m)}
+		}
+	}
+	for _, g := range guards {
+		cc.transforms[g.step].predicate = preds[g.predicate] // nil only when invalid, reported above
 	}
 
 	if name := env.raw[keySink]; name != "" {
@@ -299,6 +354,19 @@ func validate(reg Registry, commitInterval time.Duration, raw map[string]string)
 		v.errs[i].Message = sc.scrub(v.errs[i].Message)
 	}
 	return v
+}
+
+// dedupe returns aliases without repeats, reporting each repeat on key.
+func dedupe(v *validation, key string, aliases []string) []string {
+	var out []string
+	for _, a := range aliases {
+		if slices.Contains(out, a) {
+			v.fail(key, fmt.Sprintf("alias %q is listed twice", a))
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func putKey(m map[string]string, k, v string) map[string]string {

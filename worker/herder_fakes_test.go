@@ -82,6 +82,13 @@ func (f *herdFakes) registry() worker.Registry {
 				return &herdSink{f: f, path: tc.Config.String("path")}, nil
 			},
 		}},
+		Predicates: []api.PredicatePlugin{{
+			Name: "even",
+			New:  func(api.Config) (api.Predicate, error) { return herdEven{}, nil },
+		}},
+		PredicateWrap: func(t api.Transform, p api.Predicate, negate bool) api.Transform {
+			return herdGuarded{t: t, p: p, negate: negate}
+		},
 		Transforms: []api.TransformPlugin{{
 			Name: "tag",
 			Spec: api.Spec{{Name: "value", Type: api.TypeString, Required: true}},
@@ -182,6 +189,29 @@ func (s *herdSink) Write(_ context.Context, recs []api.Record) error {
 }
 
 func (s *herdSink) Close(context.Context) error { return nil }
+
+// herdEven holds for records at even positions.
+type herdEven struct{}
+
+func (herdEven) Test(r *api.Record) (bool, error) {
+	n, err := strconv.Atoi(string(r.Position))
+	return n%2 == 0, err
+}
+
+// herdGuarded is a test double of the transform engine's predicate.Wrap.
+type herdGuarded struct {
+	t      api.Transform
+	p      api.Predicate
+	negate bool
+}
+
+func (g herdGuarded) Apply(r *api.Record) (bool, error) {
+	ok, err := g.p.Test(r)
+	if err != nil || ok == g.negate {
+		return err == nil, err
+	}
+	return g.t.Apply(r)
+}
 
 type herdTag string
 

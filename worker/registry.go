@@ -17,6 +17,11 @@ type Registry struct {
 	Sources    []api.SourcePlugin
 	Sinks      []api.SinkPlugin
 	Transforms []api.TransformPlugin
+	Predicates []api.PredicatePlugin
+	// PredicateWrap guards a transform with a predicate (negate inverts
+	// it). Required when Predicates is not empty; cmd passes the transform
+	// engine's predicate.Wrap, which package worker may not import.
+	PredicateWrap func(t api.Transform, p api.Predicate, negate bool) api.Transform
 }
 
 // Plugin kinds, as PluginInfo.Type reports them (Kafka Connect's words).
@@ -24,6 +29,7 @@ const (
 	kindSource    = "source"
 	kindSink      = "sink"
 	kindTransform = "transformation"
+	kindPredicate = "predicate"
 )
 
 // Source returns the source plugin called name.
@@ -53,6 +59,15 @@ func (r Registry) Transform(name string) (api.TransformPlugin, bool) {
 	return r.Transforms[i], true
 }
 
+// Predicate returns the predicate plugin called name.
+func (r Registry) Predicate(name string) (api.PredicatePlugin, bool) {
+	i := slices.IndexFunc(r.Predicates, func(p api.PredicatePlugin) bool { return p.Name == name })
+	if i < 0 {
+		return api.PredicatePlugin{}, false
+	}
+	return r.Predicates[i], true
+}
+
 // Validate rejects unnamed plugins, plugins without a constructor and two
 // plugins of one kind with the same name.
 func (r Registry) Validate() error {
@@ -78,6 +93,11 @@ func (r Registry) Validate() error {
 	check(kindSink, names, news)
 	names, news = collect(r.Transforms, func(p api.TransformPlugin) (string, bool) { return p.Name, p.New != nil })
 	check(kindTransform, names, news)
+	names, news = collect(r.Predicates, func(p api.PredicatePlugin) (string, bool) { return p.Name, p.New != nil })
+	check(kindPredicate, names, news)
+	if len(r.Predicates) > 0 && r.PredicateWrap == nil {
+		errs = append(errs, errors.New("registry: predicates need PredicateWrap"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -100,6 +120,10 @@ func (r Registry) sinkNames() string {
 
 func (r Registry) transformNames() string {
 	return joinNames(r.Transforms, func(p api.TransformPlugin) string { return p.Name })
+}
+
+func (r Registry) predicateNames() string {
+	return joinNames(r.Predicates, func(p api.PredicatePlugin) string { return p.Name })
 }
 
 func joinNames[P any](ps []P, name func(P) string) string {
@@ -125,6 +149,9 @@ func (r Registry) plugins(version string) []PluginInfo {
 	}
 	for _, p := range r.Transforms {
 		out = append(out, PluginInfo{Class: p.Name, Type: kindTransform, Version: version, Summary: p.Summary})
+	}
+	for _, p := range r.Predicates {
+		out = append(out, PluginInfo{Class: p.Name, Type: kindPredicate, Version: version, Summary: p.Summary})
 	}
 	slices.SortStableFunc(out, func(a, b PluginInfo) int {
 		if c := strings.Compare(a.Type, b.Type); c != 0 {
@@ -153,6 +180,10 @@ func (r Registry) pluginConfig(name string) ([]ConfigKeyInfo, error) {
 	if p, ok := r.Transform(name); ok {
 		found = true
 		out = append(out, keyInfos(p.Spec, "", kindTransform)...)
+	}
+	if p, ok := r.Predicate(name); ok {
+		found = true
+		out = append(out, keyInfos(p.Spec, "", kindPredicate)...)
 	}
 	if !found {
 		return nil, fmt.Errorf("plugin %q: %w", name, ErrNotFound)

@@ -33,6 +33,9 @@ func TestConfigValidate(t *testing.T) {
 			{Name: "x", New: func(api.TaskConfig) (api.Sink, error) { return nil, nil }},
 			{Name: "x", New: func(api.TaskConfig) (api.Sink, error) { return nil, nil }},
 		}}}, `two sink plugins are called "x"`},
+		{"predicates without wrap", worker.Config{WorkerID: "w", Store: store, Registry: worker.Registry{Predicates: []api.PredicatePlugin{
+			{Name: "p", New: func(api.Config) (api.Predicate, error) { return nil, nil }},
+		}}}, "predicates need PredicateWrap"},
 		{"plugin without New", worker.Config{WorkerID: "w", Store: store, Registry: worker.Registry{Sources: []api.SourcePlugin{{Name: "s"}}}}, "has no New"},
 	}
 	for _, tc := range tests {
@@ -89,7 +92,21 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 			want: []string{
 				"transforms.a.value: is required",
 				`transforms.b.type: unknown transform plugin "nope"; available: tag`,
-				`transforms.c.type: transform alias "c" is not listed in transforms`,
+				`transforms.c.type: alias "c" is not listed in transforms`,
+			},
+		},
+		{
+			name: "predicates",
+			config: with(baseConfig("x"), "transforms", "a,b,c", "transforms.a.type", "tag", "transforms.a.value", "v",
+				"transforms.a.predicate", "even", "transforms.b.type", "tag", "transforms.b.value", "v", "transforms.b.predicate", "nope",
+				"transforms.c.type", "tag", "transforms.c.value", "v", "transforms.c.negate", "maybe",
+				"predicates", "even,odd,odd", "predicates.even.type", "even", "predicates.odd.type", "gone", "predicates.x.type", "even"),
+			want: []string{
+				`transforms.b.predicate: predicate "nope" is not listed in predicates`,
+				`transforms.c.negate: must be true or false, got "maybe"`,
+				`predicates: alias "odd" is listed twice`,
+				`predicates.odd.type: unknown predicate plugin "gone"; available: even`,
+				`predicates.x.type: alias "x" is not listed in predicates`,
 			},
 		},
 		{
@@ -207,7 +224,7 @@ func TestValidatePluginPathSegment(t *testing.T) {
 	for _, p := range w.Plugins() {
 		kinds = append(kinds, p.Type+":"+p.Class)
 	}
-	if want := []string{"sink:mem", "source:counter", "source:planned", "transformation:tag"}; !slices.Equal(kinds, want) {
+	if want := []string{"predicate:even", "sink:mem", "source:counter", "source:planned", "transformation:tag"}; !slices.Equal(kinds, want) {
 		t.Errorf("Plugins = %v, want %v", kinds, want)
 	}
 }
@@ -872,5 +889,30 @@ func TestWritesAfterShutdownOnlyPersist(t *testing.T) {
 	}
 	if err := w.Run(ctx); err == nil {
 		t.Error("second Run succeeded")
+	}
+}
+
+func TestPredicateGuardsTransform(t *testing.T) {
+	t.Parallel()
+	w := startHerd(t, nil, nil)
+	ctx := context.Background()
+	cfg := with(baseConfig("pred"), "source.count", "10",
+		"transforms", "e,o", "transforms.e.type", "tag", "transforms.e.value", "even", "transforms.e.predicate", "isEven",
+		"transforms.o.type", "tag", "transforms.o.value", "odd", "transforms.o.predicate", "isEven", "transforms.o.negate", "true",
+		"predicates", "isEven", "predicates.isEven.type", "even")
+	if _, err := w.CreateConnector(ctx, "pred", cfg, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.waitStates(t, "pred", "RUNNING", "FINISHED")
+	recs := w.fakes.records("pred-out")
+	if len(recs) != 10 {
+		t.Fatalf("%d records, want 10", len(recs))
+	}
+	for _, r := range recs {
+		n, _ := strconv.Atoi(string(r.Position))
+		want := map[bool]string{true: "even", false: "odd"}[n%2 == 0]
+		if r.Event.Extensions["tag"] != want {
+			t.Errorf("record %d tagged %v, want %s", n, r.Event.Extensions["tag"], want)
+		}
 	}
 }

@@ -316,6 +316,17 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 			closeChain()
 			return sc, fmt.Errorf("task start: transform %q (%s): %w", st.alias, st.plugin.Name, err)
 		}
+		if pr := st.predicate; pr != nil {
+			p, err := pr.plugin.New(pr.cfg)
+			if err != nil {
+				if cl, ok := tr.(api.Closer); ok {
+					_ = cl.Close()
+				}
+				closeChain()
+				return sc, fmt.Errorf("task start: predicate %q (%s): %w", pr.alias, pr.plugin.Name, err)
+			}
+			tr = s.cfg.Registry.PredicateWrap(tr, p, st.negate)
+		}
 		chain = append(chain, runtime.NamedTransform{Name: st.alias, Transform: tr})
 	}
 	snk, err := cc.sink.New(tc(cc.sinkCfg))

@@ -20,6 +20,7 @@ import (
 	"github.com/ferryhq/ferry/connectors/logsink"
 	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/transform"
+	"github.com/ferryhq/ferry/transform/predicate"
 	"github.com/ferryhq/ferry/transform/smt"
 	// Aliased: the package's end-to-end test declares a type named ferryworker.
 	ferryworker "github.com/ferryhq/ferry/worker"
@@ -34,9 +35,11 @@ const storeFile = "ferry.db"
 // that imports the connectors.
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
-		Sources:    []api.SourcePlugin{generator.Source, file.Source, webhook.Source},
-		Sinks:      []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink},
-		Transforms: append(transform.Plugins(), smt.Plugins()...),
+		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source},
+		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink},
+		Transforms:    append(transform.Plugins(), smt.Plugins()...),
+		Predicates:    predicate.Plugins(),
+		PredicateWrap: predicate.Wrap,
 	}
 }
 

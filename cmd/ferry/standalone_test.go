@@ -20,7 +20,7 @@ func TestRegistryIsValid(t *testing.T) {
 	if err := reg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(reg.Sources) == 0 || len(reg.Sinks) == 0 || len(reg.Transforms) == 0 {
+	if len(reg.Sources) == 0 || len(reg.Sinks) == 0 || len(reg.Transforms) == 0 || len(reg.Predicates) == 0 {
 		t.Errorf("registry lacks a kind: %+v", reg)
 	}
 }
