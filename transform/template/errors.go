@@ -1,6 +1,9 @@
 package template
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrData reports that an event's data could not be read where a template
 // needed it: the content type says JSON but the bytes are not valid JSON.
@@ -9,3 +12,16 @@ var ErrData = errors.New("event data is not valid JSON")
 
 // errDone stops a scan once every path it looks for has been found.
 var errDone = errors.New("template: scan done")
+
+// Error is a problem with one part of a transform's definition, so config
+// validation can name the key: Field is "form", "value" or "template".
+type Error struct {
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string { return "template: " + e.Field + ": " + e.Msg }
+
+func errorf(field, format string, args ...any) *Error {
+	return &Error{Field: field, Msg: fmt.Sprintf(format, args...)}
+}

@@ -154,11 +154,11 @@ func isHex(c byte) bool {
 }
 
 // validString reports whether raw is valid as the contents of a JSON string:
-// no control characters, every escape well formed.
+// no control characters or bare quotes, every escape well formed.
 func validString(raw []byte) bool {
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
-		if c < 0x20 {
+		if c < 0x20 || c == '"' {
 			return false
 		}
 		if c != '\\' {

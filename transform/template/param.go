@@ -2,6 +2,7 @@ package template
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -60,6 +61,13 @@ func (s ParamSpec) Compile(cfg api.Config) (*Param, error) {
 	fail := func(field, msg string) (*Param, error) {
 		return nil, &api.ValidationError{Fields: []api.FieldError{{Field: field, Message: msg}}}
 	}
+	if form == "" {
+		for _, k := range []string{suffixValue, suffixTemplate} {
+			if cfg.Has(s.Name + k) {
+				return fail(s.Name+k, "is set without "+s.Name+suffixForm)
+			}
+		}
+	}
 	switch {
 	case constant && form != "":
 		return fail(s.Name+suffixForm, fmt.Sprintf("set either %s (a constant) or %s, not both", s.Name, s.Name+suffixForm))
@@ -67,11 +75,6 @@ func (s ParamSpec) Compile(cfg api.Config) (*Param, error) {
 		p.set, p.isConst, p.constant = true, true, cfg.String(s.Name)
 		return p, nil
 	case form == "":
-		for _, k := range []string{suffixValue, suffixTemplate} {
-			if cfg.Has(s.Name + k) {
-				return fail(s.Name+k, "is set without "+s.Name+suffixForm)
-			}
-		}
 		if s.Required {
 			return fail(s.Name, fmt.Sprintf("is required: set %s or %s", s.Name, s.Name+suffixForm))
 		}
@@ -79,7 +82,11 @@ func (s ParamSpec) Compile(cfg api.Config) (*Param, error) {
 	}
 	t, err := Compile(form, cfg.String(s.Name+suffixValue), cfg.String(s.Name+suffixTemplate))
 	if err != nil {
-		return fail(s.Name+suffixForm, strings.TrimPrefix(err.Error(), "template: "))
+		var te *Error
+		if errors.As(err, &te) {
+			return fail(s.Name+"."+te.Field, te.Msg)
+		}
+		return fail(s.Name+suffixForm, err.Error())
 	}
 	p.set, p.t = true, t
 	if form == Constant {

@@ -230,11 +230,27 @@ func (s *scanner) array(i int, n *node) (int, error) {
 
 // str finds the string whose opening quote is at i: its contents are
 // b[start:end] and b[end] is the closing quote. escaped reports a backslash
-// in the contents.
+// in the contents. Short strings (most keys and values) are walked byte by
+// byte; past shortString bytes it switches to IndexByte, which is faster on
+// long runs.
 func (s *scanner) str(i int) (start, end int, escaped bool, err error) {
 	start = i + 1
 	j := start
+	for lim := min(len(s.b), start+shortString); j < lim; {
+		switch s.b[j] {
+		case '"':
+			return start, j, escaped, nil
+		case '\\':
+			escaped = true
+			j += 2
+		default:
+			j++
+		}
+	}
 	for {
+		if j >= len(s.b) {
+			return 0, 0, false, ErrData
+		}
 		k := bytes.IndexByte(s.b[j:], '"')
 		if k < 0 {
 			return 0, 0, false, ErrData
@@ -259,6 +275,8 @@ func (s *scanner) str(i int) (start, end int, escaped bool, err error) {
 		j = q + 1 // the quote at q was escaped
 	}
 }
+
+const shortString = 24
 
 // skip returns the index after the JSON value at i. Inside objects and
 // arrays it checks structure only as far as needed to find the end; values
@@ -316,7 +334,7 @@ func (s *scanner) skip(i int) (int, error) {
 func validValue(raw []byte) bool {
 	switch raw[0] {
 	case '"':
-		return len(raw) >= 2 && validString(raw[1:len(raw)-1])
+		return len(raw) >= 2 && raw[len(raw)-1] == '"' && validString(raw[1:len(raw)-1])
 	case 't':
 		return string(raw) == "true"
 	case 'f':

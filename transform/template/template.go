@@ -41,19 +41,19 @@ type part struct {
 	mode mode
 }
 
-// Compile compiles an event transform. value is the JSONPath (JSONPATH),
+// Compile compiles an event transform; its errors are *Error. value is the JSONPath (JSONPATH),
 // the string (CONSTANT) or the variables map as a JSON object of name →
 // JSONPath (TEMPLATE); tmpl is the template text and is used by TEMPLATE
 // only.
 func Compile(form, value, tmpl string) (*Template, error) {
 	t := &Template{form: form}
 	if form != Tmpl && tmpl != "" {
-		return nil, fmt.Errorf("template: a template text is used only with form %s, not %s", Tmpl, form)
+		return nil, errorf("template", "a template text is used only with form %s, not %s", Tmpl, form)
 	}
 	switch form {
 	case Original:
 		if value != "" {
-			return nil, fmt.Errorf("template: form %s takes no value", Original)
+			return nil, errorf("value", "form %s takes no value", Original)
 		}
 		t.json = true
 	case Constant:
@@ -61,19 +61,19 @@ func Compile(form, value, tmpl string) (*Template, error) {
 		t.json = json.Valid([]byte(value))
 	case JSONPath:
 		if value == "" {
-			return nil, fmt.Errorf("template: form %s needs a JSONPath value such as $.data.id", JSONPath)
+			return nil, errorf("value", "form %s needs a JSONPath such as $.data.id", JSONPath)
 		}
 		i, err := t.addPath(value)
 		if err != nil {
-			return nil, fmt.Errorf("template: %w", err)
+			return nil, errorf("value", "%v", err)
 		}
 		t.parts = []part{{path: i, mode: modeText}}
 	case Tmpl:
 		if err := t.compileTemplate(value, tmpl); err != nil {
-			return nil, fmt.Errorf("template: %w", err)
+			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("template: unknown form %q; use one of %s", form, strings.Join(Forms, ", "))
+		return nil, errorf("form", "unknown form %q; use one of %s", form, strings.Join(Forms, ", "))
 	}
 	return t, nil
 }
@@ -119,13 +119,13 @@ func (t *Template) addPath(src string) (int, error) {
 	return len(t.paths) - 1, nil
 }
 
-func (t *Template) compileTemplate(vars, tmpl string) error {
+func (t *Template) compileTemplate(vars, tmpl string) *Error {
 	if vars == "" {
 		vars = "{}"
 	}
 	var m map[string]any
 	if err := json.Unmarshal([]byte(vars), &m); err != nil || m == nil {
-		return fmt.Errorf(`the variables of form %s must be a JSON object of name to JSONPath, such as {"id": "$.data.id"}`, Tmpl)
+		return errorf("value", `the variables of form %s must be a JSON object of name to JSONPath, such as {"id": "$.data.id"}`, Tmpl)
 	}
 	names := make([]string, 0, len(m))
 	for name := range m {
@@ -136,19 +136,19 @@ func (t *Template) compileTemplate(vars, tmpl string) error {
 	for _, name := range names {
 		src, ok := m[name].(string)
 		if !ok {
-			return fmt.Errorf("variable %q: its value must be a JSONPath string", name)
+			return errorf("value", "variable %q: its value must be a JSONPath string", name)
 		}
 		if !validName(name) {
-			return fmt.Errorf("variable %q: names use letters, digits, '_', '-' and '.' only", name)
+			return errorf("value", "variable %q: names use letters, digits, '_', '-' and '.' only", name)
 		}
 		if _, err := compilePath(src); err != nil {
-			return fmt.Errorf("variable %q: %w", name, err)
+			return errorf("value", "variable %q: %v", name, err)
 		}
 		paths[name] = src
 	}
 	lits, names, err := splitTemplate(tmpl)
 	if err != nil {
-		return err
+		return errorf("template", "%v", err)
 	}
 	modes := placeholderModes(lits)
 	t.json = isJSONTemplate(lits, modes)
@@ -157,10 +157,10 @@ func (t *Template) compileTemplate(vars, tmpl string) error {
 		if i < len(names) {
 			src, ok := paths[names[i]]
 			if !ok {
-				return fmt.Errorf("${%s} in the template has no variable; defined: %s", names[i], strings.Join(slices.Sorted(maps.Keys(paths)), ", "))
+				return errorf("template", "${%s} has no variable; defined: %s", names[i], strings.Join(slices.Sorted(maps.Keys(paths)), ", "))
 			}
 			if p.path, err = t.addPath(src); err != nil {
-				return err
+				return errorf("value", "%v", err)
 			}
 			p.mode = modeText
 			if t.json {
@@ -257,7 +257,7 @@ func isJSONTemplate(lits []string, modes []mode) bool {
 
 // maxStack is how many values and data paths one render resolves without
 // allocating.
-const maxStack = 16
+const maxStack = 8
 
 // Render appends the transform's output for ev to dst and returns it. With
 // a reused dst, CONSTANT and templates of attributes and simple data paths
@@ -320,7 +320,11 @@ func (t *Template) resolve(ev *api.Event, vals []val) error {
 		case pathData:
 			switch form {
 			case dataJSON:
-				vals[i] = rawVal(trimJSON(ev.Data))
+				raw := trimJSON(ev.Data)
+				if len(raw) == 0 || !validValue(raw) {
+					return fmt.Errorf("template: %w", ErrData)
+				}
+				vals[i] = rawVal(raw)
 			case dataText:
 				vals[i] = val{kind: valText, s: unsafeString(ev.Data)}
 			default:

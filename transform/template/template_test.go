@@ -275,7 +275,7 @@ func TestTemplateEscaping(t *testing.T) {
 func TestCompileErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ name, form, value, tmpl, want string }{
-		{"unknown form", "XML", "", "", `unknown form "XML"`},
+		{"unknown form", "XML", "", "", `template: form: unknown form "XML"`},
 		{"lower-case form", "jsonpath", "$.id", "", `unknown form "jsonpath"`},
 		{"ORIGINAL with a value", template.Original, "$.id", "", "takes no value"},
 		{"template text without TEMPLATE", template.Constant, "x", "${a}", "only with form TEMPLATE"},
@@ -286,10 +286,10 @@ func TestCompileErrors(t *testing.T) {
 		{"variables not JSON", template.Tmpl, `{id: "$.id"}`, "${id}", "must be a JSON object"},
 		{"variables an array", template.Tmpl, `["$.id"]`, "${id}", "must be a JSON object"},
 		{"variable not a string", template.Tmpl, `{"n": 1}`, "${n}", `variable "n": its value must be a JSONPath string`},
-		{"variable bad path", template.Tmpl, `{"a": "$.id", "b": "$..["}`, "${a}", `variable "b": invalid JSONPath`},
+		{"variable bad path", template.Tmpl, `{"a": "$.id", "b": "$..["}`, "${a}", `template: value: variable "b": invalid JSONPath`},
 		{"variable without $", template.Tmpl, `{"a": "id"}`, "${a}", `variable "a": JSONPath "id" must start with $`},
 		{"variable bad name", template.Tmpl, `{"a b": "$.id"}`, "", `variable "a b": names use`},
-		{"undefined placeholder", template.Tmpl, `{"a": "$.id"}`, `{"x": ${a}, "y": ${b}}`, "${b} in the template has no variable; defined: a"},
+		{"undefined placeholder", template.Tmpl, `{"a": "$.id"}`, `{"x": ${a}, "y": ${b}}`, "template: template: ${b} has no variable; defined: a"},
 		{"unterminated placeholder", template.Tmpl, `{"a": "$.id"}`, `x ${a`, "unterminated placeholder at offset 2"},
 		{"bad placeholder", template.Tmpl, `{"a": "$.id"}`, `${a b}`, "bad placeholder ${a b}"},
 		{"empty placeholder", template.Tmpl, `{}`, `${}`, "bad placeholder ${}"},
@@ -360,5 +360,25 @@ func TestManyVariables(t *testing.T) {
 	var got []int
 	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 40 || got[39] != 9 || got[10] != 0 {
 		t.Fatalf("%s: %v", out, err)
+	}
+}
+
+func TestCompileErrorNamesTheField(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ form, value, tmpl, field string }{
+		{"XML", "", "", "form"},
+		{template.JSONPath, "$.[", "", "value"},
+		{template.Original, "x", "", "value"},
+		{template.Tmpl, `{"a": 1}`, "${a}", "value"},
+		{template.Tmpl, `{"a": "$.id"}`, "${b}", "template"},
+		{template.Tmpl, `{"a": "$.id"}`, "${a", "template"},
+		{template.Constant, "x", "y", "template"},
+	}
+	for _, c := range cases {
+		_, err := template.Compile(c.form, c.value, c.tmpl)
+		var te *template.Error
+		if !errors.As(err, &te) || te.Field != c.field {
+			t.Errorf("Compile(%q, %q, %q) = %v, want an *Error on %s", c.form, c.value, c.tmpl, err, c.field)
+		}
 	}
 }

@@ -1,15 +1,17 @@
 package template
 
 import (
+	"cmp"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ohler55/ojg/jp"
-	"github.com/ohler55/ojg/oj"
 )
 
 // valKind is what a path resolved to on one event.
@@ -177,7 +179,7 @@ func formOf(ev *api.Event) dataForm {
 	switch {
 	case ev.Data == nil:
 		return dataNone
-	case api.IsJSONContentType(ev.DataContentType):
+	case ev.DataContentType == "" || ev.DataContentType == "application/json" || api.IsJSONContentType(ev.DataContentType):
 		if len(ev.Data) == 0 {
 			return dataNone
 		}
@@ -223,8 +225,10 @@ func newLibDoc(ev *api.Event) (*libDoc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrData, err)
 	}
-	doc, err := oj.Parse(raw)
-	if err != nil {
+	// encoding/json rather than the library's own parser, which decodes
+	// some surrogate pairs wrongly; filters then compare correct strings.
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrData, err)
 	}
 	return &libDoc{raw: raw, doc: doc}, nil
@@ -235,6 +239,10 @@ func newLibDoc(ev *api.Event) (*libDoc, error) {
 // encoded event, so numbers and strings keep their exact text.
 func resolveLibrary(p *path, d *libDoc) (val, error) {
 	locs := locate(p.expr, d.doc)
+	// The decoded copy's maps have no order; sorting the matches gives
+	// document order for arrays and key order for objects, the same on
+	// every render.
+	slices.SortFunc(locs, compareLocs)
 	var out []byte
 	if p.multi {
 		out = append(out, '[')
@@ -280,4 +288,30 @@ func locate(x jp.Expr, doc any) (locs []jp.Expr) {
 		}
 	}()
 	return x.Locate(doc, 0)
+}
+
+// compareLocs orders normalized paths: indexes numerically, names as
+// strings, a parent before its children.
+func compareLocs(a, b jp.Expr) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		switch x := a[i].(type) {
+		case jp.Nth:
+			if y, ok := b[i].(jp.Nth); ok {
+				if c := cmp.Compare(x, y); c != 0 {
+					return c
+				}
+				continue
+			}
+			return -1
+		case jp.Child:
+			if y, ok := b[i].(jp.Child); ok {
+				if c := cmp.Compare(x, y); c != 0 {
+					return c
+				}
+				continue
+			}
+			return 1
+		}
+	}
+	return cmp.Compare(len(a), len(b))
 }

@@ -1,0 +1,129 @@
+package transform_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform"
+	"github.com/ferryhq/ferry/transform/template"
+)
+
+func newTemplate(t *testing.T, raw map[string]string) api.Transform {
+	t.Helper()
+	cfg, err := transform.Template.Spec.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transform.Template.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestTemplateTransform(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		raw      map[string]string
+		data     string
+		wantData string
+		wantType string
+	}{
+		{"json template", map[string]string{"form": "TEMPLATE", "value": `{"id": "$.data.order.id", "n": "$.data.n"}`,
+			"template": `{"order": "o-${id}", "n": ${n}}`}, `{"order": {"id": "42"}, "n": 3}`, `{"order": "o-42", "n": 3}`, "application/json"},
+		{"text template", map[string]string{"form": "TEMPLATE", "value": `{"id": "$.data.order.id"}`,
+			"template": `Order ${id} paid`}, `{"order": {"id": "42"}}`, `Order 42 paid`, "text/plain"},
+		{"jsonpath object", map[string]string{"form": "JSONPATH", "value": "$.data.order"},
+			`{"order": {"id": "42"}}`, `{"id": "42"}`, "application/json"},
+		{"jsonpath string", map[string]string{"form": "JSONPATH", "value": "$.data.order.id"},
+			`{"order": {"id": "x42"}}`, `x42`, "text/plain"},
+		{"constant", map[string]string{"form": "CONSTANT", "value": "hello"}, `{}`, `hello`, "text/plain"},
+		{"json constant", map[string]string{"form": "CONSTANT", "value": `{"fixed": 1}`}, `{}`, `{"fixed": 1}`, "application/json"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			tr := newTemplate(t, c.raw)
+			r := api.Record{Event: api.Event{ID: "1", Source: "s", Type: "t", DataContentType: "application/json",
+				DataSchema: "https://schemas.example/order.json", Data: []byte(c.data)}}
+			keep, err := tr.Apply(&r)
+			if err != nil || !keep {
+				t.Fatalf("Apply = %v, %v", keep, err)
+			}
+			if string(r.Event.Data) != c.wantData || r.Event.DataContentType != c.wantType {
+				t.Errorf("data %q (%s), want %q (%s)", r.Event.Data, r.Event.DataContentType, c.wantData, c.wantType)
+			}
+			if r.Event.DataSchema != "" {
+				t.Errorf("dataschema kept: %q", r.Event.DataSchema)
+			}
+		})
+	}
+}
+
+func TestTemplateTransformOriginal(t *testing.T) {
+	t.Parallel()
+	tr := newTemplate(t, map[string]string{"form": "ORIGINAL"})
+	r := api.Record{Event: api.Event{ID: "1", Source: "s", Type: "t", Data: []byte(`{"a":1}`)}}
+	if _, err := tr.Apply(&r); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"specversion":"1.0","id":"1","source":"s","type":"t","data":{"a":1}}`
+	if string(r.Event.Data) != want || r.Event.DataContentType != "application/json" {
+		t.Fatalf("got %s (%s)", r.Event.Data, r.Event.DataContentType)
+	}
+	// Output records do not share a buffer: the next Apply leaves this one.
+	r2 := api.Record{Event: api.Event{ID: "2", Source: "s", Type: "t", Data: []byte(`{"a":2}`)}}
+	if _, err := tr.Apply(&r2); err != nil || string(r.Event.Data) != want {
+		t.Fatalf("first record changed to %s (%v)", r.Event.Data, err)
+	}
+}
+
+func TestTemplateTransformBadData(t *testing.T) {
+	t.Parallel()
+	tr := newTemplate(t, map[string]string{"form": "JSONPATH", "value": "$.data.a"})
+	r := api.Record{Event: api.Event{ID: "1", Source: "s", Type: "t", Data: []byte(`{"a": `)}}
+	if _, err := tr.Apply(&r); !api.IsFatal(err) || !errors.Is(err, template.ErrData) {
+		t.Fatalf("err = %v, want a fatal record error wrapping ErrData", err)
+	}
+}
+
+func TestTemplateSpecRejects(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		raw  map[string]string
+		want string // at validation (Spec.Parse) or, when it needs several fields, at New
+	}{
+		{"no form", map[string]string{}, "form: is required"},
+		{"bad form", map[string]string{"form": "XPATH"}, "form: must be one of ORIGINAL, JSONPATH, CONSTANT, TEMPLATE"},
+		{"bad placeholder", map[string]string{"form": "TEMPLATE", "value": "{}", "template": "${a"}, "template: unterminated placeholder"},
+		{"bad variable path", map[string]string{"form": "TEMPLATE", "value": `{"a": "$.x[?("}`, "template": "${a}"}, `value: variable "a": invalid JSONPath`},
+		{"undefined variable", map[string]string{"form": "TEMPLATE", "value": `{"a": "$.id"}`, "template": "${b}"}, "template: ${b} has no variable"},
+		{"bad jsonpath", map[string]string{"form": "JSONPATH", "value": "data.id"}, `value: JSONPath "data.id" must start with $`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := transform.Template.Spec.Parse(c.raw)
+			if err == nil {
+				_, err = transform.Template.New(cfg)
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestPluginsIncludeTemplate(t *testing.T) {
+	t.Parallel()
+	for _, p := range transform.Plugins() {
+		if p.Name == "template" {
+			return
+		}
+	}
+	t.Fatal("template is not registered")
+}
