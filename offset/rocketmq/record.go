@@ -105,14 +105,14 @@ type statusPayload struct {
 // of Chunks of snapshot ID, which holds the materialised state of one
 // topic Kind up to Covers (queue id → first offset NOT included).
 type chunkPayload struct {
-	ID      string          `json:"id"`
-	Kind    string          `json:"kind"`
-	Topic   string          `json:"topic"`
-	Chunk   int             `json:"chunk"`
-	Chunks  int             `json:"chunks"`
-	Covers  map[string]int64 `json:"covers"` // "broker/queue id" → offset
-	Records int64           `json:"records"` // records applied in the covered log, for diagnostics
-	Data    []byte          `json:"data"`
+	ID      string           `json:"id"`
+	Kind    string           `json:"kind"`
+	Topic   string           `json:"topic"`
+	Chunk   int              `json:"chunk"`
+	Chunks  int              `json:"chunks"`
+	Covers  map[string]int64 `json:"covers"`  // "broker/queue id" → offset
+	Records int64            `json:"records"` // records applied in the covered log, for diagnostics
+	Data    []byte           `json:"data"`
 }
 
 func encodeRecord(r record, payload any) ([]byte, error) {

@@ -63,11 +63,11 @@ type Store struct {
 	mu       sync.Mutex
 	closed   bool
 	st       *state
-	next     map[queue]int64                      // next offset to apply
-	covered  map[string]map[queue]int64           // kind → newest known snapshot coverage
-	pending  map[uint64]*pendingWrite             // nonce → outcome, for this store's writes
-	applied  chan struct{}                        // closed and replaced after every applied batch
-	subs     map[*subscriber]struct{}             // Subscribe
+	next     map[queue]int64            // next offset to apply
+	covered  map[string]map[queue]int64 // kind → newest known snapshot coverage
+	pending  map[uint64]*pendingWrite   // nonce → outcome, for this store's writes
+	applied  chan struct{}              // closed and replaced after every applied batch
+	subs     map[*subscriber]struct{}   // Subscribe
 	stats    Stats
 	openDone bool
 }
