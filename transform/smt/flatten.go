@@ -58,7 +58,7 @@ func (t *flatten) walk(out map[string]any, prefix string, obj map[string]any) er
 		if prefix != "" {
 			name = prefix + t.delim + k
 		}
-		if child, ok := v.(map[string]any); ok && len(child) > 0 {
+		if child, ok := objectOf(v); ok && len(child) > 0 {
 			if err := t.walk(out, name, child); err != nil {
 				return err
 			}

@@ -3,18 +3,16 @@ package smt
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/ferryhq/ferry/api"
 )
 
-// codec decodes an event's data once into Go values (objects as
-// map[string]any, numbers as json.Number so big integers and exact
-// decimals survive) and encodes the result once. It reuses its buffer, so
-// a codec belongs to one transform instance, which the engine calls from
-// one goroutine at a time.
+// codec encodes transformed data, reusing its buffer, so a codec belongs
+// to one transform instance, which the engine calls from one goroutine at
+// a time.
 type codec struct {
 	buf bytes.Buffer
 	enc *json.Encoder
@@ -28,26 +26,96 @@ func newCodec() *codec {
 	return c
 }
 
-// decode returns ev's data as a Go value; null and absent data (a
-// tombstone) both decode to nil. It fails with ErrNotJSON when the content
-// type is not JSON or the bytes are not one JSON value.
+// decode validates ev's data and decodes its top level. Decoding is lazy:
+// an object becomes a map[string]any and an array an []any whose values
+// are still json.RawMessage, verbatim JSON that expand decodes one more
+// level when an SMT needs to look inside. So an SMT that touches a few
+// fields decodes only the path to them, and everything else is copied
+// through unchanged, numbers included (scalars that are decoded become
+// string, bool, nil or json.Number, which keeps a number's exact text).
+// Null and absent data (a tombstone) decode to nil. It fails with
+// ErrNotJSON when the content type is not JSON or the bytes are not one
+// JSON value.
 func decode(ev *api.Event) (any, error) {
 	if !api.IsJSONContentType(ev.DataContentType) {
 		return nil, fmt.Errorf("%w: datacontenttype is %q", ErrNotJSON, ev.DataContentType)
 	}
-	if len(ev.Data) == 0 {
+	data := bytes.TrimSpace(ev.Data)
+	if len(data) == 0 {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(ev.Data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	// expand's json.Unmarshal checks the whole value, nested raw parts
+	// and trailing bytes included, before decoding anything.
+	v, err := expand(json.RawMessage(data))
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotJSON, err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data continues after the first JSON value", ErrNotJSON)
-	}
 	return v, nil
+}
+
+// expand decodes v one level when it is still raw JSON; other values are
+// returned as they are.
+func expand(v any) (any, error) {
+	raw, ok := v.(json.RawMessage)
+	if !ok {
+		return v, nil
+	}
+	if len(raw) == 0 {
+		return nil, errors.New("empty JSON value")
+	}
+	switch raw[0] {
+	case '{':
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, err
+		}
+		out := make(map[string]any, len(m))
+		for k, x := range m {
+			out[k] = x
+		}
+		return out, nil
+	case '[':
+		var a []json.RawMessage
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, err
+		}
+		out := make([]any, len(a))
+		for i, x := range a {
+			out[i] = x
+		}
+		return out, nil
+	case '"':
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	case 't', 'f', 'n':
+		var x any
+		err := json.Unmarshal(raw, &x)
+		return x, err
+	default:
+		var n json.Number
+		err := json.Unmarshal(raw, &n)
+		return n, err
+	}
+}
+
+// mustExpand is expand for values inside data decode already validated,
+// where a failure is impossible.
+func mustExpand(v any) any {
+	x, err := expand(v)
+	if err != nil {
+		panic(fmt.Sprintf("smt: raw JSON that decode validated does not decode: %v", err))
+	}
+	return x
+}
+
+// objectOf returns v as an object, expanding raw JSON that holds one.
+func objectOf(v any) (map[string]any, bool) {
+	if raw, ok := v.(json.RawMessage); ok && len(raw) > 0 && raw[0] == '{' {
+		v = mustExpand(raw)
+	}
+	m, ok := v.(map[string]any)
+	return m, ok
 }
 
 // decodeObject decodes data that must be a JSON object; null data returns
@@ -58,13 +126,6 @@ func decodeObject(ev *api.Event) (map[string]any, error) {
 		return nil, err
 	}
 	return object(v)
-}
-
-// isNull reports whether ev carries no data or JSON null, without decoding
-// anything else.
-func isNull(ev *api.Event) bool {
-	d := bytes.TrimSpace(ev.Data)
-	return len(d) == 0 || string(d) == "null"
 }
 
 // marshal encodes v into the codec's buffer and returns a view of it,
@@ -90,7 +151,7 @@ func (c *codec) setData(ev *api.Event, v any) error {
 
 // object returns v as a JSON object or ErrNotObject.
 func object(v any) (map[string]any, error) {
-	m, ok := v.(map[string]any)
+	m, ok := objectOf(v)
 	if !ok {
 		return nil, fmt.Errorf("%w (got %s)", ErrNotObject, kindOf(v))
 	}
@@ -99,7 +160,9 @@ func object(v any) (map[string]any, error) {
 
 // kindOf names v's JSON type for messages.
 func kindOf(v any) string {
-	switch v.(type) {
+	switch x := v.(type) {
+	case json.RawMessage:
+		return kindOf(mustExpand(x))
 	case nil:
 		return "null"
 	case map[string]any:
@@ -118,20 +181,23 @@ func kindOf(v any) string {
 }
 
 // lookup finds a field by path in obj. A path names nested object fields
-// with dots ("buyer.address.city"); a key that itself contains dots (as
-// flatten produces) is matched whole first, so "a.b" finds {"a.b": 1}
+// with dots ("buyer.address.city"); a key that itself contains the dots
+// (as flatten produces) is matched whole first, so "a.b" finds {"a.b": 1}
 // before {"a": {"b": 1}}. It returns the object holding the field and the
 // field's key there, or ok=false when any step is missing or not an
-// object.
+// object. Objects on the way and the field's value are expanded in place,
+// so parent[key] is never raw JSON at its top level.
 func lookup(obj map[string]any, path string) (parent map[string]any, key string, ok bool) {
-	if _, ok := obj[path]; ok {
+	if v, ok := obj[path]; ok {
+		obj[path] = mustExpand(v)
 		return obj, path, true
 	}
 	for i := 0; i < len(path); i++ {
 		if path[i] != '.' {
 			continue
 		}
-		if child, isObj := obj[path[:i]].(map[string]any); isObj {
+		if child, isObj := objectOf(obj[path[:i]]); isObj {
+			obj[path[:i]] = child
 			if p, k, ok := lookup(child, path[i+1:]); ok {
 				return p, k, true
 			}
@@ -140,7 +206,7 @@ func lookup(obj map[string]any, path string) (parent map[string]any, key string,
 	return nil, "", false
 }
 
-// get returns the value at path in v, which must be an object.
+// get returns the (expanded) value at path in v, which must be an object.
 func get(v any, path string) (any, bool) {
 	obj, ok := v.(map[string]any)
 	if !ok {
@@ -211,7 +277,7 @@ func splitList(v string) []string {
 // numbers become float64 when that is exact and their text otherwise (so a
 // big integer is never rounded), objects and arrays their JSON text.
 func (c *codec) extensionValue(v any) (any, error) {
-	switch x := v.(type) {
+	switch x := mustExpand(v).(type) {
 	case string, bool:
 		return x, nil
 	case json.Number:

@@ -386,7 +386,7 @@ func TestUnwrap(t *testing.T) {
 		}
 	}
 	runCases(t, smt.Unwrap, []tcase{
-		{name: "create", cfg: cfg(), in: create, want: `{"big":12345678901234567890,"id":1}`},
+		{name: "create keeps the row's bytes", cfg: cfg(), in: create, want: `{"id":1,"big":12345678901234567890}`},
 		{name: "update", cfg: cfg(), in: update, want: `{"id":1,"v":"b"}`},
 		{name: "snapshot read", cfg: cfg(), in: `{"before":null,"after":{"id":2},"op":"r"}`, want: `{"id":2}`},
 		{name: "delete dropped", cfg: cfg(), in: del, drop: true},
@@ -404,7 +404,7 @@ func TestUnwrap(t *testing.T) {
 			want: `{"__lsn":null,"__op":"c","__source_ts_ms":1700000000000,"__table":"orders","__ts_ms":1700000000001,"big":12345678901234567890,"id":1}`},
 		{name: "add fields prefix", cfg: cfg("add.fields", "op", "add.fields.prefix", "_", "delete.handling.mode", "rewrite"), in: del,
 			want: `{"_deleted":"true","_op":"d","id":1,"v":"b"}`},
-		{name: "add headers", cfg: cfg("add.headers", "op,table,source.ts_ms,db", "add.headers.prefix", "dbz"), in: create, want: `{"big":12345678901234567890,"id":1}`,
+		{name: "add headers", cfg: cfg("add.headers", "op,table,source.ts_ms,db", "add.headers.prefix", "dbz"), in: create, want: `{"id":1,"big":12345678901234567890}`,
 			check: ext(map[string]any{"dbzop": "c", "dbztable": "orders", "dbzsourcetsms": int64(1700000000000), "dbzdb": "shop"})},
 		{name: "headers set on dropped delete too", cfg: cfg("add.headers", "op"), in: del, drop: true},
 		{name: "not an envelope", cfg: cfg(), in: `{"id":1}`, want: `{"id":1}`},

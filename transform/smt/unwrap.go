@@ -1,6 +1,7 @@
 package smt
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -93,13 +94,13 @@ func extensionSafe(s string) string {
 func envelopeValue(env map[string]any, path []string) (any, bool) {
 	if len(path) == 1 {
 		if v, ok := env[path[0]]; ok {
-			return v, true
+			return mustExpand(v), true
 		}
 		path = []string{"source", path[0]}
 	}
 	var cur any = env
 	for _, p := range path {
-		obj, ok := cur.(map[string]any)
+		obj, ok := objectOf(cur)
 		if !ok {
 			return nil, false
 		}
@@ -107,7 +108,13 @@ func envelopeValue(env map[string]any, path []string) (any, bool) {
 			return nil, false
 		}
 	}
-	return cur, true
+	return mustExpand(cur), true
+}
+
+// isNull reports whether v, decoded or raw, is JSON null.
+func isNull(v any) bool {
+	raw, ok := v.(json.RawMessage)
+	return v == nil || (ok && string(raw) == "null")
 }
 
 // Apply unwraps one change event. Records whose data is not an object
@@ -130,8 +137,8 @@ func (t *unwrap) Apply(r *api.Record) (bool, error) {
 	if !hasBefore && !hasAfter {
 		return true, nil
 	}
-	op, _ := env["op"].(string)
-	if op == "" && after == nil && before != nil {
+	op, _ := mustExpand(env["op"]).(string)
+	if op == "" && isNull(after) && !isNull(before) {
 		op = "d"
 	}
 	ev := &r.Event
@@ -157,10 +164,16 @@ func (t *unwrap) Apply(r *api.Record) (bool, error) {
 		}
 		row = before
 	}
-	if row == nil {
+	if isNull(row) {
 		// A row state the source did not record (a delete without
 		// before image, a truncate): nothing to add fields to.
 		ev.Data = []byte("null")
+		return true, nil
+	}
+	if raw, ok := row.(json.RawMessage); ok && len(t.fields) == 0 && t.mode != "rewrite" {
+		// Nothing to add: the row's JSON is the data as it is (decode
+		// gave it its own copy).
+		ev.Data = raw
 		return true, nil
 	}
 	if len(t.fields) > 0 || t.mode == "rewrite" {
@@ -175,6 +188,7 @@ func (t *unwrap) Apply(r *api.Record) (bool, error) {
 		if t.mode == "rewrite" {
 			obj[t.deleted] = fmt.Sprint(deleted)
 		}
+		row = obj
 	}
 	if err := t.setData(ev, row); err != nil {
 		return false, recordError(Unwrap.Name, "", err)
