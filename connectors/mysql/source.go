@@ -1,0 +1,301 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+
+	drv "github.com/go-sql-driver/mysql"
+
+	"github.com/ferryhq/ferry/api"
+)
+
+// Source is the mysql-cdc source plugin.
+var Source = api.SourcePlugin{
+	Name:    "mysql-cdc",
+	Summary: "Change data capture from MySQL and MariaDB binlogs: a consistent snapshot, then every row change as a Debezium-shaped CloudEvent.",
+	Spec:    spec,
+	New:     newSource,
+	Plan:    plan,
+}
+
+// plan runs one task whatever tasks.max says: a binlog is one ordered
+// stream.
+func plan(c api.Config, maxTasks int) ([]map[string]string, error) {
+	return []map[string]string{{}}, nil
+}
+
+// phase is what Read does next.
+type phase int
+
+const (
+	phaseSnapshot phase = iota // reading snapshot chunks
+	phaseHandover              // snapshot read; waiting for its acks
+	phaseStream                // following the binlog
+	phaseDone                  // initial_only finished
+)
+
+type source struct {
+	cfg       *settings
+	log       *slog.Logger
+	connector string
+	partition string // host:port
+	evSource  string
+	committed *position
+
+	db   *sql.DB
+	info *serverInfo
+
+	phase phase
+	snap  *snapshotter
+	strm  *stream
+
+	// Acks arrive on the engine's goroutine; ackMu guards acked.
+	ackMu    sync.Mutex
+	acked    api.Position
+	ackCh    chan struct{} // buffered 1: "an ack arrived"
+	lastSnap api.Position  // position of the last snapshot record read
+
+	handoverFrom *position // binlog position the snapshot saw
+}
+
+func newSource(tc api.TaskConfig) (api.Source, error) {
+	cfg, err := parseSettings(tc.Config)
+	if err != nil {
+		return nil, err
+	}
+	log := tc.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &source{
+		cfg:       cfg,
+		log:       log,
+		connector: tc.Connector,
+		partition: net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)),
+		evSource:  "/ferry/mysql-cdc/" + tc.Connector,
+		ackCh:     make(chan struct{}, 1),
+	}
+	if p, ok := tc.Committed[s.partition]; ok && len(p) > 0 {
+		if s.committed, err = decodePosition(p); err != nil {
+			return nil, api.Fatal(err)
+		}
+	}
+	return s, nil
+}
+
+func (s *source) dsn() string {
+	c := drv.NewConfig()
+	c.User, c.Passwd = s.cfg.user, s.cfg.password
+	c.Net, c.Addr = "tcp", s.partition
+	c.Timeout = s.cfg.connectTimeout
+	// TIMESTAMP values are read in UTC, as the binlog decoder renders them.
+	c.Params = map[string]string{"time_zone": "'+00:00'"}
+	return c.FormatDSN()
+}
+
+func (s *source) Open(ctx context.Context) error {
+	db, err := sql.Open("mysql", s.dsn())
+	if err != nil {
+		return api.Fatal(fmt.Errorf("mysql-cdc: %w", err))
+	}
+	db.SetMaxOpenConns(4)
+	s.db = db
+	if err := db.PingContext(ctx); err != nil {
+		return s.classify(fmt.Errorf("mysql-cdc: connect to %s: %w", s.partition, err))
+	}
+	if s.info, err = check(ctx, db, s.cfg); err != nil {
+		return s.classify(err)
+	}
+	mode := s.cfg.snapshotMode
+	switch {
+	case s.committed != nil && s.committed.Snapshot != nil:
+		return s.startSnapshot(ctx, s.committed)
+	case s.committed != nil:
+		if mode == SnapshotInitialOnly {
+			s.phase = phaseDone
+			return nil
+		}
+		purged, err := s.purged(ctx, s.committed.File)
+		if err != nil {
+			return s.classify(err)
+		}
+		if purged {
+			if mode == SnapshotWhenNeeded {
+				s.log.Warn("stored binlog position purged; taking a new snapshot", "file", s.committed.File)
+				return s.startSnapshot(ctx, nil)
+			}
+			return api.Fatal(fmt.Errorf("%w: %s is no longer on the server (see SHOW BINARY LOGS); set source.snapshot.mode=when_needed to take a new snapshot automatically, or delete the connector's offsets to start over",
+				ErrPurged, s.committed.File))
+		}
+		return s.startStream(ctx, s.committed)
+	case mode == SnapshotNever:
+		p, err := masterStatus(ctx, db, s.info.flavor, s.info.gtid)
+		if err != nil {
+			return s.classify(err)
+		}
+		return s.startStream(ctx, p)
+	default:
+		return s.startSnapshot(ctx, nil)
+	}
+}
+
+// classify marks the start-up check failures fatal and leaves I/O errors
+// retryable.
+func (s *source) classify(err error) error {
+	for _, f := range []error{ErrBinlogDisabled, ErrBinlogFormat, ErrRowImage, ErrRowMetadata, ErrPrivileges, ErrPurged, ErrBadPosition} {
+		if errors.Is(err, f) {
+			return api.Fatal(err)
+		}
+	}
+	var me *drv.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1044, 1045, 1142, 1227, 1236: // access denied, bad password, no privilege, fatal replication error
+			return api.Fatal(err)
+		}
+	}
+	return err
+}
+
+func (s *source) purged(ctx context.Context, file string) (bool, error) {
+	if file == "" {
+		return false, nil
+	}
+	files, err := binlogFiles(ctx, s.db)
+	if err != nil {
+		return false, err
+	}
+	return !slices.Contains(files, file), nil
+}
+
+func (s *source) startSnapshot(ctx context.Context, resume *position) error {
+	snap, err := newSnapshotter(ctx, s, resume)
+	if err != nil {
+		return s.classify(err)
+	}
+	s.snap = snap
+	s.phase = phaseSnapshot
+	return nil
+}
+
+func (s *source) startStream(ctx context.Context, from *position) error {
+	st, err := newStream(s, from)
+	if err != nil {
+		return s.classify(err)
+	}
+	s.strm = st
+	s.phase = phaseStream
+	return nil
+}
+
+func (s *source) Read(ctx context.Context) ([]api.Record, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		switch s.phase {
+		case phaseSnapshot:
+			recs, done, err := s.snap.read(ctx)
+			if err != nil {
+				return nil, s.classify(err)
+			}
+			if done {
+				start := s.snap.start
+				s.snap.close()
+				s.snap = nil
+				if s.cfg.snapshotMode == SnapshotInitialOnly {
+					s.phase = phaseDone
+				} else {
+					s.phase = phaseHandover
+					s.handoverFrom = start
+				}
+			}
+			if len(recs) > 0 {
+				s.lastSnap = recs[len(recs)-1].Position
+				return recs, nil
+			}
+		case phaseHandover:
+			if err := s.waitAcked(ctx, s.lastSnap); err != nil {
+				return nil, err
+			}
+			from := *s.handoverFrom
+			from.Snapshot = nil
+			if err := s.startStream(ctx, &from); err != nil {
+				return nil, err
+			}
+		case phaseStream:
+			recs, err := s.strm.read(ctx)
+			if err != nil {
+				return nil, s.classify(err)
+			}
+			return recs, nil
+		case phaseDone:
+			return nil, api.ErrEndOfInput
+		}
+	}
+}
+
+// waitAcked blocks until the engine acknowledged pos (nil: nothing to
+// wait for).
+func (s *source) waitAcked(ctx context.Context, pos api.Position) error {
+	for pos != nil {
+		s.ackMu.Lock()
+		done := bytes.Equal(s.acked, pos)
+		s.ackMu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.ackCh:
+		}
+	}
+	return nil
+}
+
+// Ack records the engine's acknowledgement; the snapshot hands over to
+// streaming only once its last record is acknowledged.
+func (s *source) Ack(ctx context.Context, partition string, pos api.Position) error {
+	if partition != s.partition {
+		return nil
+	}
+	s.ackMu.Lock()
+	s.acked = append(s.acked[:0], pos...)
+	s.ackMu.Unlock()
+	select {
+	case s.ackCh <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (s *source) Close(ctx context.Context) error {
+	if s.snap != nil {
+		s.snap.close()
+		s.snap = nil
+	}
+	if s.strm != nil {
+		s.strm.close()
+		s.strm = nil
+	}
+	if s.db != nil {
+		err := s.db.Close()
+		s.db = nil
+		return err
+	}
+	return nil
+}
+
+// randomServerID picks a replica id unlikely to collide with real servers
+// or other connectors.
+func randomServerID() uint32 { return 1<<20 + rand.Uint32N(1<<30) }

@@ -1,0 +1,618 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/ferryhq/ferry/api"
+)
+
+// stream follows the binlog from a position and turns row events into
+// records. It is driven by Read: it holds no goroutine of its own beyond
+// go-mysql's syncer, whose decoded-event queue is max.queue.size long.
+type stream struct {
+	s        *source
+	syncer   *replication.BinlogSyncer
+	streamer *replication.BinlogStreamer
+	queue    []*replication.BinlogEvent // taken from streamer, not yet handled
+
+	file string         // current binlog file
+	gset gmysql.GTIDSet // executed GTIDs; nil without GTID positions
+	last *replication.BinlogEvent
+
+	// The transaction being read.
+	inTx    bool
+	began   bool   // saw its BEGIN
+	txFile  string // where it starts
+	txPos   uint32
+	txGTIDs string // GTIDs executed before it
+	txGTID  string // its own GTID
+	row     int    // rows (and DDL) of it seen so far
+	skip    int    // rows of it already delivered before a restart
+
+	// Resume: the first transaction skips this many rows.
+	resumeSkip int
+
+	// A rows event partly turned into records (a Read filled up).
+	cur    *replication.BinlogEvent
+	curRow int
+
+	tables   map[uint64]*tableMeta
+	jsonCols map[string]map[string]bool // MariaDB JSON columns per db.table
+
+	// End of the last committed transaction, for heartbeats.
+	commitFile string
+	commitPos  uint32
+	lastEmit   time.Time
+	lastBeat   string
+}
+
+// tableMeta is a table's layout as a TableMapEvent described it.
+type tableMeta struct {
+	tme    *replication.TableMapEvent
+	db     string
+	name   string
+	wanted bool
+	cols   []column
+	pk     []int
+}
+
+func newStream(s *source, from *position) (*stream, error) {
+	id := s.cfg.serverID
+	if id == 0 {
+		id = randomServerID()
+	}
+	flavor := gmysql.MySQLFlavor
+	if s.info.flavor == "mariadb" {
+		flavor = gmysql.MariaDBFlavor
+	}
+	cfg := replication.BinlogSyncerConfig{
+		ServerID:                id,
+		Flavor:                  flavor,
+		Host:                    s.cfg.host,
+		Port:                    uint16(s.cfg.port),
+		User:                    s.cfg.user,
+		Password:                s.cfg.password,
+		TimestampStringLocation: time.UTC,
+		EventCacheCount:         s.cfg.queue,
+		HeartbeatPeriod:         10 * time.Second,
+		ReadTimeout:             30 * time.Second,
+		MaxReconnectAttempts:    3,
+		Logger:                  s.log.With("component", "binlog"),
+	}
+	st := &stream{
+		s:          s,
+		file:       from.File,
+		resumeSkip: from.Row,
+		tables:     map[uint64]*tableMeta{},
+		jsonCols:   map[string]map[string]bool{},
+		commitFile: from.File,
+		commitPos:  from.Pos,
+		lastEmit:   time.Now(),
+	}
+	st.syncer = replication.NewBinlogSyncer(cfg)
+	var err error
+	useGTID := s.info.gtid && (from.GTIDs != "" || s.info.flavor == "mariadb")
+	if useGTID {
+		if st.gset, err = gmysql.ParseGTIDSet(flavor, from.GTIDs); err != nil {
+			st.close()
+			return nil, api.Fatal(fmt.Errorf("%w: gtids %q: %v", ErrBadPosition, from.GTIDs, err))
+		}
+	}
+	if useGTID && from.GTIDs != "" {
+		st.streamer, err = st.syncer.StartSyncGTID(st.gset.Clone())
+	} else {
+		st.streamer, err = st.syncer.StartSync(gmysql.Position{Name: from.File, Pos: from.Pos})
+	}
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("mysql-cdc: start binlog sync at %s:%d (gtids %q): %w", from.File, from.Pos, from.GTIDs, err)
+	}
+	s.log.Info("streaming binlog", "file", from.File, "pos", from.Pos, "gtids", from.GTIDs, "skip_rows", from.Row, "server_id", id)
+	return st, nil
+}
+
+func (st *stream) close() {
+	if st.syncer != nil {
+		st.syncer.Close()
+		st.syncer = nil
+	}
+}
+
+// read returns the next batch: it blocks for the first record, then takes
+// only what the syncer already decoded, up to the batch limits.
+func (st *stream) read(ctx context.Context) ([]api.Record, error) {
+	cfg := st.s.cfg
+	var recs []api.Record
+	size := 0
+	for len(recs) < cfg.batch && size < cfg.batchBytes {
+		if st.cur != nil {
+			var err error
+			if recs, size, err = st.rows(recs, size); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		var ev *replication.BinlogEvent
+		switch {
+		case len(st.queue) > 0:
+			ev = st.queue[0]
+			st.queue[0] = nil
+			st.queue = st.queue[1:]
+		case len(recs) > 0:
+			st.queue = st.streamer.DumpEvents()
+			if len(st.queue) == 0 {
+				return recs, nil
+			}
+			continue
+		default:
+			var err error
+			ev, err = st.next(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if ev == nil { // heartbeat due
+				if r, ok := st.heartbeat(ctx); ok {
+					return []api.Record{r}, nil
+				}
+				continue
+			}
+		}
+		var err error
+		if recs, size, err = st.handle(ev, recs, size); err != nil {
+			return nil, err
+		}
+	}
+	if len(recs) > 0 {
+		st.lastEmit = time.Now()
+	}
+	return recs, nil
+}
+
+// next blocks for one event; nil means a heartbeat is due.
+func (st *stream) next(ctx context.Context) (*replication.BinlogEvent, error) {
+	hb := st.s.cfg.heartbeat
+	if hb <= 0 {
+		ev, err := st.streamer.GetEvent(ctx)
+		return ev, st.streamErr(ctx, err)
+	}
+	wait := time.Until(st.lastEmit.Add(hb))
+	if wait <= 0 {
+		return nil, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	ev, err := st.streamer.GetEvent(wctx)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, nil
+	}
+	return ev, st.streamErr(ctx, err)
+}
+
+func (st *stream) streamErr(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	// The syncer gave up (after its own reconnects); the engine retries by
+	// reopening the source from the committed position.
+	return fmt.Errorf("mysql-cdc: binlog stream: %w", err)
+}
+
+// heartbeat returns a heartbeat record at the end of the last committed
+// transaction when the position moved since the last record, and runs the
+// heartbeat query.
+func (st *stream) heartbeat(ctx context.Context) (api.Record, bool) {
+	st.lastEmit = time.Now()
+	if q := st.s.cfg.heartbeatSQL; q != "" {
+		if _, err := st.s.db.ExecContext(ctx, q); err != nil {
+			st.s.log.Warn("heartbeat query failed", "error", err)
+		}
+	}
+	if st.inTx || st.commitFile == "" {
+		return api.Record{}, false
+	}
+	gtids := ""
+	if st.gset != nil {
+		gtids = st.gset.String()
+	}
+	pos := appendStream(nil, st.commitFile, st.commitPos, gtids, 0)
+	if string(pos) == st.lastBeat {
+		return api.Record{}, false
+	}
+	st.lastBeat = string(pos)
+	now := time.Now()
+	d := append([]byte(`{"position":`), pos...)
+	d = append(d, `,"ts_ms":`...)
+	d = fmt.Appendf(d, "%d}", now.UnixMilli())
+	return api.Record{
+		Event: api.Event{
+			ID:              "heartbeat:" + streamID(st.commitFile, st.commitPos, 0),
+			Source:          st.s.evSource,
+			SpecVersion:     api.SpecVersion,
+			Type:            TypeHeartbeat,
+			Time:            now,
+			DataContentType: "application/json",
+			Data:            d,
+		},
+		Partition: st.s.partition,
+		Position:  pos,
+	}, true
+}
+
+// handle applies one event to the stream state, appending any records.
+func (st *stream) handle(ev *replication.BinlogEvent, recs []api.Record, size int) ([]api.Record, int, error) {
+	h := ev.Header
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		st.file = string(e.NextLogName)
+		if !st.inTx {
+			st.commitFile, st.commitPos = st.file, uint32(e.Position)
+		}
+	case *replication.MariadbGTIDEvent:
+		st.begin(h, e.GTID.String())
+	case *replication.GTIDEvent:
+		g := ""
+		if set, err := e.GTIDNext(); err == nil && !allZero(e.SID) {
+			g = set.String()
+		}
+		st.begin(h, g)
+	case *replication.QueryEvent:
+		return st.query(h, e, recs, size)
+	case *replication.XIDEvent:
+		st.commit(h)
+	case *replication.RowsEvent:
+		if !st.inTx {
+			st.begin(h, "")
+		}
+		st.cur, st.curRow = ev, 0
+	}
+	return recs, size, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// begin starts a transaction at the event h heads.
+func (st *stream) begin(h *replication.EventHeader, gtid string) {
+	st.inTx, st.began = true, false
+	st.txFile = st.file
+	st.txPos = h.LogPos - h.EventSize
+	st.txGTID = gtid
+	st.txGTIDs = ""
+	if st.gset != nil {
+		st.txGTIDs = st.gset.String()
+	}
+	st.row = 0
+	st.skip, st.resumeSkip = st.resumeSkip, 0
+}
+
+// commit ends the transaction at the event h heads.
+func (st *stream) commit(h *replication.EventHeader) {
+	if st.gset != nil && st.txGTID != "" {
+		if err := st.gset.Update(st.txGTID); err != nil {
+			st.s.log.Warn("cannot track GTID", "gtid", st.txGTID, "error", err)
+		}
+	}
+	st.inTx, st.began = false, false
+	st.commitFile, st.commitPos = st.file, h.LogPos
+}
+
+func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent, recs []api.Record, size int) ([]api.Record, int, error) {
+	q := strings.TrimSpace(string(e.Query))
+	word := strings.ToUpper(firstWord(q))
+	switch word {
+	case "BEGIN":
+		if !st.inTx {
+			st.begin(h, "")
+		}
+		st.began = true
+		return recs, size, nil
+	case "COMMIT", "ROLLBACK":
+		if st.inTx {
+			st.commit(h)
+		}
+		return recs, size, nil
+	case "SAVEPOINT", "XA", "RELEASE":
+		return recs, size, nil
+	}
+	if st.began {
+		return recs, size, nil // a statement inside a row-based transaction
+	}
+	// A DDL (or other statement) is a transaction of its own.
+	if !st.inTx {
+		st.begin(h, "")
+	}
+	st.row++
+	defer st.commit(h)
+	if st.row <= st.skip {
+		return recs, size, nil
+	}
+	d := parseDDL(q, string(e.Schema))
+	if d.admin {
+		return recs, size, nil
+	}
+	st.invalidate(d)
+	if !d.parsed {
+		st.s.log.Warn("DDL not understood; emitted as unparsed", "query", truncate(q, 200), "schema", string(e.Schema))
+	}
+	if d.db != "" && !st.s.cfg.dbWanted(d.db) {
+		return recs, size, nil
+	}
+	if d.table != "" && !st.s.cfg.tableWanted(d.db, d.table) && (d.newTable == "" || !st.s.cfg.tableWanted(d.db, d.newTable)) {
+		return recs, size, nil
+	}
+	r := st.ddlRecord(h, q, d)
+	return append(recs, r), size + r.Size(), nil
+}
+
+// invalidate forgets cached column facts a DDL may have changed.
+func (st *stream) invalidate(d ddl) {
+	// Table ids are reassigned after DDL on most servers, but MariaDB may
+	// keep one while ENUM members change; rebuild every layout.
+	clear(st.tables)
+	if !d.parsed || d.table == "" {
+		clear(st.jsonCols)
+		return
+	}
+	delete(st.jsonCols, d.db+"."+d.table)
+	if d.newTable != "" {
+		delete(st.jsonCols, d.db+"."+d.newTable)
+	}
+}
+
+func (st *stream) ddlRecord(h *replication.EventHeader, q string, d ddl) api.Record {
+	s := st.s
+	o := origin{serverID: h.ServerID, ts: time.Unix(int64(h.Timestamp), 0), db: d.db, tbl: d.table,
+		file: st.txFile, pos: st.txPos, row: st.row, gtid: st.txGTID}
+	b := make([]byte, 0, len(q)+384)
+	b = append(b, `{"ddl":`...)
+	b = appendJSONString(b, q)
+	b = append(b, `,"databaseName":`...)
+	b = appendJSONString(b, d.db)
+	b = append(b, `,"table":`...)
+	b = appendJSONString(b, d.table)
+	if d.newTable != "" {
+		b = append(b, `,"newTable":`...)
+		b = appendJSONString(b, d.newTable)
+	}
+	b = append(b, `,"kind":`...)
+	b = appendJSONString(b, d.kind)
+	if d.parsed {
+		b = append(b, `,"parsed":true`...)
+	} else {
+		b = append(b, `,"parsed":false`...)
+	}
+	b = append(b, `,"source":`...)
+	b = s.appendOrigin(b, &o)
+	b = append(b, `,"ts_ms":`...)
+	b = fmt.Appendf(b, "%d}", time.Now().UnixMilli())
+	subject := d.db
+	if d.table != "" {
+		subject += "." + d.table
+	}
+	return api.Record{
+		Event: api.Event{
+			ID:              streamID(st.txFile, st.txPos, st.row),
+			Source:          s.evSource,
+			SpecVersion:     api.SpecVersion,
+			Type:            TypeDDL,
+			Subject:         subject,
+			Time:            o.ts,
+			DataContentType: "application/json",
+			Data:            b,
+		},
+		Partition: s.partition,
+		Position:  appendStream(nil, st.txFile, st.txPos, st.txGTIDs, st.row),
+	}
+}
+
+func firstWord(q string) string {
+	for i, c := range q {
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';' || c == '(' {
+			return q[:i]
+		}
+	}
+	return q
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func rowsOp(t replication.EventType) byte {
+	switch t {
+	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2,
+		replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1:
+		return 'c'
+	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2,
+		replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+		return 'd'
+	}
+	return 'u'
+}
+
+// rows turns the rest of st.cur into records, stopping when the batch is
+// full (st.cur then stays for the next Read).
+func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
+	ev := st.cur
+	e := ev.Event.(*replication.RowsEvent)
+	h := ev.Header
+	op := rowsOp(h.EventType)
+	step := 1
+	if op == 'u' {
+		step = 2
+	}
+	n := len(e.Rows) / step
+	m, err := st.meta(e.Table)
+	if err != nil {
+		return nil, 0, err
+	}
+	cfg := st.s.cfg
+	now := time.Now()
+	for st.curRow < n {
+		i := st.curRow
+		st.curRow++
+		st.row++
+		if st.row <= st.skip || !m.wanted {
+			continue
+		}
+		var before, after, keyImg []any
+		switch op {
+		case 'c':
+			after = e.Rows[i]
+			keyImg = after
+		case 'd':
+			before = e.Rows[i]
+			keyImg = before
+		default:
+			before, after = e.Rows[2*i], e.Rows[2*i+1]
+			keyImg = after
+		}
+		var bj, aj, key []byte
+		if before != nil {
+			if bj, err = renderBinlog(nil, m.cols, nil, before); err != nil {
+				return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
+			}
+		}
+		if after != nil {
+			if aj, err = renderBinlog(nil, m.cols, nil, after); err != nil {
+				return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
+			}
+		}
+		if len(m.pk) > 0 {
+			if key, err = renderBinlog(nil, m.cols, m.pk, keyImg); err != nil {
+				return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
+			}
+		}
+		o := origin{serverID: h.ServerID, ts: time.Unix(int64(h.Timestamp), 0), db: m.db, tbl: m.name,
+			file: st.txFile, pos: st.txPos, row: st.row, gtid: st.txGTID}
+		pos := appendStream(make([]byte, 0, 64+len(st.txGTIDs)), st.txFile, st.txPos, st.txGTIDs, st.row)
+		r := st.s.changeRecord(op, bj, aj, key, &o, streamID(st.txFile, st.txPos, st.row), pos, now)
+		recs = append(recs, r)
+		size += r.Size()
+		if len(recs) >= cfg.batch || size >= cfg.batchBytes {
+			if st.curRow >= n {
+				st.cur = nil
+			}
+			return recs, size, nil
+		}
+	}
+	st.cur = nil
+	return recs, size, nil
+}
+
+// meta returns the layout of the table a rows event refers to, rebuilt
+// only when the table map changed.
+func (st *stream) meta(tme *replication.TableMapEvent) (*tableMeta, error) {
+	m := st.tables[tme.TableID]
+	if m != nil && m.tme == tme {
+		return m, nil
+	}
+	db, name := string(tme.Schema), string(tme.Table)
+	if m != nil && m.db == db && m.name == name && sameLayout(m.tme, tme) {
+		m.tme = tme
+		return m, nil
+	}
+	m = &tableMeta{tme: tme, db: db, name: name, wanted: st.s.cfg.tableWanted(db, name)}
+	st.tables[tme.TableID] = m
+	if !m.wanted {
+		return m, nil
+	}
+	names := tme.ColumnNameString()
+	if len(names) == 0 {
+		return nil, api.Fatal(fmt.Errorf("%w: the row event for %s.%s has no column names (written before binlog_row_metadata=FULL was set?)", ErrRowMetadata, db, name))
+	}
+	var jc map[string]bool
+	if st.s.info.flavor == "mariadb" {
+		var ok bool
+		if jc, ok = st.jsonCols[db+"."+name]; !ok {
+			ctx, cancel := context.WithTimeout(context.Background(), st.s.cfg.connectTimeout)
+			var err error
+			jc, err = mariadbJSONColumns(ctx, st.s.db, db, name)
+			cancel()
+			if err != nil {
+				return nil, err
+			}
+			st.jsonCols[db+"."+name] = jc
+		}
+	}
+	m.cols = binlogColumns(tme.ColumnType, tme.ColumnMeta, names, tme.UnsignedMap(), tme.CollationMap(),
+		tme.EnumStrValueMap(), tme.SetStrValueMap(), jc)
+	for _, k := range tme.PrimaryKey {
+		m.pk = append(m.pk, int(k))
+	}
+	return m, nil
+}
+
+// sameLayout reports whether two table maps describe the same columns.
+func sameLayout(a, b *replication.TableMapEvent) bool {
+	if !bytes.Equal(a.ColumnType, b.ColumnType) || len(a.ColumnMeta) != len(b.ColumnMeta) ||
+		len(a.ColumnName) != len(b.ColumnName) || len(a.PrimaryKey) != len(b.PrimaryKey) ||
+		!bytes.Equal(a.SignednessBitmap, b.SignednessBitmap) {
+		return false
+	}
+	for i := range a.ColumnMeta {
+		if a.ColumnMeta[i] != b.ColumnMeta[i] {
+			return false
+		}
+	}
+	for i := range a.ColumnName {
+		if !bytes.Equal(a.ColumnName[i], b.ColumnName[i]) {
+			return false
+		}
+	}
+	for i := range a.PrimaryKey {
+		if a.PrimaryKey[i] != b.PrimaryKey[i] {
+			return false
+		}
+	}
+	// ENUM/SET members and charsets change only by DDL, which clears
+	// the cache (invalidate).
+	return true
+}
+
+// renderBinlog renders decoded binlog values as a JSON object of the
+// columns in idx (all when nil).
+func renderBinlog(b []byte, cols []column, idx []int, vals []any) ([]byte, error) {
+	b = append(b, '{')
+	n := len(cols)
+	if idx != nil {
+		n = len(idx)
+	}
+	var err error
+	for j := 0; j < n; j++ {
+		i := j
+		if idx != nil {
+			i = idx[j]
+		}
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, cols[i].name)
+		b = append(b, ':')
+		var v any
+		if i < len(vals) {
+			v = vals[i]
+		}
+		if b, err = appendBinlogValue(b, &cols[i], v); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
+}

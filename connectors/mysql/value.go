@@ -1,0 +1,340 @@
+package mysql
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// kind is how a column's values are rendered in JSON.
+type kind uint8
+
+const (
+	kindString    kind = iota // text, JSON string
+	kindNumber                // integers, floats, YEAR: JSON number
+	kindDecimal               // DECIMAL: exact JSON string
+	kindDatetime              // DATETIME: "2006-01-02T15:04:05[.ffffff]", no zone
+	kindTimestamp             // TIMESTAMP: "2006-01-02T15:04:05[.ffffff]Z", UTC
+	kindDate                  // DATE: "2006-01-02"
+	kindTime                  // TIME: "[-]HHH:MM:SS[.ffffff]"
+	kindBit                   // BIT: JSON number (unsigned)
+	kindEnum                  // ENUM: the value's name
+	kindSet                   // SET: comma-separated names
+	kindJSON                  // JSON: inline JSON
+	kindBinary                // BINARY, VARBINARY, BLOB, GEOMETRY: base64 string
+)
+
+// column is what rendering one column's values needs.
+type column struct {
+	name     string
+	kind     kind
+	unsigned bool
+	bits     int      // integer width for unsigned wrap-around (8..64)
+	names    []string // ENUM/SET member names
+}
+
+// binaryCollation is the collation id of the binary character set.
+const binaryCollation = 63
+
+// binlogColumns derives the columns of a table from a TableMapEvent carrying
+// binlog_row_metadata=FULL metadata. jsonCols names MariaDB's JSON columns,
+// which the binlog shows as LONGTEXT.
+func binlogColumns(types []byte, metas []uint16, names []string, unsigned map[int]bool,
+	collations map[int]uint64, enums, sets map[int][]string, jsonCols map[string]bool,
+) []column {
+	cols := make([]column, len(types))
+	for i, t := range types {
+		c := &cols[i]
+		if i < len(names) {
+			c.name = names[i]
+		} else {
+			c.name = "col" + strconv.Itoa(i) // no FULL metadata: positional names
+		}
+		c.unsigned = unsigned[i]
+		if t == gmysql.MYSQL_TYPE_STRING && i < len(metas) {
+			if rt := byte(metas[i] >> 8); rt == gmysql.MYSQL_TYPE_ENUM || rt == gmysql.MYSQL_TYPE_SET {
+				t = rt
+			}
+		}
+		switch t {
+		case gmysql.MYSQL_TYPE_TINY:
+			c.kind, c.bits = kindNumber, 8
+		case gmysql.MYSQL_TYPE_SHORT:
+			c.kind, c.bits = kindNumber, 16
+		case gmysql.MYSQL_TYPE_INT24:
+			c.kind, c.bits = kindNumber, 24
+		case gmysql.MYSQL_TYPE_LONG:
+			c.kind, c.bits = kindNumber, 32
+		case gmysql.MYSQL_TYPE_LONGLONG:
+			c.kind, c.bits = kindNumber, 64
+		case gmysql.MYSQL_TYPE_FLOAT, gmysql.MYSQL_TYPE_DOUBLE, gmysql.MYSQL_TYPE_YEAR:
+			c.kind = kindNumber
+		case gmysql.MYSQL_TYPE_NEWDECIMAL, gmysql.MYSQL_TYPE_DECIMAL:
+			c.kind = kindDecimal
+		case gmysql.MYSQL_TYPE_DATETIME, gmysql.MYSQL_TYPE_DATETIME2:
+			c.kind = kindDatetime
+		case gmysql.MYSQL_TYPE_TIMESTAMP, gmysql.MYSQL_TYPE_TIMESTAMP2:
+			c.kind = kindTimestamp
+		case gmysql.MYSQL_TYPE_DATE, gmysql.MYSQL_TYPE_NEWDATE:
+			c.kind = kindDate
+		case gmysql.MYSQL_TYPE_TIME, gmysql.MYSQL_TYPE_TIME2:
+			c.kind = kindTime
+		case gmysql.MYSQL_TYPE_BIT:
+			c.kind = kindBit
+		case gmysql.MYSQL_TYPE_ENUM:
+			c.kind, c.names = kindEnum, enums[i]
+		case gmysql.MYSQL_TYPE_SET:
+			c.kind, c.names = kindSet, sets[i]
+		case gmysql.MYSQL_TYPE_JSON:
+			c.kind = kindJSON
+		case gmysql.MYSQL_TYPE_GEOMETRY:
+			c.kind = kindBinary
+		default: // VARCHAR, STRING, BLOB: text unless the binary charset
+			c.kind = kindString
+			if coll, ok := collations[i]; ok && coll == binaryCollation {
+				c.kind = kindBinary
+			} else if jsonCols[c.name] {
+				c.kind = kindJSON
+			}
+		}
+	}
+	return cols
+}
+
+// appendBinlogValue appends v, a value decoded by go-mysql's row parser
+// (ParseTime off, UseDecimal off, TIMESTAMP in UTC), as JSON.
+func appendBinlogValue(b []byte, c *column, v any) ([]byte, error) {
+	if v == nil {
+		return append(b, "null"...), nil
+	}
+	switch x := v.(type) {
+	case int8:
+		return appendInt(b, c, int64(x)), nil
+	case int16:
+		return appendInt(b, c, int64(x)), nil
+	case int32:
+		return appendInt(b, c, int64(x)), nil
+	case int64:
+		switch c.kind {
+		case kindEnum:
+			return appendEnum(b, c, x), nil
+		case kindSet:
+			return appendSet(b, c, uint64(x)), nil
+		case kindBit:
+			return strconv.AppendUint(b, uint64(x), 10), nil
+		}
+		return appendInt(b, c, x), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
+	case float32:
+		return appendFloat(b, float64(x), 32)
+	case float64:
+		return appendFloat(b, x, 64)
+	case string:
+		return appendText(b, c, x)
+	case []byte:
+		return appendText(b, c, string(x))
+	}
+	return b, fmt.Errorf("%w: column %s: unsupported value type %T", ErrDecode, c.name, v)
+}
+
+// appendInt renders a signed integer, undoing the sign for unsigned columns
+// when the decoder gave a signed value.
+func appendInt(b []byte, c *column, x int64) []byte {
+	if c.unsigned && x < 0 && c.bits > 0 && c.bits < 64 {
+		return strconv.AppendUint(b, uint64(x)&(1<<c.bits-1), 10)
+	}
+	if c.unsigned && x < 0 {
+		return strconv.AppendUint(b, uint64(x), 10)
+	}
+	return strconv.AppendInt(b, x, 10)
+}
+
+func appendFloat(b []byte, f float64, bits int) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return appendJSONString(b, strconv.FormatFloat(f, 'g', -1, bits)), nil
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, bits), nil
+}
+
+func appendEnum(b []byte, c *column, idx int64) []byte {
+	// Index 0 is the empty "error" value MySQL stores for invalid input.
+	if idx <= 0 || int(idx) > len(c.names) {
+		if idx == 0 {
+			return append(b, `""`...)
+		}
+		return strconv.AppendInt(b, idx, 10) // no metadata: the index
+	}
+	return appendJSONString(b, c.names[idx-1])
+}
+
+func appendSet(b []byte, c *column, bits uint64) []byte {
+	if len(c.names) == 0 {
+		return strconv.AppendUint(b, bits, 10)
+	}
+	b = append(b, '"')
+	first := true
+	for i, n := range c.names {
+		if i < 64 && bits&(1<<i) != 0 {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			s := appendJSONString(nil, n)
+			b = append(b, s[1:len(s)-1]...)
+		}
+	}
+	return append(b, '"')
+}
+
+// appendText renders a textual value (from the binlog decoder or the text
+// protocol) by the column's kind.
+func appendText(b []byte, c *column, s string) ([]byte, error) {
+	switch c.kind {
+	case kindNumber:
+		if !isNumber(s) {
+			return appendJSONString(b, s), nil
+		}
+		return append(b, s...), nil
+	case kindBit:
+		var u uint64
+		for i := 0; i < len(s); i++ {
+			u = u<<8 | uint64(s[i])
+		}
+		return strconv.AppendUint(b, u, 10), nil
+	case kindDatetime:
+		return appendJSONString(b, isoTime(s, false)), nil
+	case kindTimestamp:
+		return appendJSONString(b, isoTime(s, true)), nil
+	case kindJSON:
+		if s == "" {
+			return append(b, "null"...), nil
+		}
+		if json.Valid([]byte(s)) {
+			return appendCompactJSON(b, s), nil
+		}
+		return appendJSONString(b, s), nil
+	case kindBinary:
+		b = append(b, '"')
+		b = base64.StdEncoding.AppendEncode(b, []byte(s))
+		return append(b, '"'), nil
+	}
+	return appendJSONString(b, s), nil
+}
+
+// appendCompactJSON appends valid JSON text without insignificant space, so
+// snapshot and binlog renderings of one document agree byte for byte.
+func appendCompactJSON(b []byte, s string) []byte {
+	buf := bytes.NewBuffer(b)
+	if err := json.Compact(buf, []byte(s)); err != nil {
+		return appendJSONString(b, s)
+	}
+	return buf.Bytes()
+}
+
+// isoTime turns MySQL's "2006-01-02 15:04:05[.ffffff]" into ISO 8601,
+// adding Z for TIMESTAMP (rendered in UTC). Zero dates stay as MySQL shows
+// them, since no instant matches them.
+func isoTime(s string, utc bool) string {
+	if strings.HasPrefix(s, "0000-00-00") || len(s) < 19 || s[10] != ' ' {
+		return s
+	}
+	t := s[:10] + "T" + s[11:]
+	if utc {
+		t += "Z"
+	}
+	return t
+}
+
+// isNumber reports whether s is a JSON number.
+func isNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	if s[0] == '-' {
+		i++
+	}
+	digits := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+		digits++
+	}
+	if digits == 0 || (digits > 1 && s[i-digits] == '0') {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		d := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			d++
+		}
+		if d == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		d := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			d++
+		}
+		if d == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// textColumn derives a column from the text protocol's type name (as
+// go-sql-driver/mysql reports it) for snapshot reads.
+func textColumn(name, dbType string, jsonCols map[string]bool) column {
+	c := column{name: name}
+	t := strings.TrimPrefix(dbType, "UNSIGNED ")
+	c.unsigned = t != dbType
+	switch t {
+	case "TINYINT", "SMALLINT", "MEDIUMINT", "INT", "BIGINT", "YEAR", "FLOAT", "DOUBLE", "REAL":
+		c.kind = kindNumber
+	case "DECIMAL", "NUMERIC":
+		c.kind = kindDecimal
+	case "DATETIME":
+		c.kind = kindDatetime
+	case "TIMESTAMP":
+		c.kind = kindTimestamp
+	case "DATE":
+		c.kind = kindDate
+	case "TIME":
+		c.kind = kindTime
+	case "BIT":
+		c.kind = kindBit
+	case "JSON":
+		c.kind = kindJSON
+	case "BINARY", "VARBINARY", "BLOB", "TINYBLOB", "MEDIUMBLOB", "LONGBLOB", "GEOMETRY":
+		c.kind = kindBinary
+	default: // CHAR, VARCHAR, TEXT…, ENUM and SET (already names)
+		c.kind = kindString
+		if jsonCols[name] {
+			c.kind = kindJSON
+		}
+	}
+	return c
+}
