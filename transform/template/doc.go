@@ -47,9 +47,11 @@
 // order. Values keep their exact JSON text either way. Duplicate keys in
 // data: the first wins on the fast path, the library may take another.
 //
-// Data is validated only where it is read: a value that is written must be
-// valid JSON, and Render returns an error wrapping ErrData when the data
-// around it is not; bytes after the last value needed are not read.
+// Compile's errors are *Error, naming the part at fault (form, value or
+// template) so config validation can name the key. Data is validated only
+// where it is read: a value that is written must be valid JSON, and Render
+// returns an error wrapping ErrData when the data around it is not; bytes
+// after the last value needed are not read.
 //
 // A compiled Template is immutable and safe for concurrent use; Render
 // appends to a caller's buffer so hot paths can reuse one.

@@ -159,19 +159,27 @@ func (s *scanner) object(i int, n *node) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		i = s.ws(i)
-		if i >= len(s.b) {
-			return 0, ErrData
-		}
-		switch s.b[i] {
-		case ',':
-			i = s.ws(i + 1)
-		case '}':
-			return i + 1, nil
-		default:
-			return 0, ErrData
+		var done bool
+		if i, done, err = s.next(i, '}'); err != nil || done {
+			return i, err
 		}
 	}
+}
+
+// next reads past the separator after a member or an element; done
+// reports the closing bracket, and i is then the index after it.
+func (s *scanner) next(i int, closing byte) (_ int, done bool, _ error) {
+	i = s.ws(i)
+	if i >= len(s.b) {
+		return 0, false, ErrData
+	}
+	switch s.b[i] {
+	case ',':
+		return s.ws(i + 1), false, nil
+	case closing:
+		return i + 1, true, nil
+	}
+	return 0, false, ErrData
 }
 
 // member finds the child for a raw key; escaped keys are decoded first.
@@ -213,17 +221,9 @@ func (s *scanner) array(i int, n *node) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		i = s.ws(i)
-		if i >= len(s.b) {
-			return 0, ErrData
-		}
-		switch s.b[i] {
-		case ',':
-			i = s.ws(i + 1)
-		case ']':
-			return i + 1, nil
-		default:
-			return 0, ErrData
+		var done bool
+		if i, done, err = s.next(i, ']'); err != nil || done {
+			return i, err
 		}
 	}
 }
