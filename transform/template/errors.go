@@ -20,7 +20,7 @@ type Error struct {
 	Msg   string
 }
 
-func (e *Error) Error() string { return "template: " + e.Field + ": " + e.Msg }
+func (e *Error) Error() string { return "template: bad " + e.Field + ": " + e.Msg }
 
 func errorf(field, format string, args ...any) *Error {
 	return &Error{Field: field, Msg: fmt.Sprintf(format, args...)}

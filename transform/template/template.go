@@ -266,7 +266,11 @@ const maxStack = 8
 func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
 	switch t.form {
 	case Original:
-		return ev.AppendJSON(dst)
+		out, err := appendEvent(dst, ev)
+		if err != nil {
+			return dst, fmt.Errorf("template: %w", err)
+		}
+		return out, nil
 	case Constant:
 		return append(dst, t.constant...), nil
 	}

@@ -275,7 +275,7 @@ func TestTemplateEscaping(t *testing.T) {
 func TestCompileErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ name, form, value, tmpl, want string }{
-		{"unknown form", "XML", "", "", `template: form: unknown form "XML"`},
+		{"unknown form", "XML", "", "", `template: bad form: unknown form "XML"`},
 		{"lower-case form", "jsonpath", "$.id", "", `unknown form "jsonpath"`},
 		{"ORIGINAL with a value", template.Original, "$.id", "", "takes no value"},
 		{"template text without TEMPLATE", template.Constant, "x", "${a}", "only with form TEMPLATE"},
@@ -286,10 +286,10 @@ func TestCompileErrors(t *testing.T) {
 		{"variables not JSON", template.Tmpl, `{id: "$.id"}`, "${id}", "must be a JSON object"},
 		{"variables an array", template.Tmpl, `["$.id"]`, "${id}", "must be a JSON object"},
 		{"variable not a string", template.Tmpl, `{"n": 1}`, "${n}", `variable "n": its value must be a JSONPath string`},
-		{"variable bad path", template.Tmpl, `{"a": "$.id", "b": "$..["}`, "${a}", `template: value: variable "b": invalid JSONPath`},
+		{"variable bad path", template.Tmpl, `{"a": "$.id", "b": "$..["}`, "${a}", `template: bad value: variable "b": invalid JSONPath`},
 		{"variable without $", template.Tmpl, `{"a": "id"}`, "${a}", `variable "a": JSONPath "id" must start with $`},
 		{"variable bad name", template.Tmpl, `{"a b": "$.id"}`, "", `variable "a b": names use`},
-		{"undefined placeholder", template.Tmpl, `{"a": "$.id"}`, `{"x": ${a}, "y": ${b}}`, "template: template: ${b} has no variable; defined: a"},
+		{"undefined placeholder", template.Tmpl, `{"a": "$.id"}`, `{"x": ${a}, "y": ${b}}`, "template: bad template: ${b} has no variable; defined: a"},
 		{"unterminated placeholder", template.Tmpl, `{"a": "$.id"}`, `x ${a`, "unterminated placeholder at offset 2"},
 		{"bad placeholder", template.Tmpl, `{"a": "$.id"}`, `${a b}`, "bad placeholder ${a b}"},
 		{"empty placeholder", template.Tmpl, `{}`, `${}`, "bad placeholder ${}"},

@@ -96,11 +96,11 @@ func appendVal(dst []byte, v *val, m mode, ev *api.Event) ([]byte, error) {
 		}
 	case valEvent:
 		if m != modeInString {
-			return ev.AppendJSON(dst)
+			return appendEvent(dst, ev)
 		}
 		b, err := ev.AppendJSON(nil)
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
 		dst = appendEscaped(dst, unsafeString(b))
 	}
@@ -314,4 +314,13 @@ func compareLocs(a, b jp.Expr) int {
 		}
 	}
 	return cmp.Compare(len(a), len(b))
+}
+
+// appendEvent is AppendJSON that leaves dst intact on error.
+func appendEvent(dst []byte, ev *api.Event) ([]byte, error) {
+	out, err := ev.AppendJSON(dst)
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
 }
