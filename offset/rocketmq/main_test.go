@@ -50,6 +50,5 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("github.com/apache/rocketmq-client-go/v2/internal/remote.(*remotingClient).connect.func1"),
 		goleak.IgnoreAnyFunction("github.com/apache/rocketmq-client-go/v2/primitive.WithRecover"),
 		goleak.IgnoreAnyFunction("github.com/patrickmn/go-cache.(*janitor).Run"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
 	)
 }

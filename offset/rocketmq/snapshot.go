@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -88,9 +89,12 @@ func (s *Store) findSnapshots(ctx context.Context, q queue, start, end int64) (m
 					continue
 				}
 				var p chunkPayload
-				if err := decodePayload(r, &p); err != nil || p.Chunks <= 0 || p.Chunk < 0 || p.Chunk >= p.Chunks {
+				if err := decodePayload(r, &p); err != nil || p.Chunks <= 0 || p.Chunk < 0 || p.Chunk >= p.Chunks || !slices.Contains(kinds, p.Kind) {
 					s.log.Warn("snapshot queue: chunk skipped", "offset", m.QueueOffset, "err", err)
 					continue
+				}
+				if found[p.Kind] != nil {
+					continue // a newer complete one is already found
 				}
 				a := byID[p.ID]
 				if a == nil {
@@ -105,9 +109,12 @@ func (s *Store) findSnapshots(ctx context.Context, q queue, start, end int64) (m
 				off = max(off, res.minOffset)
 			}
 		}
-		for _, a := range byID {
+		for id, a := range byID {
 			if a.complete() && a.better(found[a.kind]) {
 				found[a.kind] = a
+			}
+			if found[a.kind] != nil && found[a.kind] != a {
+				delete(byID, id) // free what will never be used
 			}
 		}
 		hi = lo
@@ -188,8 +195,8 @@ func (s *Store) noteSnapshot(r record) {
 	}
 }
 
-// snapshotter writes a snapshot of each topic kind that has SnapshotEvery
-// records after its newest known snapshot. It waits a random moment
+// snapshotter writes a snapshot of every topic kind once one of them has
+// SnapshotEvery records after its newest known snapshot. It waits a random moment
 // first, so that of several workers crossing the threshold together
 // usually one writes and the others see its snapshot and skip.
 func (s *Store) snapshotter() {
@@ -203,16 +210,20 @@ func (s *Store) snapshotter() {
 		if sleep(s.ctx, rand.N(500*time.Millisecond)) != nil {
 			return
 		}
+		s.mu.Lock()
+		due := false
 		for _, kind := range kinds {
-			s.mu.Lock()
-			due := s.sinceSnapshot(kind) >= int64(s.cfg.SnapshotEvery)
-			s.mu.Unlock()
-			if !due {
-				continue
-			}
-			if err := s.writeSnapshot(s.ctx, kind); err != nil && s.ctx.Err() == nil {
-				s.log.Warn("store snapshot failed", "kind", kind, "err", err)
-			}
+			due = due || s.sinceSnapshot(kind) >= int64(s.cfg.SnapshotEvery)
+		}
+		s.mu.Unlock()
+		if !due {
+			continue
+		}
+		// All kinds together, so Open finds a complete set close to the
+		// end of the snapshot queue instead of walking back for a kind
+		// that changes rarely.
+		if err := s.Snapshot(s.ctx); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("store snapshot failed", "err", err)
 		}
 	}
 }

@@ -91,6 +91,10 @@ type Stats struct {
 	SnapshotsWritten int64
 	// Skipped counts records that could not be decoded or applied.
 	Skipped int64
+	// Unsnapshotted is how many records, over all topics, follow the
+	// newest snapshots this store knows of: what a store opened now would
+	// replay.
+	Unsnapshotted int64
 }
 
 var _ offset.Store = (*Store)(nil)
@@ -715,7 +719,11 @@ func (s *Store) Statuses(ctx context.Context, connector string) ([]offset.Status
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	for _, kind := range kinds {
+		st.Unsnapshotted += s.sinceSnapshot(kind)
+	}
+	return st
 }
 
 // Close implements offset.Store: it stops the readers and the snapshotter,
