@@ -64,6 +64,9 @@ type Config struct {
 	// means bad records are only counted and logged.
 	DeadLetter api.Sink
 	Tolerance  Tolerance // default none
+	// LogErrors logs every skipped record at warn level (errors.log.enable);
+	// otherwise they are logged at debug level and counted.
+	LogErrors bool
 
 	Committer Committer // required
 

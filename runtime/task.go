@@ -516,9 +516,15 @@ func (t *Task) reject(ctx context.Context, r *api.Record, stage string, cause er
 	t.m.errs.Add(1)
 	desc := fmt.Sprintf("%s failed for event %q (partition %q, position %q)", stage, r.Event.ID, r.Partition, r.Position)
 	if t.cfg.Tolerance != ToleranceAll {
-		return fmt.Errorf("%s: %w (errors.tolerance=none)", desc, cause)
+		// Fatal: replaying the same record would fail the same way, so the
+		// worker must not restart the task in a loop.
+		return api.Fatal(fmt.Errorf("%s: %w (errors.tolerance=none)", desc, cause))
 	}
-	t.log.Warn("skipping bad record (errors.tolerance=all)", "stage", stage, "event_id", r.Event.ID, "err", cause)
+	level := slog.LevelDebug
+	if t.cfg.LogErrors {
+		level = slog.LevelWarn
+	}
+	t.log.Log(ctx, level, "skipping bad record (errors.tolerance=all)", "stage", stage, "event_id", r.Event.ID, "partition", r.Partition, "position", string(r.Position), "err", cause)
 	if t.cfg.DeadLetter == nil {
 		return nil
 	}

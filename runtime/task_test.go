@@ -117,6 +117,9 @@ func TestToleranceNoneFailsAtTheBadRecord(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `transform odd failed for event "e-13"`) {
 		t.Fatalf("err = %v", err)
 	}
+	if !api.IsFatal(err) {
+		t.Error("a bad record under tolerance none must be fatal, so the worker does not restart into it")
+	}
 	// Everything before e-13 is safe and committed; e-13 itself is not.
 	if got := com.get("p"); got != "12" {
 		t.Errorf("committed %q, want 12", got)

@@ -361,6 +361,7 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 		Sink:           snk,
 		DeadLetter:     dlq,
 		Tolerance:      cc.tolerance,
+		LogErrors:      cc.logErrors,
 		Committer:      commit,
 		BatchSize:      cc.batchSize,
 		CommitInterval: cc.commitInterval,
