@@ -83,26 +83,26 @@ func (t *cast) Apply(r *api.Record) (bool, error) {
 		return err == nil, recordError(Cast.Name, "", err)
 	}
 	if t.whole != "" {
-		out, err := t.castValue(v, t.whole)
+		out, err := t.castValue(expand(v), t.whole)
 		if err != nil {
 			return false, recordError(Cast.Name, "", err)
 		}
 		v = out
 	} else {
-		obj, err := object(v)
+		obj, err := asObject(v)
 		if err != nil {
 			return false, recordError(Cast.Name, "", err)
 		}
 		for _, rule := range t.rules {
-			p, k, ok := lookup(obj, rule.field)
+			p, i, ok := lookup(obj, rule.field)
 			if !ok {
 				continue
 			}
-			out, err := t.castValue(p[k], rule.typ)
+			out, err := t.castValue(p.vals[i], rule.typ)
 			if err != nil {
 				return false, recordError(Cast.Name, rule.field, err)
 			}
-			p[k] = out
+			p.vals[i] = out
 		}
 	}
 	if err := t.setData(&r.Event, v); err != nil {

@@ -30,11 +30,11 @@ func (t *extractField) Apply(r *api.Record) (bool, error) {
 	if err != nil || obj == nil {
 		return err == nil, recordError(ExtractField.Name, "", err)
 	}
-	p, k, ok := lookup(obj, t.field)
+	p, i, ok := lookup(obj, t.field)
 	var v any
 	switch {
 	case ok:
-		v = p[k]
+		v = p.vals[i]
 	case t.onMissing == "skip":
 		return true, nil
 	case t.onMissing == "fail":
@@ -71,7 +71,7 @@ func (t *hoistField) Apply(r *api.Record) (bool, error) {
 	if err != nil {
 		return false, recordError(HoistField.Name, "", err)
 	}
-	if err := t.setData(&r.Event, map[string]any{t.field: v}); err != nil {
+	if err := t.setData(&r.Event, &object{keys: []string{t.field}, vals: []any{v}}); err != nil {
 		return false, recordError(HoistField.Name, "", err)
 	}
 	return true, nil

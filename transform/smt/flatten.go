@@ -42,7 +42,7 @@ func (t *flatten) Apply(r *api.Record) (bool, error) {
 	if err != nil || obj == nil {
 		return err == nil, recordError(Flatten.Name, "", err)
 	}
-	out := make(map[string]any, len(obj))
+	out := newObject(obj.len())
 	if err := t.walk(out, "", obj); err != nil {
 		return false, recordError(Flatten.Name, "", err)
 	}
@@ -52,22 +52,24 @@ func (t *flatten) Apply(r *api.Record) (bool, error) {
 	return true, nil
 }
 
-func (t *flatten) walk(out map[string]any, prefix string, obj map[string]any) error {
-	for k, v := range obj {
+func (t *flatten) walk(out *object, prefix string, obj *object) error {
+	for i, k := range obj.keys {
+		v := obj.vals[i]
 		name := k
 		if prefix != "" {
 			name = prefix + t.delim + k
 		}
-		if child, ok := objectOf(v); ok && len(child) > 0 {
+		if child, ok := objectOf(v); ok && child.len() > 0 {
 			if err := t.walk(out, name, child); err != nil {
 				return err
 			}
 			continue
 		}
-		if _, dup := out[name]; dup {
+		if out.index(name) >= 0 {
 			return fmt.Errorf("%w: more than one field flattens to %q", ErrConflict, name)
 		}
-		out[name] = v
+		out.keys = append(out.keys, name)
+		out.vals = append(out.vals, v)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func newInsertField(c api.Config) (api.Transform, error) {
 		t.static = c.String("static.value")
 		if c.String("static.type") == "json" {
 			v, err := decode(&api.Event{Data: []byte(c.String("static.value"))})
-			if err != nil || len(c.String("static.value")) == 0 {
+			if err != nil || len(trimSpace([]byte(c.String("static.value")))) == 0 {
 				return nil, configError("static.value", "must be a JSON value when static.type is json")
 			}
 			t.static = v
@@ -72,7 +72,7 @@ func (t *insertField) Apply(r *api.Record) (bool, error) {
 	ev := &r.Event
 	set := func(field string, v any) {
 		if field != "" {
-			obj[field] = v
+			obj.set(field, v)
 		}
 	}
 	set(t.staticField, t.static)
@@ -82,20 +82,20 @@ func (t *insertField) Apply(r *api.Record) (bool, error) {
 	set(t.subj, nullIfEmpty(ev.Subject))
 	if t.timeField != "" {
 		if ev.Time.IsZero() {
-			obj[t.timeField] = nil
+			obj.set(t.timeField, nil)
 		} else {
-			obj[t.timeField] = ev.Time.UTC().Format(time.RFC3339Nano)
+			obj.set(t.timeField, ev.Time.UTC().Format(time.RFC3339Nano))
 		}
 	}
 	set(t.partition, r.Partition)
 	if t.position != "" {
 		switch {
 		case r.Position == nil:
-			obj[t.position] = nil
+			obj.set(t.position, nil)
 		case utf8.Valid(r.Position):
-			obj[t.position] = string(r.Position)
+			obj.set(t.position, string(r.Position))
 		default:
-			obj[t.position] = base64.StdEncoding.EncodeToString(r.Position)
+			obj.set(t.position, base64.StdEncoding.EncodeToString(r.Position))
 		}
 	}
 	if err := t.setData(ev, obj); err != nil {

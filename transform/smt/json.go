@@ -1,171 +1,306 @@
 package smt
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ferryhq/ferry/api"
 )
 
-// codec encodes transformed data, reusing its buffer, so a codec belongs
-// to one transform instance, which the engine calls from one goroutine at
-// a time.
-type codec struct {
-	buf bytes.Buffer
-	enc *json.Encoder
+// Data model. decode validates the event's data once and decodes it
+// lazily: an object becomes an *object and an array an []any whose values
+// are still json.RawMessage, verbatim slices of the data that expand
+// decodes one more level when an SMT needs to look inside. An SMT that
+// touches a few fields therefore decodes only the path to them, and the
+// rest is copied through byte for byte. Decoded scalars are string, bool,
+// nil and json.Number (a number's exact text, so big integers and long
+// decimals never pass through float64). Objects keep their keys' order.
+
+// object is a JSON object that keeps its keys in order. Lookups scan:
+// records rarely have more than a few dozen fields at one level.
+type object struct {
+	keys []string
+	vals []any
 }
 
-func newCodec() *codec {
-	c := &codec{}
-	c.enc = json.NewEncoder(&c.buf)
-	// Data is not HTML; escaping <, > and & would only change the bytes.
-	c.enc.SetEscapeHTML(false)
-	return c
+func (o *object) len() int { return len(o.keys) }
+
+func (o *object) index(k string) int {
+	for i, x := range o.keys {
+		if x == k {
+			return i
+		}
+	}
+	return -1
 }
 
-// decode validates ev's data and decodes its top level. Decoding is lazy:
-// an object becomes a map[string]any and an array an []any whose values
-// are still json.RawMessage, verbatim JSON that expand decodes one more
-// level when an SMT needs to look inside. So an SMT that touches a few
-// fields decodes only the path to them, and everything else is copied
-// through unchanged, numbers included (scalars that are decoded become
-// string, bool, nil or json.Number, which keeps a number's exact text).
-// Null and absent data (a tombstone) decode to nil. It fails with
-// ErrNotJSON when the content type is not JSON or the bytes are not one
-// JSON value.
+func (o *object) get(k string) (any, bool) {
+	if i := o.index(k); i >= 0 {
+		return o.vals[i], true
+	}
+	return nil, false
+}
+
+// set replaces k's value in place or appends k.
+func (o *object) set(k string, v any) {
+	if i := o.index(k); i >= 0 {
+		o.vals[i] = v
+		return
+	}
+	o.keys = append(o.keys, k)
+	o.vals = append(o.vals, v)
+}
+
+func newObject(n int) *object {
+	return &object{keys: make([]string, 0, n), vals: make([]any, 0, n)}
+}
+
+// decode validates ev's data and decodes its top level (see the data
+// model above). Null and absent data (a tombstone) decode to nil. It fails
+// with ErrNotJSON when the content type is not JSON or the bytes are not
+// one JSON value.
 func decode(ev *api.Event) (any, error) {
 	if !api.IsJSONContentType(ev.DataContentType) {
 		return nil, fmt.Errorf("%w: datacontenttype is %q", ErrNotJSON, ev.DataContentType)
 	}
-	data := bytes.TrimSpace(ev.Data)
+	data := trimSpace(ev.Data)
 	if len(data) == 0 {
 		return nil, nil
 	}
-	// expand's json.Unmarshal checks the whole value, nested raw parts
-	// and trailing bytes included, before decoding anything.
-	v, err := expand(json.RawMessage(data))
-	if err != nil {
+	if !json.Valid(data) {
+		// Only the error path pays for the decoder's message.
+		var v any
+		err := json.Unmarshal(data, &v)
+		if err == nil {
+			err = errors.New("invalid JSON")
+		}
 		return nil, fmt.Errorf("%w: %v", ErrNotJSON, err)
 	}
-	return v, nil
+	return expand(json.RawMessage(data)), nil
 }
 
-// expand decodes v one level when it is still raw JSON; other values are
-// returned as they are.
-func expand(v any) (any, error) {
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// expand decodes v one level when it is raw JSON, which must be valid
+// (decode checked the whole data); other values are returned as they are.
+func expand(v any) any {
 	raw, ok := v.(json.RawMessage)
 	if !ok {
-		return v, nil
-	}
-	if len(raw) == 0 {
-		return nil, errors.New("empty JSON value")
+		return v
 	}
 	switch raw[0] {
 	case '{':
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, err
+		o := newObject(8)
+		i := skipSpace(raw, 1)
+		for raw[i] != '}' {
+			end := skipString(raw, i)
+			key := unquote(raw[i:end])
+			i = skipSpace(raw, end)
+			i = skipSpace(raw, i+1) // ':'
+			end = skipValue(raw, i)
+			o.keys = append(o.keys, key)
+			o.vals = append(o.vals, json.RawMessage(raw[i:end]))
+			i = skipSpace(raw, end)
+			if raw[i] == ',' {
+				i = skipSpace(raw, i+1)
+			}
 		}
-		out := make(map[string]any, len(m))
-		for k, x := range m {
-			out[k] = x
-		}
-		return out, nil
+		dedupe(o)
+		return o
 	case '[':
-		var a []json.RawMessage
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return nil, err
+		var a []any
+		i := skipSpace(raw, 1)
+		for raw[i] != ']' {
+			end := skipValue(raw, i)
+			a = append(a, json.RawMessage(raw[i:end]))
+			i = skipSpace(raw, end)
+			if raw[i] == ',' {
+				i = skipSpace(raw, i+1)
+			}
 		}
-		out := make([]any, len(a))
-		for i, x := range a {
-			out[i] = x
+		if a == nil {
+			a = []any{}
 		}
-		return out, nil
+		return a
 	case '"':
-		var s string
-		err := json.Unmarshal(raw, &s)
-		return s, err
-	case 't', 'f', 'n':
-		var x any
-		err := json.Unmarshal(raw, &x)
-		return x, err
+		return unquote(raw)
+	case 't':
+		return true
+	case 'f':
+		return false
+	case 'n':
+		return nil
 	default:
-		var n json.Number
-		err := json.Unmarshal(raw, &n)
-		return n, err
+		return json.Number(raw)
 	}
 }
 
-// mustExpand is expand for values inside data decode already validated,
-// where a failure is impossible.
-func mustExpand(v any) any {
-	x, err := expand(v)
-	if err != nil {
-		panic(fmt.Sprintf("smt: raw JSON that decode validated does not decode: %v", err))
+// dedupe keeps the last value of a repeated key, at the key's first
+// position, as encoding/json keeps the last.
+func dedupe(o *object) {
+	n := len(o.keys)
+	if n < 2 {
+		return
 	}
-	return x
+	var seen map[string]int
+	if n > 16 {
+		seen = make(map[string]int, n)
+	}
+	w := 0
+	for r := 0; r < n; r++ {
+		k := o.keys[r]
+		first := -1
+		if seen != nil {
+			if i, ok := seen[k]; ok {
+				first = i
+			} else {
+				seen[k] = w
+			}
+		} else {
+			for i := 0; i < w; i++ {
+				if o.keys[i] == k {
+					first = i
+					break
+				}
+			}
+		}
+		if first >= 0 {
+			o.vals[first] = o.vals[r]
+			continue
+		}
+		o.keys[w], o.vals[w] = k, o.vals[r]
+		w++
+	}
+	o.keys, o.vals = o.keys[:w], o.vals[:w]
+}
+
+// The skip functions walk JSON that is known to be valid.
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; ; i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+	default:
+		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && !isSpace(b[i]) {
+			i++
+		}
+		return i
+	}
+}
+
+// unquote decodes a valid JSON string literal.
+func unquote(raw []byte) string {
+	inner := raw[1 : len(raw)-1]
+	plain := true
+	for _, c := range inner {
+		if c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return string(inner)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		panic(fmt.Sprintf("smt: validated JSON string does not decode: %v", err))
+	}
+	return s
 }
 
 // objectOf returns v as an object, expanding raw JSON that holds one.
-func objectOf(v any) (map[string]any, bool) {
-	if raw, ok := v.(json.RawMessage); ok && len(raw) > 0 && raw[0] == '{' {
-		v = mustExpand(raw)
+func objectOf(v any) (*object, bool) {
+	if raw, ok := v.(json.RawMessage); ok && raw[0] == '{' {
+		v = expand(raw)
 	}
-	m, ok := v.(map[string]any)
-	return m, ok
+	o, ok := v.(*object)
+	return o, ok
 }
 
 // decodeObject decodes data that must be a JSON object; null data returns
-// a nil map and no error, so callers pass tombstones through.
-func decodeObject(ev *api.Event) (map[string]any, error) {
+// a nil object and no error, so callers pass tombstones through.
+func decodeObject(ev *api.Event) (*object, error) {
 	v, err := decode(ev)
 	if err != nil || v == nil {
 		return nil, err
 	}
-	return object(v)
+	return asObject(v)
 }
 
-// marshal encodes v into the codec's buffer and returns a view of it,
-// valid until the next call.
-func (c *codec) marshal(v any) ([]byte, error) {
-	c.buf.Reset()
-	if err := c.enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConvert, err)
-	}
-	return bytes.TrimSuffix(c.buf.Bytes(), []byte{'\n'}), nil
-}
-
-// setData encodes v as ev's new data. The record owns the result, so it
-// gets its own copy of the buffer.
-func (c *codec) setData(ev *api.Event, v any) error {
-	b, err := c.marshal(v)
-	if err != nil {
-		return err
-	}
-	ev.Data = bytes.Clone(b)
-	return nil
-}
-
-// object returns v as a JSON object or ErrNotObject.
-func object(v any) (map[string]any, error) {
-	m, ok := objectOf(v)
+// asObject returns v as an object or ErrNotObject.
+func asObject(v any) (*object, error) {
+	o, ok := objectOf(v)
 	if !ok {
 		return nil, fmt.Errorf("%w (got %s)", ErrNotObject, kindOf(v))
 	}
-	return m, nil
+	return o, nil
+}
+
+// isNull reports whether v, decoded or raw, is JSON null.
+func isNull(v any) bool {
+	raw, ok := v.(json.RawMessage)
+	return v == nil || (ok && string(raw) == "null")
 }
 
 // kindOf names v's JSON type for messages.
 func kindOf(v any) string {
 	switch x := v.(type) {
 	case json.RawMessage:
-		return kindOf(mustExpand(x))
+		return kindOf(expand(x))
 	case nil:
 		return "null"
-	case map[string]any:
+	case *object:
 		return "object"
 	case []any:
 		return "array"
@@ -184,39 +319,170 @@ func kindOf(v any) string {
 // with dots ("buyer.address.city"); a key that itself contains the dots
 // (as flatten produces) is matched whole first, so "a.b" finds {"a.b": 1}
 // before {"a": {"b": 1}}. It returns the object holding the field and the
-// field's key there, or ok=false when any step is missing or not an
+// field's index there, or ok=false when any step is missing or not an
 // object. Objects on the way and the field's value are expanded in place,
-// so parent[key] is never raw JSON at its top level.
-func lookup(obj map[string]any, path string) (parent map[string]any, key string, ok bool) {
-	if v, ok := obj[path]; ok {
-		obj[path] = mustExpand(v)
-		return obj, path, true
+// so parent.vals[i] is never raw JSON at its top level.
+func lookup(obj *object, path string) (parent *object, i int, ok bool) {
+	if i := obj.index(path); i >= 0 {
+		obj.vals[i] = expand(obj.vals[i])
+		return obj, i, true
 	}
-	for i := 0; i < len(path); i++ {
-		if path[i] != '.' {
+	for d := 0; d < len(path); d++ {
+		if path[d] != '.' {
 			continue
 		}
-		if child, isObj := objectOf(obj[path[:i]]); isObj {
-			obj[path[:i]] = child
-			if p, k, ok := lookup(child, path[i+1:]); ok {
-				return p, k, true
+		j := obj.index(path[:d])
+		if j < 0 {
+			continue
+		}
+		if child, isObj := objectOf(obj.vals[j]); isObj {
+			obj.vals[j] = child
+			if p, i, ok := lookup(child, path[d+1:]); ok {
+				return p, i, true
 			}
 		}
 	}
-	return nil, "", false
+	return nil, 0, false
 }
 
 // get returns the (expanded) value at path in v, which must be an object.
 func get(v any, path string) (any, bool) {
-	obj, ok := v.(map[string]any)
+	obj, ok := v.(*object)
 	if !ok {
 		return nil, false
 	}
-	p, k, ok := lookup(obj, path)
+	p, i, ok := lookup(obj, path)
 	if !ok {
 		return nil, false
 	}
-	return p[k], true
+	return p.vals[i], true
+}
+
+// codec encodes transformed data into a buffer it reuses, so a codec
+// belongs to one transform instance, which the engine calls from one
+// goroutine at a time.
+type codec struct {
+	buf []byte
+}
+
+func newCodec() *codec { return &codec{} }
+
+// marshal encodes v and returns a view of the codec's buffer, valid until
+// the next call.
+func (c *codec) marshal(v any) ([]byte, error) {
+	var err error
+	c.buf, err = appendValue(c.buf[:0], v)
+	return c.buf, err
+}
+
+// setData encodes v as ev's new data. The record owns the result, so it
+// gets its own copy of the buffer.
+func (c *codec) setData(ev *api.Event, v any) error {
+	b, err := c.marshal(v)
+	if err != nil {
+		return err
+	}
+	ev.Data = append(make([]byte, 0, len(b)), b...)
+	return nil
+}
+
+// appendValue appends v's JSON encoding: objects in their key order, raw
+// JSON verbatim, strings escaped as encoding/json does minus its HTML
+// escaping (data is not HTML).
+func appendValue(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case json.RawMessage:
+		return append(b, x...), nil
+	case string:
+		return appendString(b, x), nil
+	case json.Number:
+		return append(b, x...), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case *object:
+		b = append(b, '{')
+		for i, k := range x.keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			var err error
+			if b, err = appendValue(b, x.vals[i]); err != nil {
+				return b, err
+			}
+		}
+		return append(b, '}'), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendValue(b, e); err != nil {
+				return b, err
+			}
+		}
+		return append(b, ']'), nil
+	default:
+		return b, fmt.Errorf("%w: unsupported value %T", ErrConvert, v)
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string: control characters, quotes and
+// backslashes escaped, invalid UTF-8 replaced by U+FFFD, and U+2028/U+2029
+// escaped so the output is also valid JavaScript.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // validExtensionName applies the CloudEvents naming rule for extension
@@ -277,7 +543,7 @@ func splitList(v string) []string {
 // numbers become float64 when that is exact and their text otherwise (so a
 // big integer is never rounded), objects and arrays their JSON text.
 func (c *codec) extensionValue(v any) (any, error) {
-	switch x := mustExpand(v).(type) {
+	switch x := expand(v).(type) {
 	case string, bool:
 		return x, nil
 	case json.Number:

@@ -43,15 +43,15 @@ func (t *maskField) Apply(r *api.Record) (bool, error) {
 		return err == nil, recordError(MaskField.Name, "", err)
 	}
 	for _, f := range t.fields {
-		p, k, ok := lookup(obj, f)
+		p, i, ok := lookup(obj, f)
 		if !ok {
 			continue
 		}
-		m, err := t.mask(p[k])
+		m, err := t.mask(p.vals[i])
 		if err != nil {
 			return false, recordError(MaskField.Name, f, err)
 		}
-		p[k] = m
+		p.vals[i] = m
 	}
 	if err := t.setData(&r.Event, obj); err != nil {
 		return false, recordError(MaskField.Name, "", err)
@@ -68,8 +68,8 @@ func (t *maskField) mask(v any) (any, error) {
 			return json.Number("0"), nil
 		case bool:
 			return false, nil
-		case map[string]any:
-			return map[string]any{}, nil
+		case *object:
+			return newObject(0), nil
 		case []any:
 			return []any{}, nil
 		default:

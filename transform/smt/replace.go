@@ -77,25 +77,34 @@ func (t *replaceField) Apply(r *api.Record) (bool, error) {
 	if err != nil || obj == nil {
 		return err == nil, recordError(ReplaceField.Name, "", err)
 	}
-	out := make(map[string]any, len(obj))
-	// Kept fields first, renamed ones after, so a rename onto a kept
-	// field's name wins whatever the map's iteration order.
-	for k, v := range obj {
-		if t.keep(k) {
-			if _, renamed := t.renames[k]; !renamed {
-				out[k] = v
-			}
+	out := newObject(obj.len())
+	for i, k := range obj.keys {
+		if !t.keep(k) {
+			continue
 		}
-	}
-	for from, to := range t.renames {
-		if v, ok := obj[from]; ok && t.keep(from) {
-			out[to] = v
+		if to, renamed := t.renames[k]; renamed {
+			// A renamed field keeps its position, as in Kafka, and
+			// overwrites a kept field of the same name.
+			out.set(to, obj.vals[i])
+		} else if !t.shadowed(obj, k) {
+			out.set(k, obj.vals[i])
 		}
 	}
 	if err := t.setData(&r.Event, out); err != nil {
 		return false, recordError(ReplaceField.Name, "", err)
 	}
 	return true, nil
+}
+
+// shadowed reports whether a kept field of obj is renamed to k, which then
+// replaces k's own value.
+func (t *replaceField) shadowed(obj *object, k string) bool {
+	for from, to := range t.renames {
+		if to == k && t.keep(from) && obj.index(from) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *replaceField) keep(k string) bool {

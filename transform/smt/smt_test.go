@@ -115,7 +115,7 @@ func TestInsertField(t *testing.T) {
 		"subject.field", "topic", "time.field", "ts", "partition.field", "part", "position.field", "offset")
 	runCases(t, smt.InsertField, append(commonCases(cfg("static.field", "f", "static.value", "v")), []tcase{
 		{name: "every attribute", cfg: all, in: `{"n":12345678901234567890}`,
-			want: `{"env":"prod","id":"e-1","n":12345678901234567890,"offset":"4711","part":"binlog.000001","src":"acs.rds","topic":"orders","ts":"2026-11-23T08:00:00.0000005Z","type":"order.created"}`},
+			want: `{"n":12345678901234567890,"env":"prod","id":"e-1","type":"order.created","src":"acs.rds","topic":"orders","ts":"2026-11-23T08:00:00.0000005Z","part":"binlog.000001","offset":"4711"}`},
 		{name: "static json", cfg: cfg("static.field", "v", "static.value", `{"x":[1,2.50]}`, "static.type", "json"), in: `{}`, want: `{"v":{"x":[1,2.50]}}`},
 		{name: "overwrites", cfg: cfg("id.field", "a"), in: `{"a":1}`, want: `{"a":"e-1"}`},
 		{name: "html kept", cfg: cfg("static.field", "s", "static.value", "<a&b>"), in: `{}`, want: `{"s":"<a&b>"}`},
@@ -134,7 +134,7 @@ func TestInsertFieldBinaryPositionAndEmptyAttributes(t *testing.T) {
 	if _, err := tr.Apply(&r); err != nil {
 		t.Fatal(err)
 	}
-	if got := string(r.Event.Data); got != `{"p":"/wA=","s":null,"t":null}` {
+	if got := string(r.Event.Data); got != `{"s":null,"t":null,"p":"/wA="}` {
 		t.Errorf("data = %s", got)
 	}
 }
@@ -147,8 +147,8 @@ func TestReplaceField(t *testing.T) {
 		{name: "exclude", cfg: cfg("exclude", "b,missing"), in: in, want: `{"a":1,"d":"x","e":null}`},
 		{name: "exclude wins over include", cfg: cfg("include", "a,b", "exclude", "b"), in: in, want: `{"a":1}`},
 		{name: "rename", cfg: cfg("renames", "a:alpha, b:beta"), in: in, want: `{"alpha":1,"beta":{"c":2},"d":"x","e":null}`},
-		{name: "rename onto kept field wins", cfg: cfg("renames", "a:d"), in: in, want: `{"b":{"c":2},"d":1,"e":null}`},
-		{name: "swap", cfg: cfg("renames", "a:d,d:a"), in: in, want: `{"a":"x","b":{"c":2},"d":1,"e":null}`},
+		{name: "rename onto kept field wins", cfg: cfg("renames", "a:d"), in: in, want: `{"d":1,"b":{"c":2},"e":null}`},
+		{name: "swap", cfg: cfg("renames", "a:d,d:a"), in: in, want: `{"d":1,"b":{"c":2},"a":"x","e":null}`},
 		{name: "rename of excluded", cfg: cfg("exclude", "a", "renames", "a:z"), in: in, want: `{"b":{"c":2},"d":"x","e":null}`},
 		{name: "include uses old names", cfg: cfg("include", "a", "renames", "a:z"), in: in, want: `{"z":1}`},
 		{name: "big numbers exact", cfg: cfg("include", "n"), in: `{"n":-98765432109876543210.000000001,"m":1}`, want: `{"n":-98765432109876543210.000000001}`},
@@ -161,9 +161,9 @@ func TestMaskField(t *testing.T) {
 	in := `{"s":"secret","n":42,"f":1.5,"b":true,"o":{"x":1},"a":[1],"z":null,"nested":{"phone":"123"}}`
 	runCases(t, smt.MaskField, append(commonCases(cfg("fields", "s")), []tcase{
 		{name: "defaults by type", cfg: cfg("fields", "s,n,f,b,o,a,z,nested.phone,missing"), in: in,
-			want: `{"a":[],"b":false,"f":0,"n":0,"nested":{"phone":""},"o":{},"s":"","z":null}`},
+			want: `{"s":"","n":0,"f":0,"b":false,"o":{},"a":[],"z":null,"nested":{"phone":""}}`},
 		{name: "replacement string", cfg: cfg("fields", "s,nested.phone", "replacement", "***"), in: in,
-			want: `{"a":[1],"b":true,"f":1.5,"n":42,"nested":{"phone":"***"},"o":{"x":1},"s":"***","z":null}`},
+			want: `{"s":"***","n":42,"f":1.5,"b":true,"o":{"x":1},"a":[1],"z":null,"nested":{"phone":"***"}}`},
 		{name: "replacement number", cfg: cfg("fields", "n", "replacement", "-1"), in: `{"n":5}`, want: `{"n":-1}`},
 		{name: "replacement bool", cfg: cfg("fields", "b", "replacement", "false"), in: `{"b":true}`, want: `{"b":false}`},
 		{name: "empty replacement", cfg: cfg("fields", "s", "replacement", ""), in: `{"s":"x"}`, want: `{"s":""}`},
@@ -220,7 +220,7 @@ func TestCast(t *testing.T) {
 	in := `{"i":"42","f":"1.25","b":"true","n":7,"d":3.99,"s":12345678901234567890,"t":true,"o":{"x":[1]},"z":null,"nested":{"v":"9"}}`
 	runCases(t, smt.Cast, append(commonCases(cfg("spec", "a:int64")), []tcase{
 		{name: "fields", cfg: cfg("spec", "i:int64,f:float64,b:boolean,n:string,d:int32,s:string,t:int8,o:string,z:int64,nested.v:int16,missing:int64"), in: in,
-			want: `{"b":true,"d":3,"f":1.25,"i":42,"n":"7","nested":{"v":9},"o":"{\"x\":[1]}","s":"12345678901234567890","t":1,"z":null}`},
+			want: `{"i":42,"f":1.25,"b":true,"n":"7","d":3,"s":"12345678901234567890","t":1,"o":"{\"x\":[1]}","z":null,"nested":{"v":9}}`},
 		{name: "number to boolean", cfg: cfg("spec", "n:boolean,z:boolean"), in: `{"n":0.0,"z":-3}`, want: `{"n":false,"z":true}`},
 		{name: "float32", cfg: cfg("spec", "f:float32"), in: `{"f":0.1}`, want: `{"f":0.1}`},
 		{name: "bool to float", cfg: cfg("spec", "t:float64"), in: `{"t":true}`, want: `{"t":1}`},
@@ -392,8 +392,8 @@ func TestUnwrap(t *testing.T) {
 		{name: "delete dropped", cfg: cfg(), in: del, drop: true},
 		{name: "tombstone dropped", cfg: cfg(), in: noData, drop: true},
 		{name: "null tombstone dropped", cfg: cfg(), in: `null`, drop: true},
-		{name: "delete rewrite", cfg: cfg("delete.handling.mode", "rewrite"), in: del, want: `{"__deleted":"true","id":1,"v":"b"}`},
-		{name: "update rewrite", cfg: cfg("delete.handling.mode", "rewrite"), in: update, want: `{"__deleted":"false","id":1,"v":"b"}`},
+		{name: "delete rewrite", cfg: cfg("delete.handling.mode", "rewrite"), in: del, want: `{"id":1,"v":"b","__deleted":"true"}`},
+		{name: "update rewrite", cfg: cfg("delete.handling.mode", "rewrite"), in: update, want: `{"id":1,"v":"b","__deleted":"false"}`},
 		{name: "delete none", cfg: cfg("delete.handling.mode", "none"), in: del, want: `null`},
 		{name: "tombstone none dropped by default", cfg: cfg("delete.handling.mode", "none"), in: noData, drop: true},
 		{name: "tombstone kept", cfg: cfg("delete.handling.mode", "none", "drop.tombstones", "false"), in: noData, want: noData},
@@ -401,9 +401,9 @@ func TestUnwrap(t *testing.T) {
 		{name: "op inferred delete", cfg: cfg(), in: `{"before":{"id":1},"after":null}`, drop: true},
 		{name: "delete without before image", cfg: cfg("delete.handling.mode", "rewrite"), in: `{"before":null,"after":null,"op":"d"}`, want: `null`},
 		{name: "add fields", cfg: cfg("add.fields", "op,table,source.ts_ms,ts_ms,lsn"), in: create,
-			want: `{"__lsn":null,"__op":"c","__source_ts_ms":1700000000000,"__table":"orders","__ts_ms":1700000000001,"big":12345678901234567890,"id":1}`},
+			want: `{"id":1,"big":12345678901234567890,"__op":"c","__table":"orders","__source_ts_ms":1700000000000,"__ts_ms":1700000000001,"__lsn":null}`},
 		{name: "add fields prefix", cfg: cfg("add.fields", "op", "add.fields.prefix", "_", "delete.handling.mode", "rewrite"), in: del,
-			want: `{"_deleted":"true","_op":"d","id":1,"v":"b"}`},
+			want: `{"id":1,"v":"b","_op":"d","_deleted":"true"}`},
 		{name: "add headers", cfg: cfg("add.headers", "op,table,source.ts_ms,db", "add.headers.prefix", "dbz"), in: create, want: `{"id":1,"big":12345678901234567890}`,
 			check: ext(map[string]any{"dbzop": "c", "dbztable": "orders", "dbzsourcetsms": int64(1700000000000), "dbzdb": "shop"})},
 		{name: "headers set on dropped delete too", cfg: cfg("add.headers", "op"), in: del, drop: true},

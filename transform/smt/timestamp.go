@@ -92,15 +92,15 @@ func (t *timestampConverter) Apply(r *api.Record) (bool, error) {
 			return false, recordError(TimestampConverter.Name, "", err)
 		}
 	} else {
-		obj, err := object(v)
+		obj, err := asObject(v)
 		if err != nil {
 			return false, recordError(TimestampConverter.Name, "", err)
 		}
-		p, k, ok := lookup(obj, t.field)
+		p, i, ok := lookup(obj, t.field)
 		if !ok {
 			return false, recordError(TimestampConverter.Name, t.field, ErrMissingField)
 		}
-		if p[k], err = t.convert(p[k]); err != nil {
+		if p.vals[i], err = t.convert(p.vals[i]); err != nil {
 			return false, recordError(TimestampConverter.Name, t.field, err)
 		}
 	}

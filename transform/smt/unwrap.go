@@ -91,10 +91,10 @@ func extensionSafe(s string) string {
 
 // envelopeValue reads a field of the envelope: a top-level field by name,
 // else a field of source by name; "source.x" names source's field.
-func envelopeValue(env map[string]any, path []string) (any, bool) {
+func envelopeValue(env *object, path []string) (any, bool) {
 	if len(path) == 1 {
-		if v, ok := env[path[0]]; ok {
-			return mustExpand(v), true
+		if v, ok := env.get(path[0]); ok {
+			return expand(v), true
 		}
 		path = []string{"source", path[0]}
 	}
@@ -104,17 +104,11 @@ func envelopeValue(env map[string]any, path []string) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		if cur, ok = obj[p]; !ok {
+		if cur, ok = obj.get(p); !ok {
 			return nil, false
 		}
 	}
-	return mustExpand(cur), true
-}
-
-// isNull reports whether v, decoded or raw, is JSON null.
-func isNull(v any) bool {
-	raw, ok := v.(json.RawMessage)
-	return v == nil || (ok && string(raw) == "null")
+	return expand(cur), true
 }
 
 // Apply unwraps one change event. Records whose data is not an object
@@ -128,16 +122,17 @@ func (t *unwrap) Apply(r *api.Record) (bool, error) {
 	if v == nil { // tombstone
 		return t.mode != "drop" && !t.dropTombstones, nil
 	}
-	env, ok := v.(map[string]any)
+	env, ok := v.(*object)
 	if !ok {
 		return true, nil
 	}
-	before, hasBefore := env["before"]
-	after, hasAfter := env["after"]
+	before, hasBefore := env.get("before")
+	after, hasAfter := env.get("after")
 	if !hasBefore && !hasAfter {
 		return true, nil
 	}
-	op, _ := mustExpand(env["op"]).(string)
+	opv, _ := env.get("op")
+	op, _ := expand(opv).(string)
 	if op == "" && isNull(after) && !isNull(before) {
 		op = "d"
 	}
@@ -171,22 +166,22 @@ func (t *unwrap) Apply(r *api.Record) (bool, error) {
 		return true, nil
 	}
 	if raw, ok := row.(json.RawMessage); ok && len(t.fields) == 0 && t.mode != "rewrite" {
-		// Nothing to add: the row's JSON is the data as it is (decode
-		// gave it its own copy).
+		// Nothing to add: the row's JSON is the data as it is, a slice
+		// of the record's own data.
 		ev.Data = raw
 		return true, nil
 	}
 	if len(t.fields) > 0 || t.mode == "rewrite" {
-		obj, err := object(row)
+		obj, err := asObject(row)
 		if err != nil {
 			return false, recordError(Unwrap.Name, "after", err)
 		}
 		for _, f := range t.fields {
 			x, _ := envelopeValue(env, f.path)
-			obj[f.name] = x
+			obj.set(f.name, x)
 		}
 		if t.mode == "rewrite" {
-			obj[t.deleted] = fmt.Sprint(deleted)
+			obj.set(t.deleted, fmt.Sprint(deleted))
 		}
 		row = obj
 	}
