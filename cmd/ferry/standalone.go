@@ -22,7 +22,7 @@ import (
 	"github.com/ferryhq/ferry/transform"
 	"github.com/ferryhq/ferry/transform/predicate"
 	"github.com/ferryhq/ferry/transform/smt"
-	// Aliased: the package's end-to-end test declares a type named ferryworker.
+	// Aliased so the name worker stays free for local variables.
 	ferryworker "github.com/ferryhq/ferry/worker"
 )
 
@@ -59,7 +59,7 @@ func newStandaloneCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "standalone [CONNECTOR.json|yaml ...]",
 		Short: "Run a single worker with an embedded store and serve its REST API",
-		Long: `Run a single ferryworker. Connectors, offsets and status live in DATA-DIR/` + storeFile + `;
+		Long: `Run a single worker. Connectors, offsets and status live in DATA-DIR/` + storeFile + `;
 connectors stored there start again in their target state. Each file argument holds one
 connector in the Kafka Connect envelope {"name":..,"config":{..}} (JSON or YAML) and is
 created, or its config replaced, before the worker starts. SIGINT or SIGTERM stops every
