@@ -3,9 +3,9 @@ package template
 import (
 	"encoding/json"
 	"maps"
-	"slices"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
