@@ -44,7 +44,8 @@ type Worker struct {
 type Slot struct {
 	TaskID
 	// Since is the generation of the assignment that gave the task to
-	// this worker: the task's fencing generation while it stays there.
+	// this worker. A run of the task commits with the generation current
+	// when it started, which is never lower (see the package doc).
 	Since int64 `json:"since"`
 }
 

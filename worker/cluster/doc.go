@@ -15,11 +15,16 @@
 // move. The same input gives the same output whatever its order.
 //
 // Each Assignment has a Generation, the previous one plus one when some
-// task changed place, and each placed task records the generation it was
-// placed at (Slot.Since). That number is the task's fencing generation: it
-// commits offsets with it, so a zombie still running a task that was moved
-// (and placed again at a higher generation) cannot overwrite the new
-// owner's offsets.
+// task changed place, and each placed task records the generation that put
+// it on its worker (Slot.Since). Fencing builds on it: a run of a task
+// commits offsets with the assignment generation current when that run
+// started (never lower than its Since). A task moved off a worker is
+// placed at a higher generation than the zombie that may still run it
+// there, so the store refuses the zombie's later commits. A run restarted
+// on the same worker (config change, restart) takes the current
+// generation, so it is never fenced by a commit an earlier owner of one of
+// its partitions made; when a connector's task configs change, all its
+// tasks must restart for that reason.
 //
 // Leader picks the leader from the live workers (oldest start, ties by ID,
 // never a draining worker unless all are). InGrace tells which departed

@@ -82,7 +82,7 @@ func forward[T any](ft *faultyTransport, in <-chan T, out chan<- T, drop func(T)
 }
 
 func (ft *faultyTransport) PacketCh() <-chan *memberlist.Packet { return ft.packets }
-func (ft *faultyTransport) StreamCh() <-chan net.Conn          { return ft.streams }
+func (ft *faultyTransport) StreamCh() <-chan net.Conn           { return ft.streams }
 
 func (ft *faultyTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 	if ft.faults.IsCut() {
