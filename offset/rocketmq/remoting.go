@@ -53,6 +53,10 @@ const (
 	remotingVersion       = 317 // V4_9_x: the broker only needs a plausible client version
 	remotingLanguage      = "GO"
 	defaultRequestTimeout = 5 * time.Second
+	// holdSlack is added to a long poll's hold for its timeout: the
+	// broker checks held requests only every 5 s, so it may answer up to
+	// then after the hold ends.
+	holdSlack = 15 * time.Second
 )
 
 // command is one remoting request or response.
@@ -375,7 +379,7 @@ func (c *conn) pull(ctx context.Context, group, topic string, queue int32, from 
 		"subscription":         "*",
 		"subVersion":           "0",
 		"expressionType":       "TAG",
-	}, nil, hold+defaultRequestTimeout)
+	}, nil, hold+holdSlack)
 	if err != nil {
 		return pullResult{}, err
 	}

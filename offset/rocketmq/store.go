@@ -316,7 +316,13 @@ func (s *Store) read(q queue) {
 		s.mu.Lock()
 		from := s.next[q]
 		s.mu.Unlock()
+		began := time.Now()
 		res, err := c.pull(s.ctx, s.group, q.topic, q.id, from, 32, s.cfg.Hold)
+		if err == nil && len(res.msgs) == 0 && res.next == from && time.Since(began) < 10*time.Millisecond {
+			// An empty answer without the hold (the broker asked for a
+			// retry): pause rather than spin.
+			err = sleep(s.ctx, 50*time.Millisecond)
+		}
 		if err != nil {
 			c.Close()
 			c = nil
