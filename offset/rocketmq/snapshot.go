@@ -63,7 +63,7 @@ func (s *Store) findSnapshots(ctx context.Context, q queue, start, end int64) (m
 	if end <= start {
 		return found, nil
 	}
-	c, err := dial(ctx, s.addr(ctx, q), s.creds)
+	c, err := dial(ctx, s.addr(q), s.creds)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (s *Store) findSnapshots(ctx context.Context, q queue, start, end int64) (m
 // message when there is none.
 func (s *Store) restore(ctx context.Context, targets map[queue]int64) error {
 	sq := s.queues[kindSnapshot][0]
-	first, err := queueOffset(ctx, s.addr(ctx, sq), s.creds, sq.topic, sq.id, false)
+	first, err := queueOffset(ctx, s.addr(sq), s.creds, sq.topic, sq.id, false)
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func (s *Store) restore(ctx context.Context, targets map[queue]int64) error {
 					continue
 				}
 			}
-			min, err := queueOffset(ctx, s.addr(ctx, q), s.creds, q.topic, q.id, false)
+			min, err := queueOffset(ctx, s.addr(q), s.creds, q.topic, q.id, false)
 			if err != nil {
 				return err
 			}

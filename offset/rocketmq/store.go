@@ -187,7 +187,7 @@ func (s *Store) open(ctx context.Context) error {
 	targets := map[queue]int64{}
 	for _, kind := range append(slices.Clone(kinds), kindSnapshot) {
 		for _, q := range s.queues[kind] {
-			max, err := queueOffset(ctx, s.addr(ctx, q), s.creds, q.topic, q.id, true)
+			max, err := queueOffset(ctx, s.addr(q), s.creds, q.topic, q.id, true)
 			if err != nil {
 				return err
 			}
@@ -272,7 +272,7 @@ func (s *Store) ensureTopic(ctx context.Context, kind, topic string, n int) ([]q
 }
 
 // addr returns the master address of q's broker.
-func (s *Store) addr(ctx context.Context, q queue) string {
+func (s *Store) addr(q queue) string {
 	s.addrMu.Lock()
 	defer s.addrMu.Unlock()
 	return s.addrs[q.broker]
@@ -308,7 +308,7 @@ func (s *Store) read(q queue) {
 	for s.ctx.Err() == nil {
 		if c == nil {
 			var err error
-			if c, err = dial(s.ctx, s.addr(s.ctx, q), s.creds); err != nil {
+			if c, err = dial(s.ctx, s.addr(q), s.creds); err != nil {
 				fails = s.readFailed(q, fails, err)
 				continue
 			}
