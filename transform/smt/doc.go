@@ -14,11 +14,14 @@
 //
 // Data handling, shared by every SMT that reads the data:
 //
-//   - The data is decoded once into Go values with numbers kept as their
-//     JSON text (json.Number), so big integers and decimals round-trip
-//     exactly, modified and encoded once. Object keys come out sorted;
-//     JSON objects are unordered, and only value-to-key, whose output
-//     order is configured, keeps an order.
+//   - The data is validated once and decoded lazily: only the objects on
+//     the path to the fields an SMT touches are decoded, and every other
+//     value is copied to the output byte for byte (so numbers of any size
+//     or precision, and strings with any escaping, survive unchanged).
+//     Decoded numbers keep their JSON text (json.Number), never passing
+//     through float64. Objects keep their keys' order; a repeated key
+//     keeps its last value, as encoding/json does. The result is encoded
+//     once.
 //   - Absent data and JSON null (a tombstone) pass through unchanged,
 //     except that hoist-field wraps them, as Kafka does, and unwrap
 //     applies its tombstone rule.
