@@ -496,3 +496,36 @@ func TestMembershipConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestMembershipDetectionFigures measures failure detection with the
+// default tuning for docs/cluster.md. It takes a while, so it runs only
+// with CLUSTER_MEASURE=1.
+func TestMembershipDetectionFigures(t *testing.T) {
+	if os.Getenv("CLUSTER_MEASURE") == "" {
+		t.Skip("set CLUSTER_MEASURE=1 to measure failure detection")
+	}
+	for _, size := range []int{3, 5} {
+		var times []time.Duration
+		for range 5 {
+			c := newTestCluster(t)
+			var names []string
+			for i := range size {
+				names = append(names, fmt.Sprintf("n%d", i))
+			}
+			nodes := c.startN(names...)
+			eventually(t, 10*time.Second, "all alive", allSee(nodes, cluster.StateAlive, names...))
+			time.Sleep(time.Second)
+			victim := nodes[len(nodes)-1]
+			start := time.Now()
+			_ = victim.Close()
+			eventually(t, 15*time.Second, "dead", allSee(nodes[:len(nodes)-1], cluster.StateDead, names[len(names)-1]))
+			times = append(times, time.Since(start))
+			for _, n := range nodes {
+				_ = n.Close()
+			}
+		}
+		slices.Sort(times)
+		t.Logf("%d members: killed member dead at every survivor after min %v, median %v, max %v",
+			size, times[0].Round(time.Millisecond), times[len(times)/2].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond))
+	}
+}
