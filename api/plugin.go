@@ -91,6 +91,11 @@ type SourcePlugin struct {
 	// task. When nil every task gets the connector's settings unchanged and
 	// tells itself apart by TaskConfig.Task.
 	Plan func(c Config, maxTasks int) ([]map[string]string, error)
+	// Validate, when set, checks rules that involve several fields, after
+	// Spec.Parse accepted each one (for example "a or a.form, not both").
+	// Return a *ValidationError or FieldError naming fields relative to the
+	// plugin's prefix; any other error is reported on the plugin's key.
+	Validate func(c Config) error
 }
 
 // SinkPlugin describes a sink plugin.
@@ -99,6 +104,11 @@ type SinkPlugin struct {
 	Summary string
 	Spec    Spec
 	New     func(TaskConfig) (Sink, error)
+	// Validate, when set, checks rules that involve several fields, after
+	// Spec.Parse accepted each one (for example "a or a.form, not both").
+	// Return a *ValidationError or FieldError naming fields relative to the
+	// plugin's prefix; any other error is reported on the plugin's key.
+	Validate func(c Config) error
 }
 
 // TransformPlugin describes a transform plugin.
@@ -107,6 +117,11 @@ type TransformPlugin struct {
 	Summary string
 	Spec    Spec
 	New     func(c Config) (Transform, error)
+	// Validate, when set, checks rules that involve several fields, after
+	// Spec.Parse accepted each one (for example "a or a.form, not both").
+	// Return a *ValidationError or FieldError naming fields relative to the
+	// plugin's prefix; any other error is reported on the plugin's key.
+	Validate func(c Config) error
 }
 
 // Predicate decides whether a transform applies to a record (Kafka
@@ -123,4 +138,9 @@ type PredicatePlugin struct {
 	Summary string
 	Spec    Spec
 	New     func(c Config) (Predicate, error)
+	// Validate, when set, checks rules that involve several fields, after
+	// Spec.Parse accepted each one (for example "a or a.form, not both").
+	// Return a *ValidationError or FieldError naming fields relative to the
+	// plugin's prefix; any other error is reported on the plugin's key.
+	Validate func(c Config) error
 }

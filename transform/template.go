@@ -2,6 +2,7 @@ package transform
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/ferryhq/ferry/api"
@@ -20,6 +21,14 @@ var Template = api.TransformPlugin{
 			Description: `The JSONPath (JSONPATH, e.g. $.data.order.id), the string (CONSTANT), or the variables as a JSON object of name to JSONPath (TEMPLATE, e.g. {"id":"$.data.id"}).`},
 		{Name: "template", Type: api.TypeString, Check: template.CheckTemplateText,
 			Description: `With form TEMPLATE: the text with ${name} placeholders, e.g. {"order":"${id}"}; $${ writes a literal ${.`},
+	},
+	Validate: func(c api.Config) error {
+		_, err := template.Compile(c.String("form"), c.String("value"), c.String("template"))
+		var te *template.Error
+		if errors.As(err, &te) {
+			return api.FieldError{Field: te.Field, Message: te.Msg}
+		}
+		return err
 	},
 	New: func(c api.Config) (api.Transform, error) {
 		t, err := template.Compile(c.String("form"), c.String("value"), c.String("template"))

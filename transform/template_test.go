@@ -127,3 +127,16 @@ func TestPluginsIncludeTemplate(t *testing.T) {
 	}
 	t.Fatal("template is not registered")
 }
+
+func TestTemplateValidateNamesTheField(t *testing.T) {
+	t.Parallel()
+	cfg, err := transform.Template.Spec.Parse(map[string]string{"form": "TEMPLATE", "value": `{"id": "$.data.id"}`, "template": `{"x": "${missing}"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = transform.Template.Validate(cfg)
+	var fe api.FieldError
+	if !errors.As(err, &fe) || fe.Field != "template" || !strings.Contains(fe.Message, "missing") {
+		t.Fatalf("Validate = %#v, want a FieldError on template naming the variable", err)
+	}
+}

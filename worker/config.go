@@ -137,8 +137,9 @@ type section struct {
 	prefix string
 	group  string
 	spec   api.Spec
-	raw    map[string]string // keys relative to prefix
-	parsed api.Config        // valid when the section had no errors
+	check  func(api.Config) error // the plugin's Validate, if any
+	raw    map[string]string      // keys relative to prefix
+	parsed api.Config             // valid when the section had no errors
 }
 
 // transformStep is one parsed step of a connector's transform chain.
@@ -203,23 +204,8 @@ func validate(reg Registry, commitInterval time.Duration, raw map[string]string)
 	v := &validation{}
 	env := section{group: groupCommon, spec: envelopeSpec(commitInterval), raw: map[string]string{}}
 	var src, snk, dlq map[string]string
-	trRaw := map[string]map[string]string{}
-	prRaw := map[string]map[string]string{}
-	aliases := api.NewConfig(raw).List(keyTransforms)
-	predAliases := api.NewConfig(raw).List(keyPredicates)
+	ch := newChainKeys(raw)
 	var unknown []api.FieldError
-	// aliased files a transforms.<alias>.<field> or predicates.<…> key.
-	aliased := func(k, prefix, listKey string, listed []string, into map[string]map[string]string) {
-		alias, field, ok := strings.Cut(k[len(prefix):], ".")
-		switch {
-		case !ok || alias == "" || field == "":
-			unknown = append(unknown, api.FieldError{Field: k, Message: "unknown configuration key; settings here are " + prefix + "<alias>.<field>"})
-		case !slices.Contains(listed, alias):
-			unknown = append(unknown, api.FieldError{Field: k, Message: fmt.Sprintf("alias %q is not listed in %s", alias, listKey)})
-		default:
-			into[alias] = putKey(into[alias], field, raw[k])
-		}
-	}
 
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		switch {
@@ -229,10 +215,8 @@ func validate(reg Registry, commitInterval time.Duration, raw map[string]string)
 			snk = putKey(snk, k[len(prefixSink):], raw[k])
 		case strings.HasPrefix(k, prefixDLQ):
 			dlq = putKey(dlq, k[len(prefixDLQ):], raw[k])
-		case strings.HasPrefix(k, prefixTransforms):
-			aliased(k, prefixTransforms, keyTransforms, aliases, trRaw)
-		case strings.HasPrefix(k, prefixPredicates):
-			aliased(k, prefixPredicates, keyPredicates, predAliases, prRaw)
+		case ch.owns(k):
+			unknown = ch.file(k, raw[k], unknown)
 		default:
 			if _, ok := env.spec.Lookup(k); !ok {
 				unknown = append(unknown, api.FieldError{Field: k, Message: "unknown configuration key"})
@@ -262,69 +246,18 @@ func validate(reg Registry, commitInterval time.Duration, raw map[string]string)
 	if name := env.raw[keySource]; name != "" {
 		if p, ok := reg.Source(name); ok {
 			cc.source = p
-			cc.sourceCfg = v.parse(&section{prefix: prefixSource, group: groupSource, spec: p.Spec, raw: src})
+			cc.sourceCfg = v.parse(&section{prefix: prefixSource, group: groupSource, spec: p.Spec, check: p.Validate, raw: src})
 		} else {
 			v.fail(keySource, fmt.Sprintf("unknown source plugin %q; available: %s", name, reg.sourceNames()))
 		}
 	}
 
-	// Transforms, then the predicates they name.
-	type guard struct {
-		step      int
-		predicate string
-	}
-	var guards []guard
-	for _, alias := range dedupe(v, keyTransforms, aliases) {
-		prefix := prefixTransforms + alias + "."
-		r := trRaw[alias]
-		spec := api.Spec{
-			{Name: typeField, Type: api.TypeString, Required: true, Description: "Transform plugin of this step."},
-			{Name: predicateField, Type: api.TypeString, Description: "Alias of a predicate (listed in predicates) that must hold for this step to apply."},
-			{Name: negateField, Type: api.TypeBool, Default: "false", Description: "Apply this step where the predicate does not hold."},
-		}
-		p, ok := reg.Transform(r[typeField])
-		if r[typeField] != "" && !ok {
-			v.fail(prefix+typeField, fmt.Sprintf("unknown transform plugin %q; available: %s", r[typeField], reg.transformNames()))
-		}
-		cfg := v.parse(&section{prefix: prefix, group: "Transform " + alias, spec: append(spec, p.Spec...), raw: r})
-		if pred := r[predicateField]; pred != "" && !slices.Contains(predAliases, pred) {
-			v.fail(prefix+predicateField, fmt.Sprintf("predicate %q is not listed in %s", pred, keyPredicates))
-		}
-		if ok {
-			m := cfg.Map()
-			delete(m, typeField)
-			delete(m, predicateField)
-			delete(m, negateField)
-			if pred := cfg.String(predicateField); pred != "" {
-				guards = append(guards, guard{step: len(cc.transforms), predicate: pred})
-			}
-			cc.transforms = append(cc.transforms, transformStep{alias: alias, plugin: p, cfg: api.NewConfig(m), negate: cfg.Bool(negateField)})
-		}
-	}
-	preds := map[string]*predicateStep{}
-	for _, alias := range dedupe(v, keyPredicates, predAliases) {
-		prefix := prefixPredicates + alias + "."
-		r := prRaw[alias]
-		spec := api.Spec{{Name: typeField, Type: api.TypeString, Required: true, Description: "Predicate plugin."}}
-		p, ok := reg.Predicate(r[typeField])
-		if r[typeField] != "" && !ok {
-			v.fail(prefix+typeField, fmt.Sprintf("unknown predicate plugin %q; available: %s", r[typeField], reg.predicateNames()))
-		}
-		cfg := v.parse(&section{prefix: prefix, group: "Predicate " + alias, spec: append(spec, p.Spec...), raw: r})
-		if ok {
-			m := cfg.Map()
-			delete(m, typeField)
-			preds[alias] = &predicateStep{alias: alias, plugin: p, cfg: api.NewConfig(m)}
-		}
-	}
-	for _, g := range guards {
-		cc.transforms[g.step].predicate = preds[g.predicate] // nil only when invalid, reported above
-	}
+	cc.transforms = v.chain(reg, ch)
 
 	if name := env.raw[keySink]; name != "" {
 		if p, ok := reg.Sink(name); ok {
 			cc.sink = p
-			cc.sinkCfg = v.parse(&section{prefix: prefixSink, group: groupSink, spec: p.Spec, raw: snk})
+			cc.sinkCfg = v.parse(&section{prefix: prefixSink, group: groupSink, spec: p.Spec, check: p.Validate, raw: snk})
 		} else {
 			v.fail(keySink, fmt.Sprintf("unknown sink plugin %q; available: %s", name, reg.sinkNames()))
 		}
@@ -333,7 +266,7 @@ func validate(reg Registry, commitInterval time.Duration, raw map[string]string)
 	if name := env.raw[keyDLQSink]; name != "" {
 		if p, ok := reg.Sink(name); ok {
 			cc.dlq = &p
-			cc.dlqCfg = v.parse(&section{prefix: prefixDLQ, group: groupDLQ, spec: p.Spec, raw: dlq})
+			cc.dlqCfg = v.parse(&section{prefix: prefixDLQ, group: groupDLQ, spec: p.Spec, check: p.Validate, raw: dlq})
 		} else {
 			v.fail(keyDLQSink, fmt.Sprintf("unknown sink plugin %q; available: %s", name, reg.sinkNames()))
 		}
@@ -348,12 +281,114 @@ func validate(reg Registry, commitInterval time.Duration, raw map[string]string)
 		v.cfg = cc
 		return v
 	}
-	// A type error quotes the value; never when the value is a secret.
+	v.scrubErrs(raw)
+	return v
+}
+
+// scrubErrs hides the literal secret values of raw in the error messages:
+// a type error quotes the value, never when the value is a secret.
+func (v *validation) scrubErrs(raw map[string]string) {
 	sc := newScrubber(v.literalSecrets(raw))
 	for i := range v.errs {
 		v.errs[i].Message = sc.scrub(v.errs[i].Message)
 	}
-	return v
+}
+
+// chainKeys gathers the transform chain's keys of a config: the aliases
+// listed in transforms= and predicates= and each alias's settings.
+type chainKeys struct {
+	aliases, predAliases []string
+	tr, pr               map[string]map[string]string // alias → field → value
+}
+
+func newChainKeys(raw map[string]string) *chainKeys {
+	c := api.NewConfig(raw)
+	return &chainKeys{
+		aliases: c.List(keyTransforms), predAliases: c.List(keyPredicates),
+		tr: map[string]map[string]string{}, pr: map[string]map[string]string{},
+	}
+}
+
+// owns reports whether k is a transforms.<…> or predicates.<…> key.
+func (c *chainKeys) owns(k string) bool {
+	return strings.HasPrefix(k, prefixTransforms) || strings.HasPrefix(k, prefixPredicates)
+}
+
+// file files the owned key k, or appends to unknown why it cannot.
+func (c *chainKeys) file(k, val string, unknown []api.FieldError) []api.FieldError {
+	prefix, listKey, listed, into := prefixTransforms, keyTransforms, c.aliases, c.tr
+	if strings.HasPrefix(k, prefixPredicates) {
+		prefix, listKey, listed, into = prefixPredicates, keyPredicates, c.predAliases, c.pr
+	}
+	alias, field, ok := strings.Cut(k[len(prefix):], ".")
+	switch {
+	case !ok || alias == "" || field == "":
+		return append(unknown, api.FieldError{Field: k, Message: "unknown configuration key; settings here are " + prefix + "<alias>.<field>"})
+	case !slices.Contains(listed, alias):
+		return append(unknown, api.FieldError{Field: k, Message: fmt.Sprintf("alias %q is not listed in %s", alias, listKey)})
+	}
+	into[alias] = putKey(into[alias], field, val)
+	return unknown
+}
+
+// chain parses the transform steps and the predicates they name,
+// recording every problem and a section per alias. Steps whose plugin is
+// unknown are left out; the problem is recorded.
+func (v *validation) chain(reg Registry, ch *chainKeys) []transformStep {
+	var steps []transformStep
+	type guard struct {
+		step      int
+		predicate string
+	}
+	var guards []guard
+	for _, alias := range dedupe(v, keyTransforms, ch.aliases) {
+		prefix := prefixTransforms + alias + "."
+		r := ch.tr[alias]
+		spec := api.Spec{
+			{Name: typeField, Type: api.TypeString, Required: true, Description: "Transform plugin of this step."},
+			{Name: predicateField, Type: api.TypeString, Description: "Alias of a predicate (listed in predicates) that must hold for this step to apply."},
+			{Name: negateField, Type: api.TypeBool, Default: "false", Description: "Apply this step where the predicate does not hold."},
+		}
+		p, ok := reg.Transform(r[typeField])
+		if r[typeField] != "" && !ok {
+			v.fail(prefix+typeField, fmt.Sprintf("unknown transform plugin %q; available: %s", r[typeField], reg.transformNames()))
+		}
+		cfg := v.parse(&section{prefix: prefix, group: "Transform " + alias, spec: append(spec, p.Spec...), check: p.Validate, raw: r})
+		if pred := r[predicateField]; pred != "" && !slices.Contains(ch.predAliases, pred) {
+			v.fail(prefix+predicateField, fmt.Sprintf("predicate %q is not listed in %s", pred, keyPredicates))
+		}
+		if ok {
+			m := cfg.Map()
+			delete(m, typeField)
+			delete(m, predicateField)
+			delete(m, negateField)
+			if pred := cfg.String(predicateField); pred != "" {
+				guards = append(guards, guard{step: len(steps), predicate: pred})
+			}
+			steps = append(steps, transformStep{alias: alias, plugin: p, cfg: api.NewConfig(m), negate: cfg.Bool(negateField)})
+		}
+	}
+	preds := map[string]*predicateStep{}
+	for _, alias := range dedupe(v, keyPredicates, ch.predAliases) {
+		prefix := prefixPredicates + alias + "."
+		r := ch.pr[alias]
+		spec := api.Spec{{Name: typeField, Type: api.TypeString, Required: true, Description: "Predicate plugin."}}
+		p, ok := reg.Predicate(r[typeField])
+		if r[typeField] != "" && !ok {
+			v.fail(prefix+typeField, fmt.Sprintf("unknown predicate plugin %q; available: %s", r[typeField], reg.predicateNames()))
+		}
+		cfg := v.parse(&section{prefix: prefix, group: "Predicate " + alias, spec: append(spec, p.Spec...), check: p.Validate, raw: r})
+		if ok {
+			m := cfg.Map()
+			delete(m, typeField)
+			preds[alias] = &predicateStep{alias: alias, plugin: p, cfg: api.NewConfig(m)}
+		}
+	}
+	for _, g := range guards {
+		steps[g.step].predicate = preds[g.predicate] // nil only when invalid, reported above
+	}
+
+	return steps
 }
 
 // dedupe returns aliases without repeats, reporting each repeat on key.
@@ -384,11 +419,18 @@ func (v *validation) parse(s *section) api.Config {
 		s.raw = map[string]string{}
 	}
 	c, err := s.spec.Parse(s.raw)
+	if err == nil && s.check != nil {
+		err = s.check(c)
+	}
 	var ve *api.ValidationError
-	if errors.As(err, &ve) {
+	var fe api.FieldError
+	switch {
+	case errors.As(err, &ve):
 		v.errs = append(v.errs, ve.Prefixed(s.prefix).Fields...)
-	} else if err != nil {
-		v.fail(s.prefix, err.Error())
+	case errors.As(err, &fe):
+		v.fail(s.prefix+fe.Field, fe.Message)
+	case err != nil:
+		v.fail(strings.TrimSuffix(s.prefix, "."), err.Error())
 	}
 	s.parsed = c
 	if s.prefix != "" {
