@@ -10,6 +10,7 @@
 //	has-extension    HasHeaderKey: the event has the named extension
 //	subject-matches  TopicNameMatches: a regex matches the whole subject
 //	type-matches     a regex matches the whole type
+//	is-tombstone     RecordIsTombstone: no data, or JSON null data
 //
 // Predicates are immutable after New and safe for concurrent use.
 // Wrap's result keeps the wrapped transform's rule: one goroutine at a

@@ -1,6 +1,7 @@
 package predicate
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -120,7 +121,22 @@ func (a attrMatches) Test(r *api.Record) (bool, error) {
 	return a.re.MatchString(a.attr(&r.Event)), nil
 }
 
+// IsTombstone accepts records without data or with JSON null data, the
+// delete markers of compacted topics (Kafka's RecordIsTombstone).
+var IsTombstone = api.PredicatePlugin{
+	Name:    "is-tombstone",
+	Summary: "True for records with no data or JSON null data (Kafka RecordIsTombstone).",
+	New:     func(api.Config) (api.Predicate, error) { return isTombstone{}, nil },
+}
+
+type isTombstone struct{}
+
+func (isTombstone) Test(r *api.Record) (bool, error) {
+	d := bytes.TrimSpace(r.Event.Data)
+	return len(d) == 0 || (string(d) == "null" && api.IsJSONContentType(r.Event.DataContentType)), nil
+}
+
 // Plugins returns every predicate plugin, for registration by cmd.
 func Plugins() []api.PredicatePlugin {
-	return []api.PredicatePlugin{Pattern, HasExtension, SubjectMatches, TypeMatches}
+	return []api.PredicatePlugin{Pattern, HasExtension, SubjectMatches, TypeMatches, IsTombstone}
 }

@@ -51,6 +51,11 @@ func TestPredicates(t *testing.T) {
 			edit: func(r *api.Record) { r.Event.Subject = "" }, want: false},
 		{name: "type matches", p: predicate.TypeMatches, cfg: map[string]string{"pattern": `order\.(created|updated)`}, want: true},
 		{name: "type miss", p: predicate.TypeMatches, cfg: map[string]string{"pattern": `order\.deleted`}, want: false},
+		{name: "tombstone no data", p: predicate.IsTombstone, edit: func(r *api.Record) { r.Event.Data = nil }, want: true},
+		{name: "tombstone null", p: predicate.IsTombstone, edit: func(r *api.Record) { r.Event.Data = []byte(" null\n") }, want: true},
+		{name: "tombstone text null is text", p: predicate.IsTombstone,
+			edit: func(r *api.Record) { r.Event.Data, r.Event.DataContentType = []byte("null"), "text/plain" }, want: false},
+		{name: "not a tombstone", p: predicate.IsTombstone, want: false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,7 +219,7 @@ func TestPlugins(t *testing.T) {
 	for _, p := range predicate.Plugins() {
 		names[p.Name] = p.New != nil && p.Summary != ""
 	}
-	for _, n := range []string{"pattern", "has-extension", "subject-matches", "type-matches"} {
+	for _, n := range []string{"pattern", "has-extension", "subject-matches", "type-matches", "is-tombstone"} {
 		if !names[n] {
 			t.Errorf("plugin %s missing or incomplete", n)
 		}
