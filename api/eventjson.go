@@ -37,16 +37,16 @@ func (e *Event) AppendJSON(buf []byte) ([]byte, error) {
 		spec = SpecVersion
 	}
 	buf = append(buf, `{"specversion":`...)
-	buf = appendJSONString(buf, spec)
+	buf = AppendJSONString(buf, spec)
 	buf = append(buf, `,"id":`...)
-	buf = appendJSONString(buf, e.ID)
+	buf = AppendJSONString(buf, e.ID)
 	buf = append(buf, `,"source":`...)
-	buf = appendJSONString(buf, e.Source)
+	buf = AppendJSONString(buf, e.Source)
 	buf = append(buf, `,"type":`...)
-	buf = appendJSONString(buf, e.Type)
+	buf = AppendJSONString(buf, e.Type)
 	if e.Subject != "" {
 		buf = append(buf, `,"subject":`...)
-		buf = appendJSONString(buf, e.Subject)
+		buf = AppendJSONString(buf, e.Subject)
 	}
 	if !e.Time.IsZero() {
 		buf = append(buf, `,"time":"`...)
@@ -55,11 +55,11 @@ func (e *Event) AppendJSON(buf []byte) ([]byte, error) {
 	}
 	if e.DataContentType != "" {
 		buf = append(buf, `,"datacontenttype":`...)
-		buf = appendJSONString(buf, e.DataContentType)
+		buf = AppendJSONString(buf, e.DataContentType)
 	}
 	if e.DataSchema != "" {
 		buf = append(buf, `,"dataschema":`...)
-		buf = appendJSONString(buf, e.DataSchema)
+		buf = AppendJSONString(buf, e.DataSchema)
 	}
 	for k, v := range e.Extensions {
 		if !validExtensionName(k) {
@@ -83,7 +83,7 @@ func (e *Event) AppendJSON(buf []byte) ([]byte, error) {
 			buf = append(buf, e.Data...)
 		case strings.HasPrefix(e.DataContentType, "text/") && utf8.Valid(e.Data):
 			buf = append(buf, `,"data":`...)
-			buf = appendJSONString(buf, string(e.Data))
+			buf = AppendJSONString(buf, string(e.Data))
 		default:
 			buf = append(buf, `,"data_base64":"`...)
 			buf = base64.StdEncoding.AppendEncode(buf, e.Data)
@@ -96,7 +96,7 @@ func (e *Event) AppendJSON(buf []byte) ([]byte, error) {
 func appendExtension(buf []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case string:
-		return appendJSONString(buf, x), nil
+		return AppendJSONString(buf, x), nil
 	case bool:
 		return strconv.AppendBool(buf, x), nil
 	case int:
@@ -137,53 +137,58 @@ func validExtensionName(s string) bool {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string literal.
-func appendJSONString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
+// AppendJSONString appends s as a JSON string literal.
+func AppendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = AppendJSONEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// AppendJSONEscaped appends s as the contents of a JSON string literal,
+// without the quotes. Invalid UTF-8 becomes U+FFFD; U+2028 and U+2029 are
+// escaped so the output is also safe to embed in JavaScript.
+func AppendJSONEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
 		if c < utf8.RuneSelf {
-			buf = append(buf, s[start:i]...)
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
-				buf = append(buf, '\\', c)
+				dst = append(dst, '\\', c)
 			case '\n':
-				buf = append(buf, '\\', 'n')
+				dst = append(dst, '\\', 'n')
 			case '\r':
-				buf = append(buf, '\\', 'r')
+				dst = append(dst, '\\', 'r')
 			case '\t':
-				buf = append(buf, '\\', 't')
+				dst = append(dst, '\\', 't')
 			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}
 			i++
 			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
 			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
 			continue
 		}
 		i += size
+		start = i
 	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
+	return append(dst, s[start:]...)
 }
 
 // UnmarshalJSON decodes a structured-mode CloudEvent. It requires id,

@@ -2,63 +2,16 @@ package template
 
 import (
 	"unicode/utf8"
+
+	"github.com/ferryhq/ferry/api"
 )
 
-const hexDigits = "0123456789abcdef"
-
-// appendEscaped appends s as the contents of a JSON string literal, without
-// the quotes. Invalid UTF-8 becomes U+FFFD; U+2028 and U+2029 are escaped so
-// the output is also safe to embed in JavaScript.
-func appendEscaped(dst []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	return append(dst, s[start:]...)
-}
-
-// appendQuoted appends s as a JSON string literal.
-func appendQuoted(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	dst = appendEscaped(dst, s)
-	return append(dst, '"')
-}
+// appendEscaped and appendQuoted are api's JSON string encoders, so the
+// event encoder and templates escape identically.
+var (
+	appendEscaped = api.AppendJSONEscaped
+	appendQuoted  = api.AppendJSONString
+)
 
 // appendUnescaped appends the text of a JSON string's contents (the bytes
 // between the quotes), which validString has accepted. It decodes as
