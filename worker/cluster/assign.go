@@ -92,20 +92,18 @@ type Plan struct {
 
 // Revoked returns the tasks the worker must stop, sorted.
 func (p Plan) Revoked(worker string) []TaskID {
-	var out []TaskID
-	for _, m := range p.Moves {
-		if m.From == worker {
-			out = append(out, m.Task)
-		}
-	}
-	return out
+	return p.tasks(func(m Move) bool { return m.From == worker })
 }
 
 // Assigned returns the tasks the worker must start, sorted.
 func (p Plan) Assigned(worker string) []TaskID {
+	return p.tasks(func(m Move) bool { return m.To == worker })
+}
+
+func (p Plan) tasks(keep func(Move) bool) []TaskID {
 	var out []TaskID
 	for _, m := range p.Moves {
-		if m.To == worker {
+		if keep(m) {
 			out = append(out, m.Task)
 		}
 	}

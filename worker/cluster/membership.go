@@ -71,7 +71,7 @@ type Membership struct {
 	ml      *memberlist.Memberlist
 	running bool
 	closed  bool
-	stop    chan struct{} // closed by Leave and Close to end Run
+	stopped chan struct{} // closed by Leave and Close to end Run
 
 	mu      sync.Mutex
 	meta    Meta
@@ -97,7 +97,7 @@ func NewMembership(cfg MembershipConfig) (*Membership, error) {
 		log:     cfg.Logger.With("worker", cfg.Name),
 		changes: make(chan struct{}, 1),
 		done:    make(chan struct{}),
-		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
 		members: make(map[string]*Member),
 	}
 	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
@@ -223,7 +223,7 @@ func (m *Membership) Run(ctx context.Context) error {
 			}
 			m.life.Unlock()
 			return nil
-		case <-m.stop:
+		case <-m.stopped:
 			return nil
 		case <-tick.C:
 			m.prune()
@@ -249,7 +249,7 @@ func (m *Membership) start() error {
 	if err != nil {
 		m.closeUnusedLocked()
 		m.closed = true
-		close(m.stop)
+		close(m.stopped)
 		return fmt.Errorf("cluster: start memberlist: %w", err)
 	}
 	m.ml, m.running = ml, true
@@ -318,12 +318,26 @@ func (m *Membership) prune() {
 // move its tasks without waiting for failure detection. A membership that
 // left cannot join again: create a new one.
 func (m *Membership) Leave(timeout time.Duration) error {
+	return m.stop(true, timeout)
+}
+
+// Close stops the membership at once, without leaving: to the others this
+// worker looks crashed. It is idempotent and waits for Run to return.
+func (m *Membership) Close() error {
+	_ = m.stop(false, 0)
+	return nil
+}
+
+// stop ends the membership, leaving first if asked, and waits for Run.
+func (m *Membership) stop(leave bool, timeout time.Duration) error {
 	m.life.Lock()
-	if m.closed {
-		m.life.Unlock()
-		return ErrClosed
+	var err error
+	switch {
+	case leave && m.closed:
+		err = ErrClosed
+	case leave:
+		err = m.leaveLocked(timeout)
 	}
-	err := m.leaveLocked(timeout)
 	m.shutdownLocked()
 	running := m.running
 	m.life.Unlock()
@@ -343,19 +357,6 @@ func (m *Membership) leaveLocked(timeout time.Duration) error {
 	return err
 }
 
-// Close stops the membership at once, without leaving: to the others this
-// worker looks crashed. It is idempotent and waits for Run to return.
-func (m *Membership) Close() error {
-	m.life.Lock()
-	m.shutdownLocked()
-	running := m.running
-	m.life.Unlock()
-	if running {
-		<-m.done
-	}
-	return nil
-}
-
 func (m *Membership) shutdownLocked() {
 	if m.closed {
 		return
@@ -368,7 +369,7 @@ func (m *Membership) shutdownLocked() {
 	} else {
 		m.closeUnusedLocked()
 	}
-	close(m.stop)
+	close(m.stopped)
 }
 
 func (m *Membership) closeUnused() {
