@@ -37,7 +37,7 @@ func check(ctx context.Context, db *sql.DB, s *settings) (*serverInfo, error) {
 	}
 	var logBin int
 	var format, image string
-	if err := db.QueryRowContext(ctx, "SELECT @@log_bin, @@binlog_format, @@binlog_row_image").Scan(&logBin, &format, &image); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.log_bin, @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image").Scan(&logBin, &format, &image); err != nil {
 		return nil, fmt.Errorf("mysql-cdc: read binlog settings: %w", err)
 	}
 	if logBin != 1 {
@@ -50,7 +50,7 @@ func check(ctx context.Context, db *sql.DB, s *settings) (*serverInfo, error) {
 		return nil, fmt.Errorf("%w (it is %s): set binlog_row_image=FULL so updates and deletes carry every column", ErrRowImage, image)
 	}
 	var meta string
-	if err := db.QueryRowContext(ctx, "SELECT @@binlog_row_metadata").Scan(&meta); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.binlog_row_metadata").Scan(&meta); err != nil {
 		meta = "unsupported by this server version"
 	}
 	if !strings.EqualFold(meta, "FULL") {

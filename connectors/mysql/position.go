@@ -26,7 +26,7 @@ import (
 // are left out.
 type position struct {
 	File     string       `json:"file,omitempty"`
-	Pos      uint32       `json:"pos"`
+	Pos      uint32       `json:"pos,omitempty"`
 	GTIDs    string       `json:"gtids,omitempty"`
 	Row      int          `json:"row,omitempty"`
 	Snapshot *snapshotPos `json:"snapshot,omitempty"`
