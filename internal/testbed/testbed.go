@@ -76,6 +76,7 @@ type DTSConfig struct {
 // FERRY_TESTBED_ prefix) and how to find the addresses to dial from them.
 type service struct {
 	name  string
+	lock  string // lockKey of the testbed.sh service behind it
 	keys  []string
 	addrs func(e env) ([]string, error)
 }
@@ -113,11 +114,12 @@ func endpointAddr(key string) func(env) ([]string, error) {
 }
 
 var (
-	svcRocketMQ = service{name: "rocketmq", keys: []string{"ROCKETMQ_NAMESRV"}, addrs: addrList("ROCKETMQ_NAMESRV")}
-	svcBroker   = service{name: "rocketmq broker", keys: []string{"ROCKETMQ_BROKER"}, addrs: addrList("ROCKETMQ_BROKER")}
-	svcKafka    = service{name: "kafka", keys: []string{"KAFKA_BROKERS"}, addrs: addrList("KAFKA_BROKERS")}
+	svcRocketMQ = service{name: "rocketmq", lock: "rocketmq", keys: []string{"ROCKETMQ_NAMESRV"}, addrs: addrList("ROCKETMQ_NAMESRV")}
+	svcBroker   = service{name: "rocketmq broker", lock: "rocketmq", keys: []string{"ROCKETMQ_BROKER"}, addrs: addrList("ROCKETMQ_BROKER")}
+	svcKafka    = service{name: "kafka", lock: "kafka", keys: []string{"KAFKA_BROKERS"}, addrs: addrList("KAFKA_BROKERS")}
 	svcMySQL    = service{
 		name: "mariadb",
+		lock: "mariadb",
 		keys: []string{"MYSQL_HOST", "MYSQL_PORT", "MYSQL_USER", "MYSQL_PASSWORD"},
 		addrs: func(e env) ([]string, error) {
 			if _, err := strconv.ParseUint(e.get(keyPrefix+"MYSQL_PORT"), 10, 16); err != nil {
@@ -126,10 +128,11 @@ var (
 			return []string{net.JoinHostPort(e.get(keyPrefix+"MYSQL_HOST"), e.get(keyPrefix+"MYSQL_PORT"))}, nil
 		},
 	}
-	svcSLS = service{name: "sls emulator", keys: []string{"SLS_ENDPOINT", "SLS_ACCESS_KEY_ID", "SLS_ACCESS_KEY_SECRET"}, addrs: endpointAddr("SLS_ENDPOINT")}
-	svcMNS = service{name: "mns emulator", keys: []string{"MNS_ENDPOINT", "MNS_ACCESS_KEY_ID", "MNS_ACCESS_KEY_SECRET"}, addrs: endpointAddr("MNS_ENDPOINT")}
+	svcSLS = service{name: "sls emulator", lock: "sls", keys: []string{"SLS_ENDPOINT", "SLS_ACCESS_KEY_ID", "SLS_ACCESS_KEY_SECRET"}, addrs: endpointAddr("SLS_ENDPOINT")}
+	svcMNS = service{name: "mns emulator", lock: "mns", keys: []string{"MNS_ENDPOINT", "MNS_ACCESS_KEY_ID", "MNS_ACCESS_KEY_SECRET"}, addrs: endpointAddr("MNS_ENDPOINT")}
 	svcDTS = service{
 		name:  "dts emulator",
+		lock:  "dts",
 		keys:  []string{"DTS_BROKERS", "DTS_USER", "DTS_PASSWORD", "DTS_GROUP", "DTS_TOPIC"},
 		addrs: addrList("DTS_BROKERS"),
 	}
@@ -179,11 +182,16 @@ func (s source) inCI() bool {
 }
 
 // need resolves svc or stops the test: Skip outside CI, Fatal in CI. On a
-// real testing.TB neither returns; ok is false for stand-ins that do.
+// real testing.TB neither returns; ok is false for stand-ins that do. A
+// resolved service is share-locked until the test ends (see lock.go).
 func (s source) need(tb testing.TB, svc service) (e env, ok bool) {
 	tb.Helper()
 	e, err := s.resolve(context.Background(), svc)
 	if err == nil {
+		if err := share(tb, e.lockDir(s), svc.lock); err != nil {
+			tb.Fatal(err)
+			return e, false
+		}
 		return e, true
 	}
 	msg := err.Error() + "; " + upHint
@@ -302,10 +310,32 @@ func scriptFrom(wd string) string {
 const runTimeout = 5 * time.Minute
 
 // Run runs testbed.sh with args (for example "restart", "rocketmq"), logs
-// its output and fails the test if it fails. It must not be used from tests
-// running in parallel with others that use the affected service.
+// its output and fails the test if it fails.
+//
+// For start, stop and restart it first takes the service's exclusive lock,
+// so it waits until tests of other packages (other processes) that obtained
+// the service have finished, and tests that ask for the service meanwhile
+// wait for it; the calling test's own hold is set aside. Tests of the same
+// package still running in parallel are not waited for: a test that
+// disrupts a service must not be parallel.
 func Run(tb testing.TB, args ...string) {
 	tb.Helper()
+	if len(args) == 2 && (args[0] == "start" || args[0] == "stop" || args[0] == "restart") {
+		src := osSource()
+		e, err := src.load()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		waited := time.Now()
+		release, err := exclusive(tb, e.lockDir(src), lockKey(args[1]))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer release()
+		if d := time.Since(waited); d > time.Second {
+			tb.Logf("testbed: waited %s for other tests to release %s", d.Round(time.Millisecond), args[1])
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	start := time.Now()
