@@ -413,12 +413,15 @@ func (m *Membership) notify() {
 }
 
 // suspect marks a member suspect when this worker's probe of it failed.
-func (m *Membership) suspect(name string) {
+func (m *Membership) suspect(name string) { m.transition(name, StateAlive, StateSuspect) }
+
+// transition moves a member from one state to another, if it is in from.
+func (m *Membership) transition(name string, from, to MemberState) {
 	m.mu.Lock()
 	mb, ok := m.members[name]
-	changed := ok && mb.State == StateAlive
+	changed := ok && mb.State == from
 	if changed {
-		mb.State, mb.Since = StateSuspect, time.Now()
+		mb.State, mb.Since = to, time.Now()
 	}
 	m.mu.Unlock()
 	if changed {
@@ -466,17 +469,7 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 // NotifyPingComplete clears this worker's suspicion of a member that
 // answered a probe again.
 func (d *delegate) NotifyPingComplete(n *memberlist.Node, rtt time.Duration, payload []byte) {
-	m := d.m
-	m.mu.Lock()
-	mb, ok := m.members[n.Name]
-	changed := ok && mb.State == StateSuspect
-	if changed {
-		mb.State, mb.Since = StateAlive, time.Now()
-	}
-	m.mu.Unlock()
-	if changed {
-		m.notify()
-	}
+	d.m.transition(n.Name, StateSuspect, StateAlive)
 }
 
 func (d *delegate) AckPayload() []byte { return nil }
