@@ -24,9 +24,16 @@
 // integration tests would claim coverage it does not have.
 //
 // Accessors may be called from parallel tests. They never start services;
-// tests that need to disrupt one (restart the broker, say) run the script via
-// Run with Script's path, and must not run in parallel with tests that use
-// the same service.
+// tests that need to disrupt one (restart the broker, say) call Run, which
+// runs the script at Script's path.
+//
+// Packages' tests run in separate processes at the same time, so services
+// are coordinated through file locks in the test bed's run directory: an
+// accessor takes a shared lock on its service until the test ends, and Run
+// ("start", "stop" or "restart") takes the exclusive one, waiting for other
+// processes' tests to finish and making new ones wait (at most four minutes,
+// then ErrLockTimeout). Within one package nothing is waited for: a test
+// that disrupts a service must not call t.Parallel.
 //
 // The round-trip tests in this package (RocketMQ, Kafka, MariaDB binlog and a
 // RocketMQ restart) double as the test bed's own acceptance test.

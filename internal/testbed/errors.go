@@ -15,4 +15,8 @@ var (
 	// ErrBadValue means a configured value cannot be used (a port that is
 	// not a number, an empty address list).
 	ErrBadValue = errors.New("testbed: bad value")
+
+	// ErrLockTimeout means a test waited too long for a service that
+	// other tests were restarting or using (see Run).
+	ErrLockTimeout = errors.New("testbed: timed out waiting for the service lock")
 )
