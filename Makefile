@@ -8,6 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 15s
 DATA_DIR ?= .data/standalone
 LISTEN ?= 127.0.0.1:8083
+RESTART_TESTS := TestRocketMQSurvivesRestart|TestBrokerRestart
 
 .PHONY: all build run test test-unit lint bench fuzz tidy testbed-up testbed-down clean
 
@@ -23,13 +24,16 @@ run: build ## a standalone worker with the example pipeline (generator -> file)
 
 # test brings the test bed up (reusing a running one), runs every unit and
 # integration test with the race detector, and stops only what it started
-# (KEEP_TESTBED=1 keeps it running). The SLS consumer-library test runs once
+# (KEEP_TESTBED=1 keeps it running). Tests that restart the shared RocketMQ
+# broker run afterwards, one at a time, so they never pull the broker from
+# under other packages' tests. The SLS consumer-library test runs once
 # more without -race: the upstream SDK races in its own goroutines, so the
 # race run skips it.
 test: build
 	$(TESTBED) up
 	set -a; source .testbed/env; set +a; \
-	$(GO) test -race -count=1 -timeout 25m $(PKGS) && \
+	$(GO) test -race -count=1 -timeout 25m -skip '$(RESTART_TESTS)' $(PKGS) && \
+	$(GO) test -race -count=1 -timeout 10m -p 1 -run '$(RESTART_TESTS)' ./internal/testbed ./offset/rocketmq && \
 	$(GO) test -count=1 -run 'TestConsumerLibrary' ./internal/emulator/sls/; rc=$$?; \
 	if [ -z "$$KEEP_TESTBED" ]; then $(TESTBED) down --started; fi; \
 	exit $$rc
