@@ -187,7 +187,7 @@ func TestMembershipJoin(t *testing.T) {
 	}
 	select {
 	case <-nodes[0].Changes():
-	default:
+	case <-time.After(5 * time.Second):
 		t.Error("no change signalled after joins")
 	}
 }
@@ -292,7 +292,7 @@ func TestMembershipDrainingPropagates(t *testing.T) {
 	t.Logf("draining flag seen in %v", took)
 	select {
 	case <-nodes[1].Changes():
-	default:
+	case <-time.After(5 * time.Second):
 		t.Error("no change signalled for the draining flag")
 	}
 	// A draining worker is no longer the leader.
