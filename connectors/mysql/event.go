@@ -77,40 +77,37 @@ func (s *source) appendOrigin(b []byte, o *origin) []byte {
 	return append(b, '}')
 }
 
-// changeRecord assembles a change record from rendered images (nil for
-// absent) and key.
-func (s *source) changeRecord(op byte, before, after, key []byte, o *origin, id string, pos api.Position, now time.Time) api.Record {
-	n := 96 + len(before) + len(after) + 256
-	d := make([]byte, 0, n)
-	d = append(d, `{"before":`...)
-	if before == nil {
-		d = append(d, "null"...)
-	} else {
-		d = append(d, before...)
-	}
-	d = append(d, `,"after":`...)
-	if after == nil {
-		d = append(d, "null"...)
-	} else {
-		d = append(d, after...)
-	}
+// beginEnvelope starts a change event's data with its before image; the
+// caller appends the image (or null) after it returns.
+func beginEnvelope(sizeHint int) []byte {
+	d := make([]byte, 0, sizeHint)
+	return append(d, `{"before":`...)
+}
+
+// finishEnvelope appends the source block, op and ts_ms after the after
+// image and closes the object.
+func (s *source) finishEnvelope(d []byte, op byte, o *origin, now time.Time) []byte {
 	d = append(d, `,"source":`...)
 	d = s.appendOrigin(d, o)
 	d = append(d, `,"op":"`...)
 	d = append(d, op)
 	d = append(d, `","ts_ms":`...)
 	d = strconv.AppendInt(d, now.UnixMilli(), 10)
-	d = append(d, '}')
+	return append(d, '}')
+}
+
+// newRecord wraps finished data as a record of this source.
+func (s *source) newRecord(op byte, subject string, data, key []byte, t time.Time, id string, pos api.Position) api.Record {
 	return api.Record{
 		Event: api.Event{
 			ID:              id,
 			Source:          s.evSource,
 			SpecVersion:     api.SpecVersion,
 			Type:            opType(op),
-			Subject:         o.db + "." + o.tbl,
-			Time:            o.ts,
+			Subject:         subject,
+			Time:            t,
 			DataContentType: "application/json",
-			Data:            d,
+			Data:            data,
 		},
 		Key:       key,
 		Partition: s.partition,

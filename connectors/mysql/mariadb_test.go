@@ -23,8 +23,8 @@ import (
 
 // env is one test's database on the test bed's MariaDB.
 type env struct {
-	cfg testbed.MySQLConfig
-	db  *sql.DB // as the CDC user, on the test database
+	cfg  testbed.MySQLConfig
+	db   *sql.DB // as the CDC user, on the test database
 	name string
 }
 

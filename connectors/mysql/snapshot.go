@@ -33,6 +33,8 @@ type snapshotter struct {
 	idx    int
 	after  []string // last key read in tables[idx] (text; binary parts hex)
 	cur    *snapTable
+	// sizeHint is the last record's data size, to size the next buffer.
+	sizeHint int
 }
 
 type tableName struct{ db, name string }
@@ -297,11 +299,14 @@ func (sn *snapshotter) chunk(ctx context.Context, t tableName, limit int) ([]api
 	var recs []api.Record
 	now := time.Now()
 	s := sn.s
+	subject := t.String()
 	for rows.Next() {
 		if err := rows.Scan(dst...); err != nil {
 			return nil, 0, fmt.Errorf("mysql-cdc: snapshot %s: %w", t, err)
 		}
-		after, err := renderText(nil, st.cols, nil, vals)
+		d := beginEnvelope(sn.sizeHint)
+		d = append(d, `null,"after":`...)
+		d, err := renderText(d, st.cols, nil, vals)
 		if err != nil {
 			return nil, 0, fmt.Errorf("mysql-cdc: snapshot %s: %w", t, err)
 		}
@@ -334,7 +339,9 @@ func (sn *snapshotter) chunk(ctx context.Context, t tableName, limit int) ([]api
 		}
 		o := origin{serverID: s.info.id, ts: sn.ts, snapshot: true, db: t.db, tbl: t.name,
 			file: sn.start.File, pos: sn.start.Pos, gtid: ""}
-		recs = append(recs, s.changeRecord('r', nil, after, key, &o, id, p.encode(), now))
+		d = s.finishEnvelope(d, 'r', &o, now)
+		sn.sizeHint = len(d) + 64
+		recs = append(recs, s.newRecord('r', subject, d, key, sn.ts, id, p.encode()))
 		sn.after = keyParts
 	}
 	if err := rows.Err(); err != nil {

@@ -52,16 +52,18 @@ type stream struct {
 	commitPos  uint32
 	lastEmit   time.Time
 	lastBeat   string
+	sizeHint   int // last record's data size, to size the next buffer
 }
 
 // tableMeta is a table's layout as a TableMapEvent described it.
 type tableMeta struct {
-	tme    *replication.TableMapEvent
-	db     string
-	name   string
-	wanted bool
-	cols   []column
-	pk     []int
+	tme     *replication.TableMapEvent
+	db      string
+	name    string
+	subject string // db.name
+	wanted  bool
+	cols    []column
+	pk      []int
 }
 
 func newStream(s *source, from *position) (*stream, error) {
@@ -484,26 +486,34 @@ func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
 			before, after = e.Rows[2*i], e.Rows[2*i+1]
 			keyImg = after
 		}
-		var bj, aj, key []byte
+		d := beginEnvelope(st.sizeHint)
 		if before != nil {
-			if bj, err = renderBinlog(nil, m.cols, nil, before); err != nil {
-				return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
+			d, err = renderBinlog(d, m.cols, nil, before)
+		} else {
+			d = append(d, "null"...)
+		}
+		if err == nil {
+			d = append(d, `,"after":`...)
+			if after != nil {
+				d, err = renderBinlog(d, m.cols, nil, after)
+			} else {
+				d = append(d, "null"...)
 			}
 		}
-		if after != nil {
-			if aj, err = renderBinlog(nil, m.cols, nil, after); err != nil {
-				return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
-			}
+		var key []byte
+		if err == nil && len(m.pk) > 0 {
+			key, err = renderBinlog(make([]byte, 0, 32), m.cols, m.pk, keyImg)
 		}
-		if len(m.pk) > 0 {
-			if key, err = renderBinlog(nil, m.cols, m.pk, keyImg); err != nil {
-				return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
-			}
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
 		}
-		o := origin{serverID: h.ServerID, ts: time.Unix(int64(h.Timestamp), 0), db: m.db, tbl: m.name,
+		ts := time.Unix(int64(h.Timestamp), 0)
+		o := origin{serverID: h.ServerID, ts: ts, db: m.db, tbl: m.name,
 			file: st.txFile, pos: st.txPos, row: st.row, gtid: st.txGTID}
+		d = st.s.finishEnvelope(d, op, &o, now)
+		st.sizeHint = len(d) + 64
 		pos := appendStream(make([]byte, 0, 64+len(st.txGTIDs)), st.txFile, st.txPos, st.txGTIDs, st.row)
-		r := st.s.changeRecord(op, bj, aj, key, &o, streamID(st.txFile, st.txPos, st.row), pos, now)
+		r := st.s.newRecord(op, m.subject, d, key, ts, streamID(st.txFile, st.txPos, st.row), pos)
 		recs = append(recs, r)
 		size += r.Size()
 		if len(recs) >= cfg.batch || size >= cfg.batchBytes {
@@ -529,7 +539,7 @@ func (st *stream) meta(tme *replication.TableMapEvent) (*tableMeta, error) {
 		m.tme = tme
 		return m, nil
 	}
-	m = &tableMeta{tme: tme, db: db, name: name, wanted: st.s.cfg.tableWanted(db, name)}
+	m = &tableMeta{tme: tme, db: db, name: name, subject: db + "." + name, wanted: st.s.cfg.tableWanted(db, name)}
 	st.tables[tme.TableID] = m
 	if !m.wanted {
 		return m, nil

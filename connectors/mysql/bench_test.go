@@ -1,0 +1,97 @@
+package mysql_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/ferryhq/ferry/api"
+)
+
+// BenchmarkBinlog measures binlog → records throughput over an insert load
+// of FERRY_CDC_BENCH_ROWS rows (default 100,000) written as 1,000-row
+// INSERTs, and the raw go-mysql read rate of the same events as the
+// ceiling:
+//
+//	go test -run XXX -bench Binlog -benchtime 3x ./connectors/mysql/
+func BenchmarkBinlog(b *testing.B) {
+	rows := 100_000
+	if v, err := strconv.Atoi(os.Getenv("FERRY_CDC_BENCH_ROWS")); err == nil && v > 0 {
+		rows = v
+	}
+	e := newEnv(b)
+	e.exec(b, "CREATE TABLE bench (id INT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME(3), note TEXT)")
+	var file string
+	var pos uint32
+	if err := e.db.QueryRow("SHOW MASTER STATUS").Scan(&file, &pos, new(sql.NullString), new(sql.NullString)); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < rows; i += 1000 {
+		q := []byte("INSERT INTO bench VALUES ")
+		for j := i; j < min(i+1000, rows); j++ {
+			if j > i {
+				q = append(q, ',')
+			}
+			q = fmt.Appendf(q, "(%d,'name-%d',%d.%02d,'2024-05-06 07:08:09.123','note for row %d')", j, j, j, j%100, j)
+		}
+		e.exec(b, string(q))
+	}
+	start := fmt.Sprintf(`{"file":%q,"pos":%d}`, file, pos)
+
+	b.Run("records", func(b *testing.B) {
+		raw := e.config("snapshot.mode", "never", "gtid.mode", "off", "table.include.list", e.name+`\.bench`)
+		b.ResetTimer()
+		for range b.N {
+			src := mustOpen(b, raw, map[string]api.Position{e.cfg.Addr(): api.Position(start)})
+			t0 := time.Now()
+			n := 0
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			for n < rows {
+				batch, err := src.Read(ctx)
+				if err != nil {
+					b.Fatalf("Read after %d: %v", n, err)
+				}
+				n += len(batch)
+			}
+			cancel()
+			b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "rows/s")
+			_ = src.Close(context.Background())
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		for range b.N {
+			syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+				ServerID: 1<<20 + rand.Uint32N(1<<30), Flavor: gmysql.MariaDBFlavor,
+				Host: e.cfg.Host, Port: uint16(e.cfg.Port), User: e.cfg.User, Password: e.cfg.Password,
+				EventCacheCount: 16, Logger: logger(b),
+			})
+			st, err := syncer.StartSync(gmysql.Position{Name: file, Pos: pos})
+			if err != nil {
+				b.Fatal(err)
+			}
+			t0 := time.Now()
+			n := 0
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			for n < rows {
+				ev, err := st.GetEvent(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if re, ok := ev.Event.(*replication.RowsEvent); ok && string(re.Table.Schema) == e.name {
+					n += len(re.Rows)
+				}
+			}
+			cancel()
+			b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "rows/s")
+			syncer.Close()
+		}
+	})
+}
