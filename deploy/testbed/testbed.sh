@@ -371,10 +371,12 @@ kafka_cmd() {
 		shift
 	done
 	shift
-	CMD=(java -server "${opts[@]}" -XX:+UseG1GC -Djava.awt.headless=true
+	# Defaults first: for a repeated -D the JVM keeps the last one.
+	CMD=(java -server -XX:+UseG1GC -Djava.awt.headless=true
 		-Dorg.slf4j.simpleLogger.defaultLogLevel=info
 		-Dorg.slf4j.simpleLogger.showDateTime=true
 		-Dferry.testbed="$TB/"
+		"${opts[@]}"
 		-cp "$KAFKA_LIB/*" "$@")
 }
 
