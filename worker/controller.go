@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 
+	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/offset"
 )
 
@@ -57,6 +59,37 @@ type Controller interface {
 	// (ErrNotStopped otherwise).
 	AlterOffsets(ctx context.Context, name string, offsets ConnectorOffsets) error
 	ResetOffsets(ctx context.Context, name string) error
+
+	// PreviewTransforms runs events through the transform chain that
+	// config declares (transforms=, predicates= and their sections; other
+	// connector keys are ignored) without creating a connector, and
+	// returns one result per event, in order. An invalid chain is a
+	// *api.ValidationError like the connector's; more than
+	// MaxPreviewEvents events is ErrBadRequest. A transform failing on one
+	// event is that result's Error, not an error of the call.
+	PreviewTransforms(ctx context.Context, config map[string]string, events []api.Event) ([]PreviewResult, error)
+}
+
+// PreviewRequest is the body of POST /transforms/preview: the chain's
+// config and the events, CloudEvents in structured JSON.
+type PreviewRequest struct {
+	Config map[string]string `json:"config"`
+	Events []json.RawMessage `json:"events"`
+}
+
+// PreviewResponse is the answer of POST /transforms/preview.
+type PreviewResponse struct {
+	Results []PreviewResult `json:"results"`
+}
+
+// PreviewResult is what the transform chain made of one input event:
+// the output events (structured JSON, extensions in name order), or the
+// alias of the step that dropped it, or the error of the step that failed.
+type PreviewResult struct {
+	Dropped   bool              `json:"dropped"`
+	DroppedBy string            `json:"dropped_by"`
+	Events    []json.RawMessage `json:"events"`
+	Error     string            `json:"error"`
 }
 
 // PluginInfo is one entry of GET /connector-plugins.

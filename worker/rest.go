@@ -190,6 +190,8 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/connector-plugins", s.listPlugins)
 	e.GET("/connector-plugins/:plugin/config", s.pluginConfig)
 	e.PUT("/connector-plugins/:plugin/config/validate", s.validateConfig)
+
+	e.POST("/transforms/preview", s.previewTransforms)
 }
 
 // Handler returns the server's HTTP handler, for tests and for embedding

@@ -25,6 +25,7 @@ type restFake struct {
 	mu         sync.Mutex
 	connectors map[string]*restFakeConnector
 	metrics    []worker.TaskMetrics
+	preview    *worker.Standalone // built on first use
 }
 
 type restFakeConnector struct {
@@ -387,3 +388,20 @@ var (
 	_ worker.Controller        = (*restFake)(nil)
 	_ worker.TaskMetricsSource = (*restFake)(nil)
 )
+
+// PreviewTransforms delegates to a real worker over previewRegistry, so the
+// golden files show the real preview's answers.
+func (f *restFake) PreviewTransforms(ctx context.Context, config map[string]string, events []api.Event) ([]worker.PreviewResult, error) {
+	f.mu.Lock()
+	if f.preview == nil {
+		w, err := worker.New(worker.Config{WorkerID: restFakeWorker, Store: offset.NewMemory(), Registry: previewRegistry()})
+		if err != nil {
+			f.mu.Unlock()
+			return nil, err
+		}
+		f.preview = w
+	}
+	w := f.preview
+	f.mu.Unlock()
+	return w.PreviewTransforms(ctx, config, events)
+}

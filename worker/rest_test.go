@@ -164,6 +164,17 @@ func TestRESTGolden(t *testing.T) {
 		{"validate-errors", "PUT", "/connector-plugins/generator/config/validate", `{"source": "generator", "sink": "file"}`},
 		{"validate-plugin-mismatch", "PUT", "/connector-plugins/http/config/validate", ordersConfig},
 
+		// Transform preview (stateless; see previewRegistry).
+		{"preview", "POST", "/transforms/preview", previewBody},
+		{"preview-empty", "POST", "/transforms/preview", `{"config": {}, "events": []}`},
+		{"preview-invalid-chain", "POST", "/transforms/preview", `{"config": {"transforms": "a,b", "transforms.a.type": "nope", "transforms.b.type": "fail", "transforms.b.key": 7, "transforms.c.to": "x"}, "events": []}`},
+		{"preview-secret-reference", "POST", "/transforms/preview", `{"config": {"transforms": "a", "transforms.a.type": "settype", "transforms.a.to": "${env:HOME}"}, "events": []}`},
+		{"preview-malformed-event", "POST", "/transforms/preview", `{"config": {}, "events": [` + previewEventJSON + `, {"specversion": "1.0", "source": "/s", "type": "t"}]}`},
+		{"preview-event-not-object", "POST", "/transforms/preview", `{"config": {}, "events": ["id=1"]}`},
+		{"preview-too-many-events", "POST", "/transforms/preview", `{"events": [` + strings.Repeat(`{},`, worker.MaxPreviewEvents) + `{}]}`},
+		{"preview-unknown-field", "POST", "/transforms/preview", `{"config": {}, "event": []}`},
+		{"preview-config-value-object", "POST", "/transforms/preview", `{"config": {"transforms": {"a": "b"}}, "events": []}`},
+
 		// Create, in every accepted shape.
 		{"create", "POST", "/connectors", `{"name": "orders", "config": ` + ordersConfig + `}`},
 		{"create-name-in-config", "POST", "/connectors", `{"config": {"name": "audit", "source": "generator", "sink": "file", "sink.path": "/tmp/audit.jsonl"}}`},

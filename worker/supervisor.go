@@ -298,37 +298,15 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 
 	// Transforms built before a failing constructor are closed here; once
 	// runtime.New succeeded the runtime closes every plugin.
-	var chain []runtime.NamedTransform
-	closeChain := func() {
-		for _, nt := range chain {
-			if cl, ok := nt.Transform.(api.Closer); ok {
-				_ = cl.Close()
-			}
-		}
-	}
 	src, err := cc.source.New(tc(cc.sourceCfg))
 	if err != nil {
 		return sc, fmt.Errorf("task start: source %q: %w", cc.source.Name, err)
 	}
-	for _, st := range cc.transforms {
-		tr, err := st.plugin.New(st.cfg)
-		if err != nil {
-			closeChain()
-			return sc, fmt.Errorf("task start: transform %q (%s): %w", st.alias, st.plugin.Name, err)
-		}
-		if pr := st.predicate; pr != nil {
-			p, err := pr.plugin.New(pr.cfg)
-			if err != nil {
-				if cl, ok := tr.(api.Closer); ok {
-					_ = cl.Close()
-				}
-				closeChain()
-				return sc, fmt.Errorf("task start: predicate %q (%s): %w", pr.alias, pr.plugin.Name, err)
-			}
-			tr = s.cfg.Registry.PredicateWrap(tr, p, st.negate)
-		}
-		chain = append(chain, runtime.NamedTransform{Name: st.alias, Transform: tr})
+	chain, err := buildChain(s.cfg.Registry, cc.transforms)
+	if err != nil {
+		return sc, fmt.Errorf("task start: %w", err)
 	}
+	closeChain := func() { closeTransforms(chain) }
 	snk, err := cc.sink.New(tc(cc.sinkCfg))
 	if err != nil {
 		closeChain()
@@ -376,6 +354,39 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 	t.runner.Store(&runner)
 	s.putStatus(t.conn, t.index, offset.StateRunning, "", gen)
 	return sc, runner.Run(ctx)
+}
+
+// buildChain constructs the transform steps in order, each guarded by its
+// predicate. When a constructor fails, the transforms built so far are
+// closed and the error names the step.
+func buildChain(reg Registry, steps []transformStep) ([]runtime.NamedTransform, error) {
+	var chain []runtime.NamedTransform
+	for _, st := range steps {
+		tr, err := st.plugin.New(st.cfg)
+		if err != nil {
+			closeTransforms(chain)
+			return nil, fmt.Errorf("transform %q (%s): %w", st.alias, st.plugin.Name, err)
+		}
+		if pr := st.predicate; pr != nil {
+			p, err := pr.plugin.New(pr.cfg)
+			if err != nil {
+				closeTransforms(append(chain, runtime.NamedTransform{Transform: tr}))
+				return nil, fmt.Errorf("predicate %q (%s): %w", pr.alias, pr.plugin.Name, err)
+			}
+			tr = reg.PredicateWrap(tr, p, st.negate)
+		}
+		chain = append(chain, runtime.NamedTransform{Name: st.alias, Transform: tr})
+	}
+	return chain, nil
+}
+
+// closeTransforms closes every transform of chain that holds resources.
+func closeTransforms(chain []runtime.NamedTransform) {
+	for _, nt := range chain {
+		if cl, ok := nt.Transform.(api.Closer); ok {
+			_ = cl.Close()
+		}
+	}
 }
 
 // putStatus records a status; a failure is logged, not returned: status
