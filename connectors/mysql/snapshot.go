@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
 	"sort"
@@ -419,10 +420,17 @@ func jsonValidColumn(clause string) (string, bool) {
 	return strings.ReplaceAll(name, "``", "`"), true
 }
 
+// close ends the snapshot transaction. A connection that cannot roll back
+// is discarded rather than returned to the pool inside a transaction.
 func (sn *snapshotter) close() {
-	if sn.conn != nil {
-		_, _ = sn.conn.ExecContext(context.Background(), "ROLLBACK")
-		_ = sn.conn.Close()
-		sn.conn = nil
+	if sn.conn == nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := sn.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		_ = sn.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	_ = sn.conn.Close()
+	sn.conn = nil
 }

@@ -64,7 +64,9 @@ type source struct {
 	ackCh    chan struct{} // buffered 1: "an ack arrived"
 	lastSnap api.Position  // position of the last snapshot record read
 
-	handoverFrom *position // binlog position the snapshot saw
+	handoverFrom *position    // binlog position the snapshot saw
+	streamFrom   *position    // where streaming began
+	lastPos      api.Position // position of the last record Read returned
 }
 
 func newSource(tc api.TaskConfig) (api.Source, error) {
@@ -193,19 +195,37 @@ func (s *source) startStream(ctx context.Context, from *position) error {
 		return s.classify(err)
 	}
 	s.strm = st
+	s.streamFrom = from
 	s.phase = phaseStream
 	return nil
 }
 
 func (s *source) Read(ctx context.Context) ([]api.Record, error) {
+	recs, err := s.read(ctx)
+	if len(recs) > 0 {
+		s.lastPos = recs[len(recs)-1].Position
+	}
+	return recs, err
+}
+
+func (s *source) read(ctx context.Context) ([]api.Record, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		switch s.phase {
 		case phaseSnapshot:
+			if s.snap == nil { // a failed Read tore it down: resume it
+				if err := s.startSnapshot(ctx, s.resumePoint()); err != nil {
+					return nil, err
+				}
+			}
 			recs, done, err := s.snap.read(ctx)
 			if err != nil {
+				// The pinned connection may be gone (a cancelled query
+				// closes it): the next Read resumes after the last record.
+				s.snap.close()
+				s.snap = nil
 				return nil, s.classify(err)
 			}
 			if done {
@@ -233,15 +253,43 @@ func (s *source) Read(ctx context.Context) ([]api.Record, error) {
 				return nil, err
 			}
 		case phaseStream:
+			if s.strm == nil {
+				if err := s.startStream(ctx, s.resumePoint()); err != nil {
+					return nil, err
+				}
+			}
 			recs, err := s.strm.read(ctx)
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
+				// The syncer gave up; the next Read reconnects after the
+				// last record.
+				s.strm.close()
+				s.strm = nil
 				return nil, s.classify(err)
 			}
-			return recs, nil
+			return recs, err
 		case phaseDone:
 			return nil, api.ErrEndOfInput
 		}
 	}
+}
+
+// resumePoint is where a torn-down snapshot or stream restarts: after the
+// last record Read returned, else where this phase began.
+func (s *source) resumePoint() *position {
+	if s.lastPos != nil {
+		if p, err := decodePosition(s.lastPos); err == nil {
+			if s.phase == phaseSnapshot || p.Snapshot == nil {
+				return p
+			}
+		}
+	}
+	if s.phase == phaseStream {
+		return s.streamFrom
+	}
+	if s.committed != nil && s.committed.Snapshot != nil {
+		return s.committed
+	}
+	return nil
 }
 
 // waitAcked blocks until the engine acknowledged pos (nil: nothing to
