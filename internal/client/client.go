@@ -248,6 +248,16 @@ func (c *Client) Validate(ctx context.Context, plugin string, config map[string]
 	return infos, err
 }
 
+// PreviewTransforms runs events (CloudEvents in structured JSON) through
+// the transform chain config declares, without creating a connector (POST
+// /transforms/preview), and returns one result per event. An invalid
+// chain or event is an *Error with status 400.
+func (c *Client) PreviewTransforms(ctx context.Context, config map[string]string, events []json.RawMessage) ([]worker.PreviewResult, error) {
+	var resp worker.PreviewResponse
+	err := c.do(ctx, http.MethodPost, "/transforms/preview", nil, worker.PreviewRequest{Config: config, Events: events}, &resp)
+	return resp.Results, err
+}
+
 // connectorPath is /connectors/{name}[/more...] with each segment escaped,
 // so a name holding '/' or '?' stays one segment.
 func connectorPath(name string, more ...string) string {

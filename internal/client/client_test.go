@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -135,6 +136,11 @@ func TestRequests(t *testing.T) {
 			return err
 		}, seen{method: "PUT", path: "/connector-plugins/generator/config/validate", contentType: "application/json",
 			body: `{"source":"generator"}`}},
+		{"PreviewTransforms", 200, `{"results":[]}`, func(c *client.Client) error {
+			_, err := c.PreviewTransforms(ctx, map[string]string{"transforms": "a"}, []json.RawMessage{json.RawMessage(`{"id":"1"}`)})
+			return err
+		}, seen{method: "POST", path: "/transforms/preview", contentType: "application/json",
+			body: `{"config":{"transforms":"a"},"events":[{"id":"1"}]}`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,5 +266,21 @@ func TestContextCanceled(t *testing.T) {
 	_, err := newClient(t, srv.URL).Connectors(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestPreviewTransformsResults(t *testing.T) {
+	t.Parallel()
+	srv, _ := server(t, 200, `{"results":[{"dropped":true,"dropped_by":"f","events":[],"error":""},{"dropped":false,"dropped_by":"","events":[{"specversion":"1.0","id":"2"}],"error":""}]}`)
+	res, err := newClient(t, srv.URL).PreviewTransforms(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || !res[0].Dropped || res[0].DroppedBy != "f" || len(res[1].Events) != 1 || string(res[1].Events[0]) != `{"specversion":"1.0","id":"2"}` {
+		t.Errorf("results = %+v", res)
+	}
+	srv, _ = server(t, 400, `{"error_code":400,"message":"events[0]: bad"}`)
+	if _, err := newClient(t, srv.URL).PreviewTransforms(context.Background(), nil, nil); err == nil || err.Error() != "error (HTTP 400): events[0]: bad" {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -19,4 +19,7 @@ type (
 	ConfigInfos        = worker.ConfigInfos
 	ConfigInfo         = worker.ConfigInfo
 	ConfigValueInfo    = worker.ConfigValueInfo
+	PreviewRequest     = worker.PreviewRequest
+	PreviewResponse    = worker.PreviewResponse
+	PreviewResult      = worker.PreviewResult
 )
