@@ -33,6 +33,21 @@ func TestMariaDBBinlogRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	// The server settings CDC depends on, read as root (RootDSN).
+	root, err := sql.Open("mysql", cfg.RootDSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	var format, image, metadata string
+	if err := root.QueryRowContext(ctx, "SELECT @@binlog_format, @@binlog_row_image, @@binlog_row_metadata").
+		Scan(&format, &image, &metadata); err != nil {
+		t.Fatalf("as root: %v", err)
+	}
+	if format != "ROW" || image != "FULL" || metadata != "FULL" {
+		t.Fatalf("binlog_format=%s binlog_row_image=%s binlog_row_metadata=%s, want ROW FULL FULL", format, image, metadata)
+	}
+
 	const schema = "ferry_it"
 	table := fmt.Sprintf("rt_%d_%d", os.Getpid(), time.Now().UnixNano())
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+schema); err != nil {
