@@ -125,7 +125,13 @@ func route(t *testing.T, namesrv, topic string, n int, within time.Duration) []*
 	return waitRoute(ctx, t, a, topic, n)
 }
 
-func newProducer(t *testing.T, namesrv string) *producerT {
+// syncSender is the part of rocketmq-client-go's producer the tests use
+// (its constructor returns an unexported type).
+type syncSender interface {
+	SendSync(ctx context.Context, msgs ...*primitive.Message) (*primitive.SendResult, error)
+}
+
+func newProducer(t *testing.T, namesrv string) syncSender {
 	t.Helper()
 	p, err := producer.NewDefaultProducer(
 		producer.WithNsResolver(primitive.NewPassthroughResolver([]string{namesrv})),
@@ -141,19 +147,14 @@ func newProducer(t *testing.T, namesrv string) *producerT {
 		t.Fatalf("producer start: %v", err)
 	}
 	t.Cleanup(func() { _ = p.Shutdown() })
-	return &producerT{p: p}
+	return p
 }
 
-type producerT struct {
-	p interface {
-		SendSync(ctx context.Context, mq ...*primitive.Message) (*primitive.SendResult, error)
-	}
-}
-
-func (p *producerT) send(ctx context.Context, topic, body string) (*primitive.SendResult, error) {
+// send sends body (also as the message key) and insists on SEND_OK.
+func send(ctx context.Context, p syncSender, topic, body string) (*primitive.SendResult, error) {
 	msg := primitive.NewMessage(topic, []byte(body))
 	msg.WithKeys([]string{body})
-	res, err := p.p.SendSync(ctx, msg)
+	res, err := p.SendSync(ctx, msg)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +250,7 @@ func TestRocketMQRoundTrip(t *testing.T) {
 	sent := newSentLog()
 	for i := range 10 {
 		body := fmt.Sprintf("rt-%d", i)
-		res, err := p.send(ctx, topic, body)
+		res, err := send(ctx, p, topic, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,7 +289,7 @@ func TestRocketMQSurvivesRestart(t *testing.T) {
 	sent := newSentLog()
 	for i := range 20 {
 		body := fmt.Sprintf("before-%d", i)
-		res, err := p.send(ctx, topic, body)
+		res, err := send(ctx, p, topic, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -311,7 +312,7 @@ func TestRocketMQSurvivesRestart(t *testing.T) {
 		body := fmt.Sprintf("after-%d", i)
 		for {
 			sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
-			res, err := p.send(sctx, topic, body)
+			res, err := send(sctx, p, topic, body)
 			scancel()
 			if err == nil {
 				sent.add(body, res)
