@@ -26,7 +26,7 @@ const typesTable = `CREATE TABLE types (
 	b1 BIT(1), b12 BIT(12), b64 BIT(64),
 	e ENUM('red','green','blue'), s SET('a','b','c','d'),
 	j JSON, bin BINARY(4), vb VARBINARY(16), bl BLOB, tx TEXT, vc VARCHAR(50), ch CHAR(5),
-	gs INT AS (i + 1) STORED,
+	gs INT AS (i + 1) STORED, gv INT AS (i + 2) VIRTUAL,
 	n INT NULL
 )`
 
@@ -36,7 +36,7 @@ const typesValues = `(%s, -128, 255, -32768, 65535, -8388608, 16777215, -2147483
 	'2024-02-29 23:59:59.123456', '1999-12-31 00:00:00', '2024-01-02 03:04:05.678', '2024-02-29', '-123:45:06.5', 2155,
 	b'1', b'101010101010', b'1111111111111111111111111111111111111111111111111111111111111111',
 	'green', 'd,a', '{"k": [1, 2.5, "x"], "n": null}', 0x00FF10AB, 0xDEADBEEF, 0x000102,
-	'tëxt "quoted"\n', 'unicode ✓', 'ab', DEFAULT, NULL)`
+	'tëxt "quoted"\n', 'unicode ✓', 'ab', DEFAULT, DEFAULT, NULL)`
 
 // typesWant is the exact JSON of every column of typesValues but id.
 var typesWant = map[string]string{
@@ -49,7 +49,7 @@ var typesWant = map[string]string{
 	"b1": `1`, "b12": `2730`, "b64": `18446744073709551615`,
 	"e": `"green"`, "s": `"a,d"`, "j": `{"k":[1,2.5,"x"],"n":null}`,
 	"bin": `"AP8Qqw=="`, "vb": `"3q2+7w=="`, "bl": `"AAEC"`,
-	"tx": `"tëxt \"quoted\"\n"`, "vc": `"unicode ✓"`, "ch": `"ab"`, "gs": `-2147483647`, "n": `null`,
+	"tx": `"tëxt \"quoted\"\n"`, "vc": `"unicode ✓"`, "ch": `"ab"`, "gs": `-2147483647`, "gv": `-2147483646`, "n": `null`,
 }
 
 func checkImage(t *testing.T, what string, img map[string]json.RawMessage, id string, want map[string]string) {
