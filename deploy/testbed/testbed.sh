@@ -167,6 +167,19 @@ wait_for() {
 	done
 }
 
+# started_since <n>: has this run started anything since STARTED had n entries?
+started_since() { ((${#STARTED[@]} > $1)); }
+
+# report_up <service> <start_ms> <n before> <address>: the closing line of
+# each service group, with its time.
+report_up() {
+	if started_since "$3"; then
+		log "$1: started and ready in $(elapsed "$2") ($4)"
+	else
+		log "$1: already running, ready in $(elapsed "$2")"
+	fi
+}
+
 # ---------------------------------------------------------------- downloads
 
 # maven_jars <name> <version> <pom-dir> <property>: copy the artifacts the
@@ -338,7 +351,7 @@ rocketmq_up() {
 	local before=${#STARTED[@]}
 	namesrv_start
 	broker_start
-	if ((${#STARTED[@]} > before)); then
+	if started_since "$before"; then
 		rocketmq_ready
 	else
 		# Proven usable when it was started; a warm `up` only checks ports
@@ -347,11 +360,7 @@ rocketmq_up() {
 			die "rocketmq: running but ports not open"
 		fi
 	fi
-	if ((${#STARTED[@]} > before)); then
-		log "rocketmq: started and ready in $(elapsed "$t0") (namesrv 127.0.0.1:$NAMESRV_PORT, broker 127.0.0.1:$BROKER_PORT)"
-	else
-		log "rocketmq: already running, ready in $(elapsed "$t0")"
-	fi
+	report_up rocketmq "$t0" "$before" "namesrv 127.0.0.1:$NAMESRV_PORT, broker 127.0.0.1:$BROKER_PORT"
 }
 
 rocketmq_stop() {
@@ -455,16 +464,12 @@ kafka_up() {
 	t0=$(now_ms)
 	kafka_prepare
 	kafka_start
-	if ((${#STARTED[@]} > before)); then
+	if started_since "$before"; then
 		kafka_ready
 	else
 		port_open "$KAFKA_PORT" || die "kafka: running but port $KAFKA_PORT not open"
 	fi
-	if ((${#STARTED[@]} > before)); then
-		log "kafka: started and ready in $(elapsed "$t0") (127.0.0.1:$KAFKA_PORT)"
-	else
-		log "kafka: already running, ready in $(elapsed "$t0")"
-	fi
+	report_up kafka "$t0" "$before" "127.0.0.1:$KAFKA_PORT"
 }
 
 # ---------------------------------------------------------------- MariaDB
@@ -606,15 +611,11 @@ mariadb_up() {
 	mariadb_prepare
 	mariadb_start
 	# Accounts only need (re)applying when this run started the server.
-	if ((${#STARTED[@]} > before)); then
+	if started_since "$before"; then
 		mariadb_users
 	fi
 	mariadb_ready
-	if ((${#STARTED[@]} > before)); then
-		log "mariadb: started and ready in $(elapsed "$t0") (127.0.0.1:$MYSQL_PORT)"
-	else
-		log "mariadb: already running, ready in $(elapsed "$t0")"
-	fi
+	report_up mariadb "$t0" "$before" "127.0.0.1:$MYSQL_PORT"
 }
 
 # ---------------------------------------------------------------- emulators

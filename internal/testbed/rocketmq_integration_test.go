@@ -73,6 +73,29 @@ var adminMu sync.Mutex
 // answer, so the route is the proof.
 func createTopic(t *testing.T, namesrv, broker, topic string, n int) []*primitive.MessageQueue {
 	t.Helper()
+	return withAdmin(t, namesrv, 15*time.Second, func(ctx context.Context, a admin.Admin) []*primitive.MessageQueue {
+		if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(broker),
+			admin.WithReadQueueNums(n), admin.WithWriteQueueNums(n)); err != nil {
+			t.Fatalf("create topic %s: %v", topic, err)
+		}
+		return waitRoute(ctx, t, a, topic, n)
+	})
+}
+
+// route fetches topic's n queues, retrying until the name server has the
+// broker's registration again (after a restart).
+func route(t *testing.T, namesrv, topic string, n int, within time.Duration) []*primitive.MessageQueue {
+	t.Helper()
+	return withAdmin(t, namesrv, within, func(ctx context.Context, a admin.Admin) []*primitive.MessageQueue {
+		return waitRoute(ctx, t, a, topic, n)
+	})
+}
+
+// withAdmin runs fn with a fresh admin client (one at a time, see adminMu)
+// and a context ending after within.
+func withAdmin(t *testing.T, namesrv string, within time.Duration,
+	fn func(context.Context, admin.Admin) []*primitive.MessageQueue) []*primitive.MessageQueue {
+	t.Helper()
 	adminMu.Lock()
 	defer adminMu.Unlock()
 	a, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{namesrv})))
@@ -80,13 +103,9 @@ func createTopic(t *testing.T, namesrv, broker, topic string, n int) []*primitiv
 		t.Fatalf("admin: %v", err)
 	}
 	defer a.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
-	if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(broker),
-		admin.WithReadQueueNums(n), admin.WithWriteQueueNums(n)); err != nil {
-		t.Fatalf("create topic %s: %v", topic, err)
-	}
-	return waitRoute(ctx, t, a, topic, n)
+	return fn(ctx, a)
 }
 
 func waitRoute(ctx context.Context, t *testing.T, a admin.Admin, topic string, n int) []*primitive.MessageQueue {
@@ -107,22 +126,6 @@ func waitRoute(ctx context.Context, t *testing.T, a admin.Admin, topic string, n
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// route fetches topic's queues with a fresh admin, retrying until the name
-// server has the broker's registration again (after a restart).
-func route(t *testing.T, namesrv, topic string, n int, within time.Duration) []*primitive.MessageQueue {
-	t.Helper()
-	adminMu.Lock()
-	defer adminMu.Unlock()
-	a, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{namesrv})))
-	if err != nil {
-		t.Fatalf("admin: %v", err)
-	}
-	defer a.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	return waitRoute(ctx, t, a, topic, n)
 }
 
 // syncSender is the part of rocketmq-client-go's producer the tests use
@@ -225,6 +228,19 @@ func newSentLog() *sentLog {
 	return &sentLog{offset: map[string]int64{}, ends: map[int]int64{}}
 }
 
+// sendN sends n messages with bodies "<prefix>-<i>" and records them.
+func (l *sentLog) sendN(ctx context.Context, t *testing.T, p syncSender, topic, prefix string, n int) {
+	t.Helper()
+	for i := range n {
+		body := fmt.Sprintf("%s-%d", prefix, i)
+		res, err := send(ctx, p, topic, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.add(body, res)
+	}
+}
+
 func (l *sentLog) add(body string, res *primitive.SendResult) {
 	l.offset[body] = res.QueueOffset
 	if q := res.MessageQueue.QueueId; res.QueueOffset+1 > l.ends[q] {
@@ -248,14 +264,7 @@ func TestRocketMQRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sent := newSentLog()
-	for i := range 10 {
-		body := fmt.Sprintf("rt-%d", i)
-		res, err := send(ctx, p, topic, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sent.add(body, res)
-	}
+	sent.sendN(ctx, t, p, topic, "rt", 10)
 
 	got := readAll(t, namesrv, topic, mqs, sent.ends)
 	if len(got) != len(sent.offset) {
@@ -287,14 +296,7 @@ func TestRocketMQSurvivesRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sent := newSentLog()
-	for i := range 20 {
-		body := fmt.Sprintf("before-%d", i)
-		res, err := send(ctx, p, topic, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sent.add(body, res)
-	}
+	sent.sendN(ctx, t, p, topic, "before", 20)
 
 	start := time.Now()
 	testbed.Run(t, "restart", "rocketmq")

@@ -251,23 +251,24 @@ func mysqlConfig(e env) MySQLConfig {
 // SLS returns how to reach the SLS emulator.
 func SLS(tb testing.TB) SLSConfig {
 	tb.Helper()
-	e, _ := osSource().need(tb, svcSLS)
-	return SLSConfig{
-		Endpoint:        e.get(keyPrefix + "SLS_ENDPOINT"),
-		AccessKeyID:     e.get(keyPrefix + "SLS_ACCESS_KEY_ID"),
-		AccessKeySecret: e.get(keyPrefix + "SLS_ACCESS_KEY_SECRET"),
-	}
+	ep, id, secret := accessKeyService(tb, svcSLS, "SLS")
+	return SLSConfig{Endpoint: ep, AccessKeyID: id, AccessKeySecret: secret}
 }
 
 // MNS returns how to reach the MNS emulator.
 func MNS(tb testing.TB) MNSConfig {
 	tb.Helper()
-	e, _ := osSource().need(tb, svcMNS)
-	return MNSConfig{
-		Endpoint:        e.get(keyPrefix + "MNS_ENDPOINT"),
-		AccessKeyID:     e.get(keyPrefix + "MNS_ACCESS_KEY_ID"),
-		AccessKeySecret: e.get(keyPrefix + "MNS_ACCESS_KEY_SECRET"),
-	}
+	ep, id, secret := accessKeyService(tb, svcMNS, "MNS")
+	return MNSConfig{Endpoint: ep, AccessKeyID: id, AccessKeySecret: secret}
+}
+
+// accessKeyService reads the endpoint and access key of an HTTP emulator
+// whose keys are FERRY_TESTBED_<name>_{ENDPOINT,ACCESS_KEY_ID,ACCESS_KEY_SECRET}.
+func accessKeyService(tb testing.TB, svc service, name string) (endpoint, id, secret string) {
+	tb.Helper()
+	e, _ := osSource().need(tb, svc)
+	p := keyPrefix + name + "_"
+	return e.get(p + "ENDPOINT"), e.get(p + "ACCESS_KEY_ID"), e.get(p + "ACCESS_KEY_SECRET")
 }
 
 // DTS returns how to reach the DTS emulator.
