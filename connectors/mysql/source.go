@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	drv "github.com/go-sql-driver/mysql"
 
 	"github.com/ferryhq/ferry/api"
@@ -158,12 +159,20 @@ func (s *source) classify(err error) error {
 			return api.Fatal(err)
 		}
 	}
+	var code uint16
 	var me *drv.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1044, 1045, 1142, 1227, 1236: // access denied, bad password, no privilege, fatal replication error
-			return api.Fatal(err)
-		}
+	var ge *gmysql.MyError
+	switch {
+	case errors.As(err, &me):
+		code = me.Number
+	case errors.As(err, &ge):
+		code = ge.Code
+	}
+	switch code {
+	case 1236: // the binlog dump cannot continue, usually a purged file
+		return api.Fatal(fmt.Errorf("%w (server error 1236: %w); set source.snapshot.mode=when_needed to take a new snapshot when the position is gone", ErrPurged, err))
+	case 1044, 1045, 1142, 1227: // access denied, bad password, missing privilege
+		return api.Fatal(err)
 	}
 	return err
 }

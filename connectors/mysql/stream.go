@@ -259,6 +259,9 @@ func (st *stream) handle(ev *replication.BinlogEvent, recs []api.Record, size in
 		}
 	case *replication.MariadbGTIDEvent:
 		st.begin(h, e.GTID.String())
+		// A non-standalone MariaDB GTID stands for BEGIN: statements up to
+		// the COMMIT belong to the transaction, not DDL.
+		st.began = !e.IsStandalone() && !e.IsDDL()
 	case *replication.GTIDEvent:
 		g := ""
 		if set, err := e.GTIDNext(); err == nil && !allZero(e.SID) {

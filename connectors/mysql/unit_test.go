@@ -2,8 +2,11 @@ package mysql
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -212,5 +215,31 @@ func TestJSONValidColumn(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("jsonValidColumn(%q) = %q, %v", clause, got, ok)
 		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	s := &source{}
+	cases := []struct {
+		name    string
+		err     error
+		fatal   bool
+		purged  bool
+		message string
+	}{
+		{"binlog dump 1236", &gmysql.MyError{Code: 1236, Message: "Could not find first log file name in binary log index file"}, true, true, "when_needed"},
+		{"access denied", fmt.Errorf("connect: %w", &gmysql.MyError{Code: 1045, Message: "Access denied"}), true, false, "Access denied"},
+		{"check failure", fmt.Errorf("%w (it is MIXED)", ErrBinlogFormat), true, false, "MIXED"},
+		{"network", errors.New("connection reset"), false, false, "reset"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got := s.classify(c.err)
+			if api.IsFatal(got) != c.fatal || errors.Is(got, ErrPurged) != c.purged || !strings.Contains(got.Error(), c.message) {
+				t.Errorf("classify(%v) = %v (fatal %v)", c.err, got, api.IsFatal(got))
+			}
+		})
 	}
 }
