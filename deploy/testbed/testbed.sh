@@ -491,11 +491,14 @@ mariadb_install() {
 		made_policy=1
 	fi
 	local rc=0
+	# No package lists (a fresh image) means update first; stale lists show
+	# as a failed download, so one update and retry covers that too.
 	{
 		if ! apt-cache policy mariadb-server 2>/dev/null | grep -q 'Candidate: [0-9]'; then
 			apt-get update -q
 		fi
-		apt-get install -y -q --no-install-recommends mariadb-server mariadb-client
+		apt-get install -y -q --no-install-recommends mariadb-server mariadb-client ||
+			{ apt-get update -q && apt-get install -y -q --no-install-recommends mariadb-server mariadb-client; }
 	} >"$CACHE/apt-mariadb.log" 2>&1 || rc=$?
 	[[ -n $made_policy ]] && rm -f /usr/sbin/policy-rc.d
 	if ((rc != 0)); then
