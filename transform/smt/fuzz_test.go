@@ -39,6 +39,9 @@ func fuzzApply(t *testing.T, p api.TransformPlugin, raw map[string]string, data 
 	if keep && json.Valid([]byte(data)) && len(r.Event.Data) > 0 && !json.Valid(r.Event.Data) {
 		t.Fatalf("invalid JSON out of %q: %q", data, r.Event.Data)
 	}
+	if len(r.Key) > 0 && !json.Valid(r.Key) {
+		t.Fatalf("invalid JSON key out of %q: %q", data, r.Key)
+	}
 	return r, keep
 }
 
@@ -99,5 +102,36 @@ func FuzzJavaFormat(f *testing.F) {
 			fuzzApply(t, smt.TimestampConverter, map[string]string{"target.type": "Timestamp", "format": format}, string(r.Event.Data))
 		}
 		fuzzApply(t, smt.TimestampConverter, map[string]string{"field": "t", "target.type": "unix", "format": format}, data)
+	})
+}
+
+// FuzzEverySMT runs each SMT, configured to reach into nested fields, on
+// random data: no panic, only fatal record errors, valid JSON out.
+func FuzzEverySMT(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	f.Add(`{"before":{"a":1},"after":null,"op":"d","source":{"table":"t"}}`)
+	f.Add(`{"before":null,"after":{"a":{"b":"2026-11-23T08:09:10Z"}},"op":"c"}`)
+	configs := []struct {
+		p   api.TransformPlugin
+		raw map[string]string
+	}{
+		{smt.InsertField, map[string]string{"static.field": "a.b", "static.value": `{"x":[1]}`, "static.type": "json", "id.field": "a"}},
+		{smt.MaskField, map[string]string{"fields": "a,a.b,after.a.b,n,s"}},
+		{smt.MaskField, map[string]string{"fields": "a.b,n", "replacement": "7"}},
+		{smt.ExtractField, map[string]string{"field": "a.b", "on.missing": "null"}},
+		{smt.HoistField, map[string]string{"field": "h"}},
+		{smt.TimestampConverter, map[string]string{"field": "after.a.b", "target.type": "Date"}},
+		{smt.TimestampConverter, map[string]string{"target.type": "string", "format": "yyyy-MM-dd'T'HH:mm:ssXXX"}},
+		{smt.ValueToKey, map[string]string{"fields": "a,a.b"}},
+		{smt.SetExtension, map[string]string{"name": "x", "field": "a.b"}},
+		{smt.Unwrap, map[string]string{"delete.handling.mode": "rewrite", "add.fields": "op,table,source.ts_ms", "add.headers": "op,a.b"}},
+		{smt.Unwrap, map[string]string{}},
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		for _, c := range configs {
+			fuzzApply(t, c.p, c.raw, data)
+		}
 	})
 }
