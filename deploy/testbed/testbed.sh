@@ -680,8 +680,14 @@ emulator_start() {
 	t0=$(now_ms)
 	port="$(emulator_port "$name")"
 	if alive "$name"; then
-		log "$name: already running (127.0.0.1:$port)"
-		return 0
+		# A running emulator is reused only if it runs the binary just built:
+		# an emulator whose code changed would otherwise test the old code.
+		if cmp -s "/proc/$(<"$(pidfile "$name")")/exe" "$EMU_BIN"; then
+			log "$name: already running (127.0.0.1:$port)"
+			return 0
+		fi
+		log "$name: running an older ferry-emulator build; restarting it"
+		stop_service_pid "$name" 10
 	fi
 	if ! emulator_registered "$name"; then
 		log "$name: not available (ferry-emulator has no '$name' yet), skipped"
