@@ -167,8 +167,10 @@ func (t *unwrap) Apply(r *api.Record) (bool, error) {
 	}
 	if raw, ok := row.(json.RawMessage); ok && len(t.fields) == 0 && t.mode != "rewrite" {
 		// Nothing to add: the row's JSON is the data as it is, a slice
-		// of the record's own data.
-		ev.Data = raw
+		// of the record's own data, capped so that appending to it
+		// copies instead of writing over whatever follows in the
+		// source's buffer.
+		ev.Data = raw[:len(raw):len(raw)]
 		return true, nil
 	}
 	if len(t.fields) > 0 || t.mode == "rewrite" {
