@@ -386,7 +386,12 @@ func TestUnwrap(t *testing.T) {
 		}
 	}
 	runCases(t, smt.Unwrap, []tcase{
-		{name: "create keeps the row's bytes", cfg: cfg(), in: create, want: `{"id":1,"big":12345678901234567890}`},
+		{name: "create keeps the row's bytes", cfg: cfg(), in: create, want: `{"id":1,"big":12345678901234567890}`,
+			check: func(t *testing.T, r *api.Record) {
+				if cap(r.Event.Data) != len(r.Event.Data) {
+					t.Errorf("data shares spare capacity with the source's buffer: len %d cap %d", len(r.Event.Data), cap(r.Event.Data))
+				}
+			}},
 		{name: "update", cfg: cfg(), in: update, want: `{"id":1,"v":"b"}`},
 		{name: "snapshot read", cfg: cfg(), in: `{"before":null,"after":{"id":2},"op":"r"}`, want: `{"id":2}`},
 		{name: "delete dropped", cfg: cfg(), in: del, drop: true},
