@@ -12,6 +12,11 @@
 //	type-matches     a regex matches the whole type
 //	is-tombstone     RecordIsTombstone: no data, or JSON null data
 //
+// In a connector, as in Kafka Connect: predicates=p, predicates.p.type=…
+// with the plugin's settings under predicates.p., and on a transform
+// transforms.x.predicate=p and optionally transforms.x.negate=true; the
+// worker builds the transform and the predicate and chains Wrap's result.
+//
 // Predicates are immutable after New and safe for concurrent use.
 // Wrap's result keeps the wrapped transform's rule: one goroutine at a
 // time.
