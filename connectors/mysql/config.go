@@ -49,6 +49,8 @@ var spec = api.Spec{
 		Description: "When positive, a heartbeat event carrying the current position is emitted after this long without a change event, so quiet tables still advance the committed position. 0 disables heartbeats."},
 	{Name: "heartbeat.action.query", Type: api.TypeString,
 		Description: "SQL run on the source at every heartbeat (for example an UPDATE of a heartbeat table) so a quiet server's binlog keeps moving."},
+	{Name: "provide.transaction.metadata", Type: api.TypeBool, Default: "false",
+		Description: "Emit transaction BEGIN and END events (ferry.mysql.transaction) around the changes of every transaction that touches a captured table, and add a transaction block (id, total_order, data_collection_order) to change events."},
 	{Name: "batch.size", Type: api.TypeInt, Default: "2048", Check: api.Range(1, 1<<20),
 		Description: "Most records returned by one Read."},
 	{Name: "batch.max.bytes", Type: api.TypeInt, Default: "4194304", Check: api.Range(1024, 1<<30),
@@ -73,6 +75,7 @@ type settings struct {
 	gtidMode             string
 	heartbeat            time.Duration
 	heartbeatSQL         string
+	txMeta               bool
 	batch, batchBytes    int
 	queue                int
 	connectTimeout       time.Duration
@@ -91,6 +94,7 @@ func parseSettings(c api.Config) (*settings, error) {
 		gtidMode:       c.String("gtid.mode"),
 		heartbeat:      c.Duration("heartbeat.interval.ms"),
 		heartbeatSQL:   c.String("heartbeat.action.query"),
+		txMeta:         c.Bool("provide.transaction.metadata"),
 		batch:          c.Int("batch.size"),
 		batchBytes:     c.Int("batch.max.bytes"),
 		queue:          c.Int("max.queue.size"),

@@ -9,12 +9,13 @@ import (
 
 // Event types. The Debezium op letter is in the data as well.
 const (
-	TypeInsert    = "ferry.mysql.insert"    // op c
-	TypeUpdate    = "ferry.mysql.update"    // op u
-	TypeDelete    = "ferry.mysql.delete"    // op d
-	TypeRead      = "ferry.mysql.read"      // op r, snapshot
-	TypeDDL       = "ferry.mysql.ddl"       // schema change
-	TypeHeartbeat = "ferry.mysql.heartbeat" // position only
+	TypeInsert    = "ferry.mysql.insert"      // op c
+	TypeUpdate    = "ferry.mysql.update"      // op u
+	TypeDelete    = "ferry.mysql.delete"      // op d
+	TypeRead      = "ferry.mysql.read"        // op r, snapshot
+	TypeDDL       = "ferry.mysql.ddl"         // schema change
+	TypeHeartbeat = "ferry.mysql.heartbeat"   // position only
+	TypeTx        = "ferry.mysql.transaction" // BEGIN / END
 )
 
 func opType(op byte) string {

@@ -29,6 +29,7 @@ type position struct {
 	Pos      uint32       `json:"pos,omitempty"`
 	GTIDs    string       `json:"gtids,omitempty"`
 	Row      int          `json:"row,omitempty"`
+	Begun    bool         `json:"begun,omitempty"` // the transaction's BEGIN event was delivered
 	Snapshot *snapshotPos `json:"snapshot,omitempty"`
 }
 

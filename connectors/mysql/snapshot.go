@@ -76,7 +76,9 @@ func (sn *snapshotter) begin(ctx context.Context, resume *position) error {
 	if _, err := c.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
 		return fmt.Errorf("mysql-cdc: snapshot: %w", err)
 	}
-	if resume != nil {
+	// A snapshot resumed from an initial_only position has no binlog
+	// coordinates: it takes fresh ones below when it must stream afterwards.
+	if resume != nil && (resume.File != "" || resume.GTIDs != "" || sn.s.cfg.snapshotMode == SnapshotInitialOnly) {
 		if _, err := c.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
 			return fmt.Errorf("mysql-cdc: snapshot: %w", err)
 		}

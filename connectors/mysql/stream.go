@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,9 +39,16 @@ type stream struct {
 	txGTID  string // its own GTID
 	row     int    // rows (and DDL) of it seen so far
 	skip    int    // rows of it already delivered before a restart
+	// Captured rows of it (skipped ones included), in total and per table,
+	// for transaction metadata.
+	txCount  int
+	txTables map[string]int
 
-	// Resume: the first transaction skips this many rows.
-	resumeSkip int
+	// Resume: the first transaction skips this many rows (and its BEGIN
+	// event when resumeBegun).
+	resumeSkip  int
+	resumeBegun bool
+	begun       bool // the current transaction's BEGIN was delivered
 
 	// A rows event partly turned into records (a Read filled up).
 	cur    *replication.BinlogEvent
@@ -90,14 +100,16 @@ func newStream(s *source, from *position) (*stream, error) {
 		Logger:                  s.log.With("component", "binlog"),
 	}
 	st := &stream{
-		s:          s,
-		file:       from.File,
-		resumeSkip: from.Row,
-		tables:     map[uint64]*tableMeta{},
-		jsonCols:   map[string]map[string]bool{},
-		commitFile: from.File,
-		commitPos:  from.Pos,
-		lastEmit:   time.Now(),
+		s:           s,
+		file:        from.File,
+		resumeSkip:  from.Row,
+		resumeBegun: from.Begun,
+		tables:      map[uint64]*tableMeta{},
+		jsonCols:    map[string]map[string]bool{},
+		txTables:    map[string]int{},
+		commitFile:  from.File,
+		commitPos:   from.Pos,
+		lastEmit:    time.Now(),
 	}
 	st.syncer = replication.NewBinlogSyncer(cfg)
 	var err error
@@ -271,6 +283,10 @@ func (st *stream) handle(ev *replication.BinlogEvent, recs []api.Record, size in
 	case *replication.QueryEvent:
 		return st.query(h, e, recs, size)
 	case *replication.XIDEvent:
+		if r, ok := st.txEnd(h); ok {
+			recs = append(recs, r)
+			size += r.Size()
+		}
 		st.commit(h)
 	case *replication.RowsEvent:
 		if !st.inTx {
@@ -302,6 +318,9 @@ func (st *stream) begin(h *replication.EventHeader, gtid string) {
 	}
 	st.row = 0
 	st.skip, st.resumeSkip = st.resumeSkip, 0
+	st.begun, st.resumeBegun = st.resumeBegun, false
+	st.txCount = 0
+	clear(st.txTables)
 }
 
 // commit ends the transaction at the event h heads.
@@ -327,6 +346,10 @@ func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent, r
 		return recs, size, nil
 	case "COMMIT", "ROLLBACK":
 		if st.inTx {
+			if r, ok := st.txEnd(h); ok {
+				recs = append(recs, r)
+				size += r.Size()
+			}
 			st.commit(h)
 		}
 		return recs, size, nil
@@ -474,8 +497,18 @@ func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
 		i := st.curRow
 		st.curRow++
 		st.row++
-		if st.row <= st.skip || !m.wanted {
+		if !m.wanted {
 			continue
+		}
+		st.txCount++
+		st.txTables[m.subject]++
+		if st.row <= st.skip {
+			continue
+		}
+		if cfg.txMeta && st.txCount == 1 && !st.begun {
+			r := st.txBegin(h)
+			recs = append(recs, r)
+			size += r.Size()
 		}
 		var before, after, keyImg []any
 		switch op {
@@ -513,6 +546,15 @@ func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
 		ts := time.Unix(int64(h.Timestamp), 0)
 		o := origin{serverID: h.ServerID, ts: ts, db: m.db, tbl: m.name,
 			file: st.txFile, pos: st.txPos, row: st.row, gtid: st.txGTID}
+		if cfg.txMeta {
+			d = append(d, `,"transaction":{"id":`...)
+			d = appendJSONString(d, st.txID())
+			d = append(d, `,"total_order":`...)
+			d = strconv.AppendInt(d, int64(st.txCount), 10)
+			d = append(d, `,"data_collection_order":`...)
+			d = strconv.AppendInt(d, int64(st.txTables[m.subject]), 10)
+			d = append(d, '}')
+		}
 		d = st.s.finishEnvelope(d, op, &o, now)
 		st.sizeHint = len(d) + 64
 		pos := appendStream(make([]byte, 0, 64+len(st.txGTIDs)), st.txFile, st.txPos, st.txGTIDs, st.row)
@@ -628,4 +670,71 @@ func renderBinlog(b []byte, cols []column, idx []int, vals []any) ([]byte, error
 		}
 	}
 	return append(b, '}'), nil
+}
+
+// txID names the current transaction as Debezium does: its GTID, else its
+// start as file:pos.
+func (st *stream) txID() string {
+	if st.txGTID != "" {
+		return st.txGTID
+	}
+	return st.txFile + ":" + strconv.FormatUint(uint64(st.txPos), 10)
+}
+
+// txBegin is the BEGIN event, placed just before the transaction's first
+// captured row: its position is row-1 marked "begun", so a restart there
+// delivers that row next and not the BEGIN again.
+func (st *stream) txBegin(h *replication.EventHeader) api.Record {
+	d := append([]byte(`{"status":"BEGIN","id":`), appendJSONString(nil, st.txID())...)
+	d = append(d, `,"event_count":null,"data_collections":null,"ts_ms":`...)
+	d = strconv.AppendInt(d, time.Now().UnixMilli(), 10)
+	d = append(d, '}')
+	st.begun = true
+	r := st.txRecord(h, d, "begin", st.row-1)
+	r.Position = append(r.Position[:len(r.Position)-1], `,"begun":true}`...)
+	return r
+}
+
+// txEnd is the END event of a transaction that touched captured tables,
+// positioned after its last row (row count + 1); a restart at or after
+// that position does not deliver it again.
+func (st *stream) txEnd(h *replication.EventHeader) (api.Record, bool) {
+	if !st.s.cfg.txMeta || st.txCount == 0 || st.row+1 <= st.skip {
+		return api.Record{}, false
+	}
+	d := append([]byte(`{"status":"END","id":`), appendJSONString(nil, st.txID())...)
+	d = append(d, `,"event_count":`...)
+	d = strconv.AppendInt(d, int64(st.txCount), 10)
+	d = append(d, `,"data_collections":[`...)
+	for i, t := range slices.Sorted(maps.Keys(st.txTables)) {
+		if i > 0 {
+			d = append(d, ',')
+		}
+		d = append(d, `{"data_collection":`...)
+		d = appendJSONString(d, t)
+		d = append(d, `,"event_count":`...)
+		d = strconv.AppendInt(d, int64(st.txTables[t]), 10)
+		d = append(d, '}')
+	}
+	d = append(d, `],"ts_ms":`...)
+	d = strconv.AppendInt(d, time.Now().UnixMilli(), 10)
+	d = append(d, '}')
+	return st.txRecord(h, d, "end", st.row+1), true
+}
+
+func (st *stream) txRecord(h *replication.EventHeader, data []byte, what string, row int) api.Record {
+	return api.Record{
+		Event: api.Event{
+			ID:              st.txFile + ":" + strconv.FormatUint(uint64(st.txPos), 10) + ":" + what,
+			Source:          st.s.evSource,
+			SpecVersion:     api.SpecVersion,
+			Type:            TypeTx,
+			Subject:         st.txID(),
+			Time:            time.Unix(int64(h.Timestamp), 0),
+			DataContentType: "application/json",
+			Data:            data,
+		},
+		Partition: st.s.partition,
+		Position:  appendStream(nil, st.txFile, st.txPos, st.txGTIDs, row),
+	}
 }

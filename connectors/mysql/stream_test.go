@@ -353,3 +353,48 @@ func TestHeartbeat(t *testing.T) {
 		t.Errorf("heartbeat query ran %d times (%v)", at, err)
 	}
 }
+
+// TestTransactionMetadata checks BEGIN/END events and their behaviour
+// across restarts at every position of a transaction.
+func TestTransactionMetadata(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.exec(t, "CREATE TABLE t1 (id INT PRIMARY KEY)", "CREATE TABLE t2 (id INT PRIMARY KEY)", "CREATE TABLE skip (id INT PRIMARY KEY)")
+	raw := e.config("snapshot.mode", "never", "provide.transaction.metadata", "true", "table.exclude.list", e.name+`\.skip`, "batch.size", "2")
+	src := mustOpen(t, raw, nil)
+	e.exec(t, "BEGIN; INSERT INTO skip VALUES (1); INSERT INTO t1 VALUES (1),(2),(3); INSERT INTO t2 VALUES (1); COMMIT",
+		"INSERT INTO t2 VALUES (2)")
+	first := readN(t, src, 9)
+	_ = src.Close(context.Background())
+	var kinds []string
+	for _, r := range first[:9] {
+		k := r.Event.Type
+		if k == cdc.TypeTx {
+			var tx struct{ Status string }
+			_ = json.Unmarshal(r.Event.Data, &tx)
+			k = tx.Status
+		} else {
+			k = decode(t, r).Op
+		}
+		kinds = append(kinds, k)
+	}
+	if want := []string{"BEGIN", "c", "c", "c", "c", "END", "BEGIN", "c", "END"}; !slices.Equal(kinds, want) {
+		t.Fatalf("events %v, want %v", kinds, want)
+	}
+	if d := string(first[5].Event.Data); !contains(d, `"event_count":4,"data_collections":[{"data_collection":"`+e.name+`.t1","event_count":3},{"data_collection":"`+e.name+`.t2","event_count":1}]`) {
+		t.Errorf("END: %s", d)
+	}
+	if d := string(first[4].Event.Data); !contains(d, `"total_order":4,"data_collection_order":1}`) {
+		t.Errorf("change event's transaction block: %s", d)
+	}
+	for at := range 8 {
+		src := mustOpen(t, raw, map[string]api.Position{first[at].Partition: first[at].Position})
+		rest := readN(t, src, 8-at)
+		for i, r := range rest[:8-at] {
+			if want := first[at+1+i]; r.Event.ID != want.Event.ID {
+				t.Errorf("resume after %d (%s): record %d is %s, want %s", at, first[at].Event.ID, i, r.Event.ID, want.Event.ID)
+			}
+		}
+		_ = src.Close(context.Background())
+	}
+}
