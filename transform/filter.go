@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/ferryhq/ferry/api"
@@ -15,7 +14,7 @@ var Filter = api.TransformPlugin{
 	Name:    "filter",
 	Summary: "Keep only events matching an EventBridge event pattern.",
 	Spec: api.Spec{
-		{Name: "pattern", Type: api.TypeJSON, Required: true, Check: checkPattern,
+		{Name: "pattern", Type: api.TypeJSON, Required: true, Check: pattern.Check,
 			Description: `EventBridge event pattern, e.g. {"type":[{"prefix":"order."}],"data":{"status":["PAID"]}}.`},
 	},
 	New: func(c api.Config) (api.Transform, error) {
@@ -25,15 +24,6 @@ var Filter = api.TransformPlugin{
 		}
 		return filter{p}, nil
 	},
-}
-
-func checkPattern(v string) error {
-	_, err := pattern.Compile(v)
-	var se *pattern.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Errorf("invalid event pattern at %s: %s", se.Path, se.Msg)
-	}
-	return err
 }
 
 type filter struct{ p *pattern.Pattern }

@@ -104,6 +104,17 @@ func Compile(src string) (*Pattern, error) {
 	return p, nil
 }
 
+// Check validates a pattern for config validation: nil, or an error whose
+// message names the JSON path of the offending element.
+func Check(src string) error {
+	_, err := Compile(src)
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("invalid event pattern at %s: %s", se.Path, se.Msg)
+	}
+	return err
+}
+
 // MustCompile is Compile for patterns known to be valid; it panics otherwise.
 func MustCompile(src string) *Pattern {
 	p, err := Compile(src)

@@ -2,7 +2,6 @@ package predicate
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"regexp"
 
@@ -15,7 +14,7 @@ var Pattern = api.PredicatePlugin{
 	Name:    "pattern",
 	Summary: "True for events matching an EventBridge event pattern.",
 	Spec: api.Spec{
-		{Name: "pattern", Type: api.TypeJSON, Required: true, Check: checkPattern,
+		{Name: "pattern", Type: api.TypeJSON, Required: true, Check: pattern.Check,
 			Description: `EventBridge event pattern, e.g. {"type":[{"prefix":"order."}]}.`},
 	},
 	New: func(c api.Config) (api.Predicate, error) {
@@ -25,15 +24,6 @@ var Pattern = api.PredicatePlugin{
 		}
 		return patternPredicate{p}, nil
 	},
-}
-
-func checkPattern(v string) error {
-	_, err := pattern.Compile(v)
-	var se *pattern.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Errorf("invalid event pattern at %s: %s", se.Path, se.Msg)
-	}
-	return err
 }
 
 type patternPredicate struct{ p *pattern.Pattern }
