@@ -1,0 +1,80 @@
+// Package rocketmq is the "rocketmq" sink: it sends each record as one
+// Apache RocketMQ message, through github.com/apache/rocketmq-client-go/v2,
+// in order per key.
+//
+// # Messages
+//
+// The topic, the tag (TAGS) and the keys (KEYS) are sink parameters of
+// package transform/template: a constant (sink.topic=orders) or taken from
+// each event (sink.topic.form=JSONPATH, sink.topic.value=$.data.table).
+// KEYS holds the keys (default: the record key) and always the event id
+// too, so a consumer can find a message by event id and recognise the
+// duplicates a replay produces.
+//
+// With body=structured (the default) the body is the CloudEvent in
+// structured JSON and the property CE_contenttype is
+// "application/cloudevents+json; charset=UTF-8". With body=data the body is
+// the event's data and every attribute and extension is a property named
+// CE_<attribute> (CE_id, CE_source, CE_specversion, CE_type, CE_subject,
+// CE_time, CE_dataschema, CE_<extension>), except datacontenttype, which
+// is CE_contenttype: the binary mode of the CloudEvents RocketMQ binding.
+// An event without data gets a one-byte body of NUL, which the binding's
+// readers take as "no data" (RocketMQ refuses empty bodies).
+//
+// # Order and delivery
+//
+// With ordered=true (the default) a record's queue is the FNV-1a hash of
+// its key (its sharding key; the rendered keys when the record has none)
+// modulo the topic's queue count, so one key's records share a queue.
+// Records without either, and all records with ordered=false, take the
+// queues in turn. The order holds while the topic's queue count does not
+// change, as with any hash-partitioned topic.
+//
+// Write groups a batch's messages by topic and queue. Each queue's
+// messages go out as batch messages of at most batch.size messages and
+// max.message.bytes bytes, each sent only after the previous one was
+// stored; up to send.parallelism queues are sent to at once. Write returns
+// once every send has returned, so when it returns nil every record is
+// stored (the engine needs no Flush). The first message to a topic the
+// producer has not routed yet goes alone, so the producer learns the
+// topic's queues before the rest are grouped.
+//
+// # Errors
+//
+// A record that can never be sent is rejected alone with api.RecordErrors
+// (the engine applies errors.tolerance): its topic renders empty or is not
+// a valid topic name, a parameter's template fails on its data, it exceeds
+// max.message.bytes (or its properties the broker's 32767 bytes), a
+// property holds the separator bytes 0x01 or 0x02, or the broker answers
+// MESSAGE_ILLEGAL (a refused batch is resent message by message to find
+// the culprit). Any other failure (broker or name server unreachable,
+// timeouts, broker busy) is api.Retryable; the engine retries the whole
+// batch, so messages stored before the failure are stored again
+// (at-least-once; per key the order is kept, with repeats).
+//
+// # Client
+//
+// The producer gets the name servers through a passthrough resolver (the
+// library's default resolver calls an external HTTP endpoint), a unique
+// instance name per task unless instance.name says otherwise (the library
+// shares one client per instance name, and one group per client), and is
+// shut down by Close. The library's logrus-based logging goes to slog's
+// default logger at warn and above.
+//
+//	field              type      default     description
+//	nameservers        list      required    Name server addresses, host:port, comma-separated.
+//	topic              string                Destination topic (or topic.form, topic.value, topic.template). Required.
+//	tag                string                Message tag (TAGS), or from the event with tag.form …
+//	keys               string                Message keys (KEYS); default the record key; the event id is always added.
+//	body               string    structured  structured or data.
+//	ordered            boolean   true        Hash queue selection by record key.
+//	producer.group     string                Default ferry-<connector>.
+//	access.key         string                ACL access key (secret).
+//	secret.key         string                ACL secret key (secret).
+//	send.timeout       duration  3s          Time one send may take.
+//	retries            int       2           Immediate resends inside one write.
+//	batch.size         int       256         Most messages in one batch message.
+//	max.message.bytes  int       4194304     Largest message or batch message.
+//	send.parallelism   int       8           Queues sent to at once.
+//	instance.name      string                Client instance name; default unique per task.
+package rocketmq

@@ -1,0 +1,228 @@
+package rocketmq
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/template"
+)
+
+// Property names of the CloudEvents RocketMQ binding: every attribute
+// and extension but data becomes a property named "CE_" + the attribute,
+// except datacontenttype, which is CE_contenttype (the property a
+// receiver inspects to tell structured from binary mode).
+const (
+	cePrefix          = "CE_"
+	propContentType   = "CE_contenttype"
+	structuredCT      = "application/cloudevents+json; charset=UTF-8"
+	maxTopicLen       = 127
+	maxPropertyBytes  = 32767 // the broker stores the properties' length as a Java short
+	fixedMessageBytes = 22    // per-message framing inside a batch: 5 int32 and one int16
+	autoCreateTopic   = "TBW102"
+)
+
+// emptyBody stands for an event without data in data mode: RocketMQ
+// refuses empty bodies, and the CloudEvents Java binding reads a single
+// NUL byte back as "no data".
+var emptyBody = []byte{0}
+
+// encoder turns records into RocketMQ messages. It is used by one
+// goroutine at a time (Write).
+type encoder struct {
+	topic, tag, keys *template.Param
+	data             bool // body=data: data only, attributes as properties
+	ordered          bool
+	maxBytes         int
+	buf              []byte // scratch for rendering parameters
+}
+
+// message is one record ready to send.
+type message struct {
+	index int // in the batch given to Write
+	msg   *primitive.Message
+	size  int    // bytes inside a batch message
+	shard string // sharding key: the queue is chosen by its hash
+}
+
+// encode builds the message for r. Its error is one that resending cannot
+// fix: the caller reports it against the record.
+func (e *encoder) encode(index int, r *api.Record) (message, error) {
+	ev := &r.Event
+	topic, err := e.render(e.topic, ev)
+	if err != nil {
+		return message{}, err
+	}
+	if err := checkTopic(topic); err != nil {
+		return message{}, err
+	}
+	props := make(map[string]string, 12)
+	var body []byte
+	if e.data {
+		body = ev.Data
+		if len(body) == 0 {
+			body = emptyBody
+		}
+		if err := attributes(ev, props); err != nil {
+			return message{}, err
+		}
+	} else {
+		if body, err = ev.AppendJSON(make([]byte, 0, 256+len(ev.Data))); err != nil {
+			return message{}, err
+		}
+		props[propContentType] = structuredCT
+	}
+	tag, err := e.render(e.tag, ev)
+	if err != nil {
+		return message{}, err
+	}
+	if tag != "" {
+		props[primitive.PropertyTags] = tag
+	}
+	keys := string(r.Key)
+	if e.keys.IsSet() {
+		if keys, err = e.render(e.keys, ev); err != nil {
+			return message{}, err
+		}
+	}
+	// The event id is a key too, so a consumer can look a message up by
+	// it and spot the duplicates a replay after a crash produces.
+	switch {
+	case keys == "":
+		keys = ev.ID
+	case ev.ID != "" && keys != ev.ID:
+		keys = keys + primitive.PropertyKeySeparator + ev.ID
+	}
+	if keys != "" {
+		props[primitive.PropertyKeys] = keys
+	}
+	shard := ""
+	if e.ordered {
+		shard = string(r.Key)
+		if shard == "" && e.keys.IsSet() {
+			shard = keys
+		}
+		if shard != "" {
+			props[primitive.PropertyShardingKey] = shard
+		}
+	}
+	// A unique id per message, as the producer sets on single sends: in a
+	// batch it would otherwise have none but the broker's offset id.
+	props[primitive.PropertyUniqueClientMessageIdKeyIndex] = primitive.CreateUniqID()
+
+	plen := 0
+	for k, v := range props {
+		if strings.ContainsAny(k, "\x01\x02") || strings.ContainsAny(v, "\x01\x02") {
+			return message{}, fmt.Errorf("%w: %s", errPropertyChar, k)
+		}
+		plen += len(k) + len(v) + 2
+	}
+	if plen > maxPropertyBytes {
+		return message{}, fmt.Errorf("%w: properties take %d bytes, the broker accepts at most %d", errTooLarge, plen, maxPropertyBytes)
+	}
+	size := fixedMessageBytes + len(body) + plen
+	if size > e.maxBytes {
+		return message{}, fmt.Errorf("%w: %d bytes, max.message.bytes is %d", errTooLarge, size, e.maxBytes)
+	}
+	msg := primitive.NewMessage(topic, body)
+	msg.WithProperties(props)
+	return message{index: index, msg: msg, size: size, shard: shard}, nil
+}
+
+// render returns the parameter's value for ev ("" when unset).
+func (e *encoder) render(p *template.Param, ev *api.Event) (string, error) {
+	if c, ok := p.Constant(); ok {
+		return c, nil
+	}
+	if !p.IsSet() {
+		return "", nil
+	}
+	out, err := p.Render(ev, e.buf[:0])
+	e.buf = out[:0]
+	if err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
+
+// checkTopic applies the broker's rules for topic names.
+func checkTopic(t string) error {
+	switch {
+	case t == "":
+		return errTopicEmpty
+	case len(t) > maxTopicLen:
+		return fmt.Errorf("%w: %d characters, at most %d", errTopicInvalid, len(t), maxTopicLen)
+	case t == autoCreateTopic:
+		return fmt.Errorf("%w: %s is the broker's auto-create template topic", errTopicInvalid, t)
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '%' || c == '|' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: %q has %q; allowed are letters, digits, %%, |, _ and -", errTopicInvalid, t, c)
+		}
+	}
+	return nil
+}
+
+// attributes writes ev's attributes and extensions as binding properties.
+func attributes(ev *api.Event, props map[string]string) error {
+	spec := ev.SpecVersion
+	if spec == "" {
+		spec = api.SpecVersion
+	}
+	set := func(name, v string) {
+		if v != "" {
+			props[cePrefix+name] = v
+		}
+	}
+	set("specversion", spec)
+	set("id", ev.ID)
+	set("source", ev.Source)
+	set("type", ev.Type)
+	set("subject", ev.Subject)
+	if !ev.Time.IsZero() {
+		set("time", ev.Time.UTC().Format(time.RFC3339Nano))
+	}
+	if ev.DataContentType != "" {
+		props[propContentType] = ev.DataContentType
+	}
+	set("dataschema", ev.DataSchema)
+	for k, v := range ev.Extensions {
+		s, err := extensionText(v)
+		if err != nil {
+			return fmt.Errorf("cloudevent: extension %q: %w", k, err)
+		}
+		set(k, s)
+	}
+	return nil
+}
+
+// extensionText is an extension value's canonical string form (the
+// CloudEvents type system's string encoding).
+func extensionText(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case int:
+		return strconv.Itoa(x), nil
+	case int32:
+		return strconv.FormatInt(int64(x), 10), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano), nil
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x), nil
+	default:
+		return "", fmt.Errorf("unsupported value type %T", v)
+	}
+}

@@ -1,0 +1,417 @@
+package rocketmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	rmq "github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/template"
+)
+
+// Sink is the rocketmq sink plugin.
+var Sink = api.SinkPlugin{
+	Name:     "rocketmq",
+	Summary:  "Sends events to Apache RocketMQ topics, ordered per key, as structured CloudEvents or as data with CloudEvents properties.",
+	Spec:     sinkSpec,
+	New:      newSink,
+	Validate: validate,
+}
+
+// The parameters that may come from each event.
+var (
+	topicParam = template.ParamSpec{Name: "topic", Required: true,
+		Description: "Destination topic."}
+	tagParam = template.ParamSpec{Name: "tag",
+		Description: "Message tag (TAGS), for consumers' tag filters; none when unset or empty."}
+	keysParam = template.ParamSpec{Name: "keys",
+		Description: "Message keys (KEYS, space-separated) for lookups; default the record key. The event id is always added."}
+)
+
+const defaultMaxMessageBytes = 4 << 20 // the broker's default maxMessageSize
+
+var sinkSpec = func() api.Spec {
+	s := api.Spec{
+		{Name: "nameservers", Type: api.TypeList, Required: true, Check: checkAddrs,
+			Description: "Name server addresses, host:port, comma-separated."},
+	}
+	s = append(s, topicParam.Fields()...)
+	s = append(s, tagParam.Fields()...)
+	s = append(s, keysParam.Fields()...)
+	return append(s, api.Spec{
+		{Name: "body", Type: api.TypeString, Default: "structured", Enum: []string{"structured", "data"},
+			Description: "structured: the CloudEvent in structured JSON (property CE_contenttype application/cloudevents+json); data: the event's data only, its attributes as CE_* properties (CloudEvents RocketMQ binding, binary mode)."},
+		{Name: "ordered", Type: api.TypeBool, Default: "true",
+			Description: "Send all records of one key to one queue (hash of the record key), in order. When false, or for records without a key, queues are used in turn."},
+		{Name: "producer.group", Type: api.TypeString,
+			Description: "Producer group; default ferry-<connector>."},
+		{Name: "access.key", Type: api.TypeString, Secret: true,
+			Description: "ACL access key; set with secret.key."},
+		{Name: "secret.key", Type: api.TypeString, Secret: true,
+			Description: "ACL secret key; set with access.key."},
+		{Name: "send.timeout", Type: api.TypeDuration, Default: "3s",
+			Description: "Time one send (one batch message) may take before it counts as failed."},
+		{Name: "retries", Type: api.TypeInt, Default: "2", Check: api.Range(0, 100),
+			Description: "Immediate resends of a failed send inside one write, before the engine's backoff retries take over."},
+		{Name: "batch.size", Type: api.TypeInt, Default: "256", Check: api.Range(1, 100000),
+			Description: "Most messages in one batch message; a batch goes to one queue."},
+		{Name: "max.message.bytes", Type: api.TypeInt, Default: strconv.Itoa(defaultMaxMessageBytes), Check: api.Range(1024, 1<<30),
+			Description: "Largest message, and largest batch message, in bytes (the broker's maxMessageSize). A larger record is rejected alone."},
+		{Name: "send.parallelism", Type: api.TypeInt, Default: "8", Check: api.Range(1, 1024),
+			Description: "Queues sent to at once; messages of one queue are always sent one batch after another."},
+		{Name: "instance.name", Type: api.TypeString,
+			Description: "RocketMQ client instance name; default unique per task. Sinks sharing a name in one process share one client and must use different producer groups."},
+	}...)
+}()
+
+// checkAddrs accepts a comma-separated list of host:port.
+func checkAddrs(v string) error {
+	for _, a := range api.NewConfig(map[string]string{"v": v}).List("v") {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			return fmt.Errorf("%q is not host:port", a)
+		}
+	}
+	return nil
+}
+
+// validate checks what spans several fields: each parameter's form, and
+// the credentials as a pair.
+func validate(c api.Config) error {
+	var fields []api.FieldError
+	for _, p := range []template.ParamSpec{topicParam, tagParam, keysParam} {
+		if _, err := p.Compile(c); err != nil {
+			var ve *api.ValidationError
+			if !errors.As(err, &ve) {
+				return err
+			}
+			fields = append(fields, ve.Fields...)
+		}
+	}
+	if (c.String("access.key") == "") != (c.String("secret.key") == "") {
+		fields = append(fields, api.FieldError{Field: "secret.key", Message: "set access.key and secret.key together"})
+	}
+	if fields != nil {
+		return &api.ValidationError{Fields: fields}
+	}
+	return nil
+}
+
+// instanceSeq makes default instance names unique within the process:
+// rocketmq-client-go shares one client per IP@instance, and two producers
+// of one group cannot share a client.
+var instanceSeq atomic.Int64
+
+type sink struct {
+	log         *slog.Logger
+	nameservers []string
+	group       string
+	instance    string
+	creds       primitive.Credentials
+	timeout     time.Duration
+	retries     int
+	batchSize   int
+	maxBytes    int
+	parallelism int
+
+	enc  encoder
+	sel  *selector
+	p    rmq.Producer
+	next uint64 // round-robin cursor for messages without a sharding key
+}
+
+func newSink(tc api.TaskConfig) (api.Sink, error) {
+	if err := validate(tc.Config); err != nil {
+		return nil, err
+	}
+	c := tc.Config
+	topic, _ := topicParam.Compile(c)
+	tag, _ := tagParam.Compile(c)
+	keys, _ := keysParam.Compile(c)
+	s := &sink{
+		log:         tc.Logger,
+		nameservers: c.List("nameservers"),
+		group:       c.String("producer.group"),
+		instance:    c.String("instance.name"),
+		creds:       primitive.Credentials{AccessKey: c.String("access.key"), SecretKey: c.String("secret.key")},
+		timeout:     c.Duration("send.timeout"),
+		retries:     c.Int("retries"),
+		batchSize:   c.Int("batch.size"),
+		maxBytes:    c.Int("max.message.bytes"),
+		parallelism: c.Int("send.parallelism"),
+		enc: encoder{topic: topic, tag: tag, keys: keys, data: c.String("body") == "data",
+			ordered: c.Bool("ordered"), maxBytes: c.Int("max.message.bytes")},
+		sel: newSelector(),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.group == "" {
+		s.group = "ferry-" + tc.Connector
+	}
+	if s.instance == "" {
+		s.instance = fmt.Sprintf("ferry-%s-%d-%d-%d", tc.Connector, tc.Task, os.Getpid(), instanceSeq.Add(1))
+	}
+	if s.timeout <= 0 {
+		s.timeout = 3 * time.Second
+	}
+	if t, ok := topic.Constant(); ok {
+		if err := checkTopic(t); err != nil {
+			return nil, &api.ValidationError{Fields: []api.FieldError{{Field: "topic", Message: err.Error()}}}
+		}
+	}
+	return s, nil
+}
+
+// Open checks that a name server answers and starts the producer. The
+// producer itself connects lazily, so without the check a wrong address
+// would surface only as failing writes.
+func (s *sink) Open(ctx context.Context) error {
+	routeClientLogs()
+	if err := reachable(ctx, s.nameservers); err != nil {
+		return api.Retryable(fmt.Errorf("rocketmq sink: %w", err))
+	}
+	opts := []producer.Option{
+		producer.WithNsResolver(primitive.NewPassthroughResolver(s.nameservers)),
+		producer.WithGroupName(s.group),
+		producer.WithInstanceName(s.instance),
+		producer.WithQueueSelector(s.sel),
+		producer.WithRetry(s.retries),
+		producer.WithSendMsgTimeout(s.timeout),
+	}
+	if !s.creds.IsEmpty() {
+		opts = append(opts, producer.WithCredentials(s.creds))
+	}
+	p, err := rmq.NewProducer(opts...)
+	if err != nil {
+		return fmt.Errorf("rocketmq sink: new producer: %w", err)
+	}
+	if err := p.Start(); err != nil {
+		_ = p.Shutdown()
+		return api.Fatal(fmt.Errorf("rocketmq sink: start producer %s (group %s): %w", s.instance, s.group, err))
+	}
+	s.p = p
+	return nil
+}
+
+// reachable dials the name servers until one accepts.
+func reachable(ctx context.Context, addrs []string) error {
+	var errs []error
+	for _, a := range addrs {
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		c, err := new(net.Dialer).DialContext(dctx, "tcp", a)
+		cancel()
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("%w: %w", errNoNameServer, errors.Join(errs...))
+}
+
+// Write sends every record before it returns. Messages of one queue go
+// one batch after another, each after the previous one was stored, so
+// records of one key arrive in the order given; different queues are sent
+// to at once. A transient failure stops its queue and makes Write return
+// a retryable error; the engine then writes the whole batch again, so
+// records already stored arrive twice (at-least-once), still in order per
+// key.
+func (s *sink) Write(ctx context.Context, records []api.Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	var bad api.RecordErrors
+	msgs := make([]message, 0, len(records))
+	for i := range records {
+		m, err := s.enc.encode(i, &records[i])
+		if err != nil {
+			bad = append(bad, api.RecordError{Index: i, Err: api.Fatal(fmt.Errorf("rocketmq sink: %w", err))})
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+
+	// The first message to a topic not seen yet goes alone: its send
+	// teaches the selector the topic's queues, by which the rest are
+	// grouped.
+	for i := 0; i < len(msgs); i++ {
+		m := &msgs[i]
+		if s.sel.queues(m.msg.Topic) != nil {
+			continue
+		}
+		rejected, err := s.send(ctx, []message{*m})
+		if err != nil {
+			return err
+		}
+		bad = append(bad, rejected...)
+		m.msg = nil // sent or rejected
+	}
+
+	groups := s.plan(msgs)
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range min(s.parallelism, len(groups)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(groups) {
+					return
+				}
+				rejected, err := s.sendGroup(ctx, groups[i])
+				mu.Lock()
+				bad = append(bad, rejected...)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if errs != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("rocketmq sink: %w", ctx.Err())
+		}
+		return api.Retryable(errors.Join(errs...))
+	}
+	if bad != nil {
+		slices.SortFunc(bad, func(a, b api.RecordError) int { return a.Index - b.Index })
+		return &bad
+	}
+	return nil
+}
+
+// plan groups the unsent messages by topic and queue, keeping their order
+// within each group.
+func (s *sink) plan(msgs []message) [][]message {
+	type gk struct {
+		topic string
+		queue int
+	}
+	at := map[gk]int{}
+	var groups [][]message
+	for _, m := range msgs {
+		if m.msg == nil {
+			continue
+		}
+		qs := s.sel.queues(m.msg.Topic)
+		var qi int
+		if m.shard != "" {
+			qi = queueIndex(m.shard, len(qs))
+		} else {
+			qi = int(s.next % uint64(len(qs)))
+			s.next++
+		}
+		m.msg.Queue = qs[qi]
+		k := gk{m.msg.Topic, qi}
+		g, ok := at[k]
+		if !ok {
+			g = len(groups)
+			at[k] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], m)
+	}
+	return groups
+}
+
+// sendGroup sends one queue's messages in batches, in order, stopping at
+// the first transient failure.
+func (s *sink) sendGroup(ctx context.Context, msgs []message) (api.RecordErrors, error) {
+	var bad api.RecordErrors
+	for len(msgs) > 0 {
+		n, bytes := 0, 0
+		for n < len(msgs) && n < s.batchSize && (n == 0 || bytes+msgs[n].size <= s.maxBytes) {
+			bytes += msgs[n].size
+			n++
+		}
+		rejected, err := s.send(ctx, msgs[:n])
+		bad = append(bad, rejected...)
+		if err != nil {
+			return bad, err
+		}
+		msgs = msgs[n:]
+	}
+	return bad, nil
+}
+
+// send sends msgs (one queue, one topic) as one message or one batch.
+// When the broker refuses a batch as illegal, the messages are resent one
+// by one so that only the offending ones are rejected.
+func (s *sink) send(ctx context.Context, msgs []message) (api.RecordErrors, error) {
+	batch := make([]*primitive.Message, len(msgs))
+	for i := range msgs {
+		batch[i] = msgs[i].msg
+	}
+	res, err := s.p.SendSync(ctx, batch...)
+	if err == nil {
+		if res.Status != primitive.SendOK {
+			// Stored on the master; only replication or the disk flush
+			// lagged, which retrying would not improve.
+			s.log.Debug("rocketmq: message stored with status", "status", res.Status, "queue", res.MessageQueue)
+		}
+		return nil, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if !permanent(err) {
+		return nil, fmt.Errorf("rocketmq sink: send %d message(s) to %s: %w", len(msgs), msgs[0].msg.Topic, err)
+	}
+	if len(msgs) == 1 {
+		return api.RecordErrors{{Index: msgs[0].index, Err: api.Fatal(fmt.Errorf("rocketmq sink: %w: %v", errRejected, err))}}, nil
+	}
+	var bad api.RecordErrors
+	for i := range msgs {
+		rejected, err := s.send(ctx, msgs[i:i+1])
+		bad = append(bad, rejected...)
+		if err != nil {
+			return bad, err
+		}
+	}
+	return bad, nil
+}
+
+// brokerCode finds the response code in the library's send errors
+// ("CODE: 13, DESC: …").
+var brokerCode = regexp.MustCompile(`CODE: (\d+)`)
+
+// codeMessageIllegal is the broker's MESSAGE_ILLEGAL: the message itself
+// is refused (too large, bad properties); sending it again cannot help.
+const codeMessageIllegal = 13
+
+func permanent(err error) bool {
+	m := brokerCode.FindStringSubmatch(err.Error())
+	return m != nil && m[1] == strconv.Itoa(codeMessageIllegal)
+}
+
+// Close shuts the producer down. Sends have all returned by now: Write
+// does not return before its sends do.
+func (s *sink) Close(ctx context.Context) error {
+	if s.p == nil {
+		return nil
+	}
+	err := s.p.Shutdown()
+	s.p = nil
+	if err != nil {
+		return fmt.Errorf("rocketmq sink: shutdown: %w", err)
+	}
+	return nil
+}
