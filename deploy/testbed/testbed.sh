@@ -84,10 +84,10 @@ spawn() {
 	local pf
 	pf="$(pidfile "$svc")"
 	rm -f "$pf"
-	# 9>&- : don't hand the `up` lock to long-lived servers.
+	# 8>&- 9>&- : don't hand the script's locks to long-lived servers.
 	# shellcheck disable=SC2016 # $$ and $0 belong to the inner shell
 	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pf" "$@" \
-		>>"$TB/logs/$svc.log" 2>&1 </dev/null 9>&- &
+		>>"$TB/logs/$svc.log" 2>&1 </dev/null 8>&- 9>&- &
 	local i
 	for i in $(seq 50); do
 		[[ -s $pf ]] && return 0
@@ -774,6 +774,23 @@ lock() {
 	flock -w 600 9 || die "another testbed.sh holds $TB/run/lock"
 }
 
+# hold_users <service>: take the exclusive side of the lock that Go tests
+# share while they use a service (internal/testbed, .testbed/run/<key>.users.lock),
+# so stopping it waits for running tests instead of failing them. Held on
+# fd 8 until this (sub)shell exits. testbed.Run already holds it for the
+# script it runs and says so with FERRY_TESTBED_USERS_LOCKED=1.
+hold_users() {
+	[[ -n ${FERRY_TESTBED_USERS_LOCKED:-} ]] && return 0
+	local key=$1
+	case $key in namesrv | broker) key=rocketmq ;; esac
+	mkdir -p "$TB/run"
+	exec 8>>"$TB/run/$key.users.lock"
+	if ! flock -x -n 8; then
+		log "$1: waiting for running tests to release it"
+		flock -x -w 240 8 || die "$1: tests still using it after 240 s"
+	fi
+}
+
 # run_group <name> <function>: run one service group in the background with
 # its output prefixed; the group's newly started services land in
 # $TB/run/started.<name>.
@@ -870,13 +887,14 @@ cmd_down() {
 		case $s in
 		broker | namesrv | rocketmq) rmq+=("$s") ;;
 		*)
-			stop_one "$s" &
+			(hold_users "$s" && stop_one "$s") &
 			pids+=($!)
 			;;
 		esac
 	done
 	if ((${#rmq[@]} > 0)); then
 		(
+			hold_users rocketmq
 			for s in broker namesrv; do
 				[[ " ${rmq[*]} " == *" $s "* || " ${rmq[*]} " == *" rocketmq "* ]] && stop_one "$s"
 			done
@@ -933,10 +951,12 @@ main() {
 	status) cmd_status ;;
 	env) print_env ;;
 	start | stop | restart)
-		[[ $# -eq 1 ]] || die "usage: testbed.sh $cmd <rocketmq|namesrv|broker|kafka|mariadb|sls|mns|dts>"
+		[[ $# -eq 1 && " rocketmq ${ALL_SERVICES[*]} " == *" $1 "* ]] ||
+			die "usage: testbed.sh $cmd <rocketmq|namesrv|broker|kafka|mariadb|sls|mns|dts>"
 		lock
 		local t0
 		t0=$(now_ms)
+		[[ $cmd == start ]] || hold_users "$1"
 		[[ $cmd == start ]] || stop_one "$1"
 		[[ $cmd == stop ]] || start_one "$1"
 		[[ $cmd == stop ]] && write_env

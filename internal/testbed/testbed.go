@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -321,6 +322,7 @@ const runTimeout = 5 * time.Minute
 // disrupts a service must not be parallel.
 func Run(tb testing.TB, args ...string) {
 	tb.Helper()
+	var extraEnv []string
 	if len(args) == 2 && (args[0] == "start" || args[0] == "stop" || args[0] == "restart") {
 		src := osSource()
 		e, err := src.load()
@@ -333,6 +335,8 @@ func Run(tb testing.TB, args ...string) {
 			tb.Fatal(err)
 		}
 		defer release()
+		// The script would otherwise wait for the lock this test now holds.
+		extraEnv = append(extraEnv, "FERRY_TESTBED_USERS_LOCKED=1")
 		if d := time.Since(waited); d > time.Second {
 			tb.Logf("testbed: waited %s for other tests to release %s", d.Round(time.Millisecond), args[1])
 		}
@@ -341,6 +345,7 @@ func Run(tb testing.TB, args ...string) {
 	defer cancel()
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, "bash", append([]string{Script()}, args...)...)
+	cmd.Env = append(os.Environ(), extraEnv...)
 	out, err := cmd.CombinedOutput()
 	tb.Logf("testbed.sh %s (%s):\n%s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), out)
 	if err != nil {
