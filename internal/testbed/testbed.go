@@ -329,16 +329,18 @@ func Run(tb testing.TB, args ...string) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		waited := time.Now()
-		release, err := exclusive(tb, e.lockDir(src), lockKey(args[1]))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		defer release()
-		// The script would otherwise wait for the lock this test now holds.
-		extraEnv = append(extraEnv, "FERRY_TESTBED_USERS_LOCKED=1")
-		if d := time.Since(waited); d > time.Second {
-			tb.Logf("testbed: waited %s for other tests to release %s", d.Round(time.Millisecond), args[1])
+		if dir := e.lockDir(src); dir != "" {
+			waited := time.Now()
+			release, err := exclusive(tb, dir, lockKey(args[1]))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			defer release()
+			// The script would otherwise wait for the lock this test holds.
+			extraEnv = append(extraEnv, "FERRY_TESTBED_USERS_LOCKED=1")
+			if d := time.Since(waited); d > time.Second {
+				tb.Logf("testbed: waited %s for other tests to release %s", d.Round(time.Millisecond), args[1])
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
