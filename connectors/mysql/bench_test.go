@@ -3,6 +3,7 @@ package mysql_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -19,7 +20,7 @@ import (
 // BenchmarkBinlog measures binlog → records throughput over an insert load
 // of FERRY_CDC_BENCH_ROWS rows (default 100,000) written as 1,000-row
 // INSERTs, and the raw go-mysql read rate of the same events as the
-// ceiling:
+// ceiling, and the snapshot of the same table:
 //
 //	go test -run XXX -bench Binlog -benchtime 3x ./connectors/mysql/
 func BenchmarkBinlog(b *testing.B) {
@@ -62,6 +63,31 @@ func BenchmarkBinlog(b *testing.B) {
 				n += len(batch)
 			}
 			cancel()
+			b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "rows/s")
+			_ = src.Close(context.Background())
+		}
+	})
+	b.Run("snapshot", func(b *testing.B) {
+		raw := e.config("snapshot.mode", "initial_only", "table.include.list", e.name+`\.bench`)
+		for range b.N {
+			src := mustOpen(b, raw, nil)
+			t0 := time.Now()
+			n := 0
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			for {
+				batch, err := src.Read(ctx)
+				if errors.Is(err, api.ErrEndOfInput) {
+					break
+				}
+				if err != nil {
+					b.Fatalf("Read after %d: %v", n, err)
+				}
+				n += len(batch)
+			}
+			cancel()
+			if n != rows {
+				b.Fatalf("snapshot read %d rows, want %d", n, rows)
+			}
 			b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "rows/s")
 			_ = src.Close(context.Background())
 		}

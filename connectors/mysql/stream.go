@@ -63,6 +63,7 @@ type stream struct {
 	lastEmit   time.Time
 	lastBeat   string
 	sizeHint   int // last record's data size, to size the next buffer
+	lastBatch  int // records the last Read returned
 }
 
 // tableMeta is a table's layout as a TableMapEvent described it.
@@ -144,8 +145,11 @@ func (st *stream) close() {
 // only what the syncer already decoded, up to the batch limits.
 func (st *stream) read(ctx context.Context) ([]api.Record, error) {
 	cfg := st.s.cfg
-	var recs []api.Record
+	// Size the batch like the last one: under load one allocation of the
+	// right size instead of repeated doubling.
+	recs := make([]api.Record, 0, min(cfg.batch, max(16, st.lastBatch)))
 	size := 0
+	defer func() { st.lastBatch = len(recs) }()
 	for len(recs) < cfg.batch && size < cfg.batchBytes {
 		if st.cur != nil {
 			var err error

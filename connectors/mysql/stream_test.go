@@ -398,3 +398,47 @@ func TestTransactionMetadata(t *testing.T) {
 		_ = src.Close(context.Background())
 	}
 }
+
+// TestBoundedBatches writes one transaction of large rows and checks that
+// no Read returns much more than batch.max.bytes, and that every row
+// arrives once.
+func TestBoundedBatches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.exec(t, "CREATE TABLE big (id INT PRIMARY KEY, body MEDIUMBLOB)")
+	const limit = 256 << 10
+	src := mustOpen(t, e.config("snapshot.mode", "never", "batch.max.bytes", fmt.Sprint(limit)), nil)
+	tx, err := e.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if _, err := tx.Exec("INSERT INTO big VALUES (?, REPEAT('x', 100000))", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n := 0
+	for n < 40 {
+		batch, err := src.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := 0
+		for _, r := range batch {
+			if id := string(decode(t, r).After["id"]); id != fmt.Sprint(n) {
+				t.Fatalf("row %s, want %d", id, n)
+			}
+			n++
+			size += r.Size()
+		}
+		// One record may cross the limit; the next one waits.
+		if last := batch[len(batch)-1].Size(); size-last >= limit {
+			t.Errorf("batch of %d records, %d bytes: over %d before its last record", len(batch), size, limit)
+		}
+	}
+}
