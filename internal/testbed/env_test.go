@@ -430,3 +430,10 @@ func TestScript(t *testing.T) {
 		t.Fatalf("Script() = %q", p)
 	}
 }
+
+// TestRunStatus runs the real script's read-only status command through Run:
+// the script parses and runs from a test's working directory.
+func TestRunStatus(t *testing.T) {
+	t.Parallel()
+	Run(t, "status")
+}
