@@ -176,7 +176,11 @@ func binlogFiles(ctx context.Context, db *sql.DB) ([]string, error) {
 func masterStatus(ctx context.Context, q queryer, flavor string, gtid bool) (*position, error) {
 	rows, err := q.QueryContext(ctx, "SHOW MASTER STATUS")
 	if err != nil {
-		return nil, fmt.Errorf("mysql-cdc: SHOW MASTER STATUS: %w", err)
+		// MySQL 8.4 renamed it.
+		var err2 error
+		if rows, err2 = q.QueryContext(ctx, "SHOW BINARY LOG STATUS"); err2 != nil {
+			return nil, fmt.Errorf("mysql-cdc: SHOW MASTER STATUS: %w", err)
+		}
 	}
 	cols, _ := rows.Columns()
 	p := &position{}

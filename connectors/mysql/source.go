@@ -106,6 +106,9 @@ func (s *source) dsn() string {
 }
 
 func (s *source) Open(ctx context.Context) error {
+	// The engine calls Open again after a failed Open: start clean.
+	_ = s.Close(ctx)
+	s.phase, s.lastPos, s.lastSnap, s.handoverFrom, s.streamFrom = phaseSnapshot, nil, nil, nil, nil
 	db, err := sql.Open("mysql", s.dsn())
 	if err != nil {
 		return api.Fatal(fmt.Errorf("mysql-cdc: %w", err))
