@@ -157,7 +157,7 @@ func (s *source) Open(ctx context.Context) error {
 // classify marks the start-up check failures fatal and leaves I/O errors
 // retryable.
 func (s *source) classify(err error) error {
-	for _, f := range []error{ErrBinlogDisabled, ErrBinlogFormat, ErrRowImage, ErrRowMetadata, ErrPrivileges, ErrPurged, ErrBadPosition} {
+	for _, f := range []error{ErrBinlogDisabled, ErrBinlogFormat, ErrRowImage, ErrRowMetadata, ErrPrivileges, ErrPurged, ErrBadPosition, ErrDecode} {
 		if errors.Is(err, f) {
 			return api.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
 )
 
 // kind is how a column's values are rendered in JSON.
@@ -148,6 +149,9 @@ func appendBinlogValue(b []byte, c *column, v any) ([]byte, error) {
 		return appendText(b, c, x)
 	case []byte:
 		return appendText(b, c, string(x))
+	}
+	if _, ok := v.(*replication.JsonDiff); ok {
+		return b, fmt.Errorf("%w: column %s holds a partial JSON update; set binlog_row_value_options='' on the server so row events carry whole JSON documents", ErrDecode, c.name)
 	}
 	return b, fmt.Errorf("%w: column %s: unsupported value type %T", ErrDecode, c.name, v)
 }
