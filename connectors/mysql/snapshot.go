@@ -65,7 +65,14 @@ func newSnapshotter(ctx context.Context, s *source, resume *position) (*snapshot
 		sn.close()
 		return nil, err
 	}
-	s.log.Info("snapshot started", "tables", len(sn.tables)-sn.idx, "file", sn.start.File, "pos", sn.start.Pos, "gtids", sn.start.GTIDs, "resumed", resume != nil)
+	if resume != nil && resume.Snapshot != nil {
+		// Names what is not read again, so an operator can see a restart
+		// resumed rather than started over.
+		s.log.Info("snapshot resumed", "tables_left", len(sn.tables)-sn.idx, "table", resume.Snapshot.Table,
+			"after_key", resume.Snapshot.Key, "file", sn.start.File, "pos", sn.start.Pos, "gtids", sn.start.GTIDs)
+	} else {
+		s.log.Info("snapshot started", "tables", len(sn.tables), "file", sn.start.File, "pos", sn.start.Pos, "gtids", sn.start.GTIDs)
+	}
 	return sn, nil
 }
 

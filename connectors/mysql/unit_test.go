@@ -244,3 +244,21 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAppendText checks that every column kind renders any server text as
+// one valid JSON value.
+func FuzzAppendText(f *testing.F) {
+	for _, s := range []string{"", "0", "-1.5e3", "2024-02-29 23:59:59.123456", "0000-00-00 00:00:00", "{\"a\":1}", "\xff\x00", "a,b", "838:59:59"} {
+		f.Add(s, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, s string, k uint8) {
+		c := column{name: "c", kind: kind(k % (uint8(kindBinary) + 1)), names: []string{"a", "b"}}
+		b, err := appendText(nil, &c, s)
+		if err != nil {
+			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("kind %d, %q -> invalid JSON %q", c.kind, s, b)
+		}
+	})
+}
