@@ -97,8 +97,10 @@ func newStream(s *source, from *position) (*stream, error) {
 		EventCacheCount:         s.cfg.queue,
 		HeartbeatPeriod:         10 * time.Second,
 		ReadTimeout:             30 * time.Second,
-		MaxReconnectAttempts:    3,
-		Logger:                  s.log.With("component", "binlog"),
+		// go-mysql's own reconnect may resume mid-transaction or repeat
+		// one; the source instead restarts after its last record, row-exact.
+		DisableRetrySync: true,
+		Logger:           s.log.With("component", "binlog"),
 	}
 	st := &stream{
 		s:           s,
