@@ -156,8 +156,10 @@ func decodeJSON(data []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(data, err)
 	}
-	if dec.More() {
-		off := dec.InputOffset()
+	// Decoder.More is false before a stray '}' or ']': look at the bytes.
+	rest := data[dec.InputOffset():]
+	if trimmed := bytes.TrimLeft(rest, " \t\r\n"); len(trimmed) > 0 {
+		off := int64(len(data) - len(trimmed))
 		return badRequest("malformed JSON at %s: unexpected data after the JSON document", position(data, off))
 	}
 	return nil

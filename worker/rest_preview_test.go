@@ -74,3 +74,51 @@ func TestRESTPreview(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRESTPreview feeds arbitrary bodies to the preview route: it answers
+// 200 with one result per event, or a Kafka Connect-shaped 400/413.
+func FuzzRESTPreview(f *testing.F) {
+	for _, s := range []string{
+		previewBody,
+		`{"config": {}, "events": [` + previewEventJSON + `]}`,
+		`{"config": {"transforms": "a", "transforms.a.type": "exts"}, "events": [{"specversion": "1.0", "id": "1", "source": "s", "type": "t", "x": 1}]}`,
+		`{"events": [null, 1, "a", [], {}]}`,
+		`{"config": {"transforms": "a,a", "transforms.a.type": "fail", "transforms.a.key": "${env:X}"}}`,
+		`{"events": [{"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data_base64": "!!"}]}`,
+		`[]`, `null`, `{`, "\xff",
+	} {
+		f.Add(s)
+	}
+	h := newTestServer(f, newRestFake(), nil).Handler()
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := do(h, "POST", "/transforms/preview", body)
+		if !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("answer is not JSON: %q", rec.Body)
+		}
+		switch rec.Code {
+		case http.StatusOK:
+			var req struct {
+				Events []json.RawMessage `json:"events"`
+			}
+			var resp struct {
+				Results []json.RawMessage `json:"results"`
+			}
+			if err := json.Unmarshal([]byte(body), &req); err != nil {
+				t.Fatalf("200 for a body that does not decode: %v", err)
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || len(resp.Results) != len(req.Events) {
+				t.Fatalf("%d results for %d events (%v): %s", len(resp.Results), len(req.Events), err, rec.Body)
+			}
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+			var e struct {
+				ErrorCode int    `json:"error_code"`
+				Message   string `json:"message"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.ErrorCode != rec.Code || e.Message == "" {
+				t.Fatalf("error body %s not in Kafka Connect's shape", rec.Body)
+			}
+		default:
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	})
+}

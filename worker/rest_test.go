@@ -173,6 +173,7 @@ func TestRESTGolden(t *testing.T) {
 		{"preview-event-not-object", "POST", "/transforms/preview", `{"config": {}, "events": ["id=1"]}`},
 		{"preview-too-many-events", "POST", "/transforms/preview", `{"events": [` + strings.Repeat(`{},`, worker.MaxPreviewEvents) + `{}]}`},
 		{"preview-unknown-field", "POST", "/transforms/preview", `{"config": {}, "event": []}`},
+		{"preview-trailing-brace", "POST", "/transforms/preview", `{"events": []} }`},
 		{"preview-config-value-object", "POST", "/transforms/preview", `{"config": {"transforms": {"a": "b"}}, "events": []}`},
 
 		// Create, in every accepted shape.
