@@ -296,8 +296,6 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 		return api.TaskConfig{Connector: t.conn, Task: t.index, Tasks: t.count, Config: cfg, Committed: committed, Logger: logger}
 	}
 
-	// Transforms built before a failing constructor are closed here; once
-	// runtime.New succeeded the runtime closes every plugin.
 	src, err := cc.source.New(tc(cc.sourceCfg))
 	if err != nil {
 		return sc, fmt.Errorf("task start: source %q: %w", cc.source.Name, err)
@@ -306,6 +304,8 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 	if err != nil {
 		return sc, fmt.Errorf("task start: %w", err)
 	}
+	// The chain is closed here when a later constructor fails; once
+	// runtime.New succeeded the runtime closes every plugin.
 	closeChain := func() { closeTransforms(chain) }
 	snk, err := cc.sink.New(tc(cc.sinkCfg))
 	if err != nil {
