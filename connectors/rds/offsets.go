@@ -1,0 +1,99 @@
+package rds
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/ferryhq/ferry/api"
+)
+
+// offsetsDDL creates the exactly-once positions table. Names are binary so
+// partitions differing only in case stay apart.
+func offsetsDDL(table string) string {
+	return "CREATE TABLE IF NOT EXISTS " + quoteName(table) + ` (
+  connector VARBINARY(255) NOT NULL,
+  ` + "`partition`" + ` VARBINARY(767) NOT NULL,
+  position BLOB NOT NULL,
+  updated DATETIME(6) NOT NULL,
+  PRIMARY KEY (connector, ` + "`partition`" + `)
+) ENGINE=InnoDB`
+}
+
+// storePositions writes, inside tx, the position of each partition's last
+// record that precedes the partition's first rejected record. Rejected
+// records are thus never covered by a stored position: a task that fails
+// on one (errors.tolerance=none) and resumes from the table reads it again.
+func (s *sink) storePositions(ctx context.Context, tx *sql.Tx, records []api.Record, rejected map[int]error) error {
+	last := map[string]api.Position{}
+	stopped := map[string]bool{}
+	var order []string
+	for i := range records {
+		r := &records[i]
+		if stopped[r.Partition] {
+			continue
+		}
+		if _, bad := rejected[i]; bad {
+			stopped[r.Partition] = true
+			continue
+		}
+		if r.Position == nil {
+			continue
+		}
+		if _, ok := last[r.Partition]; !ok {
+			order = append(order, r.Partition)
+		}
+		last[r.Partition] = r.Position
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + quoteName(s.cfg.offsetsTable) + " (connector, `partition`, position, updated) VALUES ")
+	args := make([]any, 0, 3*len(order))
+	for i, p := range order {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,UTC_TIMESTAMP(6))")
+		args = append(args, s.connector, p, []byte(last[p]))
+	}
+	q.WriteString(" ON DUPLICATE KEY UPDATE position=VALUES(position), updated=VALUES(updated)")
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("store positions: %w", err)
+	}
+	return nil
+}
+
+// Positions returns the positions stored for this connector by
+// exactly-once writes, by partition. A worker that finds this method on a
+// sink starts the source from these positions instead of the offset
+// store's: they were committed in the same transactions as the rows, so
+// they are never behind them (see docs/rds-sink.md).
+func (s *sink) Positions(ctx context.Context) (map[string]api.Position, error) {
+	out := map[string]api.Position{}
+	if !s.cfg.exactlyOnce {
+		return out, nil
+	}
+	if s.db == nil {
+		return nil, fmt.Errorf("rds sink: Positions before Open")
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT `partition`, position FROM "+quoteName(s.cfg.offsetsTable)+" WHERE connector = ?", s.connector)
+	if err != nil {
+		return nil, engineError("read positions", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p string
+		var pos []byte
+		if err := rows.Scan(&p, &pos); err != nil {
+			return nil, engineError("read positions", err)
+		}
+		out[p] = api.Position(pos)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, engineError("read positions", err)
+	}
+	return out, nil
+}
