@@ -45,9 +45,9 @@ type origin struct {
 // appendOrigin appends the "source" object, named after Debezium's fields.
 func (s *source) appendOrigin(b []byte, o *origin) []byte {
 	b = append(b, `{"version":"ferry","connector":`...)
-	b = appendJSONString(b, s.info.flavor)
+	b = api.AppendJSONString(b, s.info.flavor)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, s.connector)
+	b = api.AppendJSONString(b, s.connector)
 	b = append(b, `,"server_id":`...)
 	b = strconv.AppendUint(b, uint64(o.serverID), 10)
 	b = append(b, `,"ts_ms":`...)
@@ -58,13 +58,13 @@ func (s *source) appendOrigin(b []byte, o *origin) []byte {
 		b = append(b, `,"snapshot":"false"`...)
 	}
 	b = append(b, `,"db":`...)
-	b = appendJSONString(b, o.db)
+	b = api.AppendJSONString(b, o.db)
 	if o.tbl != "" {
 		b = append(b, `,"table":`...)
-		b = appendJSONString(b, o.tbl)
+		b = api.AppendJSONString(b, o.tbl)
 	}
 	b = append(b, `,"file":`...)
-	b = appendJSONString(b, o.file)
+	b = api.AppendJSONString(b, o.file)
 	b = append(b, `,"pos":`...)
 	b = strconv.AppendUint(b, uint64(o.pos), 10)
 	b = append(b, `,"row":`...)
@@ -73,7 +73,7 @@ func (s *source) appendOrigin(b []byte, o *origin) []byte {
 	if o.gtid == "" {
 		b = append(b, "null"...)
 	} else {
-		b = appendJSONString(b, o.gtid)
+		b = api.AppendJSONString(b, o.gtid)
 	}
 	return append(b, '}')
 }

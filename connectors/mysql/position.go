@@ -52,12 +52,12 @@ func (p *position) encode() api.Position {
 // reflection of encoding/json: it runs once per row on the hot path.
 func appendStream(b []byte, file string, pos uint32, gtids string, row int) []byte {
 	b = append(b, `{"file":`...)
-	b = appendJSONString(b, file)
+	b = api.AppendJSONString(b, file)
 	b = append(b, `,"pos":`...)
 	b = strconv.AppendUint(b, uint64(pos), 10)
 	if gtids != "" {
 		b = append(b, `,"gtids":`...)
-		b = appendJSONString(b, gtids)
+		b = api.AppendJSONString(b, gtids)
 	}
 	if row != 0 {
 		b = append(b, `,"row":`...)

@@ -360,34 +360,15 @@ func (sn *snapshotter) chunk(ctx context.Context, t tableName, limit int) ([]api
 	return recs, len(recs), nil
 }
 
-// renderText renders text-protocol values as a JSON object of the columns
-// in idx (all when nil).
+// renderText renders text-protocol values as a JSON object of the
+// columns in idx (all when nil).
 func renderText(b []byte, cols []column, idx []int, vals []sql.RawBytes) ([]byte, error) {
-	b = append(b, '{')
-	var err error
-	n := len(cols)
-	if idx != nil {
-		n = len(idx)
-	}
-	for j := 0; j < n; j++ {
-		i := j
-		if idx != nil {
-			i = idx[j]
+	return renderRow(b, cols, idx, vals, func(b []byte, c *column, v sql.RawBytes) ([]byte, error) {
+		if v == nil {
+			return append(b, "null"...), nil
 		}
-		if j > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, cols[i].name)
-		b = append(b, ':')
-		if vals[i] == nil {
-			b = append(b, "null"...)
-			continue
-		}
-		if b, err = appendText(b, &cols[i], string(vals[i])); err != nil {
-			return nil, err
-		}
-	}
-	return append(b, '}'), nil
+		return appendText(b, c, string(v))
+	})
 }
 
 // mariadbJSONColumns returns the columns of db.table declared JSON: MariaDB

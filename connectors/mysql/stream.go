@@ -413,17 +413,17 @@ func (st *stream) ddlRecord(h *replication.EventHeader, q string, d ddl) api.Rec
 		file: st.txFile, pos: st.txPos, row: st.row, gtid: st.txGTID}
 	b := make([]byte, 0, len(q)+384)
 	b = append(b, `{"ddl":`...)
-	b = appendJSONString(b, q)
+	b = api.AppendJSONString(b, q)
 	b = append(b, `,"databaseName":`...)
-	b = appendJSONString(b, d.db)
+	b = api.AppendJSONString(b, d.db)
 	b = append(b, `,"table":`...)
-	b = appendJSONString(b, d.table)
+	b = api.AppendJSONString(b, d.table)
 	if d.newTable != "" {
 		b = append(b, `,"newTable":`...)
-		b = appendJSONString(b, d.newTable)
+		b = api.AppendJSONString(b, d.newTable)
 	}
 	b = append(b, `,"kind":`...)
-	b = appendJSONString(b, d.kind)
+	b = api.AppendJSONString(b, d.kind)
 	if d.parsed {
 		b = append(b, `,"parsed":true`...)
 	} else {
@@ -554,7 +554,7 @@ func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
 			file: st.txFile, pos: st.txPos, row: st.row, gtid: st.txGTID}
 		if cfg.txMeta {
 			d = append(d, `,"transaction":{"id":`...)
-			d = appendJSONString(d, st.txID())
+			d = api.AppendJSONString(d, st.txID())
 			d = append(d, `,"total_order":`...)
 			d = strconv.AppendInt(d, int64(st.txCount), 10)
 			d = append(d, `,"data_collection_order":`...)
@@ -651,31 +651,7 @@ func sameLayout(a, b *replication.TableMapEvent) bool {
 // renderBinlog renders decoded binlog values as a JSON object of the
 // columns in idx (all when nil).
 func renderBinlog(b []byte, cols []column, idx []int, vals []any) ([]byte, error) {
-	b = append(b, '{')
-	n := len(cols)
-	if idx != nil {
-		n = len(idx)
-	}
-	var err error
-	for j := 0; j < n; j++ {
-		i := j
-		if idx != nil {
-			i = idx[j]
-		}
-		if j > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, cols[i].name)
-		b = append(b, ':')
-		var v any
-		if i < len(vals) {
-			v = vals[i]
-		}
-		if b, err = appendBinlogValue(b, &cols[i], v); err != nil {
-			return nil, err
-		}
-	}
-	return append(b, '}'), nil
+	return renderRow(b, cols, idx, vals, appendBinlogValue)
 }
 
 // txID names the current transaction as Debezium does: its GTID, else its
@@ -691,7 +667,7 @@ func (st *stream) txID() string {
 // captured row: its position is row-1 marked "begun", so a restart there
 // delivers that row next and not the BEGIN again.
 func (st *stream) txBegin(h *replication.EventHeader) api.Record {
-	d := append([]byte(`{"status":"BEGIN","id":`), appendJSONString(nil, st.txID())...)
+	d := append([]byte(`{"status":"BEGIN","id":`), api.AppendJSONString(nil, st.txID())...)
 	d = append(d, `,"event_count":null,"data_collections":null,"ts_ms":`...)
 	d = strconv.AppendInt(d, time.Now().UnixMilli(), 10)
 	d = append(d, '}')
@@ -708,7 +684,7 @@ func (st *stream) txEnd(h *replication.EventHeader) (api.Record, bool) {
 	if !st.s.cfg.txMeta || st.txCount == 0 || st.row+1 <= st.skip {
 		return api.Record{}, false
 	}
-	d := append([]byte(`{"status":"END","id":`), appendJSONString(nil, st.txID())...)
+	d := append([]byte(`{"status":"END","id":`), api.AppendJSONString(nil, st.txID())...)
 	d = append(d, `,"event_count":`...)
 	d = strconv.AppendInt(d, int64(st.txCount), 10)
 	d = append(d, `,"data_collections":[`...)
@@ -717,7 +693,7 @@ func (st *stream) txEnd(h *replication.EventHeader) (api.Record, bool) {
 			d = append(d, ',')
 		}
 		d = append(d, `{"data_collection":`...)
-		d = appendJSONString(d, t)
+		d = api.AppendJSONString(d, t)
 		d = append(d, `,"event_count":`...)
 		d = strconv.AppendInt(d, int64(st.txTables[t]), 10)
 		d = append(d, '}')

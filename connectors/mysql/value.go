@@ -1,6 +1,8 @@
 package mysql
 
 import (
+	"github.com/ferryhq/ferry/api"
+
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -170,7 +172,7 @@ func appendInt(b []byte, c *column, x int64) []byte {
 
 func appendFloat(b []byte, f float64, bits int) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return appendJSONString(b, strconv.FormatFloat(f, 'g', -1, bits)), nil
+		return api.AppendJSONString(b, strconv.FormatFloat(f, 'g', -1, bits)), nil
 	}
 	return strconv.AppendFloat(b, f, 'g', -1, bits), nil
 }
@@ -183,7 +185,7 @@ func appendEnum(b []byte, c *column, idx int64) []byte {
 		}
 		return strconv.AppendInt(b, idx, 10) // no metadata: the index
 	}
-	return appendJSONString(b, c.names[idx-1])
+	return api.AppendJSONString(b, c.names[idx-1])
 }
 
 func appendSet(b []byte, c *column, bits uint64) []byte {
@@ -198,8 +200,7 @@ func appendSet(b []byte, c *column, bits uint64) []byte {
 				b = append(b, ',')
 			}
 			first = false
-			s := appendJSONString(nil, n)
-			b = append(b, s[1:len(s)-1]...)
+			b = api.AppendJSONEscaped(b, n)
 		}
 	}
 	return append(b, '"')
@@ -211,7 +212,7 @@ func appendText(b []byte, c *column, s string) ([]byte, error) {
 	switch c.kind {
 	case kindNumber:
 		if !isNumber(s) {
-			return appendJSONString(b, s), nil
+			return api.AppendJSONString(b, s), nil
 		}
 		return append(b, s...), nil
 	case kindBit:
@@ -221,9 +222,9 @@ func appendText(b []byte, c *column, s string) ([]byte, error) {
 		}
 		return strconv.AppendUint(b, u, 10), nil
 	case kindDatetime:
-		return appendJSONString(b, isoTime(s, false)), nil
+		return api.AppendJSONString(b, isoTime(s, false)), nil
 	case kindTimestamp:
-		return appendJSONString(b, isoTime(s, true)), nil
+		return api.AppendJSONString(b, isoTime(s, true)), nil
 	case kindJSON:
 		if s == "" {
 			return append(b, "null"...), nil
@@ -231,13 +232,13 @@ func appendText(b []byte, c *column, s string) ([]byte, error) {
 		if json.Valid([]byte(s)) {
 			return appendCompactJSON(b, s), nil
 		}
-		return appendJSONString(b, s), nil
+		return api.AppendJSONString(b, s), nil
 	case kindBinary:
 		b = append(b, '"')
 		b = base64.StdEncoding.AppendEncode(b, []byte(s))
 		return append(b, '"'), nil
 	}
-	return appendJSONString(b, s), nil
+	return api.AppendJSONString(b, s), nil
 }
 
 // appendCompactJSON appends valid JSON text without insignificant space, so
@@ -245,7 +246,7 @@ func appendText(b []byte, c *column, s string) ([]byte, error) {
 func appendCompactJSON(b []byte, s string) []byte {
 	buf := bytes.NewBuffer(b)
 	if err := json.Compact(buf, []byte(s)); err != nil {
-		return appendJSONString(b, s)
+		return api.AppendJSONString(b, s)
 	}
 	return buf.Bytes()
 }
@@ -266,29 +267,19 @@ func isoTime(s string, utc bool) string {
 
 // isNumber reports whether s is a JSON number.
 func isNumber(s string) bool {
-	if s == "" {
-		return false
-	}
 	i := 0
-	if s[0] == '-' {
+	if i < len(s) && s[i] == '-' {
 		i++
 	}
-	digits := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-		digits++
-	}
-	if digits == 0 || (digits > 1 && s[i-digits] == '0') {
+	start := i
+	i = skipDigits(s, i)
+	if i == start || (i-start > 1 && s[start] == '0') {
 		return false
 	}
 	if i < len(s) && s[i] == '.' {
-		i++
-		d := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			d++
-		}
-		if d == 0 {
+		if j := skipDigits(s, i+1); j > i+1 {
+			i = j
+		} else {
 			return false
 		}
 	}
@@ -297,16 +288,21 @@ func isNumber(s string) bool {
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		d := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			d++
-		}
-		if d == 0 {
+		j := skipDigits(s, i)
+		if j == i {
 			return false
 		}
+		i = j
 	}
 	return i == len(s)
+}
+
+// skipDigits returns the index of the first non-digit of s at or after i.
+func skipDigits(s string, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // textColumn derives a column from the text protocol's type name (as
@@ -341,4 +337,34 @@ func textColumn(name, dbType string, jsonCols map[string]bool) column {
 		}
 	}
 	return c
+}
+
+// renderRow appends the JSON object {"name":value,…} of the columns in idx
+// (all when nil); a value missing from vals renders as V's zero value.
+func renderRow[V any](b []byte, cols []column, idx []int, vals []V, value func([]byte, *column, V) ([]byte, error)) ([]byte, error) {
+	b = append(b, '{')
+	n := len(cols)
+	if idx != nil {
+		n = len(idx)
+	}
+	var err error
+	for j := range n {
+		i := j
+		if idx != nil {
+			i = idx[j]
+		}
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = api.AppendJSONString(b, cols[i].name)
+		b = append(b, ':')
+		var v V
+		if i < len(vals) {
+			v = vals[i]
+		}
+		if b, err = value(b, &cols[i], v); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }
