@@ -151,7 +151,12 @@ func (st *stream) read(ctx context.Context) ([]api.Record, error) {
 	// right size instead of repeated doubling.
 	recs := make([]api.Record, 0, min(cfg.batch, max(16, st.lastBatch)))
 	size := 0
-	defer func() { st.lastBatch = len(recs) }()
+	defer func() {
+		st.lastBatch = len(recs)
+		if len(recs) > 0 {
+			st.lastEmit = time.Now() // heartbeats only when quiet
+		}
+	}()
 	for len(recs) < cfg.batch && size < cfg.batchBytes {
 		if st.cur != nil {
 			var err error
@@ -189,9 +194,6 @@ func (st *stream) read(ctx context.Context) ([]api.Record, error) {
 		if recs, size, err = st.handle(ev, recs, size); err != nil {
 			return nil, err
 		}
-	}
-	if len(recs) > 0 {
-		st.lastEmit = time.Now()
 	}
 	return recs, nil
 }
