@@ -48,7 +48,7 @@
 //	id       <file>:<pos>:<row>                 streaming (deterministic)
 //	         r:<file>:<pos>:<db.table>:<key>    snapshot (deterministic)
 //	source   /ferry/mysql-cdc/<connector>
-//	type     ferry.mysql.insert|update|delete|read|ddl|heartbeat
+//	type     ferry.mysql.insert|update|delete|read|ddl|heartbeat|transaction
 //	subject  <db>.<table>
 //	time     the binlog event's timestamp (snapshot: its start)
 //	data     {"before":…,"after":…,"source":{…},"op":"c|u|d|r","ts_ms":…}
@@ -72,9 +72,26 @@
 // table. DDL statements become ferry.mysql.ddl events; one the classifier
 // cannot read is emitted with "parsed":false and logged, never skipped.
 //
-// # Memory
+// With provide.transaction.metadata, BEGIN and END events (ids
+// <file>:<pos>:begin|end) frame each transaction that touches a captured
+// table; BEGIN's position carries "begun":true so a restart does not
+// repeat it.
+//
+// # Memory and failures
 //
 // go-mysql decodes at most max.queue.size events ahead (not its default
 // 10,240); a Read returns after batch.size records or batch.max.bytes of
 // data, resuming a large rows event where it stopped.
+//
+// A Read that fails (a dropped binlog connection, a snapshot query cut by
+// a cancelled ctx) tears the reader down; the engine's retried Read
+// restarts it after the last record returned, row-exact. go-mysql's own
+// reconnect is disabled because it may resume mid-transaction.
+//
+// # Concurrency
+//
+// Open, Read and Close run on the engine's goroutine; Ack may run
+// concurrently with Read and only records the acknowledged position under
+// a mutex. The only goroutine the source owns is go-mysql's syncer, stopped
+// by Close (and by a failed Read).
 package mysql
