@@ -305,14 +305,18 @@ func TestDDL(t *testing.T) {
 		"ALTER TABLE d ADD COLUMN b INT DEFAULT 7, MODIFY e ENUM('w','x','y'), CHANGE a aa VARCHAR(10)",
 		"INSERT INTO d VALUES (2, 'two', 'y', 8)",
 		"ALTER TABLE d DROP COLUMN b",
-		"UPDATE d SET aa = 'deux' WHERE id = 2")
-	recs := readN(t, src, 5)
+		"UPDATE d SET aa = 'deux' WHERE id = 2",
+		"ALTER TABLE d MODIFY id BIGINT UNSIGNED NOT NULL, MODIFY aa TEXT",
+		"INSERT INTO d VALUES (18446744073709551615, 'max', 'w')")
+	recs := readN(t, src, 7)
 	want := []struct{ typ, data string }{
 		{cdc.TypeInsert, `"after":{"id":1,"a":"one","e":"y"}`},
 		{cdc.TypeDDL, `"kind":"ALTER TABLE","parsed":true`},
 		{cdc.TypeInsert, `"after":{"id":2,"aa":"two","e":"y","b":8}`},
 		{cdc.TypeDDL, `"table":"d"`},
 		{cdc.TypeUpdate, `"before":{"id":2,"aa":"two","e":"y"},"after":{"id":2,"aa":"deux","e":"y"}`},
+		{cdc.TypeDDL, `"kind":"ALTER TABLE"`},
+		{cdc.TypeInsert, `"after":{"id":18446744073709551615,"aa":"max","e":"w"}`},
 	}
 	for i, w := range want {
 		if recs[i].Event.Type != w.typ || !contains(string(recs[i].Event.Data), w.data) {
@@ -439,6 +443,27 @@ func TestBoundedBatches(t *testing.T) {
 		// One record may cross the limit; the next one waits.
 		if last := batch[len(batch)-1].Size(); size-last >= limit {
 			t.Errorf("batch of %d records, %d bytes: over %d before its last record", len(batch), size, limit)
+		}
+	}
+}
+
+// TestNoPrimaryKey covers a table without a primary key: no record key,
+// snapshot ids by row ordinal, changes streamed with full images.
+func TestNoPrimaryKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.exec(t, "CREATE TABLE np (a INT, b VARCHAR(5))", "INSERT INTO np VALUES (1,'x'),(1,'x'),(2,'y')")
+	src := mustOpen(t, e.config("batch.size", "2"), nil)
+	recs := readN(t, src, 3)
+	for i, r := range recs[:3] {
+		if r.Key != nil || !contains(r.Event.ID, fmt.Sprintf(".np:#%d", i+1)) {
+			t.Errorf("snapshot record %d: id %s key %s", i, r.Event.ID, r.Key)
+		}
+	}
+	e.exec(t, "DELETE FROM np WHERE a = 1")
+	for _, r := range readN(t, src, 2)[:2] {
+		if env := decode(t, r); env.Op != "d" || string(env.Before["b"]) != `"x"` || r.Key != nil {
+			t.Errorf("delete: %s key %s", r.Event.Data, r.Key)
 		}
 	}
 }
