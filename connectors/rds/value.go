@@ -104,6 +104,9 @@ func dateTimeText(s string) string {
 }
 
 func numberArg(raw []byte, k colKind) (any, error) {
+	if !json.Valid(raw) {
+		return nil, errBadValue
+	}
 	s := string(raw)
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n, nil
