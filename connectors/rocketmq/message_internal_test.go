@@ -179,8 +179,8 @@ func TestPermanent(t *testing.T) {
 	for err, want := range map[error]bool{
 		errors.New("CODE: 13, DESC: the message body size over max value"): true,
 		errors.New("CODE: 14, DESC: service not available"):                false,
-		errors.New("CODE: 130, DESC: x"):                                    false,
-		errors.New("request timeout"):                                       false,
+		errors.New("CODE: 130, DESC: x"):                                   false,
+		errors.New("request timeout"):                                      false,
 	} {
 		if got := permanent(err); got != want {
 			t.Errorf("permanent(%v) = %v", err, got)
