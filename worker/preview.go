@@ -69,6 +69,15 @@ func previewOne(chain []runtime.NamedTransform, ev api.Event, sc *scrubber) Prev
 		res.Error = sc.scrub("output event: " + err.Error())
 		return res
 	}
+	// A step may copy a secret setting into the event; the answer must not
+	// show it. Where hiding it would break the JSON, the event is withheld.
+	if hidden := sc.scrub(string(b)); hidden != string(b) {
+		if !json.Valid([]byte(hidden)) {
+			res.Error = "output event withheld: it contains a secret value of the chain's config"
+			return res
+		}
+		b = json.RawMessage(hidden)
+	}
 	res.Events = append(res.Events, b)
 	return res
 }

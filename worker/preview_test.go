@@ -27,6 +27,8 @@ var previewBuilt, previewClosed atomic.Int64
 //	         and panics on subject "panic"
 //	exts     sets the extensions zeta, alpha and mid
 //	badjson  makes the data invalid for its JSON content type
+//	leak     copies its secret "key" into the subject, or the data when
+//	         the event's subject is "data"
 //	nonew    validates but fails in its constructor
 //	subject  (predicate) holds where the subject equals its "is" field
 func previewRegistry() worker.Registry {
@@ -40,6 +42,8 @@ func previewRegistry() worker.Registry {
 				New: func(c api.Config) (api.Transform, error) { return previewCounted(previewFail(c.String("key"))), nil }},
 			{Name: "exts", New: func(api.Config) (api.Transform, error) { return previewCounted(previewExts{}), nil }},
 			{Name: "badjson", New: func(api.Config) (api.Transform, error) { return previewCounted(previewBadJSON{}), nil }},
+			{Name: "leak", Spec: api.Spec{{Name: "key", Type: api.TypeString, Secret: true}},
+				New: func(c api.Config) (api.Transform, error) { return previewCounted(previewLeak(c.String("key"))), nil }},
 			{Name: "nonew", Spec: api.Spec{{Name: "token", Type: api.TypeString, Secret: true}},
 				New: func(c api.Config) (api.Transform, error) {
 					return nil, fmt.Errorf("cannot start with token %s", c.String("token"))
@@ -101,6 +105,17 @@ type previewBadJSON struct{}
 func (previewBadJSON) Apply(r *api.Record) (bool, error) {
 	r.Event.DataContentType = "application/json"
 	r.Event.Data = []byte("{not json")
+	return true, nil
+}
+
+type previewLeak string
+
+func (l previewLeak) Apply(r *api.Record) (bool, error) {
+	if r.Event.Subject == "data" {
+		r.Event.Data = []byte(string(l))
+		return true, nil
+	}
+	r.Event.Subject = "key " + string(l)
 	return true, nil
 }
 
@@ -206,6 +221,13 @@ func TestPreviewTransforms(t *testing.T) {
 			map[string]string{"transforms": "j", "transforms.j.type": "badjson"},
 			[]api.Event{ok},
 			[]string{`error output event: cloudevent "1": data is not valid JSON for content type "application/json"`}},
+		{"a secret copied into the event is hidden, or the event withheld",
+			map[string]string{"transforms": "l", "transforms.l.type": "leak", "transforms.l.key": "31415926"},
+			[]api.Event{ok, previewEvent("6", "t", "data")},
+			[]string{
+				`kept {"specversion":"1.0","id":"1","source":"/test","type":"order.created","subject":"key [hidden]","datacontenttype":"application/json","data":{"n":1}}`,
+				"error output event withheld: it contains a secret value of the chain's config",
+			}},
 		{"predicate guards a step",
 			map[string]string{"transforms": "d", "transforms.d.type": "drop", "transforms.d.match": "order.created",
 				"transforms.d.predicate": "isvip", "predicates": "isvip", "predicates.isvip.type": "subject", "predicates.isvip.is": "vip"},
