@@ -1,12 +1,11 @@
 package pattern
 
 import (
-	"bytes"
-	"encoding/json"
 	"strconv"
 	"time"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/internal/rawjson"
 )
 
 // state records, per leaf, whether the field was present and whether one
@@ -23,12 +22,12 @@ func (p *Pattern) Match(ev *api.Event) (bool, error) {
 		p.matchAttr(id, ev, &sc.st)
 	}
 	if p.data != nil && len(ev.Data) > 0 && api.IsJSONContentType(ev.DataContentType) {
-		i, err := sc.value(sc.ws(0), p.data)
+		i, err := sc.value(rawjson.WS(sc.b, 0), p.data)
 		switch {
 		case err == errDecided:
 		case err != nil:
 			return false, err
-		case sc.ws(i) != len(sc.b):
+		case rawjson.WS(sc.b, i) != len(sc.b):
 			return false, errBadJSON
 		}
 	}
@@ -130,23 +129,11 @@ func (p *Pattern) matchAttr(id int, ev *api.Event, st *state) {
 }
 
 // scanner walks raw JSON once, descending only into keys the pattern
-// tests and skipping everything else.
+// tests and skipping everything else. The token scanning is rawjson's.
 type scanner struct {
 	b  []byte
 	p  *Pattern
 	st state
-}
-
-func (s *scanner) ws(i int) int {
-	for i < len(s.b) {
-		switch s.b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
 }
 
 // value handles the JSON value at i for trie node n and returns the index
@@ -192,7 +179,7 @@ func (s *scanner) presentObject(n *node) {
 }
 
 func (s *scanner) object(i int, n *node) (int, error) {
-	i = s.ws(i + 1)
+	i = rawjson.WS(s.b, i+1)
 	if i < len(s.b) && s.b[i] == '}' {
 		return i + 1, nil
 	}
@@ -200,13 +187,19 @@ func (s *scanner) object(i int, n *node) (int, error) {
 		if i >= len(s.b) || s.b[i] != '"' {
 			return 0, errBadJSON
 		}
-		ks, ke, esc, err := s.str(i)
-		if err != nil {
-			return 0, err
+		ke, esc, ok := rawjson.String(s.b, i)
+		if !ok {
+			return 0, errBadJSON
 		}
-		key := s.b[ks:ke]
+		key := s.b[i+1 : ke]
 		if esc {
-			key = s.unescape(key)
+			if !rawjson.ValidString(key) {
+				return 0, errBadJSON
+			}
+			// Keys are short: decoding them on the stack keeps the
+			// common path free of allocations.
+			var buf [64]byte
+			key = rawjson.Unescape(buf[:0], key)
 		}
 		var child *node
 		for _, c := range n.children {
@@ -215,11 +208,12 @@ func (s *scanner) object(i int, n *node) (int, error) {
 				break
 			}
 		}
-		i = s.ws(ke + 1)
+		i = rawjson.WS(s.b, ke+1)
 		if i >= len(s.b) || s.b[i] != ':' {
 			return 0, errBadJSON
 		}
-		i = s.ws(i + 1)
+		i = rawjson.WS(s.b, i+1)
+		var err error
 		if child != nil {
 			i, err = s.value(i, child)
 			// Stop reading once every data leaf has matched and none
@@ -233,17 +227,12 @@ func (s *scanner) object(i int, n *node) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		i = s.ws(i)
-		if i >= len(s.b) {
+		var done bool
+		if i, done, ok = rawjson.Next(s.b, i, '}'); !ok {
 			return 0, errBadJSON
 		}
-		switch s.b[i] {
-		case ',':
-			i = s.ws(i + 1)
-		case '}':
-			return i + 1, nil
-		default:
-			return 0, errBadJSON
+		if done {
+			return i, nil
 		}
 	}
 }
@@ -251,7 +240,7 @@ func (s *scanner) object(i int, n *node) (int, error) {
 // array applies n to every element: an array field matches when any
 // element does. Empty arrays leave the field absent.
 func (s *scanner) array(i int, n *node) (int, error) {
-	i = s.ws(i + 1)
+	i = rawjson.WS(s.b, i+1)
 	if i < len(s.b) && s.b[i] == ']' {
 		return i + 1, nil
 	}
@@ -260,157 +249,57 @@ func (s *scanner) array(i int, n *node) (int, error) {
 		if i, err = s.value(i, n); err != nil {
 			return 0, err
 		}
-		i = s.ws(i)
-		if i >= len(s.b) {
+		var done, ok bool
+		if i, done, ok = rawjson.Next(s.b, i, ']'); !ok {
 			return 0, errBadJSON
 		}
-		switch s.b[i] {
-		case ',':
-			i = s.ws(i + 1)
-		case ']':
-			return i + 1, nil
-		default:
-			return 0, errBadJSON
+		if done {
+			return i, nil
 		}
 	}
 }
 
-// scalar decodes the string, number, boolean or null at i into v.
+// scalar decodes the string, number, boolean or null at i into v. A string
+// that a condition reads is validated in full, as encoding/json would.
 func (s *scanner) scalar(i int, v *value) (int, error) {
-	switch c := s.b[i]; {
-	case c == '"':
-		st, end, esc, err := s.str(i)
-		if err != nil {
-			return 0, err
+	if s.b[i] == '"' {
+		end, esc, ok := rawjson.String(s.b, i)
+		if !ok || !rawjson.ValidString(s.b[i+1:end]) {
+			return 0, errBadJSON
 		}
-		v.k, v.s = kString, s.b[st:end]
+		v.k, v.s = kString, s.b[i+1:end]
 		if esc {
-			v.s = s.unescape(v.s)
+			// Rare path, and it allocates: v is stored through a
+			// pointer, so a stack buffer would be moved to the heap.
+			v.s = rawjson.Unescape(make([]byte, 0, len(v.s)), v.s)
 		}
 		return end + 1, nil
-	case c == 't':
-		if bytes.HasPrefix(s.b[i:], []byte("true")) {
-			v.k, v.b = kBool, true
-			return i + 4, nil
-		}
-	case c == 'f':
-		if bytes.HasPrefix(s.b[i:], []byte("false")) {
-			v.k, v.b = kBool, false
-			return i + 5, nil
-		}
-	case c == 'n':
-		if bytes.HasPrefix(s.b[i:], []byte("null")) {
-			v.k = kNull
-			return i + 4, nil
-		}
-	case c == '-' || (c >= '0' && c <= '9'):
-		end := i + 1
-		for end < len(s.b) {
-			d := s.b[end]
-			if (d >= '0' && d <= '9') || d == '.' || d == 'e' || d == 'E' || d == '+' || d == '-' {
-				end++
-				continue
-			}
-			break
-		}
-		f, err := strconv.ParseFloat(unsafeString(s.b[i:end]), 64)
-		if err != nil {
-			return 0, errBadJSON
-		}
-		v.k, v.f = kNumber, f
-		return end, nil
 	}
-	return 0, errBadJSON
-}
-
-// str finds the string starting at the quote at i: its contents are
-// b[start:end] and b[end] is the closing quote.
-func (s *scanner) str(i int) (start, end int, escaped bool, err error) {
-	start = i + 1
-	j := start
-	for {
-		k := bytes.IndexByte(s.b[j:], '"')
-		if k < 0 {
-			return 0, 0, false, errBadJSON
-		}
-		j += k
-		// Count the backslashes before the quote: an odd number escapes it.
-		bs := 0
-		for m := j - 1; m >= start && s.b[m] == '\\'; m-- {
-			bs++
-		}
-		if bs > 0 {
-			escaped = true
-		}
-		if bs%2 == 0 {
-			if !escaped && bytes.IndexByte(s.b[start:j], '\\') >= 0 {
-				escaped = true
-			}
-			return start, j, escaped, nil
-		}
-		j++
-	}
-}
-
-// unescape decodes a JSON string's contents (rare path; allocates).
-func (s *scanner) unescape(raw []byte) []byte {
-	q := make([]byte, 0, len(raw)+2)
-	q = append(q, '"')
-	q = append(q, raw...)
-	q = append(q, '"')
-	var u string
-	if err := json.Unmarshal(q, &u); err != nil {
-		return raw
-	}
-	return []byte(u)
-}
-
-// skip returns the index after the JSON value at i.
-func (s *scanner) skip(i int) (int, error) {
-	if i >= len(s.b) {
+	end, ok := rawjson.Literal(s.b, i)
+	if !ok {
 		return 0, errBadJSON
 	}
 	switch s.b[i] {
-	case '{', '[':
-		depth := 0
-		for i < len(s.b) {
-			switch s.b[i] {
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, nil
-				}
-			case '"':
-				_, end, _, err := s.str(i)
-				if err != nil {
-					return 0, err
-				}
-				i = end
-			}
-			i++
-		}
-		return 0, errBadJSON
-	case '"':
-		_, end, _, err := s.str(i)
-		return end + 1, err
+	case 't', 'f':
+		v.k, v.b = kBool, s.b[i] == 't'
+	case 'n':
+		v.k = kNull
 	default:
-		// Numbers and literals: validated only as far as the delimiter.
-		j := i
-		for j < len(s.b) {
-			switch s.b[j] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				if j == i {
-					return 0, errBadJSON
-				}
-				return j, nil
-			}
-			j++
+		f, err := strconv.ParseFloat(unsafeString(s.b[i:end]), 64)
+		if err != nil {
+			return 0, errBadJSON // out of float64's range
 		}
-		if j == i {
-			return 0, errBadJSON
-		}
-		return j, nil
+		v.k, v.f = kNumber, f
 	}
+	return end, nil
+}
+
+// skip returns the index after the JSON value at i, which no condition
+// reads.
+func (s *scanner) skip(i int) (int, error) {
+	end, ok := rawjson.Skip(s.b, i)
+	if !ok {
+		return 0, errBadJSON
+	}
+	return end, nil
 }

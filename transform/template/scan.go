@@ -1,9 +1,6 @@
 package template
 
-import (
-	"bytes"
-	"encoding/json"
-)
+import "github.com/ferryhq/ferry/transform/internal/rawjson"
 
 // seg is one step of a simple JSONPath: an object member or an array index.
 type seg struct {
@@ -77,34 +74,24 @@ func (x *extractor) extract(doc []byte, spans []span) error {
 		return nil
 	case err != nil:
 		return err
-	case s.ws(end) != len(doc):
+	case rawjson.WS(doc, end) != len(doc):
 		return ErrData
 	}
 	return nil
 }
 
+// scanner walks the document once for the extraction trie; the token
+// scanning is rawjson's.
 type scanner struct {
 	b     []byte
 	spans []span
 	left  int
 }
 
-func (s *scanner) ws(i int) int {
-	for i < len(s.b) {
-		switch s.b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
 // value handles the value at (or after whitespace at) i for trie node n
 // and returns the index after it.
 func (s *scanner) value(i int, n *node) (int, error) {
-	i = s.ws(i)
+	i = rawjson.WS(s.b, i)
 	if i >= len(s.b) {
 		return 0, ErrData
 	}
@@ -122,7 +109,9 @@ func (s *scanner) value(i int, n *node) (int, error) {
 		return 0, err
 	}
 	if n.slot >= 0 && !s.spans[n.slot].ok {
-		if !validValue(s.b[i:end]) {
+		// Skip leaves strings and containers unvalidated; a value that is
+		// returned must be valid JSON.
+		if !rawjson.Valid(s.b[i:end]) {
 			return 0, ErrData
 		}
 		s.spans[n.slot] = span{lo: i, hi: end, ok: true}
@@ -134,7 +123,7 @@ func (s *scanner) value(i int, n *node) (int, error) {
 }
 
 func (s *scanner) object(i int, n *node) (int, error) {
-	i = s.ws(i + 1)
+	i = rawjson.WS(s.b, i+1)
 	if i < len(s.b) && s.b[i] == '}' {
 		return i + 1, nil
 	}
@@ -142,65 +131,55 @@ func (s *scanner) object(i int, n *node) (int, error) {
 		if i >= len(s.b) || s.b[i] != '"' {
 			return 0, ErrData
 		}
-		ks, ke, esc, err := s.str(i)
+		ke, esc, ok := rawjson.String(s.b, i)
+		if !ok {
+			return 0, ErrData
+		}
+		child, err := n.member(s.b[i+1:ke], esc)
 		if err != nil {
 			return 0, err
 		}
-		child := n.member(s.b[ks:ke], esc)
-		i = s.ws(ke + 1)
+		i = rawjson.WS(s.b, ke+1)
 		if i >= len(s.b) || s.b[i] != ':' {
 			return 0, ErrData
 		}
 		if child != nil {
 			i, err = s.value(i+1, child)
 		} else {
-			i, err = s.skip(s.ws(i + 1))
+			i, err = s.skip(rawjson.WS(s.b, i+1))
 		}
 		if err != nil {
 			return 0, err
 		}
 		var done bool
-		if i, done, err = s.next(i, '}'); err != nil || done {
-			return i, err
+		if i, done, ok = rawjson.Next(s.b, i, '}'); !ok {
+			return 0, ErrData
+		}
+		if done {
+			return i, nil
 		}
 	}
-}
-
-// next reads past the separator after a member or an element; done
-// reports the closing bracket, and i is then the index after it.
-func (s *scanner) next(i int, closing byte) (_ int, done bool, _ error) {
-	i = s.ws(i)
-	if i >= len(s.b) {
-		return 0, false, ErrData
-	}
-	switch s.b[i] {
-	case ',':
-		return s.ws(i + 1), false, nil
-	case closing:
-		return i + 1, true, nil
-	}
-	return 0, false, ErrData
 }
 
 // member finds the child for a raw key; escaped keys are decoded first.
-func (n *node) member(key []byte, escaped bool) *node {
+func (n *node) member(key []byte, escaped bool) (*node, error) {
 	if escaped {
-		if !validString(key) {
-			return nil
+		if !rawjson.ValidString(key) {
+			return nil, ErrData
 		}
 		var buf [64]byte
-		key = appendUnescaped(buf[:0], key)
+		key = rawjson.Unescape(buf[:0], key)
 	}
 	for _, c := range n.members {
 		if c.name == string(key) {
-			return c
+			return c, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func (s *scanner) array(i int, n *node) (int, error) {
-	i = s.ws(i + 1)
+	i = rawjson.WS(s.b, i+1)
 	if i < len(s.b) && s.b[i] == ']' {
 		return i + 1, nil
 	}
@@ -216,137 +195,32 @@ func (s *scanner) array(i int, n *node) (int, error) {
 		if child != nil {
 			i, err = s.value(i, child)
 		} else {
-			i, err = s.skip(s.ws(i))
+			i, err = s.skip(rawjson.WS(s.b, i))
 		}
 		if err != nil {
 			return 0, err
 		}
-		var done bool
-		if i, done, err = s.next(i, ']'); err != nil || done {
-			return i, err
-		}
-	}
-}
-
-// str finds the string whose opening quote is at i: its contents are
-// b[start:end] and b[end] is the closing quote. escaped reports a backslash
-// in the contents. Short strings (most keys and values) are walked byte by
-// byte; past shortString bytes it switches to IndexByte, which is faster on
-// long runs.
-func (s *scanner) str(i int) (start, end int, escaped bool, err error) {
-	start = i + 1
-	j := start
-	for lim := min(len(s.b), start+shortString); j < lim; {
-		switch s.b[j] {
-		case '"':
-			return start, j, escaped, nil
-		case '\\':
-			escaped = true
-			j += 2
-		default:
-			j++
-		}
-	}
-	for {
-		if j >= len(s.b) {
-			return 0, 0, false, ErrData
-		}
-		k := bytes.IndexByte(s.b[j:], '"')
-		if k < 0 {
-			return 0, 0, false, ErrData
-		}
-		q := j + k
-		bs := bytes.IndexByte(s.b[j:q], '\\')
-		if bs < 0 {
-			return start, q, escaped, nil
-		}
-		escaped = true
-		p := j + bs
-		for p < q {
-			if s.b[p] == '\\' {
-				p += 2
-			} else {
-				p++
-			}
-		}
-		if p == q {
-			return start, q, true, nil
-		}
-		j = q + 1 // the quote at q was escaped
-	}
-}
-
-const shortString = 24
-
-// skip returns the index after the JSON value at i. Inside objects and
-// arrays it checks structure only as far as needed to find the end; values
-// that are extracted are validated separately.
-func (s *scanner) skip(i int) (int, error) {
-	if i >= len(s.b) {
-		return 0, ErrData
-	}
-	switch s.b[i] {
-	case '{', '[':
-		depth := 0
-		for i < len(s.b) {
-			switch s.b[i] {
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1, nil
-				}
-			case '"':
-				_, end, _, err := s.str(i)
-				if err != nil {
-					return 0, err
-				}
-				i = end
-			}
-			i++
-		}
-		return 0, ErrData
-	case '"':
-		_, end, _, err := s.str(i)
-		return end + 1, err
-	case '}', ']', ',', ':':
-		return 0, ErrData
-	default:
-		// A number or literal: short, so checked in full.
-		j := i
-	scan:
-		for j < len(s.b) {
-			switch s.b[j] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				break scan
-			}
-			j++
-		}
-		if !validValue(s.b[i:j]) {
+		var done, ok bool
+		if i, done, ok = rawjson.Next(s.b, i, ']'); !ok {
 			return 0, ErrData
 		}
-		return j, nil
+		if done {
+			return i, nil
+		}
 	}
 }
 
-// validValue reports whether raw is one valid JSON value: scalars are
-// checked here without allocating, objects and arrays by encoding/json.
-func validValue(raw []byte) bool {
-	switch raw[0] {
-	case '"':
-		return len(raw) >= 2 && raw[len(raw)-1] == '"' && validString(raw[1:len(raw)-1])
-	case 't':
-		return string(raw) == "true"
-	case 'f':
-		return string(raw) == "false"
-	case 'n':
-		return string(raw) == "null"
-	case '{', '[':
-		return json.Valid(raw)
-	default:
-		return validNumber(raw)
+// skip returns the index after the JSON value at i, which no path reads.
+func (s *scanner) skip(i int) (int, error) {
+	end, ok := rawjson.Skip(s.b, i)
+	if !ok {
+		return 0, ErrData
 	}
+	return end, nil
 }
+
+// validValue reports whether raw is one valid JSON value.
+func validValue(raw []byte) bool { return rawjson.Valid(raw) }
 
 // lookup finds one simple path in doc, for the general (library) path.
 func lookup(doc []byte, segs []seg) ([]byte, error) {

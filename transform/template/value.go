@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/internal/rawjson"
 	"github.com/ohler55/ojg/jp"
 )
 
@@ -200,18 +201,7 @@ func rawVal(raw []byte) val {
 }
 
 // trimJSON drops the whitespace around a JSON document.
-func trimJSON(b []byte) []byte {
-	i, j := 0, len(b)
-	for i < j && isSpace(b[i]) {
-		i++
-	}
-	for j > i && isSpace(b[j-1]) {
-		j--
-	}
-	return b[i:j]
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+func trimJSON(b []byte) []byte { return rawjson.Trim(b) }
 
 // libDoc is the event decoded for the JSONPath library, built at most once
 // per render and only for templates with general paths.

@@ -1,0 +1,160 @@
+package rawjson
+
+import "bytes"
+
+// isSpace reports JSON's four whitespace bytes.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// WS returns the index of the first byte at or after i that is not
+// whitespace, or len(b).
+func WS(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// Trim returns b without the whitespace around it.
+func Trim(b []byte) []byte {
+	i, j := WS(b, 0), len(b)
+	for j > i && isSpace(b[j-1]) {
+		j--
+	}
+	return b[i:j]
+}
+
+// shortString is how far String walks byte by byte before it switches to
+// bytes.IndexByte: most keys and values are shorter, and for them the walk
+// beats the setup of a vectorised search.
+const shortString = 24
+
+// String finds the end of the string whose opening quote is at b[i]: its
+// contents are b[i+1:end] and b[end] is the closing quote. escaped reports
+// a backslash in the contents (which then need Unescape); ok is false when
+// the string is not terminated. The contents are not validated: see
+// ValidString.
+func String(b []byte, i int) (end int, escaped, ok bool) {
+	j := i + 1
+	for lim := min(len(b), j+shortString); j < lim; {
+		switch b[j] {
+		case '"':
+			return j, escaped, true
+		case '\\':
+			escaped = true
+			j += 2 // the escaped byte cannot end the string
+		default:
+			j++
+		}
+	}
+	for j < len(b) {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, false, false
+		}
+		q := j + k
+		bs := bytes.IndexByte(b[j:q], '\\')
+		if bs < 0 {
+			return q, escaped, true
+		}
+		// Walk the escapes from the first backslash: the quote at q ends
+		// the string unless the walk steps over it.
+		escaped = true
+		p := j + bs
+		for p < q {
+			if b[p] == '\\' {
+				p += 2
+			} else {
+				p++
+			}
+		}
+		if p == q {
+			return q, true, true
+		}
+		j = q + 1
+	}
+	return 0, false, false
+}
+
+// Literal reads the number, true, false or null at b[i]: it takes every
+// byte up to the next delimiter (whitespace, ',', '}', ']' or the end) and
+// reports whether they form exactly one such value. A bad byte glued to a
+// literal ("truex", "1:2") thus fails here rather than at the separator, so
+// a caller that stops scanning after this value never accepts it.
+func Literal(b []byte, i int) (end int, ok bool) {
+	j := i
+	for j < len(b) {
+		switch b[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return j, validLiteral(b[i:j])
+		}
+		j++
+	}
+	return j, validLiteral(b[i:j])
+}
+
+func validLiteral(raw []byte) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	switch raw[0] {
+	case 't':
+		return string(raw) == "true"
+	case 'f':
+		return string(raw) == "false"
+	case 'n':
+		return string(raw) == "null"
+	}
+	return ValidNumber(raw)
+}
+
+// Skip returns the index after the value at b[i] (which must not be
+// whitespace). Strings are found with String and literals read with
+// Literal; an object or array is found by balancing brackets outside
+// strings, without validating what it holds.
+func Skip(b []byte, i int) (end int, ok bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1, true
+				}
+			case '"':
+				if i, _, ok = String(b, i); !ok {
+					return 0, false
+				}
+			}
+		}
+		return 0, false
+	case '"':
+		end, _, ok = String(b, i)
+		return end + 1, ok
+	}
+	return Literal(b, i)
+}
+
+// Next reads past the separator after an object member or array element
+// that ends at i. closing is the container's closing bracket ('}' or ']').
+// With done false, j is the start of the next member or element (after any
+// whitespace); with done true the container has ended and j is the index
+// after its closing bracket.
+func Next(b []byte, i int, closing byte) (j int, done, ok bool) {
+	i = WS(b, i)
+	if i >= len(b) {
+		return 0, false, false
+	}
+	switch b[i] {
+	case ',':
+		return WS(b, i+1), false, true
+	case closing:
+		return i + 1, true, true
+	}
+	return 0, false, false
+}
