@@ -18,6 +18,7 @@ import (
 	"github.com/ferryhq/ferry/connectors/generator"
 	webhook "github.com/ferryhq/ferry/connectors/http"
 	"github.com/ferryhq/ferry/connectors/logsink"
+	cdcmysql "github.com/ferryhq/ferry/connectors/mysql"
 	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/transform"
 	"github.com/ferryhq/ferry/transform/predicate"
@@ -35,7 +36,7 @@ const storeFile = "ferry.db"
 // that imports the connectors.
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
-		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source},
+		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source},
 		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),
