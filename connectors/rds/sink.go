@@ -350,29 +350,9 @@ func (s *sink) rowOps(ctx context.Context, records []api.Record, rejected map[in
 			rejected[i] = fmt.Errorf("%w: %s.%s", errNoTable, s.cfg.database, table)
 			continue
 		}
-		if raw, err = s.renderPaths(ev, raw); err != nil {
-			rejected[i] = err
-			continue
-		}
-		args := make([]any, len(s.cfg.columns))
-		p := 0
-		for j, c := range s.cfg.columns {
-			k := kindOther
-			if ci, ok := m.lookup(c.name); ok {
-				k = m.cols[ci].kind
-			}
-			if c.path != "" {
-				args[j], err = jsonArg(raw[p], k)
-				p++
-			} else {
-				args[j], err = s.renderText(c, ev)
-			}
-			if err != nil {
-				break
-			}
-		}
-		if err != nil {
-			rejected[i] = fmt.Errorf("column: %w", err)
+		var args []any
+		if args, raw, err = s.renderArgs(ev, s.cfg.columns, m, raw); err != nil {
+			rejected[i] = fmt.Errorf("columns: %w", err)
 			continue
 		}
 		sh := s.shapes.intern(sigOf(kind, table, names), func() *shape {
@@ -442,32 +422,46 @@ func (s *sink) execOps(records []api.Record, rejected map[int]error) ([]op, erro
 	var raw []json.RawMessage
 	var err error
 	for i := range records {
-		ev := &records[i].Event
-		if raw, err = s.renderPaths(ev, raw); err != nil {
-			rejected[i] = err
-			continue
-		}
 		// Placeholders may repeat a name; each gets its own argument.
-		args := make([]any, len(s.cfg.params))
-		p := 0
-		for j, c := range s.cfg.params {
-			if c.path != "" {
-				args[j], err = jsonArg(raw[p], kindOther)
-				p++
-			} else {
-				args[j], err = s.renderText(c, ev)
-			}
-			if err != nil {
-				break
-			}
-		}
-		if err != nil {
+		var args []any
+		if args, raw, err = s.renderArgs(&records[i].Event, s.cfg.params, nil, raw); err != nil {
 			rejected[i] = fmt.Errorf("sql.params: %w", err)
 			continue
 		}
 		ops = append(ops, op{rec: i, shape: sh, args: args})
 	}
 	return ops, nil
+}
+
+// renderArgs renders the values of cols for ev, converted for the columns
+// of m when known (m is nil in sql mode). raw is scratch space, returned
+// for reuse.
+func (s *sink) renderArgs(ev *api.Event, cols []column, m *tableMeta, raw []json.RawMessage) ([]any, []json.RawMessage, error) {
+	raw, err := s.renderPaths(ev, raw)
+	if err != nil {
+		return nil, raw, err
+	}
+	args := make([]any, len(cols))
+	p := 0
+	for j, c := range cols {
+		if c.path == "" {
+			if args[j], err = s.renderText(c, ev); err != nil {
+				return nil, raw, err
+			}
+			continue
+		}
+		k := kindOther
+		if m != nil {
+			if ci, ok := m.lookup(c.name); ok {
+				k = m.cols[ci].kind
+			}
+		}
+		if args[j], err = jsonArg(raw[p], k); err != nil {
+			return nil, raw, fmt.Errorf("%s: %w", c.name, err)
+		}
+		p++
+	}
+	return args, raw, nil
 }
 
 // renderPaths renders the JSONPath values of ev, one JSON value each.
