@@ -16,7 +16,6 @@ import (
 // route refresh at info, so the bridge starts at warn; rlog.SetLogLevel
 // can lower it.
 type rlogBridge struct {
-	l     *slog.Logger
 	level *slog.LevelVar
 }
 
@@ -29,7 +28,7 @@ func routeClientLogs() {
 	bridgeOnce.Do(func() {
 		lv := new(slog.LevelVar)
 		lv.Set(slog.LevelWarn)
-		rlog.SetLogger(rlogBridge{l: slog.Default().With("lib", "rocketmq-client-go"), level: lv})
+		rlog.SetLogger(rlogBridge{level: lv})
 	})
 }
 
@@ -37,11 +36,14 @@ func (b rlogBridge) log(level slog.Level, msg string, fields map[string]any) {
 	if level < b.level.Level() {
 		return
 	}
-	args := make([]any, 0, 2*len(fields))
+	args := make([]any, 0, 2*len(fields)+2)
+	args = append(args, "lib", "rocketmq-client-go")
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		args = append(args, k, fields[k])
 	}
-	b.l.Log(context.Background(), level, msg, args...)
+	// The default logger is looked up per line, so a program that sets
+	// it after the first sink opened still gets the client's lines.
+	slog.Default().Log(context.Background(), level, msg, args...)
 }
 
 func (b rlogBridge) Debug(msg string, f map[string]any)   { b.log(slog.LevelDebug, msg, f) }
