@@ -16,6 +16,10 @@ var (
 	// callers retry it with backoff.
 	ErrBroker = errors.New("rocketmq broker")
 
+	// ErrConflict means a PutMeta lost its compare-and-set: the register's
+	// version was not the expected one (another writer came first).
+	ErrConflict = errors.New("register version conflict")
+
 	// errInvalid reports a call no store can honour (an empty connector
 	// name, a task below offset.ConnectorTask): a caller bug.
 	errInvalid = errors.New("invalid argument")

@@ -23,6 +23,9 @@ const (
 	recStatusPut       = "status.put"       // status topic
 	recStatusClear     = "status.clear"     // status topic, after a connector delete
 	recSnapshot        = "snapshot"         // snapshot topic: one chunk of one snapshot
+	// recMetaPut is a compare-and-set of one cluster register (config
+	// topic): Generation carries the version the writer expects.
+	recMetaPut = "meta.put"
 )
 
 // record is the envelope of every message on a store topic: versioned,
@@ -91,6 +94,11 @@ func encodeOffsets(m map[string]api.Position) []partitionPos {
 	return out
 }
 
+// metaPayload is the payload of meta.put: the register's new value.
+type metaPayload struct {
+	Value []byte `json:"value"`
+}
+
 // statusPayload is the payload of status.put (connector and generation
 // are in the envelope).
 type statusPayload struct {
@@ -138,7 +146,7 @@ func decodeRecord(b []byte) (record, error) {
 		return record{}, fmt.Errorf("%w: version %d, this store reads %d", ErrRecord, r.V, recordVersion)
 	}
 	switch r.Type {
-	case recConnectorPut, recConnectorDelete, recOffsetsCommit, recOffsetsAlter, recStatusPut, recStatusClear, recSnapshot:
+	case recConnectorPut, recConnectorDelete, recOffsetsCommit, recOffsetsAlter, recStatusPut, recStatusClear, recSnapshot, recMetaPut:
 	default:
 		return record{}, fmt.Errorf("%w: unknown type %q", ErrRecord, r.Type)
 	}

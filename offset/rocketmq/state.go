@@ -30,6 +30,7 @@ type state struct {
 	connectors map[string]offset.Connector
 	offsets    map[string]map[string]storedOffset // connector → partition
 	statuses   map[string]map[int]offset.Status   // connector → task
+	meta       map[string]MetaValue               // cluster registers (config topic)
 }
 
 // storedOffset is a partition's position and the generation of the task
@@ -44,6 +45,7 @@ func newState() *state {
 		connectors: map[string]offset.Connector{},
 		offsets:    map[string]map[string]storedOffset{},
 		statuses:   map[string]map[int]offset.Status{},
+		meta:       map[string]MetaValue{},
 	}
 }
 
@@ -53,6 +55,7 @@ func newState() *state {
 type outcome struct {
 	err       error
 	connector offset.Connector
+	meta      MetaValue
 }
 
 // apply applies one record read at queue offset off. The rules are those
@@ -145,6 +148,25 @@ func (st *state) apply(r record, off int64) (outcome, error) {
 	case recStatusClear:
 		delete(st.statuses, r.Key)
 		return outcome{}, nil
+
+	case recMetaPut:
+		var p metaPayload
+		if err := decodePayload(r, &p); err != nil {
+			return outcome{}, err
+		}
+		// The check runs where the record is applied, so every store
+		// agrees which of two racing writers won: the first in queue order.
+		cur := st.meta[r.Key]
+		if cur.Version != r.Generation {
+			return outcome{meta: cloneMeta(cur), err: fmt.Errorf("register %q: expected version %d, stored %d: %w",
+				r.Key, r.Generation, cur.Version, ErrConflict)}, nil
+		}
+		v := MetaValue{Value: p.Value, Version: off + 1}
+		if v.Value == nil {
+			v.Value = []byte{}
+		}
+		st.meta[r.Key] = v
+		return outcome{meta: cloneMeta(v)}, nil
 	}
 	return outcome{}, fmt.Errorf("%w: %s does not belong on a store topic", ErrRecord, r.Type)
 }
@@ -182,6 +204,13 @@ type snapshotState struct {
 	Connectors []snapConnector `json:"connectors,omitempty"`
 	Offsets    []snapOffsets   `json:"offsets,omitempty"`
 	Statuses   []snapStatus    `json:"statuses,omitempty"`
+	Meta       []snapMeta      `json:"meta,omitempty"`
+}
+
+type snapMeta struct {
+	Key     string `json:"key"`
+	Value   []byte `json:"value"`
+	Version int64  `json:"version"`
 }
 
 type snapConnector struct {
@@ -217,6 +246,10 @@ func (st *state) encodePart(kind string) ([]byte, error) {
 			c := st.connectors[name]
 			s.Connectors = append(s.Connectors, snapConnector{Name: c.Name, Config: c.Config, Target: c.Target,
 				Revision: c.Revision, Created: c.Created, Updated: c.Updated})
+		}
+		for _, k := range slices.Sorted(maps.Keys(st.meta)) {
+			m := st.meta[k]
+			s.Meta = append(s.Meta, snapMeta{Key: k, Value: m.Value, Version: m.Version})
 		}
 	case kindOffsets:
 		for _, name := range slices.Sorted(maps.Keys(st.offsets)) {
@@ -260,6 +293,13 @@ func (st *state) loadPart(kind string, b []byte) error {
 			st.connectors[c.Name] = offset.Connector{Name: c.Name, Config: c.Config, Target: c.Target,
 				Revision: c.Revision, Created: c.Created, Updated: c.Updated}
 		}
+		st.meta = map[string]MetaValue{}
+		for _, m := range s.Meta {
+			if m.Value == nil {
+				m.Value = []byte{}
+			}
+			st.meta[m.Key] = MetaValue{Value: m.Value, Version: m.Version}
+		}
 	case kindOffsets:
 		st.offsets = map[string]map[string]storedOffset{}
 		for _, so := range s.Offsets {
@@ -299,4 +339,11 @@ func clonePosition(p api.Position) api.Position {
 		return nil
 	}
 	return append(api.Position{}, p...)
+}
+
+func cloneMeta(m MetaValue) MetaValue {
+	if m.Value != nil {
+		m.Value = append([]byte{}, m.Value...)
+	}
+	return m
 }

@@ -8,6 +8,7 @@ const (
 	ChangeConnector ChangeKind = "connector" // a connector was put or deleted
 	ChangeOffsets   ChangeKind = "offsets"   // a connector's offsets were committed or altered
 	ChangeStatus    ChangeKind = "status"    // a connector's or task's status changed (or was cleared)
+	ChangeMeta      ChangeKind = "meta"      // a cluster register was written (Connector is its key)
 	// ChangeResync means changes were dropped because the subscriber fell
 	// behind: re-read everything it cares about.
 	ChangeResync ChangeKind = "resync"
@@ -39,6 +40,8 @@ func changeOf(r record) Change {
 		c.Kind = ChangeConnector
 	case recOffsetsCommit, recOffsetsAlter:
 		c.Kind = ChangeOffsets
+	case recMetaPut:
+		c.Kind = ChangeMeta
 	default:
 		c.Kind = ChangeStatus
 	}
