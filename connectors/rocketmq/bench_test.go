@@ -47,12 +47,24 @@ func BenchmarkWrite(b *testing.B) {
 			b.SetBytes(int64(len(recs[0].Event.Data)))
 			b.ReportAllocs()
 			b.ResetTimer()
+			retries := 0
 			for i := 0; i < b.N; i += len(recs) {
-				if err := write(b, s, recs[:min(len(recs), b.N-i)]); err != nil {
-					b.Fatal(err)
+				// Retry transient failures (timeouts on a loaded machine)
+				// as the engine would, and count them.
+				for {
+					err := write(b, s, recs[:min(len(recs), b.N-i)])
+					if err == nil {
+						break
+					}
+					if !api.IsRetryable(err) || retries > 10 {
+						b.Fatal(err)
+					}
+					retries++
+					b.Logf("retrying: %v", err)
 				}
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(retries), "retries")
 		})
 	}
 }
