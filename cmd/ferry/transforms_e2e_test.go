@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -54,6 +55,8 @@ func TestEndToEndWebhookFilterTemplate(t *testing.T) {
 		t.Fatalf("create: HTTP %d %s", code, body)
 	}
 	waitRunning(t, w, name)
+	// RUNNING is reported before the source opens its listener.
+	waitListening(t, hookAddr)
 
 	client := &http.Client{Timeout: 30 * time.Second}
 	send := func(what string, header map[string]string, payload string) {
@@ -170,6 +173,23 @@ func waitRunning(t *testing.T, w *proc, name string) {
 			t.Fatalf("connector %s not running after 20s: %s %v", name, st, tasks)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitListening waits until something accepts connections at addr.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens at %s after 20s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
