@@ -39,7 +39,9 @@
 // *api.RecordErrors, so errors.tolerance routes them. Deadlocks, lock wait
 // timeouts, lost connections and a read-only server are api.Retryable and
 // the engine retries the batch; access and syntax errors are api.Fatal.
-// Prepared statements are cached per shape and row count (256 at most).
+// Statements are server-side prepared and cached (256 at most); a run
+// shorter than batch.size is sent in power-of-two pieces so each shape
+// needs only a few statement texts.
 // The session time zone is UTC.
 //
 // # cdc mode

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math/bits"
 	"strconv"
 	"sync"
 	"time"
@@ -145,6 +146,9 @@ func (s *sink) Write(ctx context.Context, records []api.Record) error {
 	if err != nil {
 		return err
 	}
+	if len(ops) == 0 && !s.cfg.exactlyOnce {
+		return recordErrors(rejected)
+	}
 	if s.cfg.parallelism > 1 && len(ops) > 1 {
 		err = s.applyParallel(ctx, records, ops, rejected)
 	} else {
@@ -271,6 +275,12 @@ func (s *sink) execRuns(ctx context.Context, tx *sql.Tx, ops []op) error {
 		hi := lo + 1
 		for hi < len(ops) && hi-lo < limit && ops[hi].shape == sh {
 			hi++
+		}
+		if n := hi - lo; n < limit {
+			// A run shorter than the limit goes out in power-of-two
+			// pieces, so a shape has at most a dozen statement texts to
+			// prepare rather than one per run length.
+			hi = lo + 1<<(bits.Len(uint(n))-1)
 		}
 		args = args[:0]
 		for i := lo; i < hi; i++ {
