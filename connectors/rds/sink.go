@@ -1,6 +1,7 @@
 package rds
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math/bits"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -169,16 +171,8 @@ func recordErrors(rejected map[int]error) error {
 	for i, err := range rejected {
 		out = append(out, api.RecordError{Index: i, Err: api.Fatal(err)})
 	}
-	sortRecordErrors(out)
+	slices.SortFunc(out, func(a, b api.RecordError) int { return cmp.Compare(a.Index, b.Index) })
 	return &out
-}
-
-func sortRecordErrors(e api.RecordErrors) {
-	for i := 1; i < len(e); i++ {
-		for j := i; j > 0 && e[j].Index < e[j-1].Index; j-- {
-			e[j], e[j-1] = e[j-1], e[j]
-		}
-	}
 }
 
 // applyParallel partitions ops by key hash and applies each partition in
@@ -214,12 +208,10 @@ func (s *sink) applyParallel(ctx context.Context, records []api.Record, ops []op
 		})
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		// A partition that committed is replayed with the rest on retry,
-		// which upserts and deletes by key make harmless.
-		return errs[0]
-	}
-	return nil
+	// A partition that committed is replayed with the rest on retry, which
+	// upserts and deletes by key make harmless. The joined error is Fatal
+	// when any part is.
+	return errors.Join(errs...)
 }
 
 // apply runs ops in one transaction (with the positions, when exactly
