@@ -1,10 +1,16 @@
 package rds
 
 import (
+	"database/sql/driver"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/ferryhq/ferry/api"
 )
 
 func TestParseNamed(t *testing.T) {
@@ -177,5 +183,38 @@ func TestCheckName(t *testing.T) {
 		if got := checkName(name) == nil; got != ok {
 			t.Errorf("checkName(%q) ok=%v; want %v", name, got, ok)
 		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		err   error
+		class errClass
+		fatal bool
+	}{
+		{"deadlock", &mysql.MySQLError{Number: erLockDeadlock}, classTransient, false},
+		{"lock wait timeout", &mysql.MySQLError{Number: erLockWaitTimeout}, classTransient, false},
+		{"read-only failover", &mysql.MySQLError{Number: erOptionPreventsStmt}, classTransient, false},
+		{"bad conn", driver.ErrBadConn, classTransient, false},
+		{"invalid conn", mysql.ErrInvalidConn, classTransient, false},
+		{"duplicate key", fmt.Errorf("x: %w", &mysql.MySQLError{Number: erDupEntry}), classRecord, false},
+		{"check constraint mariadb", &mysql.MySQLError{Number: erConstraintFailed}, classRecord, false},
+		{"foreign key", &mysql.MySQLError{Number: erNoReferencedRow2}, classRecord, false},
+		{"access denied", &mysql.MySQLError{Number: erAccessDenied}, classFatal, true},
+		{"syntax", &mysql.MySQLError{Number: erParseError}, classFatal, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if got := classify(c.err); got != c.class {
+				t.Errorf("classify = %d; want %d", got, c.class)
+			}
+			err := engineError("write", c.err)
+			if api.IsFatal(err) != c.fatal || (!c.fatal && !api.IsRetryable(err)) {
+				t.Errorf("engineError fatal=%v retryable=%v; want fatal=%v", api.IsFatal(err), api.IsRetryable(err), c.fatal)
+			}
+		})
 	}
 }
