@@ -48,9 +48,13 @@
 // property holds the separator bytes 0x01 or 0x02, or the broker answers
 // MESSAGE_ILLEGAL (a refused batch is resent message by message to find
 // the culprit). Any other failure (broker or name server unreachable,
-// timeouts, broker busy) is api.Retryable; the engine retries the whole
-// batch, so messages stored before the failure are stored again
-// (at-least-once; per key the order is kept, with repeats).
+// timeouts, broker busy) is api.Retryable, and the engine writes the same
+// batch again. The sink remembers which events (source and id) the failed
+// Write stored and skips them on that next Write, so a retry neither
+// repeats nor reorders them. Only a send that failed after the broker
+// stored it (a timeout, also inside the library's own retries) repeats
+// messages: delivery is at-least-once, and a key's sequence may repeat a
+// stretch but never skips back past what it delivered.
 //
 // # Client
 //

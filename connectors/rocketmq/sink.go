@@ -130,6 +130,13 @@ type sink struct {
 	sel  *selector
 	p    rmq.Producer
 	next uint64 // round-robin cursor for messages without a sharding key
+
+	// stored marks, during a Write, the records of its batch already
+	// stored; Write's sending goroutines each set distinct elements.
+	stored []bool
+	// resume holds the events (eventKey) a failed Write stored: the
+	// engine retries the same batch next, and these are not sent again.
+	resume map[string]bool
 }
 
 func newSink(tc api.TaskConfig) (api.Sink, error) {
@@ -226,16 +233,44 @@ func reachable(ctx context.Context, addrs []string) error {
 // one batch after another, each after the previous one was stored, so
 // records of one key arrive in the order given; different queues are sent
 // to at once. A transient failure stops its queue and makes Write return
-// a retryable error; the engine then writes the whole batch again, so
-// records already stored arrive twice (at-least-once), still in order per
-// key.
+// a retryable error. The engine then writes the same batch again; the
+// events this Write stored are skipped then (by event id), so a retry
+// neither repeats nor reorders them. Only a send that failed after the
+// broker stored it (a timeout) repeats messages: at-least-once.
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
+	resume := s.resume
+	s.resume = nil
 	if len(records) == 0 {
 		return nil
 	}
+	s.stored = slices.Grow(s.stored[:0], len(records))[:len(records)]
+	clear(s.stored)
+	err := s.write(ctx, records, resume)
+	if err != nil && api.IsRetryable(err) {
+		for i, ok := range s.stored {
+			if ok && records[i].Event.ID != "" {
+				if s.resume == nil {
+					s.resume = map[string]bool{}
+				}
+				s.resume[eventKey(&records[i].Event)] = true
+			}
+		}
+	}
+	return err
+}
+
+// eventKey identifies an event: CloudEvents makes source and id unique
+// together.
+func eventKey(e *api.Event) string { return e.Source + "\x00" + e.ID }
+
+func (s *sink) write(ctx context.Context, records []api.Record, resume map[string]bool) error {
 	var bad api.RecordErrors
 	msgs := make([]message, 0, len(records))
 	for i := range records {
+		if resume != nil && resume[eventKey(&records[i].Event)] {
+			s.stored[i] = true
+			continue
+		}
 		m, err := s.enc.encode(i, &records[i])
 		if err != nil {
 			bad = append(bad, api.RecordError{Index: i, Err: api.Fatal(fmt.Errorf("rocketmq sink: %w", err))})
@@ -366,6 +401,9 @@ func (s *sink) send(ctx context.Context, msgs []message) (api.RecordErrors, erro
 			// Stored on the master; only replication or the disk flush
 			// lagged, which retrying would not improve.
 			s.log.Debug("rocketmq: message stored with status", "status", res.Status, "queue", res.MessageQueue)
+		}
+		for _, m := range msgs {
+			s.stored[m.index] = true
 		}
 		return nil, nil
 	}
