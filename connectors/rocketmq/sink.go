@@ -92,12 +92,23 @@ func checkAddrs(v string) error {
 func validate(c api.Config) error {
 	var fields []api.FieldError
 	for _, p := range []template.ParamSpec{topicParam, tagParam, keysParam} {
-		if _, err := p.Compile(c); err != nil {
+		compiled, err := p.Compile(c)
+		if err != nil {
 			var ve *api.ValidationError
 			if !errors.As(err, &ve) {
 				return err
 			}
 			fields = append(fields, ve.Fields...)
+			continue
+		}
+		if v, ok := compiled.Constant(); ok && p.Name == topicParam.Name {
+			if err := checkTopic(v); err != nil {
+				field := p.Name
+				if !c.Has(p.Name) {
+					field = p.Name + ".value"
+				}
+				fields = append(fields, api.FieldError{Field: field, Message: err.Error()})
+			}
 		}
 	}
 	if (c.String("access.key") == "") != (c.String("secret.key") == "") {
@@ -174,11 +185,6 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 	if s.timeout <= 0 {
 		s.timeout = 3 * time.Second
 	}
-	if t, ok := topic.Constant(); ok {
-		if err := checkTopic(t); err != nil {
-			return nil, &api.ValidationError{Fields: []api.FieldError{{Field: "topic", Message: err.Error()}}}
-		}
-	}
 	return s, nil
 }
 
@@ -234,7 +240,7 @@ func reachable(ctx context.Context, addrs []string) error {
 // records of one key arrive in the order given; different queues are sent
 // to at once. A transient failure stops its queue and makes Write return
 // a retryable error. The engine then writes the same batch again; the
-// events this Write stored are skipped then (by event id), so a retry
+// events this Write stored are skipped then (by source and id), so a retry
 // neither repeats nor reorders them. Only a send that failed after the
 // broker stored it (a timeout) repeats messages: at-least-once.
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
@@ -246,7 +252,8 @@ func (s *sink) Write(ctx context.Context, records []api.Record) error {
 	s.stored = slices.Grow(s.stored[:0], len(records))[:len(records)]
 	clear(s.stored)
 	err := s.write(ctx, records, resume)
-	if err != nil && api.IsRetryable(err) {
+	var re *api.RecordErrors
+	if err != nil && api.IsRetryable(err) && !errors.As(err, &re) {
 		for i, ok := range s.stored {
 			if ok && records[i].Event.ID != "" {
 				if s.resume == nil {
@@ -289,7 +296,10 @@ func (s *sink) write(ctx context.Context, records []api.Record, resume map[strin
 		}
 		rejected, err := s.send(ctx, []message{*m})
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return fmt.Errorf("rocketmq sink: %w", ctx.Err())
+			}
+			return api.Retryable(err)
 		}
 		bad = append(bad, rejected...)
 		m.msg = nil // sent or rejected
@@ -348,13 +358,21 @@ func (s *sink) plan(msgs []message) [][]message {
 		}
 		qs := s.sel.queues(m.msg.Topic)
 		var qi int
-		if m.shard != "" {
+		switch {
+		case len(qs) == 0:
+			// Not routed yet (cannot happen after a successful send to
+			// the topic): one group sent message by message, so the
+			// selector places each by its own sharding key.
+			qi = -1
+		case m.shard != "":
 			qi = queueIndex(m.shard, len(qs))
-		} else {
+		default:
 			qi = int(s.next % uint64(len(qs)))
 			s.next++
 		}
-		m.msg.Queue = qs[qi]
+		if qi >= 0 {
+			m.msg.Queue = qs[qi]
+		}
 		k := gk{m.msg.Topic, qi}
 		g, ok := at[k]
 		if !ok {
@@ -372,8 +390,11 @@ func (s *sink) plan(msgs []message) [][]message {
 func (s *sink) sendGroup(ctx context.Context, msgs []message) (api.RecordErrors, error) {
 	var bad api.RecordErrors
 	for len(msgs) > 0 {
-		n, bytes := 0, 0
-		for n < len(msgs) && n < s.batchSize && (n == 0 || bytes+msgs[n].size <= s.maxBytes) {
+		n, bytes, limit := 0, 0, s.batchSize
+		if msgs[0].msg.Queue == nil {
+			limit = 1
+		}
+		for n < len(msgs) && n < limit && (n == 0 || bytes+msgs[n].size <= s.maxBytes) {
 			bytes += msgs[n].size
 			n++
 		}

@@ -443,6 +443,8 @@ func TestValidate(t *testing.T) {
 		{"access key alone", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "access.key": "ak"}, "secret.key"},
 		{"bad address", map[string]string{"nameservers": "localhost", "topic": "t"}, "nameservers"},
 		{"bad body", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "body": "binary"}, "body"},
+		{"invalid constant topic", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "a.b"}, "topic"},
+		{"invalid CONSTANT form topic", map[string]string{"nameservers": "127.0.0.1:9876", "topic.form": "CONSTANT", "topic.value": "TBW102"}, "topic.value"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
