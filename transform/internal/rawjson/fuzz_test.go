@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"unicode/utf8"
 	"testing"
 
 	"github.com/ferryhq/ferry/transform/internal/rawjson"
@@ -65,6 +66,16 @@ func FuzzSkip(f *testing.F) {
 	})
 }
 
+// text is a string's decoded contents. Contents without a backslash are
+// the text as they stand except for invalid UTF-8, which encoding/json
+// replaces with U+FFFD and the matchers keep (they compare bytes).
+func text(raw []byte, escaped bool) []byte {
+	if escaped || !utf8.Valid(raw) {
+		return rawjson.Unescape(nil, raw)
+	}
+	return raw
+}
+
 // decode builds the value at b[i] with the scanners, walking objects and
 // arrays as the matchers do, into what encoding/json's Unmarshal (with
 // UseNumber) gives.
@@ -87,10 +98,7 @@ func decode(b []byte, i int) (v any, end int, ok bool) {
 			if !ok {
 				return nil, 0, false
 			}
-			key := b[i+1 : end]
-			if esc {
-				key = rawjson.Unescape(nil, key)
-			}
+			key := text(b[i+1:end], esc)
 			if i = rawjson.WS(b, end+1); i >= len(b) || b[i] != ':' {
 				return nil, 0, false
 			}
@@ -126,11 +134,7 @@ func decode(b []byte, i int) (v any, end int, ok bool) {
 		if !ok {
 			return nil, 0, false
 		}
-		s := b[i+1 : end]
-		if esc {
-			s = rawjson.Unescape(nil, s)
-		}
-		return string(s), end + 1, true
+		return string(text(b[i+1:end], esc)), end + 1, true
 	}
 	end, ok = rawjson.Literal(b, i)
 	if !ok {

@@ -32,7 +32,8 @@ const shortString = 24
 // contents are b[i+1:end] and b[end] is the closing quote. escaped reports
 // a backslash in the contents (which then need Unescape); ok is false when
 // the string is not terminated. The contents are not validated: see
-// ValidString.
+// ValidString. Without escapes they are the string's text, but for invalid
+// UTF-8, which decoding (Unescape, encoding/json) turns into U+FFFD.
 func String(b []byte, i int) (end int, escaped, ok bool) {
 	j := i + 1
 	for lim := min(len(b), j+shortString); j < lim; {
