@@ -9,7 +9,8 @@
 // each event (sink.topic.form=JSONPATH, sink.topic.value=$.data.table).
 // KEYS holds the keys (default: the record key) and always the event id
 // too, so a consumer can find a message by event id and recognise the
-// duplicates a replay produces.
+// duplicates a replay produces. A record key that is not printable UTF-8
+// (a binary key) is written, and hashed for the queue, in base64.
 //
 // With body=structured (the default) the body is the CloudEvent in
 // structured JSON and the property CE_contenttype is

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 
@@ -84,7 +85,8 @@ func (e *encoder) encode(index int, r *api.Record) (message, error) {
 	if tag != "" {
 		props[primitive.PropertyTags] = tag
 	}
-	keys := string(r.Key)
+	recordKey := keyText(r.Key)
+	keys := recordKey
 	if e.keys.IsSet() {
 		if keys, err = e.render(e.keys, ev); err != nil {
 			return message{}, err
@@ -103,7 +105,7 @@ func (e *encoder) encode(index int, r *api.Record) (message, error) {
 	}
 	shard := ""
 	if e.ordered {
-		shard = string(r.Key)
+		shard = recordKey
 		if shard == "" && e.keys.IsSet() {
 			shard = keys
 		}
@@ -225,4 +227,21 @@ func extensionText(v any) (string, error) {
 	default:
 		return "", fmt.Errorf("unsupported value type %T", v)
 	}
+}
+
+// keyText is a record key as property text. Keys are bytes and may be
+// binary (a packed integer, say), which a property cannot carry: a key
+// that is not valid UTF-8 or holds control characters is written in
+// base64 instead, so such records are still sent rather than rejected.
+// The queue is chosen by this text, so it is still one queue per key.
+func keyText(k []byte) string {
+	if !utf8.Valid(k) {
+		return base64.StdEncoding.EncodeToString(k)
+	}
+	for _, c := range k {
+		if c < 0x20 || c == 0x7f {
+			return base64.StdEncoding.EncodeToString(k)
+		}
+	}
+	return string(k)
 }

@@ -78,6 +78,8 @@ func TestEncode(t *testing.T) {
 			map[string]string{"CE_id": "e1", "CE_source": "/s", "CE_type": "t", "CE_specversion": "1.0",
 				"CE_time": "1970-01-01T00:00:00Z", "CE_contenttype": "application/json", "CE_subject": ""}, "k", nil},
 		{"topic renders empty", map[string]string{"topic.form": "JSONPATH", "topic.value": "$.data.missing"}, "k", "", nil, "", errTopicEmpty},
+		{"binary record key", map[string]string{"topic": "t1"}, "\x00\x01\xff", "t1",
+			map[string]string{"KEYS": "AAH/ e1", "SHARDING_KEY": "AAH/"}, "AAH/", nil},
 		{"tag with separator", map[string]string{"topic": "t1", "tag": "a\x01b"}, "k", "", nil, "", errPropertyChar},
 	}
 	for _, c := range cases {
