@@ -60,7 +60,13 @@ func newRootCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			slog.SetDefault(logger)
+			cmd.SetContext(context.WithValue(cmd.Context(), loggerKey{}, logger))
+			if setDefaultLogger {
+				// The real process: libraries that log through slog's
+				// default follow --log-level too. Tests run many roots at
+				// once and keep the global untouched.
+				slog.SetDefault(logger)
+			}
 			output, _ := cmd.Flags().GetString(flagOutput)
 			if output != outputTable && output != outputJSON {
 				return fmt.Errorf("--%s must be %q or %q, not %q", flagOutput, outputTable, outputJSON, output)
@@ -94,7 +100,22 @@ func init() {
 	cobra.EnableTraverseRunHooks = true
 }
 
+// setDefaultLogger is set by main only, so tests that execute several roots
+// in parallel never race on slog's global default.
+var setDefaultLogger bool
+
+type loggerKey struct{}
+
+// loggerFrom returns the logger the root command configured for this run.
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
 func main() {
+	setDefaultLogger = true
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := execute(ctx, rootCmd, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

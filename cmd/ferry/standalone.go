@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -19,6 +18,7 @@ import (
 	webhook "github.com/ferryhq/ferry/connectors/http"
 	"github.com/ferryhq/ferry/connectors/logsink"
 	cdcmysql "github.com/ferryhq/ferry/connectors/mysql"
+	"github.com/ferryhq/ferry/connectors/rds"
 	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/transform"
 	"github.com/ferryhq/ferry/transform/predicate"
@@ -37,7 +37,7 @@ const storeFile = "ferry.db"
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
 		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source},
-		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink},
+		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),
 		PredicateWrap: predicate.Wrap,
@@ -82,7 +82,7 @@ task softly (offsets committed) and exits 0.`,
 }
 
 func runStandalone(ctx context.Context, o standaloneOptions, files []string) error {
-	log := slog.Default()
+	log := loggerFrom(ctx)
 	// Read every file before touching the store, so a typo fails fast.
 	reqs := make([]connectorRequest, 0, len(files))
 	for _, path := range files {
