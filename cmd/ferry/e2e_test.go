@@ -279,3 +279,32 @@ func TestEndToEndCrashSafety(t *testing.T) {
 	st, tasks := w2.connectorState("crash")
 	t.Errorf("task never reported FINISHED: %s %v", st, tasks)
 }
+
+// TestIdleRSS measures the resident memory of an idle standalone worker
+// (no connectors), the figure docs/benchmarks.md reports. It fails only on a
+// gross regression; the aim is under 40 MB.
+func TestIdleRSS(t *testing.T) {
+	if runtimeGOOS() != "linux" {
+		t.Skip("reads /proc")
+	}
+	dir := t.TempDir()
+	w := startWorker(t, filepath.Join(dir, "data"), freeAddr(t))
+	time.Sleep(2 * time.Second)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kb int
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &kb)
+		}
+	}
+	if kb == 0 {
+		t.Fatal("no VmRSS in /proc status")
+	}
+	t.Logf("idle worker RSS: %.1f MB", float64(kb)/1024)
+	if kb > 80*1024 {
+		t.Errorf("idle RSS %d kB exceeds the 80 MB regression guard", kb)
+	}
+}

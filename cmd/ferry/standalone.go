@@ -19,6 +19,7 @@ import (
 	"github.com/ferryhq/ferry/connectors/logsink"
 	cdcmysql "github.com/ferryhq/ferry/connectors/mysql"
 	"github.com/ferryhq/ferry/connectors/rds"
+	rmqsink "github.com/ferryhq/ferry/connectors/rocketmq"
 	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/transform"
 	"github.com/ferryhq/ferry/transform/predicate"
@@ -37,7 +38,7 @@ const storeFile = "ferry.db"
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
 		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source},
-		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink},
+		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),
 		PredicateWrap: predicate.Wrap,

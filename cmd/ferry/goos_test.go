@@ -1,0 +1,5 @@
+package main
+
+import goruntime "runtime"
+
+func runtimeGOOS() string { return goruntime.GOOS }
