@@ -66,6 +66,7 @@ func newRootCmd() *cobra.Command {
 				// default follow --log-level too. Tests run many roots at
 				// once and keep the global untouched.
 				slog.SetDefault(logger)
+				routeLibraryLogs(logger)
 			}
 			output, _ := cmd.Flags().GetString(flagOutput)
 			if output != outputTable && output != outputJSON {
