@@ -159,6 +159,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 // routes registers every endpoint. docs/openapi.yaml lists the same set;
 // TestOpenAPIMatchesRoutes keeps them in step.
 func (s *Server) routes(e *gin.Engine) {
+	s.clusterRoutes(e)
 	e.GET("/", s.serverInfo)
 	e.GET("/health", s.health)
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{

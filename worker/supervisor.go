@@ -45,6 +45,12 @@ type taskSlot struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the supervisor goroutine returned
 
+	// fixedGen, when non-zero, is the generation of every run of this
+	// slot: in cluster mode the assignment generation the task was started
+	// under, so a task moved elsewhere at a higher generation fences this
+	// one. Zero (standalone) takes a fresh clock generation per run.
+	fixedGen int64
+
 	gen    atomic.Int64               // generation of the current or last run
 	runner atomic.Pointer[taskRunner] // the running task, for metrics
 }
@@ -217,7 +223,10 @@ func (s *Standalone) supervise(ctx context.Context, c *connState, t *taskSlot) {
 	log := s.log.With("connector", t.conn, "task", t.index)
 	attempt := 0
 	for {
-		gen := s.gen.next()
+		gen := t.fixedGen
+		if gen == 0 {
+			gen = s.gen.next()
+		}
 		t.gen.Store(gen)
 		began := time.Now()
 		scrub, err := s.runOnce(ctx, c, t, gen)

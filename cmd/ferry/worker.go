@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/rlog"
+	"github.com/spf13/cobra"
+
+	"github.com/ferryhq/ferry/offset/rocketmq"
+	ferryworker "github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/cluster"
+)
+
+func init() { rootCmd.AddCommand(newWorkerCmd()) }
+
+// workerOptions are the flags of `ferry worker`.
+type workerOptions struct {
+	clusterName     string
+	dataDir         string
+	listen          string
+	gossip          string
+	join            string
+	nameServers     string
+	gossipKey       string
+	grace           time.Duration
+	drainTimeout    time.Duration
+	workerID        string
+	restartInitial  time.Duration
+	restartMax      time.Duration
+	restartAttempts int
+	commitInterval  time.Duration
+}
+
+func newWorkerCmd() *cobra.Command {
+	var o workerOptions
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a cluster worker: share connectors' tasks with the other workers of a cluster",
+		Long: `Run one worker of a Ferry cluster. Workers find each other by gossip (--gossip, --join),
+share connector configs, offsets and status through RocketMQ topics named after --cluster, and
+run the tasks the leader assigns them. Every address a worker advertises is the one given here:
+--listen is its REST URL (http://HOST:PORT), --gossip its gossip address. A dead worker's tasks
+move to the survivors after --grace. SIGINT or SIGTERM drains the worker: its tasks move to the
+others first, then it leaves the cluster and exits 0.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runWorker(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.clusterName, "cluster", "", "cluster name: gossip label and RocketMQ topic prefix (required)")
+	f.StringVar(&o.dataDir, "data-dir", "", "directory for this worker's local files (required)")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8083", "REST API address host:port, listened on and advertised as is")
+	f.StringVar(&o.gossip, "gossip", "127.0.0.1:7946", "gossip address IP:port, bound and advertised as is")
+	f.StringVar(&o.join, "join", "", "gossip addresses of workers to join, comma-separated")
+	f.StringVar(&o.nameServers, "rocketmq", "", "RocketMQ name servers host:port, separated by ';' (required)")
+	f.StringVar(&o.gossipKey, "gossip-key", "", "base64 AES key (16, 24 or 32 bytes) encrypting gossip; every worker needs the same")
+	f.DurationVar(&o.grace, "grace", time.Second, "how long a dead worker's tasks wait for it before moving (0: at once)")
+	f.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, longest wait for the leader to move this worker's tasks")
+	f.StringVar(&o.workerID, "worker-id", "", "worker id, unique in the cluster and stable across restarts (default: the --listen address)")
+	f.DurationVar(&o.restartInitial, "task-restart-initial", time.Second, "first delay before a failed task restarts; 0 disables automatic restarts")
+	f.DurationVar(&o.restartMax, "task-restart-max", time.Minute, "longest delay between automatic restarts of a task")
+	f.IntVar(&o.restartAttempts, "task-restart-attempts", 10, "automatic restarts in a row before a task stays FAILED; -1 for unlimited")
+	f.DurationVar(&o.commitInterval, "offset-flush-interval", 5*time.Second, "default of offset.flush.interval.ms")
+	for _, name := range []string{"cluster", "data-dir", "rocketmq"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+func runWorker(ctx context.Context, o workerOptions) error {
+	log := loggerFrom(ctx)
+	rlog.SetLogger(rlogSlog{log.With("lib", "rocketmq-client-go")})
+	gossipHost, gossipPortStr, err := net.SplitHostPort(o.gossip)
+	if err != nil {
+		return fmt.Errorf("--gossip: %w", err)
+	}
+	gossipPort, err := strconv.Atoi(gossipPortStr)
+	if err != nil {
+		return fmt.Errorf("--gossip port: %w", err)
+	}
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	var key []byte
+	if o.gossipKey != "" {
+		if key, err = base64.StdEncoding.DecodeString(o.gossipKey); err != nil {
+			return fmt.Errorf("--gossip-key: not base64: %w", err)
+		}
+	}
+	id := o.workerID
+	if id == "" {
+		id = o.listen
+	}
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	// The data dir holds nothing yet (state lives in RocketMQ); it is
+	// where the worker id is pinned so that a restart keeps it.
+	if err := pinWorkerID(filepath.Join(o.dataDir, "worker-id"), id); err != nil {
+		return err
+	}
+
+	store, err := rocketmq.Open(ctx, rocketmq.Config{
+		NameServers: splitList(o.nameServers, ";"),
+		Cluster:     o.clusterName,
+		WorkerID:    id,
+		Logger:      log,
+	})
+	if err != nil {
+		return fmt.Errorf("open the cluster store: %w", err)
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}()
+
+	mem, err := cluster.NewMembership(cluster.MembershipConfig{
+		Name:      id,
+		BindAddr:  gossipHost,
+		BindPort:  gossipPort,
+		Seeds:     splitList(o.join, ","),
+		Label:     o.clusterName,
+		SecretKey: key,
+		Logger:    log,
+		Meta:      cluster.Meta{WorkerID: id, RESTURL: "http://" + o.listen, Version: version()},
+	})
+	if err != nil {
+		return err
+	}
+	w, err := ferryworker.NewDistributed(ferryworker.DistributedConfig{
+		Config: ferryworker.Config{
+			WorkerID: id,
+			Store:    store,
+			Registry: registry(),
+			Restart: ferryworker.RestartPolicy{
+				Disabled:    o.restartInitial == 0,
+				Initial:     o.restartInitial,
+				Max:         o.restartMax,
+				MaxAttempts: o.restartAttempts,
+			},
+			CommitInterval: o.commitInterval,
+			Version:        version(),
+			Logger:         log,
+		},
+		Cluster:      clusterStore{store},
+		Membership:   mem,
+		Grace:        o.grace,
+		DrainTimeout: o.drainTimeout,
+	})
+	if err != nil {
+		_ = mem.Close()
+		return err
+	}
+	srv, err := ferryworker.NewServer(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(),
+		ClusterID: o.clusterName, Logger: log})
+	if err != nil {
+		_ = mem.Close()
+		return err
+	}
+
+	// The server keeps answering while the worker drains (followers may
+	// still forward to it); it stops once the worker left.
+	srvCtx, srvCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer srvCancel()
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Run(srvCtx) }()
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- w.Run(ctx) }()
+	var werr, srvErr error
+	select {
+	case werr = <-workerDone:
+		srvCancel()
+		srvErr = <-srvDone
+	case srvErr = <-srvDone:
+		// The server could not serve (a taken port): stop the worker too.
+		werr = errors.Join(srvErr, <-workerDone)
+	}
+	if srvErr != nil && !errors.Is(srvErr, context.Canceled) {
+		return fmt.Errorf("REST server: %w", srvErr)
+	}
+	return werr
+}
+
+// pinWorkerID records id in path, or refuses to start when the data dir
+// belongs to a worker with another id (two ids for one worker would leave
+// its old tasks waiting for a worker that never returns).
+func pinWorkerID(path, id string) error {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return os.WriteFile(path, []byte(id+"\n"), 0o600)
+	case err != nil:
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if old := strings.TrimSpace(string(b)); old != id {
+		return fmt.Errorf("data dir %s belongs to worker %q, not %q: use --worker-id %s or another --data-dir",
+			filepath.Dir(path), old, id, old)
+	}
+	return nil
+}
+
+func splitList(s, sep string) []string {
+	var out []string
+	for _, p := range strings.Split(s, sep) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// clusterStore adapts the RocketMQ store to worker.ClusterStore.
+type clusterStore struct{ *rocketmq.Store }
+
+func (c clusterStore) PutRegister(ctx context.Context, key string, expect int64, value []byte) (int64, error) {
+	v, err := c.PutMeta(ctx, key, expect, value)
+	if errors.Is(err, rocketmq.ErrConflict) {
+		return v, fmt.Errorf("%w: %w", ferryworker.ErrRegisterConflict, err)
+	}
+	return v, err
+}
+
+func (c clusterStore) Register(ctx context.Context, key string) ([]byte, int64, error) {
+	m, err := c.Meta(ctx, key)
+	return m.Value, m.Version, err
+}
+
+func (c clusterStore) RegisterKeys(ctx context.Context, prefix string) ([]string, error) {
+	return c.MetaKeys(ctx, prefix)
+}
+
+// Watch turns the store's change feed into coalesced wake-ups. Status and
+// offsets changes are frequent and never change what a worker runs, so
+// only config-topic changes wake it.
+func (c clusterStore) Watch() (<-chan struct{}, func()) {
+	changes, cancel := c.Subscribe()
+	out := make(chan struct{}, 1)
+	go func() {
+		for ch := range changes {
+			switch ch.Kind {
+			case rocketmq.ChangeConnector, rocketmq.ChangeMeta, rocketmq.ChangeResync:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return out, cancel
+}
+
+// rlogSlog routes rocketmq-client-go's logging into slog; it logs every
+// heartbeat at info, so its info is our debug.
+type rlogSlog struct{ l *slog.Logger }
+
+func rlogAttrs(fields map[string]any) []any {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		out = append(out, k, fields[k])
+	}
+	return out
+}
+
+func (s rlogSlog) Debug(msg string, f map[string]any)   { s.l.Debug(msg, rlogAttrs(f)...) }
+func (s rlogSlog) Info(msg string, f map[string]any)    { s.l.Debug(msg, rlogAttrs(f)...) }
+func (s rlogSlog) Warning(msg string, f map[string]any) { s.l.Warn(msg, rlogAttrs(f)...) }
+func (s rlogSlog) Error(msg string, f map[string]any)   { s.l.Error(msg, rlogAttrs(f)...) }
+func (s rlogSlog) Fatal(msg string, f map[string]any)   { s.l.Error("FATAL: "+msg, rlogAttrs(f)...) }
+func (s rlogSlog) Level(string)                         {}
+func (s rlogSlog) OutputPath(string) error              { return nil }

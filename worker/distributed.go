@@ -1,0 +1,599 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/worker/cluster"
+)
+
+// DistributedConfig configures a cluster worker.
+type DistributedConfig struct {
+	// Config is the standalone worker's configuration; its Store must be
+	// the ClusterStore below (the same value).
+	Config
+	// Cluster is the replicated store every worker shares.
+	Cluster ClusterStore
+	// Membership is this worker's gossip membership, created but not run:
+	// Run runs it. Its name must equal WorkerID and its Meta.RESTURL must
+	// be this worker's REST URL (followers forward writes there).
+	Membership *cluster.Membership
+	// Grace is how long a dead worker's tasks wait for it before moving;
+	// 0 moves them at once.
+	Grace time.Duration
+	// DrainTimeout bounds how long a stopping worker waits for the leader
+	// to move its tasks away; default 30s.
+	DrainTimeout time.Duration
+	// HTTPClient forwards writes to the leader; default a client with a
+	// 60s timeout.
+	HTTPClient *http.Client
+}
+
+// Distributed is a cluster worker: a Controller whose reads come from the
+// replicated store and whose writes are forwarded to the leader, and a
+// loop that runs the tasks the leader's published assignment gives it.
+//
+// It reuses the standalone worker as its engine: validation, planning,
+// supervision with restart backoff, status and secrets are the
+// Standalone's code; the engine itself never starts tasks on its own (its
+// Run is not called).
+//
+// Locking: loopMu serialises reconcile passes (membership, store and timer
+// wake-ups, REST writes on the leader); mu guards the fields read by REST.
+type Distributed struct {
+	cfg    DistributedConfig
+	eng    *Standalone
+	st     ClusterStore
+	mem    *cluster.Membership
+	log    *slog.Logger
+	client *http.Client
+
+	wake chan struct{}
+
+	loopMu sync.Mutex
+	tasks  map[cluster.TaskID]*ownedTask // the tasks this worker runs; loopMu
+
+	mu       sync.Mutex
+	leader   string
+	members  []cluster.Member
+	draining bool
+}
+
+// ownedTask is one task this worker runs (or holds PAUSED), with the key
+// of the published state it was started from.
+type ownedTask struct {
+	key  taskKey
+	conn *connState
+	slot *taskSlot // nil while PAUSED
+}
+
+// taskKey is what a running task must match to stay up: a change of any
+// field restarts it.
+type taskKey struct {
+	revision int64
+	epoch    int64
+	target   offset.TargetState
+	restarts int64
+	count    int
+	config   string // the task's config, canonical JSON
+}
+
+// NewDistributed validates cfg and returns a worker ready to Run.
+func NewDistributed(cfg DistributedConfig) (*Distributed, error) {
+	if cfg.Cluster == nil || cfg.Membership == nil {
+		return nil, errors.New("worker: Cluster and Membership are required")
+	}
+	if cfg.Store == nil {
+		cfg.Store = cfg.Cluster
+	}
+	if cfg.Membership.Meta().WorkerID != cfg.WorkerID {
+		return nil, fmt.Errorf("worker: membership name %q differs from worker id %q", cfg.Membership.Meta().WorkerID, cfg.WorkerID)
+	}
+	if cfg.Grace < 0 {
+		return nil, errors.New("worker: Grace must not be negative")
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	}
+	eng, err := New(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	return &Distributed{
+		cfg:    cfg,
+		eng:    eng,
+		st:     cfg.Cluster,
+		mem:    cfg.Membership,
+		log:    eng.log,
+		client: cfg.HTTPClient,
+		wake:   make(chan struct{}, 1),
+		tasks:  map[cluster.TaskID]*ownedTask{},
+	}, nil
+}
+
+// WorkerID implements Controller.
+func (d *Distributed) WorkerID() string { return d.cfg.WorkerID }
+
+// kick asks the loop for a reconcile pass.
+func (d *Distributed) kick() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run takes part in the cluster until ctx ends: it runs the membership,
+// and on every change of the membership or the store it leads (when it is
+// the leader) and applies the published assignment. When ctx ends it
+// drains: it gossips its draining flag, keeps reconciling until the
+// leader moved its tasks away (bounded by DrainTimeout; at once when it is
+// the last worker), stops what it still runs, then leaves the cluster.
+func (d *Distributed) Run(ctx context.Context) error {
+	memCtx, memCancel := context.WithCancel(context.Background())
+	memDone := make(chan error, 1)
+	go func() { memDone <- d.mem.Run(memCtx) }()
+	defer func() {
+		memCancel()
+		if err := <-memDone; err != nil {
+			d.log.Warn("membership", "err", err)
+		}
+	}()
+
+	changes, stopWatch := d.st.Watch()
+	defer stopWatch()
+	d.log.Info("cluster worker started", "gossip", d.mem.Addr())
+
+	tick := time.NewTicker(time.Second) // a safety net; changes wake the loop at once
+	defer tick.Stop()
+	var graceTimer <-chan time.Time
+	var drainDeadline <-chan time.Time
+	done := ctx.Done()
+	for {
+		next := d.reconcile(context.Background())
+		graceTimer = nil
+		if !next.IsZero() {
+			graceTimer = time.After(time.Until(next) + 10*time.Millisecond)
+		}
+		if drainDeadline != nil && d.drained() {
+			break
+		}
+		select {
+		case <-done:
+			done = nil
+			d.mu.Lock()
+			d.draining = true
+			d.mu.Unlock()
+			d.log.Info("draining: waiting for the leader to move this worker's tasks")
+			if err := d.mem.SetDraining(true, 2*time.Second); err != nil {
+				d.log.Warn("gossip draining flag", "err", err)
+			}
+			drainDeadline = time.After(d.cfg.DrainTimeout)
+		case <-drainDeadline:
+			d.log.Warn("drain timeout: stopping the tasks still assigned here", "timeout", d.cfg.DrainTimeout)
+			d.stopAll()
+			d.log.Info("cluster worker stopped")
+			return nil
+		case <-d.mem.Changes():
+		case <-changes:
+		case <-d.wake:
+		case <-tick.C:
+		case <-graceTimer:
+		}
+	}
+	d.stopAll()
+	d.log.Info("cluster worker stopped")
+	return nil
+}
+
+// drained reports whether a draining worker may leave: it runs nothing, or
+// no other live worker could take its tasks.
+func (d *Distributed) drained() bool {
+	d.loopMu.Lock()
+	n := len(d.tasks)
+	d.loopMu.Unlock()
+	if n == 0 {
+		return true
+	}
+	for _, w := range cluster.LiveWorkers(d.mem.Members()) {
+		if w.ID != d.cfg.WorkerID && !w.Draining {
+			return false
+		}
+	}
+	return true
+}
+
+// stopAll soft-stops every task this worker runs and marks it UNASSIGNED.
+func (d *Distributed) stopAll() {
+	d.loopMu.Lock()
+	defer d.loopMu.Unlock()
+	var stop []*ownedTask
+	for id, o := range d.tasks {
+		stop = append(stop, o)
+		delete(d.tasks, id)
+	}
+	d.stopOwned(context.Background(), stop)
+}
+
+// reconcile is one pass of the loop: compute the leader, lead if it is
+// this worker, apply the assignment. It returns when the next grace period
+// ends (zero when none).
+func (d *Distributed) reconcile(ctx context.Context) time.Time {
+	d.loopMu.Lock()
+	defer d.loopMu.Unlock()
+	members := d.mem.Members()
+	leader, _ := cluster.Leader(cluster.LiveWorkers(members))
+	d.mu.Lock()
+	if leader != d.leader {
+		d.log.Info("leader", "id", leader)
+	}
+	d.leader, d.members = leader, members
+	d.mu.Unlock()
+
+	var next time.Time
+	if leader == d.cfg.WorkerID {
+		var err error
+		if next, err = d.lead(ctx, members); err != nil {
+			d.log.Warn("leading", "err", err)
+		}
+	}
+	if err := d.applyAssignment(ctx); err != nil {
+		d.log.Warn("applying the assignment", "err", err)
+	}
+	return next
+}
+
+// lead publishes what only the leader writes: a task set for every
+// connector whose revision changed (planned once, here) and a tombstone
+// for deleted ones, then the next assignment when it differs from the
+// published one. The assignment is a compare-and-set on the version it
+// was computed from, so of two momentary leaders only one wins.
+func (d *Distributed) lead(ctx context.Context, members []cluster.Member) (time.Time, error) {
+	defs, err := d.st.Connectors(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var tasks []cluster.TaskID
+	live := map[string]bool{}
+	for _, def := range defs {
+		live[def.Name] = true
+		ts, ver, err := readTaskSet(ctx, d.st, def.Name)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if ver == 0 || ts.Revision != def.Revision {
+			if ts, err = d.publishPlan(ctx, def, ts, ver); err != nil {
+				return time.Time{}, err
+			}
+		}
+		for i := range ts.Configs {
+			tasks = append(tasks, cluster.TaskID{Connector: def.Name, Task: i})
+		}
+	}
+	keys, err := d.st.RegisterKeys(ctx, regTasks)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, k := range keys {
+		name := strings.TrimPrefix(k, regTasks)
+		if live[name] {
+			continue
+		}
+		ts, ver, err := readTaskSet(ctx, d.st, name)
+		if err != nil || ts.Revision == 0 {
+			continue
+		}
+		if _, err := d.putTaskSet(ctx, name, ver, taskSet{}); err != nil {
+			return time.Time{}, err
+		}
+	}
+
+	prev, ver, err := readAssignment(ctx, d.st)
+	if err != nil {
+		return time.Time{}, err
+	}
+	workers := cluster.LiveWorkers(members)
+	if !hasQuorum(prev, workers, members) {
+		d.log.Warn("not publishing an assignment: this worker sees too few of the assigned workers (partitioned?)")
+		return time.Time{}, nil
+	}
+	away, next := cluster.InGrace(cluster.Departures(members), time.Now(), d.cfg.Grace)
+	for _, id := range away {
+		workers = append(workers, cluster.Worker{ID: id, Away: true})
+	}
+	plan, err := cluster.Assign(workers, tasks, prev)
+	if err != nil {
+		return next, err
+	}
+	if !plan.Changed {
+		return next, nil
+	}
+	b, err := json.Marshal(plan.Assignment)
+	if err != nil {
+		return next, err
+	}
+	if _, err := d.st.PutRegister(ctx, regAssignment, ver, b); err != nil {
+		if errors.Is(err, ErrRegisterConflict) {
+			d.kick() // another leader published first: compute again from it
+			return next, nil
+		}
+		return next, err
+	}
+	d.log.Info("assignment published", "generation", plan.Assignment.Generation, "moves", len(plan.Moves),
+		"tasks", len(tasks), "workers", len(workers), "away", away, "unassigned", len(plan.Unassigned))
+	return next, nil
+}
+
+// hasQuorum reports whether a leader seeing the live workers may replace
+// prev: it must see more than half of prev's workers that are still
+// known to the membership and did not leave gracefully, or exactly half
+// including the first of them by ID. A worker cut off from gossip sees
+// the others dead and would lead a cluster of one; this keeps it from
+// publishing assignments the real cluster then fights over. Workers the
+// membership does not know at all (never seen, or pruned after its
+// retention) do not count, so a cluster restarted under new worker IDs
+// is not stuck.
+func hasQuorum(prev cluster.Assignment, live []cluster.Worker, members []cluster.Member) bool {
+	isLive := map[string]bool{}
+	for _, w := range live {
+		isLive[w.ID] = true
+	}
+	state := map[string]cluster.MemberState{}
+	for _, m := range members {
+		state[m.Name] = m.State
+	}
+	var voters []string
+	seen := 0
+	for id := range prev.Workers {
+		st, known := state[id]
+		if !known || st == cluster.StateLeft {
+			continue
+		}
+		voters = append(voters, id)
+		if isLive[id] {
+			seen++
+		}
+	}
+	if len(voters) == 0 || 2*seen > len(voters) {
+		return true
+	}
+	return 2*seen == len(voters) && isLive[slices.Min(voters)]
+}
+
+// publishPlan plans def's tasks (the standalone's planner: the source's
+// Plan or tasks.max copies), publishes the set and records the connector's
+// own status. A connector that does not validate or plan is FAILED with no
+// tasks; a STOPPED one has none.
+func (d *Distributed) publishPlan(ctx context.Context, def offset.Connector, old taskSet, ver int64) (taskSet, error) {
+	ts := taskSet{Revision: def.Revision, Target: def.Target, Epoch: old.Epoch}
+	c := &connState{def: def, v: validate(d.cfg.Registry, d.eng.cfg.CommitInterval, def.Config)}
+	state := offset.StateRunning
+	switch {
+	case c.v.err() != nil:
+		ts.Failed = "invalid configuration: " + newScrubber(c.v.literalSecrets(def.Config)).scrub(c.v.err().Error())
+	case def.Target == offset.TargetStopped:
+		state = offset.StateStopped
+	default:
+		raws, err := d.eng.plan(c)
+		if err != nil {
+			ts.Failed = err.Error()
+			break
+		}
+		ts.Configs = raws
+		ts.Restarts = make([]int64, len(raws))
+		if def.Target == offset.TargetPaused {
+			state = offset.StatePaused
+		}
+	}
+	if ts.Failed != "" {
+		state = offset.StateFailed
+	}
+	if _, err := d.putTaskSet(ctx, def.Name, ver, ts); err != nil {
+		return taskSet{}, err
+	}
+	d.eng.putStatus(def.Name, offset.ConnectorTask, state, ts.Failed, d.eng.gen.next())
+	d.log.Info("task configs published", "connector", def.Name, "revision", def.Revision, "tasks", len(ts.Configs), "state", state)
+	return ts, nil
+}
+
+func (d *Distributed) putTaskSet(ctx context.Context, name string, ver int64, ts taskSet) (int64, error) {
+	b, err := json.Marshal(ts)
+	if err != nil {
+		return 0, err
+	}
+	return d.st.PutRegister(ctx, regTasks+name, ver, b)
+}
+
+// applyAssignment makes the tasks this worker runs match the published
+// assignment and task sets: it stops tasks it lost or whose published
+// state changed (soft stop: offsets committed), then starts the new ones
+// with the assignment's generation, which fences any earlier owner.
+func (d *Distributed) applyAssignment(ctx context.Context) error {
+	a, _, err := readAssignment(ctx, d.st)
+	if err != nil {
+		return err
+	}
+	type want struct {
+		key taskKey
+		def offset.Connector
+		raw map[string]string
+	}
+	wants := map[cluster.TaskID]want{}
+	sets := map[string]taskSet{}
+	for _, slot := range a.Workers[d.cfg.WorkerID] {
+		name := slot.Connector
+		ts, ok := sets[name]
+		if !ok {
+			if ts, _, err = readTaskSet(ctx, d.st, name); err != nil {
+				return err
+			}
+			sets[name] = ts
+		}
+		if ts.Revision == 0 || slot.Task >= len(ts.Configs) {
+			continue
+		}
+		def, err := d.st.Connector(ctx, name)
+		if err != nil {
+			continue // deleted; the leader will drop its tasks
+		}
+		raw := ts.Configs[slot.Task]
+		canon, _ := json.Marshal(raw) // map keys are sorted
+		wants[slot.TaskID] = want{
+			key: taskKey{revision: ts.Revision, epoch: ts.Epoch, target: ts.Target, restarts: ts.restarts(slot.Task),
+				count: len(ts.Configs), config: string(canon)},
+			def: def, raw: raw,
+		}
+	}
+
+	var stop []*ownedTask
+	for id, o := range d.tasks {
+		if w, ok := wants[id]; !ok || w.key != o.key {
+			stop = append(stop, o)
+			delete(d.tasks, id)
+		}
+	}
+	d.stopOwned(ctx, stop)
+
+	ids := slices.SortedFunc(maps.Keys(wants), func(x, y cluster.TaskID) int { return x.Compare(y) })
+	for _, id := range ids {
+		if _, ok := d.tasks[id]; ok {
+			continue
+		}
+		w := wants[id]
+		c := &connState{def: w.def, v: validate(d.cfg.Registry, d.eng.cfg.CommitInterval, w.def.Config)}
+		slot := &taskSlot{conn: id.Connector, index: id.Task, count: w.key.count, raw: w.raw, fixedGen: max(a.Generation, 1)}
+		slot.gen.Store(slot.fixedGen)
+		o := &ownedTask{key: w.key, conn: c}
+		if w.key.target == offset.TargetPaused {
+			d.eng.putStatus(id.Connector, id.Task, offset.StatePaused, "", slot.fixedGen)
+		} else {
+			o.slot = slot
+			d.eng.launch(context.Background(), c, slot)
+		}
+		d.tasks[id] = o
+		d.log.Info("task started", "connector", id.Connector, "task", id.Task, "generation", slot.fixedGen, "target", w.key.target)
+	}
+	return nil
+}
+
+// stopOwned soft-stops tasks at once and waits for them, then marks those
+// whose connector still exists UNASSIGNED (a status the new owner's
+// higher generation overrides).
+func (d *Distributed) stopOwned(ctx context.Context, stop []*ownedTask) {
+	if len(stop) == 0 {
+		return
+	}
+	var slots []*taskSlot
+	limit := time.Duration(0)
+	for _, o := range stop {
+		if o.slot != nil {
+			slots = append(slots, o.slot)
+			if o.conn.v != nil && o.conn.v.cfg != nil {
+				limit = max(limit, o.conn.v.cfg.stopTimeout)
+			}
+		}
+	}
+	d.eng.stopSlots(slots, cmp.Or(limit, 10*time.Second))
+	for _, o := range stop {
+		name := o.conn.def.Name
+		idx := -1
+		var gen int64
+		if o.slot != nil {
+			idx, gen = o.slot.index, o.slot.gen.Load()
+		}
+		if idx >= 0 {
+			if _, err := d.st.Connector(ctx, name); err == nil {
+				d.eng.putStatus(name, idx, offset.StateUnassigned, "", gen)
+			}
+			d.log.Info("task stopped", "connector", name, "task", idx, "generation", gen)
+		}
+	}
+}
+
+// isLeader reports whether this worker is the leader, and the leader's
+// REST URL when it is not.
+func (d *Distributed) leaderURL() (self bool, url string, err error) {
+	d.mu.Lock()
+	leader, members := d.leader, d.members
+	d.mu.Unlock()
+	if leader == "" {
+		members = d.mem.Members()
+		leader, _ = cluster.Leader(cluster.LiveWorkers(members))
+	}
+	if leader == d.cfg.WorkerID {
+		return true, "", nil
+	}
+	for _, m := range members {
+		if m.Name == leader && m.Meta.RESTURL != "" {
+			return false, m.Meta.RESTURL, nil
+		}
+	}
+	return false, "", fmt.Errorf("no leader reachable (leader %q): %w", leader, ErrRebalancing)
+}
+
+// TaskMetrics implements TaskMetricsSource: the tasks this worker runs.
+func (d *Distributed) TaskMetrics() []TaskMetrics {
+	d.loopMu.Lock()
+	var out []TaskMetrics
+	for id, o := range d.tasks {
+		if o.slot == nil {
+			continue
+		}
+		r := o.slot.runner.Load()
+		if r == nil {
+			continue
+		}
+		if m, ok := (*r).(metricsReader); ok {
+			out = append(out, TaskMetrics{Connector: id.Connector, Task: id.Task, Tolerance: o.conn.tolerance(), Snapshot: m.Metrics()})
+		}
+	}
+	d.loopMu.Unlock()
+	slices.SortFunc(out, func(a, b TaskMetrics) int {
+		return cmp.Or(strings.Compare(a.Connector, b.Connector), cmp.Compare(a.Task, b.Task))
+	})
+	return out
+}
+
+var (
+	_ Controller        = (*Distributed)(nil)
+	_ TaskMetricsSource = (*Distributed)(nil)
+	_ ClusterController = (*Distributed)(nil)
+)
+
+// ClusterStatus implements ClusterController.
+func (d *Distributed) ClusterStatus(ctx context.Context) (ClusterInfo, error) {
+	members := d.mem.Members()
+	leader, _ := cluster.Leader(cluster.LiveWorkers(members))
+	out := ClusterInfo{WorkerID: d.cfg.WorkerID, Members: []ClusterMember{}, Leader: leader, Assignments: map[string][]ClusterTaskRef{}}
+	for _, m := range members {
+		out.Members = append(out.Members, ClusterMember{ID: m.Name, State: string(m.State), RESTURL: m.Meta.RESTURL,
+			GossipAddr: m.Addr, Draining: m.Meta.Draining, Version: m.Meta.Version})
+	}
+	slices.SortFunc(out.Members, func(a, b ClusterMember) int { return strings.Compare(a.ID, b.ID) })
+	a, _, err := readAssignment(ctx, d.st)
+	if err != nil {
+		return ClusterInfo{}, err
+	}
+	out.Generation = a.Generation
+	for w, slots := range a.Workers {
+		refs := []ClusterTaskRef{}
+		for _, s := range slots {
+			refs = append(refs, ClusterTaskRef{Connector: s.Connector, Task: s.Task, Since: s.Since})
+		}
+		out.Assignments[w] = refs
+	}
+	return out, nil
+}

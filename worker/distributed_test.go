@@ -1,0 +1,347 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/cluster"
+)
+
+// memCluster is an in-process ClusterStore: one offset.Memory shared by
+// every worker (replication is trivially instant) plus registers with the
+// same compare-and-set rule as offset/rocketmq, and wake-ups on every
+// config change.
+type memCluster struct {
+	offset.Store
+	mu   sync.Mutex
+	regs map[string]reg
+	next int64
+	subs map[chan struct{}]struct{}
+}
+
+type reg struct {
+	v   []byte
+	ver int64
+}
+
+func newMemCluster() *memCluster {
+	return &memCluster{Store: offset.NewMemory(), regs: map[string]reg{}, subs: map[chan struct{}]struct{}{}}
+}
+
+func (m *memCluster) notify() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for ch := range m.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (m *memCluster) PutConnector(ctx context.Context, c offset.Connector) (offset.Connector, error) {
+	out, err := m.Store.PutConnector(ctx, c)
+	m.notify()
+	return out, err
+}
+
+func (m *memCluster) DeleteConnector(ctx context.Context, name string) error {
+	err := m.Store.DeleteConnector(ctx, name)
+	m.notify()
+	return err
+}
+
+func (m *memCluster) PutRegister(_ context.Context, key string, expect int64, value []byte) (int64, error) {
+	m.mu.Lock()
+	cur := m.regs[key]
+	if cur.ver != expect {
+		m.mu.Unlock()
+		return cur.ver, fmt.Errorf("register %q: %w", key, worker.ErrRegisterConflict)
+	}
+	m.next++
+	m.regs[key] = reg{v: append([]byte{}, value...), ver: m.next}
+	v := m.next
+	m.mu.Unlock()
+	m.notify()
+	return v, nil
+}
+
+func (m *memCluster) Register(_ context.Context, key string) ([]byte, int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.regs[key]
+	return append([]byte(nil), r.v...), r.ver, nil
+}
+
+func (m *memCluster) RegisterKeys(_ context.Context, prefix string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for k := range m.regs {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+func (m *memCluster) Watch() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	m.mu.Lock()
+	m.subs[ch] = struct{}{}
+	m.mu.Unlock()
+	return ch, func() {
+		m.mu.Lock()
+		delete(m.subs, ch)
+		m.mu.Unlock()
+	}
+}
+
+func loopbackAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// node is one in-process cluster worker with its REST server.
+type node struct {
+	id     string
+	url    string
+	w      *worker.Distributed
+	faults *cluster.Faults
+	stop   func()
+}
+
+func startNode(t *testing.T, st *memCluster, fakes *herdFakes, seeds []string, gossip string) *node {
+	t.Helper()
+	rest := loopbackAddr(t)
+	id := "w-" + rest
+	faults := &cluster.Faults{}
+	logger := slog.New(slog.NewTextHandler(testLogOut, nil)).With("node", rest)
+	mem, err := cluster.NewMembership(cluster.MembershipConfig{
+		Name: id, BindAddr: "127.0.0.1", BindPort: portOf(t, gossip), Seeds: seeds, Label: "test",
+		Meta: cluster.Meta{WorkerID: id, RESTURL: "http://" + rest}, Faults: faults, Logger: logger,
+		RejoinInterval: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := worker.NewDistributed(worker.DistributedConfig{
+		Config: worker.Config{
+			WorkerID: id, Store: st, Registry: fakes.registry(), Logger: logger,
+			Restart: worker.RestartPolicy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		},
+		Cluster: st, Membership: mem, Grace: 0, DrainTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := worker.NewServer(worker.ServerConfig{Addr: rest, Controller: w, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = srv.Run(ctx) })
+		if err := w.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		wg.Wait()
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Error("worker did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	<-srv.Ready()
+	return &node{id: id, url: "http://" + rest, w: w, faults: faults, stop: stop}
+}
+
+func portOf(t *testing.T, addr string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	fmt.Sscan(p, &n)
+	return n
+}
+
+// freeUDPTCP returns a loopback port free for TCP (gossip also uses UDP;
+// a clash there makes NewMembership fail loudly, not silently).
+func freeGossip(t *testing.T) string { return loopbackAddr(t) }
+
+// owners maps each running task to the workers that report it RUNNING.
+func owners(t *testing.T, w *worker.Distributed, conns []string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, c := range conns {
+		st, err := w.ConnectorStatus(context.Background(), c)
+		if err != nil {
+			continue
+		}
+		for _, tk := range st.Tasks {
+			if tk.State == "RUNNING" {
+				out[fmt.Sprintf("%s/%d", c, tk.ID)] = append(out[fmt.Sprintf("%s/%d", c, tk.ID)], tk.WorkerID)
+			}
+		}
+	}
+	return out
+}
+
+func perWorker(own map[string][]string) map[string]int {
+	n := map[string]int{}
+	for _, ws := range own {
+		for _, w := range ws {
+			n[w]++
+		}
+	}
+	return n
+}
+
+func balanced(n map[string]int, workers []string) bool {
+	lo, hi := 1<<30, -1
+	for _, w := range workers {
+		lo, hi = min(lo, n[w]), max(hi, n[w])
+	}
+	return hi-lo <= 1
+}
+
+// TestDistributedInProcess runs three cluster workers in one process over
+// a shared in-memory store and real gossip on loopback: connectors
+// created through different workers (followers forward to the leader)
+// run every task exactly once, balanced; a worker cut off the network
+// loses its tasks to the others; a draining worker hands its tasks over.
+func TestDistributedInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("gossip on loopback takes seconds")
+	}
+	t.Parallel()
+	st := newMemCluster()
+	fakes := newHerdFakes()
+	g0 := freeGossip(t)
+	nodes := []*node{startNode(t, st, fakes, nil, g0)}
+	for range 2 {
+		nodes = append(nodes, startNode(t, st, fakes, []string{g0}, freeGossip(t)))
+	}
+	ids := []string{nodes[0].id, nodes[1].id, nodes[2].id}
+	eventually(t, "three members", func() bool {
+		info, err := nodes[2].w.ClusterStatus(context.Background())
+		return err == nil && len(info.Members) == 3 && info.Leader != ""
+	})
+
+	var conns []string
+	for i := range 4 {
+		name := fmt.Sprintf("c%d", i)
+		conns = append(conns, name)
+		// planned gives each task its own partition (part-0, part-1):
+		// tasks sharing one would fence each other when one moves.
+		cfg := with(baseConfig(name), "source", "planned", "tasks.max", "3")
+		body, _ := json.Marshal(map[string]any{"name": name, "config": cfg})
+		resp, err := http.Post(nodes[i%3].url+"/connectors", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create %s through %s: %d %s", name, nodes[i%3].id, resp.StatusCode, b)
+		}
+	}
+	// A duplicate through a follower answers as the leader would: 409.
+	body, _ := json.Marshal(map[string]any{"name": "c0", "config": baseConfig("c0")})
+	for _, n := range nodes {
+		resp, err := http.Post(n.url+"/connectors", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusConflict {
+			t.Errorf("duplicate create through %s: %d, want 409", n.id, resp.StatusCode)
+		}
+	}
+
+	eventually(t, "8 tasks running once each, balanced", func() bool {
+		own := owners(t, nodes[1].w, conns)
+		if len(own) != 8 {
+			return false
+		}
+		for _, ws := range own {
+			if len(ws) != 1 {
+				return false
+			}
+		}
+		return balanced(perWorker(own), ids)
+	})
+
+	// Cut the third worker off gossip: the others declare it dead and
+	// take its tasks (grace 0).
+	cut := nodes[2]
+	cut.faults.Cut()
+	start := time.Now()
+	eventually(t, "tasks of the cut worker moved", func() bool {
+		info, err := nodes[0].w.ClusterStatus(context.Background())
+		if err != nil || len(info.Assignments[cut.id]) != 0 {
+			return false
+		}
+		own := owners(t, nodes[0].w, conns)
+		if len(own) != 8 {
+			return false
+		}
+		for _, ws := range own {
+			if len(ws) != 1 || ws[0] == cut.id {
+				return false
+			}
+		}
+		return balanced(perWorker(own), ids[:2])
+	})
+	t.Logf("tasks moved off the cut worker in %v", time.Since(start))
+	cut.stop()
+
+	// Drain the first worker: its tasks move before it leaves.
+	nodes[0].stop()
+	eventually(t, "all tasks on the last worker", func() bool {
+		own := owners(t, nodes[1].w, conns)
+		return len(own) == 8 && perWorker(own)[nodes[1].id] == 8
+	})
+	if _, err := nodes[1].w.ConnectorInfo(context.Background(), "c3"); err != nil {
+		t.Fatal(err)
+	}
+	// Delete through the last worker (now the leader).
+	if err := nodes[1].w.DeleteConnector(context.Background(), "c3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes[1].w.ConnectorInfo(context.Background(), "c3"); !errors.Is(err, worker.ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+}
+
+// testLogOut receives the in-process workers' logs; os.Stderr when debugging.
+var testLogOut io.Writer = io.Discard
