@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/ferryhq/ferry/connectors/drop"
 	"github.com/ferryhq/ferry/connectors/generator"
 	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/transform"
 )
 
 func newTask(b *testing.B, name string, n, payload int, chain []runtime.NamedTransform) *runtime.Task {
@@ -66,4 +68,42 @@ func BenchmarkGeneratorToDrop(b *testing.B) {
 			runPipeline(b, payload, nil)
 		})
 	}
+}
+
+func chain(b *testing.B, steps ...[3]string) []runtime.NamedTransform {
+	b.Helper()
+	var out []runtime.NamedTransform
+	for _, s := range steps {
+		var plugin api.TransformPlugin
+		for _, p := range transform.Plugins() {
+			if p.Name == s[0] {
+				plugin = p
+			}
+		}
+		raw := map[string]string{}
+		if err := json.Unmarshal([]byte(s[2]), &raw); err != nil {
+			b.Fatal(err)
+		}
+		cfg, err := plugin.Spec.Parse(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t, err := plugin.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, runtime.NamedTransform{Name: s[1], Transform: t})
+	}
+	return out
+}
+
+// BenchmarkChain measures what the transform chain adds to generator (1 KB
+// events) → drop: a filter with a 3-condition pattern that keeps every
+// event, then a 4-variable JSON template that rewrites each event's data.
+func BenchmarkChain(b *testing.B) {
+	filter := [3]string{"filter", "keep", `{"pattern": "{\"source\": [{\"prefix\": \"/ferry/\"}], \"data\": {\"seq\": [{\"numeric\": [\">=\", 0]}], \"task\": [0]}}"}`}
+	tmpl := [3]string{"template", "shape", `{"form": "TEMPLATE", "value": "{\"seq\": \"$.data.seq\", \"task\": \"$.data.task\", \"id\": \"$.id\", \"type\": \"$.type\"}", "template": "{\"n\": ${seq}, \"t\": ${task}, \"event\": \"${id}\", \"kind\": \"${type}\"}"}`}
+	b.Run("none", func(b *testing.B) { runPipeline(b, 1024, nil) })
+	b.Run("filter", func(b *testing.B) { runPipeline(b, 1024, chain(b, filter)) })
+	b.Run("filter+template", func(b *testing.B) { runPipeline(b, 1024, chain(b, filter, tmpl)) })
 }
