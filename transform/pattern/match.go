@@ -259,16 +259,20 @@ func (s *scanner) array(i int, n *node) (int, error) {
 	}
 }
 
-// scalar decodes the string, number, boolean or null at i into v. A string
-// that a condition reads is validated in full, as encoding/json would.
+// scalar decodes the string, number, boolean or null at i into v. Strings
+// with escapes are validated as they are decoded; others are compared as
+// they stand.
 func (s *scanner) scalar(i int, v *value) (int, error) {
 	if s.b[i] == '"' {
 		end, esc, ok := rawjson.String(s.b, i)
-		if !ok || !rawjson.ValidString(s.b[i+1:end]) {
+		if !ok {
 			return 0, errBadJSON
 		}
 		v.k, v.s = kString, s.b[i+1:end]
 		if esc {
+			if !rawjson.ValidString(v.s) {
+				return 0, errBadJSON
+			}
 			// Rare path, and it allocates: v is stored through a
 			// pointer, so a stack buffer would be moved to the heap.
 			v.s = rawjson.Unescape(make([]byte, 0, len(v.s)), v.s)
