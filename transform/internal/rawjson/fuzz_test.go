@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
-	"unicode/utf8"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ferryhq/ferry/transform/internal/rawjson"
 )
