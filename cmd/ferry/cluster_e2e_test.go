@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ferryhq/ferry/internal/testbed"
+)
+
+// clusterProc is one `ferry worker` process of a test cluster.
+type clusterProc struct {
+	*proc
+	id     string
+	gossip string
+	mu     *sync.Mutex
+}
+
+// startClusterWorker starts `ferry worker` and waits until it serves. Its
+// worker id is its REST address (the default).
+func startClusterWorker(t *testing.T, clusterName, nameSrv, dataDir, listen, gossip string, join []string, extra ...string) *clusterProc {
+	t.Helper()
+	args := []string{"worker", "--cluster", clusterName, "--data-dir", dataDir, "--listen", listen, "--gossip", gossip,
+		"--rocketmq", nameSrv, "--log-level", "info"}
+	if len(join) > 0 {
+		args = append(args, "--join", strings.Join(join, ","))
+	}
+	args = append(args, extra...)
+	cmd := exec.Command(ferryBinary(t), args...)
+	logs := &bytes.Buffer{}
+	mu := &sync.Mutex{}
+	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &proc{t: t, cmd: cmd, url: "http://" + listen, logs: logs, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(w.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-w.done
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("worker logs (%s):\n%s", listen, tail(logs.String(), 6000))
+			mu.Unlock()
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(w.url + "/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return &clusterProc{proc: w, id: listen, gossip: gossip, mu: mu}
+			}
+		}
+		select {
+		case <-w.done:
+			t.Fatalf("worker exited during start-up:\n%s", tail(logs.String(), 4000))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Fatal("worker did not become healthy within 60s")
+	return nil
+}
+
+// clusterView is the part of GET /cluster the test reads.
+type clusterView struct {
+	Members []struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	} `json:"members"`
+	Leader      string `json:"leader"`
+	Generation  int64  `json:"generation"`
+	Assignments map[string][]struct {
+		Connector string
+		Task      int
+	} `json:"assignments"`
+}
+
+func (w *clusterProc) cluster() (clusterView, bool) {
+	code, body := w.do("GET", "/cluster", nil)
+	var v clusterView
+	if code != http.StatusOK || json.Unmarshal(body, &v) != nil {
+		return v, false
+	}
+	return v, true
+}
+
+func (v clusterView) alive() []string {
+	var out []string
+	for _, m := range v.Members {
+		if m.State == "alive" {
+			out = append(out, m.ID)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// taskOwners reads every connector's status through w and maps each
+// RUNNING task to its worker; it reports whether every task of every
+// connector is RUNNING.
+func taskOwners(w *clusterProc, conns []string, tasks int) (map[string]string, bool) {
+	own := map[string]string{}
+	all := true
+	for _, c := range conns {
+		code, body := w.do("GET", "/connectors/"+c+"/status", nil)
+		if code != http.StatusOK {
+			return own, false
+		}
+		var st struct {
+			Tasks []struct {
+				ID       int    `json:"id"`
+				State    string `json:"state"`
+				WorkerID string `json:"worker_id"`
+			} `json:"tasks"`
+		}
+		if json.Unmarshal(body, &st) != nil || len(st.Tasks) != tasks {
+			all = false
+			continue
+		}
+		for _, tk := range st.Tasks {
+			if tk.State == "RUNNING" {
+				own[fmt.Sprintf("%s/%d", c, tk.ID)] = tk.WorkerID
+			} else {
+				all = false
+			}
+		}
+	}
+	return own, all
+}
+
+func distribution(own map[string]string) map[string]int {
+	n := map[string]int{}
+	for _, w := range own {
+		n[w]++
+	}
+	return n
+}
+
+func spread(n map[string]int, workers []string) int {
+	lo, hi := 1<<30, 0
+	for _, w := range workers {
+		lo, hi = min(lo, n[w]), max(hi, n[w])
+	}
+	return hi - lo
+}
+
+// countTaskSeqs counts each (task, seq) of a generator → file output.
+func countTaskSeqs(t *testing.T, path string) (seen map[[2]int]int, bad int) {
+	t.Helper()
+	seen = map[[2]int]int{}
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return seen, 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var ev struct {
+			Data struct {
+				Seq  *int `json:"seq"`
+				Task int  `json:"task"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Data.Seq == nil {
+			bad++
+			continue
+		}
+		seen[[2]int{ev.Data.Task, *ev.Data.Seq}]++
+	}
+	return seen, bad
+}
+
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// TestClusterEndToEnd runs three `ferry worker` processes on loopback
+// against the test bed's RocketMQ: ten generator → file connectors with
+// three tasks each, created through different workers, run every task
+// exactly once, balanced; a SIGKILLed worker's tasks run on the survivors
+// within 5 s, and every (task, seq) reaches the files (duplicates counted,
+// none lost).
+func TestClusterEndToEnd(t *testing.T) {
+	ferryBinary(t) // skips under -short
+	nameSrv := testbed.RocketMQ(t)
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	clusterName := "e2e" + hex.EncodeToString(rnd[:])
+	dir := t.TempDir()
+
+	const (
+		nConns = 10
+		nTasks = 3
+		count  = 1500 // events per task
+		rate   = "150"
+	)
+	var workers []*clusterProc
+	gossip0 := freeAddr(t)
+	for i := range 3 {
+		var join []string
+		if i > 0 {
+			join = []string{gossip0}
+		}
+		g := gossip0
+		if i > 0 {
+			g = freeAddr(t)
+		}
+		workers = append(workers, startClusterWorker(t, clusterName, nameSrv, filepath.Join(dir, fmt.Sprintf("w%d", i)),
+			freeAddr(t), g, join, "--grace", "500ms"))
+	}
+	ids := []string{workers[0].id, workers[1].id, workers[2].id}
+	waitFor(t, "three alive members on every worker", 30*time.Second, func() bool {
+		for _, w := range workers {
+			v, ok := w.cluster()
+			if !ok || len(v.alive()) != 3 || v.Leader == "" {
+				return false
+			}
+		}
+		return true
+	})
+
+	var conns []string
+	for i := range nConns {
+		name := fmt.Sprintf("gen%d", i)
+		conns = append(conns, name)
+		w := workers[i%3]
+		code, body := w.do("POST", "/connectors", map[string]any{"name": name, "config": map[string]string{
+			"source": "generator", "source.count": fmt.Sprint(count), "source.rate": rate,
+			"sink": "file", "sink.path": filepath.Join(dir, name+".jsonl"),
+			"tasks.max": fmt.Sprint(nTasks), "offset.flush.interval.ms": "500",
+		}})
+		if code != http.StatusCreated {
+			t.Fatalf("create %s through %s: HTTP %d %s", name, w.id, code, body)
+		}
+	}
+
+	var own map[string]string
+	took := waitFor(t, "every task RUNNING once, balanced", 60*time.Second, func() bool {
+		var all bool
+		own, all = taskOwners(workers[1], conns, nTasks)
+		return all && len(own) == nConns*nTasks && spread(distribution(own), ids) <= 1
+	})
+	t.Logf("all %d tasks running %v after the creates; distribution %v", len(own), took, distribution(own))
+	// Every worker reports the same (the status is replicated).
+	for _, w := range workers {
+		o, _ := taskOwners(w, conns, nTasks)
+		if fmt.Sprint(o) != fmt.Sprint(own) {
+			t.Errorf("worker %s sees owners %v, worker %s sees %v", w.id, o, workers[1].id, own)
+		}
+	}
+
+	// SIGKILL a worker under load (not the one the test reads through).
+	victim := workers[2]
+	time.Sleep(2 * time.Second)
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-victim.done
+	survivors := ids[:2]
+	took = waitFor(t, "the victim's tasks running on the survivors", 30*time.Second, func() bool {
+		o, all := taskOwners(workers[0], conns, nTasks)
+		if !all || len(o) != nConns*nTasks {
+			return false
+		}
+		for _, w := range o {
+			if w == victim.id {
+				return false
+			}
+		}
+		own = o
+		return true
+	})
+	t.Logf("after SIGKILL of %s: every task running on the survivors in %v; distribution %v", victim.id, took, distribution(own))
+	if took > 5*time.Second {
+		t.Errorf("failover took %v, more than 5s", took)
+	}
+	if d := spread(distribution(own), survivors); d > 1 {
+		t.Errorf("unbalanced after failover: %v", distribution(own))
+	}
+
+	// Every (task, seq) reaches the files; duplicates are counted.
+	want := nTasks * count
+	waitFor(t, "every event in the files", 90*time.Second, func() bool {
+		for _, c := range conns {
+			seen, _ := countTaskSeqs(t, filepath.Join(dir, c+".jsonl"))
+			if len(seen) < want {
+				return false
+			}
+		}
+		return true
+	})
+	dups, bad := 0, 0
+	for _, c := range conns {
+		seen, b := countTaskSeqs(t, filepath.Join(dir, c+".jsonl"))
+		bad += b
+		for task := range nTasks {
+			for seq := range count {
+				n := seen[[2]int{task, seq}]
+				if n == 0 {
+					t.Fatalf("%s task %d seq %d missing", c, task, seq)
+				}
+				dups += n - 1
+			}
+		}
+		if len(seen) != want {
+			t.Errorf("%s: %d distinct (task, seq), want %d", c, len(seen), want)
+		}
+	}
+	t.Logf("all %d events present in %d files; %d duplicates (replayed after the kill or a move), %d unparsable lines",
+		nConns*want, nConns, dups, bad)
+	// A kill can tear at most the line being appended to each file.
+	if bad > nConns {
+		t.Errorf("%d unparsable lines, more than one per file", bad)
+	}
+	v, _ := workers[0].cluster()
+	if slices.Contains(v.alive(), victim.id) {
+		t.Errorf("the victim is still alive in %v", v.Members)
+	}
+}
