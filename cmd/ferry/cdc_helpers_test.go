@@ -1,0 +1,561 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/admin"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/ferryhq/ferry/internal/testbed"
+)
+
+// Helpers of the flagship CDC end-to-end tests (cdc_e2e_test.go): fresh
+// databases on the test bed's MariaDB, a RocketMQ topic reader speaking the
+// broker's remoting protocol, and the worker's metrics and memory.
+
+var cdcSeq atomic.Int64
+
+// cdcDB is a fresh database on the test bed's MariaDB, dropped when the
+// test ends.
+type cdcDB struct {
+	t    testing.TB
+	cfg  testbed.MySQLConfig
+	name string
+	db   *sql.DB
+}
+
+func cdcDSN(cfg testbed.MySQLConfig, db string) string {
+	// No parseTime: times read back as the server prints them, so dumps
+	// compare text with text.
+	return fmt.Sprintf("%s:%s@tcp(%s)/%s?multiStatements=true", cfg.User, cfg.Password, cfg.Addr(), db)
+}
+
+func newCDCDB(t testing.TB, role string) *cdcDB {
+	t.Helper()
+	cfg := testbed.MySQL(t)
+	name := fmt.Sprintf("ferry_e2e_%s_%d_%d", role, os.Getpid(), cdcSeq.Add(1))
+	admin, err := sql.Open("mysql", cdcDSN(cfg, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("mysql", cdcDSN(cfg, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(4)
+	d := &cdcDB{t: t, cfg: cfg, name: name, db: db}
+	t.Cleanup(func() {
+		db.Close()
+		a, err := sql.Open("mysql", cdcDSN(cfg, ""))
+		if err != nil {
+			return
+		}
+		defer a.Close()
+		_, _ = a.Exec("DROP DATABASE IF EXISTS " + name)
+	})
+	return d
+}
+
+func (d *cdcDB) exec(q string, args ...any) int64 {
+	d.t.Helper()
+	res, err := d.db.Exec(q, args...)
+	if err != nil {
+		d.t.Fatalf("%s: %s: %v", d.name, abbrev(q), err)
+	}
+	n, _ := res.RowsAffected()
+	return n
+}
+
+func abbrev(q string) string {
+	if len(q) > 200 {
+		return q[:200] + "…"
+	}
+	return q
+}
+
+// rows returns every row of q as strings, NULL as "NULL".
+func (d *cdcDB) rows(q string, args ...any) [][]string {
+	d.t.Helper()
+	rs, err := d.db.Query(q, args...)
+	if err != nil {
+		d.t.Fatalf("%s: %s: %v", d.name, q, err)
+	}
+	defer rs.Close()
+	cols, _ := rs.Columns()
+	var out [][]string
+	for rs.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			d.t.Fatal(err)
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = "NULL"
+			if v.Valid {
+				row[i] = v.String
+			}
+		}
+		out = append(out, row)
+	}
+	if err := rs.Err(); err != nil {
+		d.t.Fatal(err)
+	}
+	return out
+}
+
+func (d *cdcDB) count(table string) int {
+	d.t.Helper()
+	n, _ := strconv.Atoi(d.rows("SELECT COUNT(*) FROM " + table)[0][0])
+	return n
+}
+
+// checksum is CHECKSUM TABLE's value; equal table definitions and rows
+// give equal checksums.
+func (d *cdcDB) checksum(table string) string {
+	d.t.Helper()
+	return d.rows("CHECKSUM TABLE " + table)[0][1]
+}
+
+// sourceConfig is the mysql-cdc source part of a connector config
+// capturing this database.
+func (d *cdcDB) sourceConfig() map[string]string {
+	return map[string]string{
+		"source":                       "mysql-cdc",
+		"source.database.hostname":     d.cfg.Host,
+		"source.database.port":         strconv.Itoa(d.cfg.Port),
+		"source.database.user":         d.cfg.User,
+		"source.database.password":     d.cfg.Password,
+		"source.database.include.list": d.name,
+	}
+}
+
+// sinkConfig is the rds sink part (cdc mode) writing into this database.
+func (d *cdcDB) sinkConfig() map[string]string {
+	return map[string]string{
+		"sink":          "rds",
+		"sink.hostname": d.cfg.Host,
+		"sink.port":     strconv.Itoa(d.cfg.Port),
+		"sink.user":     d.cfg.User,
+		"sink.password": d.cfg.Password,
+		"sink.database": d.name,
+		"sink.mode":     "cdc",
+	}
+}
+
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// createConnector posts a connector and fails the test unless it is
+// created.
+func (w *proc) createConnector(name string, config map[string]string) {
+	w.t.Helper()
+	code, body := w.do("POST", "/connectors", map[string]any{"name": name, "config": config})
+	if code != http.StatusCreated {
+		w.t.Fatalf("create %s: HTTP %d %s", name, code, body)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after limit with
+// the connector's status.
+func (w *proc) waitFor(connector string, limit time.Duration, what string, cond func() bool) {
+	w.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			st, tasks := w.connectorState(connector)
+			w.t.Fatalf("%s: not reached within %s; connector %s %v", what, limit, st, tasks)
+		}
+		if _, tasks := w.connectorState(connector); len(tasks) > 0 && strings.HasPrefix(tasks[0], "FAILED") {
+			w.t.Fatalf("%s: task failed: %v", what, tasks)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// metric sums the worker's Prometheus series name for connector.
+func (w *proc) metric(name, connector string) float64 {
+	w.t.Helper()
+	resp, err := http.Get(w.url + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, `connector="`+connector+`"`) {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// rssSampler records the peak resident memory of a process.
+type rssSampler struct {
+	peak atomic.Int64 // kB
+	stop chan struct{}
+	done chan struct{}
+}
+
+func sampleRSS(pid int) *rssSampler {
+	s := &rssSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for {
+			if kb := rssKB(pid); kb > s.peak.Load() {
+				s.peak.Store(kb)
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return s
+}
+
+// Stop returns the peak in MB.
+func (s *rssSampler) Stop() float64 {
+	close(s.stop)
+	<-s.done
+	return float64(s.peak.Load()) / 1024
+}
+
+func rssKB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &kb)
+			return kb
+		}
+	}
+	return 0
+}
+
+// loadavg is the machine's 1-minute load average, reported with every
+// figure because the machine is shared.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
+}
+
+// --- RocketMQ ---------------------------------------------------------------
+
+// rmqConn is one connection to a broker speaking the remoting protocol
+// (length-prefixed JSON headers), enough to ask a queue's end and pull
+// from an explicit offset without a consumer group's state.
+type rmqConn struct {
+	c      net.Conn
+	r      *bufio.Reader
+	opaque int32
+}
+
+type rmqCmd struct {
+	Code      int               `json:"code"`
+	Language  string            `json:"language"`
+	Version   int               `json:"version"`
+	Opaque    int32             `json:"opaque"`
+	Flag      int               `json:"flag"`
+	Remark    string            `json:"remark,omitempty"`
+	ExtFields map[string]string `json:"extFields,omitempty"`
+	body      []byte
+}
+
+func dialRMQ(addr string) (*rmqConn, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &rmqConn{c: c, r: bufio.NewReaderSize(c, 1<<16)}, nil
+}
+
+func (c *rmqConn) call(code int, ext map[string]string) (*rmqCmd, error) {
+	c.opaque++
+	_ = c.c.SetDeadline(time.Now().Add(15 * time.Second))
+	h, err := json.Marshal(rmqCmd{Code: code, Language: "GO", Version: 317, Opaque: c.opaque, ExtFields: ext})
+	if err != nil {
+		return nil, err
+	}
+	frame := binary.BigEndian.AppendUint32(nil, uint32(4+len(h)))
+	frame = binary.BigEndian.AppendUint32(frame, uint32(len(h)))
+	if _, err := c.c.Write(append(frame, h...)); err != nil {
+		return nil, err
+	}
+	for {
+		var pre [8]byte
+		if _, err := io.ReadFull(c.r, pre[:]); err != nil {
+			return nil, err
+		}
+		total, hlen := binary.BigEndian.Uint32(pre[:4]), binary.BigEndian.Uint32(pre[4:])&0xffffff
+		rest := make([]byte, total-4)
+		if _, err := io.ReadFull(c.r, rest); err != nil {
+			return nil, err
+		}
+		var resp rmqCmd
+		if err := json.Unmarshal(rest[:hlen], &resp); err != nil {
+			return nil, err
+		}
+		resp.body = rest[hlen:]
+		if resp.Flag&1 != 0 && resp.Opaque == c.opaque {
+			return &resp, nil
+		}
+	}
+}
+
+// maxOffset is one past a queue's last message (GET_MAX_OFFSET, code 30).
+func (c *rmqConn) maxOffset(topic string, queue int) (int64, error) {
+	resp, err := c.call(30, map[string]string{"topic": topic, "queueId": strconv.Itoa(queue)})
+	if err != nil {
+		return 0, err
+	}
+	if resp.Code != 0 {
+		return 0, fmt.Errorf("max offset %s/%d: code %d %s", topic, queue, resp.Code, resp.Remark)
+	}
+	return strconv.ParseInt(resp.ExtFields["offset"], 10, 64)
+}
+
+// pull reads messages of a queue from off (PULL_MESSAGE, code 11) without
+// suspending at the queue's end.
+func (c *rmqConn) pull(topic string, queue int, off int64) ([]*primitive.MessageExt, int64, error) {
+	resp, err := c.call(11, map[string]string{
+		"consumerGroup": "ferry-cdc-e2e", "topic": topic, "queueId": strconv.Itoa(queue),
+		"queueOffset": strconv.FormatInt(off, 10), "maxMsgNums": "256", "sysFlag": strconv.Itoa(1 << 2),
+		"commitOffset": "0", "suspendTimeoutMillis": "0", "subscription": "*", "subVersion": "0",
+		"expressionType": "TAG",
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if resp.Code != 0 {
+		return nil, 0, fmt.Errorf("pull %s/%d at %d: code %d %s", topic, queue, off, resp.Code, resp.Remark)
+	}
+	next, _ := strconv.ParseInt(resp.ExtFields["nextBeginOffset"], 10, 64)
+	return primitive.DecodeMessage(resp.body), next, nil
+}
+
+// rmqTopic is a topic created for one test.
+type rmqTopic struct {
+	t       testing.TB
+	namesrv string
+	broker  string
+	name    string
+	queues  int
+}
+
+var rmqAdminMu sync.Mutex
+
+// newRMQTopic creates a topic with n queues and waits for its route
+// (CreateTopic ignores the broker's answer; the route is the proof).
+func newRMQTopic(t testing.TB, prefix string, n int) *rmqTopic {
+	t.Helper()
+	namesrv, broker := testbed.RocketMQ(t), testbed.RocketMQBroker(t)
+	topic := fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano())
+	rmqAdminMu.Lock()
+	defer rmqAdminMu.Unlock()
+	a, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{namesrv})))
+	if err != nil {
+		t.Fatalf("admin: %v", err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(broker),
+		admin.WithReadQueueNums(n), admin.WithWriteQueueNums(n)); err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+	for {
+		mqs, err := a.FetchPublishMessageQueues(ctx, topic)
+		if err == nil && len(mqs) == n {
+			return &rmqTopic{t: t, namesrv: namesrv, broker: broker, name: topic, queues: n}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("route of %s never showed %d queues: %d, %v", topic, n, len(mqs), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (tp *rmqTopic) sinkConfig() map[string]string {
+	return map[string]string{
+		"sink":             "rocketmq",
+		"sink.nameservers": tp.namesrv,
+		"sink.topic":       tp.name,
+	}
+}
+
+// total is the number of messages stored in the topic's queues.
+func (tp *rmqTopic) total() int64 {
+	tp.t.Helper()
+	c, err := dialRMQ(tp.broker)
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+	defer c.c.Close()
+	var n int64
+	for q := range tp.queues {
+		end, err := c.maxOffset(tp.name, q)
+		if err != nil {
+			tp.t.Fatal(err)
+		}
+		n += end
+	}
+	return n
+}
+
+// each calls f for every message of every queue from offset 0, queue by
+// queue in queue order.
+func (tp *rmqTopic) each(f func(queue int, m *primitive.MessageExt)) {
+	tp.t.Helper()
+	c, err := dialRMQ(tp.broker)
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+	defer c.c.Close()
+	for q := range tp.queues {
+		end, err := c.maxOffset(tp.name, q)
+		if err != nil {
+			tp.t.Fatal(err)
+		}
+		for off := int64(0); off < end; {
+			msgs, next, err := c.pull(tp.name, q, off)
+			if err != nil {
+				tp.t.Fatalf("read back: %v", err)
+			}
+			if next <= off {
+				tp.t.Fatalf("read back %s/%d: offset did not advance from %d", tp.name, q, off)
+			}
+			for _, m := range msgs {
+				f(q, m)
+			}
+			off = next
+		}
+	}
+}
+
+// --- change events ------------------------------------------------------------
+
+// cdcEvent is what the tests read of a structured CloudEvent from the
+// mysql-cdc source.
+type cdcEvent struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Subject string `json:"subject"`
+	Data    struct {
+		Before json.RawMessage `json:"before"`
+		After  json.RawMessage `json:"after"`
+		Op     string          `json:"op"`
+		DDL    string          `json:"ddl"`
+		Kind   string          `json:"kind"`
+		Parsed *bool           `json:"parsed"`
+	} `json:"data"`
+}
+
+// canon decodes JSON into a comparable value: numbers that are integers
+// keep their digits (so 18446744073709551615 stays exact), other numbers
+// become float64.
+func canon(raw []byte) (any, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return canonValue(v), nil
+}
+
+func canonValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if _, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return "int:" + string(x)
+		}
+		if _, err := strconv.ParseUint(string(x), 10, 64); err == nil {
+			return "int:" + string(x)
+		}
+		f, _ := strconv.ParseFloat(string(x), 64)
+		if f == float64(int64(f)) && f < 1e15 && f > -1e15 {
+			return "int:" + strconv.FormatInt(int64(f), 10)
+		}
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = canonValue(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = canonValue(e)
+		}
+		return x
+	}
+	return v
+}
+
+// canonOf is canon of a Go value marshalled to JSON.
+func canonOf(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	c, err := canon(b)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func equalJSON(a, b any) bool { return reflect.DeepEqual(a, b) }
