@@ -179,19 +179,17 @@ func (s *scanner) presentObject(n *node) {
 }
 
 func (s *scanner) object(i int, n *node) (int, error) {
-	i = rawjson.WS(s.b, i+1)
-	if i < len(s.b) && s.b[i] == '}' {
-		return i + 1, nil
-	}
-	for {
-		if i >= len(s.b) || s.b[i] != '"' {
-			return 0, errBadJSON
-		}
+	i, done := rawjson.Open(s.b, i)
+	for !done {
 		ke, esc, ok := rawjson.String(s.b, i)
 		if !ok {
 			return 0, errBadJSON
 		}
 		key := s.b[i+1 : ke]
+		j, ok := rawjson.Colon(s.b, ke)
+		if !ok {
+			return 0, errBadJSON
+		}
 		if esc {
 			if !rawjson.ValidString(key) {
 				return 0, errBadJSON
@@ -208,55 +206,42 @@ func (s *scanner) object(i int, n *node) (int, error) {
 				break
 			}
 		}
-		i = rawjson.WS(s.b, ke+1)
-		if i >= len(s.b) || s.b[i] != ':' {
-			return 0, errBadJSON
-		}
-		i = rawjson.WS(s.b, i+1)
 		var err error
 		if child != nil {
-			i, err = s.value(i, child)
+			i, err = s.value(j, child)
 			// Stop reading once every data leaf has matched and none
 			// depends on a field's absence.
 			if err == nil && s.p.dataAll != 0 && s.st.matched&s.p.dataAll == s.p.dataAll {
 				return 0, errDecided
 			}
 		} else {
-			i, err = s.skip(i)
+			i, err = s.skip(j)
 		}
 		if err != nil {
 			return 0, err
 		}
-		var done bool
 		if i, done, ok = rawjson.Next(s.b, i, '}'); !ok {
 			return 0, errBadJSON
 		}
-		if done {
-			return i, nil
-		}
 	}
+	return i, nil
 }
 
 // array applies n to every element: an array field matches when any
 // element does. Empty arrays leave the field absent.
 func (s *scanner) array(i int, n *node) (int, error) {
-	i = rawjson.WS(s.b, i+1)
-	if i < len(s.b) && s.b[i] == ']' {
-		return i + 1, nil
-	}
-	for {
+	i, done := rawjson.Open(s.b, i)
+	for !done {
 		var err error
 		if i, err = s.value(i, n); err != nil {
 			return 0, err
 		}
-		var done, ok bool
+		var ok bool
 		if i, done, ok = rawjson.Next(s.b, i, ']'); !ok {
 			return 0, errBadJSON
 		}
-		if done {
-			return i, nil
-		}
 	}
+	return i, nil
 }
 
 // scalar decodes the string, number, boolean or null at i into v. Strings

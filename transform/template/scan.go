@@ -123,42 +123,34 @@ func (s *scanner) value(i int, n *node) (int, error) {
 }
 
 func (s *scanner) object(i int, n *node) (int, error) {
-	i = rawjson.WS(s.b, i+1)
-	if i < len(s.b) && s.b[i] == '}' {
-		return i + 1, nil
-	}
-	for {
-		if i >= len(s.b) || s.b[i] != '"' {
-			return 0, ErrData
-		}
+	i, done := rawjson.Open(s.b, i)
+	for !done {
 		ke, esc, ok := rawjson.String(s.b, i)
 		if !ok {
 			return 0, ErrData
 		}
-		child, err := n.member(s.b[i+1:ke], esc)
-		if err != nil {
-			return 0, err
-		}
-		i = rawjson.WS(s.b, ke+1)
-		if i >= len(s.b) || s.b[i] != ':' {
+		key := s.b[i+1 : ke]
+		j, ok := rawjson.Colon(s.b, ke)
+		if !ok {
 			return 0, ErrData
 		}
+		child, err := n.member(key, esc)
+		if err != nil {
+			return 0, err
+		}
 		if child != nil {
-			i, err = s.value(i+1, child)
+			i, err = s.value(j, child)
 		} else {
-			i, err = s.skip(rawjson.WS(s.b, i+1))
+			i, err = s.skip(j)
 		}
 		if err != nil {
 			return 0, err
 		}
-		var done bool
 		if i, done, ok = rawjson.Next(s.b, i, '}'); !ok {
 			return 0, ErrData
 		}
-		if done {
-			return i, nil
-		}
 	}
+	return i, nil
 }
 
 // member finds the child for a raw key; escaped keys are decoded first.
@@ -179,11 +171,8 @@ func (n *node) member(key []byte, escaped bool) (*node, error) {
 }
 
 func (s *scanner) array(i int, n *node) (int, error) {
-	i = rawjson.WS(s.b, i+1)
-	if i < len(s.b) && s.b[i] == ']' {
-		return i + 1, nil
-	}
-	for k := 0; ; k++ {
+	i, done := rawjson.Open(s.b, i)
+	for k := 0; !done; k++ {
 		var child *node
 		for _, c := range n.indexes {
 			if c.index == k {
@@ -195,19 +184,17 @@ func (s *scanner) array(i int, n *node) (int, error) {
 		if child != nil {
 			i, err = s.value(i, child)
 		} else {
-			i, err = s.skip(rawjson.WS(s.b, i))
+			i, err = s.skip(i)
 		}
 		if err != nil {
 			return 0, err
 		}
-		var done, ok bool
+		var ok bool
 		if i, done, ok = rawjson.Next(s.b, i, ']'); !ok {
 			return 0, ErrData
 		}
-		if done {
-			return i, nil
-		}
 	}
+	return i, nil
 }
 
 // skip returns the index after the JSON value at i, which no path reads.

@@ -14,6 +14,8 @@
 //	String   finds the end of a string token (b[i] is its opening quote)
 //	Literal  reads a number, true, false or null and validates it
 //	Skip     finds the end of any value
+//	Open     enters an object or array
+//	Colon    reads the colon after an object member's key
 //	Next     reads the separator after an object member or array element
 //
 // The scanners check what they must to find a value's end, not every byte:

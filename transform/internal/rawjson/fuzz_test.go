@@ -12,7 +12,7 @@ import (
 
 // FuzzSkip holds the scanners to encoding/json: on every document json.Valid
 // accepts, Skip finds exactly the one value (so its end is the document's
-// end), and a walk with String, Literal and Next decodes it as
+// end), and a walk with Open, String, Colon, Literal and Next decodes it as
 // encoding/json does; where Skip accepts a string or literal as the whole document,
 // json.Valid agrees (up to the string contents, which Skip leaves to
 // ValidString).
@@ -86,49 +86,41 @@ func decode(b []byte, i int) (v any, end int, ok bool) {
 	switch b[i] {
 	case '{':
 		m := map[string]any{}
-		i = rawjson.WS(b, i+1)
-		if i < len(b) && b[i] == '}' {
-			return m, i + 1, true
-		}
-		for {
-			if i >= len(b) || b[i] != '"' {
-				return nil, 0, false
-			}
+		i, done := rawjson.Open(b, i)
+		for !done {
 			end, esc, ok := rawjson.String(b, i)
 			if !ok {
 				return nil, 0, false
 			}
 			key := text(b[i+1:end], esc)
-			if i = rawjson.WS(b, end+1); i >= len(b) || b[i] != ':' {
+			j, ok := rawjson.Colon(b, end)
+			if !ok {
 				return nil, 0, false
 			}
 			var x any
-			if x, i, ok = decode(b, rawjson.WS(b, i+1)); !ok {
+			if x, i, ok = decode(b, j); !ok {
 				return nil, 0, false
 			}
 			m[string(key)] = x
-			var done bool
-			if i, done, ok = rawjson.Next(b, i, '}'); !ok || done {
-				return m, i, ok
+			if i, done, ok = rawjson.Next(b, i, '}'); !ok {
+				return nil, 0, false
 			}
 		}
+		return m, i, true
 	case '[':
 		a := []any{}
-		i = rawjson.WS(b, i+1)
-		if i < len(b) && b[i] == ']' {
-			return a, i + 1, true
-		}
-		for {
+		i, done := rawjson.Open(b, i)
+		for !done {
 			var x any
 			if x, i, ok = decode(b, i); !ok {
 				return nil, 0, false
 			}
 			a = append(a, x)
-			var done bool
-			if i, done, ok = rawjson.Next(b, i, ']'); !ok || done {
-				return a, i, ok
+			if i, done, ok = rawjson.Next(b, i, ']'); !ok {
+				return nil, 0, false
 			}
 		}
+		return a, i, true
 	case '"':
 		end, esc, ok := rawjson.String(b, i)
 		if !ok {

@@ -24,6 +24,7 @@ func TestString(t *testing.T) {
 		{"unicode escape", `"\u00e9"`, 7, true},
 		{"unterminated", `"abc`, -1, false},
 		{"only escaped quote", `"\"`, -1, false},
+		{"not a string", `abc"`, -1, false},
 		{"long", `"` + long + `"`, 41, false},
 		{"long escaped quote", `"` + long + `\"` + long + `"`, 83, true},
 		{"long backslash pair", `"` + long + `\\"`, 43, true},
@@ -108,6 +109,46 @@ func TestNext(t *testing.T) {
 				t.Errorf("Next(%q) = %d, %v, %v; want %d, %v, %v", tc.in, j, done, ok, tc.j, tc.done, tc.ok)
 			}
 		})
+	}
+}
+
+func TestOpenColon(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		in    string
+		j     int
+		empty bool
+	}{
+		{"empty object", `{ } ,`, 3, true},
+		{"empty array", `[]`, 2, true},
+		{"object", "{\n\"a\":1}", 2, false},
+		{"array", `[ 1]`, 2, false},
+		{"mismatched", `[}`, 1, false},
+		{"unterminated", `{ `, 2, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if j, empty := rawjson.Open([]byte(tc.in), 0); j != tc.j || empty != tc.empty {
+				t.Errorf("Open(%q) = %d, %v; want %d, %v", tc.in, j, empty, tc.j, tc.empty)
+			}
+		})
+	}
+	colons := []struct {
+		in string // the key's closing quote is at 0
+		j  int    // -1: rejected
+	}{
+		{`":1`, 2}, {"\" : \t1", 5}, {`"1`, -1}, {`"  `, -1}, {`"`, -1},
+	}
+	for _, tc := range colons {
+		j, ok := rawjson.Colon([]byte(tc.in), 0)
+		if !ok {
+			j = -1
+		}
+		if j != tc.j {
+			t.Errorf("Colon(%q) = %d, %v; want %d", tc.in, j, ok, tc.j)
+		}
 	}
 }
 

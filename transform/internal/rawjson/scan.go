@@ -32,10 +32,13 @@ const shortString = 24
 // String finds the end of the string whose opening quote is at b[i]: its
 // contents are b[i+1:end] and b[end] is the closing quote. escaped reports
 // a backslash in the contents (which then need Unescape); ok is false when
-// the string is not terminated. The contents are not validated: see
+// b[i] is not a quote or the string is not terminated. The contents are not validated: see
 // ValidString. Without escapes they are the string's text, but for invalid
 // UTF-8, which decoding (Unescape, encoding/json) turns into U+FFFD.
 func String(b []byte, i int) (end int, escaped, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false, false
+	}
 	j := i + 1
 	for lim := min(len(b), j+shortString); j < lim; {
 		switch b[j] {
@@ -140,6 +143,27 @@ func Skip(b []byte, i int) (end int, ok bool) {
 		return end + 1, ok
 	}
 	return Literal(b, i)
+}
+
+// Open enters the object or array whose opening bracket is at b[i]. j is
+// the start of its first member or element (after any whitespace), or,
+// with empty true, the index after its closing bracket.
+func Open(b []byte, i int) (j int, empty bool) {
+	closing := b[i] + 2 // '{'+2 is '}', '['+2 is ']'
+	if j = WS(b, i+1); j < len(b) && b[j] == closing {
+		return j + 1, true
+	}
+	return j, false
+}
+
+// Colon reads the colon after an object member's key, whose closing quote
+// is at b[end], and returns the start of the member's value (after any
+// whitespace).
+func Colon(b []byte, end int) (value int, ok bool) {
+	if j := WS(b, end+1); j < len(b) && b[j] == ':' {
+		return WS(b, j+1), true
+	}
+	return 0, false
 }
 
 // Next reads past the separator after an object member or array element
