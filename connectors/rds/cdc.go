@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -349,6 +350,18 @@ func inferType(v json.RawMessage) string {
 // addColumns adds cols to table in one ALTER TABLE (DDL commits implicitly,
 // so this runs before the batch's transaction) and reloads its metadata.
 func (s *sink) addColumns(ctx context.Context, table string, cols []newColumn) error {
+	// The cached columns may be stale: an operator or another task may have
+	// added some since. Re-read the table and add only what is missing, so
+	// the ALTER never fails with a duplicate column.
+	s.meta.forget(table)
+	m, err := s.meta.get(ctx, table)
+	if err != nil {
+		return err
+	}
+	cols = slices.DeleteFunc(slices.Clone(cols), func(c newColumn) bool { _, ok := m.lookup(c.name); return ok })
+	if len(cols) == 0 {
+		return nil
+	}
 	var q strings.Builder
 	q.WriteString("ALTER TABLE " + quoteName(table))
 	for i, c := range cols {
@@ -360,7 +373,7 @@ func (s *sink) addColumns(ctx context.Context, table string, cols []newColumn) e
 		}
 		q.WriteString(" ADD COLUMN " + quoteName(c.name) + " " + c.typ + " NULL")
 	}
-	_, err := s.db.ExecContext(ctx, q.String())
+	_, err = s.db.ExecContext(ctx, q.String())
 	s.meta.forget(table)
 	if err != nil {
 		var names []string
