@@ -59,7 +59,8 @@ type Distributed struct {
 	log    *slog.Logger
 	client *http.Client
 
-	wake chan struct{}
+	wake    chan struct{}
+	started time.Time // when Run began, for the settle period
 
 	loopMu sync.Mutex
 	tasks  map[cluster.TaskID]*ownedTask // the tasks this worker runs; loopMu
@@ -153,6 +154,9 @@ func (d *Distributed) Run(ctx context.Context) error {
 		}
 	}()
 
+	d.mu.Lock()
+	d.started = time.Now()
+	d.mu.Unlock()
 	changes, stopWatch := d.st.Watch()
 	defer stopWatch()
 	d.log.Info("cluster worker started", "gossip", d.mem.Addr())
@@ -311,6 +315,27 @@ func (d *Distributed) lead(ctx context.Context, members []cluster.Member) (time.
 		return time.Time{}, nil
 	}
 	away, next := cluster.InGrace(cluster.Departures(members), time.Now(), d.cfg.Grace)
+	// Just after this worker started, the workers of the published
+	// assignment that gossip has not shown it yet are probably starting
+	// too (a whole cluster restarting): their tasks wait for them a moment
+	// instead of all landing on the first worker up and moving again.
+	d.mu.Lock()
+	settleEnd := d.started.Add(settlePeriod)
+	d.mu.Unlock()
+	if time.Now().Before(settleEnd) {
+		known := map[string]bool{}
+		for _, m := range members {
+			known[m.Name] = true
+		}
+		for id := range prev.Workers {
+			if !known[id] && !slices.Contains(away, id) {
+				away = append(away, id)
+				if next.IsZero() || settleEnd.Before(next) {
+					next = settleEnd
+				}
+			}
+		}
+	}
 	for _, id := range away {
 		workers = append(workers, cluster.Worker{ID: id, Away: true})
 	}
@@ -336,6 +361,10 @@ func (d *Distributed) lead(ctx context.Context, members []cluster.Member) (time.
 		"tasks", len(tasks), "workers", len(workers), "away", away, "unassigned", len(plan.Unassigned))
 	return next, nil
 }
+
+// settlePeriod is how long a starting worker keeps the tasks of assigned
+// workers it has not heard of yet in place.
+const settlePeriod = 3 * time.Second
 
 // hasQuorum reports whether a leader seeing the live workers may replace
 // prev: it must see more than half of prev's workers that are still
