@@ -66,6 +66,7 @@ type Distributed struct {
 	tasks  map[cluster.TaskID]*ownedTask // the tasks this worker runs; loopMu
 
 	mu       sync.Mutex
+	owned    map[cluster.TaskID]*ownedTask // copy of tasks after each pass, for metrics
 	leader   string
 	members  []cluster.Member
 	draining bool
@@ -257,6 +258,9 @@ func (d *Distributed) reconcile(ctx context.Context) time.Time {
 	if err := d.applyAssignment(ctx); err != nil {
 		d.log.Warn("applying the assignment", "err", err)
 	}
+	d.mu.Lock()
+	d.owned = maps.Clone(d.tasks)
+	d.mu.Unlock()
 	return next
 }
 
@@ -573,11 +577,14 @@ func (d *Distributed) leaderURL() (self bool, url string, err error) {
 	return false, "", fmt.Errorf("no leader reachable (leader %q): %w", leader, ErrRebalancing)
 }
 
-// TaskMetrics implements TaskMetricsSource: the tasks this worker runs.
+// TaskMetrics implements TaskMetricsSource: the tasks this worker ran at
+// the end of the last reconcile pass. It never waits for a pass.
 func (d *Distributed) TaskMetrics() []TaskMetrics {
-	d.loopMu.Lock()
+	d.mu.Lock()
+	owned := d.owned
+	d.mu.Unlock()
 	var out []TaskMetrics
-	for id, o := range d.tasks {
+	for id, o := range owned {
 		if o.slot == nil {
 			continue
 		}
@@ -589,7 +596,6 @@ func (d *Distributed) TaskMetrics() []TaskMetrics {
 			out = append(out, TaskMetrics{Connector: id.Connector, Task: id.Task, Tolerance: o.conn.tolerance(), Snapshot: m.Metrics()})
 		}
 	}
-	d.loopMu.Unlock()
 	slices.SortFunc(out, func(a, b TaskMetrics) int {
 		return cmp.Or(strings.Compare(a.Connector, b.Connector), cmp.Compare(a.Task, b.Task))
 	})

@@ -301,6 +301,10 @@ func TestDistributedInProcess(t *testing.T) {
 		return balanced(perWorker(own), ids)
 	})
 
+	if n := len(nodes[0].w.TaskMetrics()) + len(nodes[1].w.TaskMetrics()) + len(nodes[2].w.TaskMetrics()); n != 8 {
+		t.Errorf("the workers report metrics of %d tasks, want 8", n)
+	}
+
 	// Cut the third worker off gossip: the others declare it dead and
 	// take its tasks (grace 0).
 	cut := nodes[2]
