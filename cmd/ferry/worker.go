@@ -16,6 +16,7 @@ import (
 
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/ferryhq/ferry/offset/rocketmq"
 	ferryworker "github.com/ferryhq/ferry/worker"
@@ -44,6 +45,7 @@ type workerOptions struct {
 
 func newWorkerCmd() *cobra.Command {
 	var o workerOptions
+	var configPath string
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a cluster worker: share connectors' tasks with the other workers of a cluster",
@@ -53,11 +55,15 @@ run the tasks the leader assigns them. Every address a worker advertises is the 
 --listen is its REST URL (http://HOST:PORT), --gossip its gossip address. A dead worker's tasks
 move to the survivors after --grace. SIGINT or SIGTERM drains the worker: its tasks move to the
 others first, then it leaves the cluster and exits 0.`,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyConfigFile(cmd, configPath)
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runWorker(cmd.Context(), o)
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "YAML or JSON file of flag values (keys are flag names: cluster, listen, join, ...); flags on the command line win")
 	f.StringVar(&o.clusterName, "cluster", "", "cluster name: gossip label and RocketMQ topic prefix (required)")
 	f.StringVar(&o.dataDir, "data-dir", "", "directory for this worker's local files (required)")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8083", "REST API address host:port, listened on and advertised as is")
@@ -72,13 +78,63 @@ others first, then it leaves the cluster and exits 0.`,
 	f.DurationVar(&o.restartMax, "task-restart-max", time.Minute, "longest delay between automatic restarts of a task")
 	f.IntVar(&o.restartAttempts, "task-restart-attempts", 10, "automatic restarts in a row before a task stays FAILED; -1 for unlimited")
 	f.DurationVar(&o.commitInterval, "offset-flush-interval", 5*time.Second, "default of offset.flush.interval.ms")
-	for _, name := range []string{"cluster", "data-dir", "rocketmq"} {
-		_ = cmd.MarkFlagRequired(name)
-	}
+	// cluster, data-dir and rocketmq are required, from the command line
+	// or --config: runWorker checks them (cobra's check runs before the
+	// file is read).
 	return cmd
 }
 
+// applyConfigFile sets every flag the config file names and the command
+// line did not. Lists (join, rocketmq) may be YAML lists or strings.
+func applyConfigFile(cmd *cobra.Command, path string) error {
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	seps := map[string]string{"join": ",", "rocketmq": ";"}
+	for key, v := range values {
+		fl := cmd.Flags().Lookup(key)
+		if fl == nil || key == "config" {
+			return fmt.Errorf("--config %s: unknown key %q", path, key)
+		}
+		if fl.Changed {
+			continue
+		}
+		var s string
+		switch v := v.(type) {
+		case []any:
+			parts := make([]string, len(v))
+			for i, p := range v {
+				parts[i] = fmt.Sprint(p)
+			}
+			sep := seps[key]
+			if sep == "" {
+				sep = ","
+			}
+			s = strings.Join(parts, sep)
+		default:
+			s = fmt.Sprint(v)
+		}
+		if err := cmd.Flags().Set(key, s); err != nil {
+			return fmt.Errorf("--config %s: %s: %w", path, key, err)
+		}
+	}
+	return nil
+}
+
 func runWorker(ctx context.Context, o workerOptions) error {
+	for _, f := range [][2]string{{"cluster", o.clusterName}, {"data-dir", o.dataDir}, {"rocketmq", o.nameServers}} {
+		if f[1] == "" {
+			return fmt.Errorf("--%s is required (on the command line or in --config)", f[0])
+		}
+	}
 	log := loggerFrom(ctx)
 	rlog.SetLogger(rlogSlog{log.With("lib", "rocketmq-client-go")})
 	gossipHost, gossipPortStr, err := net.SplitHostPort(o.gossip)
