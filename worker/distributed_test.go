@@ -301,6 +301,50 @@ func TestDistributedInProcess(t *testing.T) {
 		return balanced(perWorker(own), ids)
 	})
 
+	// Pause and resume through every worker (followers forward): the
+	// owners hold, then run, the tasks again.
+	for _, n := range nodes {
+		ctx := context.Background()
+		if err := n.w.SetTargetState(ctx, "c1", offset.TargetPaused); err != nil {
+			t.Fatalf("pause through %s: %v", n.id, err)
+		}
+		eventually(t, "c1 paused", func() bool {
+			st, err := nodes[0].w.ConnectorStatus(ctx, "c1")
+			return err == nil && st.Connector.State == "PAUSED" && len(st.Tasks) == 2 &&
+				st.Tasks[0].State == "PAUSED" && st.Tasks[1].State == "PAUSED"
+		})
+		if err := n.w.SetTargetState(ctx, "c1", offset.TargetRunning); err != nil {
+			t.Fatalf("resume through %s: %v", n.id, err)
+		}
+		eventually(t, "c1 running", func() bool {
+			return len(owners(t, nodes[0].w, []string{"c1"})) == 2
+		})
+	}
+	// A config change through a follower is planned once by the leader;
+	// an unknown connector is 404 through any worker.
+	if _, err := nodes[2].w.PatchConnectorConfig(context.Background(), "c2", map[string]*string{"tasks.max": ptr("1")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "c2 with one task", func() bool {
+		tasks, err := nodes[1].w.TaskConfigs(context.Background(), "c2")
+		return err == nil && len(tasks) == 1 && len(owners(t, nodes[1].w, []string{"c2"})) == 1
+	})
+	for _, n := range nodes {
+		if err := n.w.DeleteConnector(context.Background(), "nope"); !errors.Is(err, worker.ErrNotFound) {
+			t.Errorf("delete unknown through %s: %v, want ErrNotFound", n.id, err)
+		}
+		if err := n.w.RestartTask(context.Background(), "c0", 0); err != nil {
+			t.Errorf("restart task through %s: %v", n.id, err)
+		}
+	}
+	if _, err := nodes[2].w.PatchConnectorConfig(context.Background(), "c2", map[string]*string{"tasks.max": ptr("3")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "8 tasks running again, balanced", func() bool {
+		own := owners(t, nodes[1].w, conns)
+		return len(own) == 8 && balanced(perWorker(own), ids)
+	})
+
 	if n := len(nodes[0].w.TaskMetrics()) + len(nodes[1].w.TaskMetrics()) + len(nodes[2].w.TaskMetrics()); n != 8 {
 		t.Errorf("the workers report metrics of %d tasks, want 8", n)
 	}
@@ -349,3 +393,5 @@ func TestDistributedInProcess(t *testing.T) {
 
 // testLogOut receives the in-process workers' logs; os.Stderr when debugging.
 var testLogOut io.Writer = io.Discard
+
+func ptr(s string) *string { return &s }
