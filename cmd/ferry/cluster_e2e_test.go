@@ -546,3 +546,173 @@ func TestClusterJoinDrainRestart(t *testing.T) {
 		t.Errorf("%d duplicates for %d events before the restart: offsets did not come back", dups, total)
 	}
 }
+
+// committedSeqs reads a connector's committed generator positions
+// (partition → seq) through w.
+func committedSeqs(w *clusterProc, conn string) (map[string]int, bool) {
+	code, body := w.do("GET", "/connectors/"+conn+"/offsets", nil)
+	if code != http.StatusOK {
+		return nil, false
+	}
+	var o struct {
+		Offsets []struct {
+			Partition map[string]string `json:"partition"`
+			Offset    map[string]string `json:"offset"`
+		} `json:"offsets"`
+	}
+	if json.Unmarshal(body, &o) != nil {
+		return nil, false
+	}
+	out := map[string]int{}
+	for _, p := range o.Offsets {
+		var n int
+		if _, err := fmt.Sscan(p.Offset["position"], &n); err == nil {
+			out[p.Partition["partition"]] = n
+		}
+	}
+	return out, true
+}
+
+// TestClusterZombie freezes a worker with SIGSTOP (it keeps its tasks but
+// misses gossip, like a worker cut off the network), lets the others
+// declare it dead and take its tasks, then wakes it: its late commits must
+// not move any committed offset back, it must stop the tasks it lost, and
+// no event may be lost.
+func TestClusterZombie(t *testing.T) {
+	ferryBinary(t)
+	nameSrv := testbed.RocketMQ(t)
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	clusterName := "e2e" + hex.EncodeToString(rnd[:])
+	dir := t.TempDir()
+	const (
+		nConns = 4
+		nTasks = 3
+		count  = 3000
+		rate   = "200"
+	)
+	g0 := freeAddr(t)
+	var workers []*clusterProc
+	for i := range 3 {
+		g, join := g0, []string(nil)
+		if i > 0 {
+			g, join = freeAddr(t), []string{g0}
+		}
+		workers = append(workers, startClusterWorker(t, clusterName, nameSrv, filepath.Join(dir, fmt.Sprintf("w%d", i)),
+			freeAddr(t), g, join, "--grace", "0s"))
+	}
+	waitFor(t, "three alive members", 30*time.Second, func() bool {
+		v, ok := workers[0].cluster()
+		return ok && len(v.alive()) == 3
+	})
+	var conns []string
+	for i := range nConns {
+		name := fmt.Sprintf("gen%d", i)
+		conns = append(conns, name)
+		code, body := workers[0].do("POST", "/connectors", map[string]any{"name": name, "config": map[string]string{
+			"source": "generator", "source.count": fmt.Sprint(count), "source.rate": rate,
+			"sink": "file", "sink.path": filepath.Join(dir, name+".jsonl"),
+			"tasks.max": fmt.Sprint(nTasks), "offset.flush.interval.ms": "200",
+		}})
+		if code != http.StatusCreated {
+			t.Fatalf("create %s: HTTP %d %s", name, code, body)
+		}
+	}
+	waitFor(t, "every task running", 60*time.Second, func() bool {
+		o, all := taskOwners(workers[0], conns, nTasks)
+		return all && len(o) == nConns*nTasks
+	})
+
+	// Watch the committed offsets through a worker that is never frozen:
+	// none may ever go back.
+	stopWatch := make(chan struct{})
+	watchDone := make(chan []string)
+	go func() {
+		var backs []string
+		last := map[string]int{}
+		for {
+			select {
+			case <-stopWatch:
+				watchDone <- backs
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			for _, c := range conns {
+				seqs, ok := committedSeqs(workers[0], c)
+				if !ok {
+					continue
+				}
+				for p, n := range seqs {
+					k := c + "/" + p
+					if n < last[k] {
+						backs = append(backs, fmt.Sprintf("%s went back from %d to %d", k, last[k], n))
+					}
+					last[k] = max(last[k], n)
+				}
+			}
+		}
+	}()
+
+	zombie := workers[2]
+	time.Sleep(time.Second)
+	if err := zombie.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, "the frozen worker's tasks running elsewhere", 30*time.Second, func() bool {
+		o, all := taskOwners(workers[0], conns, nTasks)
+		if !all || len(o) != nConns*nTasks {
+			return false
+		}
+		for _, w := range o {
+			if w == zombie.id {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("tasks of the frozen worker moved in %v", took)
+	time.Sleep(time.Second) // the new owners commit past the zombie's offsets
+	if err := zombie.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// The zombie wakes, reads the new assignment and stops what it lost;
+	// gossip takes it back and the cluster rebalances onto it.
+	waitFor(t, "the zombie back, the cluster balanced", 60*time.Second, func() bool {
+		o, all := taskOwners(workers[0], conns, nTasks)
+		return all && len(o) == nConns*nTasks && spread(distribution(o), []string{workers[0].id, workers[1].id, zombie.id}) <= 1
+	})
+
+	want := nTasks * count
+	waitFor(t, "every event in the files", 90*time.Second, func() bool {
+		for _, c := range conns {
+			seen, _ := countTaskSeqs(t, filepath.Join(dir, c+".jsonl"))
+			if len(seen) < want {
+				return false
+			}
+		}
+		return true
+	})
+	close(stopWatch)
+	if backs := <-watchDone; len(backs) > 0 {
+		t.Errorf("committed offsets went back: %v", backs)
+	}
+	dups := 0
+	for _, c := range conns {
+		seen, _ := countTaskSeqs(t, filepath.Join(dir, c+".jsonl"))
+		for _, n := range seen {
+			dups += n - 1
+		}
+		if len(seen) != want {
+			t.Errorf("%s: %d distinct (task, seq), want %d", c, len(seen), want)
+		}
+	}
+	zombie.mu.Lock()
+	logs := zombie.logs.String()
+	zombie.mu.Unlock()
+	fenced := strings.Count(logs, "fenced")
+	t.Logf("all %d events present, %d duplicates; the zombie logged %d fenced commits and %d task stops",
+		nConns*want, dups, fenced, strings.Count(logs, `msg="task stopped"`))
+	if !strings.Contains(logs, `msg="task stopped"`) {
+		t.Error("the zombie never stopped the tasks it lost")
+	}
+}
