@@ -148,8 +148,12 @@ func (d *Distributed) Run(ctx context.Context) error {
 	memCtx, memCancel := context.WithCancel(context.Background())
 	memDone := make(chan error, 1)
 	go func() { memDone <- d.mem.Run(memCtx) }()
+	memRunning := true
 	defer func() {
 		memCancel()
+		if !memRunning {
+			return
+		}
 		if err := <-memDone; err != nil {
 			d.log.Warn("membership", "err", err)
 		}
@@ -192,6 +196,15 @@ func (d *Distributed) Run(ctx context.Context) error {
 			d.stopAll()
 			d.log.Info("cluster worker stopped")
 			return nil
+		case err := <-memDone:
+			// Membership ended on its own (it could not start, or was
+			// closed): without gossip this worker must not keep tasks.
+			memRunning = false
+			d.stopAll()
+			if err == nil {
+				err = errors.New("membership ended")
+			}
+			return fmt.Errorf("worker: cluster membership: %w", err)
 		case <-d.mem.Changes():
 		case <-changes:
 		case <-d.wake:
