@@ -181,6 +181,9 @@ func (s *scanner) presentObject(n *node) {
 func (s *scanner) object(i int, n *node) (int, error) {
 	i, done := rawjson.Open(s.b, i)
 	for !done {
+		if i >= len(s.b) || s.b[i] != '"' {
+			return 0, errBadJSON
+		}
 		ke, esc, ok := rawjson.String(s.b, i)
 		if !ok {
 			return 0, errBadJSON

@@ -125,6 +125,9 @@ func (s *scanner) value(i int, n *node) (int, error) {
 func (s *scanner) object(i int, n *node) (int, error) {
 	i, done := rawjson.Open(s.b, i)
 	for !done {
+		if i >= len(s.b) || s.b[i] != '"' {
+			return 0, ErrData
+		}
 		ke, esc, ok := rawjson.String(s.b, i)
 		if !ok {
 			return 0, ErrData

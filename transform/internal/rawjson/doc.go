@@ -9,8 +9,9 @@
 // Every scanner takes the document b and an index i into it and returns
 // an index past what it read (its doc says which), with ok false when the
 // bytes there are not valid JSON. None of them allocates or keeps b. A
-// walk reads an object as Open, then per member String (the key), Colon,
-// the value and Next, until Open or Next reports the closing bracket.
+// walk reads an object as Open, then per member a check for the quote,
+// String (the key), Colon, the value and Next, until Open or Next reports
+// the closing bracket.
 //
 //	WS       skips whitespace
 //	String   finds the end of a string token (b[i] is its opening quote)

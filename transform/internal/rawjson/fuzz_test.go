@@ -88,6 +88,9 @@ func decode(b []byte, i int) (v any, end int, ok bool) {
 		m := map[string]any{}
 		i, done := rawjson.Open(b, i)
 		for !done {
+			if i >= len(b) || b[i] != '"' {
+				return nil, 0, false
+			}
 			end, esc, ok := rawjson.String(b, i)
 			if !ok {
 				return nil, 0, false

@@ -32,14 +32,12 @@ const shortString = 24
 // String finds the end of the string whose opening quote is at b[i]: its
 // contents are b[i+1:end] and b[end] is the closing quote. escaped reports
 // a backslash in the contents (which then need Unescape); ok is false when
-// b[i] is not a quote or the string is not terminated. The contents are
-// not validated: see ValidString. Without escapes they are the string's
+// the string is not terminated. The caller has seen the quote: checking it
+// again here costs the matchers measurably. The contents are not
+// validated: see ValidString. Without escapes they are the string's
 // text, but for invalid UTF-8, which decoding (Unescape, encoding/json)
 // turns into U+FFFD.
 func String(b []byte, i int) (end int, escaped, ok bool) {
-	if i >= len(b) || b[i] != '"' {
-		return 0, false, false
-	}
 	j := i + 1
 	for lim := min(len(b), j+shortString); j < lim; {
 		switch b[j] {
