@@ -367,10 +367,24 @@ func (d *Distributed) updateTaskSet(ctx context.Context, name string, change fun
 	return fmt.Errorf("connector %q: task set kept changing: %w", name, ErrRebalancing)
 }
 
-// afterWrite runs a reconcile pass (so the leader publishes the task set
-// at once) and returns the connector's info.
+// afterWrite publishes the written connector's task set at once (only
+// that connector: a full pass per write would make bulk creation
+// quadratic), wakes the loop to assign it, and returns the connector's
+// info with its tasks.
 func (d *Distributed) afterWrite(ctx context.Context, name string) (ConnectorInfo, error) {
-	d.reconcile(ctx)
+	d.loopMu.Lock()
+	def, err := d.st.Connector(ctx, name)
+	if err == nil {
+		ts, ver, rerr := readTaskSet(ctx, d.st, name)
+		if rerr == nil && (ver == 0 || ts.Revision != def.Revision) {
+			// A conflict means another leader planned it: fine.
+			if _, perr := d.publishPlan(ctx, def, ts, ver); perr != nil && !errors.Is(perr, ErrRegisterConflict) {
+				d.log.Warn("publishing task configs", "connector", name, "err", perr)
+			}
+		}
+	}
+	d.loopMu.Unlock()
+	d.kick()
 	return d.ConnectorInfo(ctx, name)
 }
 

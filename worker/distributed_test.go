@@ -130,6 +130,11 @@ type node struct {
 
 func startNode(t *testing.T, st *memCluster, fakes *herdFakes, seeds []string, gossip string) *node {
 	t.Helper()
+	return startNodeReg(t, st, fakes.registry(), seeds, gossip)
+}
+
+func startNodeReg(t *testing.T, st *memCluster, reg worker.Registry, seeds []string, gossip string) *node {
+	t.Helper()
 	rest := loopbackAddr(t)
 	id := "w-" + rest
 	faults := &cluster.Faults{}
@@ -144,7 +149,7 @@ func startNode(t *testing.T, st *memCluster, fakes *herdFakes, seeds []string, g
 	}
 	w, err := worker.NewDistributed(worker.DistributedConfig{
 		Config: worker.Config{
-			WorkerID: id, Store: st, Registry: fakes.registry(), Logger: logger,
+			WorkerID: id, Store: st, Registry: reg, Logger: logger,
 			Restart: worker.RestartPolicy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 		},
 		Cluster: st, Membership: mem, Grace: 0, DrainTimeout: 10 * time.Second,
