@@ -297,6 +297,10 @@ func (d *Distributed) lead(ctx context.Context, members []cluster.Member) (time.
 		}
 		if ver == 0 || ts.Revision != def.Revision {
 			if ts, err = d.publishPlan(ctx, def, ts, ver); err != nil {
+				if errors.Is(err, ErrRegisterConflict) {
+					d.kick() // planned by another writer meanwhile: read it next pass
+					return time.Time{}, nil
+				}
 				return time.Time{}, err
 			}
 		}
