@@ -24,7 +24,7 @@ func TestBrokerRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("restarts the broker (~35 s); skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 85*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cluster := clusterName(t)
 	a := openStore(t, rocketmq.Config{Cluster: cluster, SnapshotEvery: 20, WorkerID: "a"})
@@ -50,7 +50,7 @@ func TestBrokerRestart(t *testing.T) {
 				return
 			default:
 			}
-			wctx, wcancel := context.WithTimeout(ctx, 70*time.Second)
+			wctx, wcancel := context.WithTimeout(ctx, 3*time.Minute)
 			err := a.CommitOffsets(wctx, "orders", 1, map[string]api.Position{"p": api.Position(fmt.Sprint(i))})
 			wcancel()
 			mu.Lock()
@@ -69,8 +69,9 @@ func TestBrokerRestart(t *testing.T) {
 	testbed.Run(t, "restart", "rocketmq")
 	t.Logf("restart took %s", time.Since(start).Round(time.Millisecond))
 
-	// Writes and reads work again.
-	wctx, wcancel := context.WithTimeout(ctx, 40*time.Second)
+	// Writes and reads work again. The bounds are generous: on a loaded
+	// 2-core machine the restart alone has taken two minutes.
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
 	_, err := a.PutConnector(wctx, offset.Connector{Name: "orders", Config: map[string]string{"k": "after"}})
 	wcancel()
 	if err != nil {
