@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -195,16 +196,27 @@ func TestCDCToMariaDBKill(t *testing.T) {
 	w.createConnector("kill", merge(cdcCommon, src.sourceConfig(), dst.sinkConfig()))
 
 	loadErr := make(chan error, 1)
-	go func() { loadErr <- load.run(src.db, changes) }()
+	var loadEnded atomic.Bool
+	// The load is paced (1,000 changes, then 50 ms) so that it is still
+	// running when the worker dies and when it comes back.
+	go func() {
+		var err error
+		for done := 0; done < changes && err == nil; done += 1000 {
+			err = load.run(src.db, min(1000, changes-done))
+			time.Sleep(50 * time.Millisecond)
+		}
+		loadEnded.Store(true)
+		loadErr <- err
+	}()
 	// Kill once the target has taken part of the load.
 	w.waitFor("kill", 2*time.Minute, "a part of the load in the target", func() bool {
-		return dst.count("orders") > 1000+changes/20
+		return dst.count("orders") > 1000+changes/100
 	})
 	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-w.done
-	t.Logf("worker SIGKILLed with %d of the target's orders written", dst.count("orders"))
+	t.Logf("worker SIGKILLed with %d of the target's orders written; load still running: %v", dst.count("orders"), !loadEnded.Load())
 	w2 := startWorker(t, dataDir, addr)
 	if err := <-loadErr; err != nil {
 		t.Fatal(err)
