@@ -66,3 +66,31 @@ func (r *Record) Size() int {
 	}
 	return n
 }
+
+// Attribute returns a context attribute by its CloudEvents name: id,
+// source, specversion (defaulted to SpecVersion), type, subject,
+// datacontenttype or dataschema. An empty optional attribute is absent and
+// returns "". isAttr is false for every other name (time, data,
+// extensions), which callers resolve themselves.
+func (e *Event) Attribute(name string) (value string, isAttr bool) {
+	switch name {
+	case "id":
+		return e.ID, true
+	case "source":
+		return e.Source, true
+	case "specversion":
+		if e.SpecVersion == "" {
+			return SpecVersion, true
+		}
+		return e.SpecVersion, true
+	case "type":
+		return e.Type, true
+	case "subject":
+		return e.Subject, true
+	case "datacontenttype":
+		return e.DataContentType, true
+	case "dataschema":
+		return e.DataSchema, true
+	}
+	return "", false
+}

@@ -73,26 +73,11 @@ func (p *Pattern) test(id int, v *value, st *state) {
 }
 
 func (p *Pattern) matchAttr(id int, ev *api.Event, st *state) {
-	var s string
-	switch name := p.leaves[id].attr; name {
-	case "id":
-		s = ev.ID
-	case "source":
-		s = ev.Source
-	case "specversion":
-		s = ev.SpecVersion
-		if s == "" {
-			s = api.SpecVersion
-		}
-	case "type":
-		s = ev.Type
-	case "subject":
-		s = ev.Subject
-	case "datacontenttype":
-		s = ev.DataContentType
-	case "dataschema":
-		s = ev.DataSchema
-	case "time":
+	name := p.leaves[id].attr
+	s, isAttr := ev.Attribute(name)
+	switch {
+	case isAttr:
+	case name == "time":
 		if !ev.Time.IsZero() {
 			s = ev.Time.UTC().Format(time.RFC3339Nano)
 		}

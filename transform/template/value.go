@@ -118,30 +118,13 @@ func appendQuote(dst []byte, m mode) []byte {
 // resolveAttr reads an attribute or extension as the structured JSON
 // format shows it: empty optional attributes are absent.
 func resolveAttr(p *path, ev *api.Event) val {
-	var s string
-	switch p.name {
-	case "specversion":
-		if s = ev.SpecVersion; s == "" {
-			s = api.SpecVersion
-		}
-	case "id":
-		return val{kind: valText, s: ev.ID}
-	case "source":
-		return val{kind: valText, s: ev.Source}
-	case "type":
-		return val{kind: valText, s: ev.Type}
-	case "subject":
-		s = ev.Subject
-	case "datacontenttype":
-		s = ev.DataContentType
-	case "dataschema":
-		s = ev.DataSchema
-	case "time":
+	if p.name == "time" {
 		if ev.Time.IsZero() {
 			return val{}
 		}
 		return val{kind: valTime, t: ev.Time}
 	}
+	s, _ := ev.Attribute(p.name)
 	if s == "" {
 		return val{}
 	}
