@@ -14,8 +14,8 @@ import (
 // IsJSONContentType reports whether data of content type ct is carried as
 // inline JSON in structured mode. An empty type counts as JSON.
 func IsJSONContentType(ct string) bool {
-	if ct == "" {
-		return true
+	if ct == "" || ct == "application/json" {
+		return true // the common cases, without lower-casing
 	}
 	if i := strings.IndexByte(ct, ';'); i >= 0 {
 		ct = ct[:i]

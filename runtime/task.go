@@ -355,7 +355,9 @@ func (t *Task) prepare(ctx context.Context, recs []api.Record) (*batch, error) {
 			t.m.filtered.Add(1)
 			done = append(done, metas[i])
 		default:
-			recs[kept], metas[kept] = recs[i], metas[i]
+			if kept != i { // compact in place; skip self-copies (write barriers)
+				recs[kept], metas[kept] = recs[i], metas[i]
+			}
 			kept++
 		}
 	}
