@@ -262,13 +262,39 @@ func (s *scanner) scalar(i int, v *value) (int, error) {
 	case 'n':
 		v.k = kNull
 	default:
-		f, err := strconv.ParseFloat(unsafeString(s.b[i:end]), 64)
-		if err != nil {
-			return 0, errBadJSON // out of float64's range
+		f, ok := smallInt(s.b[i:end])
+		if !ok {
+			var err error
+			if f, err = strconv.ParseFloat(unsafeString(s.b[i:end]), 64); err != nil {
+				return 0, errBadJSON // out of float64's range
+			}
 		}
 		v.k, v.f = kNumber, f
 	}
 	return end, nil
+}
+
+// smallInt parses the common case, an integer of at most 15 digits (exact
+// in a float64), without strconv's general float machinery.
+func smallInt(b []byte) (float64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return float64(n), true
 }
 
 // skip returns the index after the JSON value at i, which no condition
