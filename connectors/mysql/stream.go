@@ -28,7 +28,6 @@ type stream struct {
 
 	file string         // current binlog file
 	gset gmysql.GTIDSet // executed GTIDs; nil without GTID positions
-	last *replication.BinlogEvent
 
 	// The transaction being read.
 	inTx    bool
