@@ -5,16 +5,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
+	"github.com/ferryhq/ferry/internal/rmqlog"
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/rlog"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
@@ -136,7 +134,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		}
 	}
 	log := loggerFrom(ctx)
-	rlog.SetLogger(rlogSlog{log.With("lib", "rocketmq-client-go")})
+	rmqlog.Route(log)
 	gossipHost, gossipPortStr, err := net.SplitHostPort(o.gossip)
 	if err != nil {
 		return fmt.Errorf("--gossip: %w", err)
@@ -316,28 +314,3 @@ func (c clusterStore) Watch() (<-chan struct{}, func()) {
 	}()
 	return out, cancel
 }
-
-// rlogSlog routes rocketmq-client-go's logging into slog; it logs every
-// heartbeat at info, so its info is our debug.
-type rlogSlog struct{ l *slog.Logger }
-
-func rlogAttrs(fields map[string]any) []any {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]any, 0, 2*len(keys))
-	for _, k := range keys {
-		out = append(out, k, fields[k])
-	}
-	return out
-}
-
-func (s rlogSlog) Debug(msg string, f map[string]any)   { s.l.Debug(msg, rlogAttrs(f)...) }
-func (s rlogSlog) Info(msg string, f map[string]any)    { s.l.Debug(msg, rlogAttrs(f)...) }
-func (s rlogSlog) Warning(msg string, f map[string]any) { s.l.Warn(msg, rlogAttrs(f)...) }
-func (s rlogSlog) Error(msg string, f map[string]any)   { s.l.Error(msg, rlogAttrs(f)...) }
-func (s rlogSlog) Fatal(msg string, f map[string]any)   { s.l.Error("FATAL: "+msg, rlogAttrs(f)...) }
-func (s rlogSlog) Level(string)                         {}
-func (s rlogSlog) OutputPath(string) error              { return nil }

@@ -3,9 +3,9 @@ package testbed_test
 import (
 	"context"
 	"fmt"
+	"github.com/ferryhq/ferry/internal/rmqlog"
 	"log/slog"
 	"os"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,43 +15,16 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
-	"github.com/apache/rocketmq-client-go/v2/rlog"
 
 	"github.com/ferryhq/ferry/internal/testbed"
 )
-
-// slogRlog routes rocketmq-client-go's logrus-based logging into slog. The
-// client logs every heartbeat and rebalance at info, which drowns test
-// output, so the handler's level is warn.
-type slogRlog struct{ l *slog.Logger }
-
-func attrs(fields map[string]any) []any {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]any, 0, 2*len(keys))
-	for _, k := range keys {
-		out = append(out, k, fields[k])
-	}
-	return out
-}
-
-func (s slogRlog) Debug(msg string, f map[string]any)   { s.l.Debug(msg, attrs(f)...) }
-func (s slogRlog) Info(msg string, f map[string]any)    { s.l.Info(msg, attrs(f)...) }
-func (s slogRlog) Warning(msg string, f map[string]any) { s.l.Warn(msg, attrs(f)...) }
-func (s slogRlog) Error(msg string, f map[string]any)   { s.l.Error(msg, attrs(f)...) }
-func (s slogRlog) Fatal(msg string, f map[string]any)   { s.l.Error("FATAL: "+msg, attrs(f)...) }
-func (s slogRlog) Level(string)                         {}
-func (s slogRlog) OutputPath(string) error              { return nil }
 
 var rlogOnce sync.Once
 
 func quietRocketMQ() {
 	rlogOnce.Do(func() {
 		h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})
-		rlog.SetLogger(slogRlog{slog.New(h).With("lib", "rocketmq-client-go")})
+		rmqlog.Route(slog.New(h))
 	})
 }
 
