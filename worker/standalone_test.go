@@ -306,6 +306,9 @@ func TestPauseResumeStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.waitStates(t, "life", "RUNNING", "RUNNING")
+	// RUNNING is reported before the source has produced anything; the
+	// offsets check below needs something written.
+	eventually(t, "records before pause", func() bool { return len(w.fakes.records("life-out")) > 0 })
 
 	if err := w.SetTargetState(ctx, "life", offset.TargetPaused); err != nil {
 		t.Fatal(err)
