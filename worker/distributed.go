@@ -64,6 +64,9 @@ type Distributed struct {
 
 	loopMu sync.Mutex
 	tasks  map[cluster.TaskID]*ownedTask // the tasks this worker runs; loopMu
+	// claimed is true once this worker, as leader, has recorded itself as
+	// the worker of every connector's own status; loopMu.
+	claimed bool
 
 	mu       sync.Mutex
 	owned    map[cluster.TaskID]*ownedTask // copy of tasks after each pass, for metrics
@@ -267,6 +270,11 @@ func (d *Distributed) reconcile(ctx context.Context) time.Time {
 		if next, err = d.lead(ctx, members); err != nil {
 			d.log.Warn("leading", "err", err)
 		}
+		if !d.claimed {
+			d.claimed = d.claimConnectorStatuses(ctx)
+		}
+	} else {
+		d.claimed = false
 	}
 	if err := d.applyAssignment(ctx); err != nil {
 		d.log.Warn("applying the assignment", "err", err)
@@ -275,6 +283,29 @@ func (d *Distributed) reconcile(ctx context.Context) time.Time {
 	d.owned = maps.Clone(d.tasks)
 	d.mu.Unlock()
 	return next
+}
+
+// claimConnectorStatuses records this worker, the new leader, as the
+// worker of every connector's own status line (the leader plans them), so
+// status never names a departed leader. It reports whether every line is
+// now this worker's.
+func (d *Distributed) claimConnectorStatuses(ctx context.Context) bool {
+	defs, err := d.st.Connectors(ctx)
+	if err != nil {
+		return false
+	}
+	for _, def := range defs {
+		sts, err := d.st.Statuses(ctx, def.Name)
+		if err != nil {
+			return false
+		}
+		for _, st := range sts {
+			if st.Task == offset.ConnectorTask && st.WorkerID != d.cfg.WorkerID {
+				d.eng.putStatus(def.Name, offset.ConnectorTask, st.State, st.Trace, d.eng.gen.next())
+			}
+		}
+	}
+	return true
 }
 
 // lead publishes what only the leader writes: a task set for every

@@ -479,6 +479,22 @@ func TestClusterJoinDrainRestart(t *testing.T) {
 	if code := leaving.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("drained worker exited %d", code)
 	}
+	// The connectors' own status lines follow the new leader: none names
+	// the worker that left.
+	waitFor(t, "connector status naming a live worker", 20*time.Second, func() bool {
+		for _, c := range conns {
+			code, body := rest[0].do("GET", "/connectors/"+c+"/status", nil)
+			var st struct {
+				Connector struct {
+					WorkerID string `json:"worker_id"`
+				} `json:"connector"`
+			}
+			if code != http.StatusOK || json.Unmarshal(body, &st) != nil || st.Connector.WorkerID == leaving.id {
+				return false
+			}
+		}
+		return true
+	})
 
 	// Stop every worker, then start the original three again.
 	for _, w := range rest {
