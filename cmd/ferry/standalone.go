@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/drop"
@@ -47,13 +49,10 @@ func registry() ferryworker.Registry {
 
 // standaloneOptions are the flags of `ferry standalone`.
 type standaloneOptions struct {
-	dataDir         string
-	listen          string
-	workerID        string
-	restartInitial  time.Duration
-	restartMax      time.Duration
-	restartAttempts int
-	commitInterval  time.Duration
+	dataDir  string
+	listen   string
+	workerID string
+	taskOptions
 }
 
 func newStandaloneCmd() *cobra.Command {
@@ -74,10 +73,7 @@ task softly (offsets committed) and exits 0.`,
 	f.StringVar(&o.dataDir, "data-dir", "", "directory of the embedded store (required)")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8083", "REST API listen address host:port")
 	f.StringVar(&o.workerID, "worker-id", "", "worker id in status records (default: the --listen address)")
-	f.DurationVar(&o.restartInitial, "task-restart-initial", time.Second, "first delay before a failed task restarts; 0 disables automatic restarts")
-	f.DurationVar(&o.restartMax, "task-restart-max", time.Minute, "longest delay between automatic restarts of a task")
-	f.IntVar(&o.restartAttempts, "task-restart-attempts", 10, "automatic restarts in a row before a task stays FAILED; -1 for unlimited")
-	f.DurationVar(&o.commitInterval, "offset-flush-interval", 5*time.Second, "default of offset.flush.interval.ms")
+	o.taskOptions.flags(f)
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd
 }
@@ -111,20 +107,7 @@ func runStandalone(ctx context.Context, o standaloneOptions, files []string) err
 	if id == "" {
 		id = o.listen
 	}
-	w, err := ferryworker.New(ferryworker.Config{
-		WorkerID: id,
-		Store:    store,
-		Registry: registry(),
-		Restart: ferryworker.RestartPolicy{
-			Disabled:    o.restartInitial == 0,
-			Initial:     o.restartInitial,
-			Max:         o.restartMax,
-			MaxAttempts: o.restartAttempts,
-		},
-		CommitInterval: o.commitInterval,
-		Version:        version(),
-		Logger:         log,
-	})
+	w, err := ferryworker.New(o.workerConfig(id, store, log))
 	if err != nil {
 		return err
 	}
@@ -183,4 +166,38 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// taskOptions are the task-supervision flags `ferry standalone` and
+// `ferry worker` share.
+type taskOptions struct {
+	restartInitial  time.Duration
+	restartMax      time.Duration
+	restartAttempts int
+	commitInterval  time.Duration
+}
+
+func (o *taskOptions) flags(f *pflag.FlagSet) {
+	f.DurationVar(&o.restartInitial, "task-restart-initial", time.Second, "first delay before a failed task restarts; 0 disables automatic restarts")
+	f.DurationVar(&o.restartMax, "task-restart-max", time.Minute, "longest delay between automatic restarts of a task")
+	f.IntVar(&o.restartAttempts, "task-restart-attempts", 10, "automatic restarts in a row before a task stays FAILED; -1 for unlimited")
+	f.DurationVar(&o.commitInterval, "offset-flush-interval", 5*time.Second, "default of offset.flush.interval.ms")
+}
+
+// workerConfig is the worker engine's config from these flags.
+func (o taskOptions) workerConfig(id string, store offset.Store, log *slog.Logger) ferryworker.Config {
+	return ferryworker.Config{
+		WorkerID: id,
+		Store:    store,
+		Registry: registry(),
+		Restart: ferryworker.RestartPolicy{
+			Disabled:    o.restartInitial == 0,
+			Initial:     o.restartInitial,
+			Max:         o.restartMax,
+			MaxAttempts: o.restartAttempts,
+		},
+		CommitInterval: o.commitInterval,
+		Version:        version(),
+		Logger:         log,
+	}
 }

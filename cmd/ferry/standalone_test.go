@@ -49,7 +49,7 @@ config:
   sink.path: `+out+`
   offset.flush.interval.ms: 20
 `)
-	opts := standaloneOptions{dataDir: filepath.Join(dir, "data"), restartInitial: time.Second, restartMax: time.Minute, restartAttempts: 10, commitInterval: time.Second}
+	opts := standaloneOptions{dataDir: filepath.Join(dir, "data"), taskOptions: taskOptions{restartInitial: time.Second, restartMax: time.Minute, restartAttempts: 10, commitInterval: time.Second}}
 
 	run := func(files ...string) (stop func() error, url string) {
 		o := opts

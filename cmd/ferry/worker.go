@@ -25,20 +25,17 @@ func init() { rootCmd.AddCommand(newWorkerCmd()) }
 
 // workerOptions are the flags of `ferry worker`.
 type workerOptions struct {
-	clusterName     string
-	dataDir         string
-	listen          string
-	gossip          string
-	join            string
-	nameServers     string
-	gossipKey       string
-	grace           time.Duration
-	drainTimeout    time.Duration
-	workerID        string
-	restartInitial  time.Duration
-	restartMax      time.Duration
-	restartAttempts int
-	commitInterval  time.Duration
+	clusterName  string
+	dataDir      string
+	listen       string
+	gossip       string
+	join         string
+	nameServers  string
+	gossipKey    string
+	grace        time.Duration
+	drainTimeout time.Duration
+	workerID     string
+	taskOptions
 }
 
 func newWorkerCmd() *cobra.Command {
@@ -72,10 +69,7 @@ others first, then it leaves the cluster and exits 0.`,
 	f.DurationVar(&o.grace, "grace", time.Second, "how long a dead worker's tasks wait for it before moving (0: at once)")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, longest wait for the leader to move this worker's tasks")
 	f.StringVar(&o.workerID, "worker-id", "", "worker id, unique in the cluster and stable across restarts (default: the --listen address)")
-	f.DurationVar(&o.restartInitial, "task-restart-initial", time.Second, "first delay before a failed task restarts; 0 disables automatic restarts")
-	f.DurationVar(&o.restartMax, "task-restart-max", time.Minute, "longest delay between automatic restarts of a task")
-	f.IntVar(&o.restartAttempts, "task-restart-attempts", 10, "automatic restarts in a row before a task stays FAILED; -1 for unlimited")
-	f.DurationVar(&o.commitInterval, "offset-flush-interval", 5*time.Second, "default of offset.flush.interval.ms")
+	o.taskOptions.flags(f)
 	// cluster, data-dir and rocketmq are required, from the command line
 	// or --config: runWorker checks them (cobra's check runs before the
 	// file is read).
@@ -194,20 +188,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		return err
 	}
 	w, err := ferryworker.NewDistributed(ferryworker.DistributedConfig{
-		Config: ferryworker.Config{
-			WorkerID: id,
-			Store:    store,
-			Registry: registry(),
-			Restart: ferryworker.RestartPolicy{
-				Disabled:    o.restartInitial == 0,
-				Initial:     o.restartInitial,
-				Max:         o.restartMax,
-				MaxAttempts: o.restartAttempts,
-			},
-			CommitInterval: o.commitInterval,
-			Version:        version(),
-			Logger:         log,
-		},
+		Config:       o.workerConfig(id, store, log),
 		Cluster:      clusterStore{store},
 		Membership:   mem,
 		Grace:        o.grace,
