@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 15s
 DATA_DIR ?= .data/standalone
 LISTEN ?= 127.0.0.1:8083
-RESTART_TESTS := TestRocketMQSurvivesRestart|TestBrokerRestart
+RESTART_TESTS := TestRocketMQSurvivesRestart|TestBrokerRestart|TestClusterBrokerRestart
 
 .PHONY: all build run test test-unit lint bench fuzz tidy testbed-up testbed-down clean
 
@@ -33,7 +33,7 @@ test: build
 	$(TESTBED) up
 	set -a; source .testbed/env; set +a; \
 	$(GO) test -race -count=1 -timeout 25m -skip '$(RESTART_TESTS)' $(PKGS) && \
-	$(GO) test -race -count=1 -timeout 10m -p 1 -run '$(RESTART_TESTS)' ./internal/testbed ./offset/rocketmq && \
+	$(GO) test -race -count=1 -timeout 10m -p 1 -run '$(RESTART_TESTS)' ./internal/testbed ./offset/rocketmq ./cmd/ferry && \
 	$(GO) test -count=1 -run 'TestConsumerLibrary' ./internal/emulator/sls/; rc=$$?; \
 	if [ -z "$$KEEP_TESTBED" ]; then $(TESTBED) down --started; fi; \
 	exit $$rc

@@ -27,6 +27,13 @@
 // Sources must make Event.ID a deterministic function of the position so a
 // replayed record keeps its id.
 //
+// A sink that writes positions in the same transaction as its records
+// implements [PositionStore]. The engine then opens the sink first and
+// starts the source from the sink's positions where it has them, so
+// records the sink committed are not read again: exactly once into that
+// sink, even after the worker is killed between a write and the next
+// offset commit.
+//
 // A Position is opaque to the engine: bytes the source encodes and decodes.
 // Positions within one partition must be produced in increasing order by
 // Read; the engine never compares them, it only orders them by arrival.

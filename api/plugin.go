@@ -50,6 +50,29 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// PositionStore is an optional Sink capability: a sink that stores source
+// positions atomically with its writes (in the same transaction as the
+// rows, say), so the positions it holds are never behind what it wrote.
+//
+// The engine opens such a sink before it builds the source, calls
+// Positions after Open succeeded and before any Write, and
+// merges the answer into TaskConfig.Committed: for a partition present in
+// both, the sink's position wins, since the offset store may lag the sink
+// by up to a commit interval; a partition only in the offset store keeps
+// the store's. The partitions the sink moved are then committed to the
+// offset store, so it reports what the source resumes from. A sink that stores
+// nothing (its exactly-once option off) returns an empty map. Errors are
+// classified like Open's: retryable ones are retried, fatal ones fail the
+// task.
+//
+// An operator's offset reset or alter changes only the offset store: as
+// long as the sink holds a position for a partition, that position wins
+// at the next start. To move a source back, clear the sink's stored
+// positions too (the sink documents where it keeps them).
+type PositionStore interface {
+	Positions(ctx context.Context) (map[string]Position, error)
+}
+
 // Transform rewrites or drops one record. It must be safe to call from one
 // goroutine at a time and should not allocate on the common path.
 type Transform interface {
@@ -73,10 +96,29 @@ type TaskConfig struct {
 	// resolved.
 	Config Config
 	// Committed holds, for a source, the last committed position of every
-	// partition this task owns. Empty on first start.
+	// partition this task owns: the offset store's, overridden by the
+	// sink's where the sink is a PositionStore. Empty on first start.
 	Committed map[string]Position
 	// Logger is scoped to the task; plugins log through it.
 	Logger *slog.Logger
+	// OnWarning is set by the engine to receive what Warn reports; plugins
+	// call Warn, not this.
+	OnWarning func(msg string)
+}
+
+// Warn reports a condition an operator must see while the task keeps
+// running, such as a DDL statement a CDC source could not read: it is
+// logged at warning level with args (slog key-value pairs) and the engine
+// shows msg in the task's status (its trace, prefixed "warning: ") until
+// the task's state next changes. Use it for what needs attention, not for
+// transient trouble the task retries through.
+func (c TaskConfig) Warn(msg string, args ...any) {
+	if c.Logger != nil {
+		c.Logger.Warn(msg, args...)
+	}
+	if c.OnWarning != nil {
+		c.OnWarning(msg)
+	}
 }
 
 // SourcePlugin describes a source plugin. cmd registers one per package.

@@ -57,7 +57,18 @@ type Config struct {
 	Connector string
 	Task      int
 
-	Source     api.Source // required
+	// Source is the task's source; set it or NewSource, not both.
+	Source api.Source
+	// NewSource builds the source once the sink is open, from Committed
+	// merged with the positions of a sink that is an api.PositionStore
+	// (the sink's win; see api.PositionStore). Set it instead of Source
+	// whenever the sink may store positions: a source built before the
+	// sink answered would resume from the offset store alone.
+	NewSource func(committed map[string]api.Position) (api.Source, error)
+	// Committed holds the offset store's positions that NewSource's map
+	// starts from. Only read with NewSource.
+	Committed map[string]api.Position
+
 	Transforms []NamedTransform
 	Sink       api.Sink // required
 	// DeadLetter receives records that failed when Tolerance is all. Nil
@@ -126,8 +137,13 @@ func (c Config) withDefaults() Config {
 // Validate reports the first contradiction in c.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Source == nil {
-		errs = append(errs, errors.New("runtime: Source is required"))
+	switch {
+	case c.Source == nil && c.NewSource == nil:
+		errs = append(errs, errors.New("runtime: Source is required (or NewSource)"))
+	case c.Source != nil && c.NewSource != nil:
+		errs = append(errs, errors.New("runtime: Source and NewSource are exclusive"))
+	case c.Source != nil && c.Committed != nil:
+		errs = append(errs, errors.New("runtime: Committed is only read with NewSource; Source is already built"))
 	}
 	if c.Sink == nil {
 		errs = append(errs, errors.New("runtime: Sink is required"))

@@ -8,6 +8,14 @@
 // are joined by a bounded in-flight budget (records and bytes), so a slow
 // sink back-pressures the source and memory stays bounded.
 //
+// Run opens the sink before the source. Given Config.NewSource instead of a
+// built Source, it builds the source only then, resuming from the offset
+// store's positions overridden by those of a sink that is an
+// api.PositionStore, and commits the partitions the sink moved. A sink that
+// stores positions in the same transaction as its rows thus never sees a
+// record again that it committed, even after a crash between its write and
+// the next offset commit.
+//
 // Lifecycle: New validates; Run blocks until ctx ends, the source reaches
 // its end, or a fatal error. Cancelling ctx is a soft stop: reading stops,
 // in-flight records are written and flushed, positions are committed and the

@@ -1,10 +1,13 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +19,12 @@ import (
 // Task runs one source → transforms → sink pipeline. See the package
 // documentation for its goroutines and stop levels.
 type Task struct {
-	cfg     Config
-	log     *slog.Logger
+	cfg Config
+	log *slog.Logger
+	// src is Config.Source, or the source NewSource built during open;
+	// acker is src when it is an api.Acker. Both are set before the
+	// reader and writer start.
+	src     api.Source
 	acker   api.Acker
 	flusher api.Flusher
 	m       counters
@@ -68,7 +75,9 @@ func New(cfg Config) (*Task, error) {
 		wm:    offset.NewWatermark(),
 		space: make(chan struct{}, 1),
 	}
-	t.acker, _ = cfg.Source.(api.Acker)
+	if cfg.Source != nil {
+		t.setSource(cfg.Source)
+	}
 	t.flusher, _ = cfg.Sink.(api.Flusher)
 	return t, nil
 }
@@ -199,16 +208,25 @@ func (t *Task) Run(ctx context.Context) error {
 // openedPlugins records which plugins need closing.
 type openedPlugins struct{ source, sink, dlq bool }
 
+// open opens the sink first: a sink that stores positions must answer
+// before the source is built (see buildSource).
 func (t *Task) open(ctx context.Context) (openedPlugins, error) {
 	var o openedPlugins
-	if err := t.retry(ctx, "open source", func() error { return t.cfg.Source.Open(ctx) }); err != nil {
-		return o, fmt.Errorf("open source: %w", err)
-	}
-	o.source = true
 	if err := t.retry(ctx, "open sink", func() error { return t.cfg.Sink.Open(ctx) }); err != nil {
 		return o, fmt.Errorf("open sink: %w", err)
 	}
 	o.sink = true
+	if t.cfg.NewSource != nil {
+		src, err := t.buildSource(ctx)
+		if err != nil {
+			return o, err
+		}
+		t.setSource(src)
+	}
+	if err := t.retry(ctx, "open source", func() error { return t.src.Open(ctx) }); err != nil {
+		return o, fmt.Errorf("open source: %w", err)
+	}
+	o.source = true
 	if t.cfg.DeadLetter != nil {
 		if err := t.retry(ctx, "open dead-letter sink", func() error { return t.cfg.DeadLetter.Open(ctx) }); err != nil {
 			return o, fmt.Errorf("open dead-letter sink: %w", err)
@@ -218,12 +236,71 @@ func (t *Task) open(ctx context.Context) (openedPlugins, error) {
 	return o, nil
 }
 
+func (t *Task) setSource(src api.Source) {
+	t.src = src
+	t.acker, _ = src.(api.Acker)
+}
+
+// buildSource calls NewSource with the positions to resume from: the
+// offset store's, overridden by those of a sink that stores positions with
+// its writes. Partitions the sink moved are committed, so the offset store
+// reports what the source resumes from.
+func (t *Task) buildSource(ctx context.Context) (api.Source, error) {
+	committed := t.cfg.Committed
+	if ps, ok := t.cfg.Sink.(api.PositionStore); ok {
+		var stored map[string]api.Position
+		err := t.retry(ctx, "read sink positions", func() error {
+			var err error
+			stored, err = ps.Positions(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read sink positions: %w", err)
+		}
+		var moved map[string]api.Position
+		committed, moved = mergePositions(t.cfg.Committed, stored)
+		if len(moved) > 0 {
+			t.log.Info("source resumes from positions stored by the sink", "partitions", slices.Sorted(maps.Keys(moved)))
+			if err := t.storeOffsets(moved); errors.Is(err, offset.ErrFenced) {
+				return nil, fmt.Errorf("offset commit: %w", err)
+			} else if err != nil {
+				t.log.Warn("cannot commit the sink's positions; the offset store lags until the partitions move", "err", err)
+			}
+		}
+	}
+	src, err := t.cfg.NewSource(committed)
+	if err != nil {
+		return nil, fmt.Errorf("build source: %w", err)
+	}
+	return src, nil
+}
+
+// mergePositions overlays a sink's stored positions on the offset store's
+// (api.PositionStore: the sink's win) and returns the result and the
+// partitions whose position the sink changed. Neither input is modified.
+func mergePositions(committed, stored map[string]api.Position) (merged, moved map[string]api.Position) {
+	merged = maps.Clone(committed)
+	for p, pos := range stored {
+		if old, ok := committed[p]; ok && bytes.Equal(old, pos) {
+			continue
+		}
+		if merged == nil {
+			merged = make(map[string]api.Position, len(stored))
+		}
+		if moved == nil {
+			moved = make(map[string]api.Position, len(stored))
+		}
+		merged[p], moved[p] = pos, pos
+	}
+	return merged, moved
+}
+
 func (t *Task) closePlugins(ctx context.Context, o openedPlugins) error {
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.StopTimeout)
 	defer cancel()
 	var errs []error
 	if o.source {
-		if err := t.cfg.Source.Close(ctx); err != nil {
+		if err := t.src.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close source: %w", err))
 		}
 	}
@@ -258,7 +335,7 @@ func (t *Task) readLoop(ctx context.Context, out chan<- *batch, writerDone <-cha
 		start := time.Now()
 		err := t.retry(ctx, "read", func() error {
 			var err error
-			recs, err = t.cfg.Source.Read(ctx) // ErrEndOfInput is not retried
+			recs, err = t.src.Read(ctx) // ErrEndOfInput is not retried
 			return err
 		})
 		t.m.pollNanos.Add(int64(time.Since(start)))
@@ -605,8 +682,7 @@ func (t *Task) commit() error {
 	if c.Offsets == nil {
 		return nil
 	}
-	if err := t.cfg.Committer.Commit(c.Offsets); err != nil {
-		t.m.commitFails.Add(1)
+	if err := t.storeOffsets(c.Offsets); err != nil {
 		if errors.Is(err, offset.ErrFenced) {
 			return fmt.Errorf("offset commit: %w", err)
 		}
@@ -616,6 +692,15 @@ func (t *Task) commit() error {
 	t.mu.Lock()
 	t.wm.Committed(c)
 	t.mu.Unlock()
+	return nil
+}
+
+// storeOffsets hands offsets to the Committer and counts the outcome.
+func (t *Task) storeOffsets(offsets map[string]api.Position) error {
+	if err := t.cfg.Committer.Commit(offsets); err != nil {
+		t.m.commitFails.Add(1)
+		return err
+	}
 	t.m.commits.Add(1)
 	t.m.lastCommit.Store(time.Now().UnixNano())
 	return nil

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -42,21 +41,38 @@ var Template = api.TransformPlugin{
 type rewrite struct {
 	t    *template.Template
 	hint int // the last output's size, to allocate the next one once
+	// slab holds the renders of many records back to back, so a batch
+	// costs a few allocations instead of one per record. Each render is
+	// capped at its own end, so an append by a later transform copies it
+	// instead of overwriting a neighbour. A task applies its chain from
+	// one goroutine, so the slab needs no lock.
+	slab []byte
 }
+
+// slabSize is the size of one slab of renders: big enough for hundreds of
+// typical outputs, small enough that a few records kept alive pin little.
+const slabSize = 32 << 10
 
 // Apply replaces the data with the render. The new data is application/json
 // when it is valid JSON and text/plain otherwise; dataschema described the
 // old data, so it is dropped. A record whose data cannot be read fails
 // alone, under the connector's errors.tolerance.
 func (w *rewrite) Apply(r *api.Record) (bool, error) {
-	out, err := w.t.Render(&r.Event, make([]byte, 0, w.hint+64))
+	if cap(w.slab)-len(w.slab) < w.hint+64 {
+		w.slab = make([]byte, 0, max(slabSize, 4*(w.hint+64)))
+	}
+	free := w.slab[len(w.slab):]
+	out, err := w.t.Render(&r.Event, free)
 	if err != nil {
 		return false, api.Fatal(fmt.Errorf("template: %w", err))
 	}
 	w.hint = len(out)
-	r.Event.Data = out
+	if len(out) > 0 && cap(free) > 0 && &out[0] == &free[:1][0] {
+		w.slab = w.slab[:len(w.slab)+len(out)] // rendered in place
+	}
+	r.Event.Data = out[:len(out):len(out)]
 	r.Event.DataSchema = ""
-	if w.t.JSON() || json.Valid(out) {
+	if w.t.JSON() || api.ValidJSON(out) {
 		r.Event.DataContentType = "application/json"
 	} else {
 		r.Event.DataContentType = "text/plain"

@@ -2,6 +2,7 @@ package transform_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -60,6 +61,35 @@ func TestTemplateTransform(t *testing.T) {
 				t.Errorf("dataschema kept: %q", r.Event.DataSchema)
 			}
 		})
+	}
+}
+
+// TestTemplateTransformSlab checks that renders sharing one slab stay
+// apart: every record keeps its own output however many follow it, and a
+// later transform appending to one record's data does not touch the next.
+func TestTemplateTransformSlab(t *testing.T) {
+	t.Parallel()
+	tr := newTemplate(t, map[string]string{"form": "TEMPLATE", "value": `{"n": "$.data.n"}`, "template": `{"n": ${n}}`})
+	const n = 5000 // several slabs
+	recs := make([]api.Record, n)
+	for i := range recs {
+		recs[i].Event = api.Event{ID: "x", Source: "s", Type: "t", DataContentType: "application/json",
+			Data: []byte(`{"n": ` + strconv.Itoa(i) + `, "pad": "` + strings.Repeat("p", i%300) + `"}`)}
+		if keep, err := tr.Apply(&recs[i]); err != nil || !keep {
+			t.Fatalf("Apply %d = %v, %v", i, keep, err)
+		}
+		if i%7 == 0 {
+			recs[i].Event.Data = append(recs[i].Event.Data, "tail"...)
+		}
+	}
+	for i := range recs {
+		want := `{"n": ` + strconv.Itoa(i) + `}`
+		if i%7 == 0 {
+			want += "tail"
+		}
+		if got := string(recs[i].Event.Data); got != want {
+			t.Fatalf("record %d: data %q, want %q", i, got, want)
+		}
 	}
 }
 

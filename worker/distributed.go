@@ -38,6 +38,11 @@ type DistributedConfig struct {
 	// HTTPClient forwards writes to the leader; default a client with a
 	// 60s timeout.
 	HTTPClient *http.Client
+	// Faults, when set, is a test hook: while it holds config reads the
+	// worker neither leads nor applies assignments, so it keeps running
+	// what it runs (pass the same Faults to the Membership to cut gossip
+	// too). Nil in production.
+	Faults *cluster.Faults
 }
 
 // Distributed is a cluster worker: a Controller whose reads come from the
@@ -67,6 +72,10 @@ type Distributed struct {
 	// claimed is true once this worker, as leader, has recorded itself as
 	// the worker of every connector's own status; loopMu.
 	claimed bool
+	held    bool // config reads were held (Faults) at the last pass; loopMu
+	// handOver holds the tasks of this worker's assignment waiting for
+	// their previous owner to stop them, with when the wait began; loopMu.
+	handOver map[cluster.TaskID]time.Time
 
 	mu       sync.Mutex
 	owned    map[cluster.TaskID]*ownedTask // copy of tasks after each pass, for metrics
@@ -92,6 +101,11 @@ type taskKey struct {
 	restarts int64
 	count    int
 	config   string // the task's config, canonical JSON
+	// since is the generation that placed the task on this worker: it
+	// grows when the task went elsewhere and came back, possibly before
+	// this worker saw it go (a zombie). Its run then is fenced, or soon
+	// will be, and must start again.
+	since int64
 }
 
 // NewDistributed validates cfg and returns a worker ready to Run.
@@ -127,6 +141,8 @@ func NewDistributed(cfg DistributedConfig) (*Distributed, error) {
 		client: cfg.HTTPClient,
 		wake:   make(chan struct{}, 1),
 		tasks:  map[cluster.TaskID]*ownedTask{},
+
+		handOver: map[cluster.TaskID]time.Time{},
 	}, nil
 }
 
@@ -264,20 +280,36 @@ func (d *Distributed) reconcile(ctx context.Context) time.Time {
 	d.leader, d.members = leader, members
 	d.mu.Unlock()
 
+	if held := d.cfg.Faults.ConfigHeld(); held != d.held {
+		d.held = held
+		d.log.Warn("test fault: config reads", "held", held)
+	}
+	if d.held {
+		return time.Time{}
+	}
 	var next time.Time
 	if leader == d.cfg.WorkerID {
-		var err error
-		if next, err = d.lead(ctx, members); err != nil {
+		quorate, n, err := d.lead(ctx, members)
+		if err != nil {
 			d.log.Warn("leading", "err", err)
 		}
-		if !d.claimed {
+		next = n
+		if !d.claimed && quorate {
 			d.claimed = d.claimConnectorStatuses(ctx)
 		}
 	} else {
 		d.claimed = false
 	}
-	if err := d.applyAssignment(ctx); err != nil {
+	if err := d.applyAssignment(ctx, members); err != nil {
 		d.log.Warn("applying the assignment", "err", err)
+	}
+	if len(d.handOver) > 0 {
+		// Status changes do not wake the loop: look again soon for the
+		// previous owners' stops.
+		soon := time.Now().Add(handOverPoll)
+		if next.IsZero() || soon.Before(next) {
+			next = soon
+		}
 	}
 	d.mu.Lock()
 	d.owned = maps.Clone(d.tasks)
@@ -312,11 +344,14 @@ func (d *Distributed) claimConnectorStatuses(ctx context.Context) bool {
 // connector whose revision changed (planned once, here) and a tombstone
 // for deleted ones, then the next assignment when it differs from the
 // published one. The assignment is a compare-and-set on the version it
-// was computed from, so of two momentary leaders only one wins.
-func (d *Distributed) lead(ctx context.Context, members []cluster.Member) (time.Time, error) {
+// was computed from, so of two momentary leaders only one wins. It
+// reports whether this worker sees a quorum of the assigned workers (a
+// cut-off worker that believes it leads must not write as the leader)
+// and when the next grace period ends.
+func (d *Distributed) lead(ctx context.Context, members []cluster.Member) (bool, time.Time, error) {
 	defs, err := d.st.Connectors(ctx)
 	if err != nil {
-		return time.Time{}, err
+		return false, time.Time{}, err
 	}
 	var tasks []cluster.TaskID
 	live := map[string]bool{}
@@ -324,15 +359,15 @@ func (d *Distributed) lead(ctx context.Context, members []cluster.Member) (time.
 		live[def.Name] = true
 		ts, ver, err := readTaskSet(ctx, d.st, def.Name)
 		if err != nil {
-			return time.Time{}, err
+			return false, time.Time{}, err
 		}
 		if ver == 0 || ts.Revision != def.Revision {
 			if ts, err = d.publishPlan(ctx, def, ts, ver); err != nil {
 				if errors.Is(err, ErrRegisterConflict) {
 					d.kick() // planned by another writer meanwhile: read it next pass
-					return time.Time{}, nil
+					return false, time.Time{}, nil
 				}
-				return time.Time{}, err
+				return false, time.Time{}, err
 			}
 		}
 		for i := range ts.Configs {
@@ -341,7 +376,7 @@ func (d *Distributed) lead(ctx context.Context, members []cluster.Member) (time.
 	}
 	keys, err := d.st.RegisterKeys(ctx, regTasks)
 	if err != nil {
-		return time.Time{}, err
+		return false, time.Time{}, err
 	}
 	for _, k := range keys {
 		name := strings.TrimPrefix(k, regTasks)
@@ -353,18 +388,18 @@ func (d *Distributed) lead(ctx context.Context, members []cluster.Member) (time.
 			continue
 		}
 		if _, err := d.putTaskSet(ctx, name, ver, taskSet{}); err != nil {
-			return time.Time{}, err
+			return false, time.Time{}, err
 		}
 	}
 
 	prev, ver, err := readAssignment(ctx, d.st)
 	if err != nil {
-		return time.Time{}, err
+		return false, time.Time{}, err
 	}
 	workers := cluster.LiveWorkers(members)
 	if !hasQuorum(prev, workers, members) {
 		d.log.Warn("not publishing an assignment: this worker sees too few of the assigned workers (partitioned?)")
-		return time.Time{}, nil
+		return false, time.Time{}, nil
 	}
 	away, next := cluster.InGrace(cluster.Departures(members), time.Now(), d.cfg.Grace)
 	// Just after this worker started, the workers of the published
@@ -393,25 +428,25 @@ func (d *Distributed) lead(ctx context.Context, members []cluster.Member) (time.
 	}
 	plan, err := cluster.Assign(workers, tasks, prev)
 	if err != nil {
-		return next, err
+		return true, next, err
 	}
 	if !plan.Changed {
-		return next, nil
+		return true, next, nil
 	}
 	b, err := json.Marshal(plan.Assignment)
 	if err != nil {
-		return next, err
+		return true, next, err
 	}
 	if _, err := d.st.PutRegister(ctx, regAssignment, ver, b); err != nil {
 		if errors.Is(err, ErrRegisterConflict) {
 			d.kick() // another leader published first: compute again from it
-			return next, nil
+			return true, next, nil
 		}
-		return next, err
+		return true, next, err
 	}
 	d.log.Info("assignment published", "generation", plan.Assignment.Generation, "moves", len(plan.Moves),
 		"tasks", len(tasks), "workers", len(workers), "away", away, "unassigned", len(plan.Unassigned))
-	return next, nil
+	return true, next, nil
 }
 
 // settlePeriod is how long a starting worker keeps the tasks of assigned
@@ -501,8 +536,10 @@ func (d *Distributed) putTaskSet(ctx context.Context, name string, ver int64, ts
 // applyAssignment makes the tasks this worker runs match the published
 // assignment and task sets: it stops tasks it lost or whose published
 // state changed (soft stop: offsets committed), then starts the new ones
-// with the assignment's generation, which fences any earlier owner.
-func (d *Distributed) applyAssignment(ctx context.Context) error {
+// with the assignment's generation, which fences any earlier owner. A
+// task that a live worker still reports running waits until that worker
+// stopped it (see previousOwner).
+func (d *Distributed) applyAssignment(ctx context.Context, members []cluster.Member) error {
 	a, _, err := readAssignment(ctx, d.st)
 	if err != nil {
 		return err
@@ -534,7 +571,7 @@ func (d *Distributed) applyAssignment(ctx context.Context) error {
 		canon, _ := json.Marshal(raw) // map keys are sorted
 		wants[slot.TaskID] = want{
 			key: taskKey{revision: ts.Revision, epoch: ts.Epoch, target: ts.Target, restarts: ts.restarts(slot.Task),
-				count: len(ts.Configs), config: string(canon)},
+				count: len(ts.Configs), config: string(canon), since: slot.Since},
 			def: def, raw: raw,
 		}
 	}
@@ -548,6 +585,15 @@ func (d *Distributed) applyAssignment(ctx context.Context) error {
 	}
 	d.stopOwned(ctx, stop)
 
+	for id := range d.handOver {
+		if _, ok := wants[id]; !ok {
+			delete(d.handOver, id)
+		}
+	}
+	live := map[string]bool{}
+	for _, w := range cluster.LiveWorkers(members) {
+		live[w.ID] = true
+	}
 	ids := slices.SortedFunc(maps.Keys(wants), func(x, y cluster.TaskID) int { return x.Compare(y) })
 	for _, id := range ids {
 		if _, ok := d.tasks[id]; ok {
@@ -555,6 +601,14 @@ func (d *Distributed) applyAssignment(ctx context.Context) error {
 		}
 		w := wants[id]
 		c := &connState{def: w.def, v: validate(d.cfg.Registry, d.eng.cfg.CommitInterval, w.def.Config)}
+		var waited time.Duration
+		if w.key.target != offset.TargetPaused {
+			var wait bool
+			if waited, wait = d.awaitHandOver(ctx, id, c, live); wait {
+				continue
+			}
+			d.fenceDeparted(ctx, id, live)
+		}
 		slot := &taskSlot{conn: id.Connector, index: id.Task, count: w.key.count, raw: w.raw, fixedGen: max(a.Generation, 1)}
 		slot.gen.Store(slot.fixedGen)
 		o := &ownedTask{key: w.key, conn: c}
@@ -565,9 +619,104 @@ func (d *Distributed) applyAssignment(ctx context.Context) error {
 			d.eng.launch(context.Background(), c, slot)
 		}
 		d.tasks[id] = o
-		d.log.Info("task started", "connector", id.Connector, "task", id.Task, "generation", slot.fixedGen, "target", w.key.target)
+		d.log.Info("task started", "connector", id.Connector, "task", id.Task, "generation", slot.fixedGen, "target", w.key.target,
+			"handover_wait", waited)
 	}
 	return nil
+}
+
+// handOverPoll is how often a worker looks for the previous owners' stops
+// while tasks wait for them.
+const handOverPoll = 50 * time.Millisecond
+
+// awaitHandOver reports whether task id must wait before it starts here,
+// and how long it waited so far. A planned move (a worker joined, or the
+// old owner drains) is stop-before-start: the new owner starts the task
+// only once the old owner's status no longer says it runs it (the old
+// owner writes UNASSIGNED after its soft stop, offsets committed), so the
+// old owner's last batch is not written twice. The wait is bounded by the
+// task's stop timeout plus a margin, in case the old owner cannot write
+// its status. A dead or departed old owner is not waited for: the grace
+// period already did, and fencing covers a zombie.
+func (d *Distributed) awaitHandOver(ctx context.Context, id cluster.TaskID, c *connState, live map[string]bool) (time.Duration, bool) {
+	began, waiting := d.handOver[id]
+	now := time.Now()
+	if !waiting {
+		began = now
+	}
+	owner := d.previousOwner(ctx, id, live)
+	limit := handOverMargin
+	if c.v != nil && c.v.cfg != nil {
+		limit += c.v.cfg.stopTimeout
+	}
+	if owner == "" || now.Sub(began) >= limit {
+		if owner != "" {
+			d.log.Warn("hand-over timed out: starting a task its previous owner still reports running",
+				"connector", id.Connector, "task", id.Task, "owner", owner, "waited", now.Sub(began))
+		}
+		delete(d.handOver, id)
+		return now.Sub(began), false
+	}
+	if !waiting {
+		d.handOver[id] = began
+		d.log.Info("task waits for its previous owner to stop it", "connector", id.Connector, "task", id.Task, "owner", owner)
+	}
+	return now.Sub(began), true
+}
+
+// handOverMargin is added to a task's stop timeout to bound the wait for
+// its previous owner.
+const handOverMargin = 5 * time.Second
+
+// fenceDeparted fences the run of task id on its previous owner when that
+// worker is gone (not live): it may be a zombie still running the task.
+// Fenced before this worker's run reads the committed offsets, the
+// zombie's commits either landed before (and this run resumes after
+// them) or are refused, so no committed offset ever goes back. A failed
+// fence is logged and the task starts anyway: the generation fence still
+// holds after this run's first commit.
+func (d *Distributed) fenceDeparted(ctx context.Context, id cluster.TaskID, live map[string]bool) {
+	sts, err := d.st.Statuses(ctx, id.Connector)
+	if err != nil {
+		return
+	}
+	for _, st := range sts {
+		if st.Task != id.Task || st.WorkerID == "" || st.WorkerID == d.cfg.WorkerID || live[st.WorkerID] {
+			continue
+		}
+		fctx, cancel := context.WithTimeout(ctx, fenceTimeout)
+		err := d.st.FenceRun(fctx, id.Connector, st.WorkerID, st.Generation)
+		cancel()
+		if err != nil {
+			d.log.Warn("cannot fence the previous owner's run", "connector", id.Connector, "task", id.Task,
+				"owner", st.WorkerID, "generation", st.Generation, "err", err)
+		} else {
+			d.log.Info("fenced the previous owner's run", "connector", id.Connector, "task", id.Task,
+				"owner", st.WorkerID, "generation", st.Generation)
+		}
+	}
+}
+
+// fenceTimeout bounds the fence write before a task takes over from a
+// departed worker.
+const fenceTimeout = 10 * time.Second
+
+// previousOwner returns the live worker other than this one whose status
+// record says it runs task id (RUNNING or RESTARTING), or "".
+func (d *Distributed) previousOwner(ctx context.Context, id cluster.TaskID, live map[string]bool) string {
+	sts, err := d.st.Statuses(ctx, id.Connector)
+	if err != nil {
+		return ""
+	}
+	for _, st := range sts {
+		if st.Task != id.Task || st.WorkerID == d.cfg.WorkerID || !live[st.WorkerID] {
+			continue
+		}
+		if st.State == offset.StateRunning || st.State == offset.StateRestarting {
+			return st.WorkerID
+		}
+	}
+	return ""
 }
 
 // stopOwned soft-stops tasks at once and waits for them, then marks those

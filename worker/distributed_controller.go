@@ -146,15 +146,7 @@ func (d *Distributed) ConnectorStatus(ctx context.Context, name string) (Connect
 // TaskStatus implements Controller.
 func (d *Distributed) TaskStatus(ctx context.Context, name string, task int) (TaskStateInfo, error) {
 	st, err := d.ConnectorStatus(ctx, name)
-	if err != nil {
-		return TaskStateInfo{}, err
-	}
-	for _, t := range st.Tasks {
-		if t.ID == task {
-			return t, nil
-		}
-	}
-	return TaskStateInfo{}, fmt.Errorf("task %s/%d: %w", name, task, ErrNotFound)
+	return taskState(st, err, name, task)
 }
 
 // CreateConnector implements Controller.

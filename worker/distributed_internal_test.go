@@ -1,8 +1,12 @@
 package worker
 
 import (
+	"context"
+	"log/slog"
 	"testing"
+	"time"
 
+	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/worker/cluster"
 )
 
@@ -58,6 +62,64 @@ func TestHasQuorum(t *testing.T) {
 			t.Parallel()
 			if got := hasQuorum(tc.prev, tc.live, tc.members); got != tc.want {
 				t.Errorf("hasQuorum = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// statusStore is the part of a ClusterStore the hand-over reads, the
+// statuses of an offset.Memory; nothing else is called here.
+type statusStore struct {
+	ClusterStore
+	mem offset.Store
+}
+
+func (s statusStore) Statuses(ctx context.Context, conn string) ([]offset.Status, error) {
+	return s.mem.Statuses(ctx, conn)
+}
+
+// TestAwaitHandOver: a task moved from a live worker waits until that
+// worker no longer reports it running, at most its stop timeout plus a
+// margin; a departed owner or this worker's own status never waits.
+func TestAwaitHandOver(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		worker  string // writer of the task's status
+		state   offset.State
+		waiting time.Duration // how long the task has waited already; 0: first look
+		want    bool
+	}{
+		{"running on a live worker", "b", offset.StateRunning, 0, true},
+		{"restarting on a live worker", "b", offset.StateRestarting, 0, true},
+		{"still running, within the bound", "b", offset.StateRunning, 3 * time.Second, true},
+		{"still running, bound passed", "b", offset.StateRunning, handOverMargin + time.Second, false},
+		{"stopped by the live worker", "b", offset.StateUnassigned, 0, false},
+		{"failed on the live worker", "b", offset.StateFailed, 0, false},
+		{"running on a departed worker", "gone", offset.StateRunning, 0, false},
+		{"running here", "a", offset.StateRunning, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			mem := offset.NewMemory()
+			if err := mem.PutStatus(ctx, offset.Status{Connector: "c", Task: 1, State: tt.state, WorkerID: tt.worker, Generation: 3}); err != nil {
+				t.Fatal(err)
+			}
+			d := &Distributed{cfg: DistributedConfig{Config: Config{WorkerID: "a"}}, st: statusStore{mem: mem},
+				log: slog.New(slog.DiscardHandler), handOver: map[cluster.TaskID]time.Time{}}
+			id := cluster.TaskID{Connector: "c", Task: 1}
+			if tt.waiting > 0 {
+				d.handOver[id] = time.Now().Add(-tt.waiting)
+			}
+			c := &connState{v: &validation{cfg: &connectorConfig{}}}
+			_, got := d.awaitHandOver(ctx, id, c, map[string]bool{"a": true, "b": true})
+			if got != tt.want {
+				t.Errorf("wait = %v, want %v", got, tt.want)
+			}
+			if _, held := d.handOver[id]; held != got {
+				t.Errorf("handOver holds the task: %v, want %v", held, got)
 			}
 		})
 	}

@@ -29,6 +29,11 @@ type ClusterStore interface {
 	// Watch signals (coalesced, never blocking the store) that something
 	// changed; cancel stops it.
 	Watch() (<-chan struct{}, func())
+	// FenceRun refuses every later commit of the run of generation that
+	// worker ran of a task of connector, for the partitions that run
+	// committed last, and returns once offsets read from this store
+	// include everything the run committed before.
+	FenceRun(ctx context.Context, connector, worker string, generation int64) error
 }
 
 // Register keys. Task sets live under a prefix so that a deleted

@@ -63,6 +63,12 @@ func (m *memCluster) DeleteConnector(ctx context.Context, name string) error {
 	return err
 }
 
+// FenceRun does nothing: offset.Memory does not know which worker
+// committed a partition, so in process the generation fence alone
+// guards offsets (replication is instant, so a cut-off worker's commit
+// lands only before the new owner's first).
+func (m *memCluster) FenceRun(context.Context, string, string, int64) error { return nil }
+
 func (m *memCluster) PutRegister(_ context.Context, key string, expect int64, value []byte) (int64, error) {
 	m.mu.Lock()
 	cur := m.regs[key]

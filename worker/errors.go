@@ -14,4 +14,10 @@ var (
 	ErrNotStopped = errors.New("connector must be in the STOPPED state")
 	// ErrBadRequest wraps any other client mistake (HTTP 400).
 	ErrBadRequest = errors.New("bad request")
+	// ErrRegisterConflict: a ClusterStore.PutRegister lost its
+	// compare-and-set (another writer came first).
+	ErrRegisterConflict = errors.New("register version conflict")
+	// ErrNotClustered: the worker does not run in cluster mode (GET
+	// /cluster on a standalone worker answers 404).
+	ErrNotClustered = errors.New("not a cluster worker")
 )

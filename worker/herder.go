@@ -264,6 +264,11 @@ func (s *Standalone) TaskConfigs(ctx context.Context, name string) ([]TaskInfo, 
 // TaskStatus implements Controller.
 func (s *Standalone) TaskStatus(ctx context.Context, name string, task int) (TaskStateInfo, error) {
 	st, err := s.ConnectorStatus(ctx, name)
+	return taskState(st, err, name, task)
+}
+
+// taskState picks one task's line out of a connector's status.
+func taskState(st ConnectorStateInfo, err error, name string, task int) (TaskStateInfo, error) {
 	if err != nil {
 		return TaskStateInfo{}, err
 	}

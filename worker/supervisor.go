@@ -301,13 +301,25 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 	if err != nil {
 		return sc, fmt.Errorf("task start: read committed offsets: %w", err)
 	}
-	tc := func(cfg api.Config) api.TaskConfig {
-		return api.TaskConfig{Connector: t.conn, Task: t.index, Tasks: t.count, Config: cfg, Committed: committed, Logger: logger}
+	// A plugin's warning shows in the status line of its running task; a
+	// warning racing the task's stop must not mark a stopped task running.
+	warn := func(msg string) {
+		if ctx.Err() == nil {
+			s.putStatus(t.conn, t.index, offset.StateRunning, "warning: "+msg, gen)
+		}
 	}
-
-	src, err := cc.source.New(tc(cc.sourceCfg))
-	if err != nil {
-		return sc, fmt.Errorf("task start: source %q: %w", cc.source.Name, err)
+	tc := func(cfg api.Config, committed map[string]api.Position) api.TaskConfig {
+		return api.TaskConfig{Connector: t.conn, Task: t.index, Tasks: t.count, Config: cfg, Committed: committed,
+			Logger: logger, OnWarning: warn}
+	}
+	// The runtime builds the source after opening the sink, whose stored
+	// positions (api.PositionStore) may be ahead of the offset store's.
+	newSource := func(merged map[string]api.Position) (api.Source, error) {
+		src, err := cc.source.New(tc(cc.sourceCfg, merged))
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", cc.source.Name, err)
+		}
+		return src, nil
 	}
 	chain, err := buildChain(s.cfg.Registry, cc.transforms)
 	if err != nil {
@@ -316,14 +328,14 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 	// The chain is closed here when a later constructor fails; once
 	// runtime.New succeeded the runtime closes every plugin.
 	closeChain := func() { closeTransforms(chain) }
-	snk, err := cc.sink.New(tc(cc.sinkCfg))
+	snk, err := cc.sink.New(tc(cc.sinkCfg, committed))
 	if err != nil {
 		closeChain()
 		return sc, fmt.Errorf("task start: sink %q: %w", cc.sink.Name, err)
 	}
 	var dlq api.Sink
 	if cc.dlq != nil {
-		if dlq, err = cc.dlq.New(tc(cc.dlqCfg)); err != nil {
+		if dlq, err = cc.dlq.New(tc(cc.dlqCfg, committed)); err != nil {
 			closeChain()
 			return sc, fmt.Errorf("task start: dead-letter sink %q: %w", cc.dlq.Name, err)
 		}
@@ -343,7 +355,8 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 	runner, err := s.newTask(runtime.Config{
 		Connector:      t.conn,
 		Task:           t.index,
-		Source:         src,
+		NewSource:      newSource,
+		Committed:      committed,
 		Transforms:     chain,
 		Sink:           snk,
 		DeadLetter:     dlq,

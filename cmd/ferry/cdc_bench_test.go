@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"path/filepath"
 	"sort"
@@ -11,6 +13,10 @@ import (
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/ferryhq/ferry/internal/testbed"
 )
 
 // TestCDCThroughput measures the flagship pipelines through the real
@@ -71,6 +77,7 @@ func TestCDCThroughput(t *testing.T) {
 			return len(tasks) == 1 && strings.HasPrefix(tasks[0], "PAUSED")
 		})
 	}
+	binlogFrom := src.binlogPos()
 	start := time.Now()
 	half := rows / 2
 	for from := 1; from <= half; from += 10000 {
@@ -82,6 +89,8 @@ func TestCDCThroughput(t *testing.T) {
 	}
 	changes := 2 * half
 	t.Logf("load: %d changes written in %s", changes, time.Since(start).Round(time.Millisecond))
+	rawRate := rawBinlogRate(t, binlogFrom, changes)
+	t.Logf("BENCH raw go-mysql read of the same %d changes (the ceiling): %.0f rows/s", changes, rawRate)
 
 	for _, s := range sinks {
 		before := ack(s.name)
@@ -99,8 +108,9 @@ func TestCDCThroughput(t *testing.T) {
 			return ack(s.name)-before >= float64(changes)
 		})
 		el := time.Since(start)
-		t.Logf("BENCH streaming %-15s %7d changes in %7s = %7.0f rows/s (load avg %s before, %s after)",
-			s.name, changes, el.Round(time.Millisecond), float64(changes)/el.Seconds(), la, loadavg())
+		rate := float64(changes) / el.Seconds()
+		t.Logf("BENCH streaming %-15s %7d changes in %7s = %7.0f rows/s, %3.0f%% of raw (load avg %s before, %s after)",
+			s.name, changes, el.Round(time.Millisecond), rate, 100*rate/rawRate, la, loadavg())
 	}
 
 	// Snapshot of the loaded table into drop, and into MariaDB.
@@ -120,6 +130,57 @@ func TestCDCThroughput(t *testing.T) {
 			s.name, half, el.Round(time.Millisecond), float64(half)/el.Seconds(), la, loadavg())
 	}
 	t.Logf("BENCH worker peak RSS %.1f MB (five connectors, three of them idle after catching up)", rss.Stop())
+}
+
+// binlogPos is the server's current binlog file and position.
+func (d *cdcDB) binlogPos() gmysql.Position {
+	d.t.Helper()
+	row := d.rows("SHOW MASTER STATUS")
+	if len(row) != 1 {
+		d.t.Fatalf("SHOW MASTER STATUS: %v", row)
+	}
+	var pos uint32
+	if _, err := fmt.Sscan(row[0][1], &pos); err != nil {
+		d.t.Fatal(err)
+	}
+	return gmysql.Position{Name: row[0][0], Pos: pos}
+}
+
+// rawBinlogRate reads the binlog from `from` with a bare go-mysql syncer
+// until it has seen `changes` row changes (an update's before and after
+// images count as one) and returns the rate: what reading the same events
+// costs with no decoding into records, the ceiling for mysql-cdc.
+func rawBinlogRate(t *testing.T, from gmysql.Position, changes int) float64 {
+	t.Helper()
+	cfg := testbed.MySQL(t)
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID: 200000 + rand.Uint32N(1<<30), Flavor: gmysql.MariaDBFlavor,
+		Host: cfg.Host, Port: uint16(cfg.Port), User: cfg.User, Password: cfg.Password,
+	})
+	defer syncer.Close()
+	start := time.Now()
+	streamer, err := syncer.StartSync(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	n := 0
+	for n < changes {
+		ev, err := streamer.GetEvent(ctx)
+		if err != nil {
+			t.Fatalf("raw binlog read after %d changes: %v", n, err)
+		}
+		if re, ok := ev.Event.(*replication.RowsEvent); ok {
+			switch ev.Header.EventType {
+			case replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2:
+				n += len(re.Rows) / 2
+			default:
+				n += len(re.Rows)
+			}
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
 }
 
 // TestCDCLatency measures write-to-delivery latency of MariaDB → RocketMQ

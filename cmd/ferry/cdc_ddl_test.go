@@ -261,3 +261,32 @@ func dedupe(evs []ddlEvent) []ddlEvent {
 	}
 	return out
 }
+
+// TestCDCUnreadableDDLWarns runs a DDL statement the source's classifier
+// cannot read (a comment between ALTER and TABLE): the task keeps running,
+// its status line carries the warning with the statement, and the changes
+// after it still arrive.
+func TestCDCUnreadableDDLWarns(t *testing.T) {
+	ferryBinary(t)
+	src := newCDCDB(t, "dwarn")
+	src.exec("CREATE TABLE w (id INT PRIMARY KEY, a INT)")
+	src.exec("INSERT INTO w VALUES (1, 1)")
+	w := startWorker(t, filepath.Join(t.TempDir(), "data"), freeAddr(t))
+	w.createConnector("ddl-warn", merge(cdcCommon, src.sourceConfig(), map[string]string{"sink": "drop"}))
+	acked := func() float64 { return w.metric("ferry_sink_task_sink_record_ack_total", "ddl-warn") }
+	w.waitFor("ddl-warn", time.Minute, "snapshot acknowledged", func() bool { return acked() >= 1 })
+
+	const unreadable = "ALTER /* reviewed */ TABLE w ADD COLUMN z INT"
+	src.exec(unreadable)
+	src.exec("INSERT INTO w VALUES (2, 2, 2)")
+	var tasks []string
+	w.waitFor("ddl-warn", time.Minute, "the warning in the task status", func() bool {
+		_, tasks = w.connectorState("ddl-warn")
+		return len(tasks) == 1 && strings.HasPrefix(tasks[0], "RUNNING warning: DDL not understood")
+	})
+	if !strings.Contains(tasks[0], unreadable) {
+		t.Errorf("status %q does not name the statement %q", tasks[0], unreadable)
+	}
+	// The snapshot row, the ddl event and the insert after it.
+	w.waitFor("ddl-warn", time.Minute, "the insert after the DDL acknowledged", func() bool { return acked() >= 3 })
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"database/sql"
 	"encoding/binary"
 	"encoding/json"
@@ -14,16 +13,15 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/admin"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/ferryhq/ferry/internal/testbed"
+	"github.com/ferryhq/ferry/internal/testbed/rocketmqtest"
 )
 
 // Helpers of the flagship CDC end-to-end tests (cdc_e2e_test.go): fresh
@@ -100,35 +98,7 @@ func abbrev(q string) string {
 // rows returns every row of q as strings, NULL as "NULL".
 func (d *cdcDB) rows(q string, args ...any) [][]string {
 	d.t.Helper()
-	rs, err := d.db.Query(q, args...)
-	if err != nil {
-		d.t.Fatalf("%s: %s: %v", d.name, q, err)
-	}
-	defer rs.Close()
-	cols, _ := rs.Columns()
-	var out [][]string
-	for rs.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rs.Scan(ptrs...); err != nil {
-			d.t.Fatal(err)
-		}
-		row := make([]string, len(cols))
-		for i, v := range vals {
-			row[i] = "NULL"
-			if v.Valid {
-				row[i] = v.String
-			}
-		}
-		out = append(out, row)
-	}
-	if err := rs.Err(); err != nil {
-		d.t.Fatal(err)
-	}
-	return out
+	return testbed.QueryRows(d.t, d.db, q, args...)
 }
 
 func (d *cdcDB) count(table string) int {
@@ -392,38 +362,11 @@ type rmqTopic struct {
 	queues  int
 }
 
-var rmqAdminMu sync.Mutex
-
-// newRMQTopic creates a topic with n queues and waits for its route
-// (CreateTopic ignores the broker's answer; the route is the proof).
+// newRMQTopic creates a topic with n queues and waits for its route.
 func newRMQTopic(t testing.TB, prefix string, n int) *rmqTopic {
 	t.Helper()
-	namesrv, broker := testbed.RocketMQ(t), testbed.RocketMQBroker(t)
-	topic := fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano())
-	rmqAdminMu.Lock()
-	defer rmqAdminMu.Unlock()
-	a, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{namesrv})))
-	if err != nil {
-		t.Fatalf("admin: %v", err)
-	}
-	defer a.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(broker),
-		admin.WithReadQueueNums(n), admin.WithWriteQueueNums(n)); err != nil {
-		t.Fatalf("create topic %s: %v", topic, err)
-	}
-	for {
-		mqs, err := a.FetchPublishMessageQueues(ctx, topic)
-		if err == nil && len(mqs) == n {
-			return &rmqTopic{t: t, namesrv: namesrv, broker: broker, name: topic, queues: n}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("route of %s never showed %d queues: %d, %v", topic, n, len(mqs), err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return &rmqTopic{t: t, namesrv: testbed.RocketMQ(t), broker: testbed.RocketMQBroker(t),
+		name: rocketmqtest.Topic(t, prefix, n), queues: n}
 }
 
 func (tp *rmqTopic) sinkConfig() map[string]string {

@@ -35,6 +35,7 @@ type workerOptions struct {
 	grace        time.Duration
 	drainTimeout time.Duration
 	workerID     string
+	debugFaults  string
 	taskOptions
 }
 
@@ -69,6 +70,8 @@ others first, then it leaves the cluster and exits 0.`,
 	f.DurationVar(&o.grace, "grace", time.Second, "how long a dead worker's tasks wait for it before moving (0: at once)")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, longest wait for the leader to move this worker's tasks")
 	f.StringVar(&o.workerID, "worker-id", "", "worker id, unique in the cluster and stable across restarts (default: the --listen address)")
+	f.StringVar(&o.debugFaults, "debug-faults", "", "test hook: serve POST /debug/faults on this address to cut gossip and hold config reads")
+	_ = f.MarkHidden("debug-faults") // a test hook, not a feature: see docs/cluster.md
 	o.taskOptions.flags(f)
 	// cluster, data-dir and rocketmq are required, from the command line
 	// or --config: runWorker checks them (cobra's check runs before the
@@ -174,6 +177,15 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		}
 	}()
 
+	var faults *cluster.Faults
+	if o.debugFaults != "" {
+		faults = &cluster.Faults{}
+		stop, err := serveFaults(o.debugFaults, faults, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	mem, err := cluster.NewMembership(cluster.MembershipConfig{
 		Name:      id,
 		BindAddr:  gossipHost,
@@ -183,6 +195,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		SecretKey: key,
 		Logger:    log,
 		Meta:      cluster.Meta{WorkerID: id, RESTURL: "http://" + o.listen, Version: version()},
+		Faults:    faults,
 	})
 	if err != nil {
 		return err
@@ -193,6 +206,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		Membership:   mem,
 		Grace:        o.grace,
 		DrainTimeout: o.drainTimeout,
+		Faults:       faults,
 	})
 	if err != nil {
 		_ = mem.Close()

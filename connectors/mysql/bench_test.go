@@ -72,19 +72,7 @@ func BenchmarkBinlog(b *testing.B) {
 		for range b.N {
 			src := mustOpen(b, raw, nil)
 			t0 := time.Now()
-			n := 0
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			for {
-				batch, err := src.Read(ctx)
-				if errors.Is(err, api.ErrEndOfInput) {
-					break
-				}
-				if err != nil {
-					b.Fatalf("Read after %d: %v", n, err)
-				}
-				n += len(batch)
-			}
-			cancel()
+			n := readToEnd(b, src, 5*time.Minute)
 			if n != rows {
 				b.Fatalf("snapshot read %d rows, want %d", n, rows)
 			}
@@ -120,4 +108,65 @@ func BenchmarkBinlog(b *testing.B) {
 			syncer.Close()
 		}
 	})
+}
+
+// BenchmarkSnapshotThreads measures the snapshot of four tables of
+// FERRY_CDC_SNAP_ROWS rows each (default 250,000) with 1, 2 and 4 readers
+// (snapshot.max.threads), in rows/s:
+//
+//	go test -run XXX -bench SnapshotThreads -benchtime 1x ./connectors/mysql/
+func BenchmarkSnapshotThreads(b *testing.B) {
+	rows := 250_000
+	if v, err := strconv.Atoi(os.Getenv("FERRY_CDC_SNAP_ROWS")); err == nil && v > 0 {
+		rows = v
+	}
+	const tables = 4
+	e := newEnv(b)
+	for t := range tables {
+		e.exec(b, fmt.Sprintf("CREATE TABLE bench%d (id INT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME(3), note TEXT)", t))
+		for i := 0; i < rows; i += 1000 {
+			q := fmt.Appendf(nil, "INSERT INTO bench%d VALUES ", t)
+			for j := i; j < min(i+1000, rows); j++ {
+				if j > i {
+					q = append(q, ',')
+				}
+				q = fmt.Appendf(q, "(%d,'name-%d',%d.%02d,'2024-05-06 07:08:09.123','note for row %d')", j, j, j, j%100, j)
+			}
+			e.exec(b, string(q))
+		}
+	}
+	for _, threads := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			raw := e.config("snapshot.mode", "initial_only", "snapshot.max.threads", strconv.Itoa(threads))
+			for range b.N {
+				src := mustOpen(b, raw, nil)
+				t0 := time.Now()
+				n := readToEnd(b, src, 10*time.Minute)
+				if n != tables*rows {
+					b.Fatalf("snapshot read %d rows, want %d", n, tables*rows)
+				}
+				b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "rows/s")
+				_ = src.Close(context.Background())
+			}
+		})
+	}
+}
+
+// readToEnd reads src until ErrEndOfInput and returns how many records it
+// read, failing b on any other error or after within.
+func readToEnd(b *testing.B, src api.Source, within time.Duration) int {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	n := 0
+	for {
+		batch, err := src.Read(ctx)
+		if errors.Is(err, api.ErrEndOfInput) {
+			return n
+		}
+		if err != nil {
+			b.Fatalf("Read after %d: %v", n, err)
+		}
+		n += len(batch)
+	}
 }

@@ -43,6 +43,8 @@ var spec = api.Spec{
 		Description: "initial: snapshot on first start, then stream; never: stream from the current position; when_needed: like initial, and snapshot again when the stored position was purged; initial_only: snapshot, then end."},
 	{Name: "snapshot.chunk.size", Type: api.TypeInt, Default: "2048", Check: api.Range(1, 1<<20),
 		Description: "Rows per primary-key-ordered snapshot chunk (one SELECT)."},
+	{Name: "snapshot.max.threads", Type: api.TypeInt, Default: "1", Check: api.Range(1, 64),
+		Description: "Tables the snapshot reads at once, each on its own connection in a read view of the same instant. Above 1 the readers may open under a brief FLUSH TABLES WITH READ LOCK (needs RELOAD): on MySQL always, on MariaDB only when writes keep lock-free openings apart, and there without RELOAD the snapshot falls back to one thread."},
 	{Name: "gtid.mode", Type: api.TypeString, Default: "auto", Enum: []string{"auto", "on", "off"},
 		Description: "Resume by GTID (on), by binlog file and position (off), or by GTID when the server has GTIDs enabled (auto)."},
 	{Name: "heartbeat.interval.ms", Type: api.TypeDuration, Default: "0",
@@ -72,6 +74,7 @@ type settings struct {
 	tblExclude           []*regexp.Regexp
 	snapshotMode         string
 	chunk                int
+	threads              int
 	gtidMode             string
 	heartbeat            time.Duration
 	heartbeatSQL         string
@@ -91,6 +94,7 @@ func parseSettings(c api.Config) (*settings, error) {
 		flavor:         c.String("database.flavor"),
 		snapshotMode:   c.String("snapshot.mode"),
 		chunk:          c.Int("snapshot.chunk.size"),
+		threads:        c.Int("snapshot.max.threads"),
 		gtidMode:       c.String("gtid.mode"),
 		heartbeat:      c.Duration("heartbeat.interval.ms"),
 		heartbeatSQL:   c.String("heartbeat.action.query"),
@@ -111,6 +115,9 @@ func parseSettings(c api.Config) (*settings, error) {
 	}
 	if s.chunk <= 0 {
 		s.chunk = 2048
+	}
+	if s.threads <= 0 {
+		s.threads = 1
 	}
 	if s.batch <= 0 {
 		s.batch = 2048

@@ -19,14 +19,19 @@
 //   - when_needed also snapshots again when the stored binlog file was
 //     purged; the other modes fail with ErrPurged naming that remedy.
 //
-// The snapshot runs in one REPEATABLE READ transaction opened WITH
-// CONSISTENT SNAPSHOT. On MariaDB its binlog position comes lock-free from
-// the binlog_snapshot_file/position status variables; on MySQL from SHOW
-// MASTER STATUS under a brief FLUSH TABLES WITH READ LOCK. Tables are read
-// in name order, in chunks ordered by primary key (snapshot.chunk.size),
-// and each record's position carries the table and key it was read at, so
-// a restarted snapshot continues after the last committed key instead of
-// starting over. Tables without a primary key restart from their first row.
+// The snapshot reads up to snapshot.max.threads tables at once, each
+// reader on its own connection in a REPEATABLE READ transaction opened
+// WITH CONSISTENT SNAPSHOT, all of them at one instant. On MariaDB the
+// instant and its binlog position come lock-free from the
+// binlog_snapshot_file/position status variables: the readers' openings
+// are retried until they all report the same position, and only when
+// writes keep them apart does it take a brief FLUSH TABLES WITH READ LOCK
+// (RELOAD; without it the snapshot drops to one reader). On MySQL the
+// readers open under that lock and SHOW MASTER STATUS gives the position.
+// Tables are read in name order, each in chunks ordered by primary key
+// (snapshot.chunk.size), in rounds over the first snapshot.max.threads
+// unfinished tables. Tables without a primary key restart from their
+// first row after a crash.
 //
 // # Positions and partition
 //
@@ -41,7 +46,23 @@
 // the transaction (by GTID when available, else file:pos) and skips its
 // first row rows: the next record is exactly the one after the commit,
 // even inside a multi-row event. Snapshot records add
-// "snapshot":{"table":"db.t","key":["42"]}.
+// "snapshot":{"table":"db.t","key":["42"],"rows":7}: the table and key the
+// record was read at and the table's rows so far, "done":true on a
+// table's last row, "open" the other tables in progress with their last
+// keys, and "through" the last table started when no other field names
+// it. Every table up to the last one started that is not named is
+// complete. A resumed snapshot first finishes the chunk and round the
+// committed record was in, so with unchanged settings the records after a
+// commit replay in their original order with the same ids and positions.
+//
+// The snapshot's records share the server's one partition: the engine's
+// in-order ack watermark then commits a prefix of the interleaved tables,
+// and each record's position names every table's progress as of that
+// record, so whatever prefix is committed, a restarted
+// snapshot skips the completed tables and continues every table in
+// progress after its own last committed key. One partition per table
+// would leave stale partitions behind after the hand-over and a new
+// snapshot (when_needed) could not tell them from its own.
 //
 // # Events
 //
@@ -70,7 +91,8 @@
 // binlog lacks, MariaDB's JSON alias for LONGTEXT, is read from
 // information_schema (the live schema) and re-read after a DDL on the
 // table. DDL statements become ferry.mysql.ddl events; one the classifier
-// cannot read is emitted with "parsed":false and logged, never skipped.
+// cannot read is emitted with "parsed":false, never skipped, and reported
+// with api.TaskConfig.Warn (logged and shown in the task's status).
 //
 // With provide.transaction.metadata, BEGIN and END events (ids
 // <file>:<pos>:begin|end) frame each transaction that touches a captured
@@ -92,6 +114,8 @@
 //
 // Open, Read and Close run on the engine's goroutine; Ack may run
 // concurrently with Read and only records the acknowledged position under
-// a mutex. The only goroutine the source owns is go-mysql's syncer, stopped
-// by Close (and by a failed Read).
+// a mutex. The only goroutine the source owns past a call is go-mysql's
+// syncer, stopped by Close (and by a failed Read); a snapshot round's
+// readers run on goroutines that end before the Read that started them
+// returns.
 package mysql

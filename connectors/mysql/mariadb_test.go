@@ -178,7 +178,12 @@ func TestConformance(t *testing.T) {
 	for i := range 17 {
 		e.exec(t, fmt.Sprintf("INSERT INTO b VALUES (%d, 'x%d', %d), (%d, 'y%d', %d)", i%3, i, i, i%3, i, -i))
 	}
-	apitestRun(t, e.config("snapshot.mode", "initial_only", "snapshot.chunk.size", "5", "batch.size", "4"), 23+34)
+	for _, threads := range []string{"1", "2"} {
+		t.Run("threads="+threads, func(t *testing.T) {
+			apitestRun(t, e.config("snapshot.mode", "initial_only", "snapshot.chunk.size", "5", "batch.size", "4",
+				"snapshot.max.threads", threads), 23+34)
+		})
+	}
 }
 
 func TestStartupChecks(t *testing.T) {

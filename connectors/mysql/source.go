@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	drv "github.com/go-sql-driver/mysql"
@@ -47,6 +48,7 @@ const (
 type source struct {
 	cfg       *settings
 	log       *slog.Logger
+	warn      func(msg string, args ...any) // api.TaskConfig.Warn: logged and shown in the task status
 	connector string
 	partition string // host:port
 	evSource  string
@@ -58,6 +60,10 @@ type source struct {
 	phase phase
 	snap  *snapshotter
 	strm  *stream
+	// snapQueries counts the snapshot's chunk SELECTs per table since
+	// Open; it is only touched by Read, and shows a resumed snapshot
+	// skipping what was done.
+	snapQueries map[string]int
 
 	// Acks arrive on the engine's goroutine; ackMu guards acked.
 	ackMu    sync.Mutex
@@ -82,6 +88,7 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 	s := &source{
 		cfg:       cfg,
 		log:       log,
+		warn:      tc.Warn,
 		connector: tc.Connector,
 		partition: net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)),
 		evSource:  "/ferry/mysql-cdc/" + tc.Connector,
@@ -109,11 +116,14 @@ func (s *source) Open(ctx context.Context) error {
 	// The engine calls Open again after a failed Open: start clean.
 	_ = s.Close(ctx)
 	s.phase, s.lastPos, s.lastSnap, s.handoverFrom, s.streamFrom = phaseSnapshot, nil, nil, nil, nil
+	s.snapQueries = map[string]int{}
 	db, err := sql.Open("mysql", s.dsn())
 	if err != nil {
 		return api.Fatal(fmt.Errorf("mysql-cdc: %w", err))
 	}
-	db.SetMaxOpenConns(4)
+	// The snapshot pins one connection per reader; one more serves the
+	// queries beside them.
+	db.SetMaxOpenConns(max(4, s.cfg.threads+1))
 	s.db = db
 	if err := db.PingContext(ctx); err != nil {
 		return s.classify(fmt.Errorf("mysql-cdc: connect to %s: %w", s.partition, err))
@@ -242,6 +252,8 @@ func (s *source) read(ctx context.Context) ([]api.Record, error) {
 			}
 			if done {
 				start := s.snap.start
+				s.log.Info("snapshot read", "tables", len(s.snap.tables), "rows", s.snap.rows,
+					"queries", s.snap.queries, "seconds", time.Since(s.snap.ts).Seconds())
 				s.snap.close()
 				s.snap = nil
 				if s.cfg.snapshotMode == SnapshotInitialOnly {

@@ -381,7 +381,7 @@ func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent, r
 	}
 	st.invalidate(d)
 	if !d.parsed {
-		st.s.log.Warn("DDL not understood; emitted as unparsed", "query", truncate(q, 200), "schema", string(e.Schema))
+		st.s.warn("DDL not understood, emitted as an unparsed ddl event: "+truncate(q, 200), "schema", string(e.Schema))
 	}
 	if d.db != "" && !st.s.cfg.dbWanted(d.db) {
 		return recs, size, nil

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -29,6 +31,9 @@ func TestPositionRoundTrip(t *testing.T) {
 			`{"file":"b.1","pos":9,"snapshot":{"table":"d.t","key":["7","x"]}}`},
 		{"after a BEGIN event", position{File: "b.1", Pos: 4, Row: 1, Begun: true}, `{"file":"b.1","pos":4,"row":1,"begun":true}`},
 		{"initial_only snapshot", position{Snapshot: &snapshotPos{Table: "d.t"}}, `{"snapshot":{"table":"d.t"}}`},
+		{"parallel snapshot", position{File: "b.1", Pos: 9, Snapshot: &snapshotPos{Table: "d.b", Key: []string{"3"}, Done: true,
+			Rows: 3, Open: []tableKeys{{Table: "d.a", Key: []string{"9"}, Rows: 8}, {Table: "d.d"}}, Through: "d.e"}},
+			`{"file":"b.1","pos":9,"snapshot":{"table":"d.b","key":["3"],"rows":3,"done":true,"open":[{"table":"d.a","key":["9"],"rows":8},{"table":"d.d"}],"through":"d.e"}}`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -51,7 +56,8 @@ func TestPositionRoundTrip(t *testing.T) {
 
 func TestDecodePositionRejects(t *testing.T) {
 	t.Parallel()
-	for _, bad := range []string{``, `{}`, `[1]`, `{"file":"a","row":-1}`, `{"file":"a","snapshot":{}}`, `{"pos":"x"}`} {
+	for _, bad := range []string{``, `{}`, `[1]`, `{"file":"a","row":-1}`, `{"file":"a","snapshot":{}}`, `{"pos":"x"}`,
+		`{"snapshot":{"table":"d.a","open":[{"key":["1"]}]}}`, `{"snapshot":{"table":"d.a","open":[{"table":"d.a"}]}}`} {
 		if _, err := decodePosition(api.Position(bad)); err == nil {
 			t.Errorf("decodePosition(%q) accepted", bad)
 		}
@@ -261,4 +267,219 @@ func FuzzAppendText(f *testing.F) {
 			t.Fatalf("kind %d, %q -> invalid JSON %q", c.kind, s, b)
 		}
 	})
+}
+
+func TestProgressResume(t *testing.T) {
+	t.Parallel()
+	names := []string{"d.a", "d.b", "d.c", "d.d", "d.e"}
+	k := func(s string) []string { return []string{s} }
+	cases := []struct {
+		name    string
+		pos     string // the committed snapshot position; "" for none
+		done    []bool
+		keys    [][]string
+		through int
+		pending []int // the rest of the interrupted round (chunks of 4)
+	}{
+		{"new", "", []bool{false, false, false, false, false}, make([][]string, 5), -1, nil},
+		{"one thread", `{"table":"d.c","key":["7"]}`,
+			[]bool{true, true, false, false, false}, [][]string{nil, nil, k("7"), nil, nil}, 2, nil},
+		{"mid-chunk", `{"table":"d.c","key":["7"],"rows":6}`,
+			[]bool{true, true, false, false, false}, [][]string{nil, nil, k("7"), nil, nil}, 2, []int{2}},
+		{"table done", `{"table":"d.c","key":["7"],"rows":6,"done":true}`,
+			[]bool{true, true, true, false, false}, make([][]string, 5), 2, nil},
+		{"tables in progress", `{"table":"d.b","key":["3"],"rows":4,"open":[{"table":"d.a","key":["9"],"rows":8},{"table":"d.d"}]}`,
+			[]bool{false, false, true, false, false}, [][]string{k("9"), k("3"), nil, nil, nil}, 3, []int{3}},
+		{"later table finished", `{"table":"d.a","key":["1"],"rows":1,"through":"d.c"}`,
+			[]bool{false, true, true, false, false}, [][]string{k("1"), nil, nil, nil, nil}, 2, []int{0}},
+		{"table gone", `{"table":"d.cc","key":["1"],"open":[{"table":"d.bb","key":["2"]}]}`,
+			[]bool{true, true, true, false, false}, make([][]string, 5), 2, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var sp *snapshotPos
+			if c.pos != "" {
+				p, err := decodePosition(api.Position(`{"file":"b.1","pos":4,"snapshot":` + c.pos + `}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sp = p.Snapshot
+			}
+			p := newProgress(names, sp, 4)
+			left := 0
+			for _, d := range c.done {
+				if !d {
+					left++
+				}
+			}
+			if !reflect.DeepEqual(p.done, c.done) || !reflect.DeepEqual(p.keys, c.keys) || p.through != c.through || p.left != left ||
+				!slices.Equal(p.pending, c.pending) {
+				t.Errorf("done %v keys %q through %d left %d pending %v; want %v %q %d %d %v",
+					p.done, p.keys, p.through, p.left, p.pending, c.done, c.keys, c.through, left, c.pending)
+			}
+		})
+	}
+}
+
+// snapRec is one simulated snapshot record: a table, its integer key, and
+// the position the snapshotter gave it (round-tripped through JSON).
+type snapRec struct {
+	table int
+	key   int
+	pos   *snapshotPos
+}
+
+// simulate drives p as the snapshotter does, over tables whose rows have
+// keys 1..sizes[i], reading chunks of limit rows with threads readers, and
+// returns the records in the order Read would return them. A new snapshot
+// must name at most threads-1 other tables in a position.
+func simulate(t *testing.T, p *progress, sizes []int, threads, limit int) []snapRec {
+	t.Helper()
+	var out []snapRec
+	fresh := p.through < 0
+	for rounds := 0; !p.finished(); rounds++ {
+		if rounds > 1000 {
+			t.Fatal("snapshot does not finish")
+		}
+		for _, i := range p.start(threads) {
+			after := 0
+			if p.keys[i] != nil {
+				after, _ = strconv.Atoi(p.keys[i][0])
+			}
+			var keys [][]string
+			want := p.want(i, limit)
+			for key := after + 1; key <= sizes[i] && len(keys) < want; key++ {
+				keys = append(keys, []string{strconv.Itoa(key)})
+			}
+			for k, sp := range p.chunk(i, keys, len(keys) < want) {
+				back, err := decodePosition((&position{File: "b.1", Pos: 4, Snapshot: &sp}).encode())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fresh && len(sp.Open) > threads-1 {
+					t.Errorf("position names %d other tables with %d threads", len(sp.Open), threads)
+				}
+				key, _ := strconv.Atoi(keys[k][0])
+				out = append(out, snapRec{table: i, key: key, pos: back.Snapshot})
+			}
+		}
+	}
+	return out
+}
+
+// TestProgressPrefixes checks the resume rule on every prefix of parallel
+// snapshots: a snapshot resumed after any committed record reads exactly
+// the rows not in the prefix, whatever thread count it resumes with, and
+// with the same thread count replays the original records in order with
+// the same positions.
+func TestProgressPrefixes(t *testing.T) {
+	t.Parallel()
+	names := []string{"d.a", "d.b", "d.c", "d.d", "d.e", "d.f"}
+	sizes := []int{7, 0, 13, 3, 8, 4} // with limit 4: short, empty, long, exact-multiple tables
+	const limit = 4
+	for _, threads := range []int{1, 2, 3, 6} {
+		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) {
+			t.Parallel()
+			recs := simulate(t, newProgress(names, nil, limit), sizes, threads, limit)
+			type row struct{ table, key int }
+			all := map[row]bool{}
+			for i, n := range sizes {
+				for k := 1; k <= n; k++ {
+					all[row{i, k}] = true
+				}
+			}
+			if len(recs) != len(all) {
+				t.Fatalf("%d records, want %d", len(recs), len(all))
+			}
+			for n := 1; n <= len(recs); n++ {
+				for _, again := range []int{1, 2, threads} {
+					seen := map[row]bool{}
+					for _, r := range recs[:n] {
+						seen[row{r.table, r.key}] = true
+					}
+					rest := simulate(t, newProgress(names, recs[n-1].pos, limit), sizes, again, limit)
+					if again == threads && (len(rest)+n != len(recs) || len(rest) > 0 && !reflect.DeepEqual(rest, recs[n:])) {
+						t.Fatalf("resumed after record %d: records differ from the original run's:\n%v\n%v", n, dump(rest), dump(recs[n:]))
+					}
+					for _, r := range rest {
+						if seen[row{r.table, r.key}] {
+							t.Fatalf("resumed after record %d with %d threads: %s key %d read again", n, again, names[r.table], r.key)
+						}
+						seen[row{r.table, r.key}] = true
+					}
+					if len(seen) != len(all) {
+						t.Fatalf("resumed after record %d with %d threads: %d of %d rows", n, again, len(seen), len(all))
+					}
+				}
+			}
+		})
+	}
+}
+
+func dump(recs []snapRec) string {
+	var b strings.Builder
+	for _, r := range recs {
+		fmt.Fprintf(&b, " %d:%d%+v", r.table, r.key, *r.pos)
+	}
+	return b.String()
+}
+
+func FuzzSnapshotPosition(f *testing.F) {
+	f.Add("mysql-bin.000001", uint32(4), "0-1-8", "d.t", "42", "d.u", 7, true)
+	f.Add("", uint32(0), "", "a\"b\\c\n\u2028", "\xff", "", 0, false)
+	f.Fuzz(func(t *testing.T, file string, pos uint32, gtids, table, key, other string, rows int, done bool) {
+		if table == "" || other == table || rows < 0 {
+			return
+		}
+		for _, s := range []string{file, gtids, table, key, other} {
+			if !utf8.ValidString(s) { // invalid bytes decode as U+FFFD
+				return
+			}
+		}
+		sp := &snapshotPos{Table: table, Key: []string{key}, Rows: rows, Done: done}
+		if other != "" {
+			sp.Open = []tableKeys{{Table: other, Key: []string{key, key}, Rows: rows}}
+			sp.Through = other
+		}
+		p := position{File: file, Pos: pos, GTIDs: gtids, Snapshot: sp}
+		b := p.encode()
+		back, err := decodePosition(b)
+		if err != nil || !reflect.DeepEqual(*back, p) {
+			t.Fatalf("%s: %+v, %v", b, back, err)
+		}
+	})
+}
+
+func TestSnapshotThreadsSetting(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"database.hostname": "h", "database.user": "u"}
+	cases := []struct {
+		value string
+		want  int // 0: rejected
+	}{{"", 1}, {"1", 1}, {"4", 4}, {"64", 64}, {"0", 0}, {"65", 0}, {"two", 0}}
+	for _, c := range cases {
+		t.Run(c.value, func(t *testing.T) {
+			t.Parallel()
+			raw := maps.Clone(base)
+			if c.value != "" {
+				raw["snapshot.max.threads"] = c.value
+			}
+			cfg, err := spec.Parse(raw)
+			if c.want == 0 {
+				var ve *api.ValidationError
+				if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "snapshot.max.threads" {
+					t.Fatalf("Parse = %v; want one field error on snapshot.max.threads", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := parseSettings(cfg)
+			if err != nil || s.threads != c.want {
+				t.Errorf("threads = %v, %v; want %d", s, err, c.want)
+			}
+		})
+	}
 }

@@ -74,9 +74,9 @@
 // is upserted into exactly.once.table (connector, partition, position,
 // updated) in the same transaction as the rows; a partition's position
 // never passes a rejected record. The sink's Positions method returns the
-// stored positions; a worker that starts the source from them instead of
-// the offset store's skips exactly what was committed. Package api has no
-// such hook yet (see docs/rds-sink.md).
+// stored positions: the sink is an api.PositionStore, so the engine opens
+// it first and starts the source from these positions wherever it has
+// them, skipping exactly what was committed (see docs/rds-sink.md).
 //
 // # Configuration
 //

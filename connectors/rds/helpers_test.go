@@ -105,35 +105,7 @@ func (tg *target) config(extra map[string]string) map[string]string {
 // rows returns every row of q as strings, NULL as "NULL".
 func (tg *target) rows(q string, args ...any) [][]string {
 	tg.t.Helper()
-	rs, err := tg.db.Query(q, args...)
-	if err != nil {
-		tg.t.Fatalf("%s: %v", q, err)
-	}
-	defer rs.Close()
-	cols, _ := rs.Columns()
-	var out [][]string
-	for rs.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rs.Scan(ptrs...); err != nil {
-			tg.t.Fatal(err)
-		}
-		row := make([]string, len(cols))
-		for i, v := range vals {
-			row[i] = "NULL"
-			if v.Valid {
-				row[i] = v.String
-			}
-		}
-		out = append(out, row)
-	}
-	if err := rs.Err(); err != nil {
-		tg.t.Fatal(err)
-	}
-	return out
+	return testbed.QueryRows(tg.t, tg.db, q, args...)
 }
 
 func (tg *target) dump(table, order string) string {

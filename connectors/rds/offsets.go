@@ -66,11 +66,15 @@ func (s *sink) storePositions(ctx context.Context, tx *sql.Tx, records []api.Rec
 	return nil
 }
 
+// The sink stores positions with its rows, so the engine starts the source
+// from them (see docs/rds-sink.md).
+var _ api.PositionStore = (*sink)(nil)
+
 // Positions returns the positions stored for this connector by
-// exactly-once writes, by partition. A worker that finds this method on a
-// sink starts the source from these positions instead of the offset
-// store's: they were committed in the same transactions as the rows, so
-// they are never behind them (see docs/rds-sink.md).
+// exactly-once writes, by partition: committed in the same transactions as
+// the rows, they are never behind them. Without exactly.once nothing is
+// stored and the map is empty. Open creates the table, so Positions works
+// right after it, before any write.
 func (s *sink) Positions(ctx context.Context) (map[string]api.Position, error) {
 	out := map[string]api.Position{}
 	if !s.cfg.exactlyOnce {

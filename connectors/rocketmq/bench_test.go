@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/internal/testbed"
+	"github.com/ferryhq/ferry/internal/testbed/rocketmqtest"
 )
 
 // BenchmarkWrite measures records/s into the test bed's RocketMQ for
@@ -35,7 +36,7 @@ func BenchmarkWrite(b *testing.B) {
 		{"batch.size=1", map[string]string{"batch.size": "1"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			topic := newTopic(b, "ferry-sink-bench", 8)
+			topic := rocketmqtest.Topic(b, "ferry-sink-bench", 8)
 			cfg := map[string]string{"nameservers": namesrv, "topic": topic}
 			for k, v := range c.cfg {
 				cfg[k] = v

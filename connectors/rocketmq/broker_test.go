@@ -8,18 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/admin"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
-
-	"github.com/ferryhq/ferry/internal/testbed"
 )
 
 // The tests read topics back over RocketMQ's remoting protocol directly,
@@ -167,41 +162,4 @@ func readQueues(t testing.TB, broker, topic string, queues, want int) [][]*primi
 		}
 	}
 	return out
-}
-
-// adminMu serialises topic creation: the admin's client is process-wide
-// state of the library.
-var adminMu sync.Mutex
-
-// newTopic creates a topic with n queues through the admin API and waits
-// until the name server serves its route (CreateTopic ignores the
-// broker's answer, so the route is the proof).
-func newTopic(t testing.TB, prefix string, n int) string {
-	t.Helper()
-	namesrv, broker := testbed.RocketMQ(t), testbed.RocketMQBroker(t)
-	topic := fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano())
-	adminMu.Lock()
-	defer adminMu.Unlock()
-	a, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{namesrv})))
-	if err != nil {
-		t.Fatalf("admin: %v", err)
-	}
-	defer a.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(broker),
-		admin.WithReadQueueNums(n), admin.WithWriteQueueNums(n)); err != nil {
-		t.Fatalf("create topic %s: %v", topic, err)
-	}
-	for {
-		mqs, err := a.FetchPublishMessageQueues(ctx, topic)
-		if err == nil && len(mqs) == n {
-			return topic
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("route of %s never showed %d queues: %d, %v", topic, n, len(mqs), err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }

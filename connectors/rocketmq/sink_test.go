@@ -24,6 +24,7 @@ import (
 	"github.com/ferryhq/ferry/api/apitest"
 	"github.com/ferryhq/ferry/connectors/rocketmq"
 	"github.com/ferryhq/ferry/internal/testbed"
+	"github.com/ferryhq/ferry/internal/testbed/rocketmqtest"
 )
 
 const queues = 4
@@ -88,7 +89,7 @@ func structured(t testing.TB, msgs [][]*primitive.MessageExt) []api.Event {
 // start no goroutine of their own.
 func TestConformance(t *testing.T) {
 	namesrv, broker := testbed.RocketMQ(t), testbed.RocketMQBroker(t)
-	topic := newTopic(t, "ferry-sink-conf", queues)
+	topic := rocketmqtest.Topic(t, "ferry-sink-conf", queues)
 	instance := fmt.Sprintf("ferry-sink-conformance-%d", os.Getpid())
 	warm, err := rmq.NewProducer(
 		producer.WithNsResolver(primitive.NewPassthroughResolver([]string{namesrv})),
@@ -128,7 +129,7 @@ func event(id, data string) api.Event {
 func TestTemplates(t *testing.T) {
 	t.Parallel()
 	namesrv, broker := testbed.RocketMQ(t), testbed.RocketMQBroker(t)
-	orders, users := newTopic(t, "ferry-sink-orders", 2), newTopic(t, "ferry-sink-users", 2)
+	orders, users := rocketmqtest.Topic(t, "ferry-sink-orders", 2), rocketmqtest.Topic(t, "ferry-sink-users", 2)
 	s := open(t, map[string]string{
 		"nameservers": namesrv,
 		"topic.form":  "JSONPATH", "topic.value": "$.data.table",
@@ -236,7 +237,7 @@ func TestBody(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			topic := newTopic(t, "ferry-sink-body", 1)
+			topic := rocketmqtest.Topic(t, "ferry-sink-body", 1)
 			s := open(t, map[string]string{"nameservers": namesrv, "topic": topic, "body": c.body})
 			if err := write(t, s, []api.Record{{Event: ev, Key: []byte("k")}, {Event: noData, Key: []byte("k")}}); err != nil {
 				t.Fatal(err)
@@ -260,7 +261,7 @@ func TestOrderPerKey(t *testing.T) {
 	t.Parallel()
 	namesrv, broker := testbed.RocketMQ(t), testbed.RocketMQBroker(t)
 	const n, keys, qs = 1000, 10, 8
-	topic := newTopic(t, "ferry-sink-order", qs)
+	topic := rocketmqtest.Topic(t, "ferry-sink-order", qs)
 	s := open(t, map[string]string{"nameservers": namesrv, "topic": topic, "batch.size": "16"})
 	recs := make([]api.Record, n)
 	for i := range recs {
@@ -328,7 +329,7 @@ func TestOrderPerKey(t *testing.T) {
 func TestRecordErrors(t *testing.T) {
 	t.Parallel()
 	namesrv, broker := testbed.RocketMQ(t), testbed.RocketMQBroker(t)
-	topic := newTopic(t, "ferry-sink-bad", 2)
+	topic := rocketmqtest.Topic(t, "ferry-sink-bad", 2)
 	s := open(t, map[string]string{"nameservers": namesrv, "topic.form": "JSONPATH", "topic.value": "$.data.t",
 		"max.message.bytes": "4096"})
 	recs := []api.Record{

@@ -23,9 +23,11 @@
 // environment variable is true, because a CI run that silently skipped its
 // integration tests would claim coverage it does not have.
 //
-// Accessors may be called from parallel tests. They never start services;
-// tests that need to disrupt one (restart the broker, say) call Run, which
-// runs the script at Script's path.
+// Accessors may be called from parallel tests. They never start the shared
+// services; tests that need to disrupt one (restart the broker, say) call
+// Run, which runs the script at Script's path. A test that must
+// misconfigure a database calls ScratchMariaDB, which starts a private,
+// throwaway server of its own.
 //
 // Packages' tests run in separate processes at the same time, so services
 // are coordinated through file locks in the test bed's run directory: an

@@ -195,12 +195,7 @@ func (s source) need(tb testing.TB, svc service) (e env, ok bool) {
 		}
 		return e, true
 	}
-	msg := err.Error() + "; " + upHint
-	if s.inCI() {
-		tb.Fatal(msg + " [CI=true: integration tests must not skip]")
-	} else {
-		tb.Skip(msg)
-	}
+	s.unavailable(tb, err.Error()+"; "+upHint)
 	return e, false
 }
 

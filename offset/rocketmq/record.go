@@ -20,9 +20,12 @@ const (
 	recConnectorDelete = "connector.delete" // config topic
 	recOffsetsCommit   = "offsets.commit"   // offsets topic
 	recOffsetsAlter    = "offsets.alter"    // offsets topic
-	recStatusPut       = "status.put"       // status topic
-	recStatusClear     = "status.clear"     // status topic, after a connector delete
-	recSnapshot        = "snapshot"         // snapshot topic: one chunk of one snapshot
+	// recOffsetsFence raises the generation of the partitions one run of
+	// a task committed last (offsets topic): Generation is that run's.
+	recOffsetsFence = "offsets.fence"
+	recStatusPut    = "status.put"   // status topic
+	recStatusClear  = "status.clear" // status topic, after a connector delete
+	recSnapshot     = "snapshot"     // snapshot topic: one chunk of one snapshot
 	// recMetaPut is a compare-and-set of one cluster register (config
 	// topic): Generation carries the version the writer expects.
 	recMetaPut = "meta.put"
@@ -58,6 +61,11 @@ type offsetsPayload struct {
 	Offsets []partitionPos `json:"offsets,omitempty"`
 }
 
+// fencePayload names the worker whose run is fenced.
+type fencePayload struct {
+	Worker string `json:"worker"`
+}
+
 // partitionPos is one partition's position. A partition name is any Go
 // string; one that is not valid UTF-8 would be mangled by JSON, so it
 // travels base64-encoded in P64 instead of P. Pos is base64 (JSON's
@@ -67,6 +75,7 @@ type partitionPos struct {
 	P64        []byte `json:"p64,omitempty"`
 	Pos        []byte `json:"pos"`
 	Generation int64  `json:"generation,omitempty"` // snapshots only
+	Writer     string `json:"writer,omitempty"`     // snapshots only
 }
 
 func newPartitionPos(p string, pos api.Position) partitionPos {
@@ -146,7 +155,8 @@ func decodeRecord(b []byte) (record, error) {
 		return record{}, fmt.Errorf("%w: version %d, this store reads %d", ErrRecord, r.V, recordVersion)
 	}
 	switch r.Type {
-	case recConnectorPut, recConnectorDelete, recOffsetsCommit, recOffsetsAlter, recStatusPut, recStatusClear, recSnapshot, recMetaPut:
+	case recConnectorPut, recConnectorDelete, recOffsetsCommit, recOffsetsAlter, recOffsetsFence, recStatusPut, recStatusClear,
+		recSnapshot, recMetaPut:
 	default:
 		return record{}, fmt.Errorf("%w: unknown type %q", ErrRecord, r.Type)
 	}

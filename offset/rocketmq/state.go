@@ -33,11 +33,13 @@ type state struct {
 	meta       map[string]MetaValue               // cluster registers (config topic)
 }
 
-// storedOffset is a partition's position and the generation of the task
-// that last committed it (0 when only an operator set it).
+// storedOffset is a partition's position and the generation and worker
+// of the task run that last committed it (0 and "" when only an operator
+// set it).
 type storedOffset struct {
 	generation int64
 	position   api.Position
+	writer     string
 }
 
 func newState() *state {
@@ -101,7 +103,24 @@ func (st *state) apply(r record, off int64) (outcome, error) {
 			if pp.Pos == nil {
 				continue
 			}
-			st.partitions(r.Key)[pp.partition()] = storedOffset{generation: r.Generation, position: pp.Pos}
+			st.partitions(r.Key)[pp.partition()] = storedOffset{generation: r.Generation, position: pp.Pos, writer: r.Writer}
+		}
+		return outcome{}, nil
+
+	case recOffsetsFence:
+		var p fencePayload
+		if err := decodePayload(r, &p); err != nil {
+			return outcome{}, err
+		}
+		// Only the partitions that exact run committed last: a later run
+		// of another task of the connector (a higher generation) or another
+		// worker's commit is untouched, and one more than the run's
+		// generation refuses the run while every later run still commits.
+		for part, o := range st.offsets[r.Key] {
+			if o.writer == p.Worker && o.generation == r.Generation {
+				o.generation++
+				st.offsets[r.Key][part] = o
+			}
 		}
 		return outcome{}, nil
 
@@ -121,7 +140,7 @@ func (st *state) apply(r record, off int64) (outcome, error) {
 				continue
 			}
 			old := parts[pp.partition()]
-			parts[pp.partition()] = storedOffset{generation: old.generation, position: pp.Pos}
+			parts[pp.partition()] = storedOffset{generation: old.generation, position: pp.Pos, writer: old.writer}
 		}
 		if len(parts) == 0 {
 			delete(st.offsets, r.Key)
@@ -257,7 +276,7 @@ func (st *state) encodePart(kind string) ([]byte, error) {
 			parts := st.offsets[name]
 			for _, p := range slices.Sorted(maps.Keys(parts)) {
 				pp := newPartitionPos(p, parts[p].position)
-				pp.Generation = parts[p].generation
+				pp.Generation, pp.Writer = parts[p].generation, parts[p].writer
 				so.Partitions = append(so.Partitions, pp)
 			}
 			s.Offsets = append(s.Offsets, so)
@@ -308,7 +327,7 @@ func (st *state) loadPart(kind string, b []byte) error {
 				if pp.Pos == nil {
 					pp.Pos = []byte{}
 				}
-				parts[pp.partition()] = storedOffset{generation: pp.Generation, position: pp.Pos}
+				parts[pp.partition()] = storedOffset{generation: pp.Generation, position: pp.Pos, writer: pp.Writer}
 			}
 		}
 	case kindStatus:

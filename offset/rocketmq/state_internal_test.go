@@ -34,6 +34,17 @@ func commit(t *testing.T, conn string, gen int64, kv ...string) record {
 	return mustRecord(t, record{Type: recOffsetsCommit, Key: conn, Generation: gen, Time: t0}, offsetsPayload{Offsets: encodeOffsets(m)})
 }
 
+// commitBy is commit written by a worker's store.
+func commitBy(t *testing.T, writer, conn string, gen int64, kv ...string) record {
+	r := commit(t, conn, gen, kv...)
+	r.Writer = writer
+	return r
+}
+
+func fence(t *testing.T, conn, worker string, gen int64) record {
+	return mustRecord(t, record{Type: recOffsetsFence, Key: conn, Generation: gen, Time: t0}, fencePayload{Worker: worker})
+}
+
 // TestApplyRules replays record sequences through state.apply and checks
 // the outcome of the last record and the resulting offsets: the rules of
 // offset.Memory, decided from the records alone.
@@ -64,6 +75,16 @@ func TestApplyRules(t *testing.T) {
 			return []record{commit(t, "c", 1, "a", "1", "b", "2"),
 				mustRecord(t, record{Type: recOffsetsAlter, Key: "c", Time: t0}, offsetsPayload{Offsets: encodeOffsets(map[string]api.Position{"a": nil})})}
 		}, nil, map[string]string{"b": "2"}},
+		{"fence refuses the fenced run", func(t *testing.T) []record {
+			return []record{commitBy(t, "z", "c", 4, "a", "1"), fence(t, "c", "z", 4), commitBy(t, "z", "c", 4, "a", "2")}
+		}, offset.ErrFenced, map[string]string{"a": "1"}},
+		{"fenced partition goes on with the new owner", func(t *testing.T) []record {
+			return []record{commitBy(t, "z", "c", 4, "a", "1"), fence(t, "c", "z", 4), commitBy(t, "n", "c", 5, "a", "2")}
+		}, nil, map[string]string{"a": "2"}},
+		{"fence spares other runs", func(t *testing.T) []record {
+			return []record{commitBy(t, "z", "c", 4, "a", "1"), commitBy(t, "d", "c", 5, "b", "1"), commitBy(t, "z", "c", 3, "x", "1"),
+				fence(t, "c", "z", 4), commitBy(t, "d", "c", 5, "b", "2"), commitBy(t, "z", "c", 3, "x", "2")}
+		}, nil, map[string]string{"a": "1", "b": "2", "x": "2"}},
 		{"reset", func(t *testing.T) []record {
 			return []record{commit(t, "c", 1, "a", "1"), mustRecord(t, record{Type: recOffsetsAlter, Key: "c", Time: t0}, offsetsPayload{Reset: true})}
 		}, nil, map[string]string{}},

@@ -656,6 +656,23 @@ func (s *Store) CommitOffsets(ctx context.Context, connector string, generation 
 	return out.err
 }
 
+// FenceRun refuses every later commit of one run of a task: the run of
+// generation that worker ran. It raises by one the generation of the
+// connector's partitions that this run committed last, keeping their
+// positions, and returns once this store applied it, so offsets read
+// afterwards include everything the run committed before the fence. A
+// cluster worker calls it before starting a task taken from a dead
+// worker, which may still be running it (a zombie). Partitions the run
+// never committed are not fenced.
+func (s *Store) FenceRun(ctx context.Context, connector, worker string, generation int64) error {
+	if err := checkName(connector); err != nil {
+		return err
+	}
+	_, err := s.write(ctx, kindOffsets, record{Type: recOffsetsFence, Key: connector, Generation: generation},
+		fencePayload{Worker: worker})
+	return err
+}
+
 // Offsets implements offset.Store.
 func (s *Store) Offsets(ctx context.Context, connector string) (map[string]api.Position, error) {
 	if err := s.lock(ctx); err != nil {

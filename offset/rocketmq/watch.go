@@ -38,7 +38,7 @@ func changeOf(r record) Change {
 	switch r.Type {
 	case recConnectorPut, recConnectorDelete:
 		c.Kind = ChangeConnector
-	case recOffsetsCommit, recOffsetsAlter:
+	case recOffsetsCommit, recOffsetsAlter, recOffsetsFence:
 		c.Kind = ChangeOffsets
 	case recMetaPut:
 		c.Kind = ChangeMeta

@@ -71,7 +71,7 @@ func decode(ev *api.Event) (any, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	if !valid(data) {
+	if !api.ValidJSON(data) {
 		// Only the error path pays for the decoder's message.
 		var v any
 		err := json.Unmarshal(data, &v)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
@@ -114,26 +113,4 @@ func FuzzCodec(f *testing.F) {
 			t.Fatalf("%q -> %q: decodes to %#v, want %#v", in, out, got, want)
 		}
 	})
-}
-
-// FuzzValid checks the validator against json.Valid.
-func FuzzValid(f *testing.F) {
-	for _, s := range []string{`{"a":[1,-0.5e+3,"\u00e9\n"],"b":{}}`, `[`, `01`, `1.`, `-`, `"\x"`, `"\u12"`, "\"\x01\"", `tru`, `[1,]`, `{"a" 1}`, ` null `, `1 2`, "\"\xff\""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		if got, want := valid([]byte(in)), json.Valid([]byte(in)); got != want {
-			t.Fatalf("valid(%q) = %v, json.Valid = %v", in, got, want)
-		}
-	})
-}
-
-func TestValidDepth(t *testing.T) {
-	t.Parallel()
-	for _, n := range []int{maxDepth, maxDepth + 1} {
-		in := []byte(strings.Repeat("[", n) + strings.Repeat("]", n))
-		if got, want := valid(in), json.Valid(in); got != want {
-			t.Errorf("depth %d: valid = %v, json.Valid = %v", n, got, want)
-		}
-	}
 }

@@ -10,12 +10,18 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// Faults cuts one member off the network on demand, to test partitions
-// and zombies in one process: while cut, the member sends nothing, receives
-// nothing and cannot dial. Its methods may be called at any time from any
-// goroutine. The zero value is ready to use (not cut).
+// Faults are test hooks that make one worker a zombie on demand. Cut
+// takes the member off the network: it sends nothing, receives nothing and
+// cannot dial (MembershipConfig.Faults). HoldConfig makes the worker's
+// herder act on nothing it reads from the config topic: it keeps running
+// the tasks of the assignment it applied last, as a worker whose config
+// reads lag would (worker.DistributedConfig.Faults). Together they give a
+// zombie that keeps committing under its old generation after the others
+// moved its tasks. Its methods may be called at any time from any
+// goroutine. The zero value is ready to use (no fault).
 type Faults struct {
-	cut atomic.Bool
+	cut  atomic.Bool
+	hold atomic.Bool
 }
 
 // Cut isolates the member.
@@ -26,6 +32,16 @@ func (f *Faults) Heal() { f.cut.Store(false) }
 
 // IsCut reports whether the member is isolated.
 func (f *Faults) IsCut() bool { return f.cut.Load() }
+
+// HoldConfig stops the herder from acting on the config topic.
+func (f *Faults) HoldConfig() { f.hold.Store(true) }
+
+// ReleaseConfig lets the herder act on the config topic again.
+func (f *Faults) ReleaseConfig() { f.hold.Store(false) }
+
+// ConfigHeld reports whether config reads are held. A nil Faults holds
+// nothing.
+func (f *Faults) ConfigHeld() bool { return f != nil && f.hold.Load() }
 
 var errCut = errors.New("cluster: member cut off by Faults")
 

@@ -1,10 +1,10 @@
 package rawjson
 
-import "encoding/json"
+import "github.com/ferryhq/ferry/api"
 
 // Valid reports whether raw is exactly one JSON value with no whitespace
 // around it, as json.Valid would. Strings, numbers and literals are checked
-// here without allocating; objects and arrays by json.Valid.
+// here; objects and arrays by api.ValidJSON. Nothing allocates.
 func Valid(raw []byte) bool {
 	if len(raw) == 0 {
 		return false
@@ -13,7 +13,7 @@ func Valid(raw []byte) bool {
 	case '"':
 		return len(raw) >= 2 && raw[len(raw)-1] == '"' && ValidString(raw[1:len(raw)-1])
 	case '{', '[':
-		return json.Valid(raw)
+		return api.ValidJSON(raw)
 	}
 	return validLiteral(raw)
 }

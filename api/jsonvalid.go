@@ -1,0 +1,233 @@
+package api
+
+import "encoding/binary"
+
+// ValidJSON reports whether b is exactly one JSON value with optional
+// surrounding whitespace. It accepts what encoding/json's Valid accepts,
+// including its nesting limit and its leniency about invalid UTF-8 inside
+// strings, several times faster and without allocating: sinks and the
+// engine call it on every event's data, so it is a hot path.
+func ValidJSON(b []byte) bool {
+	i, ok := validValue(b, skipJSONSpace(b, 0), 0)
+	return ok && skipJSONSpace(b, i) == len(b)
+}
+
+// maxJSONDepth is encoding/json's nesting limit.
+const maxJSONDepth = 10000
+
+// jsonSpace and strStop classify bytes with one table lookup each.
+var jsonSpace, strStop [256]bool
+
+func init() {
+	for _, c := range " \t\n\r" {
+		jsonSpace[c] = true
+	}
+	for c := range 0x20 {
+		strStop[c] = true
+	}
+	strStop['"'], strStop['\\'] = true, true
+}
+
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && jsonSpace[b[i]] {
+		i++
+	}
+	return i
+}
+
+func validValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return validString(b, i)
+	case c == '{':
+		return validObject(b, i, depth+1)
+	case c == '[':
+		return validArray(b, i, depth+1)
+	case c == 't':
+		return validWord(b, i, "true")
+	case c == 'f':
+		return validWord(b, i, "false")
+	case c == 'n':
+		return validWord(b, i, "null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return validNumber(b, i)
+	}
+	return i, false
+}
+
+func validObject(b []byte, i, depth int) (int, bool) {
+	if depth > maxJSONDepth {
+		return i, false
+	}
+	i = skipJSONSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, false
+		}
+		var ok bool
+		if i, ok = validString(b, i); !ok {
+			return i, false
+		}
+		if i = skipJSONSpace(b, i); i >= len(b) || b[i] != ':' {
+			return i, false
+		}
+		if i, ok = validValue(b, skipJSONSpace(b, i+1), depth); !ok {
+			return i, false
+		}
+		if i = skipJSONSpace(b, i); i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case '}':
+			return i + 1, true
+		case ',':
+			i = skipJSONSpace(b, i+1)
+		default:
+			return i, false
+		}
+	}
+}
+
+func validArray(b []byte, i, depth int) (int, bool) {
+	if depth > maxJSONDepth {
+		return i, false
+	}
+	i = skipJSONSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, true
+	}
+	for {
+		var ok bool
+		if i, ok = validValue(b, i, depth); !ok {
+			return i, false
+		}
+		if i = skipJSONSpace(b, i); i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case ']':
+			return i + 1, true
+		case ',':
+			i = skipJSONSpace(b, i+1)
+		default:
+			return i, false
+		}
+	}
+}
+
+func validWord(b []byte, i int, word string) (int, bool) {
+	if len(b)-i < len(word) || string(b[i:i+len(word)]) != word {
+		return i, false
+	}
+	return i + len(word), true
+}
+
+// validString returns the index after the string starting at b[i] == '"'.
+// Plain bytes cost one table lookup; only quotes, escapes and control
+// characters take the slow branch.
+func validString(b []byte, i int) (int, bool) {
+	for i++; i < len(b); i++ {
+		i = plainRun(b, i)
+		if i >= len(b) {
+			break
+		}
+		c := b[i]
+		if !strStop[c] {
+			continue
+		}
+		switch {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return i, false
+		}
+		i++ // c is a backslash
+		if i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if len(b)-i < 5 || !isHex(b[i+1]) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) {
+				return i, false
+			}
+			i += 4
+		default:
+			return i, false
+		}
+	}
+	return i, false
+}
+
+// plainRun returns the index of the first byte at or after i that is a
+// quote, a backslash or a control character, eight bytes per step (SWAR),
+// or an index near the end of b from which bytes must be checked one at a
+// time.
+func plainRun(b []byte, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ ('"' * ones)
+		s := x ^ ('\\' * ones)
+		// A zero byte in q or s is a quote or backslash; a byte below
+		// 0x20 borrows in x-0x20… . False positives only send the
+		// bytes to the exact check.
+		if ((q-ones)&^q|(s-ones)&^s|(x-0x20*ones)&^x)&highs != 0 {
+			return i
+		}
+	}
+	return i
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func validNumber(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = jsonDigits(b, i)
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := jsonDigits(b, i+1)
+		if j == i+1 {
+			return j, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := jsonDigits(b, i)
+		if j == i {
+			return j, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func jsonDigits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
