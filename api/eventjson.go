@@ -150,6 +150,12 @@ func AppendJSONString(dst []byte, s string) []byte {
 func AppendJSONEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight plain bytes at a time: printable ASCII other than
+		// '"' and '\\' needs no escaping.
+		if i+8 <= len(s) && plain8(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -189,6 +195,28 @@ func AppendJSONEscaped(dst []byte, s string) []byte {
 		start = i
 	}
 	return append(dst, s[start:]...)
+}
+
+// plain8 reports whether none of the eight bytes of s needs escaping in a
+// JSON string: no control byte (< 0x20), no '"', no '\\', and no byte of a
+// multi-byte UTF-8 sequence (>= 0x80; the slow path checks those). It
+// tests all eight in one 64-bit word: with every byte below 0x80,
+// (x - n*ones) &^ x has a byte's top bit set exactly where some byte is
+// below n, so n = 1 finds zero bytes (after XOR, bytes equal to a
+// character) and n = 0x20 control bytes.
+func plain8(s string) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	if w&highs != 0 {
+		return false
+	}
+	quote := w ^ ('"' * ones)
+	backslash := w ^ ('\\' * ones)
+	return ((w-0x20*ones)&^w|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs == 0
 }
 
 // UnmarshalJSON decodes a structured-mode CloudEvent. It requires id,

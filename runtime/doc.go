@@ -3,10 +3,12 @@
 // commits source positions once the sink has acknowledged every record at or
 // before them.
 //
-// A Task owns three goroutines: a reader (Source.Read, transforms), a writer
-// (Sink.Write, Flush) and a committer loop driven by the ack watermark. They
-// are joined by a bounded in-flight budget (records and bytes), so a slow
-// sink back-pressures the source and memory stays bounded.
+// A Task runs a pipeline of goroutines joined by channels of batches: a
+// reader (Source.Read, tracking in the ack watermark), a chain stage when
+// the connector has transforms (so a busy source and a busy chain use two
+// cores; records keep their order), and a writer (Sink.Write, Flush, acks
+// and commits). A bounded in-flight budget (records and bytes) spans them
+// all, so a slow sink back-pressures the source and memory stays bounded.
 //
 // Run opens the sink before the source. Given Config.NewSource instead of a
 // built Source, it builds the source only then, resuming from the offset

@@ -139,18 +139,32 @@ func (t *Task) Run(ctx context.Context) error {
 
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
-	ch := make(chan *batch, 2)
+	toWrite := make(chan *batch, 2)
 	writerDone := make(chan struct{})
 	readerDone := make(chan struct{})
-	var readErr, writeErr error
+	var readErr, chainErr, writeErr error
+	// With a chain, the transforms run in a stage of their own between
+	// reader and writer, so a source's work and the chain's use two cores.
+	toChain, chainDone := toWrite, writerDone
+	if len(t.cfg.Transforms) > 0 {
+		toChain, chainDone = make(chan *batch, 2), make(chan struct{})
+		go func() {
+			defer close(chainDone)
+			defer close(toWrite)
+			chainErr = t.chainLoop(workCtx, toChain, toWrite, writerDone)
+			if chainErr != nil {
+				stopReading()
+			}
+		}()
+	}
 	go func() {
 		defer close(readerDone)
-		defer close(ch)
-		readErr = t.readLoop(readCtx, ch, writerDone)
+		defer close(toChain)
+		readErr = t.readLoop(readCtx, toChain, chainDone)
 	}()
 	go func() {
 		defer close(writerDone)
-		writeErr = t.writeLoop(workCtx, ch)
+		writeErr = t.writeLoop(workCtx, toWrite)
 		if writeErr != nil {
 			stopReading()
 		}
@@ -195,6 +209,8 @@ func (t *Task) Run(ctx context.Context) error {
 	switch {
 	case writeErr != nil:
 		return writeErr
+	case chainErr != nil:
+		return chainErr
 	case readErr != nil && !errors.Is(readErr, api.ErrEndOfInput):
 		return readErr
 	case closeErr != nil:
@@ -324,11 +340,13 @@ func (t *Task) closePlugins(ctx context.Context, o openedPlugins) error {
 	return errors.Join(errs...)
 }
 
-// readLoop reads batches, tracks and transforms them, and hands survivors
-// to the writer until ctx ends, the input ends, or a fatal error.
-func (t *Task) readLoop(ctx context.Context, out chan<- *batch, writerDone <-chan struct{}) error {
+// readLoop reads batches, tracks them, and hands them on (to the chain
+// stage, or to the writer when there is no chain) until ctx ends, the
+// input ends, or a fatal error. next is closed when the stage it feeds
+// has stopped.
+func (t *Task) readLoop(ctx context.Context, out chan<- *batch, next <-chan struct{}) error {
 	for {
-		if err := t.waitForBudget(ctx, writerDone); err != nil {
+		if err := t.waitForBudget(ctx, next); err != nil {
 			return nil
 		}
 		var recs []api.Record
@@ -347,22 +365,36 @@ func (t *Task) readLoop(ctx context.Context, out chan<- *batch, writerDone <-cha
 			return fmt.Errorf("source read: %w", err)
 		}
 		if len(recs) > 0 {
-			b, terr := t.prepare(ctx, recs)
-			if b != nil {
-				select {
-				case out <- b:
-				case <-writerDone:
-					return nil
-				}
-			}
-			if terr != nil {
-				return terr
+			select {
+			case out <- t.track(recs):
+			case <-next:
+				return nil
 			}
 		}
 		if eof {
 			return api.ErrEndOfInput
 		}
 	}
+}
+
+// chainLoop runs the transform chain over every batch from in and hands
+// the survivors to the writer, until in closes or a record fails with
+// tolerance none (the error is returned).
+func (t *Task) chainLoop(ctx context.Context, in <-chan *batch, out chan<- *batch, writerDone <-chan struct{}) error {
+	for b := range in {
+		kept, err := t.transform(ctx, b)
+		if kept != nil {
+			select {
+			case out <- kept:
+			case <-writerDone:
+				return nil
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitForBudget blocks while the in-flight limits are reached.
@@ -384,12 +416,8 @@ func (t *Task) waitForBudget(ctx context.Context, writerDone <-chan struct{}) er
 	}
 }
 
-// prepare tracks a batch in the watermark and runs the transform chain.
-// Filtered and rejected records are acknowledged at once. It returns the
-// survivors (nil when none) and a fatal error if a record failed with
-// tolerance none; survivors before the failure are still returned so their
-// positions can be committed.
-func (t *Task) prepare(ctx context.Context, recs []api.Record) (*batch, error) {
+// track enters a batch in the watermark and the in-flight budget.
+func (t *Task) track(recs []api.Record) *batch {
 	n := len(recs)
 	t.m.poll.Add(int64(n))
 	t.m.lastRecord.Store(time.Now().UnixNano())
@@ -405,11 +433,19 @@ func (t *Task) prepare(ctx context.Context, recs []api.Record) (*batch, error) {
 	t.inflightRecs += n
 	t.inflightBytes += bytes
 	t.mu.Unlock()
-
 	if len(t.cfg.Transforms) == 0 {
 		t.m.write.Add(int64(n))
-		return &batch{recs: recs, metas: metas}, nil
 	}
+	return &batch{recs: recs, metas: metas}
+}
+
+// transform runs the chain over a tracked batch. Filtered and rejected
+// records are acknowledged at once. It returns the survivors (nil when
+// none) and a fatal error if a record failed with tolerance none;
+// survivors before the failure are still returned so their positions can
+// be committed.
+func (t *Task) transform(ctx context.Context, b *batch) (*batch, error) {
+	recs, metas := b.recs, b.metas
 	var done []recMeta // filtered or rejected: acknowledged now
 	kept := 0
 	var fatal error
@@ -447,7 +483,8 @@ func (t *Task) prepare(ctx context.Context, recs []api.Record) (*batch, error) {
 		t.putMetas(metas)
 		return nil, fatal
 	}
-	return &batch{recs: recs[:kept], metas: metas[:kept]}, fatal
+	b.recs, b.metas = recs[:kept], metas[:kept]
+	return b, fatal
 }
 
 func (t *Task) applyChain(r *api.Record) (keep bool, name string, err error) {
