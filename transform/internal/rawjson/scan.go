@@ -1,6 +1,10 @@
 package rawjson
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // space marks JSON's four whitespace bytes. A table lookup keeps WS, and
 // with it Next, cheap enough for the compiler to inline into the walks.
@@ -29,6 +33,21 @@ func Trim(b []byte) []byte {
 // beats the setup of a vectorised search.
 const shortString = 24
 
+// quoteOrBackslash has the top bit of a byte of w set where the first '"'
+// or '\\' of w's eight bytes (little-endian) is, and possibly of later
+// bytes; 0 when there is neither. (x - 0x01…) &^ x sets a byte's top bit
+// where x has a zero byte and, at the lowest such byte, nowhere below it;
+// XOR makes the bytes equal to a character zero.
+func quoteOrBackslash(w uint64) uint64 {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	q := w ^ ('"' * ones)
+	s := w ^ ('\\' * ones)
+	return ((q-ones)&^q | (s-ones)&^s) & highs
+}
+
 // String finds the end of the string whose opening quote is at b[i]: its
 // contents are b[i+1:end] and b[end] is the closing quote. escaped reports
 // a backslash in the contents (which then need Unescape); ok is false when
@@ -39,13 +58,26 @@ const shortString = 24
 // turns into U+FFFD.
 func String(b []byte, i int) (end int, escaped, ok bool) {
 	j := i + 1
-	for lim := min(len(b), j+shortString); j < lim; {
+	for lim := min(len(b), j+shortString); j+8 <= lim; {
+		m := quoteOrBackslash(binary.LittleEndian.Uint64(b[j:]))
+		if m == 0 {
+			j += 8
+			continue
+		}
+		j += bits.TrailingZeros64(m) >> 3 // the first quote or backslash
+		if b[j] == '"' {
+			return j, escaped, true
+		}
+		escaped = true
+		j += 2 // the escaped byte cannot end the string
+	}
+	for lim := min(len(b), i+1+shortString); j < lim; {
 		switch b[j] {
 		case '"':
 			return j, escaped, true
 		case '\\':
 			escaped = true
-			j += 2 // the escaped byte cannot end the string
+			j += 2
 		default:
 			j++
 		}
