@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,33 +202,52 @@ func TestBackpressureBoundsInFlight(t *testing.T) {
 	}
 }
 
+// A soft stop drains the pipeline: everything the sink got is committed,
+// in source order, with and without a chain stage.
 func TestSoftStopCommitsWhatWasWritten(t *testing.T) {
-	t.Parallel()
-	src := &countSource{n: 1 << 40, batch: 10, delay: time.Millisecond}
-	sink := &flushSink{}
-	com := &memCommitter{}
-	task, err := runtime.New(runtime.Config{Source: src, Sink: sink, Committer: com, CommitInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- task.Run(ctx) }()
-	time.Sleep(100 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("soft stop returned %v", err)
-	}
-	ids := sink.IDs()
-	if len(ids) == 0 {
-		t.Fatal("nothing written")
-	}
-	want := strings.TrimPrefix(ids[len(ids)-1], "e-")
-	if got := com.get("p"); got != want {
-		t.Errorf("committed %q, last flushed %q", got, want)
-	}
-	if !src.closed || !sink.closed {
-		t.Error("plugins not closed")
+	for _, withChain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chain=%v", withChain), func(t *testing.T) {
+			t.Parallel()
+			src := &countSource{n: 1 << 40, batch: 10, delay: time.Millisecond}
+			sink := &flushSink{}
+			com := &memCommitter{}
+			cfg := runtime.Config{Source: src, Sink: sink, Committer: com, CommitInterval: time.Hour}
+			var applied int
+			if withChain {
+				cfg.Transforms = []runtime.NamedTransform{{Name: "keep", Transform: keepAll{&applied}}}
+			}
+			task, err := runtime.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- task.Run(ctx) }()
+			time.Sleep(100 * time.Millisecond)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("soft stop returned %v", err)
+			}
+			ids := sink.IDs()
+			if len(ids) == 0 {
+				t.Fatal("nothing written")
+			}
+			for i, id := range ids {
+				if want := "e-" + strconv.Itoa(i); id != want {
+					t.Fatalf("record %d is %s, want %s (order lost or records skipped)", i, id, want)
+				}
+			}
+			if withChain && applied < len(ids) {
+				t.Errorf("chain applied %d times for %d written records", applied, len(ids))
+			}
+			want := strings.TrimPrefix(ids[len(ids)-1], "e-")
+			if got := com.get("p"); got != want {
+				t.Errorf("committed %q, last flushed %q", got, want)
+			}
+			if !src.closed || !sink.closed {
+				t.Error("plugins not closed")
+			}
+		})
 	}
 }
 
