@@ -56,11 +56,9 @@ func (n *node) child(s seg) *node {
 	return c
 }
 
-// span locates a found value in the document: b[lo:hi].
-type span struct {
-	lo, hi int
-	ok     bool
-}
+// span locates a found value in the document: b[lo:hi]; hi is 0 when the
+// path was not found (a value is never empty).
+type span struct{ lo, hi int }
 
 // extract fills spans (len == x.slots) with the location of every path in
 // doc. A path that is absent keeps ok == false. Scanning stops as soon as
@@ -108,13 +106,14 @@ func (s *scanner) value(i int, n *node) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if n.slot >= 0 && !s.spans[n.slot].ok {
-		// Skip leaves strings and containers unvalidated; a value that is
+	if n.slot >= 0 && s.spans[n.slot].hi == 0 {
+		// Skip validates numbers and literals (rawjson.Literal) but
+		// leaves strings and containers unchecked; a value that is
 		// returned must be valid JSON.
-		if !rawjson.Valid(s.b[i:end]) {
+		if c := s.b[i]; (c == '"' || c == '{' || c == '[') && !rawjson.Valid(s.b[i:end]) {
 			return 0, ErrData
 		}
-		s.spans[n.slot] = span{lo: i, hi: end, ok: true}
+		s.spans[n.slot] = span{lo: i, hi: end}
 		if s.left--; s.left == 0 {
 			return 0, errDone
 		}
@@ -220,7 +219,7 @@ func lookup(doc []byte, segs []seg) ([]byte, error) {
 	if err := x.extract(doc, sp[:]); err != nil {
 		return nil, err
 	}
-	if !sp[0].ok {
+	if sp[0].hi == 0 {
 		return nil, nil
 	}
 	return doc[sp[0].lo:sp[0].hi], nil

@@ -255,14 +255,13 @@ func isJSONTemplate(lits []string, modes []mode) bool {
 	return json.Valid(b)
 }
 
-// maxStack is how many values and data paths one render resolves without
-// allocating.
+// maxStack is how many data paths one render locates without allocating.
 const maxStack = 8
 
 // Render appends the transform's output for ev to dst and returns it. With
 // a reused dst, CONSTANT and templates of attributes and simple data paths
 // do not allocate. The error wraps ErrData when the data the template reads
-// is not valid JSON.
+// is not valid JSON; dst is then returned as it came.
 func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
 	switch t.form {
 	case Original:
@@ -274,30 +273,6 @@ func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
 	case Constant:
 		return append(dst, t.constant...), nil
 	}
-	var stack [maxStack]val
-	vals := stack[:0]
-	if len(t.paths) > maxStack {
-		vals = make([]val, 0, len(t.paths))
-	}
-	vals = vals[:len(t.paths)]
-	if err := t.resolve(ev, vals); err != nil {
-		return dst, err
-	}
-	var err error
-	for i := range t.parts {
-		p := &t.parts[i]
-		dst = append(dst, p.lit...)
-		if p.path >= 0 {
-			if dst, err = appendVal(dst, &vals[p.path], p.mode, ev); err != nil {
-				return dst, fmt.Errorf("template: %w", err)
-			}
-		}
-	}
-	return dst, nil
-}
-
-// resolve finds the value of every path on ev, scanning data at most once.
-func (t *Template) resolve(ev *api.Event, vals []val) error {
 	form := formOf(ev)
 	var stack [maxStack]span
 	var spans []span
@@ -308,57 +283,99 @@ func (t *Template) resolve(ev *api.Event, vals []val) error {
 		}
 		spans = spans[:t.x.slots]
 		if err := t.x.extract(ev.Data, spans); err != nil {
-			return fmt.Errorf("template: %w", err)
+			return dst, fmt.Errorf("template: %w", err)
 		}
 	}
-	var doc *libDoc
+	var lib []val
+	if t.library {
+		var err error
+		if lib, err = t.resolveLibrary(ev); err != nil {
+			return dst, err
+		}
+	}
+	out := dst
+	for i := range t.parts {
+		p := &t.parts[i]
+		out = append(out, p.lit...)
+		if p.path < 0 {
+			continue
+		}
+		var err error
+		if out, err = t.appendPath(out, p.path, p.mode, ev, form, spans, lib); err != nil {
+			return dst, fmt.Errorf("template: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// appendPath writes the value of path i on ev in mode m. Attributes and
+// data found by the extractor (spans) are written straight from the event;
+// library paths were resolved beforehand into lib.
+func (t *Template) appendPath(dst []byte, i int, m mode, ev *api.Event, form dataForm, spans []span, lib []val) ([]byte, error) {
+	p := &t.paths[i]
+	switch p.kind {
+	case pathAttr:
+		if p.name == "time" {
+			if ev.Time.IsZero() {
+				return appendMissing(dst, m), nil
+			}
+			v := val{kind: valTime, t: ev.Time}
+			return appendVal(dst, &v, m, ev)
+		}
+		s, _ := ev.Attribute(p.name)
+		if s == "" {
+			return appendMissing(dst, m), nil
+		}
+		return appendText(dst, s, m), nil
+	case pathDataPath:
+		if spans == nil || spans[p.slot].hi == 0 {
+			return appendMissing(dst, m), nil
+		}
+		return appendRaw(dst, ev.Data[spans[p.slot].lo:spans[p.slot].hi], m), nil
+	case pathData:
+		switch form {
+		case dataJSON:
+			raw := trimJSON(ev.Data)
+			if len(raw) == 0 || !validValue(raw) {
+				return dst, ErrData
+			}
+			return appendRaw(dst, raw, m), nil
+		case dataText:
+			return appendText(dst, unsafeString(ev.Data), m), nil
+		}
+		return appendMissing(dst, m), nil
+	case pathLibrary:
+		return appendVal(dst, &lib[i], m, ev)
+	}
+	var v val
+	switch p.kind {
+	case pathEvent:
+		v = val{kind: valEvent}
+	case pathExt:
+		v = resolveExt(p, ev)
+	case pathDataBase64:
+		if form == dataBinary {
+			v = val{kind: valBytes, raw: ev.Data}
+		}
+	}
+	return appendVal(dst, &v, m, ev)
+}
+
+// resolveLibrary evaluates the template's general paths on one decoded
+// copy of ev; lib[i] holds path i's value.
+func (t *Template) resolveLibrary(ev *api.Event) ([]val, error) {
+	doc, err := newLibDoc(ev)
+	if err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	lib := make([]val, len(t.paths))
 	for i := range t.paths {
-		p := &t.paths[i]
-		switch p.kind {
-		case pathEvent:
-			vals[i] = val{kind: valEvent}
-		case pathAttr:
-			vals[i] = resolveAttr(p, ev)
-		case pathExt:
-			vals[i] = resolveExt(p, ev)
-		case pathData:
-			switch form {
-			case dataJSON:
-				raw := trimJSON(ev.Data)
-				if len(raw) == 0 || !validValue(raw) {
-					return fmt.Errorf("template: %w", ErrData)
-				}
-				vals[i] = rawVal(raw)
-			case dataText:
-				vals[i] = val{kind: valText, s: unsafeString(ev.Data)}
-			default:
-				vals[i] = val{}
-			}
-		case pathDataBase64:
-			vals[i] = val{}
-			if form == dataBinary {
-				vals[i] = val{kind: valBytes, raw: ev.Data}
-			}
-		case pathDataPath:
-			vals[i] = val{}
-			if spans != nil && spans[p.slot].ok {
-				vals[i] = rawVal(ev.Data[spans[p.slot].lo:spans[p.slot].hi])
-			}
-		case pathLibrary:
-			if doc == nil {
-				var err error
-				if doc, err = newLibDoc(ev); err != nil {
-					return fmt.Errorf("template: %w", err)
-				}
-			}
-			v, err := resolveLibrary(p, doc)
-			if err != nil {
-				return fmt.Errorf("template: %w", err)
-			}
-			vals[i] = v
-		default:
-			vals[i] = val{}
+		if t.paths[i].kind != pathLibrary {
+			continue
+		}
+		if lib[i], err = resolveLibrary(&t.paths[i], doc); err != nil {
+			return nil, fmt.Errorf("template: %w", err)
 		}
 	}
-	return nil
+	return lib, nil
 }

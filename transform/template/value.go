@@ -50,30 +50,11 @@ const (
 func appendVal(dst []byte, v *val, m mode, ev *api.Event) ([]byte, error) {
 	switch v.kind {
 	case valMissing, valNull:
-		if m == modeValue {
-			dst = append(dst, "null"...)
-		}
+		dst = appendMissing(dst, m)
 	case valJSON:
-		isString := v.raw[0] == '"'
-		switch {
-		case isString && m == modeText:
-			dst = appendUnescaped(dst, v.raw[1:len(v.raw)-1])
-		case isString && m == modeInString:
-			dst = append(dst, v.raw[1:len(v.raw)-1]...) // already escaped
-		case m == modeInString:
-			dst = appendEscaped(dst, unsafeString(v.raw))
-		default:
-			dst = append(dst, v.raw...)
-		}
+		dst = appendRaw(dst, v.raw, m)
 	case valText:
-		switch m {
-		case modeText:
-			dst = append(dst, v.s...)
-		case modeValue:
-			dst = appendQuoted(dst, v.s)
-		default:
-			dst = appendEscaped(dst, v.s)
-		}
+		dst = appendText(dst, v.s, m)
 	case valTime:
 		dst = appendQuote(dst, m)
 		dst = v.t.UTC().AppendFormat(dst, time.RFC3339Nano)
@@ -108,27 +89,48 @@ func appendVal(dst []byte, v *val, m mode, ev *api.Event) ([]byte, error) {
 	return dst, nil
 }
 
+// appendMissing writes an absent or null value: null as a JSON value,
+// nothing as text.
+func appendMissing(dst []byte, m mode) []byte {
+	if m == modeValue {
+		return append(dst, "null"...)
+	}
+	return dst
+}
+
+// appendRaw writes one valid JSON value found in data.
+func appendRaw(dst, raw []byte, m mode) []byte {
+	if string(raw) == "null" {
+		return appendMissing(dst, m)
+	}
+	isString := raw[0] == '"'
+	switch {
+	case isString && m == modeText:
+		return appendUnescaped(dst, raw[1:len(raw)-1])
+	case isString && m == modeInString:
+		return append(dst, raw[1:len(raw)-1]...) // already escaped
+	case m == modeInString:
+		return appendEscaped(dst, unsafeString(raw))
+	}
+	return append(dst, raw...)
+}
+
+// appendText writes a string attribute or text data.
+func appendText(dst []byte, s string, m mode) []byte {
+	switch m {
+	case modeText:
+		return append(dst, s...)
+	case modeValue:
+		return appendQuoted(dst, s)
+	}
+	return appendEscaped(dst, s)
+}
+
 func appendQuote(dst []byte, m mode) []byte {
 	if m == modeValue {
 		return append(dst, '"')
 	}
 	return dst
-}
-
-// resolveAttr reads an attribute or extension as the structured JSON
-// format shows it: empty optional attributes are absent.
-func resolveAttr(p *path, ev *api.Event) val {
-	if p.name == "time" {
-		if ev.Time.IsZero() {
-			return val{}
-		}
-		return val{kind: valTime, t: ev.Time}
-	}
-	s, _ := ev.Attribute(p.name)
-	if s == "" {
-		return val{}
-	}
-	return val{kind: valText, s: s}
 }
 
 func resolveExt(p *path, ev *api.Event) val {

@@ -111,36 +111,67 @@ func String(b []byte, i int) (end int, escaped, ok bool) {
 	return 0, false, false
 }
 
-// Literal reads the number, true, false or null at b[i]: it takes every
-// byte up to the next delimiter (whitespace, ',', '}', ']' or the end) and
-// reports whether they form exactly one such value. A bad byte glued to a
-// literal ("truex", "1:2") thus fails here rather than at the separator, so
-// a caller that stops scanning after this value never accepts it.
+// Literal reads the number, true, false or null at b[i] and reports
+// whether exactly one such value stands there, followed by a delimiter
+// (whitespace, ',', '}', ']') or the end. A bad byte glued to a literal
+// ("truex", "1:2") thus fails here rather than at the separator, so a
+// caller that stops scanning after this value never accepts it. One pass
+// both finds the end and checks the grammar.
 func Literal(b []byte, i int) (end int, ok bool) {
-	j := i
-	for j < len(b) {
-		switch b[j] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return j, validLiteral(b[i:j])
-		}
-		j++
+	switch b[i] {
+	case 't':
+		end, ok = i+4, i+4 <= len(b) && string(b[i:i+4]) == "true"
+	case 'f':
+		end, ok = i+5, i+5 <= len(b) && string(b[i:i+5]) == "false"
+	case 'n':
+		end, ok = i+4, i+4 <= len(b) && string(b[i:i+4]) == "null"
+	default:
+		end, ok = number(b, i)
 	}
-	return j, validLiteral(b[i:j])
+	if !ok {
+		return 0, false
+	}
+	if end < len(b) && !delim[b[end]] {
+		return 0, false
+	}
+	return end, true
 }
 
-func validLiteral(raw []byte) bool {
-	if len(raw) == 0 {
-		return false
+// delim marks the bytes that may follow a number or literal.
+var delim = [256]bool{',': true, '}': true, ']': true, ' ': true, '\t': true, '\n': true, '\r': true}
+
+// number reads the JSON number at b[i] and returns the index after it; ok
+// is false when no number starts there. It stops at the first byte that
+// cannot continue the number, which the caller checks.
+func number(b []byte, i int) (end int, ok bool) {
+	if i < len(b) && b[i] == '-' {
+		i++
 	}
-	switch raw[0] {
-	case 't':
-		return string(raw) == "true"
-	case 'f':
-		return string(raw) == "false"
-	case 'n':
-		return string(raw) == "null"
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i+1)
+	default:
+		return 0, false
 	}
-	return ValidNumber(raw)
+	if i < len(b) && b[i] == '.' {
+		start := i + 1
+		if i = digits(b, start); i == start {
+			return 0, false // no digit after the point
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		start := i
+		if i = digits(b, i); i == start {
+			return 0, false
+		}
+	}
+	return i, true
 }
 
 // Skip returns the index after the value at b[i] (which must not be

@@ -15,7 +15,8 @@ func Valid(raw []byte) bool {
 	case '{', '[':
 		return api.ValidJSON(raw)
 	}
-	return validLiteral(raw)
+	end, ok := Literal(raw, 0)
+	return ok && end == len(raw)
 }
 
 // ValidString reports whether raw is valid as the contents of a JSON string
@@ -51,34 +52,8 @@ func ValidString(raw []byte) bool {
 
 // ValidNumber reports whether raw is exactly one JSON number.
 func ValidNumber(raw []byte) bool {
-	i := 0
-	if i < len(raw) && raw[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(raw) && raw[i] == '0':
-		i++
-	case i < len(raw) && raw[i] >= '1' && raw[i] <= '9':
-		i = digits(raw, i)
-	default:
-		return false
-	}
-	if i < len(raw) && raw[i] == '.' {
-		if i = digits(raw, i+1); raw[i-1] == '.' {
-			return false // no digit after the point
-		}
-	}
-	if i < len(raw) && (raw[i] == 'e' || raw[i] == 'E') {
-		i++
-		if i < len(raw) && (raw[i] == '+' || raw[i] == '-') {
-			i++
-		}
-		start := i
-		if i = digits(raw, i); i == start {
-			return false
-		}
-	}
-	return i == len(raw)
+	end, ok := number(raw, 0)
+	return ok && end == len(raw)
 }
 
 // digits returns the index after the run of decimal digits at raw[i].
