@@ -13,7 +13,9 @@ var space = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
 // WS returns the index of the first byte at or after i that is not
 // whitespace, or len(b).
 func WS(b []byte, i int) int {
-	for i < len(b) && space[b[i]] {
+	// Every whitespace byte is at most ' ', so one comparison settles
+	// the common case of compact JSON.
+	for i < len(b) && b[i] <= ' ' && space[b[i]] {
 		i++
 	}
 	return i
