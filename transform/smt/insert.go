@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/internal/rawjson"
 )
 
 // InsertField adds fields to the data object: a static value and any of
@@ -48,7 +49,7 @@ func newInsertField(c api.Config) (api.Transform, error) {
 		t.static = c.String("static.value")
 		if c.String("static.type") == "json" {
 			v, err := decode(&api.Event{Data: []byte(c.String("static.value"))})
-			if err != nil || len(trimSpace([]byte(c.String("static.value")))) == 0 {
+			if err != nil || len(rawjson.Trim([]byte(c.String("static.value")))) == 0 {
 				return nil, configError("static.value", "must be a JSON value when static.type is json")
 			}
 			t.static = v

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/internal/rawjson"
 )
 
 // Data model. decode validates the event's data once and decodes it
@@ -67,7 +68,7 @@ func decode(ev *api.Event) (any, error) {
 	if !api.IsJSONContentType(ev.DataContentType) {
 		return nil, fmt.Errorf("%w: datacontenttype is %q", ErrNotJSON, ev.DataContentType)
 	}
-	data := trimSpace(ev.Data)
+	data := rawjson.Trim(ev.Data)
 	if len(data) == 0 {
 		return nil, nil
 	}
@@ -83,18 +84,6 @@ func decode(ev *api.Event) (any, error) {
 	return expand(json.RawMessage(data)), nil
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && isSpace(b[0]) {
-		b = b[1:]
-	}
-	for len(b) > 0 && isSpace(b[len(b)-1]) {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
 // expand decodes v one level when it is raw JSON, which must be valid
 // (decode checked the whole data); other values are returned as they are.
 func expand(v any) any {
@@ -105,31 +94,31 @@ func expand(v any) any {
 	switch raw[0] {
 	case '{':
 		o := newObject(8)
-		i := skipSpace(raw, 1)
+		i := rawjson.WS(raw, 1)
 		for raw[i] != '}' {
-			end := skipString(raw, i)
+			end := skip(raw, i)
 			key := unquote(raw[i:end])
-			i = skipSpace(raw, end)
-			i = skipSpace(raw, i+1) // ':'
-			end = skipValue(raw, i)
+			i = rawjson.WS(raw, end)
+			i = rawjson.WS(raw, i+1) // ':'
+			end = skip(raw, i)
 			o.keys = append(o.keys, key)
 			o.vals = append(o.vals, json.RawMessage(raw[i:end]))
-			i = skipSpace(raw, end)
+			i = rawjson.WS(raw, end)
 			if raw[i] == ',' {
-				i = skipSpace(raw, i+1)
+				i = rawjson.WS(raw, i+1)
 			}
 		}
 		dedupe(o)
 		return o
 	case '[':
 		var a []any
-		i := skipSpace(raw, 1)
+		i := rawjson.WS(raw, 1)
 		for raw[i] != ']' {
-			end := skipValue(raw, i)
+			end := skip(raw, i)
 			a = append(a, json.RawMessage(raw[i:end]))
-			i = skipSpace(raw, end)
+			i = rawjson.WS(raw, end)
 			if raw[i] == ',' {
-				i = skipSpace(raw, i+1)
+				i = rawjson.WS(raw, i+1)
 			}
 		}
 		if a == nil {
@@ -188,55 +177,14 @@ func dedupe(o *object) {
 	o.keys, o.vals = o.keys[:w], o.vals[:w]
 }
 
-// The skip functions walk JSON that is known to be valid.
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
-		i++
+// skip returns the index after the value at b[i], in JSON that decode
+// has validated.
+func skip(b []byte, i int) int {
+	end, ok := rawjson.Skip(b, i)
+	if !ok {
+		panic("smt: validated JSON does not scan")
 	}
-	return i
-}
-
-// skipString returns the index after the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	for i++; ; i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-}
-
-// skipValue returns the index after the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-	default:
-		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && !isSpace(b[i]) {
-			i++
-		}
-		return i
-	}
+	return end
 }
 
 // unquote decodes a valid JSON string literal.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/internal/rawjson"
 )
 
 // expandAll decodes every level of v, as the deepest SMT would.
@@ -88,7 +89,7 @@ func FuzzCodec(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string, full bool) {
 		v, err := decode(&api.Event{Data: []byte(in)})
-		if valid := json.Valid([]byte(in)); len(trimSpace([]byte(in))) > 0 && (err == nil) != valid {
+		if valid := json.Valid([]byte(in)); len(rawjson.Trim([]byte(in))) > 0 && (err == nil) != valid {
 			t.Fatalf("decode(%q) err = %v, json.Valid = %v", in, err, valid)
 		}
 		if err != nil || v == nil {
