@@ -50,8 +50,10 @@ type rewrite struct {
 }
 
 // slabSize is the size of one slab of renders: big enough for hundreds of
-// typical outputs, small enough that a few records kept alive pin little.
-const slabSize = 32 << 10
+// typical outputs, small enough that a few records kept alive pin little,
+// and under the runtime's 32 KiB limit for small objects, which come from
+// per-core caches rather than the page heap.
+const slabSize = 24 << 10
 
 // Apply replaces the data with the render. The new data is application/json
 // when it is valid JSON and text/plain otherwise; dataschema described the
