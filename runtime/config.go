@@ -70,7 +70,15 @@ type Config struct {
 	Committed map[string]api.Position
 
 	Transforms []NamedTransform
-	Sink       api.Sink // required
+	// NewChain builds a second instance of Transforms: the same steps, with
+	// state of their own. With it the reader applies the chain to a batch
+	// itself whenever the chain stage already has batches waiting, so a
+	// chain dearer than its source uses the reader's spare time instead of
+	// capping the task at the chain stage's speed. Order is kept: the
+	// batch joins the same queue and the chain stage passes it on. Each
+	// instance is used by one goroutine. Optional.
+	NewChain func() ([]NamedTransform, error)
+	Sink     api.Sink // required
 	// DeadLetter receives records that failed when Tolerance is all. Nil
 	// means bad records are only counted and logged.
 	DeadLetter api.Sink

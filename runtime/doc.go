@@ -7,7 +7,8 @@
 // reader (Source.Read, tracking in the ack watermark), a chain stage when
 // the connector has transforms (so a busy source and a busy chain use two
 // cores; records keep their order), and a writer (Sink.Write, Flush, acks
-// and commits). A bounded in-flight budget (records and bytes) spans them
+// and commits). Given Config.NewChain, the reader also runs its own
+// instance of the chain over a batch whenever the chain stage is behind. A bounded in-flight budget (records and bytes) spans them
 // all, so a slow sink back-pressures the source and memory stays bounded.
 //
 // Run opens the sink before the source. Given Config.NewSource instead of a

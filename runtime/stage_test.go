@@ -2,7 +2,10 @@ package runtime_test
 
 import (
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,5 +34,141 @@ func TestChainStageSinkFailureStopsEverything(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("the task took %v to stop after a fatal sink error", took)
+	}
+}
+
+// counted passes records on and counts them; slow sleeps every 100th
+// record, so the chain stage falls behind; failOn fails that event.
+type counted struct {
+	n      *atomic.Int64
+	slow   bool
+	failOn string
+	reject func(r *api.Record) bool
+}
+
+func (c counted) Apply(r *api.Record) (bool, error) {
+	c.n.Add(1)
+	if c.slow && strings.HasSuffix(r.Event.ID, "00") {
+		time.Sleep(2 * time.Millisecond)
+	}
+	if r.Event.ID == c.failOn || c.reject != nil && c.reject(r) {
+		return false, errors.New("cannot shape " + r.Event.ID)
+	}
+	return true, nil
+}
+
+// helperChain is a Config whose chain stage is slow and whose reader has
+// a fast instance of its own (NewChain).
+func helperChain(stage, reader *atomic.Int64, failOn string, reject func(*api.Record) bool) (chain []runtime.NamedTransform, newChain func() ([]runtime.NamedTransform, error)) {
+	chain = []runtime.NamedTransform{{Name: "shape", Transform: counted{n: stage, slow: true, failOn: failOn, reject: reject}}}
+	newChain = func() ([]runtime.NamedTransform, error) {
+		return []runtime.NamedTransform{{Name: "shape", Transform: counted{n: reader, failOn: failOn, reject: reject}}}, nil
+	}
+	return chain, newChain
+}
+
+// wantInOrder checks ids are e-from, e-from+1, … with no gap.
+func wantInOrder(t *testing.T, ids []string, n int, skip func(i int) bool) {
+	t.Helper()
+	k := 0
+	for i := range n {
+		if skip != nil && skip(i) {
+			continue
+		}
+		if k >= len(ids) || ids[k] != "e-"+strconv.Itoa(i) {
+			got := "end"
+			if k < len(ids) {
+				got = ids[k]
+			}
+			t.Fatalf("record %d: got %s, want e-%d", k, got, i)
+		}
+		k++
+	}
+	if k != len(ids) {
+		t.Fatalf("%d records after the last expected one", len(ids)-k)
+	}
+}
+
+// When the chain stage is behind, the reader runs the chain on batches
+// itself with its own instance: both instances work, and the sink still
+// sees every record once, in order.
+func TestReaderRunsTheChainWhenTheStageIsBehind(t *testing.T) {
+	t.Parallel()
+	const n = 20000
+	var stage, reader atomic.Int64
+	chain, newChain := helperChain(&stage, &reader, "", nil)
+	sink, com := &memSink{}, &memCommitter{}
+	task, err := run(t, runtime.Config{
+		Source: &countSource{n: n, batch: 100}, Sink: sink, Committer: com,
+		Transforms: chain, NewChain: newChain,
+	})
+	if err != nil || !task.Finished() {
+		t.Fatalf("Run: %v, finished %v", err, task.Finished())
+	}
+	wantInOrder(t, sink.IDs(), n, nil)
+	if stage.Load() == 0 || reader.Load() == 0 || stage.Load()+reader.Load() != n {
+		t.Errorf("chain stage applied %d, reader %d; want both > 0, %d in all", stage.Load(), reader.Load(), n)
+	}
+	if got := com.get("p"); got != strconv.Itoa(n-1) {
+		t.Errorf("committed %q, want %d", got, n-1)
+	}
+}
+
+// A record that fails with tolerance none stops the task whichever
+// instance of the chain met it; nothing from it on is written or
+// committed.
+func TestChainFailureStopsTheTaskFromEitherInstance(t *testing.T) {
+	t.Parallel()
+	const n, bad = 20000, 12345
+	var stage, reader atomic.Int64
+	chain, newChain := helperChain(&stage, &reader, "e-"+strconv.Itoa(bad), nil)
+	sink, com := &memSink{}, &memCommitter{}
+	_, err := run(t, runtime.Config{
+		Source: &countSource{n: n, batch: 100}, Sink: sink, Committer: com,
+		Transforms: chain, NewChain: newChain,
+	})
+	if !api.IsFatal(err) || !strings.Contains(err.Error(), "cannot shape e-12345") {
+		t.Fatalf("err = %v, want the fatal failure of e-%d", err, bad)
+	}
+	ids := sink.IDs()
+	wantInOrder(t, ids, len(ids), nil)
+	if len(ids) > bad {
+		t.Errorf("%d records written, want at most the %d before e-%d", len(ids), bad, bad)
+	}
+	if c, _ := strconv.Atoi(com.get("p")); c >= bad {
+		t.Errorf("committed %d, at or past the failed record %d", c, bad)
+	}
+}
+
+// With tolerance all, both instances send rejects to the dead-letter sink
+// (writes serialised: -race checks), and every other record is written in
+// order.
+func TestBothChainInstancesDeadLetter(t *testing.T) {
+	t.Parallel()
+	const n = 20000
+	var stage, reader atomic.Int64
+	every7 := func(r *api.Record) bool { i, _ := strconv.Atoi(string(r.Position)); return i%7 == 0 }
+	chain, newChain := helperChain(&stage, &reader, "", every7)
+	sink, dlq, com := &memSink{}, &memSink{}, &memCommitter{}
+	task, err := run(t, runtime.Config{
+		Source: &countSource{n: n, batch: 100}, Sink: sink, DeadLetter: dlq, Committer: com,
+		Tolerance: runtime.ToleranceAll, Transforms: chain, NewChain: newChain,
+	})
+	if err != nil || !task.Finished() {
+		t.Fatalf("Run: %v, finished %v", err, task.Finished())
+	}
+	if stage.Load() == 0 || reader.Load() == 0 {
+		t.Errorf("chain stage applied %d, reader %d; want both > 0", stage.Load(), reader.Load())
+	}
+	wantInOrder(t, sink.IDs(), n, func(i int) bool { return i%7 == 0 })
+	dead := dlq.IDs()
+	slices.SortFunc(dead, func(a, b string) int {
+		x, _ := strconv.Atoi(a[2:])
+		y, _ := strconv.Atoi(b[2:])
+		return x - y
+	})
+	wantInOrder(t, dead, n, func(i int) bool { return i%7 != 0 })
+	if got := com.get("p"); got != strconv.Itoa(n-1) {
+		t.Errorf("committed %q, want %d", got, n-1)
 	}
 }

@@ -40,6 +40,13 @@ type Task struct {
 	// commitMu serialises commits (the writer's and a hard stop's).
 	commitMu sync.Mutex
 
+	// helper is the reader's instance of the chain (Config.NewChain),
+	// built in Run; nil without one.
+	helper []NamedTransform
+	// dlqMu serialises dead-letter writes: the reader and the chain stage
+	// may both reject records.
+	dlqMu sync.Mutex
+
 	ran      atomic.Bool
 	finished atomic.Bool
 	metaPool sync.Pool
@@ -52,10 +59,12 @@ type recMeta struct {
 }
 
 // batch is what the reader hands the writer: transformed survivors and
-// their bookkeeping, index-aligned.
+// their bookkeeping, index-aligned. chained marks a batch the reader has
+// already run the chain over (see Config.NewChain).
 type batch struct {
-	recs  []api.Record
-	metas []recMeta
+	recs    []api.Record
+	metas   []recMeta
+	chained bool
 }
 
 type counters struct {
@@ -132,6 +141,11 @@ func (t *Task) Run(ctx context.Context) error {
 	defer hardStop()
 
 	opened, err := t.open(ctx)
+	if err == nil && t.cfg.NewChain != nil && len(t.cfg.Transforms) > 0 {
+		if t.helper, err = t.cfg.NewChain(); err != nil {
+			err = fmt.Errorf("build the reader's chain: %w", err)
+		}
+	}
 	if err != nil {
 		t.closePlugins(workCtx, opened)
 		return err
@@ -330,7 +344,7 @@ func (t *Task) closePlugins(ctx context.Context, o openedPlugins) error {
 			errs = append(errs, fmt.Errorf("close dead-letter sink: %w", err))
 		}
 	}
-	for _, tr := range t.cfg.Transforms {
+	for _, tr := range slices.Concat(t.cfg.Transforms, t.helper) {
 		if c, ok := tr.Transform.(api.Closer); ok {
 			if err := c.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close transform %q: %w", tr.Name, err))
@@ -364,14 +378,27 @@ func (t *Task) readLoop(ctx context.Context, out chan<- *batch, next <-chan stru
 			}
 			return fmt.Errorf("source read: %w", err)
 		}
+		var chainErr error
 		if len(recs) > 0 {
-			select {
-			case out <- t.track(recs):
-			case <-next:
-				return nil
+			b := t.track(recs)
+			if t.helper != nil && len(out) == cap(out) {
+				// The chain stage is behind: run the chain here.
+				if b, chainErr = t.transform(ctx, b, t.helper); b != nil {
+					b.chained = true
+				}
+			}
+			if b != nil {
+				select {
+				case out <- b:
+				case <-next:
+					return nil
+				}
 			}
 		}
-		if eof {
+		switch {
+		case chainErr != nil:
+			return chainErr
+		case eof:
 			return api.ErrEndOfInput
 		}
 	}
@@ -382,7 +409,15 @@ func (t *Task) readLoop(ctx context.Context, out chan<- *batch, next <-chan stru
 // tolerance none (the error is returned).
 func (t *Task) chainLoop(ctx context.Context, in <-chan *batch, out chan<- *batch, writerDone <-chan struct{}) error {
 	for b := range in {
-		kept, err := t.transform(ctx, b)
+		if b.chained {
+			select {
+			case out <- b:
+			case <-writerDone:
+				return nil
+			}
+			continue
+		}
+		kept, err := t.transform(ctx, b, t.cfg.Transforms)
 		if kept != nil {
 			select {
 			case out <- kept:
@@ -444,7 +479,7 @@ func (t *Task) track(recs []api.Record) *batch {
 // none) and a fatal error if a record failed with tolerance none;
 // survivors before the failure are still returned so their positions can
 // be committed.
-func (t *Task) transform(ctx context.Context, b *batch) (*batch, error) {
+func (t *Task) transform(ctx context.Context, b *batch, chain []NamedTransform) (*batch, error) {
 	recs, metas := b.recs, b.metas
 	var done []recMeta // filtered or rejected: acknowledged now
 	kept := 0
@@ -456,7 +491,7 @@ func (t *Task) transform(ctx context.Context, b *batch) (*batch, error) {
 			break
 		}
 		r := &recs[i]
-		keep, name, err := t.applyChain(r)
+		keep, name, err := applyChain(chain, r)
 		switch {
 		case err != nil:
 			if rerr := t.reject(ctx, r, "transform "+name, err); rerr != nil {
@@ -487,8 +522,8 @@ func (t *Task) transform(ctx context.Context, b *batch) (*batch, error) {
 	return b, fatal
 }
 
-func (t *Task) applyChain(r *api.Record) (keep bool, name string, err error) {
-	for _, tr := range t.cfg.Transforms {
+func applyChain(chain []NamedTransform, r *api.Record) (keep bool, name string, err error) {
+	for _, tr := range chain {
 		keep, err := safeApply(tr.Transform, r)
 		if err != nil || !keep {
 			return keep, tr.Name, err
@@ -654,6 +689,8 @@ func (t *Task) reject(ctx context.Context, r *api.Record, stage string, cause er
 	dead.Event.Extensions["ferryerrorconnector"] = t.cfg.Connector
 	dead.Event.Extensions["ferryerrortask"] = int64(t.cfg.Task)
 	dead.Event.Extensions["ferryerrorposition"] = string(r.Position)
+	t.dlqMu.Lock()
+	defer t.dlqMu.Unlock()
 	err := t.retry(ctx, "dead-letter write", func() error {
 		if err := t.cfg.DeadLetter.Write(ctx, []api.Record{dead}); err != nil {
 			var re *api.RecordErrors

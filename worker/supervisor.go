@@ -358,6 +358,7 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 		NewSource:      newSource,
 		Committed:      committed,
 		Transforms:     chain,
+		NewChain:       func() ([]runtime.NamedTransform, error) { return buildChain(s.cfg.Registry, cc.transforms) },
 		Sink:           snk,
 		DeadLetter:     dlq,
 		Tolerance:      cc.tolerance,

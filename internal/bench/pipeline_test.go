@@ -13,7 +13,7 @@ import (
 	"github.com/ferryhq/ferry/transform"
 )
 
-func newTask(b *testing.B, name string, n, payload int, chain []runtime.NamedTransform) *runtime.Task {
+func newTask(b *testing.B, name string, n, payload int, steps [][3]string) *runtime.Task {
 	b.Helper()
 	gcfg, err := generator.Source.Spec.Parse(map[string]string{
 		"count": fmt.Sprint(n), "payload.bytes": fmt.Sprint(payload),
@@ -33,20 +33,27 @@ func newTask(b *testing.B, name string, n, payload int, chain []runtime.NamedTra
 	if err != nil {
 		b.Fatal(err)
 	}
-	task, err := runtime.New(runtime.Config{
-		Connector: name, Source: src, Sink: sink, Transforms: chain,
+	cfg := runtime.Config{
+		Connector: name, Source: src, Sink: sink,
 		Committer: runtime.CommitFunc(func(map[string]api.Position) error { return nil }),
-	})
+	}
+	if len(steps) > 0 {
+		// As the worker does: the chain, and a builder of the reader's
+		// own instance of it.
+		cfg.Transforms = chain(b, steps...)
+		cfg.NewChain = func() ([]runtime.NamedTransform, error) { return chain(b, steps...), nil }
+	}
+	task, err := runtime.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return task
 }
 
-func runPipeline(b *testing.B, payload int, chain []runtime.NamedTransform) {
+func runPipeline(b *testing.B, payload int, steps ...[3]string) {
 	name := fmt.Sprintf("bench-%s-%d", b.Name(), b.N)
 	drop.Reset(name)
-	task := newTask(b, name, b.N, payload, chain)
+	task := newTask(b, name, b.N, payload, steps)
 	b.ReportAllocs()
 	b.SetBytes(int64(payload))
 	b.ResetTimer()
@@ -65,7 +72,7 @@ func runPipeline(b *testing.B, payload int, chain []runtime.NamedTransform) {
 func BenchmarkGeneratorToDrop(b *testing.B) {
 	for _, payload := range []int{64, 1024} {
 		b.Run(fmt.Sprintf("payload=%d", payload), func(b *testing.B) {
-			runPipeline(b, payload, nil)
+			runPipeline(b, payload)
 		})
 	}
 }
@@ -103,9 +110,9 @@ func chain(b *testing.B, steps ...[3]string) []runtime.NamedTransform {
 func BenchmarkChain(b *testing.B) {
 	filter := [3]string{"filter", "keep", `{"pattern": "{\"source\": [{\"prefix\": \"/ferry/\"}], \"data\": {\"seq\": [{\"numeric\": [\">=\", 0]}], \"task\": [0]}}"}`}
 	tmpl := [3]string{"template", "shape", `{"form": "TEMPLATE", "value": "{\"seq\": \"$.data.seq\", \"task\": \"$.data.task\", \"id\": \"$.id\", \"type\": \"$.type\"}", "template": "{\"n\": ${seq}, \"t\": ${task}, \"event\": \"${id}\", \"kind\": \"${type}\"}"}`}
-	b.Run("none", func(b *testing.B) { runPipeline(b, 1024, nil) })
-	b.Run("filter", func(b *testing.B) { runPipeline(b, 1024, chain(b, filter)) })
-	b.Run("filter+template", func(b *testing.B) { runPipeline(b, 1024, chain(b, filter, tmpl)) })
+	b.Run("none", func(b *testing.B) { runPipeline(b, 1024) })
+	b.Run("filter", func(b *testing.B) { runPipeline(b, 1024, filter) })
+	b.Run("filter+template", func(b *testing.B) { runPipeline(b, 1024, filter, tmpl) })
 }
 
 // BenchmarkChainApply is the chain's own cost per generator (1 KB) event,
