@@ -22,6 +22,7 @@ import (
 	cdcmysql "github.com/ferryhq/ferry/connectors/mysql"
 	"github.com/ferryhq/ferry/connectors/rds"
 	rmqsink "github.com/ferryhq/ferry/connectors/rocketmq"
+	"github.com/ferryhq/ferry/internal/gctune"
 	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/transform"
 	"github.com/ferryhq/ferry/transform/predicate"
@@ -80,6 +81,9 @@ task softly (offsets committed) and exits 0.`,
 
 func runStandalone(ctx context.Context, o standaloneOptions, files []string) error {
 	log := loggerFrom(ctx)
+	if err := o.tuneGC(log); err != nil {
+		return err
+	}
 	// Read every file before touching the store, so a typo fails fast.
 	reqs := make([]connectorRequest, 0, len(files))
 	for _, path := range files {
@@ -168,13 +172,15 @@ func version() string {
 	return "dev"
 }
 
-// taskOptions are the task-supervision flags `ferry standalone` and
-// `ferry worker` share.
+// taskOptions are the task-supervision and process flags `ferry
+// standalone` and `ferry worker` share.
 type taskOptions struct {
 	restartInitial  time.Duration
 	restartMax      time.Duration
 	restartAttempts int
 	commitInterval  time.Duration
+	gcPercent       int
+	memoryLimit     string
 }
 
 func (o *taskOptions) flags(f *pflag.FlagSet) {
@@ -182,6 +188,18 @@ func (o *taskOptions) flags(f *pflag.FlagSet) {
 	f.DurationVar(&o.restartMax, "task-restart-max", time.Minute, "longest delay between automatic restarts of a task")
 	f.IntVar(&o.restartAttempts, "task-restart-attempts", 10, "automatic restarts in a row before a task stays FAILED; -1 for unlimited")
 	f.DurationVar(&o.commitInterval, "offset-flush-interval", 5*time.Second, "default of offset.flush.interval.ms")
+	f.IntVar(&o.gcPercent, "gc-percent", 0, fmt.Sprintf("the garbage collector's GOGC for this process; 0 means %d (GOGC in the environment wins)", gctune.DefaultPercent))
+	f.StringVar(&o.memoryLimit, "memory-limit", "auto", fmt.Sprintf("soft memory limit of this process: auto (%.0f%% of the machine's or the cgroup's memory), off, or a size such as 4GiB (GOMEMLIMIT in the environment wins)", gctune.DefaultLimitShare*100))
+}
+
+// tuneGC applies the collector flags and logs the settings in force.
+func (o taskOptions) tuneGC(log *slog.Logger) error {
+	s, err := gctune.Apply(gctune.Request{Percent: o.gcPercent, Limit: o.memoryLimit})
+	if err != nil {
+		return err
+	}
+	log.Info("garbage collector", "settings", s.String())
+	return nil
 }
 
 // workerConfig is the worker engine's config from these flags.

@@ -128,6 +128,12 @@ func TestStandaloneRejectsBadFiles(t *testing.T) {
 			}
 		})
 	}
+	// A bad collector flag fails before anything starts, naming the flag.
+	o := standaloneOptions{dataDir: filepath.Join(dir, "data-gc"), listen: freeAddr(t)}
+	o.memoryLimit = "lots"
+	if err := runStandalone(context.Background(), o, nil); err == nil || !strings.Contains(err.Error(), "--memory-limit") {
+		t.Errorf("runStandalone with --memory-limit lots = %v, want an error naming the flag", err)
+	}
 	// A missing --data-dir is a usage error.
 	if code := execute(context.Background(), newTestRoot(), []string{"standalone"}, io.Discard, io.Discard); code == 0 {
 		t.Error("standalone without --data-dir exited 0")

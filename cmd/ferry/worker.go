@@ -131,6 +131,9 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		}
 	}
 	log := loggerFrom(ctx)
+	if err := o.tuneGC(log); err != nil {
+		return err
+	}
 	rmqlog.Route(log)
 	gossipHost, gossipPortStr, err := net.SplitHostPort(o.gossip)
 	if err != nil {

@@ -1,0 +1,186 @@
+package gctune
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// Defaults for the worker's flags.
+const (
+	// DefaultPercent is the GOGC the worker sets when the environment sets
+	// none.
+	DefaultPercent = 400
+	// DefaultLimitShare is the share of the machine's (or the cgroup's)
+	// memory that becomes the soft memory limit when GOMEMLIMIT is unset.
+	DefaultLimitShare = 0.75
+)
+
+// Settings are the collector settings in force, for the start-up log.
+type Settings struct {
+	Percent    int    // GOGC; -1 is off
+	Limit      int64  // soft memory limit in bytes; 0 is none
+	PercentSrc string // "GOGC" (environment), "flag" or "default"
+	LimitSrc   string // "GOMEMLIMIT", "flag", "auto" or "none"
+}
+
+func (s Settings) String() string {
+	limit := "none"
+	if s.Limit > 0 {
+		limit = FormatBytes(s.Limit)
+	}
+	return fmt.Sprintf("GOGC=%d (%s), memory limit %s (%s)", s.Percent, s.PercentSrc, limit, s.LimitSrc)
+}
+
+// Request is what the operator asked for on the command line.
+type Request struct {
+	// Percent is the GOGC to set; 0 means DefaultPercent.
+	Percent int
+	// Limit is "auto" (DefaultLimitShare of the memory available), "off",
+	// or a size such as 4GiB or 512MiB; "" means auto.
+	Limit string
+}
+
+// Plan decides the settings from the request, the environment (getenv)
+// and the memory available in bytes (0 when unknown). It changes nothing.
+func Plan(req Request, getenv func(string) string, available int64) (Settings, error) {
+	var s Settings
+	if v := getenv("GOGC"); v != "" {
+		s.PercentSrc = "GOGC"
+		if strings.EqualFold(v, "off") {
+			s.Percent = -1
+		} else if n, err := strconv.Atoi(v); err == nil {
+			s.Percent = n
+		} else {
+			s.Percent = 100 // the runtime ignores a bad GOGC
+		}
+	} else if req.Percent != 0 {
+		s.Percent, s.PercentSrc = req.Percent, "flag"
+	} else {
+		s.Percent, s.PercentSrc = DefaultPercent, "default"
+	}
+	if getenv("GOMEMLIMIT") != "" {
+		s.LimitSrc = "GOMEMLIMIT"
+		if l := debug.SetMemoryLimit(-1); l < math.MaxInt64 { // the runtime parsed it
+			s.Limit = l
+		}
+		return s, nil
+	}
+	switch l := strings.TrimSpace(req.Limit); {
+	case l == "" || strings.EqualFold(l, "auto"):
+		if available <= 0 {
+			s.LimitSrc = "none"
+			return s, nil
+		}
+		s.Limit, s.LimitSrc = int64(float64(available)*DefaultLimitShare), "auto"
+	case strings.EqualFold(l, "off"):
+		s.LimitSrc = "none"
+	default:
+		n, err := ParseBytes(l)
+		if err != nil {
+			return s, fmt.Errorf("--memory-limit: %w", err)
+		}
+		s.Limit, s.LimitSrc = n, "flag"
+	}
+	return s, nil
+}
+
+// Apply plans the settings for this process and sets them. GOGC and
+// GOMEMLIMIT in the environment are left as the runtime read them.
+func Apply(req Request) (Settings, error) {
+	s, err := Plan(req, os.Getenv, Available())
+	if err != nil {
+		return s, err
+	}
+	if s.PercentSrc != "GOGC" {
+		debug.SetGCPercent(s.Percent)
+	}
+	if s.LimitSrc == "auto" || s.LimitSrc == "flag" {
+		debug.SetMemoryLimit(s.Limit)
+	}
+	return s, nil
+}
+
+// Available returns the memory this process may use in bytes: the
+// machine's, or its cgroup's limit when that is lower; 0 when unknown.
+func Available() int64 {
+	total := memTotal(readFile("/proc/meminfo"))
+	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		if n := cgroupLimit(readFile(path)); n > 0 && (total == 0 || n < total) {
+			total = n
+		}
+	}
+	return total
+}
+
+func readFile(path string) []byte {
+	b, _ := os.ReadFile(path)
+	return b
+}
+
+// memTotal reads MemTotal from /proc/meminfo; 0 when absent.
+func memTotal(meminfo []byte) int64 {
+	sc := bufio.NewScanner(bytes.NewReader(meminfo))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil || kb <= 0 {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// cgroupLimit reads a cgroup memory limit file: a number of bytes, "max"
+// (v2, no limit) or a huge number (v1, no limit); 0 means no limit.
+func cgroupLimit(b []byte) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n <= 0 || n >= 1<<60 {
+		return 0
+	}
+	return n
+}
+
+var units = []struct {
+	suffix string
+	shift  uint
+}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+
+// ParseBytes reads a size: a whole number of bytes with an optional
+// suffix B, KiB, MiB, GiB or TiB.
+func ParseBytes(s string) (int64, error) {
+	num, shift := s, uint(0)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			num, shift = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)>>shift {
+		return 0, fmt.Errorf("%q is not a size: write a positive whole number with an optional unit B, KiB, MiB, GiB or TiB, or auto, or off", s)
+	}
+	return n << shift, nil
+}
+
+// FormatBytes writes n in the largest unit that divides it, or else in
+// MiB rounded down.
+func FormatBytes(n int64) string {
+	for _, u := range units[:3] {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
+		}
+	}
+	if n >= 1<<20 {
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}
