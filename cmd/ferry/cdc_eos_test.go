@@ -100,10 +100,10 @@ func TestCDCExactlyOnce(t *testing.T) {
 	}
 	<-w2.done
 	const line = `msg="source resumes from positions stored by the sink"`
-	if strings.Contains(w.logs.String(), line) {
+	if strings.Contains(w.logText(), line) {
 		t.Error("the first start logged positions taken from the sink, which held none")
 	}
-	if logs := w2.logs.String(); !strings.Contains(logs, line) || !strings.Contains(logs, src.cfg.Addr()) {
+	if logs := w2.logText(); !strings.Contains(logs, line) || !strings.Contains(logs, src.cfg.Addr()) {
 		t.Errorf("the restarted worker did not log taking partition %s from the sink", src.cfg.Addr())
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -27,7 +26,6 @@ type clusterProc struct {
 	*proc
 	id     string
 	gossip string
-	mu     *sync.Mutex
 }
 
 // startClusterWorker starts `ferry worker` and waits until it serves. Its
@@ -40,41 +38,7 @@ func startClusterWorker(t *testing.T, clusterName, nameSrv, dataDir, listen, gos
 		args = append(args, "--join", strings.Join(join, ","))
 	}
 	args = append(args, extra...)
-	cmd := exec.Command(ferryBinary(t), args...)
-	logs := &bytes.Buffer{}
-	mu := &sync.Mutex{}
-	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w := &proc{t: t, cmd: cmd, url: "http://" + listen, logs: logs, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(w.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-w.done
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("worker logs (%s):\n%s", listen, tail(logs.String(), 6000))
-			mu.Unlock()
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(w.url + "/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return &clusterProc{proc: w, id: listen, gossip: gossip, mu: mu}
-			}
-		}
-		select {
-		case <-w.done:
-			t.Fatalf("worker exited during start-up:\n%s", tail(logs.String(), 4000))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	t.Fatal("worker did not become healthy within 60s")
-	return nil
+	return &clusterProc{proc: startFerry(t, args, listen, 60*time.Second), id: listen, gossip: gossip}
 }
 
 // clusterView is the part of GET /cluster the test reads.
@@ -353,9 +317,7 @@ func TestClusterEndToEnd(t *testing.T) {
 
 // startedTasks counts the "task started" lines a worker logged.
 func (w *clusterProc) startedTasks() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Count(w.logs.String(), `msg="task started"`)
+	return strings.Count(w.logText(), `msg="task started"`)
 }
 
 // duplicates counts the (task, seq) written more than once to the files
@@ -539,9 +501,7 @@ func TestClusterJoinDrainRestart(t *testing.T) {
 	t.Logf("restart: all tasks running again in %v; distribution %v; events before restart %v", took, distribution(after), mid)
 	if os.Getenv("FERRY_E2E_DEBUG") != "" {
 		for _, w := range workers {
-			w.mu.Lock()
-			t.Logf("logs of %s:\n%s", w.id, w.logs.String())
-			w.mu.Unlock()
+			t.Logf("logs of %s:\n%s", w.id, w.logText())
 		}
 	}
 
@@ -757,9 +717,7 @@ func TestClusterZombie(t *testing.T) {
 			t.Errorf("%s: %d distinct (task, seq), want %d", c, len(seen), want)
 		}
 	}
-	zombie.mu.Lock()
-	logs := zombie.logs.String()
-	zombie.mu.Unlock()
+	logs := zombie.logText()
 	fenced := strings.Count(logs, "fenced")
 	t.Logf("all %d events present, %d duplicates; the zombie logged %d fenced commits and %d task stops",
 		nConns*want, dups, fenced, strings.Count(logs, `msg="task stopped"`))

@@ -289,9 +289,7 @@ func TestClusterBrokerRestart(t *testing.T) {
 	events, dups := c.checkNoGaps(conns, nTasks)
 	restarts := 0
 	for _, w := range c.workers {
-		w.mu.Lock()
-		restarts += strings.Count(w.logs.String(), `msg="task failed; restarting"`)
-		w.mu.Unlock()
+		restarts += strings.Count(w.logText(), `msg="task failed; restarting"`)
 	}
 	t.Logf("%d events, none missing, %d duplicates; %d automatic task restarts logged", events, dups, restarts)
 }

@@ -77,10 +77,8 @@ func TestClusterZombieFenced(t *testing.T) {
 		return ok
 	})
 	fencedLine := func() int {
-		zombie.mu.Lock()
-		defer zombie.mu.Unlock()
 		n := 0
-		for _, l := range strings.Split(zombie.logs.String(), "\n") {
+		for _, l := range strings.Split(zombie.logText(), "\n") {
 			if strings.Contains(l, `msg="task failed"`) && strings.Contains(l, "fenced by a newer generation") {
 				n++
 			}
@@ -104,9 +102,7 @@ func TestClusterZombieFenced(t *testing.T) {
 		own, all := taskOwners(c.workers[0], conns, nTasks)
 		return all && len(own) == nConns*nTasks && spread(distribution(own), c.ids()) <= 1
 	})
-	zombie.mu.Lock()
-	stops := strings.Count(zombie.logs.String(), `msg="task stopped"`)
-	zombie.mu.Unlock()
+	stops := strings.Count(zombie.logText(), `msg="task stopped"`)
 	t.Logf("after healing: balanced again in %v (%v after the cut); the zombie logged %d task stops",
 		healed.Round(time.Millisecond), time.Since(cut).Round(time.Millisecond), stops)
 	if stops < len(lost) {
@@ -130,9 +126,7 @@ func TestClusterZombieFenced(t *testing.T) {
 	}
 	fences := 0
 	for _, w := range c.workers[:2] {
-		w.mu.Lock()
-		fences += strings.Count(w.logs.String(), `msg="fenced the previous owner's run"`)
-		w.mu.Unlock()
+		fences += strings.Count(w.logText(), `msg="fenced the previous owner's run"`)
 	}
 	if fences < len(lost) {
 		t.Errorf("the new owners fenced %d runs of the zombie, want one per lost task (%d)", fences, len(lost))

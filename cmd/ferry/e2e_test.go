@@ -60,38 +60,51 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// proc is one running `ferry standalone` process.
+// proc is one running ferry process (`ferry standalone` or `ferry worker`).
+// mu guards logs, which the process's output keeps appending to.
 type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	url  string
 	logs *bytes.Buffer
+	mu   *sync.Mutex
 	done chan struct{}
+}
+
+// logText returns what the process has logged so far.
+func (w *proc) logText() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.logs.String()
 }
 
 func startWorker(t *testing.T, dataDir, addr string, files ...string) *proc {
 	t.Helper()
 	args := append([]string{"standalone", "--data-dir", dataDir, "--listen", addr, "--log-level", "info"}, files...)
+	return startFerry(t, args, addr, 20*time.Second)
+}
+
+// startFerry runs the ferry binary with args and waits until the REST
+// server at addr answers /health, for at most timeout. The process is
+// killed when the test ends, and its logs are shown if the test failed.
+func startFerry(t *testing.T, args []string, addr string, timeout time.Duration) *proc {
+	t.Helper()
 	cmd := exec.Command(ferryBinary(t), args...)
-	logs := &bytes.Buffer{}
-	var mu sync.Mutex
-	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
+	w := &proc{t: t, cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
+	cmd.Stdout = writerFunc(func(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.logs.Write(p) })
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	w := &proc{t: t, cmd: cmd, url: "http://" + addr, logs: logs, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(w.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-w.done
 		if t.Failed() {
-			mu.Lock()
-			t.Logf("worker logs (%s):\n%s", addr, tail(logs.String(), 4000))
-			mu.Unlock()
+			t.Logf("ferry logs (%s):\n%s", addr, tail(w.logText(), 6000))
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(w.url + "/health"); err == nil {
 			resp.Body.Close()
@@ -101,11 +114,11 @@ func startWorker(t *testing.T, dataDir, addr string, files ...string) *proc {
 		}
 		select {
 		case <-w.done:
-			t.Fatalf("worker exited during start-up:\n%s", tail(logs.String(), 4000))
+			t.Fatalf("ferry exited during start-up:\n%s", tail(w.logText(), 4000))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	t.Fatal("worker did not become healthy within 20s")
+	t.Fatalf("ferry did not become healthy within %v", timeout)
 	return nil
 }
 
