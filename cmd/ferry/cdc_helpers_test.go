@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"reflect"
@@ -25,8 +23,8 @@ import (
 )
 
 // Helpers of the flagship CDC end-to-end tests (cdc_e2e_test.go): fresh
-// databases on the test bed's MariaDB, a RocketMQ topic reader speaking the
-// broker's remoting protocol, and the worker's metrics and memory.
+// databases on the test bed's MariaDB, RocketMQ topics (created and read
+// back with rocketmqtest), and the worker's metrics and memory.
 
 var cdcSeq atomic.Int64
 
@@ -261,98 +259,6 @@ func loadavg() string {
 
 // --- RocketMQ ---------------------------------------------------------------
 
-// rmqConn is one connection to a broker speaking the remoting protocol
-// (length-prefixed JSON headers), enough to ask a queue's end and pull
-// from an explicit offset without a consumer group's state.
-type rmqConn struct {
-	c      net.Conn
-	r      *bufio.Reader
-	opaque int32
-}
-
-type rmqCmd struct {
-	Code      int               `json:"code"`
-	Language  string            `json:"language"`
-	Version   int               `json:"version"`
-	Opaque    int32             `json:"opaque"`
-	Flag      int               `json:"flag"`
-	Remark    string            `json:"remark,omitempty"`
-	ExtFields map[string]string `json:"extFields,omitempty"`
-	body      []byte
-}
-
-func dialRMQ(addr string) (*rmqConn, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	return &rmqConn{c: c, r: bufio.NewReaderSize(c, 1<<16)}, nil
-}
-
-func (c *rmqConn) call(code int, ext map[string]string) (*rmqCmd, error) {
-	c.opaque++
-	_ = c.c.SetDeadline(time.Now().Add(15 * time.Second))
-	h, err := json.Marshal(rmqCmd{Code: code, Language: "GO", Version: 317, Opaque: c.opaque, ExtFields: ext})
-	if err != nil {
-		return nil, err
-	}
-	frame := binary.BigEndian.AppendUint32(nil, uint32(4+len(h)))
-	frame = binary.BigEndian.AppendUint32(frame, uint32(len(h)))
-	if _, err := c.c.Write(append(frame, h...)); err != nil {
-		return nil, err
-	}
-	for {
-		var pre [8]byte
-		if _, err := io.ReadFull(c.r, pre[:]); err != nil {
-			return nil, err
-		}
-		total, hlen := binary.BigEndian.Uint32(pre[:4]), binary.BigEndian.Uint32(pre[4:])&0xffffff
-		rest := make([]byte, total-4)
-		if _, err := io.ReadFull(c.r, rest); err != nil {
-			return nil, err
-		}
-		var resp rmqCmd
-		if err := json.Unmarshal(rest[:hlen], &resp); err != nil {
-			return nil, err
-		}
-		resp.body = rest[hlen:]
-		if resp.Flag&1 != 0 && resp.Opaque == c.opaque {
-			return &resp, nil
-		}
-	}
-}
-
-// maxOffset is one past a queue's last message (GET_MAX_OFFSET, code 30).
-func (c *rmqConn) maxOffset(topic string, queue int) (int64, error) {
-	resp, err := c.call(30, map[string]string{"topic": topic, "queueId": strconv.Itoa(queue)})
-	if err != nil {
-		return 0, err
-	}
-	if resp.Code != 0 {
-		return 0, fmt.Errorf("max offset %s/%d: code %d %s", topic, queue, resp.Code, resp.Remark)
-	}
-	return strconv.ParseInt(resp.ExtFields["offset"], 10, 64)
-}
-
-// pull reads messages of a queue from off (PULL_MESSAGE, code 11) without
-// suspending at the queue's end.
-func (c *rmqConn) pull(topic string, queue int, off int64) ([]*primitive.MessageExt, int64, error) {
-	resp, err := c.call(11, map[string]string{
-		"consumerGroup": "ferry-cdc-e2e", "topic": topic, "queueId": strconv.Itoa(queue),
-		"queueOffset": strconv.FormatInt(off, 10), "maxMsgNums": "256", "sysFlag": strconv.Itoa(1 << 2),
-		"commitOffset": "0", "suspendTimeoutMillis": "0", "subscription": "*", "subVersion": "0",
-		"expressionType": "TAG",
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	if resp.Code != 0 {
-		return nil, 0, fmt.Errorf("pull %s/%d at %d: code %d %s", topic, queue, off, resp.Code, resp.Remark)
-	}
-	next, _ := strconv.ParseInt(resp.ExtFields["nextBeginOffset"], 10, 64)
-	return primitive.DecodeMessage(resp.body), next, nil
-}
-
 // rmqTopic is a topic created for one test.
 type rmqTopic struct {
 	t       testing.TB
@@ -380,18 +286,13 @@ func (tp *rmqTopic) sinkConfig() map[string]string {
 // total is the number of messages stored in the topic's queues.
 func (tp *rmqTopic) total() int64 {
 	tp.t.Helper()
-	c, err := dialRMQ(tp.broker)
+	ends, err := rocketmqtest.Ends(context.Background(), tp.broker, tp.name, tp.queues)
 	if err != nil {
 		tp.t.Fatal(err)
 	}
-	defer c.c.Close()
 	var n int64
-	for q := range tp.queues {
-		end, err := c.maxOffset(tp.name, q)
-		if err != nil {
-			tp.t.Fatal(err)
-		}
-		n += end
+	for _, e := range ends {
+		n += e
 	}
 	return n
 }
@@ -400,28 +301,18 @@ func (tp *rmqTopic) total() int64 {
 // queue in queue order.
 func (tp *rmqTopic) each(f func(queue int, m *primitive.MessageExt)) {
 	tp.t.Helper()
-	c, err := dialRMQ(tp.broker)
+	ctx := context.Background()
+	ends, err := rocketmqtest.Ends(ctx, tp.broker, tp.name, tp.queues)
 	if err != nil {
 		tp.t.Fatal(err)
 	}
-	defer c.c.Close()
-	for q := range tp.queues {
-		end, err := c.maxOffset(tp.name, q)
+	for q, end := range ends {
+		msgs, err := rocketmqtest.ReadQueue(ctx, tp.broker, tp.name, q, end)
 		if err != nil {
-			tp.t.Fatal(err)
+			tp.t.Fatalf("read back: %v", err)
 		}
-		for off := int64(0); off < end; {
-			msgs, next, err := c.pull(tp.name, q, off)
-			if err != nil {
-				tp.t.Fatalf("read back: %v", err)
-			}
-			if next <= off {
-				tp.t.Fatalf("read back %s/%d: offset did not advance from %d", tp.name, q, off)
-			}
-			for _, m := range msgs {
-				f(q, m)
-			}
-			off = next
+		for _, m := range msgs {
+			f(q, m)
 		}
 	}
 }

@@ -115,7 +115,7 @@ func TestConformance(t *testing.T) {
 		Plugin: rocketmq.Sink,
 		Config: map[string]string{"nameservers": namesrv, "topic": topic, "instance.name": instance, "batch.size": "7"},
 		ReadBack: func(t testing.TB) []api.Event {
-			return structured(t, readQueues(t, broker, topic, queues, -1))
+			return structured(t, rocketmqtest.ReadQueues(t, broker, topic, queues, -1))
 		},
 	})
 }
@@ -152,7 +152,7 @@ func TestTemplates(t *testing.T) {
 	}
 	for _, topic := range []string{orders, users} {
 		n := 0
-		for _, q := range readQueues(t, broker, topic, 2, 10) {
+		for _, q := range rocketmqtest.ReadQueues(t, broker, topic, 2, 10) {
 			for _, m := range q {
 				n++
 				var e api.Event
@@ -242,7 +242,7 @@ func TestBody(t *testing.T) {
 			if err := write(t, s, []api.Record{{Event: ev, Key: []byte("k")}, {Event: noData, Key: []byte("k")}}); err != nil {
 				t.Fatal(err)
 			}
-			ms := readQueues(t, broker, topic, 1, 2)[0]
+			ms := rocketmqtest.ReadQueues(t, broker, topic, 1, 2)[0]
 			if len(ms) != 2 {
 				t.Fatalf("%d messages, want 2", len(ms))
 			}
@@ -281,7 +281,7 @@ func TestOrderPerKey(t *testing.T) {
 	last := map[string]int{}
 	seen := map[string]bool{}
 	dups := 0
-	for q, msgs := range readQueues(t, broker, topic, qs, n) {
+	for q, msgs := range rocketmqtest.ReadQueues(t, broker, topic, qs, n) {
 		for _, m := range msgs {
 			var e api.Event
 			if err := json.Unmarshal(m.Body, &e); err != nil {
@@ -356,7 +356,7 @@ func TestRecordErrors(t *testing.T) {
 		t.Errorf("rejected %v (%v), want [1 2 4]", idx, err)
 	}
 	var ids []string
-	for _, e := range structured(t, readQueues(t, broker, topic, 2, 3)) {
+	for _, e := range structured(t, rocketmqtest.ReadQueues(t, broker, topic, 2, 3)) {
 		ids = append(ids, e.ID)
 	}
 	slices.Sort(ids)
