@@ -1,10 +1,12 @@
 package runtime_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -170,5 +172,61 @@ func TestBothChainInstancesDeadLetter(t *testing.T) {
 	wantInOrder(t, dead, n, func(i int) bool { return i%7 != 0 })
 	if got := com.get("p"); got != strconv.Itoa(n-1) {
 		t.Errorf("committed %q, want %d", got, n-1)
+	}
+}
+
+// ctxSink is a dead-letter sink whose first write signals started, takes
+// a while, and fails if its context ended meanwhile.
+type ctxSink struct {
+	memSink
+	once    sync.Once
+	started chan struct{}
+}
+
+func (s *ctxSink) Write(ctx context.Context, recs []api.Record) error {
+	first := false
+	s.once.Do(func() { first = true; close(s.started) })
+	if first {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.memSink.Write(ctx, recs)
+}
+
+// A soft stop that begins while the reader's own chain writes a record to
+// the dead-letter sink lets that write finish, as it does for the chain
+// stage: the task stops cleanly instead of failing.
+func TestSoftStopLetsTheReadersDeadLetterWriteFinish(t *testing.T) {
+	t.Parallel()
+	var stage, reader atomic.Int64
+	all := func(*api.Record) bool { return true }
+	dlq := &ctxSink{started: make(chan struct{})}
+	task, err := runtime.New(runtime.Config{
+		Source: &countSource{n: 1 << 40, batch: 100}, Sink: &memSink{}, DeadLetter: dlq, Committer: &memCommitter{},
+		Tolerance:  runtime.ToleranceAll,
+		Transforms: []runtime.NamedTransform{{Name: "shape", Transform: counted{n: &stage, slow: true}}},
+		// Only the reader's instance rejects, so every dead letter is its.
+		NewChain: func() ([]runtime.NamedTransform, error) {
+			return []runtime.NamedTransform{{Name: "shape", Transform: counted{n: &reader, reject: all}}}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-dlq.started:
+		case <-time.After(10 * time.Second):
+		}
+		cancel()
+	}()
+	if err := task.Run(ctx); err != nil {
+		t.Fatalf("Run after a soft stop = %v, want nil", err)
+	}
+	if reader.Load() == 0 || len(dlq.IDs()) == 0 {
+		t.Fatalf("the reader applied %d records and dead-lettered %d; the test needs it to have done both", reader.Load(), len(dlq.IDs()))
 	}
 }

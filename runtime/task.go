@@ -174,7 +174,7 @@ func (t *Task) Run(ctx context.Context) error {
 	go func() {
 		defer close(readerDone)
 		defer close(toChain)
-		readErr = t.readLoop(readCtx, toChain, chainDone)
+		readErr = t.readLoop(readCtx, workCtx, toChain, chainDone)
 	}()
 	go func() {
 		defer close(writerDone)
@@ -357,8 +357,9 @@ func (t *Task) closePlugins(ctx context.Context, o openedPlugins) error {
 // readLoop reads batches, tracks them, and hands them on (to the chain
 // stage, or to the writer when there is no chain) until ctx ends, the
 // input ends, or a fatal error. next is closed when the stage it feeds
-// has stopped.
-func (t *Task) readLoop(ctx context.Context, out chan<- *batch, next <-chan struct{}) error {
+// has stopped. A chain the reader runs itself uses workCtx, like the
+// chain stage: a soft stop must not cut its dead-letter writes short.
+func (t *Task) readLoop(ctx, workCtx context.Context, out chan<- *batch, next <-chan struct{}) error {
 	for {
 		if err := t.waitForBudget(ctx, next); err != nil {
 			return nil
@@ -383,7 +384,7 @@ func (t *Task) readLoop(ctx context.Context, out chan<- *batch, next <-chan stru
 			b := t.track(recs)
 			if t.helper != nil && len(out) == cap(out) {
 				// The chain stage is behind: run the chain here.
-				if b, chainErr = t.transform(ctx, b, t.helper); b != nil {
+				if b, chainErr = t.transform(workCtx, b, t.helper); b != nil {
 					b.chained = true
 				}
 			}
