@@ -14,8 +14,10 @@ import (
 
 // Data model. decode validates the event's data once and decodes it
 // lazily: an object becomes an *object and an array an []any whose values
-// are still json.RawMessage, verbatim slices of the data that expand
-// decodes one more level when an SMT needs to look inside. An SMT that
+// are still raw JSON (*json.RawMessage, pointers into one array per
+// container, so storing them costs no allocation each; see rawOf):
+// verbatim slices of the data that expand decodes one more level when an
+// SMT needs to look inside. An SMT that
 // touches a few fields therefore decodes only the path to them, and the
 // rest is copied through byte for byte. Decoded scalars are string, bool,
 // nil and json.Number (a number's exact text, so big integers and long
@@ -84,45 +86,95 @@ func decode(ev *api.Event) (any, error) {
 	return expand(json.RawMessage(data)), nil
 }
 
+// rawOf returns v's JSON text when v is raw JSON that expand has not
+// decoded yet: a *json.RawMessage (as expand stores members and elements)
+// or a json.RawMessage.
+func rawOf(v any) (json.RawMessage, bool) {
+	switch x := v.(type) {
+	case *json.RawMessage:
+		return *x, true
+	case json.RawMessage:
+		return x, true
+	}
+	return nil, false
+}
+
+// member locates one object member in raw JSON: the key's literal
+// (quotes included) and the value.
+type member struct{ klo, khi, vlo, vhi int }
+
 // expand decodes v one level when it is raw JSON, which must be valid
 // (decode checked the whole data); other values are returned as they are.
+// An object costs a fixed handful of allocations however many members it
+// has: the members are located first, then the keys' text, the values'
+// raw slices and the slices holding them are allocated once each.
 func expand(v any) any {
-	raw, ok := v.(json.RawMessage)
+	raw, ok := rawOf(v)
 	if !ok {
 		return v
 	}
 	switch raw[0] {
 	case '{':
-		o := newObject(8)
+		var buf [16]member
+		ms := buf[:0]
+		plainLen := 0
 		i := rawjson.WS(raw, 1)
 		for raw[i] != '}' {
-			end := skip(raw, i)
-			key := unquote(raw[i:end])
-			i = rawjson.WS(raw, end)
-			i = rawjson.WS(raw, i+1) // ':'
-			end = skip(raw, i)
-			o.keys = append(o.keys, key)
-			o.vals = append(o.vals, json.RawMessage(raw[i:end]))
-			i = rawjson.WS(raw, end)
+			m := member{klo: i, khi: skip(raw, i)}
+			i = rawjson.WS(raw, m.khi)
+			m.vlo = rawjson.WS(raw, i+1) // after ':'
+			m.vhi = skip(raw, m.vlo)
+			if plainKey(raw[m.klo+1 : m.khi-1]) {
+				plainLen += m.khi - m.klo - 2
+			}
+			ms = append(ms, m)
+			i = rawjson.WS(raw, m.vhi)
 			if raw[i] == ',' {
 				i = rawjson.WS(raw, i+1)
 			}
+		}
+		var text strings.Builder
+		text.Grow(plainLen)
+		for _, m := range ms {
+			if k := raw[m.klo+1 : m.khi-1]; plainKey(k) {
+				text.Write(k)
+			}
+		}
+		all := text.String()
+		// Room for a few more fields: SMTs that insert them would
+		// otherwise copy both slices on the first insert.
+		o := &object{keys: make([]string, len(ms), len(ms)+4), vals: make([]any, len(ms), len(ms)+4)}
+		raws := make([]json.RawMessage, len(ms))
+		off := 0
+		for j, m := range ms {
+			if k := raw[m.klo+1 : m.khi-1]; plainKey(k) {
+				o.keys[j] = all[off : off+len(k)]
+				off += len(k)
+			} else {
+				o.keys[j] = unquote(raw[m.klo:m.khi])
+			}
+			raws[j] = raw[m.vlo:m.vhi]
+			o.vals[j] = &raws[j]
 		}
 		dedupe(o)
 		return o
 	case '[':
-		var a []any
+		var buf [16][2]int
+		es := buf[:0]
 		i := rawjson.WS(raw, 1)
 		for raw[i] != ']' {
 			end := skip(raw, i)
-			a = append(a, json.RawMessage(raw[i:end]))
+			es = append(es, [2]int{i, end})
 			i = rawjson.WS(raw, end)
 			if raw[i] == ',' {
 				i = rawjson.WS(raw, i+1)
 			}
 		}
-		if a == nil {
-			a = []any{}
+		a := make([]any, len(es))
+		raws := make([]json.RawMessage, len(es))
+		for j, e := range es {
+			raws[j] = raw[e[0]:e[1]]
+			a[j] = &raws[j]
 		}
 		return a
 	case '"':
@@ -187,17 +239,21 @@ func skip(b []byte, i int) int {
 	return end
 }
 
+// plainKey reports whether a string literal's contents are its text: no
+// escapes and only ASCII.
+func plainKey(inner []byte) bool {
+	for _, c := range inner {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // unquote decodes a valid JSON string literal.
 func unquote(raw []byte) string {
 	inner := raw[1 : len(raw)-1]
-	plain := true
-	for _, c := range inner {
-		if c == '\\' || c >= utf8.RuneSelf {
-			plain = false
-			break
-		}
-	}
-	if plain {
+	if plainKey(inner) {
 		return string(inner)
 	}
 	var s string
@@ -209,7 +265,7 @@ func unquote(raw []byte) string {
 
 // objectOf returns v as an object, expanding raw JSON that holds one.
 func objectOf(v any) (*object, bool) {
-	if raw, ok := v.(json.RawMessage); ok && raw[0] == '{' {
+	if raw, ok := rawOf(v); ok && raw[0] == '{' {
 		v = expand(raw)
 	}
 	o, ok := v.(*object)
@@ -237,14 +293,14 @@ func asObject(v any) (*object, error) {
 
 // isNull reports whether v, decoded or raw, is JSON null.
 func isNull(v any) bool {
-	raw, ok := v.(json.RawMessage)
+	raw, ok := rawOf(v)
 	return v == nil || (ok && string(raw) == "null")
 }
 
 // kindOf names v's JSON type for messages.
 func kindOf(v any) string {
 	switch x := v.(type) {
-	case json.RawMessage:
+	case *json.RawMessage, json.RawMessage:
 		return kindOf(expand(x))
 	case nil:
 		return "null"
@@ -341,6 +397,8 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
+	case *json.RawMessage:
+		return append(b, *x...), nil
 	case json.RawMessage:
 		return append(b, x...), nil
 	case string:

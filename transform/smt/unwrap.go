@@ -1,7 +1,6 @@
 package smt
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -165,7 +164,7 @@ func (t *unwrap) Apply(r *api.Record) (bool, error) {
 		ev.Data = []byte("null")
 		return true, nil
 	}
-	if raw, ok := row.(json.RawMessage); ok && len(t.fields) == 0 && t.mode != "rewrite" {
+	if raw, ok := rawOf(row); ok && len(t.fields) == 0 && t.mode != "rewrite" {
 		// Nothing to add: the row's JSON is the data as it is, a slice
 		// of the record's own data, capped so that appending to it
 		// copies instead of writing over whatever follows in the
