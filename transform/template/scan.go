@@ -61,7 +61,7 @@ func (n *node) child(s seg) *node {
 type span struct{ lo, hi int }
 
 // extract fills spans (len == x.slots) with the location of every path in
-// doc. A path that is absent keeps ok == false. Scanning stops as soon as
+// doc. A path that is absent keeps hi == 0. Scanning stops as soon as
 // every path is found, so malformed JSON after that point goes unnoticed;
 // every value returned is valid JSON. Duplicate object keys: the first wins.
 func (x *extractor) extract(doc []byte, spans []span) error {

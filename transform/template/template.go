@@ -32,6 +32,7 @@ type Template struct {
 	paths    []path // the distinct paths the parts read
 	x        *extractor
 	library  bool // some path needs the decoded event
+	whole    bool // some path is $.data
 }
 
 // part is a literal followed by an optional placeholder.
@@ -114,6 +115,8 @@ func (t *Template) addPath(src string) (int, error) {
 		p.slot = t.x.add(p.segs)
 	case pathLibrary:
 		t.library = true
+	case pathData:
+		t.whole = true
 	}
 	t.paths = append(t.paths, p)
 	return len(t.paths) - 1, nil
@@ -286,6 +289,13 @@ func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
 			return dst, fmt.Errorf("template: %w", err)
 		}
 	}
+	var data []byte
+	if t.whole && form == dataJSON {
+		// $.data is checked once, however many placeholders show it.
+		if data = trimJSON(ev.Data); len(data) == 0 || !validValue(data) {
+			return dst, fmt.Errorf("template: %w", ErrData)
+		}
+	}
 	var lib []val
 	if t.library {
 		var err error
@@ -301,7 +311,7 @@ func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
 			continue
 		}
 		var err error
-		if out, err = t.appendPath(out, p.path, p.mode, ev, form, spans, lib); err != nil {
+		if out, err = t.appendPath(out, p.path, p.mode, ev, form, spans, data, lib); err != nil {
 			return dst, fmt.Errorf("template: %w", err)
 		}
 	}
@@ -310,8 +320,10 @@ func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
 
 // appendPath writes the value of path i on ev in mode m. Attributes and
 // data found by the extractor (spans) are written straight from the event;
-// library paths were resolved beforehand into lib.
-func (t *Template) appendPath(dst []byte, i int, m mode, ev *api.Event, form dataForm, spans []span, lib []val) ([]byte, error) {
+// data is the checked data for $.data, and library paths were resolved
+// beforehand into lib. (Separate arguments rather than a struct: a pointer
+// to one holding spans would move the spans' stack array to the heap.)
+func (t *Template) appendPath(dst []byte, i int, m mode, ev *api.Event, form dataForm, spans []span, data []byte, lib []val) ([]byte, error) {
 	p := &t.paths[i]
 	switch p.kind {
 	case pathAttr:
@@ -335,11 +347,7 @@ func (t *Template) appendPath(dst []byte, i int, m mode, ev *api.Event, form dat
 	case pathData:
 		switch form {
 		case dataJSON:
-			raw := trimJSON(ev.Data)
-			if len(raw) == 0 || !validValue(raw) {
-				return dst, ErrData
-			}
-			return appendRaw(dst, raw, m), nil
+			return appendRaw(dst, data, m), nil
 		case dataText:
 			return appendText(dst, unsafeString(ev.Data), m), nil
 		}
