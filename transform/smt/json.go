@@ -100,8 +100,12 @@ func rawOf(v any) (json.RawMessage, bool) {
 }
 
 // member locates one object member in raw JSON: the key's literal
-// (quotes included) and the value.
-type member struct{ klo, khi, vlo, vhi int }
+// (quotes included) and the value; plain marks a key whose contents are
+// its text (plainKey).
+type member struct {
+	klo, khi, vlo, vhi int
+	plain              bool
+}
 
 // expand decodes v one level when it is raw JSON, which must be valid
 // (decode checked the whole data); other values are returned as they are.
@@ -124,7 +128,7 @@ func expand(v any) any {
 			i = rawjson.WS(raw, m.khi)
 			m.vlo = rawjson.WS(raw, i+1) // after ':'
 			m.vhi = skip(raw, m.vlo)
-			if plainKey(raw[m.klo+1 : m.khi-1]) {
+			if m.plain = plainKey(raw[m.klo+1 : m.khi-1]); m.plain {
 				plainLen += m.khi - m.klo - 2
 			}
 			ms = append(ms, m)
@@ -136,8 +140,8 @@ func expand(v any) any {
 		var text strings.Builder
 		text.Grow(plainLen)
 		for _, m := range ms {
-			if k := raw[m.klo+1 : m.khi-1]; plainKey(k) {
-				text.Write(k)
+			if m.plain {
+				text.Write(raw[m.klo+1 : m.khi-1])
 			}
 		}
 		all := text.String()
@@ -147,9 +151,10 @@ func expand(v any) any {
 		raws := make([]json.RawMessage, len(ms))
 		off := 0
 		for j, m := range ms {
-			if k := raw[m.klo+1 : m.khi-1]; plainKey(k) {
-				o.keys[j] = all[off : off+len(k)]
-				off += len(k)
+			if m.plain {
+				n := m.khi - m.klo - 2
+				o.keys[j] = all[off : off+n]
+				off += n
 			} else {
 				o.keys[j] = unquote(raw[m.klo:m.khi])
 			}
