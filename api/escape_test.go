@@ -6,28 +6,37 @@ import (
 	"testing"
 )
 
-// plainByte is the one-byte-at-a-time definition plain8 must agree with.
+// plainByte is the one-byte-at-a-time definition escapeFree must agree with.
 func plainByte(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
 
-func TestPlain8EveryByteAtEveryPosition(t *testing.T) {
+func TestEscapeFreeEveryByteAtEveryPosition(t *testing.T) {
 	for c := range 256 {
 		for pos := range 8 {
 			b := []byte("abcdefgh")
 			b[pos] = byte(c)
-			if got, want := plain8(string(b)), plainByte(byte(c)); got != want {
-				t.Fatalf("plain8(%q) = %v, want %v (byte %#x at %d)", b, got, want, c, pos)
+			want := 8
+			if !plainByte(byte(c)) {
+				want = pos
+			}
+			// Alone (the word at once) and after a plain byte (the
+			// word, then the bytes one at a time).
+			if got := escapeFree(string(b), 0); got != want {
+				t.Fatalf("escapeFree(%q, 0) = %d, want %d (byte %#x)", b, got, want, c)
+			}
+			if got := escapeFree("x"+string(b), 1); got != want+1 {
+				t.Fatalf("escapeFree(%q, 1) = %d, want %d (byte %#x)", "x"+string(b), got, want+1, c)
 			}
 		}
 	}
 	// Neighbours that borrow from each other: a special byte next to
 	// bytes just above and below each threshold.
 	for _, s := range []string{"\x1f\x20\x21\x22\x23\x5b\x5c\x5d", "\x20\x20\x20\x20\x20\x20\x20\x1f", "\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x80", "\x21\x21\x21\x21\x21\x21\x21\x22", "\x00\x01\x02\x03\x04\x05\x06\x07"} {
-		want := true
-		for i := range 8 {
-			want = want && plainByte(s[i])
+		want := 0
+		for want < 8 && plainByte(s[want]) {
+			want++
 		}
-		if got := plain8(s); got != want {
-			t.Errorf("plain8(%q) = %v, want %v", s, got, want)
+		if got := escapeFree(s, 0); got != want {
+			t.Errorf("escapeFree(%q, 0) = %d, want %d", s, got, want)
 		}
 	}
 }

@@ -150,18 +150,12 @@ func AppendJSONString(dst []byte, s string) []byte {
 func AppendJSONEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
-		// Skip eight plain bytes at a time: printable ASCII other than
-		// '"' and '\\' needs no escaping.
-		if i+8 <= len(s) && plain8(s[i:i+8]) {
-			i += 8
-			continue
+		// Printable ASCII other than '"' and '\\' needs no escaping.
+		if i = escapeFree(s, i); i == len(s) {
+			break
 		}
 		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
+		if c < utf8.RuneSelf { // a control byte, '"' or '\\'
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -197,26 +191,37 @@ func AppendJSONEscaped(dst []byte, s string) []byte {
 	return append(dst, s[start:]...)
 }
 
-// plain8 reports whether none of the eight bytes of s needs escaping in a
-// JSON string: no control byte (< 0x20), no '"', no '\\', and no byte of a
-// multi-byte UTF-8 sequence (>= 0x80; the slow path checks those). It
-// tests all eight in one 64-bit word: with every byte below 0x80,
+// escapeFree returns the index of the first byte at or after i that may
+// need escaping in a JSON string, or len(s). It tests eight bytes at a
+// time, in one 64-bit word: with every byte below 0x80,
 // (x - n*ones) &^ x has a byte's top bit set exactly where some byte is
-// below n, so n = 1 finds zero bytes (after XOR, bytes equal to a
-// character) and n = 0x20 control bytes.
-func plain8(s string) bool {
+// below n, so n = 1 finds zero bytes (after XOR, bytes equal to '"' or
+// '\\') and n = 0x20 control bytes. A word with a byte of 0x80 or more
+// (part of a multi-byte UTF-8 sequence, which the caller checks) stops it
+// too. Short of eight bytes it looks at each.
+func escapeFree(s string, i int) int {
 	const (
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080
 	)
-	w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	if w&highs != 0 {
-		return false
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8]
+		// Indexing a string of known length 8 lets the compiler load
+		// the word at once.
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		quote := x ^ ('"' * ones)
+		backslash := x ^ ('\\' * ones)
+		if (x|(x-0x20*ones)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0 {
+			break
+		}
 	}
-	quote := w ^ ('"' * ones)
-	backslash := w ^ ('\\' * ones)
-	return ((w-0x20*ones)&^w|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs == 0
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return i
 }
 
 // UnmarshalJSON decodes a structured-mode CloudEvent. It requires id,

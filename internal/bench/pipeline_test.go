@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
@@ -50,8 +51,14 @@ func newTask(b *testing.B, name string, n, payload int, steps [][3]string) *runt
 	return task
 }
 
+// runs numbers the pipeline runs, so each has a connector (and drop
+// counter) of its own.
+var runs atomic.Int64
+
 func runPipeline(b *testing.B, payload int, steps ...[3]string) {
-	name := fmt.Sprintf("bench-%s-%d", b.Name(), b.N)
+	// Every run's name has the same length, so its events do: ids such as
+	// orders-to-warehouse-0007-0-1234567 are as long as a UUID.
+	name := fmt.Sprintf("orders-to-warehouse-%04d", runs.Add(1)%10000)
 	drop.Reset(name)
 	task := newTask(b, name, b.N, payload, steps)
 	b.ReportAllocs()
@@ -129,7 +136,7 @@ func BenchmarkChainApply(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			src, err := generator.Source.New(api.TaskConfig{Connector: "apply", Tasks: 1, Config: gcfg})
+			src, err := generator.Source.New(api.TaskConfig{Connector: "orders-to-warehouse-0000", Tasks: 1, Config: gcfg})
 			if err != nil {
 				b.Fatal(err)
 			}
