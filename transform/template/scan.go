@@ -65,7 +65,11 @@ type span struct{ lo, hi int }
 // every path is found, so malformed JSON after that point goes unnoticed;
 // every value returned is valid JSON. Duplicate object keys: the first wins.
 func (x *extractor) extract(doc []byte, spans []span) error {
-	s := scanner{b: doc, spans: spans, left: x.slots}
+	// Field by field: a composite literal here is built in one place on
+	// the stack and copied to another, which costs more than the scan of
+	// a short document.
+	var s scanner
+	s.b, s.spans, s.left = doc, spans, x.slots
 	end, err := s.value(0, &x.root)
 	switch {
 	case err == errDone:

@@ -22,10 +22,20 @@ const (
 // Forms lists the forms, for a config field's Enum.
 var Forms = []string{Original, JSONPath, Constant, Tmpl}
 
+// formKind is a form as a number, for Render's switch.
+type formKind uint8
+
+const (
+	kindPaths    formKind = iota // JSONPATH and TEMPLATE: parts
+	kindOriginal                 // ORIGINAL
+	kindConstant                 // CONSTANT
+)
+
 // Template is a compiled event transform. It is immutable and safe for
 // concurrent use.
 type Template struct {
 	form     string
+	kind     formKind // form, compared cheaply on every render
 	constant string
 	json     bool   // every render is valid JSON
 	parts    []part // JSONPATH and TEMPLATE
@@ -40,6 +50,81 @@ type part struct {
 	lit  string
 	path int // index into paths, or -1
 	mode mode
+	// op says how Render writes the placeholder: the common kinds, a
+	// context attribute held in a string field and data found by the
+	// extractor, are written in Render's loop, the rest by appendPath.
+	op   partOp
+	attr attrField // opAttr
+	slot int       // opData: the extractor slot
+}
+
+// partOp is the way Render writes a part's placeholder.
+type partOp uint8
+
+const (
+	opNone partOp = iota // no placeholder
+	opAttr               // a string context attribute
+	opData               // a data path found by the extractor
+	opPath               // anything else: appendPath
+)
+
+// attrField is a string context attribute, resolved once when compiling
+// rather than by name on every render.
+type attrField uint8
+
+const (
+	attrID attrField = iota
+	attrSource
+	attrSpecVersion
+	attrType
+	attrSubject
+	attrDataContentType
+	attrDataSchema
+)
+
+var attrFields = map[string]attrField{
+	"id": attrID, "source": attrSource, "specversion": attrSpecVersion, "type": attrType,
+	"subject": attrSubject, "datacontenttype": attrDataContentType, "dataschema": attrDataSchema,
+}
+
+// attrValue is ev.Attribute for a resolved field.
+func attrValue(ev *api.Event, f attrField) string {
+	switch f {
+	case attrID:
+		return ev.ID
+	case attrSource:
+		return ev.Source
+	case attrSpecVersion:
+		if ev.SpecVersion == "" {
+			return api.SpecVersion
+		}
+		return ev.SpecVersion
+	case attrType:
+		return ev.Type
+	case attrSubject:
+		return ev.Subject
+	case attrDataContentType:
+		return ev.DataContentType
+	}
+	return ev.DataSchema
+}
+
+// setOp chooses how Render writes p's placeholder.
+func (t *Template) setOp(p *part) {
+	switch {
+	case p.path < 0:
+		p.op = opNone
+	case t.paths[p.path].kind == pathDataPath:
+		p.op, p.slot = opData, t.paths[p.path].slot
+	case t.paths[p.path].kind == pathAttr:
+		if f, ok := attrFields[t.paths[p.path].name]; ok {
+			p.op, p.attr = opAttr, f
+			return
+		}
+		p.op = opPath // time
+	default:
+		p.op = opPath
+	}
 }
 
 // Compile compiles an event transform; its errors are *Error. value is the JSONPath (JSONPATH),
@@ -56,9 +141,9 @@ func Compile(form, value, tmpl string) (*Template, error) {
 		if value != "" {
 			return nil, errorf("value", "form %s takes no value", Original)
 		}
-		t.json = true
+		t.json, t.kind = true, kindOriginal
 	case Constant:
-		t.constant = value
+		t.constant, t.kind = value, kindConstant
 		t.json = json.Valid([]byte(value))
 	case JSONPath:
 		if value == "" {
@@ -75,6 +160,9 @@ func Compile(form, value, tmpl string) (*Template, error) {
 		}
 	default:
 		return nil, errorf("form", "unknown form %q; use one of %s", form, strings.Join(Forms, ", "))
+	}
+	for i := range t.parts {
+		t.setOp(&t.parts[i])
 	}
 	return t, nil
 }
@@ -266,14 +354,14 @@ const maxStack = 8
 // do not allocate. The error wraps ErrData when the data the template reads
 // is not valid JSON; dst is then returned as it came.
 func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
-	switch t.form {
-	case Original:
+	switch t.kind {
+	case kindOriginal:
 		out, err := appendEvent(dst, ev)
 		if err != nil {
 			return dst, fmt.Errorf("template: %w", err)
 		}
 		return out, nil
-	case Constant:
+	case kindConstant:
 		return append(dst, t.constant...), nil
 	}
 	form := formOf(ev)
@@ -307,12 +395,25 @@ func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
 	for i := range t.parts {
 		p := &t.parts[i]
 		out = append(out, p.lit...)
-		if p.path < 0 {
-			continue
-		}
-		var err error
-		if out, err = t.appendPath(out, p.path, p.mode, ev, form, spans, data, lib); err != nil {
-			return dst, fmt.Errorf("template: %w", err)
+		switch p.op {
+		case opAttr:
+			if s := attrValue(ev, p.attr); s != "" {
+				out = appendText(out, s, p.mode)
+			} else {
+				out = appendMissing(out, p.mode)
+			}
+		case opData:
+			if spans != nil && spans[p.slot].hi != 0 {
+				sp := spans[p.slot]
+				out = appendRaw(out, ev.Data[sp.lo:sp.hi], p.mode)
+			} else {
+				out = appendMissing(out, p.mode)
+			}
+		case opPath:
+			var err error
+			if out, err = t.appendPath(out, p.path, p.mode, ev, form, spans, data, lib); err != nil {
+				return dst, fmt.Errorf("template: %w", err)
+			}
 		}
 	}
 	return out, nil

@@ -198,6 +198,7 @@ func TestTemplate(t *testing.T) {
 		{"empty template", ``, ``, false, nil},
 		{"text data in JSON", `{"d": ${data}, "s": "${data}"}`, `{"d": "line \"1\"\n", "s": "line \"1\"\n"}`, true, text},
 		{"binary data in JSON", `{"b": ${b64}, "d": ${data}}`, `{"b": "AAEC", "d": null}`, true, binary},
+		{"data paths on text data are missing", `{"q": ${qty}, "n": ${name}, "s": "${subject}"}`, `{"q": null, "n": null, "s": ""}`, true, text},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
