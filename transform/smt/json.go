@@ -385,13 +385,21 @@ func (c *codec) marshal(v any) ([]byte, error) {
 }
 
 // setData encodes v as ev's new data. The record owns the result, so it
-// gets its own copy of the buffer.
+// is encoded into a buffer of its own, sized from the old data (SMTs
+// mostly change a few fields) so that it is allocated once and not
+// copied.
 func (c *codec) setData(ev *api.Event, v any) error {
-	b, err := c.marshal(v)
+	b, err := appendValue(make([]byte, 0, len(ev.Data)+128), v)
 	if err != nil {
 		return err
 	}
-	ev.Data = append(make([]byte, 0, len(b)), b...)
+	if cap(b) > 4096 && len(b) < cap(b)/2 {
+		// Much smaller than the old data (extract-field, unwrap of a
+		// small row): a right-sized copy, so records in flight do not
+		// pin the difference.
+		b = append([]byte(nil), b...)
+	}
+	ev.Data = b
 	return nil
 }
 
