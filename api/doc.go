@@ -32,7 +32,9 @@
 // starts the source from the sink's positions where it has them, so
 // records the sink committed are not read again: exactly once into that
 // sink, even after the worker is killed between a write and the next
-// offset commit.
+// offset commit. If it can also store positions outside its writes, it
+// implements [PositionSaver], so records it never receives (filtered,
+// dead-lettered) do not leave its positions behind.
 //
 // A Position is opaque to the engine: bytes the source encodes and decodes.
 // Positions within one partition must be produced in increasing order by

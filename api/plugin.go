@@ -73,6 +73,25 @@ type PositionStore interface {
 	Positions(ctx context.Context) (map[string]Position, error)
 }
 
+// PositionSaver is an optional capability of a PositionStore: a sink that
+// can also store positions outside its writes. Without it, the positions
+// a sink holds move only when records reach it, so after records that the
+// transform chain filtered out or that went to the dead-letter sink, the
+// sink's positions lag the offset store's, and the next start (where the
+// sink's win) replays what was already decided — or asks the source for
+// input its server may have purged meanwhile, such as a rotated binlog.
+//
+// After every offset commit made between writes, the engine calls
+// SavePositions, from the goroutine that calls Write, with the positions
+// it just committed. Every record up to each of them has been written by
+// the sink (and flushed) or will never be, so storing them never moves a
+// partition back. A failure is logged and the positions are offered again
+// at the next commit; it does not fail the task.
+type PositionSaver interface {
+	PositionStore
+	SavePositions(ctx context.Context, positions map[string]Position) error
+}
+
 // Transform rewrites or drops one record. It must be safe to call from one
 // goroutine at a time and should not allocate on the common path.
 type Transform interface {

@@ -17,7 +17,9 @@
 // api.PositionStore, and commits the partitions the sink moved. A sink that
 // stores positions in the same transaction as its rows thus never sees a
 // record again that it committed, even after a crash between its write and
-// the next offset commit.
+// the next offset commit. A sink that is also an api.PositionSaver gets the
+// positions of every commit made after a successful write, so records it
+// never saw (filtered, dead-lettered) do not leave its positions behind.
 //
 // Lifecycle: New validates; Run blocks until ctx ends, the source reaches
 // its end, or a fatal error. Cancelling ctx is a soft stop: reading stops,

@@ -39,6 +39,9 @@ type Task struct {
 
 	// commitMu serialises commits (the writer's and a hard stop's).
 	commitMu sync.Mutex
+	// unsaved holds committed positions an api.PositionSaver sink has not
+	// saved yet; only the writer's commits use it, under commitMu.
+	unsaved map[string]api.Position
 
 	// helper is the reader's instance of the chain (Config.NewChain),
 	// built in Run; nil without one.
@@ -201,7 +204,7 @@ func (t *Task) Run(ctx context.Context) error {
 			hardStop()
 			t.log.Error("soft stop timed out; abandoning the task", "timeout", t.cfg.StopTimeout)
 			// Keep what is already safe: commit outside the stuck writer.
-			if err := t.commit(); err != nil {
+			if err := t.commit(false); err != nil {
 				t.log.Warn("final commit after hard stop failed", "err", err)
 			}
 			return ErrStopTimeout
@@ -570,7 +573,10 @@ func (t *Task) writeLoop(ctx context.Context, in <-chan *batch) error {
 		if err == nil {
 			err = flush()
 		}
-		if cerr := t.commit(); cerr != nil && err == nil {
+		// After a failed write the sink may hold a position past what was
+		// acknowledged (a transaction that committed although its answer
+		// was lost): that commit must not hand the sink older positions.
+		if cerr := t.commit(err == nil); cerr != nil && err == nil {
 			err = cerr
 		}
 		return err
@@ -618,7 +624,7 @@ func (t *Task) writeLoop(ctx context.Context, in <-chan *batch) error {
 			if err := flush(); err != nil {
 				return finish(err)
 			}
-			if err := t.commit(); err != nil {
+			if err := t.commit(true); err != nil {
 				return err
 			}
 		}
@@ -748,7 +754,13 @@ func (t *Task) ackMetas(ctx context.Context, metas []recMeta) {
 // commit stores the positions that became safe since the last commit. A
 // transient failure is logged and retried at the next commit; fencing is
 // fatal: a newer generation owns the task.
-func (t *Task) commit() error {
+//
+// With save, the committed positions also go to a sink that is an
+// api.PositionSaver, so its stored positions keep up with records it never
+// saw. Only the writer's commits after successful writes save: a hard
+// stop's may run while a write is stuck, and after a failed write the sink
+// may already hold a later position.
+func (t *Task) commit(save bool) error {
 	t.commitMu.Lock()
 	defer t.commitMu.Unlock()
 	t.mu.Lock()
@@ -767,7 +779,31 @@ func (t *Task) commit() error {
 	t.mu.Lock()
 	t.wm.Committed(c)
 	t.mu.Unlock()
+	if save {
+		t.savePositions(c.Offsets)
+	}
 	return nil
+}
+
+// savePositions offers committed positions to a sink that saves them
+// (api.PositionSaver). Positions it fails to save are offered again with
+// the next commit's.
+func (t *Task) savePositions(committed map[string]api.Position) {
+	ps, ok := t.cfg.Sink.(api.PositionSaver)
+	if !ok {
+		return
+	}
+	if t.unsaved == nil {
+		t.unsaved = make(map[string]api.Position, len(committed))
+	}
+	maps.Copy(t.unsaved, committed)
+	ctx, cancel := context.WithTimeout(context.Background(), t.cfg.StopTimeout)
+	defer cancel()
+	if err := ps.SavePositions(ctx, t.unsaved); err != nil {
+		t.log.Warn("sink could not save committed positions; will retry at the next commit", "err", err)
+		return
+	}
+	clear(t.unsaved)
 }
 
 // storeOffsets hands offsets to the Committer and counts the outcome.

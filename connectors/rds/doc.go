@@ -76,7 +76,10 @@
 // never passes a rejected record. The sink's Positions method returns the
 // stored positions: the sink is an api.PositionStore, so the engine opens
 // it first and starts the source from these positions wherever it has
-// them, skipping exactly what was committed (see docs/rds-sink.md).
+// them, skipping exactly what was committed (see docs/rds-sink.md). It is
+// also an api.PositionSaver: the positions the engine commits for records
+// that never reached it (filtered, dead-lettered) are upserted too, so the
+// table does not fall behind the offset store.
 //
 // # Configuration
 //

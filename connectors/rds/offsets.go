@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/ferryhq/ferry/api"
@@ -46,6 +48,16 @@ func (s *sink) storePositions(ctx context.Context, tx *sql.Tx, records []api.Rec
 		}
 		last[r.Partition] = r.Position
 	}
+	return s.upsertPositions(ctx, tx, order, last)
+}
+
+// execer is a transaction or the database.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// upsertPositions writes the positions of the partitions in order.
+func (s *sink) upsertPositions(ctx context.Context, db execer, order []string, positions map[string]api.Position) error {
 	if len(order) == 0 {
 		return nil
 	}
@@ -57,11 +69,33 @@ func (s *sink) storePositions(ctx context.Context, tx *sql.Tx, records []api.Rec
 			q.WriteByte(',')
 		}
 		q.WriteString("(?,?,?,UTC_TIMESTAMP(6))")
-		args = append(args, s.connector, p, []byte(last[p]))
+		args = append(args, s.connector, p, []byte(positions[p]))
 	}
 	q.WriteString(" ON DUPLICATE KEY UPDATE position=VALUES(position), updated=VALUES(updated)")
-	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+	if _, err := db.ExecContext(ctx, q.String(), args...); err != nil {
 		return fmt.Errorf("store positions: %w", err)
+	}
+	return nil
+}
+
+// The sink also saves positions the engine committed for records it never
+// received (filtered, dead-lettered), so a restart does not replay them.
+var _ api.PositionSaver = (*sink)(nil)
+
+// SavePositions stores positions the engine committed, outside any write:
+// the engine calls it after its offset commits, when everything up to
+// these positions has been written here or will never be (see
+// api.PositionSaver). Without exactly.once it does nothing.
+func (s *sink) SavePositions(ctx context.Context, positions map[string]api.Position) error {
+	if !s.cfg.exactlyOnce || len(positions) == 0 {
+		return nil
+	}
+	if s.db == nil {
+		return fmt.Errorf("rds sink: SavePositions before Open")
+	}
+	order := slices.Sorted(maps.Keys(positions))
+	if err := s.upsertPositions(ctx, s.db, order, positions); err != nil {
+		return engineError("save positions", err)
 	}
 	return nil
 }

@@ -18,10 +18,11 @@ func TestPositionStore(t *testing.T) {
 		name      string
 		exactly   string
 		afterOpen string // the partition's position read by a new sink after the write
+		afterSave string // … and after the engine saved a later one
 		table     bool   // whether Open created exactly.once.table
 	}{
-		{"exactly once", "true", "12", true},
-		{"at least once", "false", "", false},
+		{"exactly once", "true", "12", "15", true},
+		{"at least once", "false", "", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -59,9 +60,26 @@ func TestPositionStore(t *testing.T) {
 			})
 
 			// A restarted task: a new sink, asked before it writes.
-			got := read(open(t, cfg))
+			second := open(t, cfg)
+			got := read(second)
 			if pos := string(got["127.0.0.1:3306"]); pos != tc.afterOpen || len(got) > 1 {
 				t.Errorf("a new sink's positions %q; want %q for the partition", got, tc.afterOpen)
+			}
+
+			// The engine committed records the sink never saw (filtered
+			// out) and hands it their positions (api.PositionSaver).
+			saver, ok := second.(api.PositionSaver)
+			if !ok {
+				t.Fatalf("%T is not an api.PositionSaver", second)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := saver.SavePositions(ctx, map[string]api.Position{"127.0.0.1:3306": api.Position("15")}); err != nil {
+				t.Fatalf("SavePositions: %v", err)
+			}
+			got = read(open(t, cfg))
+			if pos := string(got["127.0.0.1:3306"]); pos != tc.afterSave || len(got) > 1 {
+				t.Errorf("positions after SavePositions %q; want %q for the partition", got, tc.afterSave)
 			}
 		})
 	}
