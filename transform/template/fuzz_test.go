@@ -197,3 +197,30 @@ func FuzzUnescape(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMembersMatchTheWalk checks that the one-loop reading of top-level
+// members (extractMembers) finds what the general walk finds, and fails
+// where it fails, on any document.
+func FuzzMembersMatchTheWalk(f *testing.F) {
+	for _, doc := range []string{
+		`{"seq":1,"task":0,"payload":"abc"}`, `{"a":"x","b":[1,{"c":2}],"a":"dup"}`,
+		` { "b" : {"x":1} , "a" : "\u0041" } `, `{"a":1} x`, `{"a":"\x01"}`, `{"a":1,}`,
+		`{"\u0061":true}`, `{}`, `[1]`, `"s"`, `{"a":tru}`, `{"b":1,"a":[`,
+	} {
+		f.Add(doc, "a", "b")
+	}
+	f.Fuzz(func(t *testing.T, doc, a, b string) {
+		x := newExtractor()
+		x.add([]seg{{name: a, index: -1}})
+		x.add([]seg{{name: b, index: -1}})
+		if !x.members {
+			t.Fatalf("paths $.data.%q and $.data.%q: not members", a, b)
+		}
+		fast, slow := make([]span, x.slots), make([]span, x.slots)
+		errFast := x.extract([]byte(doc), fast)
+		errSlow := x.walk([]byte(doc), slow)
+		if (errFast == nil) != (errSlow == nil) || errFast == nil && !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q, paths %q %q: members found %v (%v), the walk %v (%v)", doc, a, b, fast, errFast, slow, errSlow)
+		}
+	})
+}

@@ -24,6 +24,10 @@ type node struct {
 type extractor struct {
 	root  node
 	slots int
+	// members is set when every path is one member of the top-level
+	// object ($.data.id, $.data.status), the common case that
+	// extractMembers reads without the general walk's recursion.
+	members bool
 }
 
 func newExtractor() *extractor { return &extractor{root: node{slot: -1, index: -1}} }
@@ -37,6 +41,12 @@ func (x *extractor) add(segs []seg) int {
 	if n.slot < 0 {
 		n.slot = x.slots
 		x.slots++
+	}
+	x.members = len(x.root.indexes) == 0 && len(x.root.members) > 0 && x.root.slot < 0
+	for _, c := range x.root.members {
+		if len(c.members) > 0 || len(c.indexes) > 0 {
+			x.members = false
+		}
 	}
 	return n.slot
 }
@@ -65,6 +75,17 @@ type span struct{ lo, hi int }
 // every path is found, so malformed JSON after that point goes unnoticed;
 // every value returned is valid JSON. Duplicate object keys: the first wins.
 func (x *extractor) extract(doc []byte, spans []span) error {
+	if x.members {
+		if i := rawjson.WS(doc, 0); i < len(doc) && doc[i] == '{' {
+			return x.extractMembers(doc, i, spans)
+		}
+	}
+	return x.walk(doc, spans)
+}
+
+// walk is extract for any extractor: one recursive walk of the document
+// along the trie.
+func (x *extractor) walk(doc []byte, spans []span) error {
 	// Field by field: a composite literal here is built in one place on
 	// the stack and copied to another, which costs more than the scan of
 	// a short document.
@@ -77,6 +98,52 @@ func (x *extractor) extract(doc []byte, spans []span) error {
 	case err != nil:
 		return err
 	case rawjson.WS(doc, end) != len(doc):
+		return ErrData
+	}
+	return nil
+}
+
+// extractMembers is extract, when x.members is set, on the object whose
+// opening brace is at doc[i]: one loop over its members, with the same
+// checks and the same answers as the general walk.
+func (x *extractor) extractMembers(doc []byte, i int, spans []span) error {
+	left := x.slots
+	i, done := rawjson.Open(doc, i)
+	for !done {
+		if i >= len(doc) || doc[i] != '"' {
+			return ErrData
+		}
+		ke, esc, ok := rawjson.String(doc, i)
+		if !ok {
+			return ErrData
+		}
+		j, ok := rawjson.Colon(doc, ke)
+		if !ok || j >= len(doc) {
+			return ErrData
+		}
+		child, err := x.root.member(doc[i+1:ke], esc)
+		if err != nil {
+			return err
+		}
+		end, ok := rawjson.Skip(doc, j)
+		if !ok {
+			return ErrData
+		}
+		if child != nil && spans[child.slot].hi == 0 {
+			// Skip leaves strings and containers unchecked (see value).
+			if c := doc[j]; (c == '"' || c == '{' || c == '[') && !rawjson.Valid(doc[j:end]) {
+				return ErrData
+			}
+			spans[child.slot] = span{lo: j, hi: end}
+			if left--; left == 0 {
+				return nil
+			}
+		}
+		if i, done, ok = rawjson.Next(doc, end, '}'); !ok {
+			return ErrData
+		}
+	}
+	if rawjson.WS(doc, i) != len(doc) {
 		return ErrData
 	}
 	return nil
