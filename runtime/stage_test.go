@@ -230,3 +230,58 @@ func TestSoftStopLetsTheReadersDeadLetterWriteFinish(t *testing.T) {
 		t.Fatalf("the reader applied %d records and dead-lettered %d; the test needs it to have done both", reader.Load(), len(dlq.IDs()))
 	}
 }
+
+// panicky panics on one event and passes the others.
+type panicky string
+
+func (p panicky) Apply(r *api.Record) (bool, error) {
+	if r.Event.ID == string(p) {
+		panic("index out of range in a plugin")
+	}
+	return true, nil
+}
+
+// A transform's panic fails the record it met, like an error: with
+// tolerance all it is dead-lettered and the rest go on, in order; with
+// tolerance none the task fails with the panic and nothing from that
+// record on is written or committed.
+func TestTransformPanicFailsItsRecord(t *testing.T) {
+	t.Parallel()
+	chain := func() []runtime.NamedTransform {
+		return []runtime.NamedTransform{{Name: "keep", Transform: keepAll{new(int)}}, {Name: "fragile", Transform: panicky("e-150")}}
+	}
+	t.Run("tolerance all", func(t *testing.T) {
+		t.Parallel()
+		sink, dlq, com := &memSink{}, &memSink{}, &memCommitter{}
+		task, err := run(t, runtime.Config{
+			Source: &countSource{n: 300, batch: 100}, Sink: sink, DeadLetter: dlq, Committer: com,
+			Tolerance: runtime.ToleranceAll, Transforms: chain(),
+		})
+		if err != nil || !task.Finished() {
+			t.Fatalf("Run: %v, finished %v", err, task.Finished())
+		}
+		wantInOrder(t, sink.IDs(), 300, func(i int) bool { return i == 150 })
+		if got := dlq.IDs(); len(got) != 1 || got[0] != "e-150" {
+			t.Errorf("dead letters %v, want e-150", got)
+		}
+		if got := com.get("p"); got != "299" {
+			t.Errorf("committed %q, want 299", got)
+		}
+	})
+	t.Run("tolerance none", func(t *testing.T) {
+		t.Parallel()
+		sink, com := &memSink{}, &memCommitter{}
+		_, err := run(t, runtime.Config{Source: &countSource{n: 300, batch: 100}, Sink: sink, Committer: com, Transforms: chain()})
+		if !api.IsFatal(err) || !strings.Contains(err.Error(), "transform fragile failed for event \"e-150\"") || !strings.Contains(err.Error(), "transform panicked: index out of range in a plugin") {
+			t.Fatalf("err = %v, want the fatal panic of fragile on e-150", err)
+		}
+		ids := sink.IDs()
+		wantInOrder(t, ids, len(ids), nil)
+		if len(ids) > 150 {
+			t.Errorf("%d records written, want at most the 150 before e-150", len(ids))
+		}
+		if c, err := strconv.Atoi(com.get("p")); err == nil && c >= 150 {
+			t.Errorf("committed %d, at or past the failed record", c)
+		}
+	})
+}
