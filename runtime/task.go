@@ -162,9 +162,12 @@ func (t *Task) Run(ctx context.Context) error {
 	var readErr, chainErr, writeErr error
 	// With a chain, the transforms run in a stage of their own between
 	// reader and writer, so a source's work and the chain's use two cores.
+	// Its queue holds chainQueue batches: a batch the reader ran the chain
+	// over costs the stage nothing, so the stage needs that much work in
+	// hand not to run dry (and idle a core) while the reader helps.
 	toChain, chainDone := toWrite, writerDone
 	if len(t.cfg.Transforms) > 0 {
-		toChain, chainDone = make(chan *batch, 2), make(chan struct{})
+		toChain, chainDone = make(chan *batch, chainQueue), make(chan struct{})
 		go func() {
 			defer close(chainDone)
 			defer close(toWrite)
@@ -501,6 +504,14 @@ func (t *Task) transform(ctx context.Context, b *batch, chain []NamedTransform) 
 	b.recs, b.metas = recs[:kept], metas[:kept]
 	return b, c.fatal
 }
+
+// chainQueue is how many batches wait for the chain stage. With the
+// reader helping (Config.NewChain) on two cores, generator → filter +
+// template → drop, paired rounds of BenchmarkChain: a queue of 2 left the
+// chain stage idle ~6% of the time and the chain cost +14–20%; 4 brought
+// it to +3–9%; 8 did worse again (docs/benchmarks.md). The in-flight
+// budget, not this, bounds memory.
+const chainQueue = 4
 
 // chainRun is one pass of the chain over a batch. A transform's panic
 // fails the record it met, like an error; one deferred recover per pass
