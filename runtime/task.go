@@ -507,16 +507,16 @@ func (t *Task) transform(ctx context.Context, b *batch, chain []NamedTransform) 
 
 // chainQueue is how many batches wait for the chain stage. With the
 // reader helping (Config.NewChain) on two cores, generator → filter +
-// template → drop, paired rounds of BenchmarkChain: a queue of 2 left the
-// chain stage idle ~6% of the time and the chain cost +14–20%; 4 brought
-// it to +3–9%; 8 did worse again (docs/benchmarks.md). The in-flight
-// budget, not this, bounds memory.
+// template → drop, paired rounds of BenchmarkChain: with a queue of 2 the
+// chain stage's core idled ~6% of the time and the chain cost +14–23% in
+// five sets; 4 cost 4–12 points less in the same sets; 8 did worse than 4
+// (docs/benchmarks.md). The in-flight budget, not this, bounds memory.
 const chainQueue = 4
 
 // chainRun is one pass of the chain over a batch. A transform's panic
 // fails the record it met, like an error; one deferred recover per pass
-// catches it, where one per Apply cost a cheap transform a fifth of its
-// time.
+// catches it, where one per Apply cost a cheap transform about a tenth of
+// its time.
 type chainRun struct {
 	t     *Task
 	ctx   context.Context
