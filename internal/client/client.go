@@ -34,7 +34,7 @@ type ResponseHook func(method, path string, status int, body []byte)
 type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client (default: a client with a 30s
-// timeout).
+// timeout and a transport of its own, a copy of http.DefaultTransport).
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
 // WithResponseHook calls hook for every response received, errors
@@ -60,7 +60,10 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{
 		base: u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"),
-		http: &http.Client{Timeout: 30 * time.Second},
+		// A transport of its own: whoever closes http.DefaultTransport's
+		// idle connections (httptest.Server.Close does) must not break
+		// this client's requests in flight.
+		http: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
 	}
 	for _, o := range opts {
 		o(c)
