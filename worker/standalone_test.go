@@ -476,7 +476,12 @@ func TestOffsetsAlterOnlyWhenStopped(t *testing.T) {
 func TestFailedTaskRestartsWithBackoff(t *testing.T) {
 	t.Parallel()
 	fakes := newHerdFakes()
-	fakes.setOpenFailures(3, false)
+	// The runtime retries a failed Open itself for errors.retry.timeout
+	// (20 ms here) with delays drawn from [0, 100 ms·2^n], so a few
+	// failures can all fall within one run and the task never fails: with
+	// 3, about one run in a hundred (a CI flake). Six failures within 20 ms
+	// are practically impossible.
+	fakes.setOpenFailures(6, false)
 	w := startHerd(t, fakes, nil)
 	ctx := context.Background()
 	if _, err := w.CreateConnector(ctx, "flaky", baseConfig("flaky"), ""); err != nil {
