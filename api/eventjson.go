@@ -193,26 +193,19 @@ func AppendJSONEscaped(dst []byte, s string) []byte {
 
 // escapeFree returns the index of the first byte at or after i that may
 // need escaping in a JSON string, or len(s). It tests eight bytes at a
-// time, in one 64-bit word: with every byte below 0x80,
-// (x - n*ones) &^ x has a byte's top bit set exactly where some byte is
-// below n, so n = 1 finds zero bytes (after XOR, bytes equal to '"' or
-// '\\') and n = 0x20 control bytes. A word with a byte of 0x80 or more
-// (part of a multi-byte UTF-8 sequence, which the caller checks) stops it
-// too. Short of eight bytes it looks at each.
+// time, in one 64-bit word (stringStops, the validator's test), and also
+// stops at a word with a byte of 0x80 or more (part of a multi-byte UTF-8
+// sequence, which the caller checks). Short of eight bytes it looks at
+// each.
 func escapeFree(s string, i int) int {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
+	const highs = 0x8080808080808080
 	for ; i+8 <= len(s); i += 8 {
 		w := s[i : i+8]
 		// Indexing a string of known length 8 lets the compiler load
 		// the word at once.
 		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
 			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-		quote := x ^ ('"' * ones)
-		backslash := x ^ ('\\' * ones)
-		if (x|(x-0x20*ones)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0 {
+		if (x|stringStops(x))&highs != 0 {
 			break
 		}
 	}

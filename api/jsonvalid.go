@@ -170,22 +170,26 @@ func validString(b []byte, i int) (int, bool) {
 // or an index near the end of b from which bytes must be checked one at a
 // time.
 func plainRun(b []byte, i int) int {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
+	const highs = 0x8080808080808080
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q := x ^ ('"' * ones)
-		s := x ^ ('\\' * ones)
-		// A zero byte in q or s is a quote or backslash; a byte below
-		// 0x20 borrows in x-0x20… . False positives only send the
-		// bytes to the exact check.
-		if ((q-ones)&^q|(s-ones)&^s|(x-0x20*ones)&^x)&highs != 0 {
+		if stringStops(binary.LittleEndian.Uint64(b[i:]))&highs != 0 {
 			return i
 		}
 	}
 	return i
+}
+
+// stringStops marks, in the top bit of each byte of the word x, the bytes
+// a JSON string's scan must stop at: a quote, a backslash or a control
+// character (and possibly bytes after one; a false positive only sends
+// the bytes to the exact check). A zero byte in q or s is a quote or
+// backslash; a byte below 0x20 borrows in x-0x20… . Only the top bits of
+// the result mean anything.
+func stringStops(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	q := x ^ ('"' * ones)
+	s := x ^ ('\\' * ones)
+	return (q-ones)&^q | (s-ones)&^s | (x-0x20*ones)&^x
 }
 
 func isHex(c byte) bool {
