@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -157,9 +158,24 @@ func IsReference(v string) bool {
 
 func parseDuration(v string) (time.Duration, error) {
 	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if ms > math.MaxInt64/int64(time.Millisecond) || ms < math.MinInt64/int64(time.Millisecond) {
+			return 0, fmt.Errorf("%d milliseconds is out of range", ms)
+		}
 		return time.Duration(ms) * time.Millisecond, nil
 	}
 	return time.ParseDuration(v)
+}
+
+// DurationRange returns a Check accepting durations (milliseconds or Go
+// duration strings, as TypeDuration) in [min, max].
+func DurationRange(min, max time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := parseDuration(v)
+		if err != nil || d < min || d > max {
+			return fmt.Errorf("must be between %v and %v", min, max)
+		}
+		return nil
+	}
 }
 
 // Range returns a Check accepting numbers in [min, max].

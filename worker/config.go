@@ -56,6 +56,15 @@ const (
 	groupDLQ    = "Dead letter queue"
 )
 
+// Bounds of the envelope's sizes: a config may not ask the worker for more
+// than it can hold, whatever the operator types (a tasks.max of 10⁸ once
+// planned 10⁸ task configs and took the worker down at every start).
+const (
+	// MaxTasksPerConnector bounds tasks.max.
+	MaxTasksPerConnector = 1024
+	maxBatchSize         = 100_000
+)
+
 // envelopeSpec declares the envelope. The commit interval's default is the
 // worker's, so it is built per worker.
 func envelopeSpec(commitInterval time.Duration) api.Spec {
@@ -70,20 +79,20 @@ func envelopeSpec(commitInterval time.Duration) api.Spec {
 			Description: "Aliases of predicates; each alias p has predicates.p.type and predicates.p.<field>; a transform step applies only where transforms.x.predicate=p holds (negated with transforms.x.negate=true)."},
 		{Name: keySink, Type: api.TypeString, Required: true,
 			Description: "Sink plugin; its settings are sink.<field>."},
-		{Name: keyTasksMax, Type: api.TypeInt, Default: "1", Check: atLeast(1),
+		{Name: keyTasksMax, Type: api.TypeInt, Default: "1", Check: api.Range(1, MaxTasksPerConnector),
 			Description: "Maximum number of tasks; a source that plans its tasks may create fewer."},
-		{Name: keyBatchSize, Type: api.TypeInt, Default: "1024", Check: atLeast(1),
+		{Name: keyBatchSize, Type: api.TypeInt, Default: "1024", Check: api.Range(1, maxBatchSize),
 			Description: "Maximum number of records per sink write."},
-		{Name: keyCommitInterval, Type: api.TypeDuration, Default: strconv.FormatInt(commitInterval.Milliseconds(), 10), Check: notNegative,
+		{Name: keyCommitInterval, Type: api.TypeDuration, Default: strconv.FormatInt(commitInterval.Milliseconds(), 10), Check: api.DurationRange(0, time.Hour),
 			Description: "How often acknowledged source positions are committed (milliseconds or a duration)."},
-		{Name: keyStopTimeout, Type: api.TypeDuration, Default: "10000", Check: notNegative,
+		{Name: keyStopTimeout, Type: api.TypeDuration, Default: "10000", Check: api.DurationRange(0, 10*time.Minute),
 			Description: "How long a task may take to stop softly (drain, flush, commit) before it is abandoned."},
 		{Name: keyTolerance, Type: api.TypeString, Default: string(runtime.ToleranceNone),
 			Enum:        []string{string(runtime.ToleranceNone), string(runtime.ToleranceAll)},
 			Description: "none fails the task on the first bad record; all skips bad records (to the dead-letter sink when one is set)."},
-		{Name: keyRetryTimeout, Type: api.TypeDuration, Default: "0", Check: notNegative,
+		{Name: keyRetryTimeout, Type: api.TypeDuration, Default: "0", Check: api.DurationRange(0, 7*24*time.Hour),
 			Description: "Total time to retry a failing operation before the task fails; 0 retries until the task stops."},
-		{Name: keyRetryDelayMax, Type: api.TypeDuration, Default: "30000", Check: notNegative,
+		{Name: keyRetryDelayMax, Type: api.TypeDuration, Default: "30000", Check: api.DurationRange(0, time.Hour),
 			Description: "Longest wait between two retries."},
 		{Name: keyLogEnable, Type: api.TypeBool, Default: "false",
 			Description: "Log every failed record (without its data)."},
@@ -108,27 +117,6 @@ func checkConnectorName(v string) error {
 		return errors.New("must not contain control characters")
 	}
 	return nil
-}
-
-func atLeast(min int64) func(string) error {
-	return func(v string) error {
-		if n, _ := strconv.ParseInt(v, 10, 64); n < min {
-			return fmt.Errorf("must be at least %d", min)
-		}
-		return nil
-	}
-}
-
-func notNegative(v string) error {
-	if durationOf(v) < 0 {
-		return errors.New("must not be negative")
-	}
-	return nil
-}
-
-// durationOf parses v as api.TypeDuration does.
-func durationOf(v string) time.Duration {
-	return api.NewConfig(map[string]string{"d": v}).Duration("d")
 }
 
 // section is one namespace of a connector config: the envelope (empty

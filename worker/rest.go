@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,22 @@ type ServerConfig struct {
 	// that runs out answers 500 "Request timed out", as Kafka Connect does
 	// after its 90s. Default 90s.
 	RequestTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included, so a
+	// client that trickles its body (slowloris) is cut. Default 1m.
+	ReadTimeout time.Duration
+	// AllowedHosts are host names (besides IP literals, localhost, the
+	// machine's host name and the host of Addr) that requests may name in
+	// their Host header; "*" allows any. Others are refused (DNS
+	// rebinding).
+	AllowedHosts []string
+	// AllowedOrigins are the origins (scheme://host[:port]) from which
+	// browsers may call the API cross-origin; "*" allows any. Requests
+	// from other origins are refused.
+	AllowedOrigins []string
+	// Auth says who may call the API (docs/security.md).
+	Auth AuthConfig
+	// TLS, when set, serves HTTPS.
+	TLS *TLSConfig
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -74,6 +91,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 90 * time.Second
 	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = time.Minute
+	}
 	return c
 }
 
@@ -87,6 +107,9 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		return errors.New("worker: ServerConfig.ShutdownTimeout must not be negative")
+	}
+	if c.ReadTimeout < 0 {
+		return errors.New("worker: ServerConfig.ReadTimeout must not be negative")
 	}
 	if c.RequestTimeout < 0 {
 		return errors.New("worker: ServerConfig.RequestTimeout must not be negative")
@@ -107,10 +130,15 @@ func buildCommit() string {
 
 // Server serves the Kafka Connect compatible REST API over a Controller.
 type Server struct {
-	cfg     ServerConfig
-	log     *slog.Logger
-	engine  *gin.Engine
-	handler http.Handler
+	cfg   ServerConfig
+	log   *slog.Logger
+	guard guardConfig
+	auth  *authenticator
+	tls   *tls.Config // nil: plain HTTP
+	// warnings are shown by GET / and were logged at start.
+	warnings []string
+	engine   *gin.Engine
+	handler  http.Handler
 
 	mu    sync.Mutex
 	addr  string // bound address once Run listens
@@ -131,7 +159,32 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	// is process-wide, so set it once.
 	ginModeOnce.Do(func() { gin.SetMode(gin.ReleaseMode) })
 
-	s := &Server{cfg: cfg, log: cfg.Logger, addr: cfg.Addr, ready: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, addr: cfg.Addr, ready: make(chan struct{}),
+		guard: newGuardConfig(cfg.Addr, cfg.AllowedHosts, cfg.AllowedOrigins)}
+	reloadErr := func(err error) {
+		s.log.Error("REST: a changed file was not loaded; keeping the previous version", "err", err)
+	}
+	mode, warnings, err := resolveAuthMode(cfg.Addr, cfg.Auth.Mode)
+	if err != nil {
+		return nil, err
+	}
+	authCfg := cfg.Auth
+	authCfg.Mode = mode
+	if mode == AuthMTLS && (cfg.TLS == nil || cfg.TLS.ClientCAFile == "") {
+		return nil, errors.New("worker: mtls authentication needs TLS with a client CA file")
+	}
+	if s.auth, err = newAuthenticator(authCfg, reloadErr); err != nil {
+		return nil, err
+	}
+	if cfg.TLS != nil {
+		if s.tls, err = serverTLS(*cfg.TLS, reloadErr); err != nil {
+			return nil, err
+		}
+	}
+	s.warnings = warnings
+	for _, w := range warnings {
+		s.log.Warn("SECURITY: " + w)
+	}
 	e := gin.New()
 	// Connector names may hold escaped characters (%2F among them); route
 	// on the raw path so an escaped slash stays inside its segment.
@@ -143,7 +196,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err := e.SetTrustedProxies(nil); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	e.Use(s.logRequests, s.recoverPanics, s.limitRequest)
+	e.Use(s.logRequests, s.recoverPanics, s.guardBrowser, s.authenticate, s.limitRequest)
 	e.NoRoute(func(c *gin.Context) {
 		writeErrorStatus(c, http.StatusNotFound, "HTTP 404 Not Found: no route for "+c.Request.Method+" "+c.Request.URL.Path)
 	})
@@ -229,6 +282,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("worker: REST listen: %w", err)
 	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
 	s.mu.Lock()
 	s.addr = ln.Addr().String()
 	s.mu.Unlock()
@@ -237,6 +293,8 @@ func (s *Server) Run(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		MaxHeaderBytes:    64 << 10,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -343,6 +401,7 @@ func (s *Server) serverInfo(c *gin.Context) {
 		KafkaClusterID: s.cfg.ClusterID,
 		FerryClusterID: s.cfg.ClusterID,
 		WorkerID:       s.cfg.Controller.WorkerID(),
+		Warnings:       s.warnings,
 	})
 }
 
@@ -352,6 +411,8 @@ type serverInfo struct {
 	KafkaClusterID string `json:"kafka_cluster_id"`
 	FerryClusterID string `json:"ferry_cluster_id"`
 	WorkerID       string `json:"worker_id"`
+	// Warnings tell an operator what is unsafe about this worker's set-up.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // healthTimeout bounds the probe of GET /health.

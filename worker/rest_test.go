@@ -80,6 +80,7 @@ func do(h http.Handler, method, path, body string) *httptest.ResponseRecorder {
 		r = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, path, r)
+	req.Host = "127.0.0.1:8083" // httptest's example.com is not a host the worker answers to
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -483,7 +484,7 @@ func TestServerRun(t *testing.T) {
 
 func TestServerRunListenError(t *testing.T) {
 	t.Parallel()
-	s, err := worker.NewServer(worker.ServerConfig{Addr: "256.0.0.1:bad", Controller: newRestFake()})
+	s, err := worker.NewServer(worker.ServerConfig{Addr: "256.0.0.1:bad", Controller: newRestFake(), Auth: worker.AuthConfig{Mode: worker.AuthNone}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,11 @@ type Config struct {
 	// Logger receives the worker's and, scrubbed of secrets, the plugins'
 	// log lines. Default slog.Default().
 	Logger *slog.Logger
+	// StartStopped loads every stored connector STOPPED, whatever its
+	// stored target state (which is kept): the operator's way in to a
+	// worker that one connector's tasks take down at every start. The
+	// REST API then resumes, reconfigures or deletes connectors as usual.
+	StartStopped bool
 }
 
 // RestartPolicy says how the worker restarts a task that failed.
@@ -232,7 +237,13 @@ func (s *Standalone) load(ctx context.Context) error {
 	s.running = true
 	s.baseCtx = context.WithoutCancel(ctx)
 	s.mu.Unlock()
+	if s.cfg.StartStopped && len(defs) > 0 {
+		s.log.Warn("starting every connector STOPPED (StartStopped); resume them over the REST API", "connectors", len(defs))
+	}
 	for _, d := range defs {
+		if s.cfg.StartStopped {
+			d.Target = offset.TargetStopped
+		}
 		s.start(d)
 	}
 	return nil

@@ -79,7 +79,7 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 			name:   "typo and bad envelope values",
 			config: with(baseConfig("x"), "tasks.max", "0", "errors.tolerance", "some", "sinkk.path", "a", "batch.size", "many"),
 			want: []string{
-				"tasks.max: must be at least 1",
+				"tasks.max: must be between 1 and 1024",
 				`batch.size: must be an integer, got "many"`,
 				`errors.tolerance: must be one of none, all, got "some"`,
 				"sinkk.path: unknown configuration key",

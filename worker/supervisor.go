@@ -132,7 +132,7 @@ func (s *Standalone) plan(c *connState) ([]map[string]string, error) {
 	if err := rv.err(); err != nil {
 		return nil, fmt.Errorf("plan tasks: after resolving secrets: %s", sc.scrub(err.Error()))
 	}
-	overrides, err := cc.source.Plan(rv.cfg.sourceCfg, cc.tasksMax)
+	overrides, err := safePlan(cc.source, rv.cfg.sourceCfg, cc.tasksMax)
 	if err != nil {
 		return nil, fmt.Errorf("plan tasks: %s", sc.scrub(err.Error()))
 	}
@@ -147,6 +147,17 @@ func (s *Standalone) plan(c *connState) ([]map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// safePlan calls a source's Plan, turning a panic into an error: a plugin
+// that cannot plan fails its connector, never the worker.
+func safePlan(p api.SourcePlugin, c api.Config, maxTasks int) (out []map[string]string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("source %q panicked while planning tasks: %v", p.Name, r)
+		}
+	}()
+	return p.Plan(c, maxTasks)
 }
 
 // launch starts the supervisor goroutine of t under parent.

@@ -1,0 +1,98 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/worker"
+)
+
+// withPanickingPlanner adds a source plugin whose Plan panics.
+func withPanickingPlanner(c *worker.Config) {
+	c.Registry.Sources = append(c.Registry.Sources, api.SourcePlugin{
+		Name: "panicplan",
+		New:  func(api.TaskConfig) (api.Source, error) { return nil, errors.New("never started") },
+		Plan: func(api.Config, int) ([]map[string]string, error) { panic("planner bug") },
+	})
+}
+
+// TestConfigSizesAreBounded: a config may not ask the worker for more than
+// it can hold. Each hostile size is refused with a 400 naming its field.
+func TestConfigSizesAreBounded(t *testing.T) {
+	t.Parallel()
+	w := startHerd(t, nil, nil)
+	for key, val := range map[string]string{
+		"tasks.max":                         "100000000",
+		"batch.size":                        "1000000000",
+		"offset.flush.interval.ms":          "9223372036854775",
+		"task.shutdown.graceful.timeout.ms": "100000000000",
+		"errors.retry.timeout":              "87600h",
+		"errors.retry.delay.max.ms":         "-1",
+	} {
+		_, err := w.CreateConnector(context.Background(), "big", with(baseConfig("big"), key, val), offset.TargetRunning)
+		var ve *api.ValidationError
+		if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != key {
+			t.Errorf("%s=%s: got %v, want one field error on %s", key, val, err, key)
+		}
+	}
+	if names, _ := w.Connectors(context.Background()); len(names) != 0 {
+		t.Fatalf("connectors stored: %v", names)
+	}
+}
+
+// TestUnrunnableConnectorsNeverStopTheWorker stores connectors the worker
+// cannot run (written before their sizes were bounded, or whose plugin
+// panics while planning) beside a good one: the worker starts, marks each
+// bad one FAILED with the reason, and runs the good one.
+func TestUnrunnableConnectorsNeverStopTheWorker(t *testing.T) {
+	t.Parallel()
+	store := offset.NewMemory()
+	ctx := context.Background()
+	for _, c := range []offset.Connector{
+		{Name: "huge", Config: with(baseConfig("huge"), "tasks.max", "100000000"), Target: offset.TargetRunning},
+		{Name: "panics", Config: with(baseConfig("panics"), "source", "panicplan"), Target: offset.TargetRunning},
+		{Name: "good", Config: baseConfig("good"), Target: offset.TargetRunning},
+	} {
+		if _, err := store.PutConnector(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := startHerd(t, nil, store, withPanickingPlanner)
+	for name, want := range map[string]string{"huge": "tasks.max: must be between 1 and 1024", "panics": `source "panicplan" panicked while planning tasks: planner bug`} {
+		eventually(t, name+" FAILED", func() bool {
+			st, err := w.ConnectorStatus(ctx, name)
+			return err == nil && st.Connector.State == string(offset.StateFailed) && strings.Contains(st.Connector.Trace, want)
+		})
+	}
+	eventually(t, "good writes", func() bool { return len(w.fakes.records("good-out")) > 10 })
+}
+
+// TestStartStopped: a worker started with StartStopped runs none of its
+// stored connectors, keeps their stored target, and lets the operator
+// delete the one that brought it down.
+func TestStartStopped(t *testing.T) {
+	t.Parallel()
+	store := offset.NewMemory()
+	ctx := context.Background()
+	if _, err := store.PutConnector(ctx, offset.Connector{Name: "a", Config: baseConfig("a"), Target: offset.TargetRunning}); err != nil {
+		t.Fatal(err)
+	}
+	w := startHerd(t, nil, store, func(c *worker.Config) { c.StartStopped = true })
+	eventually(t, "a STOPPED", func() bool {
+		st, err := w.ConnectorStatus(ctx, "a")
+		return err == nil && st.Connector.State == string(offset.StateStopped)
+	})
+	if n := len(w.fakes.records("a-out")); n != 0 {
+		t.Fatalf("a stopped connector wrote %d records", n)
+	}
+	if c, _ := store.Connector(ctx, "a"); c.Target != offset.TargetRunning {
+		t.Fatalf("stored target became %s", c.Target)
+	}
+	if err := w.DeleteConnector(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+}
