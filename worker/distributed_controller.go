@@ -412,6 +412,9 @@ func (d *Distributed) forward(ctx context.Context, base, method, path string, bo
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(forwardedHeader, d.cfg.WorkerID)
+	if a := callerAuthorization(ctx); a != "" {
+		req.Header.Set("Authorization", a)
+	}
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("forward to the leader %s: %v: %w", base, err, ErrRebalancing)

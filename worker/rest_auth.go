@@ -3,6 +3,7 @@ package worker
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -290,7 +291,21 @@ func (s *Server) authenticate(c *gin.Context) {
 		writeErrorStatus(c, http.StatusForbidden, "the "+string(role)+" role may not "+c.Request.Method+" "+c.Request.URL.Path+"; it needs admin")
 		return
 	}
+	if h := c.Request.Header.Get("Authorization"); h != "" {
+		// A write forwarded to the leader carries the caller's own
+		// credentials: the leader checks them again.
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), callerAuthKey{}, h))
+	}
 	c.Next()
+}
+
+type callerAuthKey struct{}
+
+// callerAuthorization is the Authorization header of the REST request
+// behind ctx, if any.
+func callerAuthorization(ctx context.Context) string {
+	h, _ := ctx.Value(callerAuthKey{}).(string)
+	return h
 }
 
 // isLoopback reports whether a listen address only accepts connections

@@ -44,15 +44,53 @@ func newSession(cmd *cobra.Command) (*session, error) {
 		return nil, err
 	}
 	s := &session{out: cmd.OutOrStdout(), json: output == outputJSON}
-	c, err := client.New(url, client.WithResponseHook(func(method, path string, status int, body []byte) {
+	opts := []client.Option{client.WithResponseHook(func(method, path string, status int, body []byte) {
 		logger.Debug("ferry api", "method", method, "path", path, "status", status, "bytes", len(body))
 		s.last = body
-	}))
+	})}
+	authOpts, err := credentialOptions(cmd)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(url, append(opts, authOpts...)...)
 	if err != nil {
 		return nil, err
 	}
 	s.client = c
 	return s, nil
+}
+
+// credentialOptions are the client options of the credential flags, each
+// flag falling back to its environment variable.
+func credentialOptions(cmd *cobra.Command) ([]client.Option, error) {
+	f := cmd.Flags()
+	token, _ := f.GetString(flagToken)
+	if token == "" {
+		token = os.Getenv(envToken)
+	}
+	user, _ := f.GetString(flagUser)
+	if user == "" {
+		user = os.Getenv(envUser)
+	}
+	var opts []client.Option
+	switch {
+	case token != "" && user != "":
+		return nil, fmt.Errorf("give --%s or --%s, not both", flagToken, flagUser)
+	case token != "":
+		opts = append(opts, client.WithToken(token))
+	case user != "":
+		u, p, ok := strings.Cut(user, ":")
+		if !ok {
+			return nil, fmt.Errorf("--%s wants user:password", flagUser)
+		}
+		opts = append(opts, client.WithBasicAuth(u, p))
+	}
+	ca, _ := f.GetString(flagCACert)
+	insecure, _ := f.GetBool(flagInsecure)
+	if ca != "" || insecure {
+		opts = append(opts, client.WithTLS(ca, insecure))
+	}
+	return opts, nil
 }
 
 // print shows the result of the last call: the server's own JSON with

@@ -32,6 +32,18 @@ const (
 	flagLogLevel = "log-level"
 	flagURL      = "url"
 	flagOutput   = "output"
+	flagToken    = "token"
+	flagUser     = "user"
+	flagCACert   = "ca-cert"
+	flagInsecure = "insecure"
+)
+
+// Environment variables with the credentials of the CLI: in the
+// environment, not on the command line, so other users never see them in
+// the process list.
+const (
+	envToken = "FERRY_TOKEN"
+	envUser  = "FERRY_USER"
 )
 
 // defaultURL is where a worker listens unless told otherwise; envURL
@@ -83,6 +95,10 @@ func newRootCmd() *cobra.Command {
 	}
 	pf.String(flagURL, url, "base URL of a Ferry worker's REST API (default from $"+envURL+")")
 	pf.StringP(flagOutput, "o", outputTable, "output format: table or json")
+	pf.String(flagToken, "", "bearer token for a worker with --rest-auth token (better: $"+envToken+", which other users cannot see in the process list)")
+	pf.String(flagUser, "", "user:password for a worker with --rest-auth basic (better: $"+envUser+")")
+	pf.String(flagCACert, "", "PEM CA bundle that verifies an https worker's certificate (default: the system's roots)")
+	pf.Bool(flagInsecure, false, "do not verify an https worker's certificate (testing only)")
 	return root
 }
 

@@ -53,7 +53,10 @@ type standaloneOptions struct {
 	dataDir  string
 	listen   string
 	workerID string
+	// startStopped loads every stored connector STOPPED.
+	startStopped bool
 	taskOptions
+	restOptions
 }
 
 func newStandaloneCmd() *cobra.Command {
@@ -74,7 +77,9 @@ task softly (offsets committed) and exits 0.`,
 	f.StringVar(&o.dataDir, "data-dir", "", "directory of the embedded store (required)")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8083", "REST API listen address host:port")
 	f.StringVar(&o.workerID, "worker-id", "", "worker id in status records (default: the --listen address)")
+	f.BoolVar(&o.startStopped, "connectors-stopped", false, "load every stored connector STOPPED (their stored state is kept): the way back into a worker that a connector takes down at start; resume or delete them over the REST API")
 	o.taskOptions.flags(f)
+	o.restOptions.flags(f)
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd
 }
@@ -111,7 +116,9 @@ func runStandalone(ctx context.Context, o standaloneOptions, files []string) err
 	if id == "" {
 		id = o.listen
 	}
-	w, err := ferryworker.New(o.workerConfig(id, store, log))
+	wcfg := o.workerConfig(id, store, log)
+	wcfg.StartStopped = o.startStopped
+	w, err := ferryworker.New(wcfg)
 	if err != nil {
 		return err
 	}
@@ -120,7 +127,11 @@ func runStandalone(ctx context.Context, o standaloneOptions, files []string) err
 			return err
 		}
 	}
-	srv, err := ferryworker.NewServer(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(), Logger: log})
+	scfg, err := o.restOptions.serverConfig(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(), Logger: log})
+	if err != nil {
+		return err
+	}
+	srv, err := ferryworker.NewServer(scfg)
 	if err != nil {
 		return err
 	}

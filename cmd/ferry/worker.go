@@ -37,6 +37,7 @@ type workerOptions struct {
 	workerID     string
 	debugFaults  string
 	taskOptions
+	restOptions
 }
 
 func newWorkerCmd() *cobra.Command {
@@ -73,6 +74,7 @@ others first, then it leaves the cluster and exits 0.`,
 	f.StringVar(&o.debugFaults, "debug-faults", "", "test hook: serve POST /debug/faults on this address to cut gossip and hold config reads")
 	_ = f.MarkHidden("debug-faults") // a test hook, not a feature: see docs/cluster.md
 	o.taskOptions.flags(f)
+	o.restOptions.flags(f)
 	// cluster, data-dir and rocketmq are required, from the command line
 	// or --config: runWorker checks them (cobra's check runs before the
 	// file is read).
@@ -197,13 +199,19 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		Label:     o.clusterName,
 		SecretKey: key,
 		Logger:    log,
-		Meta:      cluster.Meta{WorkerID: id, RESTURL: "http://" + o.listen, Version: version()},
+		Meta:      cluster.Meta{WorkerID: id, RESTURL: o.scheme() + "://" + o.listen, Version: version()},
 		Faults:    faults,
 	})
 	if err != nil {
 		return err
 	}
+	peers, err := o.restOptions.peerClient()
+	if err != nil {
+		_ = mem.Close()
+		return err
+	}
 	w, err := ferryworker.NewDistributed(ferryworker.DistributedConfig{
+		HTTPClient:   peers,
 		Config:       o.workerConfig(id, store, log),
 		Cluster:      clusterStore{store},
 		Membership:   mem,
@@ -215,8 +223,13 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		_ = mem.Close()
 		return err
 	}
-	srv, err := ferryworker.NewServer(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(),
+	scfg, err := o.restOptions.serverConfig(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(),
 		ClusterID: o.clusterName, Logger: log})
+	if err != nil {
+		_ = mem.Close()
+		return err
+	}
+	srv, err := ferryworker.NewServer(scfg)
 	if err != nil {
 		_ = mem.Close()
 		return err

@@ -3,11 +3,14 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +27,11 @@ type Client struct {
 	base string // scheme://host[/prefix], no trailing slash
 	http *http.Client
 	hook ResponseHook
+	auth string // Authorization header value, if any
+
+	tlsSet      bool
+	tlsCA       string
+	tlsInsecure bool
 }
 
 // ResponseHook observes one response: the request's method and path (with
@@ -40,6 +48,28 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 // WithResponseHook calls hook for every response received, errors
 // included, before the body is decoded.
 func WithResponseHook(hook ResponseHook) Option { return func(c *Client) { c.hook = hook } }
+
+// WithToken authenticates every request with a bearer token.
+func WithToken(token string) Option {
+	return func(c *Client) { c.auth = "Bearer " + token }
+}
+
+// WithBasicAuth authenticates every request with HTTP Basic credentials.
+func WithBasicAuth(user, password string) Option {
+	return func(c *Client) {
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.SetBasicAuth(user, password)
+		c.auth = r.Header.Get("Authorization")
+	}
+}
+
+// WithTLS verifies the worker's certificate with the PEM CA bundle in
+// caFile (the system's roots when empty), or not at all when insecure.
+// It applies to the default HTTP client only, not to one given by
+// WithHTTPClient.
+func WithTLS(caFile string, insecure bool) Option {
+	return func(c *Client) { c.tlsCA, c.tlsInsecure, c.tlsSet = caFile, insecure, true }
+}
 
 // New returns a client of the worker at baseURL ("http://127.0.0.1:8083";
 // a bare host:port means http).
@@ -65,8 +95,24 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		// this client's requests in flight.
 		http: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
 	}
+	def := c.http
 	for _, o := range opts {
 		o(c)
+	}
+	if c.tlsSet && c.http == def {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.tlsInsecure} //nolint:gosec // only when the user asks, with --insecure
+		if c.tlsCA != "" {
+			pem, err := os.ReadFile(c.tlsCA)
+			if err != nil {
+				return nil, fmt.Errorf("client: CA certificate: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("client: CA certificate file %s holds no PEM certificate", c.tlsCA)
+			}
+			tc.RootCAs = pool
+		}
+		c.http.Transport.(*http.Transport).TLSClientConfig = tc
 	}
 	return c, nil
 }
@@ -299,6 +345,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 		return fmt.Errorf("client: %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

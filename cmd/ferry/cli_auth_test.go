@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferryhq/ferry/offset"
+	ferryworker "github.com/ferryhq/ferry/worker"
+)
+
+// TestCLIWithTokenOverTLS drives the CLI against a worker that serves
+// HTTPS and wants a bearer token: --token, --ca-cert and --insecure.
+func TestCLIWithTokenOverTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const token = "cli-test-token-0123456789"
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte(token+" read\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := ferryworker.New(ferryworker.Config{WorkerID: "w", Store: offset.NewMemory(), Registry: registry(), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ferryworker.NewServer(ferryworker.ServerConfig{Addr: "127.0.0.1:0", Controller: w, Logger: quiet,
+		Auth: ferryworker.AuthConfig{Mode: ferryworker.AuthToken, TokensFile: tokens}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewTLSServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"token and CA", []string{"--token", token, "--ca-cert", ca, "plugins", "list"}, 0, "generator"},
+		{"token, insecure", []string{"--token", token, "--insecure", "plugins", "list"}, 0, "generator"},
+		{"no token", []string{"--ca-cert", ca, "plugins", "list"}, 1, "HTTP 401"},
+		{"read token may not write", []string{"--token", token, "--ca-cert", ca, "connectors", "delete", "x"}, 1, "HTTP 403"},
+		{"unknown CA", []string{"--token", token, "plugins", "list"}, 1, "certificate"},
+		{"token and user", []string{"--token", token, "--user", "a:b", "plugins", "list"}, 1, "not both"},
+	} {
+		stdout, stderr, code := runCLI(t, hs.URL, "", tc.args...)
+		if code != tc.code || !strings.Contains(stdout+stderr, tc.want) {
+			t.Errorf("%s: exit %d, want %d with %q\n%s%s", tc.name, code, tc.code, tc.want, stdout, stderr)
+		}
+	}
+}
