@@ -73,6 +73,7 @@
 //	keys               string                Message keys (KEYS); default the record key; the event id is always added.
 //	body               string    structured  structured or data.
 //	ordered            boolean   true        Hash queue selection by record key.
+//	message.type       string    NORMAL      NORMAL or FIFO (RocketMQ 5 FIFO topic: set the message group).
 //	producer.group     string                Default ferry-<connector>.
 //	access.key         string                ACL access key (secret).
 //	secret.key         string                ACL secret key (secret).

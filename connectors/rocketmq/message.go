@@ -1,6 +1,7 @@
 package rocketmq
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -28,6 +29,15 @@ const (
 	autoCreateTopic   = "TBW102"
 )
 
+// propMessageGroup is RocketMQ 5's message group property
+// (MessageConst.PROPERTY_SHARDING_KEY): what a 5.x broker or proxy reads
+// to type a message FIFO, and what its gRPC clients see as the message
+// group. A proxy that checks message types (its default) refuses a FIFO
+// topic's messages without it and other topics' messages with it, so it
+// is set only with message.type=FIFO. The 4.x client's SHARDING_KEY is a
+// different property.
+const propMessageGroup = "__SHARDINGKEY"
+
 // emptyBody stands for an event without data in data mode: RocketMQ
 // refuses empty bodies, and the CloudEvents Java binding reads a single
 // NUL byte back as "no data".
@@ -39,6 +49,7 @@ type encoder struct {
 	topic, tag, keys *template.Param
 	data             bool // body=data: data only, attributes as properties
 	ordered          bool
+	fifo             bool // message.type=FIFO: set the message group
 	maxBytes         int
 	buf              []byte // scratch for rendering parameters
 }
@@ -111,6 +122,13 @@ func (e *encoder) encode(index int, r *api.Record) (message, error) {
 		}
 		if shard != "" {
 			props[primitive.PropertyShardingKey] = shard
+		}
+	}
+	if e.fifo {
+		// A keyless record still needs a group to be a FIFO message;
+		// its keys (at least the event id) make one of its own.
+		if group := cmp.Or(shard, keys); group != "" {
+			props[propMessageGroup] = group
 		}
 	}
 	// A unique id per message, as the producer sets on single sends: in a

@@ -21,7 +21,8 @@ func testEncoder(t testing.TB, cfg map[string]string) *encoder {
 	}
 	tag, _ := tagParam.Compile(c)
 	keys, _ := keysParam.Compile(c)
-	return &encoder{topic: topic, tag: tag, keys: keys, data: cfg["body"] == "data", ordered: cfg["ordered"] != "false", maxBytes: defaultMaxMessageBytes}
+	return &encoder{topic: topic, tag: tag, keys: keys, data: cfg["body"] == "data", ordered: cfg["ordered"] != "false",
+		fifo: cfg["message.type"] == "FIFO", maxBytes: defaultMaxMessageBytes}
 }
 
 func TestCheckTopic(t *testing.T) {
@@ -80,6 +81,12 @@ func TestEncode(t *testing.T) {
 		{"topic renders empty", map[string]string{"topic.form": "JSONPATH", "topic.value": "$.data.missing"}, "k", "", nil, "", errTopicEmpty},
 		{"binary record key", map[string]string{"topic": "t1"}, "\x00\x01\xff", "t1",
 			map[string]string{"KEYS": "AAH/ e1", "SHARDING_KEY": "AAH/"}, "AAH/", nil},
+		{"FIFO: the message group is the shard", map[string]string{"topic": "t1", "message.type": "FIFO"}, "k1", "t1",
+			map[string]string{"SHARDING_KEY": "k1", "__SHARDINGKEY": "k1"}, "k1", nil},
+		{"FIFO: a keyless record's group is its keys", map[string]string{"topic": "t1", "message.type": "FIFO"}, "", "t1",
+			map[string]string{"SHARDING_KEY": "", "__SHARDINGKEY": "e1"}, "", nil},
+		{"FIFO: binary key", map[string]string{"topic": "t1", "message.type": "FIFO"}, "\x00\x01\xff", "t1",
+			map[string]string{"__SHARDINGKEY": "AAH/"}, "AAH/", nil},
 		{"tag with separator", map[string]string{"topic": "t1", "tag": "a\x01b"}, "k", "", nil, "", errPropertyChar},
 	}
 	for _, c := range cases {
@@ -103,6 +110,10 @@ func TestEncode(t *testing.T) {
 				if got := m.msg.GetProperty(k); got != v {
 					t.Errorf("property %s = %q, want %q", k, got, v)
 				}
+			}
+			// RocketMQ 5's message group only for FIFO topics.
+			if _, ok := c.props["__SHARDINGKEY"]; !ok && m.msg.GetProperty("__SHARDINGKEY") != "" {
+				t.Errorf("property __SHARDINGKEY = %q without message.type=FIFO", m.msg.GetProperty("__SHARDINGKEY"))
 			}
 			if m.msg.GetProperty(primitive.PropertyUniqueClientMessageIdKeyIndex) == "" {
 				t.Error("no unique message id")

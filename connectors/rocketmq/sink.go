@@ -56,6 +56,8 @@ var sinkSpec = func() api.Spec {
 			Description: "structured: the CloudEvent in structured JSON (property CE_contenttype application/cloudevents+json); data: the event's data only, its attributes as CE_* properties (CloudEvents RocketMQ binding, binary mode)."},
 		{Name: "ordered", Type: api.TypeBool, Default: "true",
 			Description: "Send all records of one key to one queue (hash of the record key), in order. When false, or for records without a key, queues are used in turn."},
+		{Name: "message.type", Type: api.TypeString, Default: "NORMAL", Enum: []string{"NORMAL", "FIFO"},
+			Description: "The topic's RocketMQ 5 message type. FIFO: each message also carries its message group (__SHARDINGKEY: the key its queue is chosen by, else its keys), which 5.x brokers and proxies read on FIFO topics; needs ordered=true. Keep NORMAL for other topics: a 5.x proxy that checks message types refuses FIFO messages on them."},
 		{Name: "producer.group", Type: api.TypeString,
 			Description: "Producer group; default ferry-<connector>."},
 		{Name: "access.key", Type: api.TypeString, Secret: true,
@@ -110,6 +112,9 @@ func validate(c api.Config) error {
 				fields = append(fields, api.FieldError{Field: field, Message: err.Error()})
 			}
 		}
+	}
+	if c.String("message.type") == "FIFO" && !c.Bool("ordered") {
+		fields = append(fields, api.FieldError{Field: "message.type", Message: "FIFO needs ordered=true: a FIFO topic keeps order per message group only within a queue"})
 	}
 	if (c.String("access.key") == "") != (c.String("secret.key") == "") {
 		fields = append(fields, api.FieldError{Field: "secret.key", Message: "set access.key and secret.key together"})
@@ -170,7 +175,7 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 		maxBytes:    c.Int("max.message.bytes"),
 		parallelism: c.Int("send.parallelism"),
 		enc: encoder{topic: topic, tag: tag, keys: keys, data: c.String("body") == "data",
-			ordered: c.Bool("ordered"), maxBytes: c.Int("max.message.bytes")},
+			ordered: c.Bool("ordered"), fifo: c.String("message.type") == "FIFO", maxBytes: c.Int("max.message.bytes")},
 		sel: newSelector(),
 	}
 	if s.log == nil {

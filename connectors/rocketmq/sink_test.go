@@ -263,25 +263,54 @@ func TestOrderPerKey(t *testing.T) {
 	const n, keys, qs = 1000, 10, 8
 	topic := rocketmqtest.Topic(t, "ferry-sink-order", qs)
 	s := open(t, map[string]string{"nameservers": namesrv, "topic": topic, "batch.size": "16"})
+	writeKeyed(t, s, n, keys, 100)
+	checkKeyOrder(t, rocketmqtest.ReadQueues(t, broker, topic, qs, n), n, keys, false)
+}
+
+// TestOrderFIFOTopic writes many keyed records to a RocketMQ 5 FIFO topic
+// (message.type=FIFO) with message.type=FIFO, several queues sent to at
+// once, and checks that each message carries its key as message group
+// and each key's records are in one queue, in order.
+func TestOrderFIFOTopic(t *testing.T) {
+	t.Parallel()
+	namesrv, broker := testbed.RocketMQ(t), testbed.RocketMQBroker(t)
+	const n, keys, qs = 3000, 64, 8
+	topic := rocketmqtest.FIFOTopic(t, "ferry-sink-fifo", qs)
+	s := open(t, map[string]string{"nameservers": namesrv, "topic": topic, "message.type": "FIFO",
+		"batch.size": "8", "send.parallelism": "8"})
+	writeKeyed(t, s, n, keys, 500)
+	checkKeyOrder(t, rocketmqtest.ReadQueues(t, broker, topic, qs, n), n, keys, true)
+}
+
+// writeKeyed writes n records over keys keys (record i has key
+// key-<i mod keys> and seq i), per writes of batch records.
+func writeKeyed(t *testing.T, s api.Sink, n, keys, batch int) {
+	t.Helper()
 	recs := make([]api.Record, n)
 	for i := range recs {
 		k := "key-" + strconv.Itoa(i%keys)
 		recs[i] = api.Record{Event: event(fmt.Sprintf("ev-%04d", i), fmt.Sprintf(`{"k":%q,"seq":%d}`, k, i)), Key: []byte(k)}
 	}
-	for lo := 0; lo < n; lo += 100 {
-		if err := write(t, s, recs[lo:lo+100]); err != nil {
+	for lo := 0; lo < n; lo += batch {
+		if err := write(t, s, recs[lo:min(n, lo+batch)]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// A send that timed out after the broker stored it is sent again
-	// (at-least-once), so a batch may appear twice. What must hold: each
-	// key lives in one queue, and the first copies of its records come in
-	// the order written, with none missing.
+}
+
+// checkKeyOrder checks what writeKeyed wrote, read back per queue. A send
+// that timed out after the broker stored it is sent again
+// (at-least-once), so a batch may appear twice. What must hold: each key
+// lives in one queue, and the first copies of its records come in the
+// order written, with none missing. With group, each message's RocketMQ 5
+// message group (__SHARDINGKEY) must be its key.
+func checkKeyOrder(t *testing.T, queues [][]*primitive.MessageExt, n, keys int, group bool) {
+	t.Helper()
 	queueOf := map[string]int{}
 	last := map[string]int{}
 	seen := map[string]bool{}
 	dups := 0
-	for q, msgs := range rocketmqtest.ReadQueues(t, broker, topic, qs, n) {
+	for q, msgs := range queues {
 		for _, m := range msgs {
 			var e api.Event
 			if err := json.Unmarshal(m.Body, &e); err != nil {
@@ -293,6 +322,9 @@ func TestOrderPerKey(t *testing.T) {
 			}
 			if err := json.Unmarshal(e.Data, &d); err != nil {
 				t.Fatal(err)
+			}
+			if g := m.GetProperty("__SHARDINGKEY"); group && g != d.K || !group && g != "" {
+				t.Errorf("%s (key %s): message group %q", e.ID, d.K, g)
 			}
 			if prev, ok := queueOf[d.K]; ok && prev != q {
 				t.Errorf("key %s in queues %d and %d", d.K, prev, q)
@@ -444,6 +476,9 @@ func TestValidate(t *testing.T) {
 		{"access key alone", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "access.key": "ak"}, "secret.key"},
 		{"bad address", map[string]string{"nameservers": "localhost", "topic": "t"}, "nameservers"},
 		{"bad body", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "body": "binary"}, "body"},
+		{"FIFO", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "message.type": "FIFO"}, ""},
+		{"unknown message type", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "message.type": "fifo"}, "message.type"},
+		{"FIFO unordered", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "message.type": "FIFO", "ordered": "false"}, "message.type"},
 		{"invalid constant topic", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "a.b"}, "topic"},
 		{"invalid CONSTANT form topic", map[string]string{"nameservers": "127.0.0.1:9876", "topic.form": "CONSTANT", "topic.value": "TBW102"}, "topic.value"},
 	}

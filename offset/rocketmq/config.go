@@ -11,6 +11,16 @@ import (
 const (
 	DefaultSnapshotEvery = 1000
 	DefaultQueues        = 4
+	// DefaultMaxSnapshotAge is how old the newest snapshot may grow
+	// before a store writes a new one even if nothing changed: far inside
+	// the broker's default retention (fileReservedTime, 72 h), which
+	// deletes old snapshots along with old records.
+	DefaultMaxSnapshotAge = 6 * time.Hour
+	// MinMaxSnapshotAge and MaxMaxSnapshotAge bound Config.MaxSnapshotAge.
+	// The upper bound leaves a day of the default 72 h retention for a
+	// cluster whose workers are all down.
+	MinMaxSnapshotAge = time.Second
+	MaxMaxSnapshotAge = 48 * time.Hour
 	// maxChunk bounds one snapshot chunk's raw state bytes. Base64 in the
 	// JSON envelope makes it ~1.4 MiB, well under the broker's 4 MiB
 	// message limit (the producer also compresses bodies over 4 KiB).
@@ -53,8 +63,21 @@ type Config struct {
 	WorkerID string
 	// SnapshotEvery is how many records of a topic may follow its newest
 	// snapshot before this store writes a new one (default 1000; negative
-	// turns automatic snapshots off, Snapshot still works).
+	// turns these count-triggered snapshots off, Snapshot still works).
 	SnapshotEvery int
+	// MaxSnapshotAge is how old the newest snapshot (or, before the
+	// first, the oldest record) may grow before this store writes a
+	// snapshot even if nothing changed, so that an idle cluster's state
+	// outlives the broker's deletion of old commit-log files. Default
+	// DefaultMaxSnapshotAge; from MinMaxSnapshotAge to MaxMaxSnapshotAge.
+	// Keep it well below the broker's fileReservedTime.
+	MaxSnapshotAge time.Duration
+	// AcceptLostRecords lets Open start although the broker deleted
+	// records that no snapshot covers (by default Open refuses with
+	// ErrLostRecords): the store starts from what remains and writes a
+	// snapshot at once, so the next Open is complete again. An operator's
+	// recovery switch, for one start; never a default.
+	AcceptLostRecords bool
 	// Credentials are the ACL keys, if the broker enforces ACL.
 	Credentials Credentials
 	// Logger receives the store's own logs (default slog.Default()). The
@@ -64,6 +87,12 @@ type Config struct {
 	// Hold is how long a read waits at a queue's end for new records
 	// (broker long polling; default 3 s). Close aborts it at once.
 	Hold time.Duration
+}
+
+// Validate reports whether Open would accept c (ErrConfig if not).
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
 }
 
 // withDefaults validates c and returns a copy with every default filled.
@@ -80,6 +109,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Hold < 0 {
 		errs = append(errs, "Hold is negative")
+	}
+	if c.MaxSnapshotAge != 0 && (c.MaxSnapshotAge < MinMaxSnapshotAge || c.MaxSnapshotAge > MaxMaxSnapshotAge) {
+		errs = append(errs, fmt.Sprintf("MaxSnapshotAge %s is outside %s..%s", c.MaxSnapshotAge, MinMaxSnapshotAge, MaxMaxSnapshotAge))
 	}
 	def := func(v *string, suffix string) {
 		if *v == "" {
@@ -111,6 +143,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SnapshotEvery == 0 {
 		c.SnapshotEvery = DefaultSnapshotEvery
+	}
+	if c.MaxSnapshotAge == 0 {
+		c.MaxSnapshotAge = DefaultMaxSnapshotAge
 	}
 	if c.Hold == 0 {
 		c.Hold = 3 * time.Second

@@ -37,12 +37,16 @@
 //
 // # Snapshots
 //
-// Once SnapshotEvery records follow the newest snapshot it knows of, a
-// store writes the full state of every topic, with the queue offsets it
-// covers, to the snapshot topic (chunked under the broker's 4 MiB
-// message limit). Open reads that queue backwards from its end to the
-// newest complete snapshot of each topic and then replays only the tail
-// after it, so old commit-log files may be deleted by age.
+// Once SnapshotEvery records follow the newest snapshot it knows of, or
+// once that snapshot is MaxSnapshotAge old (so an idle cluster's state
+// outlives the broker's deletion of old files), a store writes the full
+// state of every topic, with the queue offsets it covers, to the snapshot
+// topic (chunked under the broker's 4 MiB message limit). Open reads that
+// queue backwards from its end to the newest complete snapshot of each
+// topic and then replays only the tail after it, so old commit-log files
+// may be deleted by age. If the broker already deleted records that no
+// snapshot covers, Open refuses with ErrLostRecords rather than start
+// with incomplete state (Config.AcceptLostRecords overrides, once).
 //
 // # Watching
 //

@@ -16,6 +16,13 @@ var (
 	// callers retry it with backoff.
 	ErrBroker = errors.New("rocketmq broker")
 
+	// ErrLostRecords means Open found that the broker deleted store
+	// records (by age) that no snapshot covers: the state would be
+	// incomplete, so the store refuses to start unless
+	// Config.AcceptLostRecords is set. An operator must act; retrying
+	// does not help.
+	ErrLostRecords = errors.New("rocketmq store records lost")
+
 	// ErrConflict means a PutMeta lost its compare-and-set: the register's
 	// version was not the expected one (another writer came first).
 	ErrConflict = errors.New("register version conflict")

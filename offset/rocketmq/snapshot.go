@@ -17,11 +17,12 @@ func coverKey(q queue) string { return q.broker + "/" + strconv.Itoa(int(q.id)) 
 
 // assembly collects the chunks of one snapshot.
 type assembly struct {
-	kind   string
-	chunks int
-	parts  map[int][]byte
-	covers map[string]int64
-	last   int64 // queue offset of the newest chunk seen
+	kind    string
+	chunks  int
+	parts   map[int][]byte
+	covers  map[string]int64
+	last    int64     // queue offset of the newest chunk seen
+	written time.Time // the writer's clock when it wrote the snapshot
 }
 
 func (a *assembly) complete() bool { return len(a.parts) == a.chunks }
@@ -103,6 +104,9 @@ func (s *Store) findSnapshots(ctx context.Context, q queue, start, end int64) (m
 				}
 				a.parts[p.Chunk] = p.Data
 				a.last = max(a.last, m.QueueOffset)
+				if r.Time.After(a.written) {
+					a.written = r.Time
+				}
 			}
 			off = max(res.next, off+int64(len(res.msgs)))
 			if res.moved {
@@ -124,52 +128,59 @@ func (s *Store) findSnapshots(ctx context.Context, q queue, start, end int64) (m
 
 // restore loads the newest snapshots and sets where each queue's reader
 // starts: after the snapshot of its topic, or at the queue's first stored
-// message when there is none.
-func (s *Store) restore(ctx context.Context, targets map[queue]int64) error {
+// message when there is none. It refuses (ErrLostRecords) when the
+// broker deleted records that the snapshots do not cover, unless
+// AcceptLostRecords; it reports whether it accepted such a loss.
+func (s *Store) restore(ctx context.Context, targets map[queue]int64) (accepted bool, err error) {
 	sq := s.queues[kindSnapshot][0]
-	first, err := queueOffset(ctx, s.addr(sq), s.creds, sq.topic, sq.id, false)
+	first, err := s.firstOffset(ctx, sq)
 	if err != nil {
-		return err
+		return false, err
 	}
 	found, err := s.findSnapshots(ctx, sq, first, targets[sq])
 	if err != nil {
-		return err
+		return false, err
 	}
-	starts := map[queue]int64{sq: targets[sq]}
+	var qs []queueStart
 	for _, kind := range kinds {
 		a := found[kind]
 		if a != nil {
 			if err := s.st.loadPart(kind, a.data()); err != nil {
-				return err
+				return false, err
 			}
 			s.stats.SnapshotsLoaded++
 			s.covered[kind] = map[queue]int64{}
+			s.snapAt[kind], s.snapSeen[kind] = notAfterNow(a.written), true
 		}
 		for _, q := range s.queues[kind] {
+			start := queueStart{queue: q}
 			if a != nil {
 				if off, ok := a.covers[coverKey(q)]; ok {
-					starts[q] = off
+					start.covered, start.snapshot = off, true
 					s.covered[kind][q] = off
-					continue
 				}
 			}
-			min, err := queueOffset(ctx, s.addr(q), s.creds, q.topic, q.id, false)
-			if err != nil {
-				return err
+			if start.first, err = s.firstOffset(ctx, q); err != nil {
+				return false, err
 			}
-			if min > 0 {
-				s.log.Error("store topic starts after offset 0 and no snapshot covers it: its oldest records were deleted, state may be incomplete",
-					"queue", q.String(), "first_offset", min)
-			}
-			starts[q] = min
+			qs = append(qs, start)
 		}
+	}
+	if lost := lostRecords(qs); len(lost) > 0 {
+		err := lostError(lost)
+		if !s.cfg.AcceptLostRecords {
+			return false, err
+		}
+		s.log.Error("starting with what remains (AcceptLostRecords); a new snapshot follows", "err", err)
+		accepted = true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for q, off := range starts {
-		s.next[q] = off
+	s.next[sq] = targets[sq]
+	for _, q := range qs {
+		s.next[q.queue] = q.from()
 	}
-	return nil
+	return accepted, nil
 }
 
 // noteSnapshot records the coverage of a snapshot another store (or this
@@ -190,31 +201,43 @@ func (s *Store) noteSnapshot(r record) {
 	for _, v := range s.covered[p.Kind] {
 		old += v
 	}
-	if sum > old {
+	// Equal coverage is a newer snapshot of an idle cluster: it resets
+	// the age clock.
+	if sum >= old {
 		s.covered[p.Kind] = cov
+		s.snapAt[p.Kind], s.snapSeen[p.Kind] = notAfterNow(r.Time), true
 	}
 }
 
 // snapshotter writes a snapshot of every topic kind once one of them has
-// SnapshotEvery records after its newest known snapshot. It waits a random moment
-// first, so that of several workers crossing the threshold together
+// SnapshotEvery records after its newest known snapshot, or once the
+// newest snapshot of one (before any, its oldest record) is
+// MaxSnapshotAge old: the broker deletes old snapshots with old records,
+// so even an idle cluster must write fresh ones. It waits a random moment
+// first, so that of several workers finding a snapshot due together
 // usually one writes and the others see its snapshot and skip.
 func (s *Store) snapshotter() {
 	defer s.wg.Done()
+	tick := time.NewTicker(min(s.cfg.MaxSnapshotAge/4, time.Minute))
+	defer tick.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.snapCh:
+		case <-tick.C:
+			s.mu.Lock()
+			due := s.snapshotDue(time.Now())
+			s.mu.Unlock()
+			if !due {
+				continue
+			}
 		}
 		if sleep(s.ctx, rand.N(500*time.Millisecond)) != nil {
 			return
 		}
 		s.mu.Lock()
-		due := false
-		for _, kind := range kinds {
-			due = due || s.sinceSnapshot(kind) >= int64(s.cfg.SnapshotEvery)
-		}
+		due := s.snapshotDue(time.Now())
 		s.mu.Unlock()
 		if !due {
 			continue
@@ -226,6 +249,21 @@ func (s *Store) snapshotter() {
 			s.log.Warn("store snapshot failed", "err", err)
 		}
 	}
+}
+
+// snapshotDue reports whether some kind needs a snapshot, by count or by
+// age. mu held.
+func (s *Store) snapshotDue(now time.Time) bool {
+	if !s.openDone {
+		return false
+	}
+	for _, kind := range kinds {
+		if s.cfg.SnapshotEvery > 0 && s.sinceSnapshot(kind) >= int64(s.cfg.SnapshotEvery) ||
+			ageDue(s.snapAt[kind], now, s.cfg.MaxSnapshotAge) {
+			return true
+		}
+	}
+	return false
 }
 
 // Snapshot writes a snapshot of every topic now and returns once the
@@ -274,15 +312,31 @@ func (s *Store) writeSnapshot(ctx context.Context, kind string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sumCovers(covers) > 0 {
-		var old int64
-		for _, v := range s.covered[kind] {
-			old += v
-		}
-		if sumCovers(covers) >= old {
-			s.covered[kind] = cov
-		}
+	var old int64
+	for _, v := range s.covered[kind] {
+		old += v
+	}
+	if sumCovers(covers) >= old {
+		s.covered[kind] = cov
+		s.snapAt[kind], s.snapSeen[kind] = now, true
 	}
 	s.stats.SnapshotsWritten++
 	return nil
+}
+
+// notAfterNow clamps a writer's timestamp to this clock: a writer whose
+// clock runs ahead must not make a snapshot look younger than it is by
+// more than the skew, nor make one look written in the future.
+func notAfterNow(t time.Time) time.Time {
+	if now := time.Now(); t.After(now) {
+		return now
+	}
+	return t
+}
+
+// ageDue reports whether a snapshot is due by age: the newest snapshot
+// (or the oldest unsnapshotted record) was written at basis, at least
+// maxAge before now. A zero basis (nothing to snapshot) is never due.
+func ageDue(basis, now time.Time, maxAge time.Duration) bool {
+	return !basis.IsZero() && now.Sub(basis) >= maxAge
 }

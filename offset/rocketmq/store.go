@@ -38,8 +38,9 @@ func (q queue) String() string { return fmt.Sprintf("%s/%s/%d", q.topic, q.broke
 // Store is an offset.Store replicated through RocketMQ topics; see the
 // package documentation for the topics, the record format and the rules.
 //
-// Locking: mu guards st, next, covered, pending, subs, applied, closed and
-// the counters; it is never held across I/O. addrMu guards addrs.
+// Locking: mu guards st, next, covered, snapAt, snapSeen, pending, subs,
+// applied, closed and the counters; it is never held across I/O. addrMu
+// guards addrs.
 type Store struct {
 	cfg      Config
 	log      *slog.Logger
@@ -51,6 +52,9 @@ type Store struct {
 	queues   map[string][]queue
 	nonce    atomic.Uint64
 	snapSeq  atomic.Uint64
+	// adjustFirst, when set, alters the broker's answer in firstOffset
+	// (tests simulate deletion by age through it).
+	adjustFirst func(topic string, queueID int32, stored int64) int64
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -65,6 +69,8 @@ type Store struct {
 	st       *state
 	next     map[queue]int64            // next offset to apply
 	covered  map[string]map[queue]int64 // kind → newest known snapshot coverage
+	snapAt   map[string]time.Time       // kind → when its newest known snapshot was written, or before any its oldest record
+	snapSeen map[string]bool            // kind → a snapshot of it is known (snapAt is the snapshot's)
 	pending  map[uint64]*pendingWrite   // nonce → outcome, for this store's writes
 	applied  chan struct{}              // closed and replaced after every applied batch
 	subs     map[*subscriber]struct{}   // Subscribe
@@ -106,6 +112,14 @@ var instanceSeq atomic.Int64
 // store reflects every record that existed when it was called. ctx bounds
 // only Open; the store runs until Close.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	return openWith(ctx, cfg, nil)
+}
+
+// openWith is Open with a seam for tests: adjustFirst, unless nil, is
+// given the broker's answer for a queue's earliest stored offset and
+// returns the one the store uses, so a test can make the broker look as
+// if it had deleted records by age.
+func openWith(ctx context.Context, cfg Config, adjustFirst func(topic string, queueID int32, stored int64) int64) (*Store, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -118,22 +132,25 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.InstanceName = "ferry-" + who
 	}
 	s := &Store{
-		cfg:     cfg,
-		log:     cfg.Logger.With("store", "rocketmq", "cluster", cfg.Cluster),
-		ns:      nameServers{addrs: cfg.NameServers, creds: creds(cfg.Credentials)},
-		creds:   creds(cfg.Credentials),
-		token:   fmt.Sprintf("%016x", rand.Uint64()),
-		group:   "ferry-" + cmp.Or(cfg.Cluster, cfg.ConfigTopic) + "-store",
-		queues:  map[string][]queue{},
-		snapCh:  make(chan struct{}, 1),
-		addrs:   map[string]string{},
-		st:      newState(),
-		next:    map[queue]int64{},
-		covered: map[string]map[queue]int64{},
-		pending: map[uint64]*pendingWrite{},
-		applied: make(chan struct{}),
-		subs:    map[*subscriber]struct{}{},
+		cfg:      cfg,
+		log:      cfg.Logger.With("store", "rocketmq", "cluster", cfg.Cluster),
+		ns:       nameServers{addrs: cfg.NameServers, creds: creds(cfg.Credentials)},
+		creds:    creds(cfg.Credentials),
+		token:    fmt.Sprintf("%016x", rand.Uint64()),
+		group:    "ferry-" + cmp.Or(cfg.Cluster, cfg.ConfigTopic) + "-store",
+		queues:   map[string][]queue{},
+		snapCh:   make(chan struct{}, 1),
+		addrs:    map[string]string{},
+		st:       newState(),
+		next:     map[queue]int64{},
+		covered:  map[string]map[queue]int64{},
+		snapAt:   map[string]time.Time{},
+		snapSeen: map[string]bool{},
+		pending:  map[uint64]*pendingWrite{},
+		applied:  make(chan struct{}),
+		subs:     map[*subscriber]struct{}{},
 	}
+	s.adjustFirst = adjustFirst
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.open(ctx); err != nil {
 		s.Close()
@@ -194,7 +211,8 @@ func (s *Store) open(ctx context.Context) error {
 			targets[q] = max
 		}
 	}
-	if err := s.restore(ctx, targets); err != nil {
+	accepted, err := s.restore(ctx, targets)
+	if err != nil {
 		return err
 	}
 
@@ -216,6 +234,13 @@ func (s *Store) open(ctx context.Context) error {
 	s.stats.ReplayedAtOpen = s.stats.Applied
 	s.openDone = true
 	s.mu.Unlock()
+	if accepted {
+		// Seal what remains, so the next Open finds a snapshot past the
+		// deleted records and starts normally.
+		if err := s.Snapshot(ctx); err != nil {
+			return fmt.Errorf("snapshot after accepting lost records: %w", err)
+		}
+	}
 	s.log.Debug("store open", "tail", s.stats.ReplayedAtOpen, "snapshots", s.stats.SnapshotsLoaded)
 	return nil
 }
@@ -269,6 +294,15 @@ func (s *Store) ensureTopic(ctx context.Context, kind, topic string, n int) ([]q
 			map[bool]string{true: "exactly one (total order)", false: "at least one"}[n == 1])
 	}
 	return qs, nil
+}
+
+// firstOffset asks q's broker for the queue's earliest stored offset.
+func (s *Store) firstOffset(ctx context.Context, q queue) (int64, error) {
+	off, err := queueOffset(ctx, s.addr(q), s.creds, q.topic, q.id, false)
+	if err == nil && s.adjustFirst != nil {
+		off = s.adjustFirst(q.topic, q.id, off)
+	}
+	return off, err
 }
 
 // addr returns the master address of q's broker.
@@ -402,6 +436,11 @@ func (s *Store) applyBatch(q queue, from int64, res pullResult) {
 			continue
 		}
 		s.stats.Applied++
+		if !s.snapSeen[q.kind] {
+			if t := notAfterNow(r.Time); s.snapAt[q.kind].IsZero() || t.Before(s.snapAt[q.kind]) {
+				s.snapAt[q.kind] = t
+			}
+		}
 		if r.Instance == s.token {
 			if p := s.pending[r.Nonce]; p != nil && !p.done {
 				p.done, p.out = true, out

@@ -2,8 +2,10 @@ package rocketmqtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +28,20 @@ var adminMu sync.Mutex
 // does not show n queues within 20 s.
 func Topic(tb testing.TB, prefix string, n int) string {
 	tb.Helper()
+	return topic(tb, prefix, n, "")
+}
+
+// FIFOTopic is Topic for a RocketMQ 5 FIFO topic: the topic attribute
+// message.type=FIFO, as `mqadmin updateTopic -a +message.type=FIFO` sets
+// it (the same UPDATE_AND_CREATE_TOPIC request). It fails the test unless
+// the broker then reports the topic's message.type as FIFO.
+func FIFOTopic(tb testing.TB, prefix string, n int) string {
+	tb.Helper()
+	return topic(tb, prefix, n, "FIFO")
+}
+
+func topic(tb testing.TB, prefix string, n int, messageType string) string {
+	tb.Helper()
 	namesrv, broker := testbed.RocketMQ(tb), testbed.RocketMQBroker(tb)
 	topic := fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano())
 	adminMu.Lock()
@@ -37,8 +53,13 @@ func Topic(tb testing.TB, prefix string, n int) string {
 	defer a.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(broker),
-		admin.WithReadQueueNums(n), admin.WithWriteQueueNums(n)); err != nil {
+	if messageType == "" {
+		err = a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(broker),
+			admin.WithReadQueueNums(n), admin.WithWriteQueueNums(n))
+	} else {
+		err = createTyped(ctx, broker, topic, n, messageType)
+	}
+	if err != nil {
 		tb.Fatalf("testbed: create topic %s: %v", topic, err)
 	}
 	for {
@@ -52,4 +73,42 @@ func Topic(tb testing.TB, prefix string, n int) string {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// Request codes for topics, beside those in read.go.
+const (
+	codeCreateTopic    = 17  // UPDATE_AND_CREATE_TOPIC
+	codeGetTopicConfig = 351 // GET_TOPIC_CONFIG (RocketMQ 5)
+)
+
+// createTyped creates topic on broker with the topic attribute
+// message.type (RocketMQ 5) and checks the broker's stored config says so.
+func createTyped(ctx context.Context, broker, topic string, n int, messageType string) error {
+	resp, err := call(ctx, broker, codeCreateTopic, map[string]string{
+		"topic": topic, "defaultTopic": "TBW102", "readQueueNums": strconv.Itoa(n), "writeQueueNums": strconv.Itoa(n),
+		"perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "false",
+		"attributes": "+message.type=" + messageType,
+	})
+	if err != nil {
+		return err
+	}
+	if resp.Code != 0 {
+		return fmt.Errorf("code %d %s", resp.Code, resp.Remark)
+	}
+	if resp, err = call(ctx, broker, codeGetTopicConfig, map[string]string{"topic": topic}); err != nil {
+		return err
+	}
+	if resp.Code != 0 {
+		return fmt.Errorf("topic config: code %d %s", resp.Code, resp.Remark)
+	}
+	var cfg struct {
+		Attributes map[string]string `json:"attributes"`
+	}
+	if err := json.Unmarshal(resp.body, &cfg); err != nil {
+		return fmt.Errorf("topic config %q: %v", resp.body, err)
+	}
+	if got := cfg.Attributes["message.type"]; got != messageType {
+		return fmt.Errorf("the broker holds message.type %q, want %q (config %s)", got, messageType, resp.body)
+	}
+	return nil
 }
