@@ -36,6 +36,10 @@ type workerOptions struct {
 	drainTimeout time.Duration
 	workerID     string
 	debugFaults  string
+	// maxSnapshotAge and acceptLostRecords are the cluster store's
+	// snapshot age and its way past records the broker deleted.
+	maxSnapshotAge    time.Duration
+	acceptLostRecords bool
 	taskOptions
 	restOptions
 }
@@ -73,6 +77,8 @@ others first, then it leaves the cluster and exits 0.`,
 	f.StringVar(&o.workerID, "worker-id", "", "worker id, unique in the cluster and stable across restarts (default: the --listen address)")
 	f.StringVar(&o.debugFaults, "debug-faults", "", "test hook: serve POST /debug/faults on this address to cut gossip and hold config reads")
 	_ = f.MarkHidden("debug-faults") // a test hook, not a feature: see docs/cluster.md
+	f.DurationVar(&o.maxSnapshotAge, "store-max-snapshot-age", 6*time.Hour, "longest time between two snapshots of the cluster state, even when nothing changes; keep it well inside the broker's fileReservedTime")
+	f.BoolVar(&o.acceptLostRecords, "store-accept-lost-records", false, "start even though the broker deleted state records that no snapshot covers (see docs/cluster-store.md, \"Lost records\"), then snapshot what remains")
 	o.taskOptions.flags(f)
 	o.restOptions.flags(f)
 	// cluster, data-dir and rocketmq are required, from the command line
@@ -172,6 +178,9 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		Cluster:     o.clusterName,
 		WorkerID:    id,
 		Logger:      log,
+
+		MaxSnapshotAge:    o.maxSnapshotAge,
+		AcceptLostRecords: o.acceptLostRecords,
 	})
 	if err != nil {
 		return fmt.Errorf("open the cluster store: %w", err)

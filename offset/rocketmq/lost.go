@@ -53,6 +53,6 @@ func lostError(lost []queueStart) error {
 	}
 	return fmt.Errorf("%w: %s. Starting would run with incomplete connectors, offsets or statuses. "+
 		"Restore the store topics from a backup taken before the deletion, or start one worker once with "+
-		"AcceptLostRecords to keep what remains (it writes a new snapshot, later starts are normal), "+
+		"AcceptLostRecords (ferry worker --store-accept-lost-records) to keep what remains (it writes a new snapshot, later starts are normal), "+
 		"or start afresh under a new cluster name; see docs/cluster-store.md, \"Lost records\"", ErrLostRecords, b.String())
 }
