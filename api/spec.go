@@ -150,10 +150,33 @@ func (s Spec) Redact(raw map[string]string) map[string]string {
 	return out
 }
 
-// IsReference reports whether v is a secret reference such as ${env:NAME}
-// or ${file:/path:key}, resolved only when a task starts.
+// referenceKinds are the secret providers a reference may name.
+var referenceKinds = [...]string{"${env:", "${file:", "${dir:"}
+
+// IsReference reports whether v is exactly one secret reference, such as
+// ${env:NAME}, ${file:/path:key} or ${dir:/path:key}, resolved only when a
+// task starts. A value that mixes a reference with other text is not one:
+// its literal part is shown, so it is redacted whole.
 func IsReference(v string) bool {
-	return strings.HasPrefix(v, "${env:") || strings.HasPrefix(v, "${file:")
+	if !strings.HasSuffix(v, "}") || strings.IndexByte(v, '}') != len(v)-1 {
+		return false
+	}
+	for _, k := range referenceKinds {
+		if strings.HasPrefix(v, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasReference reports whether v contains a secret reference anywhere.
+func HasReference(v string) bool {
+	for _, k := range referenceKinds {
+		if strings.Contains(v, k) {
+			return true
+		}
+	}
+	return false
 }
 
 func parseDuration(v string) (time.Duration, error) {

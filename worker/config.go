@@ -187,10 +187,12 @@ func (v *validation) err() error {
 }
 
 // validate checks raw, a full connector config, against the envelope and
-// every plugin it names. It reports every problem, never only the first.
-func validate(reg Registry, commitInterval time.Duration, raw map[string]string) *validation {
+// every plugin it names, and its secret references against the worker's
+// SecretSources. It reports every problem, never only the first.
+func (wc Config) validate(raw map[string]string) *validation {
+	reg := wc.Registry
 	v := &validation{}
-	env := section{group: groupCommon, spec: envelopeSpec(commitInterval), raw: map[string]string{}}
+	env := section{group: groupCommon, spec: envelopeSpec(wc.CommitInterval), raw: map[string]string{}}
 	var src, snk, dlq map[string]string
 	ch := newChainKeys(raw)
 	var unknown []api.FieldError
@@ -265,6 +267,7 @@ func validate(reg Registry, commitInterval time.Duration, raw map[string]string)
 	}
 
 	v.errs = append(v.errs, unknown...)
+	v.checkReferences(raw, wc.SecretSources)
 	if len(v.errs) == 0 {
 		v.cfg = cc
 		return v
@@ -420,6 +423,11 @@ func (v *validation) parse(s *section) api.Config {
 	case err != nil:
 		v.fail(strings.TrimSuffix(s.prefix, "."), err.Error())
 	}
+	for _, k := range slices.Sorted(maps.Keys(s.raw)) {
+		if _, declared := s.spec.Lookup(k); !declared && looksSecret(k) {
+			v.fail(s.prefix+k, "undeclared key whose name says it holds a secret: Ferry refuses it rather than store and show it in plain text; use the plugin's declared secret field")
+		}
+	}
 	s.parsed = c
 	if s.prefix != "" {
 		v.sections = append(v.sections, *s)
@@ -448,6 +456,18 @@ func (v *validation) field(key string) (api.Field, bool) {
 // though no Spec says they are secret: a leaked password costs more than a
 // hidden harmless value.
 var sensitiveWords = []string{"password", "passwd", "secret", "token", "credential", "private.key", "access.key", "accesskey", "apikey", "api.key"}
+
+// looksSecret reports whether an undeclared key's name says it holds a
+// secret: one of sensitiveWords, or a name part ending in "key"
+// (ssl.key, apikey, access_key).
+func looksSecret(key string) bool {
+	lk := strings.ToLower(key)
+	if slices.ContainsFunc(sensitiveWords, func(w string) bool { return strings.Contains(lk, w) }) {
+		return true
+	}
+	parts := strings.FieldsFunc(lk, func(r rune) bool { return r == '.' || r == '_' || r == '-' })
+	return slices.ContainsFunc(parts, func(p string) bool { return strings.HasSuffix(p, "key") })
+}
 
 // isSecret reports whether the value of key must be redacted.
 func (v *validation) isSecret(key string) bool {

@@ -495,7 +495,7 @@ func hasQuorum(prev cluster.Assignment, live []cluster.Worker, members []cluster
 // tasks; a STOPPED one has none.
 func (d *Distributed) publishPlan(ctx context.Context, def offset.Connector, old taskSet, ver int64) (taskSet, error) {
 	ts := taskSet{Revision: def.Revision, Target: def.Target, Epoch: old.Epoch}
-	c := &connState{def: def, v: validate(d.cfg.Registry, d.eng.cfg.CommitInterval, def.Config)}
+	c := &connState{def: def, v: d.eng.cfg.validate(def.Config)}
 	state := offset.StateRunning
 	switch {
 	case c.v.err() != nil:
@@ -600,7 +600,7 @@ func (d *Distributed) applyAssignment(ctx context.Context, members []cluster.Mem
 			continue
 		}
 		w := wants[id]
-		c := &connState{def: w.def, v: validate(d.cfg.Registry, d.eng.cfg.CommitInterval, w.def.Config)}
+		c := &connState{def: w.def, v: d.eng.cfg.validate(w.def.Config)}
 		var waited time.Duration
 		if w.key.target != offset.TargetPaused {
 			var wait bool

@@ -68,7 +68,7 @@ func (d *Distributed) ConnectorInfo(ctx context.Context, name string) (Connector
 }
 
 func (d *Distributed) info(ctx context.Context, def offset.Connector) ConnectorInfo {
-	v := validate(d.cfg.Registry, d.eng.cfg.CommitInterval, def.Config)
+	v := d.eng.cfg.validate(def.Config)
 	out := ConnectorInfo{Name: def.Name, Config: v.redact(def.Config), Tasks: []TaskID{}, Type: connectorType}
 	ts, _, err := readTaskSet(ctx, d.st, def.Name)
 	if err == nil && ts.Revision == def.Revision {
@@ -93,7 +93,7 @@ func (d *Distributed) TaskConfigs(ctx context.Context, name string) ([]TaskInfo,
 	if ts.Revision != def.Revision {
 		return out, nil // not planned yet
 	}
-	v := validate(d.cfg.Registry, d.eng.cfg.CommitInterval, def.Config)
+	v := d.eng.cfg.validate(def.Config)
 	for i, raw := range ts.Configs {
 		out = append(out, TaskInfo{ID: TaskID{Connector: name, Task: i}, Config: v.redact(raw)})
 	}

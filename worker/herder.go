@@ -50,7 +50,7 @@ func (s *Standalone) Validate(_ context.Context, plugin string, config map[strin
 		}
 		name = plugin
 	}
-	return validate(s.cfg.Registry, s.cfg.CommitInterval, config).configInfos(name), nil
+	return s.cfg.validate(config).configInfos(name), nil
 }
 
 // Connectors implements Controller: every stored connector, sorted.
@@ -410,7 +410,7 @@ func (s *Standalone) connector(ctx context.Context, name string) (offset.Connect
 // info renders a definition with secrets redacted and the tasks of its
 // current incarnation.
 func (s *Standalone) info(def offset.Connector) ConnectorInfo {
-	v := validate(s.cfg.Registry, s.cfg.CommitInterval, def.Config)
+	v := s.cfg.validate(def.Config)
 	out := ConnectorInfo{Name: def.Name, Config: v.redact(def.Config), Tasks: []TaskID{}, Type: connectorType}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -424,7 +424,7 @@ func (s *Standalone) info(def offset.Connector) ConnectorInfo {
 
 // validateForStore rejects a config that would not run.
 func (s *Standalone) validateForStore(config map[string]string) error {
-	return validate(s.cfg.Registry, s.cfg.CommitInterval, config).err()
+	return s.cfg.validate(config).err()
 }
 
 // withName returns a copy of config whose name key is name; a different

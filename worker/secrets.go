@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,9 +20,91 @@ import (
 )
 
 // refPattern matches a secret reference anywhere in a value:
-// ${env:NAME} or ${file:PATH:KEY}. PATH may contain ':' (the last one
-// separates the key).
-var refPattern = regexp.MustCompile(`\$\{(env|file):([^}]*)\}`)
+// ${env:NAME}, ${file:PATH:KEY} (a key of a properties file) or
+// ${dir:PATH:KEY} (the file KEY in directory PATH, as a Kubernetes secret
+// volume holds it). PATH may contain ':' (the last one separates the key).
+var refPattern = regexp.MustCompile(`\$\{(env|file|dir):([^}]*)\}`)
+
+// maxSecretFile bounds what one ${file:} or ${dir:} reference reads.
+const maxSecretFile = 1 << 20
+
+// SecretSources is the worker's allow-list of what secret references may
+// read. Empty (the default), references resolve only in fields a plugin
+// declares secret, and may name any variable or file the worker can read.
+// Set, it binds every reference: only the listed variables and paths
+// resolve, and then in any field (a non-secret field may name a file the
+// operator put on the list).
+type SecretSources struct {
+	// EnvPrefixes are prefixes of environment variable names ("FERRY_").
+	EnvPrefixes []string
+	// Paths are files, and directories whose every file, that ${file:}
+	// and ${dir:} may read. Symbolic links are followed before the check.
+	Paths []string
+}
+
+func (s SecretSources) restricted() bool { return len(s.EnvPrefixes)+len(s.Paths) > 0 }
+
+// allows reports whether the list allows a reference of kind to arg. For
+// files it checks the path as written; the resolver checks it again with
+// links followed.
+func (s SecretSources) allows(kind, arg string) bool {
+	if kind == "env" {
+		return slices.ContainsFunc(s.EnvPrefixes, func(p string) bool { return strings.HasPrefix(arg, p) })
+	}
+	path, key, ok := cutKey(arg)
+	if !ok {
+		return false
+	}
+	if kind == "dir" {
+		path = filepath.Join(path, key)
+	}
+	return s.allowsPath(path)
+}
+
+func (s SecretSources) allowsPath(path string) bool {
+	if !filepath.IsAbs(path) {
+		return false
+	}
+	path = filepath.Clean(path)
+	return slices.ContainsFunc(s.Paths, func(p string) bool {
+		p = filepath.Clean(p)
+		return path == p || strings.HasPrefix(path, strings.TrimSuffix(p, string(filepath.Separator))+string(filepath.Separator))
+	})
+}
+
+// cutKey splits PATH:KEY at the last ':'.
+func cutKey(arg string) (path, key string, ok bool) {
+	i := strings.LastIndexByte(arg, ':')
+	if i <= 0 || i == len(arg)-1 {
+		return "", "", false
+	}
+	return arg[:i], arg[i+1:], true
+}
+
+// checkReferences records a field error for every value that holds a
+// reference where none may be: outside a secret field (unless the
+// allow-list names its target), or to a target the allow-list leaves out.
+// Without this, a connector could copy a file or a variable of the host
+// into its events and out through its sink.
+func (v *validation) checkReferences(raw map[string]string, sources SecretSources) {
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		val := raw[k]
+		if !api.HasReference(val) {
+			continue
+		}
+		for _, m := range refPattern.FindAllStringSubmatch(val, -1) {
+			switch {
+			case sources.restricted() && !sources.allows(m[1], m[2]):
+				v.fail(k, fmt.Sprintf("%s is outside the secret sources this worker allows (--secret-allow-env, --secret-allow-path)", m[0]))
+			case !sources.restricted() && !v.isSecret(k):
+				v.fail(k, fmt.Sprintf("%s: secret references resolve only in secret fields, and this field is not one", m[0]))
+			default:
+				continue
+			}
+			break
+		}
+	}
+}
 
 // errSecret marks a reference that could not be resolved. Its message
 // names the reference, never a value.
@@ -32,10 +116,30 @@ type secretResolver struct {
 	lookupEnv func(string) (string, bool)
 	readFile  func(string) ([]byte, error)
 	files     map[string]map[string]string
+	// sources, when restricted, is checked again at resolution, with
+	// symbolic links followed.
+	sources SecretSources
 }
 
-func newSecretResolver() *secretResolver {
-	return &secretResolver{lookupEnv: os.LookupEnv, readFile: os.ReadFile}
+func newSecretResolver(sources SecretSources) *secretResolver {
+	return &secretResolver{lookupEnv: os.LookupEnv, readFile: readSecretFile, sources: sources}
+}
+
+// readSecretFile reads at most maxSecretFile bytes of path.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSecretFile {
+		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes", maxSecretFile)}
+	}
+	return b, nil
 }
 
 // resolveConfig returns a copy of raw with every reference replaced by its
@@ -85,6 +189,9 @@ func (r *secretResolver) resolve(v string) (string, []string, error) {
 }
 
 func (r *secretResolver) lookup(kind, arg string) (string, error) {
+	if r.sources.restricted() && !r.sources.allows(kind, arg) {
+		return "", errors.New("outside the secret sources this worker allows")
+	}
 	switch kind {
 	case "env":
 		if arg == "" {
@@ -95,13 +202,30 @@ func (r *secretResolver) lookup(kind, arg string) (string, error) {
 			return "", fmt.Errorf("environment variable %s is not set", arg)
 		}
 		return v, nil
+	case "dir":
+		dir, key, ok := cutKey(arg)
+		if !ok || key == "." || key == ".." || strings.ContainsAny(key, `/\`) {
+			return "", errors.New("want ${dir:DIRECTORY:KEY}, KEY a file name in DIRECTORY")
+		}
+		path, err := r.realPath(filepath.Join(dir, key))
+		if err != nil {
+			return "", err
+		}
+		b, err := r.readFile(path)
+		if err != nil {
+			return "", fileError(filepath.Join(dir, key), err)
+		}
+		return string(b), nil
 	default: // file
-		i := strings.LastIndexByte(arg, ':')
-		if i <= 0 || i == len(arg)-1 {
+		path, key, ok := cutKey(arg)
+		if !ok {
 			return "", errors.New("want ${file:PATH:KEY}")
 		}
-		path, key := arg[:i], arg[i+1:]
-		props, err := r.properties(path)
+		real, err := r.realPath(path)
+		if err != nil {
+			return "", err
+		}
+		props, err := r.properties(real)
 		if err != nil {
 			return "", err
 		}
@@ -113,6 +237,31 @@ func (r *secretResolver) lookup(kind, arg string) (string, error) {
 	}
 }
 
+// realPath follows symbolic links when the allow-list binds references,
+// so a link inside an allowed directory cannot lead out of it.
+func (r *secretResolver) realPath(path string) (string, error) {
+	if !r.sources.restricted() {
+		return path, nil
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", fileError(path, err)
+	}
+	if !r.sources.allowsPath(real) {
+		return "", fmt.Errorf("%s leads outside the secret sources this worker allows", path)
+	}
+	return real, nil
+}
+
+// fileError names the file and the reason, never the content.
+func fileError(path string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("cannot read %s: %v", path, pe.Err)
+	}
+	return fmt.Errorf("cannot read %s", path)
+}
+
 // properties reads a Java-properties-style file: key=value (or key: value)
 // lines, # and ! comments. Errors name the file, never its content.
 func (r *secretResolver) properties(path string) (map[string]string, error) {
@@ -121,11 +270,7 @@ func (r *secretResolver) properties(path string) (map[string]string, error) {
 	}
 	b, err := r.readFile(path)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("cannot read %s: %v", path, pe.Err)
-		}
-		return nil, fmt.Errorf("cannot read %s", path)
+		return nil, fileError(path, err)
 	}
 	f, err := ini.LoadSources(ini.LoadOptions{
 		IgnoreInlineComment:      true, // '#' inside a value is data, as in Java properties

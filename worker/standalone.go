@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +42,9 @@ type Config struct {
 	// worker that one connector's tasks take down at every start. The
 	// REST API then resumes, reconfigures or deletes connectors as usual.
 	StartStopped bool
+	// SecretSources is the allow-list of what secret references may read
+	// (docs/security.md); empty, they resolve only in secret fields.
+	SecretSources SecretSources
 }
 
 // RestartPolicy says how the worker restarts a task that failed.
@@ -108,6 +112,16 @@ func (c Config) Validate() error {
 	if err := c.Registry.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	for _, p := range c.SecretSources.Paths {
+		if !filepath.IsAbs(p) {
+			errs = append(errs, fmt.Errorf("worker: secret source path %q must be absolute", p))
+		}
+	}
+	for _, p := range c.SecretSources.EnvPrefixes {
+		if p == "" {
+			errs = append(errs, errors.New("worker: an empty secret source environment prefix would allow every variable"))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -166,7 +180,7 @@ func New(cfg Config) (*Standalone, error) {
 		cfg:         cfg,
 		log:         cfg.Logger.With("worker", cfg.WorkerID),
 		newTask:     func(c runtime.Config) (taskRunner, error) { return runtime.New(c) },
-		newResolver: newSecretResolver,
+		newResolver: func() *secretResolver { return newSecretResolver(cfg.SecretSources) },
 		conns:       map[string]*connState{},
 	}, nil
 }

@@ -58,7 +58,7 @@ type taskSlot struct {
 // start brings a connector to its target state. Its caller holds opMu and
 // has stopped the connector's previous incarnation.
 func (s *Standalone) start(def offset.Connector) {
-	c := &connState{def: def, v: validate(s.cfg.Registry, s.cfg.CommitInterval, def.Config)}
+	c := &connState{def: def, v: s.cfg.validate(def.Config)}
 	s.mu.Lock()
 	s.conns[def.Name] = c
 	s.mu.Unlock()
@@ -128,7 +128,7 @@ func (s *Standalone) plan(c *connState) ([]map[string]string, error) {
 		return nil, fmt.Errorf("plan tasks: %w", err)
 	}
 	sc := newScrubber(secrets)
-	rv := validate(s.cfg.Registry, s.cfg.CommitInterval, resolved)
+	rv := s.cfg.validate(resolved)
 	if err := rv.err(); err != nil {
 		return nil, fmt.Errorf("plan tasks: after resolving secrets: %s", sc.scrub(err.Error()))
 	}
@@ -303,7 +303,7 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 		return sc, api.Fatal(fmt.Errorf("task start: %w", err))
 	}
 	logger := slog.New(sc.handler(s.cfg.Logger.Handler())).With("worker", s.cfg.WorkerID, "connector", t.conn, "task", t.index)
-	rv := validate(s.cfg.Registry, s.cfg.CommitInterval, resolved)
+	rv := s.cfg.validate(resolved)
 	if err := rv.err(); err != nil {
 		return sc, api.Fatal(fmt.Errorf("task start: invalid configuration after resolving secrets: %w", err))
 	}

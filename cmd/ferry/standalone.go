@@ -192,6 +192,8 @@ type taskOptions struct {
 	commitInterval  time.Duration
 	gcPercent       int
 	memoryLimit     string
+	secretEnv       []string
+	secretPaths     []string
 }
 
 func (o *taskOptions) flags(f *pflag.FlagSet) {
@@ -200,6 +202,8 @@ func (o *taskOptions) flags(f *pflag.FlagSet) {
 	f.IntVar(&o.restartAttempts, "task-restart-attempts", 10, "automatic restarts in a row before a task stays FAILED; -1 for unlimited")
 	f.DurationVar(&o.commitInterval, "offset-flush-interval", 5*time.Second, "default of offset.flush.interval.ms")
 	f.IntVar(&o.gcPercent, "gc-percent", 0, fmt.Sprintf("the garbage collector's GOGC for this process; 0 means %d (GOGC in the environment wins)", gctune.DefaultPercent))
+	f.StringSliceVar(&o.secretEnv, "secret-allow-env", nil, "environment variable name prefixes that ${env:} references may read; with --secret-allow-path, an allow-list that binds every reference (default: references resolve only in secret fields, from any variable or file)")
+	f.StringSliceVar(&o.secretPaths, "secret-allow-path", nil, "absolute files or directories that ${file:} and ${dir:} references may read (see --secret-allow-env)")
 	f.StringVar(&o.memoryLimit, "memory-limit", "auto", fmt.Sprintf("soft memory limit of this process: auto (%.0f%% of the machine's or the cgroup's memory), off, or a size such as 4GiB (GOMEMLIMIT in the environment wins)", gctune.DefaultLimitShare*100))
 }
 
@@ -228,5 +232,6 @@ func (o taskOptions) workerConfig(id string, store offset.Store, log *slog.Logge
 		CommitInterval: o.commitInterval,
 		Version:        version(),
 		Logger:         log,
+		SecretSources:  ferryworker.SecretSources{EnvPrefixes: o.secretEnv, Paths: o.secretPaths},
 	}
 }
