@@ -96,3 +96,27 @@ func TestStartStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConnectorNameRules: names travel in URLs, metric labels and store
+// keys; bad ones get a 400 naming the field.
+func TestConnectorNameRules(t *testing.T) {
+	t.Parallel()
+	w := startHerd(t, nil, nil)
+	for name, want := range map[string]string{
+		strings.Repeat("n", 201): "must be at most 200 bytes long",
+		"..":                     "must not be . or ..",
+		`a\b`:                    `must not contain '/' or '\'`,
+		"bad\xff":                "must be valid UTF-8",
+		" lead":                  "whitespace",
+		"tab\there":              "control characters",
+	} {
+		_, err := w.CreateConnector(context.Background(), name, with(baseConfig(name), "name", name), offset.TargetStopped)
+		var ve *api.ValidationError
+		if !errors.As(err, &ve) || ve.Fields[0].Field != "name" || !strings.Contains(ve.Fields[0].Message, want) {
+			t.Errorf("name %q: got %v, want a field error on name: %s", name, err, want)
+		}
+	}
+	if _, err := w.CreateConnector(context.Background(), "orders-cdc.v2 (eu)", with(baseConfig("ok"), "name", "orders-cdc.v2 (eu)"), offset.TargetStopped); err != nil {
+		t.Fatalf("a plain name was refused: %v", err)
+	}
+}

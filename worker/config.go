@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/runtime"
@@ -109,12 +110,26 @@ func groupOf(key string) string {
 	return groupCommon
 }
 
+// maxNameLen bounds connector names, in bytes: they travel in URLs,
+// metric labels, log lines and store keys.
+const maxNameLen = 200
+
 func checkConnectorName(v string) error {
 	switch {
+	case v == "":
+		return errors.New("must not be empty")
+	case len(v) > maxNameLen:
+		return fmt.Errorf("must be at most %d bytes long, got %d", maxNameLen, len(v))
+	case !utf8.ValidString(v):
+		return errors.New("must be valid UTF-8")
 	case strings.TrimSpace(v) != v:
 		return errors.New("must not begin or end with whitespace")
 	case strings.IndexFunc(v, unicode.IsControl) >= 0:
 		return errors.New("must not contain control characters")
+	case strings.ContainsAny(v, "/\\"):
+		return errors.New("must not contain '/' or '\\'")
+	case v == "." || v == "..":
+		return errors.New("must not be . or ..")
 	}
 	return nil
 }
