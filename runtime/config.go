@@ -92,7 +92,7 @@ type Config struct {
 	BatchSize          int           // max records per Sink.Write; default 1024
 	MaxInFlightRecords int           // read but not yet acknowledged; default 16384
 	MaxInFlightBytes   int64         // same, by Record.Size; default 64 MiB
-	CommitInterval     time.Duration // default 5s
+	CommitInterval     time.Duration // default 500ms
 	// FlushInterval bounds how long a partial batch waits for more records
 	// before it is written; default 50ms.
 	FlushInterval time.Duration
@@ -122,7 +122,7 @@ func (c Config) withDefaults() Config {
 		c.MaxInFlightBytes = 64 << 20
 	}
 	if c.CommitInterval <= 0 {
-		c.CommitInterval = 5 * time.Second
+		c.CommitInterval = 500 * time.Millisecond
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = 50 * time.Millisecond

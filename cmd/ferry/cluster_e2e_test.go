@@ -232,7 +232,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		code, body := w.do("POST", "/connectors", map[string]any{"name": name, "config": map[string]string{
 			"source": "generator", "source.count": fmt.Sprint(count), "source.rate": rate,
 			"sink": "file", "sink.path": filepath.Join(dir, name+".jsonl"),
-			"tasks.max": fmt.Sprint(nTasks), "offset.flush.interval.ms": "500",
+			"tasks.max": fmt.Sprint(nTasks),
 		}})
 		if code != http.StatusCreated {
 			t.Fatalf("create %s through %s: HTTP %d %s", name, w.id, code, body)
@@ -377,7 +377,7 @@ func TestClusterJoinDrainRestart(t *testing.T) {
 		code, body := workers[i%3].do("POST", "/connectors", map[string]any{"name": name, "config": map[string]string{
 			"source": "generator", "source.count": fmt.Sprint(count), "source.rate": rate,
 			"sink": "file", "sink.path": filepath.Join(dir, name+".jsonl"),
-			"tasks.max": fmt.Sprint(nTasks), "offset.flush.interval.ms": "500",
+			"tasks.max": fmt.Sprint(nTasks),
 		}})
 		if code != http.StatusCreated {
 			t.Fatalf("create %s: HTTP %d %s", name, code, body)

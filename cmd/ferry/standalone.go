@@ -200,7 +200,7 @@ func (o *taskOptions) flags(f *pflag.FlagSet) {
 	f.DurationVar(&o.restartInitial, "task-restart-initial", time.Second, "first delay before a failed task restarts; 0 disables automatic restarts")
 	f.DurationVar(&o.restartMax, "task-restart-max", time.Minute, "longest delay between automatic restarts of a task")
 	f.IntVar(&o.restartAttempts, "task-restart-attempts", 10, "automatic restarts in a row before a task stays FAILED; -1 for unlimited")
-	f.DurationVar(&o.commitInterval, "offset-flush-interval", 5*time.Second, "default of offset.flush.interval.ms")
+	f.DurationVar(&o.commitInterval, "offset-flush-interval", ferryworker.DefaultCommitInterval, "default of offset.flush.interval.ms: how often acknowledged positions are committed, which bounds what a killed worker replays")
 	f.IntVar(&o.gcPercent, "gc-percent", 0, fmt.Sprintf("the garbage collector's GOGC for this process; 0 means %d (GOGC in the environment wins)", gctune.DefaultPercent))
 	f.StringSliceVar(&o.secretEnv, "secret-allow-env", nil, "environment variable name prefixes that ${env:} references may read; with --secret-allow-path, an allow-list that binds every reference (default: references resolve only in secret fields, from any variable or file)")
 	f.StringSliceVar(&o.secretPaths, "secret-allow-path", nil, "absolute files or directories that ${file:} and ${dir:} references may read (see --secret-allow-env)")

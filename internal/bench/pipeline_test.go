@@ -16,6 +16,19 @@ import (
 
 func newTask(b *testing.B, name string, n, payload int, steps [][3]string) *runtime.Task {
 	b.Helper()
+	return newTaskWith(b, name, n, payload, func(cfg *runtime.Config) {
+		if len(steps) > 0 {
+			// As the worker does: the chain, and a builder of the reader's
+			// own instance of it.
+			cfg.Transforms = chain(b, steps...)
+			cfg.NewChain = func() ([]runtime.NamedTransform, error) { return chain(b, steps...), nil }
+		}
+	})
+}
+
+// newTaskWith builds a generator → drop task whose config edit changes.
+func newTaskWith(b *testing.B, name string, n, payload int, edit func(*runtime.Config)) *runtime.Task {
+	b.Helper()
 	gcfg, err := generator.Source.Spec.Parse(map[string]string{
 		"count": fmt.Sprint(n), "payload.bytes": fmt.Sprint(payload),
 	})
@@ -38,12 +51,7 @@ func newTask(b *testing.B, name string, n, payload int, steps [][3]string) *runt
 		Connector: name, Source: src, Sink: sink,
 		Committer: runtime.CommitFunc(func(map[string]api.Position) error { return nil }),
 	}
-	if len(steps) > 0 {
-		// As the worker does: the chain, and a builder of the reader's
-		// own instance of it.
-		cfg.Transforms = chain(b, steps...)
-		cfg.NewChain = func() ([]runtime.NamedTransform, error) { return chain(b, steps...), nil }
-	}
+	edit(&cfg)
 	task, err := runtime.New(cfg)
 	if err != nil {
 		b.Fatal(err)
