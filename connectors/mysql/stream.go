@@ -55,6 +55,7 @@ type stream struct {
 
 	tables   map[uint64]*tableMeta
 	jsonCols map[string]map[string]bool // MariaDB JSON columns per db.table
+	charsets map[uint64]string          // collation id → character set, read once
 
 	// End of the last committed transaction, for heartbeats.
 	commitFile string
@@ -614,8 +615,24 @@ func (st *stream) meta(tme *replication.TableMapEvent) (*tableMeta, error) {
 			st.jsonCols[db+"."+name] = jc
 		}
 	}
-	m.cols = binlogColumns(tme.ColumnType, tme.ColumnMeta, names, tme.UnsignedMap(), tme.CollationMap(),
-		tme.EnumStrValueMap(), tme.SetStrValueMap(), jc)
+	if st.charsets == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), st.s.cfg.connectTimeout)
+		cs, err := collationCharsets(ctx, st.s.db)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		st.charsets = cs
+	}
+	enums, sets := tme.EnumStrValueMap(), tme.SetStrValueMap()
+	if err := decodeMembers(st.charsets, tme.EnumSetCollationMap(), enums, sets); err != nil {
+		return nil, api.Fatal(fmt.Errorf("%s.%s: %w", db, name, err))
+	}
+	var err error
+	if m.cols, err = binlogColumns(tme.ColumnType, tme.ColumnMeta, names, tme.UnsignedMap(), tme.CollationMap(),
+		enums, sets, jc, st.charsets); err != nil {
+		return nil, api.Fatal(fmt.Errorf("%s.%s: %w", db, name, err))
+	}
 	for _, k := range tme.PrimaryKey {
 		m.pk = append(m.pk, int(k))
 	}
