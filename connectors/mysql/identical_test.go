@@ -98,7 +98,11 @@ var everyRows = []string{
 // before image and the insert's after image.
 func TestSnapshotBinlogIdentical(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	checkIdentical(t, newEnv(t))
+}
+
+func checkIdentical(t *testing.T, e *env) {
+	t.Helper()
 	insert := "SET SESSION sql_mode = ''; INSERT INTO every VALUES " + strings.Join(everyRows, ", ")
 	e.exec(t, everyTable, insert)
 	src := mustOpen(t, e.config("snapshot.chunk.size", "1", "batch.size", "1"), nil)
