@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -517,6 +518,74 @@ func TestSnapshotThreadsSetting(t *testing.T) {
 			s, err := parseSettings(cfg)
 			if err != nil || s.threads != c.want {
 				t.Errorf("threads = %v, %v; want %d", s, err, c.want)
+			}
+		})
+	}
+}
+
+func TestSnapshotLockingSetting(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"database.hostname": "h", "database.user": "u"}
+	cases := []struct {
+		value string
+		want  string // "": rejected
+	}{{"", LockingMinimal}, {"minimal", LockingMinimal}, {"none", LockingNone},
+		{"extended", ""}, {"NONE", ""}, {"none; DROP TABLE t", ""}, {strings.Repeat("n", 1<<16), ""}}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%.20s", c.value), func(t *testing.T) {
+			t.Parallel()
+			raw := maps.Clone(base)
+			if c.value != "" {
+				raw["snapshot.locking.mode"] = c.value
+			}
+			cfg, err := spec.Parse(raw)
+			if c.want == "" {
+				var ve *api.ValidationError
+				if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "snapshot.locking.mode" {
+					t.Fatalf("Parse = %v; want one field error on snapshot.locking.mode", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := parseSettings(cfg)
+			if err != nil || s.locking != c.want {
+				t.Errorf("locking = %v, %v; want %s", s, err, c.want)
+			}
+		})
+	}
+}
+
+func TestSnapshotLockTimeoutSetting(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"database.hostname": "h", "database.user": "u"}
+	cases := []struct {
+		value string
+		want  time.Duration // 0: rejected
+	}{{"", 10 * time.Second}, {"10000", 10 * time.Second}, {"1s", time.Second}, {"1h", time.Hour}, {"2500ms", 2500 * time.Millisecond},
+		{"999", 0}, {"0", 0}, {"-5s", 0}, {"61m", 0}, {"3600001", 0}, {"9223372036854775807", 0}, {"1e3", 0}, {"ten", 0}}
+	for _, c := range cases {
+		t.Run(c.value, func(t *testing.T) {
+			t.Parallel()
+			raw := maps.Clone(base)
+			if c.value != "" {
+				raw["snapshot.lock.timeout.ms"] = c.value
+			}
+			cfg, err := spec.Parse(raw)
+			if c.want == 0 {
+				var ve *api.ValidationError
+				if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "snapshot.lock.timeout.ms" {
+					t.Fatalf("Parse = %v; want one field error on snapshot.lock.timeout.ms", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := parseSettings(cfg)
+			if err != nil || s.lockTimeout != c.want {
+				t.Errorf("lock timeout = %v, %v; want %v", s.lockTimeout, err, c.want)
 			}
 		})
 	}
