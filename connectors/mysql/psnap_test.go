@@ -337,42 +337,10 @@ func TestParallelSnapshotWithoutReload(t *testing.T) {
 		"CREATE TABLE x (id INT PRIMARY KEY)", "INSERT INTO w1 VALUES (1, 0)", "INSERT INTO w2 VALUES (1, 0)",
 		"INSERT INTO x VALUES (1), (2), (3)")
 
-	stop := bumpPairs(t, e, 2)
-	time.Sleep(50 * time.Millisecond) // let the writers get going; not an assertion
-	logs := &logLines{}
-	c, err := cdc.Source.Spec.Parse(e.config("database.user", user, "database.password", "pw",
+	recs, logs := snapshotUnderWriters(t, e, e.config("database.user", user, "database.password", "pw",
 		"snapshot.mode", "initial_only", "snapshot.max.threads", "3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := cdc.Source.New(api.TaskConfig{Connector: "cdc-test", Tasks: 1, Config: c, Logger: slog.New(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The writers may leave the readers a quiet instant; make the lock-free
-	// openings fail so that the lock is always asked for.
-	cdc.SetLockFreeAttempts(src, 0)
-	openCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	err = src.Open(openCtx)
-	stop()
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = src.Close(context.Background()) })
 	if !logs.has("snapshot readers could not share an instant") {
 		t.Errorf("no fall-back to one reader logged: %v", logs.msgs)
-	}
-	var recs []api.Record
-	for {
-		batch, err := src.Read(openCtx)
-		if errors.Is(err, api.ErrEndOfInput) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, batch...)
 	}
 	n := map[string]string{}
 	for _, r := range recs {
@@ -383,6 +351,45 @@ func TestParallelSnapshotWithoutReload(t *testing.T) {
 	}
 	if len(recs) != 5 || n["w1"] != n["w2"] {
 		t.Errorf("%d records, w1.n=%s w2.n=%s; want 5 and equal counters", len(recs), n["w1"], n["w2"])
+	}
+}
+
+// snapshotUnderWriters takes the initial_only snapshot raw describes while
+// two writers keep updating w1 and w2 together, with the lock-free
+// openings made to fail (the writers may leave the readers a quiet
+// instant), and returns its records and log messages.
+func snapshotUnderWriters(t *testing.T, e *env, raw map[string]string) ([]api.Record, *logLines) {
+	t.Helper()
+	stop := bumpPairs(t, e, 2)
+	time.Sleep(20 * time.Millisecond) // let the writers get going; not an assertion
+	logs := &logLines{}
+	c, err := cdc.Source.Spec.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := cdc.Source.New(api.TaskConfig{Connector: "cdc-test", Tasks: 1, Config: c, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdc.SetLockFreeAttempts(src, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = src.Open(ctx)
+	stop()
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer src.Close(context.Background())
+	var recs []api.Record
+	for {
+		batch, err := src.Read(ctx)
+		if errors.Is(err, api.ErrEndOfInput) {
+			return recs, logs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, batch...)
 	}
 }
 
@@ -448,38 +455,8 @@ func TestSnapshotLockingNone(t *testing.T) {
 	} {
 		t.Run(c.mode, func(t *testing.T) {
 			before := flushes()
-			stop := bumpPairs(t, e, 2)
-			time.Sleep(20 * time.Millisecond) // let the writers get going; not an assertion
-			logs := &logLines{}
-			cfg, err := cdc.Source.Spec.Parse(e.config("snapshot.mode", "initial_only", "snapshot.max.threads", "3",
+			recs, logs := snapshotUnderWriters(t, e, e.config("snapshot.mode", "initial_only", "snapshot.max.threads", "3",
 				"snapshot.locking.mode", c.mode, "snapshot.lock.timeout.ms", "1000"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			src, err := cdc.Source.New(api.TaskConfig{Connector: "cdc-test", Tasks: 1, Config: cfg, Logger: slog.New(logs)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cdc.SetLockFreeAttempts(src, 0)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			err = src.Open(ctx)
-			stop()
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			defer src.Close(context.Background())
-			var recs []api.Record
-			for {
-				batch, err := src.Read(ctx)
-				if errors.Is(err, api.ErrEndOfInput) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				recs = append(recs, batch...)
-			}
 			n := map[string]string{}
 			oneReader := true
 			for _, r := range recs {

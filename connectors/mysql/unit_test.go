@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -492,91 +490,45 @@ func FuzzSnapshotPosition(f *testing.F) {
 
 func TestSnapshotThreadsSetting(t *testing.T) {
 	t.Parallel()
-	base := map[string]string{"database.hostname": "h", "database.user": "u"}
-	cases := []struct {
-		value string
-		want  int // 0: rejected
-	}{{"", 1}, {"1", 1}, {"4", 4}, {"64", 64}, {"0", 0}, {"65", 0}, {"two", 0}}
-	for _, c := range cases {
-		t.Run(c.value, func(t *testing.T) {
-			t.Parallel()
-			raw := maps.Clone(base)
-			if c.value != "" {
-				raw["snapshot.max.threads"] = c.value
-			}
-			cfg, err := spec.Parse(raw)
-			if c.want == 0 {
-				var ve *api.ValidationError
-				if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "snapshot.max.threads" {
-					t.Fatalf("Parse = %v; want one field error on snapshot.max.threads", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := parseSettings(cfg)
-			if err != nil || s.threads != c.want {
-				t.Errorf("threads = %v, %v; want %d", s, err, c.want)
-			}
-		})
-	}
+	checkSetting(t, "snapshot.max.threads", []settingCase{{"", "1"}, {"1", "1"}, {"4", "4"}, {"64", "64"},
+		{"0", ""}, {"65", ""}, {"two", ""}}, func(s *settings) string { return fmt.Sprint(s.threads) })
 }
 
 func TestSnapshotLockingSetting(t *testing.T) {
 	t.Parallel()
-	base := map[string]string{"database.hostname": "h", "database.user": "u"}
-	cases := []struct {
-		value string
-		want  string // "": rejected
-	}{{"", LockingMinimal}, {"minimal", LockingMinimal}, {"none", LockingNone},
-		{"extended", ""}, {"NONE", ""}, {"none; DROP TABLE t", ""}, {strings.Repeat("n", 1<<16), ""}}
-	for _, c := range cases {
-		t.Run(fmt.Sprintf("%.20s", c.value), func(t *testing.T) {
-			t.Parallel()
-			raw := maps.Clone(base)
-			if c.value != "" {
-				raw["snapshot.locking.mode"] = c.value
-			}
-			cfg, err := spec.Parse(raw)
-			if c.want == "" {
-				var ve *api.ValidationError
-				if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "snapshot.locking.mode" {
-					t.Fatalf("Parse = %v; want one field error on snapshot.locking.mode", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := parseSettings(cfg)
-			if err != nil || s.locking != c.want {
-				t.Errorf("locking = %v, %v; want %s", s, err, c.want)
-			}
-		})
-	}
+	checkSetting(t, "snapshot.locking.mode", []settingCase{{"", LockingMinimal}, {"minimal", LockingMinimal}, {"none", LockingNone},
+		{"extended", ""}, {"NONE", ""}, {"none; DROP TABLE t", ""}, {strings.Repeat("n", 1<<16), ""}},
+		func(s *settings) string { return s.locking })
 }
 
 func TestSnapshotLockTimeoutSetting(t *testing.T) {
 	t.Parallel()
-	base := map[string]string{"database.hostname": "h", "database.user": "u"}
-	cases := []struct {
-		value string
-		want  time.Duration // 0: rejected
-	}{{"", 10 * time.Second}, {"10000", 10 * time.Second}, {"1s", time.Second}, {"1h", time.Hour}, {"2500ms", 2500 * time.Millisecond},
-		{"999", 0}, {"0", 0}, {"-5s", 0}, {"61m", 0}, {"3600001", 0}, {"9223372036854775807", 0}, {"1e3", 0}, {"ten", 0}}
+	checkSetting(t, "snapshot.lock.timeout.ms", []settingCase{{"", "10s"}, {"10000", "10s"}, {"1s", "1s"}, {"1h", "1h0m0s"},
+		{"2500ms", "2.5s"}, {"999", ""}, {"0", ""}, {"-5s", ""}, {"61m", ""}, {"3600001", ""},
+		{"9223372036854775807", ""}, {"1e3", ""}, {"ten", ""}}, func(s *settings) string { return s.lockTimeout.String() })
+}
+
+// settingCase is a value of one setting and what it must become ("": the
+// value is rejected).
+type settingCase struct{ value, want string }
+
+// checkSetting parses a minimal configuration plus key=value for each case
+// and checks that got reads want from the settings, or that the value is
+// rejected with one field error on key ("" leaves the key out).
+func checkSetting(t *testing.T, key string, cases []settingCase, got func(*settings) string) {
+	t.Helper()
 	for _, c := range cases {
-		t.Run(c.value, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%.20s", c.value), func(t *testing.T) {
 			t.Parallel()
-			raw := maps.Clone(base)
+			raw := map[string]string{"database.hostname": "h", "database.user": "u"}
 			if c.value != "" {
-				raw["snapshot.lock.timeout.ms"] = c.value
+				raw[key] = c.value
 			}
 			cfg, err := spec.Parse(raw)
-			if c.want == 0 {
+			if c.want == "" {
 				var ve *api.ValidationError
-				if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "snapshot.lock.timeout.ms" {
-					t.Fatalf("Parse = %v; want one field error on snapshot.lock.timeout.ms", err)
+				if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != key {
+					t.Fatalf("Parse = %v; want one field error on %s", err, key)
 				}
 				return
 			}
@@ -584,8 +536,8 @@ func TestSnapshotLockTimeoutSetting(t *testing.T) {
 				t.Fatal(err)
 			}
 			s, err := parseSettings(cfg)
-			if err != nil || s.lockTimeout != c.want {
-				t.Errorf("lock timeout = %v, %v; want %v", s.lockTimeout, err, c.want)
+			if err != nil || got(s) != c.want {
+				t.Errorf("%s = %v (%v); want %s", key, got(s), err, c.want)
 			}
 		})
 	}
