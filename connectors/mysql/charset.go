@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/text/encoding"
@@ -85,6 +86,10 @@ func decodeMembers(charsets map[uint64]string, colls map[int]uint64, lists ...ma
 			continue
 		}
 		for _, l := range lists {
+			if l[i] == nil {
+				continue
+			}
+			l[i] = slices.Clone(l[i]) // the decoder's own slices stay as decoded
 			for k, n := range l[i] {
 				u, err := decodeText(enc, n)
 				if err != nil {
