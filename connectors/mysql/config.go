@@ -3,10 +3,21 @@ package mysql
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ferryhq/ferry/api"
+)
+
+// Snapshot locking modes (Debezium's snapshot.locking.mode names).
+const (
+	// LockingMinimal lets the snapshot take a brief FLUSH TABLES WITH READ
+	// LOCK where it needs one (MySQL always; MariaDB only for several
+	// readers on a busy server), and goes without when the server refuses it.
+	LockingMinimal = "minimal"
+	// LockingNone never takes the global read lock.
+	LockingNone = "none"
 )
 
 // Snapshot modes (Debezium's names).
@@ -44,7 +55,11 @@ var spec = api.Spec{
 	{Name: "snapshot.chunk.size", Type: api.TypeInt, Default: "2048", Check: api.Range(1, 1<<20),
 		Description: "Rows per primary-key-ordered snapshot chunk (one SELECT)."},
 	{Name: "snapshot.max.threads", Type: api.TypeInt, Default: "1", Check: api.Range(1, 64),
-		Description: "Tables the snapshot reads at once, each on its own connection in a read view of the same instant. Above 1 the readers may open under a brief FLUSH TABLES WITH READ LOCK (needs RELOAD): on MySQL always, on MariaDB only when writes keep lock-free openings apart, and there without RELOAD the snapshot falls back to one thread."},
+		Description: "Tables the snapshot reads at once, each on its own connection in a read view of the same instant. Above 1 the readers may open under a brief FLUSH TABLES WITH READ LOCK (needs RELOAD; see snapshot.locking.mode): on MySQL always, on MariaDB only when writes keep lock-free openings apart, and there without the lock the snapshot falls back to one thread."},
+	{Name: "snapshot.locking.mode", Type: api.TypeString, Default: LockingMinimal, Enum: []string{LockingMinimal, LockingNone},
+		Description: "minimal: the snapshot may hold FLUSH TABLES WITH READ LOCK for the moment its readers open (needs RELOAD; on MySQL always, on MariaDB only for several readers on a busy server), and goes on without it when the server refuses it or does not grant it within snapshot.lock.timeout.ms; none: never take it (for managed servers that forbid it). Without the lock a MySQL snapshot needs GTIDs (gtid_mode=ON) and may repeat the changes committed while its readers open; a MariaDB one stays exact."},
+	{Name: "snapshot.lock.timeout.ms", Type: api.TypeDuration, Default: "10000", Check: durationRange(time.Second, time.Hour),
+		Description: "Longest wait for FLUSH TABLES WITH READ LOCK (the server's lock_wait_timeout, whole seconds, for that statement only); writes stall while it waits. When it runs out the snapshot goes on as without the lock (see snapshot.locking.mode)."},
 	{Name: "gtid.mode", Type: api.TypeString, Default: "auto", Enum: []string{"auto", "on", "off"},
 		Description: "Resume by GTID (on), by binlog file and position (off), or by GTID when the server has GTIDs enabled (auto)."},
 	{Name: "heartbeat.interval.ms", Type: api.TypeDuration, Default: "0",
@@ -63,6 +78,24 @@ var spec = api.Spec{
 		Description: "Time limit for connecting to the server."},
 }
 
+// durationRange returns a Check accepting durations (Go syntax or integer
+// milliseconds, as api.TypeDuration) in [min, max].
+func durationRange(min, max time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(v)
+		if ms, perr := strconv.ParseInt(v, 10, 64); perr == nil {
+			d, err = time.Duration(ms)*time.Millisecond, nil
+			if ms > int64(max/time.Millisecond) {
+				d = max + 1
+			}
+		}
+		if err != nil || d < min || d > max {
+			return fmt.Errorf("must be between %v and %v", min, max)
+		}
+		return nil
+	}
+}
+
 // settings is the typed view of a task's configuration.
 type settings struct {
 	host, user, password string
@@ -75,6 +108,8 @@ type settings struct {
 	snapshotMode         string
 	chunk                int
 	threads              int
+	locking              string
+	lockTimeout          time.Duration
 	gtidMode             string
 	heartbeat            time.Duration
 	heartbeatSQL         string
@@ -95,6 +130,8 @@ func parseSettings(c api.Config) (*settings, error) {
 		snapshotMode:   c.String("snapshot.mode"),
 		chunk:          c.Int("snapshot.chunk.size"),
 		threads:        c.Int("snapshot.max.threads"),
+		locking:        c.String("snapshot.locking.mode"),
+		lockTimeout:    c.Duration("snapshot.lock.timeout.ms"),
 		gtidMode:       c.String("gtid.mode"),
 		heartbeat:      c.Duration("heartbeat.interval.ms"),
 		heartbeatSQL:   c.String("heartbeat.action.query"),
@@ -109,6 +146,12 @@ func parseSettings(c api.Config) (*settings, error) {
 	}
 	if s.snapshotMode == "" {
 		s.snapshotMode = SnapshotInitial
+	}
+	if s.locking == "" {
+		s.locking = LockingMinimal
+	}
+	if s.lockTimeout <= 0 {
+		s.lockTimeout = 10 * time.Second
 	}
 	if s.gtidMode == "" {
 		s.gtidMode = "auto"

@@ -28,6 +28,11 @@
 // writes keep them apart does it take a brief FLUSH TABLES WITH READ LOCK
 // (RELOAD; without it the snapshot drops to one reader). On MySQL the
 // readers open under that lock and SHOW MASTER STATUS gives the position.
+// With snapshot.locking.mode=none, or when the server refuses the lock or
+// does not grant it within snapshot.lock.timeout.ms, no lock is taken:
+// MariaDB stays exact (one reader if they cannot meet), and MySQL, which
+// then needs GTIDs, reads gtid_executed before the readers open and streams
+// from it, repeating only what committed while they opened.
 // Tables are read in name order, each in chunks ordered by primary key
 // (snapshot.chunk.size), in rounds over the first snapshot.max.threads
 // unfinished tables. Tables without a primary key restart from their

@@ -20,6 +20,9 @@ var (
 	ErrPurged = errors.New("mysql-cdc: the stored binlog position has been purged")
 	// ErrBadPosition: a committed position this source cannot decode.
 	ErrBadPosition = errors.New("mysql-cdc: committed position is not valid")
+	// ErrLockingMode: the snapshot cannot be taken as
+	// snapshot.locking.mode asks on this server.
+	ErrLockingMode = errors.New("mysql-cdc: snapshot locking mode not possible")
 	// ErrDecode: a row value the source cannot represent.
 	ErrDecode = errors.New("mysql-cdc: cannot decode row")
 )

@@ -32,7 +32,12 @@ type env struct {
 // end.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	cfg := testbed.MySQL(t)
+	return newEnvOn(t, testbed.MySQL(t))
+}
+
+// newEnvOn is newEnv on the server cfg describes (a scratch server).
+func newEnvOn(t testing.TB, cfg testbed.MySQLConfig) *env {
+	t.Helper()
 	name := fmt.Sprintf("ferry_cdc_%d", rand.Uint32())
 	admin, err := sql.Open("mysql", cfg.DSN(""))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/internal/testbed"
 
 	cdc "github.com/ferryhq/ferry/connectors/mysql"
 )
@@ -336,39 +337,10 @@ func TestParallelSnapshotWithoutReload(t *testing.T) {
 		"CREATE TABLE x (id INT PRIMARY KEY)", "INSERT INTO w1 VALUES (1, 0)", "INSERT INTO w2 VALUES (1, 0)",
 		"INSERT INTO x VALUES (1), (2), (3)")
 
-	stop := bumpPairs(t, e, 2)
-	time.Sleep(50 * time.Millisecond) // let the writers get going; not an assertion
-	logs := &logLines{}
-	c, err := cdc.Source.Spec.Parse(e.config("database.user", user, "database.password", "pw",
+	recs, logs := snapshotUnderWriters(t, e, e.config("database.user", user, "database.password", "pw",
 		"snapshot.mode", "initial_only", "snapshot.max.threads", "3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := cdc.Source.New(api.TaskConfig{Connector: "cdc-test", Tasks: 1, Config: c, Logger: slog.New(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	openCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	err = src.Open(openCtx)
-	stop()
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = src.Close(context.Background()) })
 	if !logs.has("snapshot readers could not share an instant") {
-		t.Skip("the readers opened at one instant despite the writers; the fallback was not needed")
-	}
-	var recs []api.Record
-	for {
-		batch, err := src.Read(openCtx)
-		if errors.Is(err, api.ErrEndOfInput) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, batch...)
+		t.Errorf("no fall-back to one reader logged: %v", logs.msgs)
 	}
 	n := map[string]string{}
 	for _, r := range recs {
@@ -379,6 +351,45 @@ func TestParallelSnapshotWithoutReload(t *testing.T) {
 	}
 	if len(recs) != 5 || n["w1"] != n["w2"] {
 		t.Errorf("%d records, w1.n=%s w2.n=%s; want 5 and equal counters", len(recs), n["w1"], n["w2"])
+	}
+}
+
+// snapshotUnderWriters takes the initial_only snapshot raw describes while
+// two writers keep updating w1 and w2 together, with the lock-free
+// openings made to fail (the writers may leave the readers a quiet
+// instant), and returns its records and log messages.
+func snapshotUnderWriters(t *testing.T, e *env, raw map[string]string) ([]api.Record, *logLines) {
+	t.Helper()
+	stop := bumpPairs(t, e, 2)
+	time.Sleep(20 * time.Millisecond) // let the writers get going; not an assertion
+	logs := &logLines{}
+	c, err := cdc.Source.Spec.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := cdc.Source.New(api.TaskConfig{Connector: "cdc-test", Tasks: 1, Config: c, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdc.SetLockFreeAttempts(src, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = src.Open(ctx)
+	stop()
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer src.Close(context.Background())
+	var recs []api.Record
+	for {
+		batch, err := src.Read(ctx)
+		if errors.Is(err, api.ErrEndOfInput) {
+			return recs, logs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, batch...)
 	}
 }
 
@@ -408,4 +419,59 @@ func bumpPairs(t *testing.T, e *env, n int) (stop func()) {
 		})
 	}
 	return stop
+}
+
+// TestSnapshotLockingNone runs three-thread snapshots on a scratch MariaDB
+// while writers commit, as a user who holds RELOAD, with the lock-free
+// openings made to fail (no attempts): with snapshot.locking.mode=minimal
+// the snapshot runs one FLUSH TABLES WITH READ LOCK (Com_flush moves by
+// one, the control), which either opens the readers or, when a writer in
+// mid-transaction and the lock wait for each other, runs out of
+// snapshot.lock.timeout.ms and leaves one reader; with none the server
+// runs no FLUSH and the snapshot falls back to one reader. All stay
+// consistent: two tables a transaction updates together are read at the
+// same value.
+func TestSnapshotLockingNone(t *testing.T) {
+	t.Parallel()
+	e := newEnvOn(t, testbed.ScratchMariaDB(t))
+	e.exec(t, "CREATE TABLE w1 (id INT PRIMARY KEY, n INT)", "CREATE TABLE w2 (id INT PRIMARY KEY, n INT)",
+		"CREATE TABLE x (id INT PRIMARY KEY)", "INSERT INTO w1 VALUES (1, 0)", "INSERT INTO w2 VALUES (1, 0)",
+		"INSERT INTO x VALUES (1), (2), (3)")
+	flushes := func() int {
+		var name string
+		var n int
+		if err := e.db.QueryRow("SHOW GLOBAL STATUS LIKE 'Com_flush'").Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, c := range []struct {
+		mode     string
+		flushes  int
+		fallback string
+	}{
+		{"minimal", 1, ""},
+		{"none", 0, "snapshot readers could not share an instant without FLUSH TABLES WITH READ LOCK, which snapshot.locking.mode=none forbids"},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			before := flushes()
+			recs, logs := snapshotUnderWriters(t, e, e.config("snapshot.mode", "initial_only", "snapshot.max.threads", "3",
+				"snapshot.locking.mode", c.mode, "snapshot.lock.timeout.ms", "1000"))
+			n := map[string]string{}
+			oneReader := true
+			for _, r := range recs {
+				n[strings.TrimPrefix(r.Event.Subject, e.name+".")] = string(decode(t, r).After["n"])
+				oneReader = oneReader && len(snapState(t, r).Snapshot.Open) == 0
+			}
+			if len(recs) != 5 || n["w1"] != n["w2"] {
+				t.Errorf("%d records, w1.n=%s w2.n=%s; want 5 and equal counters", len(recs), n["w1"], n["w2"])
+			}
+			if got := flushes() - before; got != c.flushes {
+				t.Errorf("the server ran %d FLUSH statements, want %d", got, c.flushes)
+			}
+			if c.fallback != "" && (!logs.has(c.fallback) || !oneReader) {
+				t.Errorf("no fall-back to one reader (logged: %v, one reader: %v)", logs.msgs, oneReader)
+			}
+		})
+	}
 }

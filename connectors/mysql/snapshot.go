@@ -70,7 +70,8 @@ type snapTable struct {
 // lockFreeAttempts is how often a MariaDB snapshot with several readers
 // tries to open their transactions at one binlog position before it takes
 // a global read lock: every commit between two of the openings spoils an
-// attempt, so a busy server needs the lock.
+// attempt, so a busy server needs the lock. (source.lockFreeAttempts
+// holds it, so tests can make the attempts fail.)
 const lockFreeAttempts = 20
 
 func newSnapshotter(ctx context.Context, s *source, resume *position) (*snapshotter, error) {
@@ -136,7 +137,7 @@ func (sn *snapshotter) begin(ctx context.Context, resume *position) error {
 	if sn.s.info.flavor == "mariadb" {
 		err = sn.beginMariaDB(ctx)
 	} else {
-		err = sn.beginLocked(ctx)
+		err = sn.beginMySQL(ctx)
 	}
 	if err != nil {
 		return err
@@ -161,10 +162,11 @@ func (sn *snapshotter) startAll(ctx context.Context) error {
 // reports each consistent snapshot's binlog position
 // (binlog_snapshot_file/position), and readers whose snapshots report the
 // same position saw the same set of committed transactions. When writes
-// keep them apart it takes the global read lock, and without RELOAD it
-// drops to one reader, which never needs the lock.
+// keep them apart it takes the global read lock; when the server refuses
+// it, or snapshot.locking.mode is none, it drops to one reader, which never
+// needs the lock. Either way the snapshot is exact.
 func (sn *snapshotter) beginMariaDB(ctx context.Context) error {
-	for range lockFreeAttempts {
+	for range sn.s.lockFreeAttempts {
 		p, same, err := sn.snapshotPositions(ctx)
 		if err != nil {
 			return err
@@ -178,15 +180,19 @@ func (sn *snapshotter) beginMariaDB(ctx context.Context) error {
 			}
 		}
 	}
-	err := sn.beginLocked(ctx)
-	var me *drv.MySQLError
-	if err == nil || !errors.As(err, &me) || (me.Number != 1227 && me.Number != 1044 && me.Number != 1045) {
-		return err
+	if sn.s.cfg.locking == LockingNone {
+		sn.s.log.Warn("snapshot readers could not share an instant without FLUSH TABLES WITH READ LOCK, which snapshot.locking.mode=none forbids; reading one table at a time",
+			"threads", len(sn.conns))
+	} else {
+		err := sn.beginLocked(ctx)
+		if err == nil || !lockUnavailable(err) {
+			return err
+		}
+		sn.s.log.Warn("snapshot readers could not share an instant without FLUSH TABLES WITH READ LOCK, which the server refused or did not grant within snapshot.lock.timeout.ms; reading one table at a time",
+			"threads", len(sn.conns), "error", err)
 	}
-	sn.s.log.Warn("snapshot readers could not share an instant without FLUSH TABLES WITH READ LOCK, which needs RELOAD; reading one table at a time",
-		"threads", len(sn.conns), "error", err)
 	for _, c := range sn.conns {
-		_, _ = c.ExecContext(ctx, "ROLLBACK") // the failed attempt may have left one open
+		_, _ = c.ExecContext(ctx, "ROLLBACK") // a failed attempt may have left one open
 	}
 	for _, c := range sn.conns[1:] {
 		_ = c.Close()
@@ -263,13 +269,98 @@ func (sn *snapshotter) setStart(ctx context.Context, p *position) error {
 	return nil
 }
 
+// lockUnavailable reports whether FLUSH TABLES WITH READ LOCK failed for
+// want of a privilege (RELOAD; managed servers forbid it) or ran out of
+// snapshot.lock.timeout.ms (1205: a long statement, or on MariaDB a
+// transaction that changed data and waits for the lock itself).
+func lockUnavailable(err error) bool {
+	var me *drv.MySQLError
+	return errors.As(err, &me) && (me.Number == 1227 || me.Number == 1044 || me.Number == 1045 || me.Number == 1205)
+}
+
+// beginMySQL opens the readers under the global read lock
+// (snapshot.locking.mode=minimal), or without it when the mode is none or
+// the server refuses the lock.
+func (sn *snapshotter) beginMySQL(ctx context.Context) error {
+	if sn.s.cfg.locking == LockingNone {
+		return sn.beginUnlocked(ctx)
+	}
+	err := sn.beginLocked(ctx)
+	if err == nil || !lockUnavailable(err) {
+		return err
+	}
+	for _, c := range sn.conns {
+		_, _ = c.ExecContext(ctx, "ROLLBACK") // the failed attempt may have left one open
+	}
+	if !sn.s.info.gtid && sn.s.cfg.snapshotMode != SnapshotInitialOnly {
+		if isServerError(err, 1205) { // a busy moment: the engine retries the Open
+			return fmt.Errorf("%w; without GTIDs a MySQL snapshot cannot do without it (set gtid_mode=ON to let it, or raise source.snapshot.lock.timeout.ms)", err)
+		}
+		return api.Fatal(fmt.Errorf("%w: the snapshot's FLUSH TABLES WITH READ LOCK was refused (%v), and without it a MySQL snapshot can only be tied to the binlog by GTID, which this server does not use; grant RELOAD (GRANT RELOAD ON *.* TO the connector's user), or turn GTIDs on (gtid_mode=ON with enforce_gtid_consistency=ON) and leave source.gtid.mode at auto",
+			ErrPrivileges, err))
+	}
+	sn.s.log.Warn("FLUSH TABLES WITH READ LOCK refused or not granted within snapshot.lock.timeout.ms; taking the snapshot without it, as with snapshot.locking.mode=none", "error", err)
+	return sn.beginUnlocked(ctx)
+}
+
+// beginUnlocked opens the readers without a lock (MySQL): it reads
+// gtid_executed first and only then opens the readers' snapshots. MySQL adds
+// a transaction to gtid_executed after its storage-engine commit, so every
+// transaction in the set read is visible to the snapshots opened later, and
+// streaming from that set misses nothing. It repeats the transactions
+// committed between the read and the last reader's opening (milliseconds),
+// which the snapshot holds already: at-least-once, not exact. A binlog
+// file:pos cannot replace the GTIDs: the position includes transactions
+// written to the binlog but not yet committed in the engine, which a
+// snapshot opened after it may not see and streaming from it would skip.
+func (sn *snapshotter) beginUnlocked(ctx context.Context) error {
+	if sn.s.cfg.snapshotMode == SnapshotInitialOnly {
+		// Nothing streams afterwards, so no position is needed; the readers
+		// open a moment apart.
+		return sn.startAll(ctx)
+	}
+	if !sn.s.info.gtid {
+		return api.Fatal(fmt.Errorf("%w: snapshot.locking.mode=none on MySQL needs GTID positions, and this server does not use them (or source.gtid.mode is off): turn GTIDs on (gtid_mode=ON with enforce_gtid_consistency=ON) and leave source.gtid.mode at auto, or grant RELOAD and use snapshot.locking.mode=minimal",
+			ErrLockingMode))
+	}
+	c := sn.conns[0]
+	var gtids sql.NullString
+	if err := c.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_executed").Scan(&gtids); err != nil {
+		return fmt.Errorf("mysql-cdc: read GTID position: %w", err)
+	}
+	p, err := masterStatus(ctx, c, sn.s.info.flavor, false)
+	if err != nil {
+		return err
+	}
+	p.GTIDs = strings.ReplaceAll(gtids.String, "\n", "")
+	if p.GTIDs == "" {
+		// Nothing has a GTID yet, so a resume cannot be by GTID: replay the
+		// whole current binlog file instead, which holds every transaction
+		// that may have been in flight.
+		p.Pos = 4
+	}
+	if err := sn.startAll(ctx); err != nil {
+		return err
+	}
+	sn.start = p
+	return nil
+}
+
 // beginLocked opens every reader's transaction under a brief global read
 // lock (needs RELOAD), so the transactions and the binlog position agree:
 // MySQL's way, and MariaDB's when writes keep lock-free openings apart.
 func (sn *snapshotter) beginLocked(ctx context.Context) error {
 	c := sn.conns[0]
+	// The lock blocks every write while it waits for running statements
+	// (on MariaDB also for transactions that changed data, which then wait
+	// for the lock themselves): bound the wait.
+	secs := int((sn.s.cfg.lockTimeout + time.Second - 1) / time.Second)
+	if _, err := c.ExecContext(ctx, "SET SESSION lock_wait_timeout = "+strconv.Itoa(secs)); err != nil {
+		return fmt.Errorf("mysql-cdc: snapshot lock: %w", err)
+	}
+	defer c.ExecContext(context.WithoutCancel(ctx), "SET SESSION lock_wait_timeout = DEFAULT") //nolint:errcheck // only the lock's wait needs the bound
 	if _, err := c.ExecContext(ctx, "FLUSH TABLES WITH READ LOCK"); err != nil {
-		return fmt.Errorf("mysql-cdc: snapshot lock (needs RELOAD): %w", err)
+		return fmt.Errorf("mysql-cdc: snapshot lock (FLUSH TABLES WITH READ LOCK needs RELOAD): %w", err)
 	}
 	sn.locked = true
 	defer c.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES") //nolint:errcheck // the lock also ends with the session

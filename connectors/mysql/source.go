@@ -56,6 +56,8 @@ type source struct {
 
 	db   *sql.DB
 	info *serverInfo
+	// lockFreeAttempts is lockFreeAttempts, lowered by tests.
+	lockFreeAttempts int
 
 	phase phase
 	snap  *snapshotter
@@ -93,6 +95,8 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 		partition: net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)),
 		evSource:  "/ferry/mysql-cdc/" + tc.Connector,
 		ackCh:     make(chan struct{}, 1),
+
+		lockFreeAttempts: lockFreeAttempts,
 	}
 	if p, ok := tc.Committed[s.partition]; ok && len(p) > 0 {
 		if s.committed, err = decodePosition(p); err != nil {
@@ -167,7 +171,7 @@ func (s *source) Open(ctx context.Context) error {
 // classify marks the start-up check failures fatal and leaves I/O errors
 // retryable.
 func (s *source) classify(err error) error {
-	for _, f := range []error{ErrBinlogDisabled, ErrBinlogFormat, ErrRowImage, ErrRowMetadata, ErrPrivileges, ErrPurged, ErrBadPosition, ErrDecode} {
+	for _, f := range []error{ErrBinlogDisabled, ErrBinlogFormat, ErrRowImage, ErrRowMetadata, ErrPrivileges, ErrPurged, ErrBadPosition, ErrDecode, ErrLockingMode} {
 		if errors.Is(err, f) {
 			return api.Fatal(err)
 		}

@@ -55,6 +55,7 @@ type stream struct {
 
 	tables   map[uint64]*tableMeta
 	jsonCols map[string]map[string]bool // MariaDB JSON columns per db.table
+	charsets map[uint64]string          // collation id → character set, read once
 
 	// End of the last committed transaction, for heartbeats.
 	commitFile string
@@ -300,8 +301,48 @@ func (st *stream) handle(ev *replication.BinlogEvent, recs []api.Record, size in
 			st.begin(h, "")
 		}
 		st.cur, st.curRow = ev, 0
+	case *replication.TransactionPayloadEvent:
+		// MySQL's binlog_transaction_compression writes a transaction's
+		// events (BEGIN, table maps, rows, XID) as one zstd payload after
+		// its GTID event; go-mysql has decoded them. They are handled next,
+		// before anything queued after the payload. Their positions are the
+		// payload's start, the last one's (the XID) its end.
+		if !st.inTx {
+			st.begin(h, "")
+		}
+		st.queue = append(slices.Clone(e.Events), st.queue...)
+	case *replication.GenericEvent:
+		if carriesChanges(h.EventType) {
+			return nil, 0, api.Fatal(fmt.Errorf("%w: the binlog event of type %d at %s:%d carries changes the decoder cannot read, and skipping it would lose them; if the server compresses its binlog, set log_bin_compress=OFF and take a new snapshot (snapshot.mode=when_needed or new offsets)",
+				ErrDecode, byte(h.EventType), st.file, h.LogPos-h.EventSize))
+		}
 	}
 	return recs, size, nil
+}
+
+// MariaDB's compressed row events of the version-2 layout, which go-mysql
+// does not decode (it returns them as generic events).
+const (
+	mariadbWriteRowsCompressed  replication.EventType = 169
+	mariadbUpdateRowsCompressed replication.EventType = 170
+	mariadbDeleteRowsCompressed replication.EventType = 171
+)
+
+// carriesChanges reports event types that hold row changes or statements,
+// so that one the decoder passed through undecoded stops the stream
+// instead of being skipped.
+func carriesChanges(t replication.EventType) bool {
+	switch t {
+	case mariadbWriteRowsCompressed, mariadbUpdateRowsCompressed, mariadbDeleteRowsCompressed,
+		replication.WRITE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv0,
+		replication.WRITE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv1,
+		replication.WRITE_ROWS_EVENTv2, replication.UPDATE_ROWS_EVENTv2, replication.DELETE_ROWS_EVENTv2,
+		replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1,
+		replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1, replication.PARTIAL_UPDATE_ROWS_EVENT,
+		replication.TRANSACTION_PAYLOAD_EVENT, replication.QUERY_EVENT, replication.MARIADB_QUERY_COMPRESSED_EVENT:
+		return true
+	}
+	return false
 }
 
 func allZero(b []byte) bool {
@@ -614,8 +655,24 @@ func (st *stream) meta(tme *replication.TableMapEvent) (*tableMeta, error) {
 			st.jsonCols[db+"."+name] = jc
 		}
 	}
-	m.cols = binlogColumns(tme.ColumnType, tme.ColumnMeta, names, tme.UnsignedMap(), tme.CollationMap(),
-		tme.EnumStrValueMap(), tme.SetStrValueMap(), jc)
+	if st.charsets == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), st.s.cfg.connectTimeout)
+		cs, err := collationCharsets(ctx, st.s.db)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		st.charsets = cs
+	}
+	enums, sets := tme.EnumStrValueMap(), tme.SetStrValueMap()
+	if err := decodeMembers(st.charsets, tme.EnumSetCollationMap(), enums, sets); err != nil {
+		return nil, api.Fatal(fmt.Errorf("%s.%s: %w", db, name, err))
+	}
+	var err error
+	if m.cols, err = binlogColumns(tme.ColumnType, tme.ColumnMeta, names, tme.UnsignedMap(), tme.CollationMap(),
+		enums, sets, jc, st.charsets); err != nil {
+		return nil, api.Fatal(fmt.Errorf("%s.%s: %w", db, name, err))
+	}
 	for _, k := range tme.PrimaryKey {
 		m.pk = append(m.pk, int(k))
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -183,25 +182,63 @@ func TestGrantsMissing(t *testing.T) {
 
 // TestBinlogValues covers decoder outputs the integration tests cannot
 // produce on MariaDB: MySQL's JSON type, signed values of unsigned
-// columns, positional names, missing ENUM metadata.
+// columns, positional names, missing ENUM metadata; and what row events
+// leave out: BINARY(n)'s trailing zero bytes, TIME(fsp)'s zero fraction,
+// the conversion of text in other character sets.
 func TestBinlogValues(t *testing.T) {
 	t.Parallel()
-	cols := binlogColumns(
+	const latin1, cp1251 = 8, 51
+	charsets := map[uint64]string{latin1: "latin1", cp1251: "cp1251", 45: "utf8mb4", binaryCollation: "binary", 3: "dec8"}
+	cols, err := binlogColumns(
 		[]byte{gmysql.MYSQL_TYPE_JSON, gmysql.MYSQL_TYPE_LONG, gmysql.MYSQL_TYPE_TINY, gmysql.MYSQL_TYPE_STRING,
-			gmysql.MYSQL_TYPE_STRING, gmysql.MYSQL_TYPE_VARCHAR, gmysql.MYSQL_TYPE_BLOB, gmysql.MYSQL_TYPE_FLOAT, gmysql.MYSQL_TYPE_DATETIME2},
-		[]uint16{4, 0, 0, uint16(gmysql.MYSQL_TYPE_ENUM)<<8 | 1, uint16(gmysql.MYSQL_TYPE_SET)<<8 | 1, 20, 2, 4, 0},
-		[]string{"j", "u", "t", "e", "s", "bin"},
+			gmysql.MYSQL_TYPE_STRING, gmysql.MYSQL_TYPE_VARCHAR, gmysql.MYSQL_TYPE_BLOB, gmysql.MYSQL_TYPE_FLOAT, gmysql.MYSQL_TYPE_DATETIME2,
+			gmysql.MYSQL_TYPE_STRING, gmysql.MYSQL_TYPE_STRING, gmysql.MYSQL_TYPE_TIME2, gmysql.MYSQL_TYPE_TIME2, gmysql.MYSQL_TYPE_VARCHAR,
+			gmysql.MYSQL_TYPE_BLOB, gmysql.MYSQL_TYPE_STRING},
+		[]uint16{4, 0, 0, uint16(gmysql.MYSQL_TYPE_ENUM)<<8 | 1, uint16(gmysql.MYSQL_TYPE_SET)<<8 | 1, 20, 2, 4, 0,
+			uint16(gmysql.MYSQL_TYPE_STRING)<<8 | 4, uint16(gmysql.MYSQL_TYPE_STRING)<<8 | 4, 6, 2, 10, 2, uint16(gmysql.MYSQL_TYPE_STRING)<<8 | 3},
+		[]string{"j", "u", "t", "e", "s", "bin", "col6", "col7", "col8", "b4", "b4full", "tm6", "tm2", "lat", "cyr", "c3"},
 		map[int]bool{1: true, 2: true},
-		map[int]uint64{5: binaryCollation, 6: 45},
-		nil, map[int][]string{4: {"x", "y", "z"}}, nil)
-	vals := []any{`{"a": [1, true]}`, int32(-1), int8(-1), int64(2), int64(5), "\x00\xff", []byte("text"), float32(0.1), "2024-01-02 03:04:05.5"}
+		map[int]uint64{5: binaryCollation, 6: 45, 9: binaryCollation, 10: binaryCollation, 13: latin1, 14: cp1251, 15: 45},
+		nil, map[int][]string{4: {"x", "y", "z"}}, nil, charsets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := []any{`{"a": [1, true]}`, int32(-1), int8(-1), int64(2), int64(5), "\x00\xff", []byte("text"), float32(0.1), "2024-01-02 03:04:05.5",
+		"\xab", "\x00\x00\x00\x01", "-838:59:59", "12:00:00.5", "caf\xe9", []byte("\xcf\xf0\xe8\xe2\xe5\xf2"), "ab"}
 	b, err := renderBinlog(nil, cols, nil, vals)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"j":{"a":[1,true]},"u":4294967295,"t":255,"e":2,"s":"x,z","bin":"AP8=","col6":"text","col7":0.1,"col8":"2024-01-02T03:04:05.5"}`
+	want := `{"j":{"a":[1,true]},"u":4294967295,"t":255,"e":2,"s":"x,z","bin":"AP8=","col6":"text","col7":0.1,"col8":"2024-01-02T03:04:05.5",` +
+		`"b4":"qwAAAA==","b4full":"AAAAAQ==","tm6":"-838:59:59.000000","tm2":"12:00:00.5","lat":"café","cyr":"Привет","c3":"ab"}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
+	}
+
+	// A character set without a decoder fails instead of mangling text.
+	_, err = binlogColumns([]byte{gmysql.MYSQL_TYPE_VARCHAR}, []uint16{10}, []string{"old"}, nil,
+		map[int]uint64{0: 3}, nil, nil, nil, charsets)
+	if !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), "dec8") {
+		t.Errorf("dec8 column: %v, want ErrDecode naming dec8", err)
+	}
+}
+
+// TestFixedLength decodes CHAR/BINARY lengths from table-map metadata,
+// including lengths above 255 whose high bits hide in the type byte (a
+// CHAR(255) in utf8mb4 is 1020 bytes).
+func TestFixedLength(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		meta uint16
+		want int
+	}{
+		{0xFE04, 4}, {0xFEFF, 255}, {0xFE00, 0},
+		{0xCEFC, 1020}, // 1020 = 0x3FC: its bits 8-9 flip the type byte 0xFE's 0x30 bits
+		{0xEE2C, 300},  // 300 = 0x12C
+	} {
+		if got := fixedLength(c.meta); got != c.want {
+			t.Errorf("fixedLength(%#x) = %d, want %d", c.meta, got, c.want)
+		}
 	}
 }
 
@@ -453,23 +490,45 @@ func FuzzSnapshotPosition(f *testing.F) {
 
 func TestSnapshotThreadsSetting(t *testing.T) {
 	t.Parallel()
-	base := map[string]string{"database.hostname": "h", "database.user": "u"}
-	cases := []struct {
-		value string
-		want  int // 0: rejected
-	}{{"", 1}, {"1", 1}, {"4", 4}, {"64", 64}, {"0", 0}, {"65", 0}, {"two", 0}}
+	checkSetting(t, "snapshot.max.threads", []settingCase{{"", "1"}, {"1", "1"}, {"4", "4"}, {"64", "64"},
+		{"0", ""}, {"65", ""}, {"two", ""}}, func(s *settings) string { return fmt.Sprint(s.threads) })
+}
+
+func TestSnapshotLockingSetting(t *testing.T) {
+	t.Parallel()
+	checkSetting(t, "snapshot.locking.mode", []settingCase{{"", LockingMinimal}, {"minimal", LockingMinimal}, {"none", LockingNone},
+		{"extended", ""}, {"NONE", ""}, {"none; DROP TABLE t", ""}, {strings.Repeat("n", 1<<16), ""}},
+		func(s *settings) string { return s.locking })
+}
+
+func TestSnapshotLockTimeoutSetting(t *testing.T) {
+	t.Parallel()
+	checkSetting(t, "snapshot.lock.timeout.ms", []settingCase{{"", "10s"}, {"10000", "10s"}, {"1s", "1s"}, {"1h", "1h0m0s"},
+		{"2500ms", "2.5s"}, {"999", ""}, {"0", ""}, {"-5s", ""}, {"61m", ""}, {"3600001", ""},
+		{"9223372036854775807", ""}, {"1e3", ""}, {"ten", ""}}, func(s *settings) string { return s.lockTimeout.String() })
+}
+
+// settingCase is a value of one setting and what it must become ("": the
+// value is rejected).
+type settingCase struct{ value, want string }
+
+// checkSetting parses a minimal configuration plus key=value for each case
+// and checks that got reads want from the settings, or that the value is
+// rejected with one field error on key ("" leaves the key out).
+func checkSetting(t *testing.T, key string, cases []settingCase, got func(*settings) string) {
+	t.Helper()
 	for _, c := range cases {
-		t.Run(c.value, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%.20s", c.value), func(t *testing.T) {
 			t.Parallel()
-			raw := maps.Clone(base)
+			raw := map[string]string{"database.hostname": "h", "database.user": "u"}
 			if c.value != "" {
-				raw["snapshot.max.threads"] = c.value
+				raw[key] = c.value
 			}
 			cfg, err := spec.Parse(raw)
-			if c.want == 0 {
+			if c.want == "" {
 				var ve *api.ValidationError
-				if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "snapshot.max.threads" {
-					t.Fatalf("Parse = %v; want one field error on snapshot.max.threads", err)
+				if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != key {
+					t.Fatalf("Parse = %v; want one field error on %s", err, key)
 				}
 				return
 			}
@@ -477,8 +536,8 @@ func TestSnapshotThreadsSetting(t *testing.T) {
 				t.Fatal(err)
 			}
 			s, err := parseSettings(cfg)
-			if err != nil || s.threads != c.want {
-				t.Errorf("threads = %v, %v; want %d", s, err, c.want)
+			if err != nil || got(s) != c.want {
+				t.Errorf("%s = %v (%v); want %s", key, got(s), err, c.want)
 			}
 		})
 	}

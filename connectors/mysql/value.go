@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/text/encoding"
+
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 )
@@ -40,6 +42,12 @@ type column struct {
 	unsigned bool
 	bits     int      // integer width for unsigned wrap-around (8..64)
 	names    []string // ENUM/SET member names
+
+	// Binlog-only facts, zero for snapshot columns, which the server
+	// sends complete and in utf8mb4.
+	pad int               // BINARY(n): n; row events drop trailing zero bytes
+	fsp int               // TIME(fsp): row events drop a zero fraction
+	enc encoding.Encoding // text not in UTF-8: its character set
 }
 
 // binaryCollation is the collation id of the binary character set.
@@ -47,10 +55,12 @@ const binaryCollation = 63
 
 // binlogColumns derives the columns of a table from a TableMapEvent carrying
 // binlog_row_metadata=FULL metadata. jsonCols names MariaDB's JSON columns,
-// which the binlog shows as LONGTEXT.
+// which the binlog shows as LONGTEXT; charsets maps collation ids to
+// character sets (see collationCharsets). A text column in a character set
+// the connector cannot convert to UTF-8 is an ErrDecode.
 func binlogColumns(types []byte, metas []uint16, names []string, unsigned map[int]bool,
-	collations map[int]uint64, enums, sets map[int][]string, jsonCols map[string]bool,
-) []column {
+	collations map[int]uint64, enums, sets map[int][]string, jsonCols map[string]bool, charsets map[uint64]string,
+) ([]column, error) {
 	cols := make([]column, len(types))
 	for i, t := range types {
 		c := &cols[i]
@@ -86,8 +96,13 @@ func binlogColumns(types []byte, metas []uint16, names []string, unsigned map[in
 			c.kind = kindTimestamp
 		case gmysql.MYSQL_TYPE_DATE, gmysql.MYSQL_TYPE_NEWDATE:
 			c.kind = kindDate
-		case gmysql.MYSQL_TYPE_TIME, gmysql.MYSQL_TYPE_TIME2:
+		case gmysql.MYSQL_TYPE_TIME:
 			c.kind = kindTime
+		case gmysql.MYSQL_TYPE_TIME2:
+			c.kind = kindTime
+			if i < len(metas) {
+				c.fsp = int(min(metas[i], 6))
+			}
 		case gmysql.MYSQL_TYPE_BIT:
 			c.kind = kindBit
 		case gmysql.MYSQL_TYPE_ENUM:
@@ -100,14 +115,37 @@ func binlogColumns(types []byte, metas []uint16, names []string, unsigned map[in
 			c.kind = kindBinary
 		default: // VARCHAR, STRING, BLOB: text unless the binary charset
 			c.kind = kindString
-			if coll, ok := collations[i]; ok && coll == binaryCollation {
+			coll, ok := collations[i]
+			switch {
+			case ok && coll == binaryCollation:
 				c.kind = kindBinary
-			} else if jsonCols[c.name] {
+				if t == gmysql.MYSQL_TYPE_STRING && i < len(metas) {
+					c.pad = fixedLength(metas[i])
+				}
+			case jsonCols[c.name]:
 				c.kind = kindJSON
+			}
+			if ok && coll != binaryCollation {
+				enc, cs, known := textEncoding(charsets, coll)
+				if !known {
+					return nil, fmt.Errorf("%w: column %s is in character set %s, which the connector cannot convert to UTF-8", ErrDecode, c.name, cs)
+				}
+				c.enc = enc
 			}
 		}
 	}
-	return cols
+	return cols, nil
+}
+
+// fixedLength is the byte length of a CHAR/BINARY column from its
+// table-map metadata: the low byte, with two more bits hidden in the real
+// type byte for lengths above 255 (MySQL's Field_string::save_field_metadata).
+func fixedLength(meta uint16) int {
+	b0, b1 := byte(meta>>8), byte(meta)
+	if b0&0x30 != 0x30 {
+		return int(uint16(b1) | uint16((b0&0x30)^0x30)<<4)
+	}
+	return int(b1)
 }
 
 // appendBinlogValue appends v, a value decoded by go-mysql's row parser
@@ -148,14 +186,41 @@ func appendBinlogValue(b []byte, c *column, v any) ([]byte, error) {
 	case float64:
 		return appendFloat(b, x, 64)
 	case string:
+		if c.pad > 0 || c.fsp > 0 || c.enc != nil {
+			return appendBinlogString(b, c, x)
+		}
 		return appendText(b, c, x)
 	case []byte:
+		if c.enc != nil {
+			return appendBinlogString(b, c, string(x))
+		}
 		return appendText(b, c, string(x))
 	}
 	if _, ok := v.(*replication.JsonDiff); ok {
 		return b, fmt.Errorf("%w: column %s holds a partial JSON update; set binlog_row_value_options='' on the server so row events carry whole JSON documents", ErrDecode, c.name)
 	}
 	return b, fmt.Errorf("%w: column %s: unsupported value type %T", ErrDecode, c.name, v)
+}
+
+// appendBinlogString restores what row events leave out of a string value
+// before rendering it like the snapshot's: BINARY(n)'s trailing zero bytes,
+// TIME(fsp)'s zero fraction, and the conversion of non-UTF-8 text.
+func appendBinlogString(b []byte, c *column, s string) ([]byte, error) {
+	switch {
+	case c.kind == kindBinary && len(s) < c.pad:
+		p := make([]byte, c.pad)
+		copy(p, s)
+		s = string(p)
+	case c.kind == kindTime && c.fsp > 0 && strings.IndexByte(s, '.') < 0:
+		s += ".000000"[:c.fsp+1]
+	case c.enc != nil && c.kind != kindBinary:
+		u, err := decodeText(c.enc, s)
+		if err != nil {
+			return b, fmt.Errorf("%w: column %s: %v", ErrDecode, c.name, err)
+		}
+		s = u
+	}
+	return appendText(b, c, s)
 }
 
 // appendInt renders a signed integer, undoing the sign for unsigned columns
