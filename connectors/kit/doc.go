@@ -1,0 +1,31 @@
+// Package kit holds the pieces every connector that moves CloudEvents
+// over a message system shares, so that no connector writes its own copy:
+// the CloudEvents protocol bindings (binary mode as ce_* Kafka headers,
+// ce-* HTTP headers or CE_* RocketMQ properties; structured mode as
+// application/cloudevents+json; detecting the mode of what arrives) and
+// the sink option body (structured, binary or data), declared once.
+//
+// # Bindings
+//
+// A [Binding] names one protocol's conventions: the prefix of its
+// attribute headers and the header that carries datacontenttype. The
+// three Ferry speaks are [Kafka], [HTTP] and [RocketMQ].
+//
+// A source hands a received message to [Binding.Decode] with its content
+// type and headers. Decode detects the mode as the bindings prescribe (a
+// content type starting with application/cloudevents is structured mode,
+// else a specversion header means binary mode, else the message is plain
+// data) and returns the event: in structured mode through
+// api.Event.UnmarshalJSON, the one-pass decoder every source shares; in
+// binary mode from the headers and the body; as plain data with only
+// datacontenttype and data set, for the source to fill id, source and
+// type from the message's position.
+//
+// A sink encodes an event with [Binding.Encode] under the [Body] the user
+// chose with the shared [BodyField] (sink.body): the structured JSON with
+// the structured content type, the data with every attribute as a header
+// (binary), or the data alone.
+//
+// Everything here is a pure function of its arguments: safe for
+// concurrent use, no I/O, no goroutines. The package imports api only.
+package kit
