@@ -19,13 +19,14 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
 // Sink is the rocketmq sink plugin.
 var Sink = api.SinkPlugin{
 	Name:     "rocketmq",
-	Summary:  "Sends events to Apache RocketMQ topics, ordered per key, as structured CloudEvents or as data with CloudEvents properties.",
+	Summary:  "Sends events to Apache RocketMQ topics, ordered per key, as structured CloudEvents, as data with CloudEvents properties (binary mode) or as data alone.",
 	Spec:     sinkSpec,
 	New:      newSink,
 	Validate: validate,
@@ -52,8 +53,7 @@ var sinkSpec = func() api.Spec {
 	s = append(s, tagParam.Fields()...)
 	s = append(s, keysParam.Fields()...)
 	return append(s, api.Spec{
-		{Name: "body", Type: api.TypeString, Default: "structured", Enum: []string{"structured", "data"},
-			Description: "structured: the CloudEvent in structured JSON (property CE_contenttype application/cloudevents+json); data: the event's data only, its attributes as CE_* properties (CloudEvents RocketMQ binding, binary mode)."},
+		kit.BodyField,
 		{Name: "ordered", Type: api.TypeBool, Default: "true",
 			Description: "Send all records of one key to one queue (hash of the record key), in order. When false, or for records without a key, queues are used in turn."},
 		{Name: "producer.group", Type: api.TypeString,
@@ -169,7 +169,7 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 		batchSize:   c.Int("batch.size"),
 		maxBytes:    c.Int("max.message.bytes"),
 		parallelism: c.Int("send.parallelism"),
-		enc: encoder{topic: topic, tag: tag, keys: keys, data: c.String("body") == "data",
+		enc: encoder{topic: topic, tag: tag, keys: keys, body: kit.BodyOf(c),
 			ordered: c.Bool("ordered"), maxBytes: c.Int("max.message.bytes")},
 		sel: newSelector(),
 	}
