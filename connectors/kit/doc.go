@@ -26,6 +26,19 @@
 // the structured content type, the data with every attribute as a header
 // (binary), or the data alone.
 //
-// Everything here is a pure function of its arguments: safe for
-// concurrent use, no I/O, no goroutines. The package imports api only.
+// # Keyed parallel writes
+//
+// A sink that writes a batch over several connections or queues at once
+// splits it with [PartitionByKey] (or its own grouping, such as a queue per
+// key hash), so that a key's records stay in one group and in order, and
+// writes the groups with [RunParallel], which bounds the parallelism,
+// waits for every group before it returns (Write stays synchronous) and
+// merges the records each group rejected into one api.RecordErrors in
+// batch order. [WriteResult] turns the outcome into Write's error. A sink
+// whose writes are not idempotent keeps a [Resume], so the engine's retry
+// of a failed batch skips the records that batch already stored.
+//
+// The bindings and PartitionByKey are pure functions, safe for concurrent
+// use; RunParallel starts goroutines that end before it returns. The
+// package does no I/O of its own and imports api only.
 package kit
