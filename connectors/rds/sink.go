@@ -12,12 +12,12 @@ import (
 	"math/bits"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
@@ -177,41 +177,25 @@ func recordErrors(rejected map[int]error) error {
 
 // applyParallel partitions ops by key hash and applies each partition in
 // its own transaction at the same time: a key's operations stay in one
-// partition, in order. The goroutines end before it returns.
+// partition, in order (kit.PartitionByKey, kit.RunParallel). A partition
+// that committed is replayed with the rest on retry, which upserts and
+// deletes by key make harmless. The joined error is Fatal when any part's
+// is.
 func (s *sink) applyParallel(ctx context.Context, records []api.Record, ops []op, rejected map[int]error) error {
-	n := s.cfg.parallelism
-	parts := make([][]op, n)
-	for _, o := range ops {
-		p := int(o.key % uint64(n))
-		parts[p] = append(parts[p], o)
-	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for _, part := range parts {
-		if len(part) == 0 {
-			continue
+	parts := kit.PartitionByKey(ops, s.cfg.parallelism, func(o *op) uint64 { return o.key })
+	bad, err := kit.RunParallel(ctx, parts, len(parts), func(ctx context.Context, part []op) (api.RecordErrors, error) {
+		rej := map[int]error{}
+		err := s.apply(ctx, records, part, rej)
+		out := make(api.RecordErrors, 0, len(rej))
+		for i, e := range rej {
+			out = append(out, api.RecordError{Index: i, Err: e})
 		}
-		wg.Go(func() {
-			rej := map[int]error{}
-			err := s.apply(ctx, records, part, rej)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			}
-			for i, e := range rej {
-				rejected[i] = e
-			}
-		})
+		return out, err
+	})
+	for _, re := range bad {
+		rejected[re.Index] = re.Err
 	}
-	wg.Wait()
-	// A partition that committed is replayed with the rest on retry, which
-	// upserts and deletes by key make harmless. The joined error is Fatal
-	// when any part is.
-	return errors.Join(errs...)
+	return err
 }
 
 // apply runs ops in one transaction (with the positions, when exactly

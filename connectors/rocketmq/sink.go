@@ -8,9 +8,7 @@ import (
 	"net"
 	"os"
 	"regexp"
-	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -142,12 +140,9 @@ type sink struct {
 	p    rmq.Producer
 	next uint64 // round-robin cursor for messages without a sharding key
 
-	// stored marks, during a Write, the records of its batch already
-	// stored; Write's sending goroutines each set distinct elements.
-	stored []bool
-	// resume holds the events (eventKey) a failed Write stored: the
-	// engine retries the same batch next, and these are not sent again.
-	resume map[string]bool
+	// resume marks the records a Write stored, and skips on the engine's
+	// retry of a failed Write what it stored.
+	resume kit.Resume
 }
 
 func newSink(tc api.TaskConfig) (api.Sink, error) {
@@ -244,38 +239,21 @@ func reachable(ctx context.Context, addrs []string) error {
 // neither repeats nor reorders them. Only a send that failed after the
 // broker stored it (a timeout) repeats messages: at-least-once.
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
-	resume := s.resume
-	s.resume = nil
 	if len(records) == 0 {
+		s.resume.End(records, nil)
 		return nil
 	}
-	s.stored = slices.Grow(s.stored[:0], len(records))[:len(records)]
-	clear(s.stored)
-	err := s.write(ctx, records, resume)
-	var re *api.RecordErrors
-	if err != nil && api.IsRetryable(err) && !errors.As(err, &re) {
-		for i, ok := range s.stored {
-			if ok && records[i].Event.ID != "" {
-				if s.resume == nil {
-					s.resume = map[string]bool{}
-				}
-				s.resume[eventKey(&records[i].Event)] = true
-			}
-		}
-	}
+	s.resume.Begin(len(records))
+	err := s.write(ctx, records)
+	s.resume.End(records, err)
 	return err
 }
 
-// eventKey identifies an event: CloudEvents makes source and id unique
-// together.
-func eventKey(e *api.Event) string { return e.Source + "\x00" + e.ID }
-
-func (s *sink) write(ctx context.Context, records []api.Record, resume map[string]bool) error {
+func (s *sink) write(ctx context.Context, records []api.Record) error {
 	var bad api.RecordErrors
 	msgs := make([]message, 0, len(records))
 	for i := range records {
-		if resume != nil && resume[eventKey(&records[i].Event)] {
-			s.stored[i] = true
+		if s.resume.Skip(records, i) {
 			continue
 		}
 		m, err := s.enc.encode(i, &records[i])
@@ -296,51 +274,15 @@ func (s *sink) write(ctx context.Context, records []api.Record, resume map[strin
 		}
 		rejected, err := s.send(ctx, []message{*m})
 		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("rocketmq sink: %w", ctx.Err())
-			}
-			return api.Retryable(err)
+			return kit.WriteResult(ctx, nil, err)
 		}
 		bad = append(bad, rejected...)
 		m.msg = nil // sent or rejected
 	}
 
-	groups := s.plan(msgs)
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-		next atomic.Int64
-	)
-	for range min(s.parallelism, len(groups)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(groups) {
-					return
-				}
-				rejected, err := s.sendGroup(ctx, groups[i])
-				mu.Lock()
-				bad = append(bad, rejected...)
-				if err != nil {
-					errs = append(errs, err)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if errs != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("rocketmq sink: %w", ctx.Err())
-		}
-		return api.Retryable(errors.Join(errs...))
-	}
-	if bad != nil {
-		slices.SortFunc(bad, func(a, b api.RecordError) int { return a.Index - b.Index })
-		return &bad
-	}
-	return nil
+	// Each queue's messages go in order on one goroutine; queues at once.
+	rejected, err := kit.RunParallel(ctx, s.plan(msgs), s.parallelism, s.sendGroup)
+	return kit.WriteResult(ctx, append(bad, rejected...), err)
 }
 
 // plan groups the unsent messages by topic and queue, keeping their order
@@ -424,7 +366,7 @@ func (s *sink) send(ctx context.Context, msgs []message) (api.RecordErrors, erro
 			s.log.Debug("rocketmq: message stored with status", "status", res.Status, "queue", res.MessageQueue)
 		}
 		for _, m := range msgs {
-			s.stored[m.index] = true
+			s.resume.Stored(m.index)
 		}
 		return nil, nil
 	}
