@@ -38,6 +38,14 @@
 // whose writes are not idempotent keeps a [Resume], so the engine's retry
 // of a failed batch skips the records that batch already stored.
 //
+// # Error triage
+//
+// A connector sorts its system's errors into three [Class]es — transient
+// (retry with backoff, honouring the system's retry-after), the record's
+// own fault (that record is rejected in api.RecordErrors with [Reject]),
+// fatal (the task fails) — with a [Triage], whose Mark applies api's error
+// protocol (api.Retryable, api.RetryAfter, api.Fatal).
+//
 // The bindings and PartitionByKey are pure functions, safe for concurrent
 // use; RunParallel starts goroutines that end before it returns. The
 // package does no I/O of its own and imports api only.

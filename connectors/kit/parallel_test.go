@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kit"
@@ -196,5 +197,44 @@ func TestResume(t *testing.T) {
 		if s := write(func(int) bool { return true }, nil); s != nil {
 			t.Fatalf("after %v the next write skipped %v", err, s)
 		}
+	}
+}
+
+func TestTriageMark(t *testing.T) {
+	t.Parallel()
+	errDenied, errBusy, errTooBig, errOther := errors.New("denied"), errors.New("busy"), errors.New("too big"), errors.New("other")
+	tr := kit.Triage{
+		Classify: func(err error) kit.Class {
+			switch {
+			case errors.Is(err, errDenied):
+				return kit.Fatal
+			case errors.Is(err, errTooBig):
+				return kit.RecordFault
+			}
+			return kit.Transient
+		},
+		RetryAfter: func(err error) time.Duration {
+			if errors.Is(err, errBusy) {
+				return 3 * time.Second
+			}
+			return 0
+		},
+	}
+	if err := tr.Mark(fmt.Errorf("write: %w", errDenied)); !api.IsFatal(err) || !errors.Is(err, errDenied) {
+		t.Errorf("fatal: %v", err)
+	}
+	if err := tr.Mark(errBusy); api.IsFatal(err) || api.BackoffHint(err) != 3*time.Second {
+		t.Errorf("busy: %v, hint %v", err, api.BackoffHint(err))
+	}
+	for _, e := range []error{errTooBig, errOther} {
+		if err := tr.Mark(e); !api.IsRetryable(err) || api.BackoffHint(err) != 0 {
+			t.Errorf("%v: %v", e, err)
+		}
+	}
+	if tr.Mark(nil) != nil {
+		t.Error("Mark(nil) is not nil")
+	}
+	if re := kit.Reject(4, errTooBig); re.Index != 4 || !api.IsFatal(re.Err) || !errors.Is(re.Err, errTooBig) {
+		t.Errorf("Reject: %+v", re)
 	}
 }
