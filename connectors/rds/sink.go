@@ -1,7 +1,6 @@
 package rds
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math/bits"
-	"slices"
 	"strconv"
 	"time"
 
@@ -149,7 +147,7 @@ func (s *sink) Write(ctx context.Context, records []api.Record) error {
 		return err
 	}
 	if len(ops) == 0 && !s.cfg.exactlyOnce {
-		return recordErrors(rejected)
+		return recordErrors(ctx, rejected)
 	}
 	if s.cfg.parallelism > 1 && len(ops) > 1 {
 		err = s.applyParallel(ctx, records, ops, rejected)
@@ -159,20 +157,19 @@ func (s *sink) Write(ctx context.Context, records []api.Record) error {
 	if err != nil {
 		return err
 	}
-	return recordErrors(rejected)
+	return recordErrors(ctx, rejected)
 }
 
 // recordErrors reports the rejected records in batch order, or nil.
-func recordErrors(rejected map[int]error) error {
+func recordErrors(ctx context.Context, rejected map[int]error) error {
 	if len(rejected) == 0 {
 		return nil
 	}
 	out := make(api.RecordErrors, 0, len(rejected))
 	for i, err := range rejected {
-		out = append(out, api.RecordError{Index: i, Err: api.Fatal(err)})
+		out = append(out, kit.Reject(i, err))
 	}
-	slices.SortFunc(out, func(a, b api.RecordError) int { return cmp.Compare(a.Index, b.Index) })
-	return &out
+	return kit.WriteResult(ctx, out, nil)
 }
 
 // applyParallel partitions ops by key hash and applies each partition in
@@ -207,7 +204,7 @@ func (s *sink) apply(ctx context.Context, records []api.Record, ops []op, reject
 	if err == nil {
 		return nil
 	}
-	if classify(err) != classRecord {
+	if classify(err) != kit.RecordFault {
 		return engineError("write", err)
 	}
 	s.meta.forgetAll() // a missing table or column may have been created since
@@ -286,7 +283,7 @@ func (s *sink) execIsolated(ctx context.Context, tx *sql.Tx, ops []op, rejected 
 			if err == nil {
 				continue
 			}
-			if classify(err) != classRecord {
+			if classify(err) != kit.RecordFault {
 				return err
 			}
 			rejected[ops[i].rec] = err

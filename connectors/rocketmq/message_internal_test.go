@@ -180,16 +180,16 @@ func TestSelectorFollowsTheChoice(t *testing.T) {
 	}
 }
 
-func TestPermanent(t *testing.T) {
+func TestClassify(t *testing.T) {
 	t.Parallel()
-	for err, want := range map[error]bool{
-		errors.New("CODE: 13, DESC: the message body size over max value"): true,
-		errors.New("CODE: 14, DESC: service not available"):                false,
-		errors.New("CODE: 130, DESC: x"):                                   false,
-		errors.New("request timeout"):                                      false,
+	for err, want := range map[error]kit.Class{
+		errors.New("CODE: 13, DESC: the message body size over max value"): kit.RecordFault,
+		errors.New("CODE: 14, DESC: service not available"):                kit.Transient,
+		errors.New("CODE: 130, DESC: x"):                                   kit.Transient,
+		errors.New("request timeout"):                                      kit.Transient,
 	} {
-		if got := permanent(err); got != want {
-			t.Errorf("permanent(%v) = %v", err, got)
+		if got := classify(err); got != want {
+			t.Errorf("classify(%v) = %v, want %v", err, got, want)
 		}
 	}
 }

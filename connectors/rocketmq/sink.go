@@ -258,7 +258,7 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 		}
 		m, err := s.enc.encode(i, &records[i])
 		if err != nil {
-			bad = append(bad, api.RecordError{Index: i, Err: api.Fatal(fmt.Errorf("rocketmq sink: %w", err))})
+			bad = append(bad, kit.Reject(i, fmt.Errorf("rocketmq sink: %w", err)))
 			continue
 		}
 		msgs = append(msgs, m)
@@ -373,11 +373,11 @@ func (s *sink) send(ctx context.Context, msgs []message) (api.RecordErrors, erro
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if !permanent(err) {
+	if classify(err) != kit.RecordFault {
 		return nil, fmt.Errorf("rocketmq sink: send %d message(s) to %s: %w", len(msgs), msgs[0].msg.Topic, err)
 	}
 	if len(msgs) == 1 {
-		return api.RecordErrors{{Index: msgs[0].index, Err: api.Fatal(fmt.Errorf("rocketmq sink: %w: %v", errRejected, err))}}, nil
+		return api.RecordErrors{kit.Reject(msgs[0].index, fmt.Errorf("rocketmq sink: %w: %v", errRejected, err))}, nil
 	}
 	var bad api.RecordErrors
 	for i := range msgs {
@@ -398,9 +398,14 @@ var brokerCode = regexp.MustCompile(`CODE: (\d+)`)
 // is refused (too large, bad properties); sending it again cannot help.
 const codeMessageIllegal = 13
 
-func permanent(err error) bool {
-	m := brokerCode.FindStringSubmatch(err.Error())
-	return m != nil && m[1] == strconv.Itoa(codeMessageIllegal)
+// classify sorts a send error (kit.Triage): the broker's refusal of the
+// message itself is the record's fault; everything else (unreachable
+// broker or name server, timeouts, broker busy) is transient.
+func classify(err error) kit.Class {
+	if m := brokerCode.FindStringSubmatch(err.Error()); m != nil && m[1] == strconv.Itoa(codeMessageIllegal) {
+		return kit.RecordFault
+	}
+	return kit.Transient
 }
 
 // Close shuts the producer down. Sends have all returned by now: Write
