@@ -47,6 +47,17 @@
 // Close is called exactly once, after Open returned nil, even if ctx was
 // cancelled; no other method is called after Close.
 //
+// # Events as JSON
+//
+// [Event.AppendJSON] writes an event in the CloudEvents JSON format
+// (structured mode); [Event.UnmarshalJSON] reads one in a single pass
+// with two allocations, and is the decoder every source that receives
+// structured-mode events uses (through connectors/kit's protocol
+// bindings). An object without a specversion member fails with
+// [ErrNoSpecVersion], so a source can take it as plain data instead.
+// [ValidJSON], [AppendJSONEscaped] and [AppendJSONUnescaped] are the
+// fast JSON helpers the engine and plugins share.
+//
 // # Errors
 //
 // Return errors wrapped with [Retryable] for transient faults (the engine

@@ -11,6 +11,11 @@ import (
 // The engine drains what is in flight, commits and marks the task finished.
 var ErrEndOfInput = errors.New("end of input")
 
+// ErrNoSpecVersion is returned by Event.UnmarshalJSON for a JSON object
+// without a specversion member: not a structured-mode CloudEvent, so a
+// source may take the object as plain data instead.
+var ErrNoSpecVersion = errors.New("cloudevent: no specversion attribute")
+
 type retryableError struct {
 	err   error
 	after time.Duration

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -62,7 +60,7 @@ func (e *Event) AppendJSON(buf []byte) ([]byte, error) {
 		buf = AppendJSONString(buf, e.DataSchema)
 	}
 	for k, v := range e.Extensions {
-		if !validExtensionName(k) {
+		if !ValidAttributeName(k) {
 			return nil, fmt.Errorf("cloudevent: invalid extension attribute name %q", k)
 		}
 		buf = append(buf, ',', '"')
@@ -120,9 +118,9 @@ func appendExtension(buf []byte, v any) ([]byte, error) {
 	}
 }
 
-// validExtensionName applies the CloudEvents rule: lower-case ASCII letters
-// and digits only.
-func validExtensionName(s string) bool {
+// ValidAttributeName applies the CloudEvents naming rule for attribute
+// and extension names: lower-case ASCII letters and digits, at least one.
+func ValidAttributeName(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -215,114 +213,4 @@ func escapeFree(s string, i int) int {
 		}
 	}
 	return i
-}
-
-// UnmarshalJSON decodes a structured-mode CloudEvent. It requires id,
-// source, specversion 1.0 and type, as the specification does.
-func (e *Event) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
-		return fmt.Errorf("cloudevent: %w", err)
-	}
-	if raw == nil {
-		return fmt.Errorf("cloudevent: not a JSON object")
-	}
-	*e = Event{}
-	str := func(name string, dst *string) error {
-		v, ok := raw[name]
-		if !ok {
-			return nil
-		}
-		delete(raw, name)
-		if err := json.Unmarshal(v, dst); err != nil {
-			return fmt.Errorf("cloudevent: attribute %q must be a string", name)
-		}
-		return nil
-	}
-	for name, dst := range map[string]*string{
-		"id": &e.ID, "source": &e.Source, "specversion": &e.SpecVersion, "type": &e.Type,
-		"subject": &e.Subject, "datacontenttype": &e.DataContentType, "dataschema": &e.DataSchema,
-	} {
-		if err := str(name, dst); err != nil {
-			return err
-		}
-	}
-	switch {
-	case e.SpecVersion != SpecVersion:
-		return fmt.Errorf("cloudevent: specversion must be %q, got %q", SpecVersion, e.SpecVersion)
-	case e.ID == "":
-		return fmt.Errorf("cloudevent: required attribute \"id\" is missing or empty")
-	case e.Source == "":
-		return fmt.Errorf("cloudevent: required attribute \"source\" is missing or empty")
-	case e.Type == "":
-		return fmt.Errorf("cloudevent: required attribute \"type\" is missing or empty")
-	}
-	if v, ok := raw["time"]; ok {
-		delete(raw, "time")
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return fmt.Errorf("cloudevent: attribute \"time\" must be an RFC 3339 string")
-		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return fmt.Errorf("cloudevent: attribute \"time\": %w", err)
-		}
-		e.Time = t
-	}
-	data, hasData := raw["data"]
-	b64, hasB64 := raw["data_base64"]
-	delete(raw, "data")
-	delete(raw, "data_base64")
-	switch {
-	case hasData && hasB64:
-		return fmt.Errorf("cloudevent: both \"data\" and \"data_base64\" are present")
-	case hasB64:
-		var s string
-		if err := json.Unmarshal(b64, &s); err != nil {
-			return fmt.Errorf("cloudevent: \"data_base64\" must be a string")
-		}
-		d, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return fmt.Errorf("cloudevent: \"data_base64\": %w", err)
-		}
-		e.Data = d
-	case hasData:
-		if !IsJSONContentType(e.DataContentType) && len(data) > 0 && data[0] == '"' {
-			var s string
-			if err := json.Unmarshal(data, &s); err != nil {
-				return fmt.Errorf("cloudevent: \"data\": %w", err)
-			}
-			e.Data = []byte(s)
-		} else {
-			e.Data = append([]byte(nil), data...)
-		}
-	}
-	for name, v := range raw {
-		if !validExtensionName(name) {
-			return fmt.Errorf("cloudevent: invalid extension attribute name %q", name)
-		}
-		var x any
-		d := json.NewDecoder(bytes.NewReader(v))
-		d.UseNumber()
-		if err := d.Decode(&x); err != nil {
-			return fmt.Errorf("cloudevent: extension %q: %w", name, err)
-		}
-		switch t := x.(type) {
-		case string, bool:
-			e.SetExtension(name, t)
-		case json.Number:
-			if i, err := t.Int64(); err == nil {
-				e.SetExtension(name, i)
-			} else if f, err := t.Float64(); err == nil {
-				e.SetExtension(name, f)
-			}
-		case nil:
-			// A null extension is the same as an absent one.
-		default:
-			return fmt.Errorf("cloudevent: extension %q must be a string, number or boolean", name)
-		}
-	}
-	return nil
 }

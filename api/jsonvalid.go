@@ -1,6 +1,9 @@
 package api
 
-import "encoding/binary"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // ValidJSON reports whether b is exactly one JSON value with optional
 // surrounding whitespace. It accepts what encoding/json's Valid accepts,
@@ -168,11 +171,52 @@ func validString(b []byte, i int) (int, bool) {
 // plainRun returns the index of the first byte at or after i that is a
 // quote, a backslash or a control character, eight bytes per step (SWAR),
 // or an index near the end of b from which bytes must be checked one at a
-// time.
+// time. After four plain words it hands a long run to longRun.
 func plainRun(b []byte, i int) int {
 	const highs = 0x8080808080808080
-	for ; i+8 <= len(b); i += 8 {
+	for n := 0; i+8 <= len(b); i += 8 {
 		if stringStops(binary.LittleEndian.Uint64(b[i:]))&highs != 0 {
+			return i
+		}
+		if n++; n == 4 {
+			return longRun(b, i+8)
+		}
+	}
+	return i
+}
+
+// longRun is plainRun for a long string (a payload): the closing quote
+// and the first backslash are found by bytes.IndexByte, which the
+// standard library vectorises, and only the control-character test runs
+// a word at a time. It returns the index of the first quote, backslash
+// or control character at or after i, or len(b).
+func longRun(b []byte, i int) int {
+	seg := b[i:]
+	if q := bytes.IndexByte(seg, '"'); q >= 0 {
+		seg = seg[:q]
+	}
+	if k := bytes.IndexByte(seg, '\\'); k >= 0 {
+		seg = seg[:k]
+	}
+	return i + firstControl(seg)
+}
+
+// firstControl returns the index of the first byte below 0x20 in s, or
+// len(s). A byte below 0x20 borrows in x-0x20…; a byte of 0x80 or more
+// has its top bit cleared by &^x, so only control bytes (and bytes after
+// one, which the exact loop never reaches) are flagged.
+func firstControl(s []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+16 <= len(s); i += 16 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		y := binary.LittleEndian.Uint64(s[i+8:])
+		if ((x-0x20*ones)&^x|(y-0x20*ones)&^y)&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < 0x20 {
 			return i
 		}
 	}

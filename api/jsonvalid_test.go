@@ -86,3 +86,21 @@ func BenchmarkValidJSON(b *testing.B) {
 		}
 	})
 }
+
+// TestValidJSONLongStrings puts a quote, a backslash escape, a control
+// byte or a non-ASCII byte at every position of strings long enough for
+// the vectorised scan (longRun), and compares with json.Valid.
+func TestValidJSONLongStrings(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{31, 32, 33, 40, 47, 48, 49, 64, 100} {
+		for pos := range n {
+			for _, ins := range []string{`"`, `\n`, `\q`, "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xff", `\"`} {
+				body := []byte(strings.Repeat("a", n))
+				s := `["` + string(body[:pos]) + ins + string(body[pos:]) + `"]`
+				if got, want := ValidJSON([]byte(s)), json.Valid([]byte(s)); got != want {
+					t.Fatalf("ValidJSON(%q) = %v, json.Valid = %v", s, got, want)
+				}
+			}
+		}
+	}
+}

@@ -2,7 +2,7 @@ package file
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -21,23 +21,30 @@ func decodeLine(path string, off int64, line []byte) (ev api.Event, ok bool, err
 		return api.Event{}, false, nil
 	}
 	if line[0] != '{' {
-		if json.Valid(line) {
+		if api.ValidJSON(line) {
 			return api.Event{}, false, errNotObject
 		}
 		return api.Event{}, false, errInvalidJSON
 	}
-	if isCloudEvent(line) {
-		if err := ev.UnmarshalJSON(line); err != nil {
+	// A CloudEvent has a top-level specversion member. The substring
+	// test spares plain lines the event decoder; the decoder itself
+	// tells an object without the member (ErrNoSpecVersion) apart, and
+	// also rejects what a sink could not encode, so a bad line is
+	// reported with its offset.
+	if bytes.Contains(line, []byte(`"specversion"`)) {
+		err := ev.UnmarshalJSON(line)
+		switch {
+		case err == nil:
+			return ev, true, nil
+		case !errors.Is(err, api.ErrNoSpecVersion):
+			if !api.ValidJSON(line) {
+				return api.Event{}, false, errInvalidJSON
+			}
 			return api.Event{}, false, err
 		}
-		// Reject now what a sink could not encode later, so the bad line
-		// is reported with its offset.
-		if _, err := ev.AppendJSON(nil); err != nil {
-			return api.Event{}, false, err
-		}
-		return ev, true, nil
-	}
-	if !json.Valid(line) {
+		// specversion only nested deeper: a plain object, already
+		// validated.
+	} else if !api.ValidJSON(line) {
 		return api.Event{}, false, errInvalidJSON
 	}
 	return api.Event{
@@ -48,33 +55,6 @@ func decodeLine(path string, off int64, line []byte) (ev api.Event, ok bool, err
 		DataContentType: "application/json",
 		Data:            bytes.Clone(line),
 	}, true, nil
-}
-
-// isCloudEvent reports whether the object in line has a top-level
-// "specversion" member. The cheap substring test spares plain lines a
-// second parse.
-func isCloudEvent(line []byte) bool {
-	if !bytes.Contains(line, []byte(`"specversion"`)) {
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(line))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return false
-	}
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		if key == "specversion" {
-			return true
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return false
-		}
-	}
-	return false
 }
 
 // lineError describes a malformed line for the user.

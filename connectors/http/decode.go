@@ -2,14 +2,14 @@ package webhook
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"iter"
 	"mime"
 	"net/http"
-	"net/url"
-	"strings"
-	"time"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 )
 
 // PlainType is the CloudEvents type of events made from plain JSON bodies.
@@ -21,142 +21,76 @@ const (
 	batchType      = "application/cloudevents-batch+json"
 )
 
-// decodeRequest returns the events a request carries. A plain JSON body
-// yields one event with an empty ID (plain reports it), which the caller
-// derives from the event's position.
+// decodeRequest returns the events a request carries, through the
+// CloudEvents HTTP binding (package kit): structured mode when the
+// Content-Type starts with application/cloudevents, else binary mode when
+// a ce-specversion header is present, else a plain JSON body. A plain
+// body yields one event with an empty ID (plain reports it), which the
+// caller derives from the event's position.
 func decodeRequest(h http.Header, body []byte) (events []api.Event, plain bool, err error) {
-	if h.Get("ce-specversion") != "" {
-		ev, err := decodeBinary(h, body)
-		if err != nil {
-			return nil, false, err
+	ev, mode, err := kit.HTTP.Decode(headerValues(h), body)
+	switch mode {
+	case kit.ModeStructured:
+		if errors.Is(err, kit.ErrUnsupportedFormat) {
+			return nil, false, fmt.Errorf("%w: %v", errUnsupportedType, err)
 		}
-		return []api.Event{ev}, false, nil
-	}
-	mt := ""
-	if ct := h.Get("Content-Type"); ct != "" {
-		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return nil, false, fmt.Errorf("%w: Content-Type %q: %v", errMalformed, ct, err)
-		}
-	}
-	switch {
-	case mt == structuredType:
-		ev, err := decodeStructured(body)
-		if err != nil {
-			return nil, false, err
-		}
-		return []api.Event{ev}, false, nil
-	case mt == batchType:
-		var raws []json.RawMessage
-		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, false, fmt.Errorf("%w: batch must be a JSON array of events: %v", errMalformed, err)
-		}
-		events = make([]api.Event, len(raws))
-		for i, raw := range raws {
-			if events[i], err = decodeStructured(raw); err != nil {
-				return nil, false, fmt.Errorf("event %d: %w", i, err)
+	case kit.ModeBatch:
+		return decodeBatch(h.Get("Content-Type"), body)
+	case kit.ModePlain:
+		mt := ""
+		if ct := h.Get("Content-Type"); ct != "" {
+			var perr error
+			if mt, _, perr = mime.ParseMediaType(ct); perr != nil {
+				return nil, false, fmt.Errorf("%w: Content-Type %q: %v", errMalformed, ct, perr)
 			}
 		}
-		return events, false, nil
-	case api.IsJSONContentType(mt):
-		if !json.Valid(body) {
-			return nil, false, fmt.Errorf("%w: body is not valid JSON", errMalformed)
+		if !api.IsJSONContentType(mt) {
+			return nil, false, fmt.Errorf("%w %q: send JSON, %s, %s or binary-mode CloudEvents", errUnsupportedType, mt, structuredType, batchType)
 		}
-		return []api.Event{{
-			SpecVersion:     api.SpecVersion,
-			Type:            PlainType,
-			DataContentType: "application/json",
-			Data:            append([]byte(nil), body...),
-		}}, true, nil
-	default:
-		return nil, false, fmt.Errorf("%w %q: send JSON, %s, %s or binary-mode CloudEvents", errUnsupportedType, mt, structuredType, batchType)
+		switch {
+		case err != nil:
+		case len(body) == 0:
+			err = fmt.Errorf("body is empty")
+		case !api.IsJSONContentType(ev.DataContentType):
+			// No Content-Type, and the binding found the body is not JSON.
+			err = fmt.Errorf("body is not valid JSON")
+		}
+		ev.Type = PlainType
+		plain = true
 	}
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	return []api.Event{ev}, plain, nil
 }
 
-func decodeStructured(b []byte) (api.Event, error) {
-	var ev api.Event
-	if err := ev.UnmarshalJSON(b); err != nil {
-		return api.Event{}, fmt.Errorf("%w: %v", errMalformed, err)
+// decodeBatch reads application/cloudevents-batch+json: a JSON array of
+// structured-mode events.
+func decodeBatch(ct string, body []byte) ([]api.Event, bool, error) {
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != batchType {
+		return nil, false, fmt.Errorf("%w %q: the batch format is %s", errUnsupportedType, ct, batchType)
 	}
-	return ev, encodable(&ev)
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
+		return nil, false, fmt.Errorf("%w: batch must be a JSON array of events: %v", errMalformed, err)
+	}
+	events := make([]api.Event, len(raws))
+	for i, raw := range raws {
+		if err := events[i].UnmarshalJSON(raw); err != nil {
+			return nil, false, fmt.Errorf("event %d: %w: %v", i, errMalformed, err)
+		}
+	}
+	return events, false, nil
 }
 
-// decodeBinary reads a binary-mode event: attributes from ce-* headers,
-// data from the body.
-func decodeBinary(h http.Header, body []byte) (api.Event, error) {
-	var ev api.Event
-	for key, vals := range h {
-		lk := strings.ToLower(key)
-		name, ok := strings.CutPrefix(lk, "ce-")
-		if !ok || len(vals) == 0 {
-			continue
-		}
-		v, err := url.PathUnescape(vals[0])
-		if err != nil {
-			return api.Event{}, fmt.Errorf("%w: header %s: %v", errMalformed, key, err)
-		}
-		switch name {
-		case "specversion":
-			ev.SpecVersion = v
-		case "id":
-			ev.ID = v
-		case "source":
-			ev.Source = v
-		case "type":
-			ev.Type = v
-		case "subject":
-			ev.Subject = v
-		case "dataschema":
-			ev.DataSchema = v
-		case "time":
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return api.Event{}, fmt.Errorf("%w: ce-time: %v", errMalformed, err)
+// headerValues yields each header's first value, as the binding reads
+// them.
+func headerValues(h http.Header) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for k, vs := range h {
+			if len(vs) > 0 && !yield(k, vs[0]) {
+				return
 			}
-			ev.Time = t
-		default:
-			if !validExtensionName(name) {
-				return api.Event{}, fmt.Errorf("%w: header %s: extension names are lower-case letters and digits", errMalformed, key)
-			}
-			ev.SetExtension(name, v)
 		}
 	}
-	switch {
-	case ev.SpecVersion != api.SpecVersion:
-		return api.Event{}, fmt.Errorf("%w: ce-specversion must be %q, got %q", errMalformed, api.SpecVersion, ev.SpecVersion)
-	case ev.ID == "" || ev.Source == "" || ev.Type == "":
-		return api.Event{}, fmt.Errorf("%w: ce-id, ce-source and ce-type are required", errMalformed)
-	}
-	ev.DataContentType = h.Get("Content-Type")
-	if len(body) > 0 {
-		ev.Data = append([]byte(nil), body...)
-		// Without a Content-Type the data could be anything; calling it
-		// JSON would make non-JSON bodies unencodable downstream.
-		if ev.DataContentType == "" && !json.Valid(body) {
-			ev.DataContentType = "application/octet-stream"
-		}
-	}
-	return ev, encodable(&ev)
-}
-
-// encodable rejects an event a sink could not write in structured mode,
-// such as JSON-typed data that is not JSON, while the client can still
-// be told.
-func encodable(ev *api.Event) error {
-	if _, err := ev.AppendJSON(nil); err != nil {
-		return fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	return nil
-}
-
-// validExtensionName applies the CloudEvents naming rule for attributes.
-func validExtensionName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
 }

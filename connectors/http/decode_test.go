@@ -50,3 +50,47 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeRequestModes(t *testing.T) {
+	t.Parallel()
+	structured := `{"specversion":"1.0","id":"s1","source":"/s","type":"t","data":{"a":1}}`
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		body    string
+		wantID  string
+		plain   bool
+		wantErr error
+	}{
+		{"structured wins over ce- headers", map[string]string{"Content-Type": "application/cloudevents+json", "Ce-Specversion": "1.0", "Ce-Id": "b1"}, structured, "s1", false, nil},
+		{"binary", map[string]string{"Content-Type": "application/json", "Ce-Specversion": "1.0", "Ce-Id": "b1", "Ce-Source": "/s", "Ce-Type": "t"}, `{"a":1}`, "b1", false, nil},
+		{"plain", map[string]string{"Content-Type": "application/json"}, `{"a":1}`, "", true, nil},
+		{"plain without Content-Type", nil, `{"a":1}`, "", true, nil},
+		{"not JSON without Content-Type", nil, `{"a":`, "", false, errMalformed},
+		{"empty plain body", map[string]string{"Content-Type": "application/json"}, ``, "", false, errMalformed},
+		{"avro structured", map[string]string{"Content-Type": "application/cloudevents+avro"}, `x`, "", false, errUnsupportedType},
+		{"batch with other format", map[string]string{"Content-Type": "application/cloudevents-batch+avro"}, `[]`, "", false, errUnsupportedType},
+		{"text body", map[string]string{"Content-Type": "text/plain"}, `hi`, "", false, errUnsupportedType},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{}
+			for k, v := range tc.headers {
+				h.Set(k, v)
+			}
+			events, plain, err := decodeRequest(h, []byte(tc.body))
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("error %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(events) != 1 || events[0].ID != tc.wantID || plain != tc.plain {
+				t.Fatalf("events %+v plain %v, want id %q plain %v", events, plain, tc.wantID, tc.plain)
+			}
+		})
+	}
+}

@@ -5,11 +5,16 @@
 // # Requests
 //
 // The endpoint accepts the CloudEvents HTTP binding in its three modes and
-// plain JSON:
+// plain JSON, read with the binding Ferry's connectors share (package
+// connectors/kit). A Content-Type starting with application/cloudevents
+// selects structured or batched mode whatever the headers; otherwise a
+// ce-specversion header selects binary mode:
 //
 //   - binary mode: ce-* headers carry the attributes (values
 //     percent-decoded), the body is the data and Content-Type its type;
-//   - structured mode: Content-Type application/cloudevents+json, one event;
+//   - structured mode: Content-Type application/cloudevents+json, one event
+//     (decoded by api.Event.UnmarshalJSON in one pass; other event
+//     formats, such as +avro, get 415);
 //   - batched mode: Content-Type application/cloudevents-batch+json, a JSON
 //     array of events;
 //   - plain JSON (application/json, any +json type, or no Content-Type):

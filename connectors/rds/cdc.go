@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 )
 
 // envelope is Debezium's change event value, as the mysql-cdc source
@@ -79,7 +80,7 @@ func (s *sink) cdcOps(ctx context.Context, records []api.Record, rejected map[in
 	failed := map[string]error{}
 	for _, t := range tables {
 		if err := s.addColumns(ctx, t, missing[t]); err != nil {
-			if !isDataErr(err) && classify(err) == classTransient && !isDDLRefused(err) {
+			if !isDataErr(err) && classify(err) == kit.Transient && !isDDLRefused(err) {
 				return nil, engineError("schema evolution", err)
 			}
 			failed[t] = err
@@ -391,5 +392,5 @@ func (s *sink) addColumns(ctx context.Context, table string, cols []newColumn) e
 // statement rather than a lost connection.
 func isDDLRefused(err error) bool {
 	c := classify(err)
-	return c == classFatal || c == classRecord || errorsAsMySQL(err)
+	return c == kit.Fatal || c == kit.RecordFault || errorsAsMySQL(err)
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 )
 
 var (
@@ -67,18 +67,14 @@ const (
 	erWrongParamCount    = 1210
 )
 
-// errClass says what a failed statement means for the records in it.
-type errClass int
+// triage sorts the server's and the driver's errors (kit.Triage).
+var triage = kit.Triage{Classify: classify}
 
-const (
-	classTransient errClass = iota // retry the whole batch later
-	classRecord                    // the data of some record is at fault
-	classFatal                     // configuration or permissions: retrying cannot help
-)
-
-// classify sorts a driver error. Unknown errors are transient, as the
-// engine treats unclassified I/O errors.
-func classify(err error) errClass {
+// classify sorts a driver error: a record's data at fault (constraints,
+// bad values, a missing table or column), fatal (permissions, a missing
+// database, SQL the server cannot parse), else transient. Unknown errors
+// are transient, as the engine treats unclassified I/O errors.
+func classify(err error) kit.Class {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
@@ -86,26 +82,22 @@ func classify(err error) errClass {
 			erBadNull, erNoDefault, erDataTooLong, erOutOfRange, erTruncatedWrong, erWarnDataTruncated,
 			erIncorrectValue, erDivByZero, erCheckConstraint, erConstraintFailed, erInvalidJSONText,
 			erNumericOutOfRange, erWrongValueForType, erCantCreateRow, erBadFieldError, erNoSuchTable:
-			return classRecord
+			return kit.RecordFault
 		case erAccessDenied, erDBAccessDenied, erTableAccessDenied, erColumnAccessDenied, erBadDB,
 			erParseError, erWrongParamCount:
-			return classFatal
+			return kit.Fatal
 		}
-		return classTransient
+		return kit.Transient
 	}
 	// Lost connections (driver.ErrBadConn, mysql.ErrInvalidConn, network
 	// errors) and everything else unknown are worth another attempt.
-	return classTransient
+	return kit.Transient
 }
 
 // engineError wraps err for the engine: Fatal for permanent faults,
 // Retryable otherwise (record faults reach here only outside a batch).
 func engineError(what string, err error) error {
-	err = fmt.Errorf("rds sink: %s: %w", what, err)
-	if classify(err) == classFatal {
-		return api.Fatal(err)
-	}
-	return api.Retryable(err)
+	return triage.Mark(fmt.Errorf("rds sink: %s: %w", what, err))
 }
 
 // errorsAsMySQL reports whether the server answered err (as opposed to a

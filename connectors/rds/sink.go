@@ -1,7 +1,6 @@
 package rds
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -10,14 +9,13 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math/bits"
-	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
@@ -149,7 +147,7 @@ func (s *sink) Write(ctx context.Context, records []api.Record) error {
 		return err
 	}
 	if len(ops) == 0 && !s.cfg.exactlyOnce {
-		return recordErrors(rejected)
+		return recordErrors(ctx, rejected)
 	}
 	if s.cfg.parallelism > 1 && len(ops) > 1 {
 		err = s.applyParallel(ctx, records, ops, rejected)
@@ -159,59 +157,42 @@ func (s *sink) Write(ctx context.Context, records []api.Record) error {
 	if err != nil {
 		return err
 	}
-	return recordErrors(rejected)
+	return recordErrors(ctx, rejected)
 }
 
 // recordErrors reports the rejected records in batch order, or nil.
-func recordErrors(rejected map[int]error) error {
+func recordErrors(ctx context.Context, rejected map[int]error) error {
 	if len(rejected) == 0 {
 		return nil
 	}
 	out := make(api.RecordErrors, 0, len(rejected))
 	for i, err := range rejected {
-		out = append(out, api.RecordError{Index: i, Err: api.Fatal(err)})
+		out = append(out, kit.Reject(i, err))
 	}
-	slices.SortFunc(out, func(a, b api.RecordError) int { return cmp.Compare(a.Index, b.Index) })
-	return &out
+	return kit.WriteResult(ctx, out, nil)
 }
 
 // applyParallel partitions ops by key hash and applies each partition in
 // its own transaction at the same time: a key's operations stay in one
-// partition, in order. The goroutines end before it returns.
+// partition, in order (kit.PartitionByKey, kit.RunParallel). A partition
+// that committed is replayed with the rest on retry, which upserts and
+// deletes by key make harmless. The joined error is Fatal when any part's
+// is.
 func (s *sink) applyParallel(ctx context.Context, records []api.Record, ops []op, rejected map[int]error) error {
-	n := s.cfg.parallelism
-	parts := make([][]op, n)
-	for _, o := range ops {
-		p := int(o.key % uint64(n))
-		parts[p] = append(parts[p], o)
-	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for _, part := range parts {
-		if len(part) == 0 {
-			continue
+	parts := kit.PartitionByKey(ops, s.cfg.parallelism, func(o *op) uint64 { return o.key })
+	bad, err := kit.RunParallel(ctx, parts, len(parts), func(ctx context.Context, part []op) (api.RecordErrors, error) {
+		rej := map[int]error{}
+		err := s.apply(ctx, records, part, rej)
+		out := make(api.RecordErrors, 0, len(rej))
+		for i, e := range rej {
+			out = append(out, api.RecordError{Index: i, Err: e})
 		}
-		wg.Go(func() {
-			rej := map[int]error{}
-			err := s.apply(ctx, records, part, rej)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			}
-			for i, e := range rej {
-				rejected[i] = e
-			}
-		})
+		return out, err
+	})
+	for _, re := range bad {
+		rejected[re.Index] = re.Err
 	}
-	wg.Wait()
-	// A partition that committed is replayed with the rest on retry, which
-	// upserts and deletes by key make harmless. The joined error is Fatal
-	// when any part is.
-	return errors.Join(errs...)
+	return err
 }
 
 // apply runs ops in one transaction (with the positions, when exactly
@@ -223,7 +204,7 @@ func (s *sink) apply(ctx context.Context, records []api.Record, ops []op, reject
 	if err == nil {
 		return nil
 	}
-	if classify(err) != classRecord {
+	if classify(err) != kit.RecordFault {
 		return engineError("write", err)
 	}
 	s.meta.forgetAll() // a missing table or column may have been created since
@@ -302,7 +283,7 @@ func (s *sink) execIsolated(ctx context.Context, tx *sql.Tx, ops []op, rejected 
 			if err == nil {
 				continue
 			}
-			if classify(err) != classRecord {
+			if classify(err) != kit.RecordFault {
 				return err
 			}
 			rejected[ops[i].rec] = err

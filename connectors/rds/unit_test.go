@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 )
 
 func TestParseNamed(t *testing.T) {
@@ -191,19 +192,19 @@ func TestClassify(t *testing.T) {
 	cases := []struct {
 		name  string
 		err   error
-		class errClass
+		class kit.Class
 		fatal bool
 	}{
-		{"deadlock", &mysql.MySQLError{Number: erLockDeadlock}, classTransient, false},
-		{"lock wait timeout", &mysql.MySQLError{Number: erLockWaitTimeout}, classTransient, false},
-		{"read-only failover", &mysql.MySQLError{Number: erOptionPreventsStmt}, classTransient, false},
-		{"bad conn", driver.ErrBadConn, classTransient, false},
-		{"invalid conn", mysql.ErrInvalidConn, classTransient, false},
-		{"duplicate key", fmt.Errorf("x: %w", &mysql.MySQLError{Number: erDupEntry}), classRecord, false},
-		{"check constraint mariadb", &mysql.MySQLError{Number: erConstraintFailed}, classRecord, false},
-		{"foreign key", &mysql.MySQLError{Number: erNoReferencedRow2}, classRecord, false},
-		{"access denied", &mysql.MySQLError{Number: erAccessDenied}, classFatal, true},
-		{"syntax", &mysql.MySQLError{Number: erParseError}, classFatal, true},
+		{"deadlock", &mysql.MySQLError{Number: erLockDeadlock}, kit.Transient, false},
+		{"lock wait timeout", &mysql.MySQLError{Number: erLockWaitTimeout}, kit.Transient, false},
+		{"read-only failover", &mysql.MySQLError{Number: erOptionPreventsStmt}, kit.Transient, false},
+		{"bad conn", driver.ErrBadConn, kit.Transient, false},
+		{"invalid conn", mysql.ErrInvalidConn, kit.Transient, false},
+		{"duplicate key", fmt.Errorf("x: %w", &mysql.MySQLError{Number: erDupEntry}), kit.RecordFault, false},
+		{"check constraint mariadb", &mysql.MySQLError{Number: erConstraintFailed}, kit.RecordFault, false},
+		{"foreign key", &mysql.MySQLError{Number: erNoReferencedRow2}, kit.RecordFault, false},
+		{"access denied", &mysql.MySQLError{Number: erAccessDenied}, kit.Fatal, true},
+		{"syntax", &mysql.MySQLError{Number: erParseError}, kit.Fatal, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -32,7 +32,7 @@ func BenchmarkWrite(b *testing.B) {
 		cfg  map[string]string
 	}{
 		{"structured", nil},
-		{"data", map[string]string{"body": "data"}},
+		{"binary", map[string]string{"body": "binary"}},
 		{"batch.size=1", map[string]string{"batch.size": "1"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {

@@ -12,15 +12,18 @@
 // duplicates a replay produces. A record key that is not printable UTF-8
 // (a binary key) is written, and hashed for the queue, in base64.
 //
-// With body=structured (the default) the body is the CloudEvent in
-// structured JSON and the property CE_contenttype is
-// "application/cloudevents+json; charset=UTF-8". With body=data the body is
-// the event's data and every attribute and extension is a property named
-// CE_<attribute> (CE_id, CE_source, CE_specversion, CE_type, CE_subject,
-// CE_time, CE_dataschema, CE_<extension>), except datacontenttype, which
-// is CE_contenttype: the binary mode of the CloudEvents RocketMQ binding.
-// An event without data gets a one-byte body of NUL, which the binding's
-// readers take as "no data" (RocketMQ refuses empty bodies).
+// The body follows the shared sink option body (package kit, which also
+// holds the CloudEvents RocketMQ binding). With body=structured (the
+// default) the body is the CloudEvent in structured JSON and the property
+// CE_contenttype is "application/cloudevents+json; charset=UTF-8". With
+// body=binary the body is the event's data and every attribute and
+// extension is a property named CE_<attribute> (CE_id, CE_source,
+// CE_specversion, CE_type, CE_subject, CE_time, CE_dataschema,
+// CE_<extension>), except datacontenttype, which is CE_contenttype: the
+// binary mode of the CloudEvents RocketMQ binding. With body=data the
+// body is the event's data and no CloudEvents property is set. In binary
+// and data mode an event without data gets a one-byte body of NUL, which
+// the binding's readers take as "no data" (RocketMQ refuses empty bodies).
 //
 // # Order and delivery
 //
@@ -71,7 +74,7 @@
 //	topic              string                Destination topic (or topic.form, topic.value, topic.template). Required.
 //	tag                string                Message tag (TAGS), or from the event with tag.form …
 //	keys               string                Message keys (KEYS); default the record key; the event id is always added.
-//	body               string    structured  structured or data.
+//	body               string    structured  structured, binary or data.
 //	ordered            boolean   true        Hash queue selection by record key.
 //	message.type       string    NORMAL      NORMAL or FIFO (RocketMQ 5 FIFO topic: set the message group).
 //	producer.group     string                Default ferry-<connector>.

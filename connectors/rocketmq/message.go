@@ -4,25 +4,19 @@ import (
 	"cmp"
 	"encoding/base64"
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
-// Property names of the CloudEvents RocketMQ binding: every attribute
-// and extension but data becomes a property named "CE_" + the attribute,
-// except datacontenttype, which is CE_contenttype (the property a
-// receiver inspects to tell structured from binary mode).
+// The CloudEvents RocketMQ binding (attributes as CE_* properties,
+// datacontenttype as CE_contenttype) is package kit's kit.RocketMQ.
 const (
-	cePrefix          = "CE_"
-	propContentType   = "CE_contenttype"
-	structuredCT      = "application/cloudevents+json; charset=UTF-8"
 	maxTopicLen       = 127
 	maxPropertyBytes  = 32767 // the broker stores the properties' length as a Java short
 	fixedMessageBytes = 22    // per-message framing inside a batch: 5 int32 and one int16
@@ -38,7 +32,7 @@ const (
 // different property.
 const propMessageGroup = "__SHARDINGKEY"
 
-// emptyBody stands for an event without data in data mode: RocketMQ
+// emptyBody stands for an event without data in binary and data mode: RocketMQ
 // refuses empty bodies, and the CloudEvents Java binding reads a single
 // NUL byte back as "no data".
 var emptyBody = []byte{0}
@@ -47,7 +41,7 @@ var emptyBody = []byte{0}
 // goroutine at a time (Write).
 type encoder struct {
 	topic, tag, keys *template.Param
-	data             bool // body=data: data only, attributes as properties
+	body             kit.Body
 	ordered          bool
 	fifo             bool // message.type=FIFO: set the message group
 	maxBytes         int
@@ -74,20 +68,16 @@ func (e *encoder) encode(index int, r *api.Record) (message, error) {
 		return message{}, err
 	}
 	props := make(map[string]string, 12)
-	var body []byte
-	if e.data {
-		body = ev.Data
-		if len(body) == 0 {
-			body = emptyBody
-		}
-		if err := attributes(ev, props); err != nil {
-			return message{}, err
-		}
-	} else {
-		if body, err = ev.AppendJSON(make([]byte, 0, 256+len(ev.Data))); err != nil {
-			return message{}, err
-		}
-		props[propContentType] = structuredCT
+	var buf []byte
+	if e.body == kit.BodyStructured {
+		buf = make([]byte, 0, 256+len(ev.Data))
+	}
+	body, err := kit.RocketMQ.Encode(e.body, ev, buf, func(k, v string) { props[k] = v })
+	if err != nil {
+		return message{}, err
+	}
+	if len(body) == 0 {
+		body = emptyBody
 	}
 	tag, err := e.render(e.tag, ev)
 	if err != nil {
@@ -187,64 +177,6 @@ func checkTopic(t string) error {
 		}
 	}
 	return nil
-}
-
-// attributes writes ev's attributes and extensions as binding properties.
-func attributes(ev *api.Event, props map[string]string) error {
-	spec := ev.SpecVersion
-	if spec == "" {
-		spec = api.SpecVersion
-	}
-	set := func(name, v string) {
-		if v != "" {
-			props[cePrefix+name] = v
-		}
-	}
-	set("specversion", spec)
-	set("id", ev.ID)
-	set("source", ev.Source)
-	set("type", ev.Type)
-	set("subject", ev.Subject)
-	if !ev.Time.IsZero() {
-		set("time", ev.Time.UTC().Format(time.RFC3339Nano))
-	}
-	if ev.DataContentType != "" {
-		props[propContentType] = ev.DataContentType
-	}
-	set("dataschema", ev.DataSchema)
-	for k, v := range ev.Extensions {
-		s, err := extensionText(v)
-		if err != nil {
-			return fmt.Errorf("cloudevent: extension %q: %w", k, err)
-		}
-		set(k, s)
-	}
-	return nil
-}
-
-// extensionText is an extension value's canonical string form (the
-// CloudEvents type system's string encoding).
-func extensionText(v any) (string, error) {
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case int:
-		return strconv.Itoa(x), nil
-	case int32:
-		return strconv.FormatInt(int64(x), 10), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64), nil
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano), nil
-	case []byte:
-		return base64.StdEncoding.EncodeToString(x), nil
-	default:
-		return "", fmt.Errorf("unsupported value type %T", v)
-	}
 }
 
 // keyText is a record key as property text. Keys are bytes and may be

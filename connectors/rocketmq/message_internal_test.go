@@ -10,6 +10,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 )
 
 func testEncoder(t testing.TB, cfg map[string]string) *encoder {
@@ -21,7 +22,7 @@ func testEncoder(t testing.TB, cfg map[string]string) *encoder {
 	}
 	tag, _ := tagParam.Compile(c)
 	keys, _ := keysParam.Compile(c)
-	return &encoder{topic: topic, tag: tag, keys: keys, data: cfg["body"] == "data", ordered: cfg["ordered"] != "false",
+	return &encoder{topic: topic, tag: tag, keys: keys, body: kit.BodyOf(c), ordered: cfg["ordered"] != "false",
 		fifo: cfg["message.type"] == "FIFO", maxBytes: defaultMaxMessageBytes}
 }
 
@@ -65,7 +66,7 @@ func TestEncode(t *testing.T) {
 		errTarget error
 	}{
 		{"constant, record key", map[string]string{"topic": "t1"}, "k1", "t1",
-			map[string]string{"KEYS": "k1 e1", "SHARDING_KEY": "k1", "TAGS": "", "CE_contenttype": structuredCT}, "k1", nil},
+			map[string]string{"KEYS": "k1 e1", "SHARDING_KEY": "k1", "TAGS": "", "CE_contenttype": kit.StructuredContentType}, "k1", nil},
 		{"no record key", map[string]string{"topic": "t1"}, "", "t1",
 			map[string]string{"KEYS": "e1", "SHARDING_KEY": ""}, "", nil},
 		{"unordered", map[string]string{"topic": "t1", "ordered": "false"}, "k1", "t1",
@@ -75,9 +76,12 @@ func TestEncode(t *testing.T) {
 			"k1", "orders", map[string]string{"KEYS": "order-7 e1", "TAGS": "u", "SHARDING_KEY": "k1"}, "k1", nil},
 		{"keys param shards keyless records", map[string]string{"topic": "t1", "keys.form": "JSONPATH", "keys.value": "$.data.id"},
 			"", "t1", map[string]string{"KEYS": "7 e1", "SHARDING_KEY": "7 e1"}, "7 e1", nil},
-		{"data body", map[string]string{"topic": "t1", "body": "data"}, "k", "t1",
+		{"binary body", map[string]string{"topic": "t1", "body": "binary"}, "k", "t1",
 			map[string]string{"CE_id": "e1", "CE_source": "/s", "CE_type": "t", "CE_specversion": "1.0",
 				"CE_time": "1970-01-01T00:00:00Z", "CE_contenttype": "application/json", "CE_subject": ""}, "k", nil},
+		{"data body", map[string]string{"topic": "t1", "body": "data"}, "k", "t1",
+			map[string]string{"CE_id": "", "CE_source": "", "CE_type": "", "CE_specversion": "",
+				"CE_time": "", "CE_contenttype": "", "KEYS": "k e1"}, "k", nil},
 		{"topic renders empty", map[string]string{"topic.form": "JSONPATH", "topic.value": "$.data.missing"}, "k", "", nil, "", errTopicEmpty},
 		{"binary record key", map[string]string{"topic": "t1"}, "\x00\x01\xff", "t1",
 			map[string]string{"KEYS": "AAH/ e1", "SHARDING_KEY": "AAH/"}, "AAH/", nil},
@@ -136,7 +140,7 @@ func TestEncodeTooLarge(t *testing.T) {
 	e.maxBytes = 1 << 30
 	ev.Data = []byte(`1`)
 	ev.Subject = strings.Repeat("s", maxPropertyBytes)
-	e.data = true
+	e.body = kit.BodyBinary
 	if _, err := e.encode(0, &api.Record{Event: ev}); !errors.Is(err, errTooLarge) {
 		t.Errorf("encode with huge properties = %v, want errTooLarge", err)
 	}
@@ -187,16 +191,16 @@ func TestSelectorFollowsTheChoice(t *testing.T) {
 	}
 }
 
-func TestPermanent(t *testing.T) {
+func TestClassify(t *testing.T) {
 	t.Parallel()
-	for err, want := range map[error]bool{
-		errors.New("CODE: 13, DESC: the message body size over max value"): true,
-		errors.New("CODE: 14, DESC: service not available"):                false,
-		errors.New("CODE: 130, DESC: x"):                                   false,
-		errors.New("request timeout"):                                      false,
+	for err, want := range map[error]kit.Class{
+		errors.New("CODE: 13, DESC: the message body size over max value"): kit.RecordFault,
+		errors.New("CODE: 14, DESC: service not available"):                kit.Transient,
+		errors.New("CODE: 130, DESC: x"):                                   kit.Transient,
+		errors.New("request timeout"):                                      kit.Transient,
 	} {
-		if got := permanent(err); got != want {
-			t.Errorf("permanent(%v) = %v", err, got)
+		if got := classify(err); got != want {
+			t.Errorf("classify(%v) = %v, want %v", err, got, want)
 		}
 	}
 }
@@ -210,7 +214,7 @@ func FuzzEncode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id, source, typ, subject, data, ct, key, ext string, dataBody bool) {
 		cfg := map[string]string{"topic.form": "JSONPATH", "topic.value": "$.data.t", "tag.form": "JSONPATH", "tag.value": "$.subject"}
 		if dataBody {
-			cfg["body"] = "data"
+			cfg["body"] = "binary"
 		}
 		e := testEncoder(t, cfg)
 		ev := api.Event{ID: id, Source: source, Type: typ, Subject: subject, Data: []byte(data), DataContentType: ct}

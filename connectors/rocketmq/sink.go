@@ -8,9 +8,7 @@ import (
 	"net"
 	"os"
 	"regexp"
-	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,13 +17,14 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
 // Sink is the rocketmq sink plugin.
 var Sink = api.SinkPlugin{
 	Name:     "rocketmq",
-	Summary:  "Sends events to Apache RocketMQ topics, ordered per key, as structured CloudEvents or as data with CloudEvents properties.",
+	Summary:  "Sends events to Apache RocketMQ topics, ordered per key, as structured CloudEvents, as data with CloudEvents properties (binary mode) or as data alone.",
 	Spec:     sinkSpec,
 	New:      newSink,
 	Validate: validate,
@@ -52,8 +51,7 @@ var sinkSpec = func() api.Spec {
 	s = append(s, tagParam.Fields()...)
 	s = append(s, keysParam.Fields()...)
 	return append(s, api.Spec{
-		{Name: "body", Type: api.TypeString, Default: "structured", Enum: []string{"structured", "data"},
-			Description: "structured: the CloudEvent in structured JSON (property CE_contenttype application/cloudevents+json); data: the event's data only, its attributes as CE_* properties (CloudEvents RocketMQ binding, binary mode)."},
+		kit.BodyField,
 		{Name: "ordered", Type: api.TypeBool, Default: "true",
 			Description: "Send all records of one key to one queue (hash of the record key), in order. When false, or for records without a key, queues are used in turn."},
 		{Name: "message.type", Type: api.TypeString, Default: "NORMAL", Enum: []string{"NORMAL", "FIFO"},
@@ -147,12 +145,9 @@ type sink struct {
 	p    rmq.Producer
 	next uint64 // round-robin cursor for messages without a sharding key
 
-	// stored marks, during a Write, the records of its batch already
-	// stored; Write's sending goroutines each set distinct elements.
-	stored []bool
-	// resume holds the events (eventKey) a failed Write stored: the
-	// engine retries the same batch next, and these are not sent again.
-	resume map[string]bool
+	// resume marks the records a Write stored, and skips on the engine's
+	// retry of a failed Write what it stored.
+	resume kit.Resume
 }
 
 func newSink(tc api.TaskConfig) (api.Sink, error) {
@@ -174,7 +169,7 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 		batchSize:   c.Int("batch.size"),
 		maxBytes:    c.Int("max.message.bytes"),
 		parallelism: c.Int("send.parallelism"),
-		enc: encoder{topic: topic, tag: tag, keys: keys, data: c.String("body") == "data",
+		enc: encoder{topic: topic, tag: tag, keys: keys, body: kit.BodyOf(c),
 			ordered: c.Bool("ordered"), fifo: c.String("message.type") == "FIFO", maxBytes: c.Int("max.message.bytes")},
 		sel: newSelector(),
 	}
@@ -249,43 +244,26 @@ func reachable(ctx context.Context, addrs []string) error {
 // neither repeats nor reorders them. Only a send that failed after the
 // broker stored it (a timeout) repeats messages: at-least-once.
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
-	resume := s.resume
-	s.resume = nil
 	if len(records) == 0 {
+		s.resume.End(records, nil)
 		return nil
 	}
-	s.stored = slices.Grow(s.stored[:0], len(records))[:len(records)]
-	clear(s.stored)
-	err := s.write(ctx, records, resume)
-	var re *api.RecordErrors
-	if err != nil && api.IsRetryable(err) && !errors.As(err, &re) {
-		for i, ok := range s.stored {
-			if ok && records[i].Event.ID != "" {
-				if s.resume == nil {
-					s.resume = map[string]bool{}
-				}
-				s.resume[eventKey(&records[i].Event)] = true
-			}
-		}
-	}
+	s.resume.Begin(len(records))
+	err := s.write(ctx, records)
+	s.resume.End(records, err)
 	return err
 }
 
-// eventKey identifies an event: CloudEvents makes source and id unique
-// together.
-func eventKey(e *api.Event) string { return e.Source + "\x00" + e.ID }
-
-func (s *sink) write(ctx context.Context, records []api.Record, resume map[string]bool) error {
+func (s *sink) write(ctx context.Context, records []api.Record) error {
 	var bad api.RecordErrors
 	msgs := make([]message, 0, len(records))
 	for i := range records {
-		if resume != nil && resume[eventKey(&records[i].Event)] {
-			s.stored[i] = true
+		if s.resume.Skip(records, i) {
 			continue
 		}
 		m, err := s.enc.encode(i, &records[i])
 		if err != nil {
-			bad = append(bad, api.RecordError{Index: i, Err: api.Fatal(fmt.Errorf("rocketmq sink: %w", err))})
+			bad = append(bad, kit.Reject(i, fmt.Errorf("rocketmq sink: %w", err)))
 			continue
 		}
 		msgs = append(msgs, m)
@@ -301,51 +279,15 @@ func (s *sink) write(ctx context.Context, records []api.Record, resume map[strin
 		}
 		rejected, err := s.send(ctx, []message{*m})
 		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("rocketmq sink: %w", ctx.Err())
-			}
-			return api.Retryable(err)
+			return kit.WriteResult(ctx, nil, err)
 		}
 		bad = append(bad, rejected...)
 		m.msg = nil // sent or rejected
 	}
 
-	groups := s.plan(msgs)
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-		next atomic.Int64
-	)
-	for range min(s.parallelism, len(groups)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(groups) {
-					return
-				}
-				rejected, err := s.sendGroup(ctx, groups[i])
-				mu.Lock()
-				bad = append(bad, rejected...)
-				if err != nil {
-					errs = append(errs, err)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if errs != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("rocketmq sink: %w", ctx.Err())
-		}
-		return api.Retryable(errors.Join(errs...))
-	}
-	if bad != nil {
-		slices.SortFunc(bad, func(a, b api.RecordError) int { return a.Index - b.Index })
-		return &bad
-	}
-	return nil
+	// Each queue's messages go in order on one goroutine; queues at once.
+	rejected, err := kit.RunParallel(ctx, s.plan(msgs), s.parallelism, s.sendGroup)
+	return kit.WriteResult(ctx, append(bad, rejected...), err)
 }
 
 // plan groups the unsent messages by topic and queue, keeping their order
@@ -429,18 +371,18 @@ func (s *sink) send(ctx context.Context, msgs []message) (api.RecordErrors, erro
 			s.log.Debug("rocketmq: message stored with status", "status", res.Status, "queue", res.MessageQueue)
 		}
 		for _, m := range msgs {
-			s.stored[m.index] = true
+			s.resume.Stored(m.index)
 		}
 		return nil, nil
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if !permanent(err) {
+	if classify(err) != kit.RecordFault {
 		return nil, fmt.Errorf("rocketmq sink: send %d message(s) to %s: %w", len(msgs), msgs[0].msg.Topic, err)
 	}
 	if len(msgs) == 1 {
-		return api.RecordErrors{{Index: msgs[0].index, Err: api.Fatal(fmt.Errorf("rocketmq sink: %w: %v", errRejected, err))}}, nil
+		return api.RecordErrors{kit.Reject(msgs[0].index, fmt.Errorf("rocketmq sink: %w: %v", errRejected, err))}, nil
 	}
 	var bad api.RecordErrors
 	for i := range msgs {
@@ -461,9 +403,14 @@ var brokerCode = regexp.MustCompile(`CODE: (\d+)`)
 // is refused (too large, bad properties); sending it again cannot help.
 const codeMessageIllegal = 13
 
-func permanent(err error) bool {
-	m := brokerCode.FindStringSubmatch(err.Error())
-	return m != nil && m[1] == strconv.Itoa(codeMessageIllegal)
+// classify sorts a send error (kit.Triage): the broker's refusal of the
+// message itself is the record's fault; everything else (unreachable
+// broker or name server, timeouts, broker busy) is transient.
+func classify(err error) kit.Class {
+	if m := brokerCode.FindStringSubmatch(err.Error()); m != nil && m[1] == strconv.Itoa(codeMessageIllegal) {
+		return kit.RecordFault
+	}
+	return kit.Transient
 }
 
 // Close shuts the producer down. Sends have all returned by now: Write

@@ -211,6 +211,14 @@ func TestBody(t *testing.T) {
 			}
 		}},
 		{"data", "data", func(t *testing.T, ms []*primitive.MessageExt) {
+			if m := ms[0]; string(m.Body) != `{"a":1}` || m.GetProperty("CE_id") != "" || m.GetProperty("CE_contenttype") != "" {
+				t.Errorf("data body: body %q, properties %v; want the data and no CE_ properties", m.Body, m.GetProperties())
+			}
+			if n := ms[1]; string(n.Body) != "\x00" {
+				t.Errorf("event without data: body %q", n.Body)
+			}
+		}},
+		{"binary", "binary", func(t *testing.T, ms []*primitive.MessageExt) {
 			m := ms[0]
 			if string(m.Body) != `{"a":1}` {
 				t.Errorf("body %q, want the data", m.Body)
@@ -475,7 +483,7 @@ func TestValidate(t *testing.T) {
 		{"tag.value without form", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "tag.value": "$.x"}, "tag.value"},
 		{"access key alone", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "access.key": "ak"}, "secret.key"},
 		{"bad address", map[string]string{"nameservers": "localhost", "topic": "t"}, "nameservers"},
-		{"bad body", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "body": "binary"}, "body"},
+		{"bad body", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "body": "json"}, "body"},
 		{"FIFO", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "message.type": "FIFO"}, ""},
 		{"unknown message type", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "message.type": "fifo"}, "message.type"},
 		{"FIFO unordered", map[string]string{"nameservers": "127.0.0.1:9876", "topic": "t", "message.type": "FIFO", "ordered": "false"}, "message.type"},

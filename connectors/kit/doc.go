@@ -1,0 +1,52 @@
+// Package kit holds the pieces every connector that moves CloudEvents
+// over a message system shares, so that no connector writes its own copy:
+// the CloudEvents protocol bindings (binary mode as ce_* Kafka headers,
+// ce-* HTTP headers or CE_* RocketMQ properties; structured mode as
+// application/cloudevents+json; detecting the mode of what arrives) and
+// the sink option body (structured, binary or data), declared once.
+//
+// # Bindings
+//
+// A [Binding] names one protocol's conventions: the prefix of its
+// attribute headers and the header that carries datacontenttype. The
+// three Ferry speaks are [Kafka], [HTTP] and [RocketMQ].
+//
+// A source hands a received message to [Binding.Decode] with its content
+// type and headers. Decode detects the mode as the bindings prescribe (a
+// content type starting with application/cloudevents is structured mode,
+// else a specversion header means binary mode, else the message is plain
+// data) and returns the event: in structured mode through
+// api.Event.UnmarshalJSON, the one-pass decoder every source shares; in
+// binary mode from the headers and the body; as plain data with only
+// datacontenttype and data set, for the source to fill id, source and
+// type from the message's position.
+//
+// A sink encodes an event with [Binding.Encode] under the [Body] the user
+// chose with the shared [BodyField] (sink.body): the structured JSON with
+// the structured content type, the data with every attribute as a header
+// (binary), or the data alone.
+//
+// # Keyed parallel writes
+//
+// A sink that writes a batch over several connections or queues at once
+// splits it with [PartitionByKey] (or its own grouping, such as a queue per
+// key hash), so that a key's records stay in one group and in order, and
+// writes the groups with [RunParallel], which bounds the parallelism,
+// waits for every group before it returns (Write stays synchronous) and
+// merges the records each group rejected into one api.RecordErrors in
+// batch order. [WriteResult] turns the outcome into Write's error. A sink
+// whose writes are not idempotent keeps a [Resume], so the engine's retry
+// of a failed batch skips the records that batch already stored.
+//
+// # Error triage
+//
+// A connector sorts its system's errors into three [Class]es — transient
+// (retry with backoff, honouring the system's retry-after), the record's
+// own fault (that record is rejected in api.RecordErrors with [Reject]),
+// fatal (the task fails) — with a [Triage], whose Mark applies api's error
+// protocol (api.Retryable, api.RetryAfter, api.Fatal).
+//
+// The bindings and PartitionByKey are pure functions, safe for concurrent
+// use; RunParallel starts goroutines that end before it returns. The
+// package does no I/O of its own and imports api only.
+package kit
