@@ -34,13 +34,20 @@ type workerOptions struct {
 	gossipKey    string
 	grace        time.Duration
 	drainTimeout time.Duration
+	leaderWait   time.Duration
 	workerID     string
 	debugFaults  string
 	taskOptions
 }
 
 func newWorkerCmd() *cobra.Command {
-	var o workerOptions
+	cmd, _ := workerCmd()
+	return cmd
+}
+
+// workerCmd returns `ferry worker` and the options its flags set.
+func workerCmd() (*cobra.Command, *workerOptions) {
+	o := &workerOptions{}
 	var configPath string
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -55,7 +62,7 @@ others first, then it leaves the cluster and exits 0.`,
 			return applyConfigFile(cmd, configPath)
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runWorker(cmd.Context(), o)
+			return runWorker(cmd.Context(), *o)
 		},
 	}
 	f := cmd.Flags()
@@ -69,6 +76,8 @@ others first, then it leaves the cluster and exits 0.`,
 	f.StringVar(&o.gossipKey, "gossip-key", "", "base64 AES key (16, 24 or 32 bytes) encrypting gossip; every worker needs the same")
 	f.DurationVar(&o.grace, "grace", time.Second, "how long a dead worker's tasks wait for it before moving (0: at once)")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, longest wait for the leader to move this worker's tasks")
+	f.DurationVar(&o.leaderWait, "leader-wait", ferryworker.DefaultLeaderWait,
+		"how long a REST write waits for a reachable leader while one is chosen before answering 503 (at most 1m)")
 	f.StringVar(&o.workerID, "worker-id", "", "worker id, unique in the cluster and stable across restarts (default: the --listen address)")
 	f.StringVar(&o.debugFaults, "debug-faults", "", "test hook: serve POST /debug/faults on this address to cut gossip and hold config reads")
 	_ = f.MarkHidden("debug-faults") // a test hook, not a feature: see docs/cluster.md
@@ -76,7 +85,7 @@ others first, then it leaves the cluster and exits 0.`,
 	// cluster, data-dir and rocketmq are required, from the command line
 	// or --config: runWorker checks them (cobra's check runs before the
 	// file is read).
-	return cmd
+	return cmd, o
 }
 
 // applyConfigFile sets every flag the config file names and the command
@@ -124,11 +133,22 @@ func applyConfigFile(cmd *cobra.Command, path string) error {
 	return nil
 }
 
-func runWorker(ctx context.Context, o workerOptions) error {
+// check reports the first flag that is missing or out of bounds.
+func (o workerOptions) check() error {
 	for _, f := range [][2]string{{"cluster", o.clusterName}, {"data-dir", o.dataDir}, {"rocketmq", o.nameServers}} {
 		if f[1] == "" {
 			return fmt.Errorf("--%s is required (on the command line or in --config)", f[0])
 		}
+	}
+	if o.leaderWait <= 0 || o.leaderWait > ferryworker.MaxLeaderWait {
+		return fmt.Errorf("--leader-wait %v: must be more than 0 and at most %v", o.leaderWait, ferryworker.MaxLeaderWait)
+	}
+	return nil
+}
+
+func runWorker(ctx context.Context, o workerOptions) error {
+	if err := o.check(); err != nil {
+		return err
 	}
 	log := loggerFrom(ctx)
 	if err := o.tuneGC(log); err != nil {
@@ -209,6 +229,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		Membership:   mem,
 		Grace:        o.grace,
 		DrainTimeout: o.drainTimeout,
+		LeaderWait:   o.leaderWait,
 		Faults:       faults,
 	})
 	if err != nil {
