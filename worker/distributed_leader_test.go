@@ -24,13 +24,7 @@ func TestWriteWaitsForNewLeader(t *testing.T) {
 		t.Skip("gossip on loopback takes seconds")
 	}
 	t.Parallel()
-	st := newMemCluster()
-	fakes := newHerdFakes()
-	g0 := freeGossip(t)
-	nodes := []*node{startNode(t, st, fakes, nil, g0)}
-	for range 2 {
-		nodes = append(nodes, startNode(t, st, fakes, []string{g0}, freeGossip(t)))
-	}
+	nodes := startCluster(t, 3, nil)
 	eventually(t, "three members, the first leads", func() bool {
 		info, err := nodes[1].w.ClusterStatus(context.Background())
 		return err == nil && len(info.Members) == 3 && info.Leader == nodes[0].id
@@ -159,14 +153,15 @@ func TestForwardedWriteReplay(t *testing.T) {
 		t.Skip("gossip on loopback takes seconds")
 	}
 	t.Parallel()
-	st := newMemCluster()
-	fakes := newHerdFakes()
-	g0 := freeGossip(t)
-	leader := startNode(t, st, fakes, nil, g0)
 	lossy := &lossyTransport{lose: map[string]int{}, seen: map[string]int{}}
-	follower := startNodeWith(t, st, fakes.registry(), []string{g0}, freeGossip(t), func(c *worker.DistributedConfig) {
-		c.HTTPClient = &http.Client{Transport: lossy, Timeout: 10 * time.Second}
+	var st *memCluster
+	nodes := startCluster(t, 2, func(i int, c *worker.DistributedConfig) {
+		st = c.Cluster.(*memCluster)
+		if i == 1 {
+			c.HTTPClient = &http.Client{Transport: lossy, Timeout: 10 * time.Second}
+		}
 	})
+	leader, follower := nodes[0], nodes[1]
 	eventually(t, "two members, the first leads", func() bool {
 		info, err := follower.w.ClusterStatus(context.Background())
 		return err == nil && len(info.Members) == 2 && info.Leader == leader.id

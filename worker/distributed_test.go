@@ -219,6 +219,30 @@ func startNodeWith(t *testing.T, st *memCluster, reg worker.Registry, seeds []st
 	return &node{id: id, url: "http://" + rest, w: w, faults: faults, stop: stop, crash: crash}
 }
 
+// startCluster starts n nodes over one in-memory store, the first the
+// others' seed (and so the leader: it started first); tune, when set,
+// changes node i's config.
+func startCluster(t *testing.T, n int, tune func(i int, c *worker.DistributedConfig)) []*node {
+	t.Helper()
+	st := newMemCluster()
+	fakes := newHerdFakes()
+	g0 := freeGossip(t)
+	var nodes []*node
+	for i := range n {
+		var seeds []string
+		gossip := g0
+		if i > 0 {
+			seeds, gossip = []string{g0}, freeGossip(t)
+		}
+		nodes = append(nodes, startNodeWith(t, st, fakes.registry(), seeds, gossip, func(c *worker.DistributedConfig) {
+			if tune != nil {
+				tune(i, c)
+			}
+		}))
+	}
+	return nodes
+}
+
 func portOf(t *testing.T, addr string) int {
 	t.Helper()
 	_, p, err := net.SplitHostPort(addr)
@@ -280,13 +304,7 @@ func TestDistributedInProcess(t *testing.T) {
 		t.Skip("gossip on loopback takes seconds")
 	}
 	t.Parallel()
-	st := newMemCluster()
-	fakes := newHerdFakes()
-	g0 := freeGossip(t)
-	nodes := []*node{startNode(t, st, fakes, nil, g0)}
-	for range 2 {
-		nodes = append(nodes, startNode(t, st, fakes, []string{g0}, freeGossip(t)))
-	}
+	nodes := startCluster(t, 3, nil)
 	ids := []string{nodes[0].id, nodes[1].id, nodes[2].id}
 	eventually(t, "three members", func() bool {
 		info, err := nodes[2].w.ClusterStatus(context.Background())

@@ -157,9 +157,6 @@ func (m *Membership) SetKeys(keys [][]byte) (KeyChange, error) {
 		}
 	}
 	m.cfg.Keys, m.cfg.SecretKey = cloneKeys(keys), nil
-	if !ch.Empty() {
-		m.log.Info("gossip keyring changed", "installed", ch.Installed, "primary", ch.Primary, "removed", ch.Removed)
-	}
 	return ch, nil
 }
 
