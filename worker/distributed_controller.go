@@ -499,6 +499,9 @@ const leaderPoll = 50 * time.Millisecond
 func (d *Distributed) onLeader(ctx context.Context, local func(context.Context) error,
 	remote func(ctx context.Context, leader string, h http.Header) error) error {
 	if isForwarded(ctx) {
+		if err := d.catchUp(ctx); err != nil {
+			return err
+		}
 		return local(ctx)
 	}
 	req := request{id: newRequestID()}
@@ -510,7 +513,11 @@ func (d *Distributed) onLeader(ctx context.Context, local func(context.Context) 
 		self, leader := d.leaderURL()
 		switch {
 		case self:
-			return local(withRequest(ctx, req))
+			ctx := withRequest(ctx, req)
+			if err := d.catchUp(ctx); err != nil {
+				return err
+			}
+			return local(ctx)
 		case leader != "":
 			h := http.Header{}
 			h.Set(requestIDHeader, req.id)
@@ -535,6 +542,27 @@ func (d *Distributed) onLeader(ctx context.Context, local func(context.Context) 
 		case <-time.After(leaderPoll):
 		}
 	}
+}
+
+// catchUp makes sure, before a replay runs, that this worker's replica
+// holds every write the lost attempt may have made: it writes the barrier
+// register, and the store applies writes in config-topic order, so once
+// its own write is applied every earlier one is too. Without it a new
+// leader whose replica lags could miss the connector the old leader
+// created and create it again. Other requests need nothing.
+func (d *Distributed) catchUp(ctx context.Context) error {
+	r := requestOf(ctx)
+	if !r.replay {
+		return nil
+	}
+	_, ver, err := d.st.Register(ctx, regBarrier)
+	if err == nil {
+		_, err = d.st.PutRegister(ctx, regBarrier, ver, []byte(r.id))
+	}
+	if err != nil && !errors.Is(err, ErrRegisterConflict) { // a conflict went through the topic too
+		return fmt.Errorf("catching up before a replayed write: %w", err)
+	}
+	return nil
 }
 
 // noLeader is onLeader's error once its wait is over.

@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/worker"
 	"github.com/ferryhq/ferry/worker/cluster"
 )
@@ -231,4 +234,83 @@ func postConnector(t *testing.T, url, name string, config map[string]string) (in
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(out)
+}
+
+// laggingStore is a replica that has not read the connectors in hidden
+// yet; its own next register write (applied in order after them) catches
+// it up, as offset/rocketmq's config topic does.
+type laggingStore struct {
+	*memCluster
+	mu     sync.Mutex
+	hidden map[string]bool
+}
+
+func (l *laggingStore) Connector(ctx context.Context, name string) (offset.Connector, error) {
+	l.mu.Lock()
+	hide := l.hidden[name]
+	l.mu.Unlock()
+	if hide {
+		return offset.Connector{}, fmt.Errorf("connector %q: %w", name, offset.ErrNotFound)
+	}
+	return l.memCluster.Connector(ctx, name)
+}
+
+func (l *laggingStore) Connectors(ctx context.Context) ([]offset.Connector, error) {
+	all, err := l.memCluster.Connectors(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.DeleteFunc(all, func(c offset.Connector) bool { return l.hidden[c.Name] }), err
+}
+
+func (l *laggingStore) PutRegister(ctx context.Context, key string, expect int64, value []byte) (int64, error) {
+	l.mu.Lock()
+	clear(l.hidden)
+	l.mu.Unlock()
+	return l.memCluster.PutRegister(ctx, key, expect, value)
+}
+
+// TestReplayCatchesUp: a new leader whose replica has not yet read the
+// old leader's create catches up before it handles the replay, so it
+// finds the connector instead of creating it a second time.
+func TestReplayCatchesUp(t *testing.T) {
+	t.Parallel()
+	var lag *laggingStore
+	n := startCluster(t, 1, func(_ int, c *worker.DistributedConfig) {
+		lag = &laggingStore{memCluster: c.Cluster.(*memCluster), hidden: map[string]bool{}}
+		c.Cluster, c.Store = lag, lag
+	})[0]
+	ctx := context.Background()
+	eventually(t, "the worker leads", func() bool {
+		info, err := n.w.ClusterStatus(ctx)
+		return err == nil && info.Leader == n.id
+	})
+	time.Sleep(200 * time.Millisecond) // its first passes are over: it writes nothing more on its own
+	// The old leader's create, applied but not yet read by this replica.
+	def, err := lag.memCluster.PutConnector(ctx, offset.Connector{Name: "lost", Config: baseConfig("lost"), Target: offset.TargetRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lag.mu.Lock()
+	lag.hidden["lost"] = true
+	lag.mu.Unlock()
+
+	b, _ := json.Marshal(map[string]any{"name": "lost", "config": baseConfig("lost")})
+	req, _ := http.NewRequest(http.MethodPost, n.url+"/connectors", strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Ferry-Forwarded-By", "w-old-follower")
+	req.Header.Set("Ferry-Request-Id", "r1")
+	req.Header.Set("Ferry-Replay", "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("replayed create: %d %s, want 201", resp.StatusCode, body)
+	}
+	got, err := lag.memCluster.Connector(ctx, "lost")
+	if err != nil || got.Revision != def.Revision {
+		t.Errorf("revision %d (%v) after the replay, want %d: the connector was written again", got.Revision, err, def.Revision)
+	}
 }

@@ -39,9 +39,12 @@ type ClusterStore interface {
 
 // Register keys. Task sets live under a prefix so that a deleted
 // connector's set can be found and tombstoned.
+// The barrier register holds nothing useful: writing it makes a replica
+// catch up (see Distributed.catchUp).
 const (
 	regAssignment = "assignment"
 	regTasks      = "tasks/"
+	regBarrier    = "barrier"
 )
 
 // taskSet is what the leader publishes per connector: the task configs it
