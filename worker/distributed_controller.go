@@ -574,7 +574,6 @@ func (d *Distributed) noLeader(cause error, began time.Time, last error, req req
 	if req.replay {
 		msg += "; an attempt's answer was lost, so the write may have been applied: read before retrying"
 	}
-	d.log.Warn("write failed: no leader", "request", req.id, "waited", time.Since(began), "last", last)
 	if cause != nil {
 		return fmt.Errorf("%s: %w: %w", msg, ErrNoLeader, cause)
 	}
