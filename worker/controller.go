@@ -14,6 +14,7 @@ import (
 // the leader. Types mirror Kafka Connect's REST payloads.
 //
 // Errors: ErrNotFound (404), ErrExists (409), ErrRebalancing (409),
+// ErrNoLeader (503 with Retry-After),
 // *api.ValidationError (400, field-level), ErrBadRequest-wrapped errors (400),
 // anything else 500.
 type Controller interface {

@@ -38,6 +38,11 @@ type DistributedConfig struct {
 	// HTTPClient forwards writes to the leader; default a client with a
 	// 60s timeout.
 	HTTPClient *http.Client
+	// LeaderWait bounds how long a REST write waits for a reachable
+	// leader while none is known or the leader cannot be reached (a new
+	// one is being chosen), before failing with ErrNoLeader; default
+	// 10s, at most MaxLeaderWait. The request's context bounds it too.
+	LeaderWait time.Duration
 	// Faults, when set, is a test hook: while it holds config reads the
 	// worker neither leads nor applies assignments, so it keeps running
 	// what it runs (pass the same Faults to the Membership to cut gossip
@@ -108,6 +113,18 @@ type taskKey struct {
 	since int64
 }
 
+// Bounds of DistributedConfig.LeaderWait. The maximum stays well under
+// the REST server's request timeout (90 s), so a waiting write still gets
+// its 503.
+const (
+	DefaultLeaderWait = 10 * time.Second
+	MaxLeaderWait     = 60 * time.Second
+)
+
+// retryAfter is the Retry-After header (seconds) of a 503: about the time
+// gossip takes to declare a dead leader dead.
+const retryAfter = "2"
+
 // NewDistributed validates cfg and returns a worker ready to Run.
 func NewDistributed(cfg DistributedConfig) (*Distributed, error) {
 	if cfg.Cluster == nil || cfg.Membership == nil {
@@ -124,6 +141,12 @@ func NewDistributed(cfg DistributedConfig) (*Distributed, error) {
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second
+	}
+	switch {
+	case cfg.LeaderWait < 0 || cfg.LeaderWait > MaxLeaderWait:
+		return nil, fmt.Errorf("worker: LeaderWait %v is outside 0–%v", cfg.LeaderWait, MaxLeaderWait)
+	case cfg.LeaderWait == 0:
+		cfg.LeaderWait = DefaultLeaderWait
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 60 * time.Second}
@@ -494,7 +517,7 @@ func hasQuorum(prev cluster.Assignment, live []cluster.Worker, members []cluster
 // own status. A connector that does not validate or plan is FAILED with no
 // tasks; a STOPPED one has none.
 func (d *Distributed) publishPlan(ctx context.Context, def offset.Connector, old taskSet, ver int64) (taskSet, error) {
-	ts := taskSet{Revision: def.Revision, Target: def.Target, Epoch: old.Epoch}
+	ts := taskSet{Revision: def.Revision, Target: def.Target, Epoch: old.Epoch, Requests: old.Requests}
 	c := &connState{def: def, v: d.eng.cfg.validate(def.Config)}
 	state := offset.StateRunning
 	switch {
@@ -753,25 +776,25 @@ func (d *Distributed) stopOwned(ctx context.Context, stop []*ownedTask) {
 	}
 }
 
-// isLeader reports whether this worker is the leader, and the leader's
-// REST URL when it is not.
-func (d *Distributed) leaderURL() (self bool, url string, err error) {
-	d.mu.Lock()
-	leader, members := d.leader, d.members
-	d.mu.Unlock()
-	if leader == "" {
-		members = d.mem.Members()
-		leader, _ = cluster.Leader(cluster.LiveWorkers(members))
+// leaderURL reports whether this worker is the leader, and the leader's
+// REST URL when it is not ("" while no leader is known). It reads the
+// membership itself rather than the loop's last pass, which a long pass
+// (tasks stopping) can hold up.
+func (d *Distributed) leaderURL() (self bool, url string) {
+	members := d.mem.Members()
+	leader, ok := cluster.Leader(cluster.LiveWorkers(members))
+	if !ok {
+		return false, ""
 	}
 	if leader == d.cfg.WorkerID {
-		return true, "", nil
+		return true, ""
 	}
 	for _, m := range members {
-		if m.Name == leader && m.Meta.RESTURL != "" {
-			return false, m.Meta.RESTURL, nil
+		if m.Name == leader {
+			return false, m.Meta.RESTURL
 		}
 	}
-	return false, "", fmt.Errorf("no leader reachable (leader %q): %w", leader, ErrRebalancing)
+	return false, ""
 }
 
 // TaskMetrics implements TaskMetricsSource: the tasks this worker ran at

@@ -2,15 +2,21 @@ package worker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/offset"
@@ -149,125 +155,153 @@ func (d *Distributed) TaskStatus(ctx context.Context, name string, task int) (Ta
 	return taskState(st, err, name, task)
 }
 
-// CreateConnector implements Controller.
+// CreateConnector implements Controller. A replayed create (an earlier
+// attempt reached a leader whose answer was lost) that finds the very
+// connector it asked for succeeds: that attempt created it.
 func (d *Distributed) CreateConnector(ctx context.Context, name string, config map[string]string, initial offset.TargetState) (ConnectorInfo, error) {
-	self, leader, err := d.leaderURL()
-	if err != nil {
-		return ConnectorInfo{}, err
-	}
-	if self || isForwarded(ctx) {
-		if _, err := d.eng.CreateConnector(ctx, name, config, initial); err != nil {
-			return ConnectorInfo{}, err
-		}
-		return d.afterWrite(ctx, name)
-	}
 	var out ConnectorInfo
-	body := map[string]any{"name": name, "config": config}
-	if initial != "" {
-		body["initial_state"] = initial
-	}
-	_, err = d.forward(ctx, leader, http.MethodPost, "/connectors", body, &out)
+	err := d.onLeader(ctx, func(ctx context.Context) error {
+		_, err := d.eng.CreateConnector(ctx, name, config, initial)
+		if errors.Is(err, ErrExists) && requestOf(ctx).replay && d.sameConnector(ctx, name, config, initial) {
+			d.log.Info("replayed create found its connector: not created again", "connector", name, "request", requestOf(ctx).id)
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+		out, err = d.afterWrite(ctx, name)
+		return err
+	}, func(ctx context.Context, leader string, h http.Header) error {
+		body := map[string]any{"name": name, "config": config}
+		if initial != "" {
+			body["initial_state"] = initial
+		}
+		_, err := d.forward(ctx, leader, http.MethodPost, "/connectors", h, body, &out)
+		return err
+	})
 	return out, err
 }
 
-// PutConnectorConfig implements Controller.
-func (d *Distributed) PutConnectorConfig(ctx context.Context, name string, config map[string]string) (ConnectorInfo, bool, error) {
-	self, leader, err := d.leaderURL()
+// sameConnector reports whether the stored connector name has exactly
+// config (with its name key) and the initial target state.
+func (d *Distributed) sameConnector(ctx context.Context, name string, config map[string]string, initial offset.TargetState) bool {
+	want, err := withName(name, config)
 	if err != nil {
-		return ConnectorInfo{}, false, err
+		return false
 	}
-	if self || isForwarded(ctx) {
-		_, created, err := d.eng.PutConnectorConfig(ctx, name, config)
-		if err != nil {
-			return ConnectorInfo{}, false, err
-		}
-		info, err := d.afterWrite(ctx, name)
-		return info, created, err
-	}
-	var out ConnectorInfo
-	code, err := d.forward(ctx, leader, http.MethodPut, "/connectors/"+url.PathEscape(name)+"/config", config, &out)
-	return out, code == http.StatusCreated, err
+	def, err := d.st.Connector(ctx, name)
+	return err == nil && maps.Equal(def.Config, want) && def.Target == cmp.Or(initial, offset.TargetRunning)
 }
 
-// PatchConnectorConfig implements Controller.
-func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, patch map[string]*string) (ConnectorInfo, error) {
-	self, leader, err := d.leaderURL()
-	if err != nil {
-		return ConnectorInfo{}, err
-	}
-	if self || isForwarded(ctx) {
-		if _, err := d.eng.PatchConnectorConfig(ctx, name, patch); err != nil {
-			return ConnectorInfo{}, err
-		}
-		return d.afterWrite(ctx, name)
-	}
+// PutConnectorConfig implements Controller. It is idempotent: a replay
+// stores nothing new (but answers created=false when the lost attempt
+// created the connector).
+func (d *Distributed) PutConnectorConfig(ctx context.Context, name string, config map[string]string) (ConnectorInfo, bool, error) {
 	var out ConnectorInfo
-	_, err = d.forward(ctx, leader, http.MethodPatch, "/connectors/"+url.PathEscape(name)+"/config", patch, &out)
+	var created bool
+	err := d.onLeader(ctx, func(ctx context.Context) error {
+		_, c, err := d.eng.PutConnectorConfig(ctx, name, config)
+		if err != nil {
+			return err
+		}
+		created = c
+		out, err = d.afterWrite(ctx, name)
+		return err
+	}, func(ctx context.Context, leader string, h http.Header) error {
+		code, err := d.forward(ctx, leader, http.MethodPut, "/connectors/"+url.PathEscape(name)+"/config", h, config, &out)
+		created = code == http.StatusCreated
+		return err
+	})
+	return out, created, err
+}
+
+// PatchConnectorConfig implements Controller. Merging the same patch
+// twice gives the same config, so a replay changes nothing.
+func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, patch map[string]*string) (ConnectorInfo, error) {
+	var out ConnectorInfo
+	err := d.onLeader(ctx, func(ctx context.Context) error {
+		if _, err := d.eng.PatchConnectorConfig(ctx, name, patch); err != nil {
+			return err
+		}
+		var err error
+		out, err = d.afterWrite(ctx, name)
+		return err
+	}, func(ctx context.Context, leader string, h http.Header) error {
+		_, err := d.forward(ctx, leader, http.MethodPatch, "/connectors/"+url.PathEscape(name)+"/config", h, patch, &out)
+		return err
+	})
 	return out, err
 }
 
 // DeleteConnector implements Controller. The owners of its tasks stop
 // them (committing offsets) when the leader's next assignment drops them.
+// A replayed delete that finds no connector succeeds: the lost attempt
+// deleted it.
 func (d *Distributed) DeleteConnector(ctx context.Context, name string) error {
-	self, leader, err := d.leaderURL()
-	if err != nil {
-		return err
-	}
-	if self || isForwarded(ctx) {
-		if err := d.eng.DeleteConnector(ctx, name); err != nil {
+	return d.onLeader(ctx, func(ctx context.Context) error {
+		err := d.eng.DeleteConnector(ctx, name)
+		if errors.Is(err, ErrNotFound) && requestOf(ctx).replay {
+			d.log.Info("replayed delete found no connector: already deleted", "connector", name, "request", requestOf(ctx).id)
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		d.reconcile(ctx)
 		return nil
-	}
-	_, err = d.forward(ctx, leader, http.MethodDelete, "/connectors/"+url.PathEscape(name), nil, nil)
-	return err
+	}, func(ctx context.Context, leader string, h http.Header) error {
+		_, err := d.forward(ctx, leader, http.MethodDelete, "/connectors/"+url.PathEscape(name), h, nil, nil)
+		return err
+	})
 }
 
-// SetTargetState implements Controller.
+// SetTargetState implements Controller. Setting the state it already has
+// changes nothing, so a replay is harmless.
 func (d *Distributed) SetTargetState(ctx context.Context, name string, target offset.TargetState) error {
-	self, leader, err := d.leaderURL()
-	if err != nil {
-		return err
+	verb := map[offset.TargetState]string{offset.TargetRunning: "resume", offset.TargetPaused: "pause", offset.TargetStopped: "stop"}[target]
+	if verb == "" {
+		return checkTarget(target)
 	}
-	if self || isForwarded(ctx) {
+	return d.onLeader(ctx, func(ctx context.Context) error {
 		if err := d.eng.SetTargetState(ctx, name, target); err != nil {
 			return err
 		}
 		_, err := d.afterWrite(ctx, name)
 		return err
-	}
-	verb := map[offset.TargetState]string{offset.TargetRunning: "resume", offset.TargetPaused: "pause", offset.TargetStopped: "stop"}[target]
-	if verb == "" {
-		return checkTarget(target)
-	}
-	_, err = d.forward(ctx, leader, http.MethodPut, "/connectors/"+url.PathEscape(name)+"/"+verb, nil, nil)
-	return err
+	}, func(ctx context.Context, leader string, h http.Header) error {
+		_, err := d.forward(ctx, leader, http.MethodPut, "/connectors/"+url.PathEscape(name)+"/"+verb, h, nil, nil)
+		return err
+	})
 }
 
 // RestartConnector implements Controller. The leader re-plans a FAILED
 // connector (a new epoch of its task set) and, with includeTasks, bumps
 // the restart counter of the chosen tasks; their owners restart them.
+// The request's id is recorded in the same task-set write, so a replay
+// restarts nothing twice.
 func (d *Distributed) RestartConnector(ctx context.Context, name string, includeTasks, onlyFailed bool) (ConnectorStateInfo, error) {
-	self, leader, err := d.leaderURL()
+	err := d.onLeader(ctx, func(ctx context.Context) error {
+		return d.restartConnector(ctx, name, includeTasks, onlyFailed)
+	}, func(ctx context.Context, leader string, h http.Header) error {
+		q := "?includeTasks=" + strconv.FormatBool(includeTasks) + "&onlyFailed=" + strconv.FormatBool(onlyFailed)
+		_, err := d.forward(ctx, leader, http.MethodPost, "/connectors/"+url.PathEscape(name)+"/restart"+q, h, nil, nil)
+		return err
+	})
 	if err != nil {
 		return ConnectorStateInfo{}, err
 	}
-	if !self && !isForwarded(ctx) {
-		q := "?includeTasks=" + strconv.FormatBool(includeTasks) + "&onlyFailed=" + strconv.FormatBool(onlyFailed)
-		if _, err := d.forward(ctx, leader, http.MethodPost, "/connectors/"+url.PathEscape(name)+"/restart"+q, nil, nil); err != nil {
-			return ConnectorStateInfo{}, err
-		}
-		return d.ConnectorStatus(ctx, name)
-	}
+	return d.ConnectorStatus(ctx, name)
+}
+
+func (d *Distributed) restartConnector(ctx context.Context, name string, includeTasks, onlyFailed bool) error {
 	def, err := d.eng.connector(ctx, name)
 	if err != nil {
-		return ConnectorStateInfo{}, err
+		return err
 	}
 	failed := map[int]bool{}
 	sts, err := d.st.Statuses(ctx, name)
 	if err != nil {
-		return ConnectorStateInfo{}, err
+		return err
 	}
 	for _, st := range sts {
 		failed[st.Task] = st.State == offset.StateFailed
@@ -294,22 +328,24 @@ func (d *Distributed) RestartConnector(ctx context.Context, name string, include
 		return changed
 	})
 	if err != nil {
-		return ConnectorStateInfo{}, err
+		return err
 	}
 	d.reconcile(ctx)
-	return d.ConnectorStatus(ctx, name)
+	return nil
 }
 
-// RestartTask implements Controller.
+// RestartTask implements Controller; like RestartConnector, a replay
+// restarts nothing twice.
 func (d *Distributed) RestartTask(ctx context.Context, name string, task int) error {
-	self, leader, err := d.leaderURL()
-	if err != nil {
+	return d.onLeader(ctx, func(ctx context.Context) error {
+		return d.restartTask(ctx, name, task)
+	}, func(ctx context.Context, leader string, h http.Header) error {
+		_, err := d.forward(ctx, leader, http.MethodPost, "/connectors/"+url.PathEscape(name)+"/tasks/"+strconv.Itoa(task)+"/restart", h, nil, nil)
 		return err
-	}
-	if !self && !isForwarded(ctx) {
-		_, err := d.forward(ctx, leader, http.MethodPost, "/connectors/"+url.PathEscape(name)+"/tasks/"+strconv.Itoa(task)+"/restart", nil, nil)
-		return err
-	}
+	})
+}
+
+func (d *Distributed) restartTask(ctx context.Context, name string, task int) error {
 	def, err := d.eng.connector(ctx, name)
 	if err != nil {
 		return err
@@ -340,16 +376,25 @@ func (d *Distributed) RestartTask(ctx context.Context, name string, task int) er
 }
 
 // updateTaskSet applies change to a connector's published task set with
-// compare-and-set, retrying when another writer came first.
+// compare-and-set, retrying when another writer came first. The request's
+// id (see onLeader) is recorded in the same write, and a request whose id
+// the set already holds changes nothing: a replayed restart is applied
+// once.
 func (d *Distributed) updateTaskSet(ctx context.Context, name string, change func(*taskSet) bool) error {
+	id := requestOf(ctx).id
 	for range 5 {
 		ts, ver, err := readTaskSet(ctx, d.st, name)
 		if err != nil {
 			return err
 		}
+		if id != "" && slices.Contains(ts.Requests, id) {
+			d.log.Info("replayed request already applied", "connector", name, "request", id)
+			return nil
+		}
 		if ver == 0 || !change(&ts) {
 			return nil
 		}
+		ts.remember(id)
 		if _, err := d.putTaskSet(ctx, name, ver, ts); err == nil {
 			return nil
 		} else if !errors.Is(err, ErrRegisterConflict) {
@@ -380,24 +425,182 @@ func (d *Distributed) afterWrite(ctx context.Context, name string) (ConnectorInf
 	return d.ConnectorInfo(ctx, name)
 }
 
-// forwardedKey marks a request context whose request was forwarded by
-// another worker: it is handled here, never forwarded again, so two
-// workers that briefly disagree on the leader cannot bounce it.
-type forwardedKey struct{}
+// Requests a follower forwards carry these headers. The request id is the
+// same on every attempt of one client request; Ferry-Replay says an
+// earlier attempt may have been applied (its answer was lost).
+const (
+	forwardedHeader = "Ferry-Forwarded-By"
+	requestIDHeader = "Ferry-Request-Id"
+	replayHeader    = "Ferry-Replay"
+)
 
-// forwardedHeader is set on requests a follower forwards to the leader.
-const forwardedHeader = "Ferry-Forwarded-By"
-
-func isForwarded(ctx context.Context) bool {
-	v, _ := ctx.Value(forwardedKey{}).(bool)
-	return v
+// request is what a write's context says about the client request it
+// serves: whether another worker forwarded it, its id, and whether an
+// earlier attempt may have been applied.
+type request struct {
+	forwarded bool
+	id        string
+	replay    bool
 }
+
+type requestKey struct{}
+
+func requestOf(ctx context.Context) request {
+	r, _ := ctx.Value(requestKey{}).(request)
+	return r
+}
+
+func withRequest(ctx context.Context, r request) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// forwardedContext marks the context of a request another worker
+// forwarded (its headers h): it is handled here, never forwarded again,
+// so two workers that briefly disagree on the leader cannot bounce it.
+func forwardedContext(ctx context.Context, h http.Header) context.Context {
+	id := h.Get(requestIDHeader)
+	if len(id) > maxRequestID {
+		id = "" // not one of ours: no replay protection rather than a huge record
+	}
+	return withRequest(ctx, request{forwarded: true, id: id, replay: h.Get(replayHeader) == "1"})
+}
+
+const maxRequestID = 64
+
+func isForwarded(ctx context.Context) bool { return requestOf(ctx).forwarded }
+
+// newRequestID returns a random id for one client write.
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// leaderPoll is how often a write waiting for a leader looks again.
+const leaderPoll = 50 * time.Millisecond
+
+// onLeader runs one REST write on the leader: local here when this
+// worker leads (or another worker forwarded the request to it), remote
+// (a forward to the leader's REST URL) otherwise.
+//
+// While no leader is known, or the leader cannot be reached (it died and
+// gossip has not declared it dead yet, or it answered 503), the write
+// waits, up to LeaderWait and the request's context, for a leader it can
+// reach (maybe this worker), then runs there; then it fails with
+// ErrNoLeader (HTTP 503 with Retry-After), and nothing was applied unless
+// an attempt's answer was lost, which the error then says.
+//
+// Every attempt carries the same request id. An attempt that may have
+// reached a leader but got no answer makes the next attempts replays, and
+// every write is idempotent under replay: PUT, PATCH and state changes
+// by nature, a create that finds its own connector and a delete that
+// finds none succeed, and restarts record the id in the task set they
+// change.
+func (d *Distributed) onLeader(ctx context.Context, local func(context.Context) error,
+	remote func(ctx context.Context, leader string, h http.Header) error) error {
+	if isForwarded(ctx) {
+		if err := d.catchUp(ctx); err != nil {
+			return err
+		}
+		return local(ctx)
+	}
+	req := request{id: newRequestID()}
+	wait := time.NewTimer(d.cfg.LeaderWait)
+	defer wait.Stop()
+	began := time.Now()
+	var last error
+	for {
+		self, leader := d.leaderURL()
+		switch {
+		case self:
+			ctx := withRequest(ctx, req)
+			if err := d.catchUp(ctx); err != nil {
+				return err
+			}
+			return local(ctx)
+		case leader != "":
+			h := http.Header{}
+			h.Set(requestIDHeader, req.id)
+			if req.replay {
+				h.Set(replayHeader, "1")
+			}
+			err := remote(ctx, leader, h)
+			var fe *forwardError
+			if !errors.As(err, &fe) || ctx.Err() != nil {
+				return err
+			}
+			last = err
+			if fe.maybeApplied {
+				req.replay = true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return d.noLeader(ctx.Err(), began, last, req)
+		case <-wait.C:
+			return d.noLeader(nil, began, last, req)
+		case <-time.After(leaderPoll):
+		}
+	}
+}
+
+// catchUp makes sure, before a replay runs, that this worker's replica
+// holds every write the lost attempt may have made: it writes the barrier
+// register, and the store applies writes in config-topic order, so once
+// its own write is applied every earlier one is too. Without it a new
+// leader whose replica lags could miss the connector the old leader
+// created and create it again. Other requests need nothing.
+func (d *Distributed) catchUp(ctx context.Context) error {
+	r := requestOf(ctx)
+	if !r.replay {
+		return nil
+	}
+	_, ver, err := d.st.Register(ctx, regBarrier)
+	if err == nil {
+		_, err = d.st.PutRegister(ctx, regBarrier, ver, []byte(r.id))
+	}
+	if err != nil && !errors.Is(err, ErrRegisterConflict) { // a conflict went through the topic too
+		return fmt.Errorf("catching up before a replayed write: %w", err)
+	}
+	return nil
+}
+
+// noLeader is onLeader's error once its wait is over.
+func (d *Distributed) noLeader(cause error, began time.Time, last error, req request) error {
+	msg := fmt.Sprintf("no reachable cluster leader after waiting %v", time.Since(began).Round(time.Millisecond))
+	if last != nil {
+		msg += "; last attempt: " + last.Error()
+	}
+	if req.replay {
+		msg += "; an attempt's answer was lost, so the write may have been applied: read before retrying"
+	}
+	if cause != nil {
+		return fmt.Errorf("%s: %w: %w", msg, ErrNoLeader, cause)
+	}
+	return fmt.Errorf("%s: %w", msg, ErrNoLeader)
+}
+
+// forwardError is a forward that got no answer from the leader, or a
+// 503: the write may be tried again, on the same or a new leader.
+type forwardError struct {
+	leader string
+	err    error
+	// maybeApplied: the request may have reached the leader (the
+	// connection broke after it was sent), so a retry is a replay.
+	maybeApplied bool
+}
+
+func (e *forwardError) Error() string {
+	return fmt.Sprintf("forward to the leader %s: %v", e.leader, e.err)
+}
+
+func (e *forwardError) Unwrap() error { return e.err }
 
 // forward sends a write to the leader's REST API and turns its answer back
 // into what the local Controller would have returned: the decoded body, or
 // an error of the same kind (and so the same HTTP status) with the
-// leader's message.
-func (d *Distributed) forward(ctx context.Context, base, method, path string, body, out any) (int, error) {
+// leader's message. No answer, or a 503, is a *forwardError.
+func (d *Distributed) forward(ctx context.Context, base, method, path string, h http.Header, body, out any) (int, error) {
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -410,6 +613,7 @@ func (d *Distributed) forward(ctx context.Context, base, method, path string, bo
 	if err != nil {
 		return 0, err
 	}
+	maps.Copy(req.Header, h)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(forwardedHeader, d.cfg.WorkerID)
 	if a := callerAuthorization(ctx); a != "" {
@@ -417,12 +621,17 @@ func (d *Distributed) forward(ctx context.Context, base, method, path string, bo
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("forward to the leader %s: %v: %w", base, err, ErrRebalancing)
+		var op *net.OpError
+		sent := !errors.As(err, &op) || op.Op != "dial"
+		return 0, &forwardError{leader: base, err: err, maybeApplied: sent}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return resp.StatusCode, fmt.Errorf("forward to the leader %s: %w", base, err)
+		return resp.StatusCode, &forwardError{leader: base, err: err, maybeApplied: true}
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return resp.StatusCode, &forwardError{leader: base, err: forwardedError(resp.StatusCode, data)}
 	}
 	if resp.StatusCode >= 300 {
 		return resp.StatusCode, forwardedError(resp.StatusCode, data)
@@ -455,6 +664,8 @@ func forwardedError(code int, data []byte) error {
 		return &requestError{kind: ErrNotFound, msg: eb.Message}
 	case http.StatusConflict:
 		return &requestError{kind: ErrExists, msg: eb.Message}
+	case http.StatusServiceUnavailable:
+		return &requestError{kind: ErrNoLeader, msg: eb.Message}
 	}
 	return errors.New(eb.Message)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/worker/cluster"
@@ -38,9 +39,12 @@ type ClusterStore interface {
 
 // Register keys. Task sets live under a prefix so that a deleted
 // connector's set can be found and tombstoned.
+// The barrier register holds nothing useful: writing it makes a replica
+// catch up (see Distributed.catchUp).
 const (
 	regAssignment = "assignment"
 	regTasks      = "tasks/"
+	regBarrier    = "barrier"
 )
 
 // taskSet is what the leader publishes per connector: the task configs it
@@ -62,6 +66,25 @@ type taskSet struct {
 	// Restarts counts operator restarts of each task: a change restarts
 	// the task on its owner.
 	Restarts []int64 `json:"restarts,omitempty"`
+	// Requests holds the ids of the last restart requests applied to the
+	// set (oldest first, at most maxRequests), so a replayed one is
+	// recognised and not applied twice.
+	Requests []string `json:"requests,omitempty"`
+}
+
+// maxRequests bounds taskSet.Requests. A replay comes within a leader
+// wait of its first attempt, so a short memory suffices.
+const maxRequests = 32
+
+// remember records request id (when not empty) as applied.
+func (ts *taskSet) remember(id string) {
+	if id == "" {
+		return
+	}
+	ts.Requests = append(ts.Requests, id)
+	if n := len(ts.Requests) - maxRequests; n > 0 {
+		ts.Requests = slices.Delete(ts.Requests, 0, n)
+	}
 }
 
 func (ts taskSet) restarts(i int) int64 {

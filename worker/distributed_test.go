@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,6 +133,9 @@ type node struct {
 	w      *worker.Distributed
 	faults *cluster.Faults
 	stop   func()
+	// crash stops the REST server and closes the membership without
+	// leaving: to the others the worker looks killed.
+	crash func()
 }
 
 func startNode(t *testing.T, st *memCluster, fakes *herdFakes, seeds []string, gossip string) *node {
@@ -140,6 +144,12 @@ func startNode(t *testing.T, st *memCluster, fakes *herdFakes, seeds []string, g
 }
 
 func startNodeReg(t *testing.T, st *memCluster, reg worker.Registry, seeds []string, gossip string) *node {
+	t.Helper()
+	return startNodeWith(t, st, reg, seeds, gossip, nil)
+}
+
+// startNodeWith starts a node whose config tune may change first.
+func startNodeWith(t *testing.T, st *memCluster, reg worker.Registry, seeds []string, gossip string, tune func(*worker.DistributedConfig)) *node {
 	t.Helper()
 	rest := loopbackAddr(t)
 	id := "w-" + rest
@@ -153,13 +163,17 @@ func startNodeReg(t *testing.T, st *memCluster, reg worker.Registry, seeds []str
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := worker.NewDistributed(worker.DistributedConfig{
+	cfg := worker.DistributedConfig{
 		Config: worker.Config{
 			WorkerID: id, Store: st, Registry: reg, Logger: logger,
 			Restart: worker.RestartPolicy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 		},
 		Cluster: st, Membership: mem, Grace: 0, DrainTimeout: 10 * time.Second,
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	w, err := worker.NewDistributed(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,15 +182,20 @@ func startNodeReg(t *testing.T, st *memCluster, reg worker.Registry, seeds []str
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	srvCtx, srvCancel := context.WithCancel(ctx)
+	srvDone := make(chan struct{})
 	done := make(chan struct{})
+	var crashed atomic.Bool
 	go func() {
 		defer close(done)
-		var wg sync.WaitGroup
-		wg.Go(func() { _ = srv.Run(ctx) })
-		if err := w.Run(ctx); err != nil {
+		go func() {
+			defer close(srvDone)
+			_ = srv.Run(srvCtx)
+		}()
+		if err := w.Run(ctx); err != nil && !crashed.Load() {
 			t.Errorf("Run: %v", err)
 		}
-		wg.Wait()
+		<-srvDone
 	}()
 	var once sync.Once
 	stop := func() {
@@ -191,7 +210,37 @@ func startNodeReg(t *testing.T, st *memCluster, reg worker.Registry, seeds []str
 	}
 	t.Cleanup(stop)
 	<-srv.Ready()
-	return &node{id: id, url: "http://" + rest, w: w, faults: faults, stop: stop}
+	crash := func() {
+		crashed.Store(true)
+		srvCancel()
+		<-srvDone
+		_ = mem.Close()
+	}
+	return &node{id: id, url: "http://" + rest, w: w, faults: faults, stop: stop, crash: crash}
+}
+
+// startCluster starts n nodes over one in-memory store, the first the
+// others' seed (and so the leader: it started first); tune, when set,
+// changes node i's config.
+func startCluster(t *testing.T, n int, tune func(i int, c *worker.DistributedConfig)) []*node {
+	t.Helper()
+	st := newMemCluster()
+	fakes := newHerdFakes()
+	g0 := freeGossip(t)
+	var nodes []*node
+	for i := range n {
+		var seeds []string
+		gossip := g0
+		if i > 0 {
+			seeds, gossip = []string{g0}, freeGossip(t)
+		}
+		nodes = append(nodes, startNodeWith(t, st, fakes.registry(), seeds, gossip, func(c *worker.DistributedConfig) {
+			if tune != nil {
+				tune(i, c)
+			}
+		}))
+	}
+	return nodes
 }
 
 func portOf(t *testing.T, addr string) int {
@@ -255,13 +304,7 @@ func TestDistributedInProcess(t *testing.T) {
 		t.Skip("gossip on loopback takes seconds")
 	}
 	t.Parallel()
-	st := newMemCluster()
-	fakes := newHerdFakes()
-	g0 := freeGossip(t)
-	nodes := []*node{startNode(t, st, fakes, nil, g0)}
-	for range 2 {
-		nodes = append(nodes, startNode(t, st, fakes, []string{g0}, freeGossip(t)))
-	}
+	nodes := startCluster(t, 3, nil)
 	ids := []string{nodes[0].id, nodes[1].id, nodes[2].id}
 	eventually(t, "three members", func() bool {
 		info, err := nodes[2].w.ClusterStatus(context.Background())

@@ -9,6 +9,11 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrRebalancing: the cluster is rebalancing; retry (HTTP 409).
 	ErrRebalancing = errors.New("cluster is rebalancing")
+	// ErrNoLeader: a cluster worker found no reachable leader for a
+	// write within its leader wait (one was being chosen, or the old one
+	// just died); the write was not applied, retry it (HTTP 503 with
+	// Retry-After).
+	ErrNoLeader = errors.New("no cluster leader available")
 	// ErrNotStopped: offsets may only change while the connector is STOPPED
 	// (HTTP 400, as Kafka Connect).
 	ErrNotStopped = errors.New("connector must be in the STOPPED state")

@@ -49,7 +49,7 @@ type ClusterTaskRef struct {
 func (s *Server) clusterRoutes(e *gin.Engine) {
 	e.Use(func(c *gin.Context) {
 		if c.GetHeader(forwardedHeader) != "" {
-			c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), forwardedKey{}, true))
+			c.Request = c.Request.WithContext(forwardedContext(c.Request.Context(), c.Request.Header))
 		}
 		c.Next()
 	})

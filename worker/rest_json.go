@@ -61,6 +61,8 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrExists), errors.Is(err, ErrRebalancing):
 		return http.StatusConflict
+	case errors.Is(err, ErrNoLeader):
+		return http.StatusServiceUnavailable
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
 	default:
@@ -84,6 +86,9 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		body.Message = "Request timed out: " + err.Error()
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", retryAfter)
 	}
 	if status >= 500 {
 		s.log.Error("REST request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)

@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"github.com/ferryhq/ferry/internal/rmqlog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,17 +26,24 @@ func init() { rootCmd.AddCommand(newWorkerCmd()) }
 
 // workerOptions are the flags of `ferry worker`.
 type workerOptions struct {
-	clusterName  string
-	dataDir      string
-	listen       string
-	gossip       string
-	join         string
-	nameServers  string
-	gossipKey    string
-	grace        time.Duration
-	drainTimeout time.Duration
-	workerID     string
-	debugFaults  string
+	clusterName string
+	dataDir     string
+	listen      string
+	gossip      string
+	join        string
+	nameServers string
+	gossipKey   string
+	// gossipKeyOnArgs: --gossip-key was given on the command line (not
+	// only in --config), where ps shows it.
+	gossipKeyOnArgs  bool
+	gossipKeyFile    string
+	rmqAccessKey     string
+	rmqSecretKeyFile string
+	grace            time.Duration
+	drainTimeout     time.Duration
+	leaderWait       time.Duration
+	workerID         string
+	debugFaults      string
 	// maxSnapshotAge and acceptLostRecords are the cluster store's
 	// snapshot age and its way past records the broker deleted.
 	maxSnapshotAge    time.Duration
@@ -45,7 +53,13 @@ type workerOptions struct {
 }
 
 func newWorkerCmd() *cobra.Command {
-	var o workerOptions
+	cmd, _ := workerCmd()
+	return cmd
+}
+
+// workerCmd returns `ferry worker` and the options its flags set.
+func workerCmd() (*cobra.Command, *workerOptions) {
+	o := &workerOptions{}
 	var configPath string
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -57,10 +71,11 @@ run the tasks the leader assigns them. Every address a worker advertises is the 
 move to the survivors after --grace. SIGINT or SIGTERM drains the worker: its tasks move to the
 others first, then it leaves the cluster and exits 0.`,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			o.gossipKeyOnArgs = cmd.Flags().Changed("gossip-key")
 			return applyConfigFile(cmd, configPath)
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runWorker(cmd.Context(), o)
+			return runWorker(cmd.Context(), *o)
 		},
 	}
 	f := cmd.Flags()
@@ -71,9 +86,16 @@ others first, then it leaves the cluster and exits 0.`,
 	f.StringVar(&o.gossip, "gossip", "127.0.0.1:7946", "gossip address IP:port, bound and advertised as is")
 	f.StringVar(&o.join, "join", "", "gossip addresses of workers to join, comma-separated")
 	f.StringVar(&o.nameServers, "rocketmq", "", "RocketMQ name servers host:port, separated by ';' (required)")
-	f.StringVar(&o.gossipKey, "gossip-key", "", "base64 AES key (16, 24 or 32 bytes) encrypting gossip; every worker needs the same")
+	f.StringVar(&o.gossipKey, "gossip-key", "", "DEPRECATED (visible in ps): use --gossip-key-file or "+envGossipKey)
+	_ = f.MarkHidden("gossip-key")
+	f.StringVar(&o.gossipKeyFile, "gossip-key-file", "", "file of base64 AES keys (16, 24 or 32 bytes), one a line, the first "+
+		"encrypting gossip; reloaded on change and on SIGHUP (key rotation). Or set "+envGossipKey+" (comma-separated)")
+	f.StringVar(&o.rmqAccessKey, "rocketmq-access-key", "", "RocketMQ ACL access key of the cluster store (or "+envRocketMQAccessKey+")")
+	f.StringVar(&o.rmqSecretKeyFile, "rocketmq-secret-key-file", "", "file holding the RocketMQ ACL secret key (or "+envRocketMQSecretKey+")")
 	f.DurationVar(&o.grace, "grace", time.Second, "how long a dead worker's tasks wait for it before moving (0: at once)")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, longest wait for the leader to move this worker's tasks")
+	f.DurationVar(&o.leaderWait, "leader-wait", ferryworker.DefaultLeaderWait,
+		"how long a REST write waits for a reachable leader while one is chosen before answering 503 (at most 1m)")
 	f.StringVar(&o.workerID, "worker-id", "", "worker id, unique in the cluster and stable across restarts (default: the --listen address)")
 	f.StringVar(&o.debugFaults, "debug-faults", "", "test hook: serve POST /debug/faults on this address to cut gossip and hold config reads")
 	_ = f.MarkHidden("debug-faults") // a test hook, not a feature: see docs/cluster.md
@@ -84,7 +106,7 @@ others first, then it leaves the cluster and exits 0.`,
 	// cluster, data-dir and rocketmq are required, from the command line
 	// or --config: runWorker checks them (cobra's check runs before the
 	// file is read).
-	return cmd
+	return cmd, o
 }
 
 // applyConfigFile sets every flag the config file names and the command
@@ -132,11 +154,22 @@ func applyConfigFile(cmd *cobra.Command, path string) error {
 	return nil
 }
 
-func runWorker(ctx context.Context, o workerOptions) error {
+// check reports the first flag that is missing or out of bounds.
+func (o workerOptions) check() error {
 	for _, f := range [][2]string{{"cluster", o.clusterName}, {"data-dir", o.dataDir}, {"rocketmq", o.nameServers}} {
 		if f[1] == "" {
 			return fmt.Errorf("--%s is required (on the command line or in --config)", f[0])
 		}
+	}
+	if o.leaderWait <= 0 || o.leaderWait > ferryworker.MaxLeaderWait {
+		return fmt.Errorf("--leader-wait %v: must be more than 0 and at most %v", o.leaderWait, ferryworker.MaxLeaderWait)
+	}
+	return nil
+}
+
+func runWorker(ctx context.Context, o workerOptions) error {
+	if err := o.check(); err != nil {
+		return err
 	}
 	log := loggerFrom(ctx)
 	if err := o.tuneGC(log); err != nil {
@@ -154,11 +187,12 @@ func runWorker(ctx context.Context, o workerOptions) error {
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	var key []byte
-	if o.gossipKey != "" {
-		if key, err = base64.StdEncoding.DecodeString(o.gossipKey); err != nil {
-			return fmt.Errorf("--gossip-key: not base64: %w", err)
-		}
+	secrets, err := o.resolveSecrets(os.Getenv)
+	if err != nil {
+		return err
+	}
+	for _, w := range secrets.warnings {
+		log.Warn(w)
 	}
 	id := o.workerID
 	if id == "" {
@@ -177,6 +211,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		NameServers: splitList(o.nameServers, ";"),
 		Cluster:     o.clusterName,
 		WorkerID:    id,
+		Credentials: secrets.creds,
 		Logger:      log,
 
 		MaxSnapshotAge:    o.maxSnapshotAge,
@@ -201,15 +236,15 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		defer stop()
 	}
 	mem, err := cluster.NewMembership(cluster.MembershipConfig{
-		Name:      id,
-		BindAddr:  gossipHost,
-		BindPort:  gossipPort,
-		Seeds:     splitList(o.join, ","),
-		Label:     o.clusterName,
-		SecretKey: key,
-		Logger:    log,
-		Meta:      cluster.Meta{WorkerID: id, RESTURL: o.scheme() + "://" + o.listen, Version: version()},
-		Faults:    faults,
+		Name:     id,
+		BindAddr: gossipHost,
+		BindPort: gossipPort,
+		Seeds:    splitList(o.join, ","),
+		Label:    o.clusterName,
+		Keys:     secrets.gossipKeys,
+		Logger:   log,
+		Meta:     cluster.Meta{WorkerID: id, RESTURL: o.scheme() + "://" + o.listen, Version: version()},
+		Faults:   faults,
 	})
 	if err != nil {
 		return err
@@ -226,6 +261,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		Membership:   mem,
 		Grace:        o.grace,
 		DrainTimeout: o.drainTimeout,
+		LeaderWait:   o.leaderWait,
 		Faults:       faults,
 	})
 	if err != nil {
@@ -242,6 +278,19 @@ func runWorker(ctx context.Context, o workerOptions) error {
 	if err != nil {
 		_ = mem.Close()
 		return err
+	}
+
+	if secrets.keyFile != "" {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		keyCtx, keyCancel := context.WithCancel(ctx)
+		keyDone := make(chan struct{})
+		go func() {
+			defer close(keyDone)
+			watchKeyFile(keyCtx, secrets.keyFile, secrets.gossipKeys, mem, log, hup, keyFilePoll)
+		}()
+		defer func() { keyCancel(); <-keyDone }()
 	}
 
 	// The server keeps answering while the worker drains (followers may

@@ -53,3 +53,39 @@ func TestWorkerConfigFile(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkerFlagBounds: out-of-bounds values are refused before the
+// worker starts.
+func TestWorkerFlagBounds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"defaults", nil, ""},
+		{"leader wait zero", []string{"--leader-wait", "0s"}, "--leader-wait"},
+		{"leader wait negative", []string{"--leader-wait", "-5s"}, "--leader-wait"},
+		{"leader wait huge", []string{"--leader-wait", "2540400h"}, "--leader-wait"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := parseWorkerFlags(t, append([]string{"--cluster", "c", "--data-dir", t.TempDir(), "--rocketmq", "127.0.0.1:1"}, tc.args...))
+			err := o.check()
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("check: %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// parseWorkerFlags parses args as `ferry worker`'s flags.
+func parseWorkerFlags(t *testing.T, args []string) workerOptions {
+	t.Helper()
+	cmd, o := workerCmd()
+	if err := cmd.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	return *o
+}

@@ -39,8 +39,14 @@ type MembershipConfig struct {
 	// so two clusters (or two tests) on one network stay apart.
 	Label string
 	// SecretKey, when set, encrypts and authenticates gossip (AES, 16, 24
-	// or 32 bytes). Members with another key or none cannot join.
+	// or 32 bytes). Members with another key or none cannot join. It is
+	// Keys with one key; give one or the other.
 	SecretKey []byte
+	// Keys is the gossip keyring, at most MaxKeys AES keys of 16, 24 or 32
+	// bytes: gossip is encrypted with the first (primary) and decrypted
+	// with any. Membership.SetKeys changes it while running (key
+	// rotation).
+	Keys [][]byte
 	// Logger receives memberlist's log lines at their levels; nil is
 	// slog.Default().
 	Logger *slog.Logger
@@ -133,6 +139,12 @@ func (c MembershipConfig) Validate() error {
 	if n := len(c.SecretKey); n != 0 && n != 16 && n != 24 && n != 32 {
 		bad("secret key is %d bytes; it must be 16, 24 or 32", n)
 	}
+	if len(c.SecretKey) > 0 && len(c.Keys) > 0 {
+		bad("give SecretKey or Keys, not both")
+	}
+	if err := checkKeys(c.Keys); err != nil {
+		errs = append(errs, err)
+	}
 	if b, err := c.Meta.encode(); err != nil {
 		errs = append(errs, err)
 	} else if len(b) > memberlist.MetaMaxSize {
@@ -157,8 +169,9 @@ func (c MembershipConfig) Validate() error {
 	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
 }
 
-// memberlistConfig builds memberlist's config around the given transport.
-func (c MembershipConfig) memberlistConfig(t memberlist.Transport, advertisePort int) *memberlist.Config {
+// memberlistConfig builds memberlist's config around the given transport
+// and keyring (nil: no encryption).
+func (c MembershipConfig) memberlistConfig(t memberlist.Transport, advertisePort int, ring *memberlist.Keyring) *memberlist.Config {
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = c.Name
 	mc.Transport = t
@@ -167,7 +180,7 @@ func (c MembershipConfig) memberlistConfig(t memberlist.Transport, advertisePort
 	mc.AdvertiseAddr = c.AdvertiseAddr
 	mc.AdvertisePort = advertisePort
 	mc.Label = c.Label
-	mc.SecretKey = c.SecretKey
+	mc.Keyring = ring
 	mc.ProbeInterval = c.ProbeInterval
 	mc.ProbeTimeout = c.ProbeTimeout
 	mc.SuspicionMult = c.SuspicionMult

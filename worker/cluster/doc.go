@@ -37,7 +37,8 @@
 // node metadata (worker ID, REST URL, version, start time, draining flag),
 // failure detection tuned to declare a killed worker dead in about 2–3 s on
 // a LAN, graceful leave that marks the worker draining first, periodic
-// re-join of the seeds to heal partitions, optional gossip encryption.
+// re-join of the seeds to heal partitions, optional gossip encryption with
+// a keyring that SetKeys rotates without a restart.
 // Members lists every member with its state; Changes signals that the list
 // changed. LiveWorkers and Departures turn the member list into the input
 // of Leader, InGrace and Assign.

@@ -13,4 +13,8 @@ var (
 	ErrClosed = errors.New("membership closed")
 	// ErrRunning: Run was called twice.
 	ErrRunning = errors.New("membership already running")
+	// ErrKeyring: SetKeys was given a keyring it cannot install (a bad
+	// key, or one that would turn encryption on or off); the keyring in
+	// use is unchanged unless the error says a step failed.
+	ErrKeyring = errors.New("gossip keyring not changed")
 )

@@ -69,6 +69,7 @@ type Membership struct {
 	// calls memberlist while holding mu.
 	life    sync.Mutex
 	ml      *memberlist.Memberlist
+	keyring *memberlist.Keyring // nil before Run and without encryption
 	running bool
 	closed  bool
 	stopped chan struct{} // closed by Leave and Close to end Run
@@ -92,6 +93,7 @@ func NewMembership(cfg MembershipConfig) (*Membership, error) {
 	}
 	cfg.Seeds = slices.Clone(cfg.Seeds)
 	cfg.SecretKey = slices.Clone(cfg.SecretKey)
+	cfg.Keys = cloneKeys(cfg.Keys)
 	m := &Membership{
 		cfg:     cfg,
 		log:     cfg.Logger.With("worker", cfg.Name),
@@ -241,7 +243,17 @@ func (m *Membership) start() error {
 	case m.running:
 		return ErrRunning
 	}
-	mc := m.cfg.memberlistConfig(m.transport, m.cfg.AdvertisePort)
+	var ring *memberlist.Keyring
+	if keys := m.cfg.keyring(); len(keys) > 0 {
+		var err error
+		if ring, err = memberlist.NewKeyring(keys[1:], keys[0]); err != nil {
+			m.closeUnusedLocked()
+			m.closed = true
+			close(m.stopped)
+			return fmt.Errorf("cluster: gossip keyring: %w", err)
+		}
+	}
+	mc := m.cfg.memberlistConfig(m.transport, m.cfg.AdvertisePort, ring)
 	d := &delegate{m}
 	mc.Delegate, mc.Events, mc.Ping = d, d, d
 	mc.Logger = newStdLogger(m.log, m.suspect)
@@ -252,7 +264,7 @@ func (m *Membership) start() error {
 		close(m.stopped)
 		return fmt.Errorf("cluster: start memberlist: %w", err)
 	}
-	m.ml, m.running = ml, true
+	m.ml, m.running, m.keyring = ml, true, ring
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -473,6 +474,14 @@ func TestMembershipConfigValidate(t *testing.T) {
 		{"wildcard bind with advertise", func(c *cluster.MembershipConfig) { c.BindAddr, c.AdvertiseAddr = "0.0.0.0", "10.0.0.1" }, ""},
 		{"bad port", func(c *cluster.MembershipConfig) { c.BindPort = 70000 }, "ports"},
 		{"key length", func(c *cluster.MembershipConfig) { c.SecretKey = []byte("short") }, "secret key is 5 bytes"},
+		{"keyring", func(c *cluster.MembershipConfig) { c.Keys = [][]byte{make([]byte, 32), make([]byte, 16)} }, ""},
+		{"keyring key length", func(c *cluster.MembershipConfig) { c.Keys = [][]byte{make([]byte, 32), []byte("short")} }, "key 2 is 5 bytes"},
+		{"keyring and secret key", func(c *cluster.MembershipConfig) { c.Keys, c.SecretKey = [][]byte{make([]byte, 16)}, make([]byte, 16) }, "not both"},
+		{"keyring too long", func(c *cluster.MembershipConfig) {
+			for i := range cluster.MaxKeys + 1 {
+				c.Keys = append(c.Keys, bytes.Repeat([]byte{byte(i)}, 16))
+			}
+		}, "at most 8"},
 		{"meta too large", func(c *cluster.MembershipConfig) { c.Meta.RESTURL = strings.Repeat("x", 500) }, "at most 512"},
 		{"probe timeout", func(c *cluster.MembershipConfig) { c.ProbeTimeout = time.Second }, "probe timeout"},
 		{"negative", func(c *cluster.MembershipConfig) { c.RejoinInterval = -1 }, "negative"},
