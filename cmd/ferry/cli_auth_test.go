@@ -60,3 +60,32 @@ func TestCLIWithTokenOverTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestRESTFlags: the REST security flags are checked before anything
+// starts, each error naming its flag.
+func TestRESTFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		o    restOptions
+		want string
+	}{
+		{"tiny body limit", restOptions{maxBodyBytes: 10}, "--rest-max-body-bytes"},
+		{"huge body limit", restOptions{maxBodyBytes: 1 << 40}, "--rest-max-body-bytes"},
+		{"client CA without a certificate", restOptions{tlsClientCA: "/ca.pem"}, "--rest-tls-client-ca needs"},
+		{"fine", restOptions{maxBodyBytes: 1 << 20, auth: "TOKEN", tokensFile: "/t"}, ""},
+	} {
+		cfg, err := tc.o.serverConfig(ferryworker.ServerConfig{})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		case tc.want == "" && cfg.Auth.Mode != ferryworker.AuthToken:
+			t.Errorf("%s: mode %q", tc.name, cfg.Auth.Mode)
+		}
+	}
+	if _, err := (restOptions{tlsPeerCA: "/nonexistent/ca.pem"}).peerClient(); err == nil || !strings.Contains(err.Error(), "--rest-tls-peer-ca") {
+		t.Errorf("peer CA: %v", err)
+	}
+}

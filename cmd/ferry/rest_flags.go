@@ -46,7 +46,9 @@ func (o *restOptions) flags(f *pflag.FlagSet) {
 
 // serverConfig fills the security part of a REST server's config.
 func (o restOptions) serverConfig(cfg ferryworker.ServerConfig) (ferryworker.ServerConfig, error) {
-	if o.maxBodyBytes < 1024 || o.maxBodyBytes > 64<<20 {
+	// Zero (options built in code, not from flags) keeps the server's
+	// default.
+	if o.maxBodyBytes != 0 && (o.maxBodyBytes < 1024 || o.maxBodyBytes > 64<<20) {
 		return cfg, fmt.Errorf("--rest-max-body-bytes must be between 1024 and %d", 64<<20)
 	}
 	cfg.MaxBodyBytes = o.maxBodyBytes
