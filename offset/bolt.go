@@ -185,6 +185,8 @@ type statusRecord struct {
 	Trace      string    `json:"trace,omitempty"`
 	Generation int64     `json:"generation"`
 	Updated    time.Time `json:"updated"`
+	// Retrying is RetryingSince; absent when healthy.
+	Retrying *time.Time `json:"retrying_since,omitempty"`
 }
 
 // PutConnector implements Store. Revision is the connectors bucket's next
@@ -423,7 +425,7 @@ func (b *Bolt) PutStatus(ctx context.Context, s Status) error {
 			}
 		}
 		v, err := json.Marshal(statusRecord{V: jsonRecordV1, State: s.State, WorkerID: s.WorkerID,
-			Trace: s.Trace, Generation: s.Generation, Updated: s.Updated.UTC()})
+			Trace: s.Trace, Generation: s.Generation, Updated: s.Updated.UTC(), Retrying: retryingPtr(s.RetryingSince)})
 		if err != nil {
 			return err
 		}
@@ -558,6 +560,19 @@ func decodeStatus(connector string, v []byte) (Status, error) {
 	if r.V != jsonRecordV1 {
 		return Status{}, fmt.Errorf("status record of %q: unsupported version %d", connector, r.V)
 	}
-	return Status{Connector: connector, State: r.State, WorkerID: r.WorkerID, Trace: r.Trace,
-		Generation: r.Generation, Updated: r.Updated}, nil
+	st := Status{Connector: connector, State: r.State, WorkerID: r.WorkerID, Trace: r.Trace,
+		Generation: r.Generation, Updated: r.Updated}
+	if r.Retrying != nil {
+		st.RetryingSince = *r.Retrying
+	}
+	return st, nil
+}
+
+// retryingPtr is RetryingSince as an optional JSON field.
+func retryingPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

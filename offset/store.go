@@ -51,13 +51,16 @@ const ConnectorTask = -1
 // Status is the observed state of a connector (Task == ConnectorTask) or of
 // one of its tasks.
 type Status struct {
-	Connector  string
-	Task       int
-	State      State
-	WorkerID   string
-	Trace      string // last error with context; empty when healthy
-	Generation int64
-	Updated    time.Time
+	Connector string
+	Task      int
+	State     State
+	WorkerID  string
+	Trace     string // last error with context; empty when healthy
+	// RetryingSince, when set, says a RUNNING task has had an operation
+	// failing since then, being retried; Trace holds its last error.
+	RetryingSince time.Time
+	Generation    int64
+	Updated       time.Time
 }
 
 // Store keeps offsets, connector definitions and status durably.

@@ -46,8 +46,24 @@ type Retry struct {
 	Max     time.Duration // cap on one delay; default 30s
 	// Timeout bounds the total time spent retrying one operation; 0 means
 	// retry forever (until the task stops). Kafka Connect's
-	// errors.retry.timeout.
+	// errors.retry.timeout, whose 0 (no retries) is Disabled here.
 	Timeout time.Duration
+	// Disabled fails an operation at its first error, retryable or not.
+	Disabled bool
+}
+
+// Health is what a task's retries say about one operation: that it is
+// failing and being retried, since when and with what error, or (Err nil)
+// that it succeeded again.
+type Health struct {
+	// Op names the operation ("write", "open source", …).
+	Op string
+	// Since is the first failure of the current series.
+	Since time.Time
+	// Err is the last error of the series.
+	Err error
+	// Attempts counts the failures of the series.
+	Attempts int
 }
 
 // Config configures one task. The zero values of optional fields are
@@ -97,6 +113,11 @@ type Config struct {
 	// before it is written; default 50ms.
 	FlushInterval time.Duration
 	Retry         Retry
+	// OnHealth, when set, hears when an operation starts failing and being
+	// retried (again every tenth failure, with the latest error) and when
+	// it succeeds again (Health.Err nil). Operations run in several
+	// goroutines, so calls may come at once; it must not block.
+	OnHealth func(Health)
 	// StopTimeout bounds a soft stop (drain, flush, commit, close); after
 	// it the task is abandoned (hard stop). Default 10s.
 	StopTimeout time.Duration

@@ -18,10 +18,16 @@ func (t *Task) retry(ctx context.Context, what string, op func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := op()
 		if err == nil {
+			if attempt > 0 && t.cfg.OnHealth != nil {
+				t.cfg.OnHealth(Health{Op: what})
+			}
 			return nil
 		}
 		if !api.IsRetryable(err) || ctx.Err() != nil {
 			return err
+		}
+		if t.cfg.Retry.Disabled {
+			return fmt.Errorf("%s: %w (errors.retry.timeout=0: no retries): %w", what, ErrRetriesExhausted, err)
 		}
 		now := time.Now()
 		if first.IsZero() {
@@ -29,6 +35,9 @@ func (t *Task) retry(ctx context.Context, what string, op func() error) error {
 		}
 		if t.cfg.Retry.Timeout > 0 && now.Sub(first) >= t.cfg.Retry.Timeout {
 			return fmt.Errorf("%s: %w after %d attempts in %s: %w", what, ErrRetriesExhausted, attempt+1, now.Sub(first).Round(time.Millisecond), err)
+		}
+		if t.cfg.OnHealth != nil && attempt%10 == 0 {
+			t.cfg.OnHealth(Health{Op: what, Since: first, Err: err, Attempts: attempt + 1})
 		}
 		t.m.retries.Add(1)
 		d := backoff(t.cfg.Retry, attempt)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,6 +90,44 @@ func TestRetriesTransientSinkErrors(t *testing.T) {
 	}
 	if r := task.Metrics().RetryTotal; r != 3 {
 		t.Errorf("RetryTotal = %d, want 3", r)
+	}
+}
+
+// TestRetriesReportHealth: a task tells whoever watches it that an
+// operation is failing and being retried, and when it recovers.
+func TestRetriesReportHealth(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []runtime.Health
+	_, err := run(t, runtime.Config{
+		Source: &countSource{n: 100, batch: 100}, Sink: &memSink{failN: 3}, Committer: &memCommitter{},
+		Retry: runtime.Retry{Initial: time.Millisecond, Max: 5 * time.Millisecond},
+		OnHealth: func(h runtime.Health) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, h)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0].Op != "write" || seen[0].Attempts != 1 || seen[0].Err == nil || seen[0].Since.IsZero() || seen[1].Op != "write" || seen[1].Err != nil {
+		t.Fatalf("health reports %+v, want a failing write then a recovery", seen)
+	}
+}
+
+// TestRetryDisabledFailsAtOnce is Kafka Connect's errors.retry.timeout=0.
+func TestRetryDisabledFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	sink := &memSink{failN: 1}
+	_, err := run(t, runtime.Config{
+		Source: &countSource{n: 10, batch: 10}, Sink: sink, Committer: &memCommitter{},
+		Retry: runtime.Retry{Disabled: true},
+	})
+	if !errors.Is(err, runtime.ErrRetriesExhausted) || !strings.Contains(err.Error(), "no retries") {
+		t.Fatalf("err = %v, want ErrRetriesExhausted at the first failure", err)
 	}
 }
 

@@ -39,6 +39,11 @@ func TestConfigSizesAreBounded(t *testing.T) {
 			t.Errorf("%s=%s: got %v, want one field error on %s", key, val, err, key)
 		}
 	}
+	// -1 is Kafka Connect's "forever", -2 is nothing.
+	if _, err := w.CreateConnector(context.Background(), "neg", with(baseConfig("neg"), "errors.retry.timeout", "-2"), offset.TargetStopped); err == nil ||
+		!strings.Contains(err.Error(), "must be -1 (retry until the task stops), 0 (no retries)") {
+		t.Errorf("errors.retry.timeout=-2: %v", err)
+	}
 	if names, _ := w.Connectors(context.Background()); len(names) != 0 {
 		t.Fatalf("connectors stored: %v", names)
 	}

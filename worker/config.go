@@ -91,8 +91,8 @@ func envelopeSpec(commitInterval time.Duration) api.Spec {
 		{Name: keyTolerance, Type: api.TypeString, Default: string(runtime.ToleranceNone),
 			Enum:        []string{string(runtime.ToleranceNone), string(runtime.ToleranceAll)},
 			Description: "none fails the task on the first bad record; all skips bad records (to the dead-letter sink when one is set)."},
-		{Name: keyRetryTimeout, Type: api.TypeDuration, Default: "0", Check: api.DurationRange(0, 7*24*time.Hour),
-			Description: "Total time to retry a failing operation before the task fails; 0 retries until the task stops."},
+		{Name: keyRetryTimeout, Type: api.TypeDuration, Default: "300000", Check: checkRetryTimeout,
+			Description: "How long a failing operation is retried before the task fails, as in Kafka Connect: 0 = no retries, -1 = until the task stops; while retrying, the task's status says so (health retrying)."},
 		{Name: keyRetryDelayMax, Type: api.TypeDuration, Default: "30000", Check: api.DurationRange(0, time.Hour),
 			Description: "Longest wait between two retries."},
 		{Name: keyLogEnable, Type: api.TypeBool, Default: "false",
@@ -132,6 +132,35 @@ func checkConnectorName(v string) error {
 		return errors.New("must not be . or ..")
 	}
 	return nil
+}
+
+// maxRetryTimeout bounds errors.retry.timeout: a week of retries is the
+// most any outage should take before a task says FAILED.
+const maxRetryTimeout = 7 * 24 * time.Hour
+
+// checkRetryTimeout accepts Kafka Connect's errors.retry.timeout values:
+// -1 (forever), 0 (none), or a bounded duration.
+func checkRetryTimeout(v string) error {
+	d := api.NewConfig(map[string]string{"d": v}).Duration("d")
+	if d == -time.Millisecond {
+		return nil
+	}
+	if api.DurationRange(0, maxRetryTimeout)(v) != nil {
+		return fmt.Errorf("must be -1 (retry until the task stops), 0 (no retries) or a duration up to %v", maxRetryTimeout)
+	}
+	return nil
+}
+
+// retryPolicy maps errors.retry.timeout's Kafka Connect meaning onto the
+// runtime's policy.
+func retryPolicy(timeout, delayMax time.Duration) runtime.Retry {
+	switch {
+	case timeout < 0:
+		return runtime.Retry{Max: delayMax} // until the task stops
+	case timeout == 0:
+		return runtime.Retry{Max: delayMax, Disabled: true}
+	}
+	return runtime.Retry{Max: delayMax, Timeout: timeout}
 }
 
 // section is one namespace of a connector config: the envelope (empty
@@ -241,7 +270,7 @@ func (wc Config) validate(raw map[string]string) *validation {
 		cc.commitInterval = e.Duration(keyCommitInterval)
 		cc.stopTimeout = e.Duration(keyStopTimeout)
 		cc.tolerance = runtime.Tolerance(e.String(keyTolerance))
-		cc.retry = runtime.Retry{Timeout: e.Duration(keyRetryTimeout), Max: e.Duration(keyRetryDelayMax)}
+		cc.retry = retryPolicy(e.Duration(keyRetryTimeout), e.Duration(keyRetryDelayMax))
 		cc.logErrors = e.Bool(keyLogEnable)
 	}
 	// Sections in display order: envelope, source, transforms, predicates,

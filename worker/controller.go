@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/offset"
@@ -176,6 +177,25 @@ type TaskStateInfo struct {
 	State    string `json:"state"`
 	WorkerID string `json:"worker_id"`
 	Trace    string `json:"trace,omitempty"`
+	// Health (Ferry) is "retrying" while a RUNNING task's operation is
+	// failing and being retried, with Since its first failure and
+	// LastError its latest error (also in Trace); absent when healthy.
+	Health    string     `json:"health,omitempty"`
+	Since     *time.Time `json:"since,omitempty"`
+	LastError string     `json:"last_error,omitempty"`
+}
+
+// HealthRetrying is TaskStateInfo.Health of a task that retries.
+const HealthRetrying = "retrying"
+
+// taskStateOf is the REST view of one task's stored status.
+func taskStateOf(st offset.Status) TaskStateInfo {
+	out := TaskStateInfo{ID: st.Task, State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace}
+	if !st.RetryingSince.IsZero() && st.State == offset.StateRunning {
+		since := st.RetryingSince.UTC()
+		out.Health, out.Since, out.LastError = HealthRetrying, &since, st.Trace
+	}
+	return out
 }
 
 // ConnectorStateInfo is GET /connectors/{name}/status.

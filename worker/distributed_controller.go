@@ -137,7 +137,7 @@ func (d *Distributed) ConnectorStatus(ctx context.Context, name string) (Connect
 		case st.Task == offset.ConnectorTask:
 			out.Connector = StateInfo{State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace}
 		case st.Task < n:
-			out.Tasks = append(out.Tasks, TaskStateInfo{ID: st.Task, State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace})
+			out.Tasks = append(out.Tasks, taskStateOf(st))
 		}
 	}
 	for i := range n {

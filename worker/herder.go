@@ -229,7 +229,7 @@ func (s *Standalone) ConnectorStatus(ctx context.Context, name string) (Connecto
 		case st.Task == offset.ConnectorTask:
 			out.Connector = StateInfo{State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace}
 		case n < 0 || st.Task < n:
-			out.Tasks = append(out.Tasks, TaskStateInfo{ID: st.Task, State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace})
+			out.Tasks = append(out.Tasks, taskStateOf(st))
 		}
 	}
 	// A task without a status yet (just planned) is UNASSIGNED.

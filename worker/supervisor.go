@@ -352,6 +352,16 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 		}
 	}
 
+	// While an operation fails and is retried, the status says so; the
+	// watch's last write lands before runOnce returns, so it never
+	// overwrites what the supervisor records after the run.
+	health := newHealthWatch(func(trace string, since time.Time) {
+		if ctx.Err() == nil {
+			s.putTaskStatus(offset.Status{Connector: t.conn, Task: t.index, State: offset.StateRunning, Trace: trace, RetryingSince: since, Generation: gen})
+		}
+	}, sc.scrub)
+	defer health.stop()
+
 	store := s.cfg.Store
 	commit := runtime.CommitFunc(func(offs map[string]api.Position) error {
 		// Commits run during a soft stop too, after ctx ended.
@@ -377,7 +387,8 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 		Committer:      commit,
 		BatchSize:      cc.batchSize,
 		CommitInterval: cc.commitInterval,
-		Retry:          runtime.Retry{Max: cc.retry.Max, Timeout: cc.retry.Timeout},
+		Retry:          cc.retry,
+		OnHealth:       health.report,
 		StopTimeout:    cc.stopTimeout,
 		Logger:         logger,
 	})
@@ -388,6 +399,16 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 	t.runner.Store(&runner)
 	s.putStatus(t.conn, t.index, offset.StateRunning, "", gen)
 	return sc, runner.Run(ctx)
+}
+
+// putTaskStatus records a task's status with its retry health.
+func (s *Standalone) putTaskStatus(st offset.Status) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st.WorkerID, st.Updated = s.cfg.WorkerID, time.Now()
+	if err := s.cfg.Store.PutStatus(ctx, st); err != nil {
+		s.log.Warn("cannot record status", "connector", st.Connector, "task", st.Task, "state", st.State, "err", err)
+	}
 }
 
 // buildChain constructs the transform steps in order, each guarded by its
@@ -426,13 +447,5 @@ func closeTransforms(chain []runtime.NamedTransform) {
 // putStatus records a status; a failure is logged, not returned: status
 // is an observation, and the task's work must not stop for it.
 func (s *Standalone) putStatus(conn string, task int, state offset.State, trace string, gen int64) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := s.cfg.Store.PutStatus(ctx, offset.Status{
-		Connector: conn, Task: task, State: state, WorkerID: s.cfg.WorkerID,
-		Trace: trace, Generation: gen, Updated: time.Now(),
-	})
-	if err != nil {
-		s.log.Warn("cannot record status", "connector", conn, "task", task, "state", state, "err", err)
-	}
+	s.putTaskStatus(offset.Status{Connector: conn, Task: task, State: state, Trace: trace, Generation: gen})
 }

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ferryhq/ferry/internal/client"
 	"github.com/ferryhq/ferry/offset"
 	ferryworker "github.com/ferryhq/ferry/worker"
 )
@@ -87,5 +89,23 @@ func TestRESTFlags(t *testing.T) {
 	}
 	if _, err := (restOptions{tlsPeerCA: "/nonexistent/ca.pem"}).peerClient(); err == nil || !strings.Contains(err.Error(), "--rest-tls-peer-ca") {
 		t.Errorf("peer CA: %v", err)
+	}
+}
+
+// TestRetryingTasksAreNotCountedRunning: the CLI's summary and status
+// table show a retrying task as such.
+func TestRetryingTasksAreNotCountedRunning(t *testing.T) {
+	t.Parallel()
+	since := time.Date(2026, 12, 6, 15, 4, 5, 0, time.UTC)
+	tasks := []client.TaskStateInfo{
+		{ID: 0, State: "RUNNING"},
+		{ID: 1, State: "RUNNING", Health: "retrying", Since: &since, Trace: "retrying write since …: connection refused"},
+		{ID: 2, State: "FAILED"},
+	}
+	if got := taskSummary(tasks); got != "1/3 running, 1 retrying, 1 failed" {
+		t.Errorf("summary %q", got)
+	}
+	if got := taskState(tasks[1]); got != "RUNNING (retrying since 2026-12-06T15:04:05Z)" {
+		t.Errorf("state column %q", got)
 	}
 }

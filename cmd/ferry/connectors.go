@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -405,22 +406,40 @@ func printConnectorList(w io.Writer, list map[string]client.ConnectorExpanded) {
 	}
 }
 
-// taskSummary reads "2/3 running, 1 failed".
+// taskSummary reads "1/3 running, 1 retrying, 1 failed": a task that is
+// RUNNING but retrying a failing operation is not counted as running.
 func taskSummary(tasks []client.TaskStateInfo) string {
-	running, failed := 0, 0
+	running, retrying, failed := 0, 0, 0
 	for _, t := range tasks {
-		switch t.State {
-		case "RUNNING":
+		switch {
+		case t.State == "RUNNING" && t.Health != "":
+			retrying++
+		case t.State == "RUNNING":
 			running++
-		case "FAILED":
+		case t.State == "FAILED":
 			failed++
 		}
 	}
 	s := fmt.Sprintf("%d/%d running", running, len(tasks))
+	if retrying > 0 {
+		s += fmt.Sprintf(", %d retrying", retrying)
+	}
 	if failed > 0 {
 		s += fmt.Sprintf(", %d failed", failed)
 	}
 	return s
+}
+
+// taskState is a task's STATE column: its state, and its health when it
+// is not plain ("RUNNING (retrying since 15:04:05Z)").
+func taskState(t client.TaskStateInfo) string {
+	if t.Health == "" {
+		return t.State
+	}
+	if t.Since != nil {
+		return fmt.Sprintf("%s (%s since %s)", t.State, t.Health, t.Since.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%s (%s)", t.State, t.Health)
 }
 
 func printConnectorInfo(w io.Writer, info client.ConnectorInfo) {
@@ -446,7 +465,7 @@ func printStatus(w io.Writer, st client.ConnectorStateInfo) {
 	fmt.Fprintln(w, "TASK\tSTATE\tWORKER\tERROR")
 	fmt.Fprintf(w, "connector\t%s\t%s\t%s\n", st.Connector.State, st.Connector.WorkerID, firstLine(st.Connector.Trace))
 	for _, t := range st.Tasks {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", t.ID, t.State, t.WorkerID, firstLine(t.Trace))
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", t.ID, taskState(t), t.WorkerID, firstLine(t.Trace))
 	}
 }
 

@@ -116,6 +116,7 @@ type statusPayload struct {
 	WorkerID string       `json:"worker_id,omitempty"`
 	Trace    string       `json:"trace,omitempty"`
 	Updated  time.Time    `json:"updated"`
+	Retrying *time.Time   `json:"retrying_since,omitempty"`
 }
 
 // chunkPayload is the payload of a snapshot record: chunk Chunk (from 0)

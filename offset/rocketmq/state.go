@@ -161,7 +161,7 @@ func (st *state) apply(r record, off int64) (outcome, error) {
 			st.statuses[r.Key] = tasks
 		}
 		tasks[p.Task] = offset.Status{Connector: r.Key, Task: p.Task, State: p.State, WorkerID: p.WorkerID,
-			Trace: p.Trace, Generation: r.Generation, Updated: p.Updated}
+			Trace: p.Trace, Generation: r.Generation, Updated: p.Updated, RetryingSince: sinceOf(p.Retrying)}
 		return outcome{}, nil
 
 	case recStatusClear:
@@ -254,6 +254,24 @@ type snapStatus struct {
 	Trace      string       `json:"trace,omitempty"`
 	Generation int64        `json:"generation"`
 	Updated    time.Time    `json:"updated"`
+	Retrying   *time.Time   `json:"retrying_since,omitempty"`
+}
+
+// retryingPtr and sinceOf carry offset.Status.RetryingSince as an
+// optional JSON field.
+func retryingPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func sinceOf(p *time.Time) time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return *p
 }
 
 // encodePart encodes the part of the state a topic kind owns.
@@ -287,7 +305,7 @@ func (st *state) encodePart(kind string) ([]byte, error) {
 			for _, task := range slices.Sorted(maps.Keys(tasks)) {
 				v := tasks[task]
 				s.Statuses = append(s.Statuses, snapStatus{Connector: name, Task: task, State: v.State, WorkerID: v.WorkerID,
-					Trace: v.Trace, Generation: v.Generation, Updated: v.Updated})
+					Trace: v.Trace, Generation: v.Generation, Updated: v.Updated, Retrying: retryingPtr(v.RetryingSince)})
 			}
 		}
 	default:
@@ -339,7 +357,7 @@ func (st *state) loadPart(kind string, b []byte) error {
 				st.statuses[v.Connector] = tasks
 			}
 			tasks[v.Task] = offset.Status{Connector: v.Connector, Task: v.Task, State: v.State, WorkerID: v.WorkerID,
-				Trace: v.Trace, Generation: v.Generation, Updated: v.Updated}
+				Trace: v.Trace, Generation: v.Generation, Updated: v.Updated, RetryingSince: sinceOf(v.Retrying)}
 		}
 	default:
 		return fmt.Errorf("unknown topic kind %q", kind)

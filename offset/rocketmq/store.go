@@ -759,7 +759,7 @@ func (s *Store) PutStatus(ctx context.Context, st offset.Status) error {
 		st.Updated = time.Now()
 	}
 	_, err := s.write(ctx, kindStatus, record{Type: recStatusPut, Key: st.Connector, Generation: st.Generation},
-		statusPayload{Task: st.Task, State: st.State, WorkerID: st.WorkerID, Trace: st.Trace, Updated: st.Updated})
+		statusPayload{Task: st.Task, State: st.State, WorkerID: st.WorkerID, Trace: st.Trace, Updated: st.Updated, Retrying: retryingPtr(st.RetryingSince)})
 	return err
 }
 

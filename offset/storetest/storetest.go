@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/offset"
@@ -76,6 +77,9 @@ func RunDurable(t *testing.T, open func(t *testing.T, dir string) offset.Store) 
 		must(t, s.DeleteConnector(ctx, "gone"))
 		st := offset.Status{Connector: "orders", Task: 0, State: offset.StateFailed, WorkerID: "w1", Trace: "boom", Generation: 7}
 		must(t, s.PutStatus(ctx, st))
+		retrying := offset.Status{Connector: "orders", Task: 1, State: offset.StateRunning, WorkerID: "w1", Trace: "write: connection refused",
+			RetryingSince: time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC), Generation: 7}
+		must(t, s.PutStatus(ctx, retrying))
 		must(t, s.PutStatus(ctx, offset.Status{Connector: "orders", Task: offset.ConnectorTask, State: offset.StateRunning, Generation: 7}))
 		must(t, s.Close())
 
@@ -94,8 +98,8 @@ func RunDurable(t *testing.T, open func(t *testing.T, dir string) offset.Store) 
 		}
 		sts, err := s.Statuses(ctx, "orders")
 		must(t, err)
-		if len(sts) != 2 || sts[0].Task != offset.ConnectorTask || !sameStatus(sts[1], st) {
-			t.Errorf("statuses after reopen = %+v, want connector then %+v", sts, st)
+		if len(sts) != 3 || sts[0].Task != offset.ConnectorTask || !sameStatus(sts[1], st) || !sameStatus(sts[2], retrying) {
+			t.Errorf("statuses after reopen = %+v, want connector then %+v and %+v", sts, st, retrying)
 		}
 		must(t, s.PutStatus(ctx, offset.Status{Connector: "orders", Task: 0, State: offset.StateRunning, Generation: 6}))
 		sts, err = s.Statuses(ctx, "orders")
@@ -735,5 +739,6 @@ func fmtOffsets(m map[string]api.Position) string {
 // stamp it).
 func sameStatus(got, want offset.Status) bool {
 	return got.Connector == want.Connector && got.Task == want.Task && got.State == want.State &&
-		got.WorkerID == want.WorkerID && got.Trace == want.Trace && got.Generation == want.Generation
+		got.WorkerID == want.WorkerID && got.Trace == want.Trace && got.Generation == want.Generation &&
+		got.RetryingSince.Equal(want.RetryingSince)
 }
