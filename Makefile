@@ -14,8 +14,14 @@ RESTART_TESTS := TestRocketMQSurvivesRestart|TestBrokerRestart|TestClusterBroker
 
 all: build
 
+# The version and commit stamped into the binary (ferry --version, GET /,
+# ferry_build_info).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT)
+
 build: ## compile the ferry binary and the emulators into bin/
-	$(GO) build -o $(BIN)/ferry ./cmd/ferry
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ferry ./cmd/ferry
 	$(GO) build -o $(BIN)/ferry-emulator ./cmd/ferry-emulator
 
 run: build ## a standalone worker with the example pipeline (generator -> file)

@@ -88,10 +88,10 @@ var taskMetricSet = []taskMetric{
 	newTaskMetric("ferry_sink_task_put_batch_time_seconds_total",
 		"Time spent in Sink.Write (Kafka Connect put-batch-avg-time-ms is this divided by batches).",
 		prometheus.CounterValue, func(m TaskMetrics) float64 { return seconds(m.Snapshot.PutBatchNanosTotal) }),
-	newTaskMetric("ferry_task_error_total_record_errors",
+	newTaskMetric("ferry_task_error_record_errors_total",
 		"Records that failed in a transform or the sink (Kafka Connect total-record-errors).",
 		prometheus.CounterValue, func(m TaskMetrics) float64 { return float64(m.Snapshot.RecordErrorTotal) }),
-	newTaskMetric("ferry_task_error_total_records_skipped",
+	newTaskMetric("ferry_task_error_records_skipped_total",
 		"Failed records skipped because errors.tolerance=all (Kafka Connect total-records-skipped).",
 		prometheus.CounterValue, func(m TaskMetrics) float64 {
 			if m.Tolerance != runtime.ToleranceAll {
@@ -99,10 +99,10 @@ var taskMetricSet = []taskMetric{
 			}
 			return float64(m.Snapshot.RecordErrorTotal)
 		}),
-	newTaskMetric("ferry_task_error_total_retries",
+	newTaskMetric("ferry_task_error_retries_total",
 		"Retried plugin calls (Kafka Connect total-retries).",
 		prometheus.CounterValue, func(m TaskMetrics) float64 { return float64(m.Snapshot.RetryTotal) }),
-	newTaskMetric("ferry_task_error_deadletterqueue_produce_requests",
+	newTaskMetric("ferry_task_error_deadletterqueue_produce_requests_total",
 		"Records written to the dead-letter sink (Kafka Connect deadletterqueue-produce-requests).",
 		prometheus.CounterValue, func(m TaskMetrics) float64 { return float64(m.Snapshot.DeadLetterTotal) }),
 	newTaskMetric("ferry_task_offset_commit_completion_total",

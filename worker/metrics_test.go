@@ -61,14 +61,14 @@ ferry_sink_task_sink_record_active_count{connector="orders",task="0"} 4
 # TYPE ferry_sink_task_put_batch_time_seconds_total counter
 ferry_sink_task_put_batch_time_seconds_total{connector="audit",task="1"} 0
 ferry_sink_task_put_batch_time_seconds_total{connector="orders",task="0"} 1.5
-# HELP ferry_task_error_total_record_errors Records that failed in a transform or the sink (Kafka Connect total-record-errors).
-# TYPE ferry_task_error_total_record_errors counter
-ferry_task_error_total_record_errors{connector="audit",task="1"} 7
-ferry_task_error_total_record_errors{connector="orders",task="0"} 1
-# HELP ferry_task_error_total_records_skipped Failed records skipped because errors.tolerance=all (Kafka Connect total-records-skipped).
-# TYPE ferry_task_error_total_records_skipped counter
-ferry_task_error_total_records_skipped{connector="audit",task="1"} 0
-ferry_task_error_total_records_skipped{connector="orders",task="0"} 1
+# HELP ferry_task_error_record_errors_total Records that failed in a transform or the sink (Kafka Connect total-record-errors).
+# TYPE ferry_task_error_record_errors_total counter
+ferry_task_error_record_errors_total{connector="audit",task="1"} 7
+ferry_task_error_record_errors_total{connector="orders",task="0"} 1
+# HELP ferry_task_error_records_skipped_total Failed records skipped because errors.tolerance=all (Kafka Connect total-records-skipped).
+# TYPE ferry_task_error_records_skipped_total counter
+ferry_task_error_records_skipped_total{connector="audit",task="1"} 0
+ferry_task_error_records_skipped_total{connector="orders",task="0"} 1
 # HELP ferry_task_last_offset_commit_timestamp_seconds Unix time of the last offset commit, 0 before the first (Ferry).
 # TYPE ferry_task_last_offset_commit_timestamp_seconds gauge
 ferry_task_last_offset_commit_timestamp_seconds{connector="audit",task="1"} 0
@@ -78,8 +78,8 @@ ferry_task_last_offset_commit_timestamp_seconds{connector="orders",task="0"} 1.7
 		"ferry_source_task_source_record_poll_total",
 		"ferry_sink_task_sink_record_active_count",
 		"ferry_sink_task_put_batch_time_seconds_total",
-		"ferry_task_error_total_record_errors",
-		"ferry_task_error_total_records_skipped",
+		"ferry_task_error_record_errors_total",
+		"ferry_task_error_records_skipped_total",
 		"ferry_task_last_offset_commit_timestamp_seconds",
 	); err != nil {
 		t.Fatal(err)
@@ -97,11 +97,7 @@ ferry_task_last_offset_commit_timestamp_seconds{connector="orders",task="0"} 1.7
 func TestTaskCollectorLint(t *testing.T) {
 	t.Parallel()
 	allowed := map[string]bool{
-		"ferry_task_error_total_record_errors":              true,
-		"ferry_task_error_total_records_skipped":            true,
-		"ferry_task_error_deadletterqueue_produce_requests": true,
-		"ferry_task_error_total_retries":                    true,
-		"ferry_sink_task_sink_record_active_count":          true,
+		"ferry_sink_task_sink_record_active_count": true,
 	}
 	problems, err := testutil.CollectAndLint(worker.NewTaskCollector(metricsFunc(sampleMetrics)))
 	if err != nil {
@@ -166,8 +162,8 @@ func TestMetricsEndpoint(t *testing.T) {
 				`ferry_source_task_source_record_write_total{connector="orders",task="0"} 40`,
 				`ferry_sink_task_sink_record_send_total{connector="orders",task="0"} 39`,
 				`ferry_sink_task_sink_record_active_count{connector="orders",task="0"} 4`,
-				`ferry_task_error_total_record_errors{connector="audit",task="1"} 7`,
-				`ferry_task_error_deadletterqueue_produce_requests{connector="orders",task="0"} 1`,
+				`ferry_task_error_record_errors_total{connector="audit",task="1"} 7`,
+				`ferry_task_error_deadletterqueue_produce_requests_total{connector="orders",task="0"} 1`,
 				`ferry_task_offset_commit_completion_total{connector="orders",task="0"} 5`,
 				`ferry_task_offset_commit_failure_total{connector="orders",task="0"} 1`,
 				`ferry_source_task_poll_batch_time_seconds_total{connector="orders",task="0"} 0.25`,

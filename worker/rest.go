@@ -39,7 +39,8 @@ type ServerConfig struct {
 	Logger *slog.Logger
 	// Gatherer serves GET /metrics. Default: NewRegistry over the
 	// Controller when it implements TaskMetricsSource, else NewRegistry(nil)
-	// (Go runtime and process metrics only).
+	// (Go runtime and process metrics only), with a StateCollector over the
+	// Controller (connector and task states, build info).
 	Gatherer prometheus.Gatherer
 	// MaxBodyBytes bounds request bodies (413 beyond); default 1 MiB.
 	MaxBodyBytes int64
@@ -80,7 +81,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.Gatherer == nil {
 		src, _ := c.Controller.(TaskMetricsSource)
-		c.Gatherer = NewRegistry(src)
+		reg := NewRegistry(src)
+		reg.MustRegister(NewStateCollector(c.Controller, c.Version, c.Commit))
+		c.Gatherer = reg
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20

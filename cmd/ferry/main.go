@@ -66,6 +66,7 @@ func newRootCmd() *cobra.Command {
 		// noise when the server said no.
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       version() + " (commit " + cmp(commit(), "unknown") + ")",
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			level, _ := cmd.Flags().GetString(flagLogLevel)
 			logger, err := newLogger(cmd.ErrOrStderr(), level)

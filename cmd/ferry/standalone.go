@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -127,7 +126,7 @@ func runStandalone(ctx context.Context, o standaloneOptions, files []string) err
 			return err
 		}
 	}
-	scfg, err := o.restOptions.serverConfig(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(), Logger: log})
+	scfg, err := o.restOptions.serverConfig(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(), Commit: commit(), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -173,14 +172,6 @@ func applyConnectorFile(ctx context.Context, w *ferryworker.Standalone, r connec
 		return fmt.Errorf("%s: connector %q: %w", r.path, r.name, err)
 	}
 	return nil
-}
-
-// version is the module version stamped into the binary, or "dev".
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // taskOptions are the task-supervision and process flags `ferry

@@ -268,7 +268,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		_ = mem.Close()
 		return err
 	}
-	scfg, err := o.restOptions.serverConfig(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(),
+	scfg, err := o.restOptions.serverConfig(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(), Commit: commit(),
 		ClusterID: o.clusterName, Logger: log})
 	if err != nil {
 		_ = mem.Close()
