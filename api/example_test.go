@@ -199,3 +199,21 @@ func Example_sink() {
 	// stored a
 	// stored c
 }
+
+// A Prefix field declares a family of keys, such as the headers a sink
+// adds: each value is checked, and keys outside every field stay unknown
+// to Lookup.
+func ExampleField_prefix() {
+	spec := api.Spec{
+		{Name: "url", Type: api.TypeString, Required: true},
+		{Name: "headers.", Prefix: true, Type: api.TypeString, Check: api.Range(0, 0)},
+	}
+	_, err := spec.Parse(map[string]string{"url": "http://x", "headers.X-Team": "1"})
+	fmt.Println(err)
+	_, ok := spec.Lookup("headers.X-Team")
+	_, bare := spec.Lookup("headers.")
+	fmt.Println(ok, bare)
+	// Output:
+	// invalid configuration: headers.X-Team: must be between 0 and 0
+	// true false
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -45,16 +46,29 @@ type Field struct {
 	// Check, when set, validates the typed value after type parsing; it
 	// returns a message for the user, such as "must be at least 1".
 	Check func(value string) error
+	// Prefix declares a family of keys rather than one: Name ends with a
+	// dot ("headers.", "producer.") and every key that starts with it and
+	// goes on is this field's — a map of headers, or a client library's
+	// own properties passed through. Type, Secret, Enum and Check apply to
+	// each value; Required and Default do not. Keys no field declares are
+	// refused (the worker suggests the closest declared one).
+	Prefix bool
 }
 
 // Spec declares every field of a plugin. Parsing, validation, the REST
 // validate endpoint, generated docs and secret redaction all derive from it.
 type Spec []Field
 
-// Lookup returns the field called name.
+// Lookup returns the field called name, or the Prefix field whose family
+// name belongs to.
 func (s Spec) Lookup(name string) (Field, bool) {
 	for _, f := range s {
-		if f.Name == name {
+		if f.Name == name && !f.Prefix {
+			return f, true
+		}
+	}
+	for _, f := range s {
+		if f.Prefix && len(name) > len(f.Name) && strings.HasPrefix(name, f.Name) {
 			return f, true
 		}
 	}
@@ -72,6 +86,16 @@ func (s Spec) Parse(raw map[string]string) (Config, error) {
 	}
 	var errs []FieldError
 	for _, f := range s {
+		if f.Prefix {
+			for _, k := range slices.Sorted(maps.Keys(raw)) {
+				if len(k) > len(f.Name) && strings.HasPrefix(k, f.Name) {
+					if msg := f.check(raw[k]); msg != "" {
+						errs = append(errs, FieldError{Field: k, Message: msg})
+					}
+				}
+			}
+			continue
+		}
 		v, ok := values[f.Name]
 		if !ok || (v == "" && f.Type != TypeString) {
 			if f.Required {

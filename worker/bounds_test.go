@@ -125,3 +125,25 @@ func TestConnectorNameRules(t *testing.T) {
 		t.Fatalf("a plain name was refused: %v", err)
 	}
 }
+
+// TestUnknownKeysAreRefused: a typo under a plugin's prefix is not stored
+// and ignored (and, being undeclared, shown in plain text): it is a 400
+// that names the key and the closest declared one.
+func TestUnknownKeysAreRefused(t *testing.T) {
+	t.Parallel()
+	w := startHerd(t, nil, nil)
+	for key, want := range map[string]string{
+		"sink.tokn":                  "unknown configuration key; did you mean sink.token?",
+		"sink.pth":                   "unknown configuration key; did you mean sink.path?",
+		"source.partitoin":           "unknown configuration key; did you mean source.partition?",
+		"source.something.different": "unknown configuration key",
+		"transforms.t.vlaue":         "unknown configuration key; did you mean transforms.t.value?",
+	} {
+		cfg := with(baseConfig("typo"), key, "x", "transforms", "t", "transforms.t.type", "tag", "transforms.t.value", "v")
+		_, err := w.CreateConnector(context.Background(), "typo", cfg, offset.TargetStopped)
+		var ve *api.ValidationError
+		if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != key || ve.Fields[0].Message != want {
+			t.Errorf("%s: got %v, want %q", key, err, want)
+		}
+	}
+}

@@ -468,8 +468,8 @@ func (v *validation) parse(s *section) api.Config {
 		v.fail(strings.TrimSuffix(s.prefix, "."), err.Error())
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.raw)) {
-		if _, declared := s.spec.Lookup(k); !declared && looksSecret(k) {
-			v.fail(s.prefix+k, "undeclared key whose name says it holds a secret: Ferry refuses it rather than store and show it in plain text; use the plugin's declared secret field")
+		if _, declared := s.spec.Lookup(k); !declared {
+			v.fail(s.prefix+k, unknownKey(s.prefix, k, s.spec))
 		}
 	}
 	s.parsed = c
@@ -501,16 +501,49 @@ func (v *validation) field(key string) (api.Field, bool) {
 // hidden harmless value.
 var sensitiveWords = []string{"password", "passwd", "secret", "token", "credential", "private.key", "access.key", "accesskey", "apikey", "api.key"}
 
-// looksSecret reports whether an undeclared key's name says it holds a
-// secret: one of sensitiveWords, or a name part ending in "key"
-// (ssl.key, apikey, access_key).
-func looksSecret(key string) bool {
-	lk := strings.ToLower(key)
-	if slices.ContainsFunc(sensitiveWords, func(w string) bool { return strings.Contains(lk, w) }) {
-		return true
+// unknownKey is the message for a key no field of spec declares: a typo
+// (sink.pasword) would otherwise be stored, ignored, and — being
+// undeclared — shown in plain text. It names the closest declared key.
+func unknownKey(prefix, key string, spec api.Spec) string {
+	best, bestD := "", 4 // suggest only what is a few edits away
+	for _, f := range spec {
+		name := f.Name
+		if f.Prefix {
+			name += "<name>"
+		}
+		if d := editDistance(strings.ToLower(key), strings.ToLower(f.Name)); d < bestD {
+			best, bestD = name, d
+		}
 	}
-	parts := strings.FieldsFunc(lk, func(r rune) bool { return r == '.' || r == '_' || r == '-' })
-	return slices.ContainsFunc(parts, func(p string) bool { return strings.HasSuffix(p, "key") })
+	if best == "" {
+		return "unknown configuration key"
+	}
+	return fmt.Sprintf("unknown configuration key; did you mean %s%s?", prefix, best)
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes), for
+// suggestions; both are short.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return max(len(a), len(b))
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // isSecret reports whether the value of key must be redacted.

@@ -32,8 +32,8 @@ func TestSecretReferencesOnlyWhereSecretsBelong(t *testing.T) {
 		{"file in a data field", "sink.path", "${file:/etc/passwd:root}", "secret references resolve only in secret fields"},
 		{"embedded in a data field", "source.partition", "p-${dir:/etc:hostname}", "secret references resolve only in secret fields"},
 		{"in the envelope", "errors.retry.timeout", "${env:T}", "secret references resolve only in secret fields"},
-		{"undeclared key named like a secret", "source.api.key", "k", "undeclared key whose name says it holds a secret"},
-		{"undeclared password", "sink.client.sasl.password", "pw", "undeclared key whose name says it holds a secret"},
+		{"undeclared key named like a secret", "source.api.key", "k", "unknown configuration key"},
+		{"undeclared password", "sink.client.sasl.password", "pw", "unknown configuration key"},
 	} {
 		_, err := w.CreateConnector(ctx, "refs", with(baseConfig("refs"), tc.key, tc.val), offset.TargetStopped)
 		var ve *api.ValidationError
