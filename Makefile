@@ -10,7 +10,7 @@ DATA_DIR ?= .data/standalone
 LISTEN ?= 127.0.0.1:8083
 RESTART_TESTS := TestRocketMQSurvivesRestart|TestBrokerRestart|TestClusterBrokerRestart
 
-.PHONY: all build run test test-unit lint bench fuzz tidy testbed-up testbed-down clean
+.PHONY: all build run test test-unit chaos lint bench fuzz tidy testbed-up testbed-down clean
 
 all: build
 
@@ -41,6 +41,17 @@ test: build
 	$(GO) test -race -count=1 -timeout 25m -skip '$(RESTART_TESTS)' $(PKGS) && \
 	$(GO) test -race -count=1 -timeout 10m -p 1 -run '$(RESTART_TESTS)' ./internal/testbed ./offset/rocketmq ./cmd/ferry && \
 	$(GO) test -count=1 -run 'TestConsumerLibrary' ./internal/emulator/sls/; rc=$$?; \
+	if [ -z "$$KEEP_TESTBED" ]; then $(TESTBED) down --started; fi; \
+	exit $$rc
+
+# chaos runs TestChaos (docs/testing.md): a three-worker cluster under load
+# for FERRY_CHAOS_DURATION (default 5m) while workers are SIGKILLed every
+# 15 s and the broker and MariaDB restart once each. It restarts shared
+# services, so it runs alone.
+chaos: build
+	$(TESTBED) up
+	set -a; source .testbed/env; set +a; \
+	FERRY_CHAOS=1 $(GO) test -count=1 -timeout 20m -run '^TestChaos$$' -v ./cmd/ferry 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test\.go:' ; rc=$${PIPESTATUS[0]}; \
 	if [ -z "$$KEEP_TESTBED" ]; then $(TESTBED) down --started; fi; \
 	exit $$rc
 
