@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/connectors/drop"
 	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/runtime"
 )
@@ -27,8 +26,7 @@ func BenchmarkCommitInterval(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer store.Close()
-			name := fmt.Sprintf("orders-to-warehouse-%04d", runs.Add(1)%10000)
-			drop.Reset(name)
+			name := runName()
 			var commits atomic.Int64
 			task := newTaskWith(b, name, b.N, 1024, func(cfg *runtime.Config) {
 				cfg.CommitInterval = iv
@@ -37,16 +35,7 @@ func BenchmarkCommitInterval(b *testing.B) {
 					return store.CommitOffsets(context.Background(), name, 1, p)
 				})
 			})
-			b.SetBytes(1024)
-			b.ResetTimer()
-			if err := task.Run(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			if got := drop.Count(name); got != int64(b.N) {
-				b.Fatalf("drop counted %d of %d", got, b.N)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			measure(b, name, 1024, task)
 			b.ReportMetric(float64(commits.Load()), "commits")
 		})
 	}

@@ -64,11 +64,23 @@ func newTaskWith(b *testing.B, name string, n, payload int, edit func(*runtime.C
 var runs atomic.Int64
 
 func runPipeline(b *testing.B, payload int, steps ...[3]string) {
-	// Every run's name has the same length, so its events do: ids such as
-	// orders-to-warehouse-0007-0-1234567 are as long as a UUID.
+	// Ids such as orders-to-warehouse-0007-0-1234567 are as long as a UUID.
+	name := runName()
+	measure(b, name, payload, newTask(b, name, b.N, payload, steps))
+}
+
+// runName names one pipeline run: every run's name has the same length,
+// so its events do.
+func runName() string {
 	name := fmt.Sprintf("orders-to-warehouse-%04d", runs.Add(1)%10000)
 	drop.Reset(name)
-	task := newTask(b, name, b.N, payload, steps)
+	return name
+}
+
+// measure runs task, a generator → drop pipeline of b.N events under
+// name, as the benchmark's timed part, checks that drop saw every event
+// and reports events/s.
+func measure(b *testing.B, name string, payload int, task *runtime.Task) {
 	b.ReportAllocs()
 	b.SetBytes(int64(payload))
 	b.ResetTimer()
