@@ -9,8 +9,9 @@ import (
 )
 
 // healthWatch turns one task run's retry reports (runtime.Health) into its
-// status: RUNNING with RetryingSince and the error as trace while any
-// operation is failing, plain RUNNING again once all recovered. Reports
+// status: RUNNING with RetryingSince and the error as trace ("write:
+// connection refused (3 failures so far, retrying)") while any operation
+// is failing, plain RUNNING again once all recovered. Reports
 // come from the task's goroutines and must not wait for the store, so the
 // latest picture is written by a goroutine of the watch's own, which stop
 // ends (after its last write) before the supervisor records what comes
@@ -73,8 +74,11 @@ func (h *healthWatch) picture() (trace string, since time.Time, ok bool) {
 	if worst.Op == "" {
 		return "", time.Time{}, true
 	}
-	return fmt.Sprintf("retrying %s since %s (%d failures): %s", worst.Op, worst.Since.UTC().Format(time.RFC3339),
-		worst.Attempts, h.scrub(worst.Err.Error())), worst.Since, true
+	failures := "1 failure"
+	if worst.Attempts != 1 {
+		failures = fmt.Sprintf("%d failures", worst.Attempts)
+	}
+	return fmt.Sprintf("%s: %s (%s so far, retrying)", worst.Op, h.scrub(worst.Err.Error()), failures), worst.Since, true
 }
 
 func (h *healthWatch) loop() {

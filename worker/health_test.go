@@ -28,7 +28,7 @@ func TestRetryingTaskSaysSo(t *testing.T) {
 		return ts.Health == worker.HealthRetrying
 	})
 	if ts.State != "RUNNING" || ts.Since == nil || !strings.Contains(ts.LastError, "upstream refused the connection") ||
-		!strings.Contains(ts.Trace, "retrying open source since") {
+		!strings.HasPrefix(ts.Trace, "open source: upstream refused the connection (") || ts.LastError != ts.Trace {
 		t.Fatalf("retrying status: %+v", ts)
 	}
 	fakes.setOpenFailures(0, false)
