@@ -657,14 +657,19 @@ func (s *sink) sendGroup(ctx context.Context, records []api.Record, idx []int) (
 		bad api.RecordErrors
 		buf []byte
 	)
-	settle := func(indexes []int, o outcome) error {
+	// settle applies a request's outcome to the records it carried: idx
+	// when set, else the one record i.
+	settle := func(idx []int, i int, o outcome) error {
+		if idx == nil {
+			idx = []int{i}
+		}
 		switch o.class {
 		case classWritten:
-			for _, i := range indexes {
+			for _, i := range idx {
 				s.resume.Stored(i)
 			}
 		case classReject:
-			for _, i := range indexes {
+			for _, i := range idx {
 				bad = append(bad, kit.Reject(i, o.err))
 			}
 		default:
@@ -675,21 +680,18 @@ func (s *sink) sendGroup(ctx context.Context, records []api.Record, idx []int) (
 	if s.enc.batch == batchNone {
 		for _, i := range idx {
 			ev := &records[i].Event
-			tgt, err := s.enc.target(ev, &buf)
-			if err != nil {
-				bad = append(bad, kit.Reject(i, fmt.Errorf("http sink: %w", err)))
-				continue
-			}
-			h := make(http.Header, len(tgt.header)+8)
+			// The binding's headers first, so the user's win.
+			h := make(http.Header, len(s.enc.headers)+8)
 			body, err := s.enc.single(ev, h)
+			var tgt target
+			if err == nil {
+				tgt, err = s.enc.target(ev, &buf, h)
+			}
 			if err != nil {
 				bad = append(bad, kit.Reject(i, fmt.Errorf("http sink: %w", err)))
 				continue
 			}
-			for k, v := range tgt.header {
-				h[k] = v
-			}
-			if err := settle([]int{i}, s.send(ctx, tgt.url, h, body)); err != nil {
+			if err := settle(nil, i, s.send(ctx, tgt.url, h, body)); err != nil {
 				return bad, err
 			}
 		}
@@ -707,14 +709,14 @@ func (s *sink) sendGroup(ctx context.Context, records []api.Record, idx []int) (
 			h[k] = v
 		}
 		body := append(p.body, ']')
-		err := settle(p.idx, s.send(ctx, p.tgt.url, h, body))
+		err := settle(p.idx, 0, s.send(ctx, p.tgt.url, h, body))
 		p = pending{}
 		return err
 	}
 	var el []byte
 	for _, i := range idx {
 		ev := &records[i].Event
-		tgt, err := s.enc.target(ev, &buf)
+		tgt, err := s.enc.target(ev, &buf, nil)
 		if err == nil {
 			el, err = s.enc.element(ev, el[:0])
 		}

@@ -126,10 +126,11 @@ type target struct {
 	key    string // url and header values, to tell whether records may share a batch
 }
 
-// target renders the URL, query and headers of ev. Its errors are the
-// record's own fault: a URL or header value the event made invalid.
-func (e *encoder) target(ev *api.Event, buf *[]byte) (target, error) {
-	var t target
+// target renders the URL, query and headers of ev, the headers into h
+// (a new map when nil). Its errors are the record's own fault: a URL or
+// header value the event made invalid.
+func (e *encoder) target(ev *api.Event, buf *[]byte, h http.Header) (target, error) {
+	t := target{header: h}
 	if t.url = e.fixedURL; t.url == "" {
 		base, err := e.url.Render(ev, (*buf)[:0])
 		*buf = base
@@ -153,7 +154,9 @@ func (e *encoder) target(ev *api.Event, buf *[]byte) (target, error) {
 		}
 		t.url = u
 	}
-	t.header = make(http.Header, len(e.headers)+4)
+	if t.header == nil {
+		t.header = make(http.Header, len(e.headers)+4)
+	}
 	var key strings.Builder
 	if e.batch != batchNone {
 		key.WriteString(t.url)
