@@ -748,7 +748,10 @@ func (s *sink) sendGroup(ctx context.Context, records []api.Record, idx []int) (
 // outcome is how one request ended.
 type outcome struct {
 	class class
-	err   error // classRetry: marked for the engine; classReject: the reason
+	// classRetry: the error that stops the group, marked for the engine
+	// (retryable, or fatal when the token endpoint refused the client);
+	// classReject: the reason the records are rejected.
+	err error
 }
 
 // send makes one request and sorts its answer. A 401 with OAuth2 drops
