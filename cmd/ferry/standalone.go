@@ -40,7 +40,7 @@ const storeFile = "ferry.db"
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
 		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source},
-		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink},
+		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink, webhook.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),
 		PredicateWrap: predicate.Wrap,

@@ -1,6 +1,10 @@
 // Package webhook is the "http" source: an HTTP endpoint that turns the
 // requests it receives into records, answering each request only once the
-// engine has durably written its events.
+// engine has durably written its events. It also holds the "http" sink
+// ([Sink], sink*.go), which sends events as HTTP requests the way
+// EventBridge API destinations do; its settings, authentication, response
+// classes, ordering and batching are documented on Sink and in
+// docs/http-sink.md. The rest of this text is about the source.
 //
 // # Requests
 //

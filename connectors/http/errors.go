@@ -12,4 +12,13 @@ var (
 	// errBadPosition reports an acknowledged or committed position that is
 	// not one of this source's sequence numbers.
 	errBadPosition = errors.New("http source: position is not a decimal sequence number")
+
+	// errRequest wraps a request that got no answer (connection refused,
+	// reset, timeout): transient.
+	errRequest = errors.New("http sink: request failed")
+	// errToken wraps a failure to get an OAuth2 access token.
+	errToken = errors.New("http sink: oauth2 token")
+	// errTarget wraps a record whose URL, header or batch member cannot be
+	// made: the record's own fault.
+	errTarget = errors.New("invalid request")
 )
