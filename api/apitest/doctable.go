@@ -31,7 +31,11 @@ func SpecTable(spec api.Spec) string {
 		if f.Secret {
 			desc += " Secret."
 		}
-		_, _ = w.Write([]byte(f.Name + "\t" + string(f.Type) + "\t" + def + "\t" + desc + "\n"))
+		name := f.Name
+		if f.Prefix {
+			name += "<name>"
+		}
+		_, _ = w.Write([]byte(name + "\t" + string(f.Type) + "\t" + def + "\t" + desc + "\n"))
 	}
 	_ = w.Flush()
 	return b.String()
