@@ -66,8 +66,8 @@ func newTopic(t testing.TB, brokers []string, prefix string, partitions int, con
 	}
 }
 
-// kmsg is a record read back from a topic.
-type kmsg struct {
+// record is a record read back from a topic.
+type record struct {
 	partition int
 	offset    int64
 	key       []byte
@@ -78,7 +78,7 @@ type kmsg struct {
 
 // readTopic reads every record of every partition of topic, by partition
 // and offset.
-func readTopic(t testing.TB, brokers []string, topic string) []kmsg {
+func readTopic(t testing.TB, brokers []string, topic string) []record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -87,7 +87,7 @@ func readTopic(t testing.TB, brokers []string, topic string) []kmsg {
 	if err != nil || len(md.Topics) != 1 {
 		t.Fatalf("metadata of %s: %v", topic, err)
 	}
-	var out []kmsg
+	var out []record
 	for _, p := range md.Topics[0].Partitions {
 		offset := int64(0)
 		for {
@@ -107,7 +107,7 @@ func readTopic(t testing.TB, brokers []string, topic string) []kmsg {
 				if err != nil {
 					t.Fatalf("read %s/%d: %v", topic, p.ID, err)
 				}
-				m := kmsg{partition: p.ID, offset: r.Offset, time: r.Time, headers: map[string]string{}}
+				m := record{partition: p.ID, offset: r.Offset, time: r.Time, headers: map[string]string{}}
 				if r.Key != nil {
 					m.key, _ = io.ReadAll(r.Key)
 				}
