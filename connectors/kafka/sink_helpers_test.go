@@ -55,7 +55,7 @@ func newTopic(t testing.TB, brokers []string, prefix string, partitions int, con
 			for _, p := range md.Topics[0].Partitions {
 				ready = ready && p.Leader.Host != ""
 			}
-			if ready {
+			if ready && leadersServe(ctx, client, topic, partitions) {
 				return topic
 			}
 		}
@@ -64,6 +64,26 @@ func newTopic(t testing.TB, brokers []string, prefix string, partitions int, con
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// leadersServe reports whether every partition's leader answers for
+// it: a new topic's leaders may refuse requests (NOT_LEADER) for a
+// moment after the metadata names them.
+func leadersServe(ctx context.Context, client *kafkago.Client, topic string, partitions int) bool {
+	reqs := make([]kafkago.OffsetRequest, partitions)
+	for i := range reqs {
+		reqs[i] = kafkago.FirstOffsetOf(i)
+	}
+	res, err := client.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{topic: reqs}})
+	if err != nil || len(res.Topics[topic]) != partitions {
+		return false
+	}
+	for _, p := range res.Topics[topic] {
+		if p.Error != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // record is a record read back from a topic.
