@@ -1,6 +1,10 @@
 package kafka
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/ferryhq/ferry/api"
+)
 
 // TestHashPartitionIsJavas: keys land where Kafka's Java producer puts
 // them: toPositive(murmur2(key)) % partitions, with the murmur2 values of
@@ -22,4 +26,42 @@ func TestHashPartitionIsJavas(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzEncode feeds arbitrary events and keys to the encoder under every
+// body: no panic; every message it accepts fits max.message.bytes; a
+// tombstone follows only a keyed delete, with its key and no value.
+func FuzzEncode(f *testing.F) {
+	f.Add([]byte(`{"op":"d","before":{"id":1}}`), []byte(`{"id":1}`), "application/json", "ext", uint8(0))
+	f.Add([]byte(`{"op":"c"}`), []byte{}, "", "", uint8(1))
+	f.Add([]byte{0xff, 0x00}, []byte("k"), "application/octet-stream", "x", uint8(2))
+	f.Add([]byte(`"op"`), []byte("k"), "text/plain", "", uint8(0))
+	f.Fuzz(func(t *testing.T, data, key []byte, ct, ext string, body uint8) {
+		c, err := sinkSpec.Parse(map[string]string{"brokers": "127.0.0.1:9092", "topic": "t", "max.message.bytes": "2048",
+			"body": []string{"structured", "binary", "data"}[body%3], "headers.h.form": "JSONPATH", "headers.h.value": "$.data.op"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := newEncoder(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := api.Event{ID: "1", Source: "/s", SpecVersion: "1.0", Type: "t", DataContentType: ct, Data: data}
+		if ext != "" {
+			ev.SetExtension("e", ext)
+		}
+		msgs, err := e.encode(nil, 0, &api.Record{Event: ev, Key: key}, "t")
+		if err != nil {
+			return
+		}
+		if len(msgs) == 0 || len(msgs) > 2 {
+			t.Fatalf("%d messages", len(msgs))
+		}
+		if msgs[0].size+batchOverhead > 2048 || msgs[0].value == nil {
+			t.Fatalf("first message: size %d, value nil %v", msgs[0].size, msgs[0].value == nil)
+		}
+		if len(msgs) == 2 && (len(key) == 0 || msgs[1].value != nil || string(msgs[1].key) != string(key) || msgs[0].last || !msgs[1].last) {
+			t.Fatalf("bad tombstone after a record with key %q", key)
+		}
+	})
 }
