@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kit"
@@ -66,7 +67,7 @@ var sinkSpec = func() api.Spec {
 			Description: "After a delete event (op=d in a Debezium-style envelope) with a key, also write a tombstone (the key, a null value) so that compacted topics drop the key."},
 		{Name: "topic.auto.create", Type: api.TypeBool, Default: "true",
 			Description: "Ask the brokers to create a missing topic, as Kafka's producer does (they do only with auto.create.topics.enable=true). When false, a missing topic fails the task (a constant topic) or rejects the record (a topic from the event)."},
-		{Name: "request.timeout", Type: api.TypeDuration, Default: "30s", Check: api.DurationRange(100e6, 5*60e9),
+		{Name: "request.timeout", Type: api.TypeDuration, Default: "30s", Check: api.DurationRange(100*time.Millisecond, 5*time.Minute),
 			Description: "Time one produce or metadata request may take before it counts as failed (and is retried by the engine)."},
 		{Name: "send.parallelism", Type: api.TypeInt, Default: "16", Check: api.Range(1, 1024),
 			Description: "Partitions written at once; one partition's requests always go one after another."},

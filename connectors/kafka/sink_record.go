@@ -86,11 +86,9 @@ func (e *encoder) reset(drop bool) {
 	e.buf, e.hdrs = e.buf[:0], e.hdrs[:0]
 }
 
-// topicOf renders the record's topic; the error is the record's fault.
+// topicOf renders the record's topic from the event (a constant topic
+// is not rendered); the error is the record's fault.
 func (e *encoder) topicOf(ev *api.Event) ([]byte, error) {
-	if c, ok := e.topic.Constant(); ok {
-		return append(e.scratch[:0], c...), nil
-	}
 	out, err := e.topic.Render(ev, e.scratch[:0])
 	e.scratch = out
 	if err != nil {
