@@ -20,7 +20,34 @@ import (
 	"github.com/ferryhq/ferry/api"
 )
 
-// Source is the kafka source plugin.
+// Source is the kafka source plugin. Its settings, under source.:
+//
+//	field                      type      default   description
+//	brokers                    list      required  Bootstrap brokers, host:port, comma-separated.
+//	client.id                  string    -         Client id the brokers see (quotas, logs); default ferry-<connector>.
+//	sasl.mechanism             string    none      SASL mechanism; none for an unauthenticated listener. One of: none, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+//	sasl.username              string    -         SASL user name.
+//	sasl.password              string    -         SASL password; use ${env:…}, ${file:…} or ${dir:…}. Secret.
+//	tls.enabled                boolean   false     Connect with TLS.
+//	tls.ca.file                string    -         PEM CA bundle that verifies the brokers (default: the system's roots).
+//	tls.cert.file              string    -         PEM client certificate, for brokers that require one (with tls.key.file).
+//	tls.key.file               string    -         PEM key of tls.cert.file.
+//	tls.insecure.skip.verify   boolean   false     Do not verify the brokers' certificates (testing only).
+//	dial.timeout               duration  10s       Time to connect to one broker.
+//	topics                     list      -         Topics to read, comma-separated (or topics.regex).
+//	topics.regex               string    -         Read every non-internal topic whose whole name matches this RE2 expression, including topics created later (or topics).
+//	group.id                   string    -         Consumer group the committed positions are published to, so Kafka's lag tools see progress; default ferry-<connector>. Ferry assigns partitions itself: the group never has members.
+//	group.commit.interval      duration  5s        How often committed positions are published to the consumer group (also when the task stops).
+//	start                      string    earliest  Where a partition with no stored position starts: earliest, latest or timestamp:<unix-ms> (the first record at or after it). Never applied to a partition with a stored position.
+//	fetch.max.bytes            int       16777216  Most bytes one fetch request returns (a first record batch larger than this is still returned).
+//	fetch.partition.max.bytes  int       2097152   Most bytes one fetch returns per partition; at most fetch.max.bytes.
+//	fetch.min.bytes            int       1         Bytes a fetch waits for (up to fetch.max.wait) before the broker answers; at most fetch.max.bytes.
+//	fetch.max.wait             duration  500ms     Longest the broker holds a fetch waiting for fetch.min.bytes.
+//	batch.size                 int       4096      Most records one Read returns.
+//	metadata.refresh.interval  duration  30s       Longest time before partitions added to a topic, or topics newly matching topics.regex, are read.
+//
+// docs/kafka-source.md is the user's guide: ownership, positions and group
+// offsets, the event shape.
 var Source = api.SourcePlugin{
 	Name:     "kafka",
 	Summary:  "Reads Kafka topics as CloudEvents (structured, binary or plain records), partitions split over the tasks; progress published to a consumer group.",
@@ -178,6 +205,10 @@ type part struct {
 	name   string // partitionName
 	next   int64  // offset of the next record to read
 	leader int
+	// idPrefix and topicValue are the per-record strings made once:
+	// the event id's "<topic>-<partition>-" and the topic as an any.
+	idPrefix   string
+	topicValue any
 }
 
 type source struct {

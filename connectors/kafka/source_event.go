@@ -75,7 +75,8 @@ func (s *source) record(p *part, r *protocol.Record) (api.Record, error) {
 		ev.SetExtension(ExtDecodeError, derr.Error())
 	}
 	if mode == kit.ModePlain {
-		ev.ID = p.name + "-" + strconv.FormatInt(r.Offset, 10)
+		var num [20]byte
+		ev.ID = p.idPrefix + string(strconv.AppendInt(num[:0], r.Offset, 10))
 		ev.Source = s.evSource
 		ev.Type = EventType
 		ev.Subject = p.topic
@@ -103,7 +104,7 @@ func (s *source) record(p *part, r *protocol.Record) (api.Record, error) {
 			x[ExtKey] = string(key)
 		}
 	}
-	x[ExtTopic] = p.topic
+	x[ExtTopic] = p.topicValue
 	x[ExtPartition] = int64(p.id)
 	x[ExtOffset] = r.Offset
 	if !r.Time.IsZero() {

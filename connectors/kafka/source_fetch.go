@@ -62,7 +62,8 @@ func (s *source) refreshMetadata(ctx context.Context) error {
 			p.leader = leader
 			continue
 		}
-		p := &part{tp: k, name: partitionName(k.topic, k.id), next: -1, leader: leader}
+		name := partitionName(k.topic, k.id)
+		p := &part{tp: k, name: name, next: -1, leader: leader, idPrefix: name + "-", topicValue: k.topic}
 		if pos, ok := s.tc.Committed[p.name]; ok {
 			p.next, _ = parseOffset(pos) // checked in newSource
 		}

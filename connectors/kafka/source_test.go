@@ -371,3 +371,8 @@ func mapsEqual(a, b map[int]int64) bool {
 	}
 	return true
 }
+
+func TestSourceSpecDoc(t *testing.T) {
+	t.Parallel()
+	apitest.CheckSpecDoc(t, "source.go", kafka.Source.Spec)
+}
