@@ -176,6 +176,10 @@ type TaskStateInfo struct {
 	State    string `json:"state"`
 	WorkerID string `json:"worker_id"`
 	Trace    string `json:"trace,omitempty"`
+	// Lag (Ferry) is the running task's per-partition lag in records when
+	// its source reports it (api.LagReporter), as ferry_source_lag_records
+	// shows it. Only the worker that runs the task knows it.
+	Lag map[string]int64 `json:"lag,omitempty"`
 }
 
 // ConnectorStateInfo is GET /connectors/{name}/status.
