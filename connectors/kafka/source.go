@@ -239,6 +239,7 @@ type source struct {
 	opened      bool
 	pending     []api.Record
 	warnedEmpty bool
+	staleMeta   bool // a fetch failed: restart the transport's metadata
 
 	// mu guards what Committed and Lag share with the reader.
 	mu        sync.Mutex
@@ -314,6 +315,9 @@ func parseOffset(pos api.Position) (int64, error) {
 
 func (s *source) Open(ctx context.Context) error {
 	if err := s.refreshMetadata(ctx); err != nil {
+		// The engine closes only a source that opened: the transport's
+		// goroutines end here (a retried Open starts them again).
+		s.tr.CloseIdleConnections()
 		return err
 	}
 	s.opened = true

@@ -18,6 +18,9 @@ import (
 	"github.com/ferryhq/ferry/connectors/kit"
 )
 
+// noLeader marks a partition whose leader the metadata does not name.
+const noLeader = -1
+
 // refreshMetadata lists the topics' partitions (from the transport's
 // metadata cache, which it refreshes every metadata.refresh.interval),
 // keeps those this task owns by kit.Owner, and positions the new ones:
@@ -26,6 +29,10 @@ import (
 // (everything in it is new).
 func (s *source) refreshMetadata(ctx context.Context) error {
 	s.nextMeta = time.Now().Add(s.refresh)
+	if s.staleMeta {
+		s.staleMeta = false
+		s.tr.CloseIdleConnections() // the next request fetches new metadata
+	}
 	mctx, cancel := context.WithTimeout(ctx, s.conn.dialTimeout+requestTimeout)
 	defer cancel()
 	md, err := s.client.Metadata(mctx, &kafkago.MetadataRequest{Addr: s.addr, Topics: s.topics})
@@ -48,7 +55,11 @@ func (s *source) refreshMetadata(ctx context.Context) error {
 		}
 		for _, p := range t.Partitions {
 			if kit.Owns(s.tc.Task, s.tc.Tasks, t.Name, p.ID) {
-				want[tp{t.Name, p.ID}] = p.Leader.ID
+				leader := p.Leader.ID
+				if p.Leader.Host == "" {
+					leader = noLeader // mid-election: skipped until a refresh shows one
+				}
+				want[tp{t.Name, p.ID}] = leader
 			}
 		}
 	}
@@ -195,10 +206,19 @@ func (s *source) fetch(ctx context.Context) error {
 	groups := map[int][]*part{}
 	var leaders []int
 	for _, p := range s.order {
+		if p.leader == noLeader {
+			continue
+		}
 		if _, ok := groups[p.leader]; !ok {
 			leaders = append(leaders, p.leader)
 		}
 		groups[p.leader] = append(groups[p.leader], p)
+	}
+	if len(leaders) == 0 {
+		// Every owned partition is electing a leader: wait for the next
+		// metadata refresh rather than spin.
+		s.nextMeta = time.Now().Add(min(s.refresh, time.Second))
+		return sleep(ctx, time.Until(s.nextMeta))
 	}
 	resps := make([]*fetchapi.Response, len(leaders))
 	errs := make([]error, len(leaders))
@@ -228,17 +248,24 @@ func (s *source) fetch(ctx context.Context) error {
 		}
 		perr = append(perr, s.decodeResponse(ctx, r)...)
 	}
-	if len(perr) == 0 || len(s.pending) > 0 {
-		if len(perr) > 0 {
-			s.log.Warn("kafka source: some partitions could not be fetched; retrying them", "err", errors.Join(perr...))
-		}
+	if len(perr) == 0 {
+		return nil
+	}
+	// A leader that moved, a partition the broker does not know: the
+	// transport's cached metadata is stale. It refreshes only on its
+	// timer, so the next metadata refresh, a second from now at most,
+	// starts it afresh.
+	s.staleMeta = true
+	if soon := time.Now().Add(time.Second); soon.Before(s.nextMeta) {
+		s.nextMeta = soon
+	}
+	err := errors.Join(perr...)
+	if len(s.pending) > 0 {
+		s.log.Warn("kafka source: some partitions could not be fetched; retrying them", "err", err)
 		return nil
 	}
 	// Nothing read and something failed: let the engine back off (or fail
-	// the task, for what retrying cannot fix). A leader that moved shows in
-	// the metadata at the next refresh.
-	s.nextMeta = time.Now()
-	err := errors.Join(perr...)
+	// the task, for what retrying cannot fix).
 	for _, e := range perr {
 		if api.IsFatal(e) {
 			return api.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/api/apitest"
 	"github.com/ferryhq/ferry/connectors/kafka"
@@ -375,4 +377,23 @@ func mapsEqual(a, b map[int]int64) bool {
 func TestSourceSpecDoc(t *testing.T) {
 	t.Parallel()
 	apitest.CheckSpecDoc(t, "source.go", kafka.Source.Spec)
+}
+
+// TestSourceFailedOpenLeaksNothing: the engine never closes a source whose
+// Open failed (it retries Open, then gives up), so a failed Open must not
+// leave the client's goroutines behind. Not parallel: goleak sees every
+// goroutine.
+func TestSourceFailedOpenLeaksNothing(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	src, err := newSource(map[string]string{"brokers": "127.0.0.1:1", "topics": "t", "dial.timeout": "200ms"}, 0, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 3 {
+		if err := src.Open(ctx); err == nil || !api.IsRetryable(err) {
+			t.Fatalf("Open = %v, want a retryable error", err)
+		}
+	}
 }
