@@ -284,8 +284,8 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 		}
 		s.topics = nil
 	}
-	// Positions of the partitions this task may own are checked now, so a
-	// corrupt one fails the task before it reads anything.
+	// Every stored position is checked now, so a corrupt one (an operator's
+	// offset alter, say) fails the task before it reads anything.
 	for name, pos := range tc.Committed {
 		if _, ok := parsePartitionName(name); !ok {
 			return nil, api.Fatal(fmt.Errorf("kafka source: %w: partition %q is not <topic>-<partition>", errBadPosition, name))
@@ -301,8 +301,6 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 	s.client = &kafkago.Client{Addr: s.addr, Transport: s.tr, Timeout: requestTimeout}
 	return s, nil
 }
-
-var errBadPosition = errors.New("invalid stored position")
 
 // parseOffset reads a position: the offset of the next record to read.
 func parseOffset(pos api.Position) (int64, error) {
