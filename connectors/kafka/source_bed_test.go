@@ -40,25 +40,7 @@ var srcTopicSeq atomic.Int64
 // leader the producer can write to.
 func (b *bed) topic(t testing.TB, prefix string, n int) string {
 	t.Helper()
-	name := fmt.Sprintf("ferry-src-%s-%d-%d", prefix, time.Now().UnixNano(), srcTopicSeq.Add(1))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	resp, err := b.client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{
-		Topics: []kafkago.TopicConfig{{Topic: name, NumPartitions: n, ReplicationFactor: 1}},
-	})
-	if err != nil {
-		t.Fatalf("create topic: %v", err)
-	}
-	if err := resp.Errors[name]; err != nil {
-		t.Fatalf("create topic %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_, _ = b.client.DeleteTopics(ctx, &kafkago.DeleteTopicsRequest{Topics: []string{name}})
-	})
-	b.waitPartitions(t, name, n)
-	return name
+	return b.topicNamed(t, fmt.Sprintf("ferry-src-%s-%d-%d", prefix, time.Now().UnixNano(), srcTopicSeq.Add(1)), n)
 }
 
 // waitPartitions waits until the topic's n partitions have leaders.
