@@ -314,8 +314,10 @@ func parseOffset(pos api.Position) (int64, error) {
 func (s *source) Open(ctx context.Context) error {
 	if err := s.refreshMetadata(ctx); err != nil {
 		// The engine closes only a source that opened: the transport's
-		// goroutines end here (a retried Open starts them again).
+		// goroutines end here, and a retried Open starts them again with
+		// fresh metadata.
 		s.tr.CloseIdleConnections()
+		s.staleMeta = false
 		return err
 	}
 	s.opened = true

@@ -160,8 +160,17 @@ func openSource(t testing.TB, raw map[string]string, task, tasks int, committed 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := src.Open(ctx); err != nil {
-		t.Fatalf("Open: %v", err)
+	// Retry as the engine does: a just-created topic's leaders take a
+	// moment to be known to every request.
+	for {
+		err := src.Open(ctx)
+		if err == nil {
+			break
+		}
+		if !api.IsRetryable(err) || ctx.Err() != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	t.Cleanup(func() { _ = src.Close(context.Background()) })
 	return src
@@ -186,6 +195,10 @@ func readN(t testing.TB, src api.Source, n int, timeout time.Duration) []api.Rec
 	var out []api.Record
 	for len(out) < n {
 		batch, err := src.Read(ctx)
+		if err != nil && api.IsRetryable(err) && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond) // the engine's backoff
+			continue
+		}
 		if err != nil {
 			t.Fatalf("Read after %d of %d records: %v", len(out), n, err)
 		}
@@ -204,6 +217,10 @@ func readFor(t testing.TB, src api.Source, d time.Duration) []api.Record {
 		batch, err := src.Read(ctx)
 		if errors.Is(err, context.DeadlineExceeded) {
 			return out
+		}
+		if err != nil && api.IsRetryable(err) {
+			time.Sleep(50 * time.Millisecond) // the engine's backoff
+			continue
 		}
 		if err != nil {
 			t.Fatalf("Read: %v", err)

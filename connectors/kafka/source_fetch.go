@@ -180,6 +180,9 @@ func (s *source) listOffsets(ctx context.Context, parts []*part, mode startMode)
 	for topic, ps := range resp.Topics {
 		for _, p := range ps {
 			if p.Error != nil {
+				// A new partition's leader not known everywhere yet, say:
+				// the retry starts from fresh metadata.
+				s.staleMeta = true
 				return nil, triage.Mark(fmt.Errorf("kafka source: list offsets of %s: %w", partitionName(topic, p.Partition), p.Error))
 			}
 			off := int64(-1)
