@@ -263,17 +263,20 @@ func (s *source) fetch(ctx context.Context) error {
 		s.nextMeta = soon
 	}
 	err := errors.Join(perr...)
+	// What retrying cannot fix fails the task at once; records decoded but
+	// not handed out are read again after the restart (nothing of them
+	// was committed).
+	for _, e := range perr {
+		if api.IsFatal(e) {
+			s.pending = nil
+			return api.Fatal(err)
+		}
+	}
 	if len(s.pending) > 0 {
 		s.log.Warn("kafka source: some partitions could not be fetched; retrying them", "err", err)
 		return nil
 	}
-	// Nothing read and something failed: let the engine back off (or fail
-	// the task, for what retrying cannot fix).
-	for _, e := range perr {
-		if api.IsFatal(e) {
-			return api.Fatal(err)
-		}
-	}
+	// Nothing read: let the engine back off.
 	return api.Retryable(err)
 }
 

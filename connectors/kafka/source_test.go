@@ -292,6 +292,19 @@ func TestSourceBadInput(t *testing.T) {
 			t.Fatalf("Open = %v, want a fatal error naming the topic", err)
 		}
 	})
+	t.Run("stored position past the end fails", func(t *testing.T) {
+		t.Parallel()
+		b := newBed(t)
+		topic := b.topic(t, "pastend", 1)
+		b.values(t, topic, 0, 0, 5)
+		src := openSource(t, b.config("topics", topic), 0, 1, map[string]api.Position{topic + "-0": api.Position("1000")})
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, err := src.Read(ctx)
+		if !api.IsFatal(err) || !strings.Contains(err.Error(), "past the end") || !strings.Contains(err.Error(), topic+"-0") {
+			t.Fatalf("Read = %v, want a fatal error naming the partition", err)
+		}
+	})
 	t.Run("corrupt stored position fails", func(t *testing.T) {
 		t.Parallel()
 		_, err := newSource(map[string]string{"brokers": "h:1", "topics": "t"}, 0, 1, map[string]api.Position{"t-0": api.Position("x")})
