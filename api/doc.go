@@ -36,6 +36,12 @@
 // implements [PositionSaver], so records it never receives (filtered,
 // dead-lettered) do not leave its positions behind.
 //
+// A source that publishes its progress to its own system (a Kafka
+// consumer group) implements [CommitListener] and publishes the positions
+// the engine reports committed, never positions ahead of the offset
+// store. A source that can tell how far behind its input it is
+// implements [LagReporter]; the engine exports the figure as a metric.
+//
 // A Position is opaque to the engine: bytes the source encodes and decodes.
 // Positions within one partition must be produced in increasing order by
 // Read; the engine never compares them, it only orders them by arrival.
@@ -43,7 +49,9 @@
 // # Concurrency contract
 //
 // The engine calls a plugin's methods from one goroutine at a time, never
-// concurrently, except for [Acker.Ack] which may run concurrently with Read.
+// concurrently, except for [Acker.Ack] and [CommitListener.Committed],
+// which may run concurrently with Read, and [LagReporter.Lag], which may
+// run at any time.
 // Close is called exactly once, after Open returned nil, even if ctx was
 // cancelled; no other method is called after Close.
 //

@@ -30,6 +30,35 @@ type Acker interface {
 	Ack(ctx context.Context, partition string, pos Position) error
 }
 
+// CommitListener is an optional Source capability: a source that
+// publishes its progress to its system (a Kafka consumer group's offsets,
+// a checkpoint service) learns here which positions the engine committed
+// to the offset store, so it publishes only what a restart resumes from.
+//
+// After every offset commit that stored positions, the engine calls
+// Committed with them: for each partition that moved, its new committed
+// position (the latest of the partition's acknowledged records, as Ack
+// reports it). The map is the source's to keep. Calls come from the
+// goroutine that commits, one at a time, concurrently with Read; the
+// last one comes before Close (the engine commits, then closes), except
+// after a hard stop. Committed must not block or do I/O: record the
+// positions and publish them from Read or Close.
+type CommitListener interface {
+	Committed(positions map[string]Position)
+}
+
+// LagReporter is an optional Source capability: a source that knows how
+// far behind its input it is reports it per partition, as a number of
+// records its system holds after the source's read position (for Kafka,
+// the high watermark minus the next offset to read). The engine reads it
+// for metrics and status, from any goroutine, concurrently with every
+// other method and also before Open and after Close; Lag must not block or
+// do I/O, and returns a map the caller may keep (nil when nothing is
+// known yet).
+type LagReporter interface {
+	Lag() map[string]int64
+}
+
 // Sink writes records to an external system.
 type Sink interface {
 	// Open connects to the system.

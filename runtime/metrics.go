@@ -22,4 +22,7 @@ type Snapshot struct {
 	LastRecord             time.Time // last record read from the source
 	PutBatchNanosTotal     int64     // total time in Sink.Write
 	PollBatchNanosTotal    int64     // total time in Source.Read
+	// Lag is the source's lag in records per partition when it is an
+	// api.LagReporter (nil otherwise, or before it knows).
+	Lag map[string]int64
 }

@@ -24,10 +24,14 @@ type Task struct {
 	// src is Config.Source, or the source NewSource built during open;
 	// acker is src when it is an api.Acker. Both are set before the
 	// reader and writer start.
-	src     api.Source
-	acker   api.Acker
-	flusher api.Flusher
-	m       counters
+	src      api.Source
+	acker    api.Acker
+	listener api.CommitListener
+	flusher  api.Flusher
+	// lagger is src when it is an api.LagReporter; Metrics reads it from
+	// any goroutine, so it is published atomically.
+	lagger atomic.Pointer[lagReporter]
+	m      counters
 
 	// mu guards the watermark and the in-flight budget. It is never held
 	// while calling a plugin or the committer.
@@ -54,6 +58,8 @@ type Task struct {
 	finished atomic.Bool
 	metaPool sync.Pool
 }
+
+type lagReporter struct{ api.LagReporter }
 
 // recMeta is the engine's bookkeeping for one record in flight.
 type recMeta struct {
@@ -123,6 +129,9 @@ func (t *Task) Metrics() Snapshot {
 	}
 	if n := t.m.lastCommit.Load(); n != 0 {
 		s.LastCommit = time.Unix(0, n)
+	}
+	if l := t.lagger.Load(); l != nil {
+		s.Lag = l.Lag()
 	}
 	if n := t.m.lastRecord.Load(); n != 0 {
 		s.LastRecord = time.Unix(0, n)
@@ -275,6 +284,10 @@ func (t *Task) open(ctx context.Context) (openedPlugins, error) {
 func (t *Task) setSource(src api.Source) {
 	t.src = src
 	t.acker, _ = src.(api.Acker)
+	t.listener, _ = src.(api.CommitListener)
+	if l, ok := src.(api.LagReporter); ok {
+		t.lagger.Store(&lagReporter{l})
+	}
 }
 
 // buildSource calls NewSource with the positions to resume from: the
@@ -792,6 +805,8 @@ func (t *Task) ackMetas(ctx context.Context, metas []recMeta) {
 // transient failure is logged and retried at the next commit; fencing is
 // fatal: a newer generation owns the task.
 //
+// A source that is an api.CommitListener is told the positions stored.
+//
 // With save, the committed positions also go to a sink that is an
 // api.PositionSaver, so its stored positions keep up with records it never
 // saw. Only the writer's commits after successful writes save: a hard
@@ -818,6 +833,9 @@ func (t *Task) commit(save bool) error {
 	t.mu.Unlock()
 	if save {
 		t.savePositions(c.Offsets)
+	}
+	if t.listener != nil {
+		t.listener.Committed(c.Offsets)
 	}
 	return nil
 }

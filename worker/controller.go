@@ -183,6 +183,10 @@ type TaskStateInfo struct {
 	Health    string     `json:"health,omitempty"`
 	Since     *time.Time `json:"since,omitempty"`
 	LastError string     `json:"last_error,omitempty"`
+	// Lag (Ferry) is the running task's per-partition lag in records when
+	// its source reports it (api.LagReporter), as ferry_source_lag_records
+	// shows it. Only the worker that runs the task knows it.
+	Lag map[string]int64 `json:"lag,omitempty"`
 }
 
 // HealthRetrying is TaskStateInfo.Health of a task that retries.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/worker/cluster"
 )
 
 // Reads are answered from this worker's replica of the store; writes of
@@ -137,7 +138,9 @@ func (d *Distributed) ConnectorStatus(ctx context.Context, name string) (Connect
 		case st.Task == offset.ConnectorTask:
 			out.Connector = StateInfo{State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace}
 		case st.Task < n:
-			out.Tasks = append(out.Tasks, taskStateOf(st))
+			ts := taskStateOf(st)
+			ts.Lag = d.ownedLag(name, st.Task)
+			out.Tasks = append(out.Tasks, ts)
 		}
 	}
 	for i := range n {
@@ -668,4 +671,16 @@ func forwardedError(code int, data []byte) error {
 		return &requestError{kind: ErrNoLeader, msg: eb.Message}
 	}
 	return errors.New(eb.Message)
+}
+
+// ownedLag is the lag of a task this worker runs (see TaskMetrics), nil
+// for a task another worker runs.
+func (d *Distributed) ownedLag(connector string, task int) map[string]int64 {
+	d.mu.Lock()
+	o := d.owned[cluster.TaskID{Connector: connector, Task: task}]
+	d.mu.Unlock()
+	if o == nil {
+		return nil
+	}
+	return slotLag(o.slot)
 }

@@ -219,9 +219,11 @@ func (s *Standalone) ConnectorStatus(ctx context.Context, name string) (Connecto
 		Type:      connectorType,
 	}
 	n := -1
+	var lags map[int]map[string]int64
 	s.mu.Lock()
 	if c, ok := s.conns[name]; ok {
 		n = len(c.tasks)
+		lags = tasksLag(c.tasks)
 	}
 	s.mu.Unlock()
 	for _, st := range sts {
@@ -229,7 +231,9 @@ func (s *Standalone) ConnectorStatus(ctx context.Context, name string) (Connecto
 		case st.Task == offset.ConnectorTask:
 			out.Connector = StateInfo{State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace}
 		case n < 0 || st.Task < n:
-			out.Tasks = append(out.Tasks, taskStateOf(st))
+			ts := taskStateOf(st)
+			ts.Lag = lags[st.Task]
+			out.Tasks = append(out.Tasks, ts)
 		}
 	}
 	// A task without a status yet (just planned) is UNASSIGNED.

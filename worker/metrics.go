@@ -119,6 +119,13 @@ var taskMetricSet = []taskMetric{
 		prometheus.GaugeValue, func(m TaskMetrics) float64 { return unixSeconds(m.Snapshot.LastRecord) }),
 }
 
+// lagDesc is the per-partition lag of a source that reports it
+// (api.LagReporter): one series per partition, so it sits beside
+// taskMetricSet rather than in it.
+var lagDesc = prometheus.NewDesc("ferry_source_lag_records",
+	"Records the source's system holds after the task's read position, per partition (Kafka: high watermark minus next offset).",
+	[]string{"connector", "task", "partition"}, nil)
+
 // TaskCollector is a prometheus.Collector over the tasks of a
 // TaskMetricsSource. It keeps no state: every scrape reads fresh snapshots,
 // so tasks that stopped disappear from the output.
@@ -136,6 +143,7 @@ func (c *TaskCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range taskMetricSet {
 		ch <- m.desc
 	}
+	ch <- lagDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -156,6 +164,9 @@ func (c *TaskCollector) Collect(ch chan<- prometheus.Metric) {
 		task := strconv.Itoa(tm.Task)
 		for _, m := range taskMetricSet {
 			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(tm), tm.Connector, task)
+		}
+		for p, lag := range tm.Snapshot.Lag {
+			ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(lag), tm.Connector, task, p)
 		}
 	}
 }

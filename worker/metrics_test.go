@@ -37,6 +37,7 @@ func sampleMetrics() []worker.TaskMetrics {
 			LastCommit:             time.Unix(1700000000, 500_000_000),
 			PutBatchNanosTotal:     1_500_000_000,
 			PollBatchNanosTotal:    250_000_000,
+			Lag:                    map[string]int64{"orders-0": 12, "orders-1": 0},
 		}},
 		{Connector: "audit", Task: 1, Snapshot: runtime.Snapshot{RecordErrorTotal: 7}},
 		// A duplicate (say, a task listed twice mid-restart) must not break
@@ -73,6 +74,10 @@ ferry_task_error_records_skipped_total{connector="orders",task="0"} 1
 # TYPE ferry_task_last_offset_commit_timestamp_seconds gauge
 ferry_task_last_offset_commit_timestamp_seconds{connector="audit",task="1"} 0
 ferry_task_last_offset_commit_timestamp_seconds{connector="orders",task="0"} 1.7000000005e+09
+# HELP ferry_source_lag_records Records the source's system holds after the task's read position, per partition (Kafka: high watermark minus next offset).
+# TYPE ferry_source_lag_records gauge
+ferry_source_lag_records{connector="orders",partition="orders-0",task="0"} 12
+ferry_source_lag_records{connector="orders",partition="orders-1",task="0"} 0
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"ferry_source_task_source_record_poll_total",
@@ -81,12 +86,13 @@ ferry_task_last_offset_commit_timestamp_seconds{connector="orders",task="0"} 1.7
 		"ferry_task_error_record_errors_total",
 		"ferry_task_error_records_skipped_total",
 		"ferry_task_last_offset_commit_timestamp_seconds",
+		"ferry_source_lag_records",
 	); err != nil {
 		t.Fatal(err)
 	}
-	// 18 series per task, 2 distinct tasks.
-	if n := testutil.CollectAndCount(c); n != 36 {
-		t.Fatalf("collected %d series, want 36", n)
+	// 18 series per task, 2 distinct tasks, and 2 lag series.
+	if n := testutil.CollectAndCount(c); n != 38 {
+		t.Fatalf("collected %d series, want 38", n)
 	}
 }
 

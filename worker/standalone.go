@@ -272,6 +272,37 @@ func (s *Standalone) load(ctx context.Context) error {
 	return nil
 }
 
+// tasksLag is the per-partition lag of each running task whose source
+// reports it (api.LagReporter), by task index.
+func tasksLag(slots []*taskSlot) map[int]map[string]int64 {
+	var out map[int]map[string]int64
+	for _, t := range slots {
+		if lag := slotLag(t); lag != nil {
+			if out == nil {
+				out = map[int]map[string]int64{}
+			}
+			out[t.index] = lag
+		}
+	}
+	return out
+}
+
+// slotLag is one task slot's lag, nil when it runs no task or its source
+// reports none.
+func slotLag(t *taskSlot) map[string]int64 {
+	if t == nil {
+		return nil
+	}
+	r := t.runner.Load()
+	if r == nil {
+		return nil
+	}
+	if m, ok := (*r).(metricsReader); ok {
+		return m.Metrics().Lag
+	}
+	return nil
+}
+
 // TaskMetrics lists the tasks this worker runs now with their counters. It
 // implements TaskMetricsSource and never blocks on a task.
 func (s *Standalone) TaskMetrics() []TaskMetrics {

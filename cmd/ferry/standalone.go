@@ -40,7 +40,7 @@ const storeFile = "ferry.db"
 // that imports the connectors.
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
-		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source},
+		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source},
 		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink, webhook.Sink, kafka.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),

@@ -47,8 +47,31 @@ var connSpec = api.Spec{
 		Description: "Time to connect to one broker."},
 }
 
-// maxBrokers bounds the bootstrap list.
-const maxBrokers = 100
+// maxBrokers bounds the bootstrap list; maxTopicLen is Kafka's own limit
+// on topic names.
+const (
+	maxBrokers  = 100
+	maxTopicLen = 249
+)
+
+// checkTopic applies Kafka's rules for topic names.
+func checkTopic(t string) error {
+	switch {
+	case t == "":
+		return fmt.Errorf("%w: empty", errTopicInvalid)
+	case len(t) > maxTopicLen:
+		return fmt.Errorf("%w: %d characters, at most %d", errTopicInvalid, len(t), maxTopicLen)
+	case t == "." || t == "..":
+		return fmt.Errorf("%w: %q", errTopicInvalid, t)
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: %q has %q; allowed are letters, digits, '.', '_' and '-'", errTopicInvalid, t, c)
+		}
+	}
+	return nil
+}
 
 func checkBrokers(v string) error {
 	list := api.NewConfig(map[string]string{"b": v}).List("b")

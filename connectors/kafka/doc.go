@@ -10,5 +10,5 @@
 // itself (too large, invalid) is rejected alone (dead-letter sink or task
 // failure, per errors.tolerance), and the rest is retried with backoff.
 //
-// docs/kafka.md is the user's guide.
+// docs/kafka-source.md and docs/kafka-sink.md are the user guides.
 package kafka

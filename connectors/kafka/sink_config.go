@@ -30,7 +30,6 @@ const (
 	headersPrefix    = "headers."
 	maxHeaders       = 64
 	maxHeaderNameLen = 255
-	maxTopicLen      = 249 // Kafka's limit
 )
 
 // Sizes and their bounds.
@@ -223,25 +222,6 @@ func checkHeaderName(name string, body kit.Body) error {
 	}
 	if body != kit.BodyData && (strings.EqualFold(name, kit.Kafka.ContentTypeHeader()) || strings.HasPrefix(name, kit.Kafka.Prefix())) {
 		return fmt.Errorf("header %s is written by body=%s; use body=data to set it yourself", name, body)
-	}
-	return nil
-}
-
-// checkTopic applies Kafka's rules for topic names.
-func checkTopic(t string) error {
-	switch {
-	case t == "":
-		return fmt.Errorf("%w: empty", errTopicInvalid)
-	case len(t) > maxTopicLen:
-		return fmt.Errorf("%w: %d characters, at most %d", errTopicInvalid, len(t), maxTopicLen)
-	case t == "." || t == "..":
-		return fmt.Errorf("%w: %q", errTopicInvalid, t)
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("%w: %q has %q; allowed are letters, digits, '.', '_' and '-'", errTopicInvalid, t, c)
-		}
 	}
 	return nil
 }

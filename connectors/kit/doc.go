@@ -46,7 +46,25 @@
 // fatal (the task fails) — with a [Triage], whose Mark applies api's error
 // protocol (api.Retryable, api.RetryAfter, api.Fatal).
 //
-// The bindings and PartitionByKey are pure functions, safe for concurrent
+// # Partition ownership
+//
+// A source whose input is split into partitions (Kafka partitions,
+// RocketMQ queues, SLS shards) and that runs as tasks.max tasks splits
+// them with one rule, [Owner]: the owner of partition p of stream s is
+// (fnv32a(s) + p) mod tasks. It has no Plan (every task gets the same
+// config and tells itself apart by api.TaskConfig.Task); each task
+// lists the partitions from its own live metadata, keeps those it
+// [Owns], and re-reads the metadata on a bounded interval. Because the
+// rule looks at nothing but the partition and the task count, tasks
+// whose views differ for a moment (one has seen a new partition, one
+// not yet) never both read a partition, and a partition added while
+// running is read by exactly one task, from its start, with no
+// re-planning. Each task resumes a partition it owns from
+// api.TaskConfig.Committed, which holds the positions of all the
+// connector's partitions, so a change of tasks.max (which restarts every
+// task) hands each partition to its new owner at the committed position.
+//
+// The bindings, PartitionByKey and Owner are pure functions, safe for concurrent
 // use; RunParallel starts goroutines that end before it returns. The
 // package does no I/O of its own and imports api only.
 package kit

@@ -1,0 +1,462 @@
+package kafka
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/ferryhq/ferry/api"
+)
+
+// Source is the kafka source plugin. Its settings, under source.:
+//
+//	field                      type      default   description
+//	brokers                    list      required  Bootstrap brokers, host:port, comma-separated.
+//	client.id                  string    -         Client id the brokers see (quotas, logs); default ferry-<connector>.
+//	sasl.mechanism             string    none      SASL mechanism; none for an unauthenticated listener. One of: none, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+//	sasl.username              string    -         SASL user name.
+//	sasl.password              string    -         SASL password; use ${env:…}, ${file:…} or ${dir:…}. Secret.
+//	tls.enabled                boolean   false     Connect with TLS.
+//	tls.ca.file                string    -         PEM CA bundle that verifies the brokers (default: the system's roots).
+//	tls.cert.file              string    -         PEM client certificate, for brokers that require one (with tls.key.file).
+//	tls.key.file               string    -         PEM key of tls.cert.file.
+//	tls.insecure.skip.verify   boolean   false     Do not verify the brokers' certificates (testing only).
+//	dial.timeout               duration  10s       Time to connect to one broker.
+//	topics                     list      -         Topics to read, comma-separated (or topics.regex).
+//	topics.regex               string    -         Read every non-internal topic whose whole name matches this RE2 expression, including topics created later (or topics).
+//	group.id                   string    -         Consumer group the committed positions are published to, so Kafka's lag tools see progress; default ferry-<connector>. Ferry assigns partitions itself: the group never has members.
+//	group.commit.interval      duration  5s        How often committed positions are published to the consumer group (also when the task stops).
+//	start                      string    earliest  Where a partition with no stored position starts: earliest, latest or timestamp:<unix-ms> (the first record at or after it). Never applied to a partition with a stored position.
+//	fetch.max.bytes            int       16777216  Most bytes one fetch request returns (a first record batch larger than this is still returned).
+//	fetch.partition.max.bytes  int       2097152   Most bytes one fetch returns per partition; at most fetch.max.bytes.
+//	fetch.min.bytes            int       1         Bytes a fetch waits for (up to fetch.max.wait) before the broker answers; at most fetch.max.bytes.
+//	fetch.max.wait             duration  500ms     Longest the broker holds a fetch waiting for fetch.min.bytes.
+//	batch.size                 int       4096      Most records one Read returns.
+//	metadata.refresh.interval  duration  30s       Longest time before partitions added to a topic, or topics newly matching topics.regex, are read.
+//
+// docs/kafka-source.md is the user's guide: ownership, positions and group
+// offsets, the event shape.
+var Source = api.SourcePlugin{
+	Name:     "kafka",
+	Summary:  "Reads Kafka topics as CloudEvents (structured, binary or plain records), partitions split over the tasks; progress published to a consumer group.",
+	Spec:     sourceSpec,
+	New:      newSource,
+	Validate: validateSource,
+	// No Plan: every task gets the same settings and reads the partitions
+	// kit.Owner gives it, re-evaluated on live metadata.
+}
+
+// EventType is the type of events made from plain (non-CloudEvents)
+// records.
+const EventType = "ferry.kafka.v1"
+
+const (
+	maxTopics      = 1000
+	maxRegexLen    = 1024
+	maxGroupIDLen  = 255
+	requestTimeout = 30 * time.Second // beyond fetch.max.wait
+	// maxStartMs is 9999-12-31T23:59:59.999Z.
+	maxStartMs = 253402300799999
+)
+
+var sourceSpec = slices.Concat(connSpec, api.Spec{
+	{Name: "topics", Type: api.TypeList, Check: checkTopics,
+		Description: "Topics to read, comma-separated (or topics.regex)."},
+	{Name: "topics.regex", Type: api.TypeString, Check: checkRegex,
+		Description: "Read every non-internal topic whose whole name matches this RE2 expression, including topics created later (or topics)."},
+	{Name: "group.id", Type: api.TypeString, Check: maxLen(maxGroupIDLen),
+		Description: "Consumer group the committed positions are published to, so Kafka's lag tools see progress; default ferry-<connector>. Ferry assigns partitions itself: the group never has members."},
+	{Name: "group.commit.interval", Type: api.TypeDuration, Default: "5s", Check: api.DurationRange(100*time.Millisecond, time.Hour),
+		Description: "How often committed positions are published to the consumer group (also when the task stops)."},
+	{Name: "start", Type: api.TypeString, Default: "earliest", Check: checkStart,
+		Description: "Where a partition with no stored position starts: earliest, latest or timestamp:<unix-ms> (the first record at or after it). Never applied to a partition with a stored position."},
+	{Name: "fetch.max.bytes", Type: api.TypeInt, Default: "16777216", Check: api.Range(1024, 256<<20),
+		Description: "Most bytes one fetch request returns (a first record batch larger than this is still returned)."},
+	{Name: "fetch.partition.max.bytes", Type: api.TypeInt, Default: "2097152", Check: api.Range(1024, 64<<20),
+		Description: "Most bytes one fetch returns per partition; at most fetch.max.bytes."},
+	{Name: "fetch.min.bytes", Type: api.TypeInt, Default: "1", Check: api.Range(1, 64<<20),
+		Description: "Bytes a fetch waits for (up to fetch.max.wait) before the broker answers; at most fetch.max.bytes."},
+	{Name: "fetch.max.wait", Type: api.TypeDuration, Default: "500ms", Check: api.DurationRange(time.Millisecond, 30*time.Second),
+		Description: "Longest the broker holds a fetch waiting for fetch.min.bytes."},
+	{Name: "batch.size", Type: api.TypeInt, Default: "4096", Check: api.Range(1, 1<<20),
+		Description: "Most records one Read returns."},
+	{Name: "metadata.refresh.interval", Type: api.TypeDuration, Default: "30s", Check: api.DurationRange(time.Second, time.Hour),
+		Description: "Longest time before partitions added to a topic, or topics newly matching topics.regex, are read."},
+})
+
+func checkTopics(v string) error {
+	list := api.NewConfig(map[string]string{"t": v}).List("t")
+	if len(list) > maxTopics {
+		return fmt.Errorf("at most %d topics", maxTopics)
+	}
+	for _, t := range list {
+		if err := checkTopic(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkRegex(v string) error {
+	if len(v) > maxRegexLen {
+		return fmt.Errorf("at most %d bytes", maxRegexLen)
+	}
+	_, err := compileTopicRegex(v)
+	return err
+}
+
+// compileTopicRegex anchors the expression: it must match a whole name.
+func compileTopicRegex(v string) (*regexp.Regexp, error) {
+	return regexp.Compile(`^(?:` + v + `)$`)
+}
+
+// startMode is a parsed start setting.
+type startMode struct {
+	kind string // earliest, latest, timestamp
+	ms   int64
+}
+
+func parseStart(v string) (startMode, error) {
+	switch v {
+	case "earliest", "latest":
+		return startMode{kind: v}, nil
+	}
+	if rest, ok := strings.CutPrefix(v, "timestamp:"); ok {
+		ms, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil || ms < 0 || ms > maxStartMs {
+			return startMode{}, fmt.Errorf("timestamp:%s: want milliseconds since 1970 in [0, %d]", rest, int64(maxStartMs))
+		}
+		return startMode{kind: "timestamp", ms: ms}, nil
+	}
+	return startMode{}, fmt.Errorf("%q: want earliest, latest or timestamp:<unix-ms>", v)
+}
+
+func checkStart(v string) error { _, err := parseStart(v); return err }
+
+// validateSource checks what involves several fields.
+func validateSource(c api.Config) error {
+	var errs []api.FieldError
+	var ve *api.ValidationError
+	if err := validateConn(c); errors.As(err, &ve) {
+		errs = append(errs, ve.Fields...)
+	} else if err != nil {
+		return err
+	}
+	topics, re := len(c.List("topics")) > 0, c.String("topics.regex") != ""
+	switch {
+	case topics && re:
+		errs = append(errs, api.FieldError{Field: "topics.regex", Message: "set topics or topics.regex, not both"})
+	case !topics && !re:
+		errs = append(errs, api.FieldError{Field: "topics", Message: "set topics (a list) or topics.regex"})
+	}
+	if c.Int("fetch.min.bytes") > c.Int("fetch.max.bytes") {
+		errs = append(errs, api.FieldError{Field: "fetch.min.bytes", Message: "is more than fetch.max.bytes"})
+	}
+	if c.Int("fetch.partition.max.bytes") > c.Int("fetch.max.bytes") {
+		errs = append(errs, api.FieldError{Field: "fetch.partition.max.bytes", Message: "is more than fetch.max.bytes"})
+	}
+	if errs != nil {
+		return &api.ValidationError{Fields: errs}
+	}
+	return nil
+}
+
+// tp names one partition.
+type tp struct {
+	topic string
+	id    int
+}
+
+// partitionName is a partition's name in Ferry (positions, metrics):
+// Kafka's own <topic>-<partition>. Topic names cannot hold a character
+// that would make it ambiguous read from the last '-'.
+func partitionName(topic string, id int) string { return topic + "-" + strconv.Itoa(id) }
+
+func parsePartitionName(name string) (tp, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 {
+		return tp{}, false
+	}
+	id, err := strconv.Atoi(name[i+1:])
+	if err != nil || id < 0 {
+		return tp{}, false
+	}
+	return tp{name[:i], id}, true
+}
+
+// part is one owned partition.
+type part struct {
+	tp
+	name   string // partitionName
+	next   int64  // offset of the next record to read
+	leader int
+	// idPrefix and topicValue are the per-record strings made once:
+	// the event id's "<topic>-<partition>-" and the topic as an any.
+	idPrefix   string
+	topicValue any
+}
+
+type source struct {
+	tc       api.TaskConfig
+	log      *slog.Logger
+	evSource string
+	conn     conn
+	tr       *kafkago.Transport
+	client   *kafkago.Client
+	addr     net.Addr
+	topics   []string // fixed list, or nil with re
+	re       *regexp.Regexp
+	group    string
+	start    startMode
+	fetchMax int32
+	partMax  int32
+	minBytes int32
+	maxWait  time.Duration
+	batch    int
+	refresh  time.Duration
+	publishN time.Duration
+
+	// The reader's state: Open, Read and Close run one at a time.
+	parts       map[tp]*part
+	order       []*part // parts sorted by name: the fetch order
+	nextMeta    time.Time
+	nextPublish time.Time
+	opened      bool
+	pending     []api.Record
+	warnedEmpty bool
+	staleMeta   bool // a fetch failed: restart the transport's metadata
+
+	// mu guards what Committed and Lag share with the reader.
+	mu        sync.Mutex
+	toPublish map[string]api.Position // committed, not yet published
+	lag       map[string]int64
+}
+
+func newSource(tc api.TaskConfig) (api.Source, error) {
+	c := tc.Config
+	cn, err := parseConn(c, tc.Connector)
+	if err != nil {
+		return nil, err
+	}
+	start, err := parseStart(c.String("start"))
+	if err != nil {
+		return nil, api.Fatal(fmt.Errorf("kafka source: start: %w", err))
+	}
+	s := &source{
+		tc:       tc,
+		log:      tc.Logger,
+		evSource: "/ferry/kafka/" + tc.Connector,
+		conn:     cn,
+		topics:   c.List("topics"),
+		group:    cmp.Or(c.String("group.id"), "ferry-"+tc.Connector),
+		start:    start,
+		fetchMax: int32(c.Int("fetch.max.bytes")),
+		partMax:  int32(c.Int("fetch.partition.max.bytes")),
+		minBytes: int32(c.Int("fetch.min.bytes")),
+		maxWait:  c.Duration("fetch.max.wait"),
+		batch:    c.Int("batch.size"),
+		refresh:  c.Duration("metadata.refresh.interval"),
+		publishN: c.Duration("group.commit.interval"),
+		parts:    map[tp]*part{},
+		lag:      map[string]int64{},
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if r := c.String("topics.regex"); r != "" {
+		if s.re, err = compileTopicRegex(r); err != nil {
+			return nil, api.Fatal(fmt.Errorf("kafka source: topics.regex: %w", err))
+		}
+		s.topics = nil
+	}
+	// Every stored position is checked now, so a corrupt one (an operator's
+	// offset alter, say) fails the task before it reads anything.
+	for name, pos := range tc.Committed {
+		if _, ok := parsePartitionName(name); !ok {
+			return nil, api.Fatal(fmt.Errorf("kafka source: %w: partition %q is not <topic>-<partition>", errBadPosition, name))
+		}
+		if _, err := parseOffset(pos); err != nil {
+			return nil, api.Fatal(fmt.Errorf("kafka source: %w: partition %s: %v", errBadPosition, name, err))
+		}
+	}
+	s.tr = cn.transport()
+	s.tr.MetadataTTL = s.refresh
+	s.tr.MetadataTopics = s.topics
+	s.addr = kafkago.TCP(cn.brokers...)
+	s.client = &kafkago.Client{Addr: s.addr, Transport: s.tr, Timeout: requestTimeout}
+	return s, nil
+}
+
+// parseOffset reads a position: the offset of the next record to read.
+func parseOffset(pos api.Position) (int64, error) {
+	off, err := strconv.ParseInt(string(pos), 10, 64)
+	if err != nil || off < 0 {
+		return 0, fmt.Errorf("%q is not an offset", pos)
+	}
+	return off, nil
+}
+
+func (s *source) Open(ctx context.Context) error {
+	if err := s.refreshMetadata(ctx); err != nil {
+		// The engine closes only a source that opened: the transport's
+		// goroutines end here, and a retried Open starts them again with
+		// fresh metadata.
+		s.tr.CloseIdleConnections()
+		s.staleMeta = false
+		return err
+	}
+	s.opened = true
+	s.nextPublish = time.Now().Add(s.publishN)
+	return nil
+}
+
+func (s *source) Read(ctx context.Context) ([]api.Record, error) {
+	for {
+		if len(s.pending) > 0 {
+			return s.take(), nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		now := time.Now()
+		if !now.Before(s.nextPublish) {
+			s.publish(ctx)
+			s.nextPublish = now.Add(s.publishN)
+		}
+		if !now.Before(s.nextMeta) {
+			if err := s.refreshMetadata(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if len(s.order) == 0 {
+			if err := sleep(ctx, min(time.Until(s.nextMeta), time.Until(s.nextPublish))); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := s.fetch(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// take hands out up to batch.size pending records.
+func (s *source) take() []api.Record {
+	n := min(len(s.pending), s.batch)
+	out := s.pending[:n:n]
+	s.pending = s.pending[n:]
+	if len(s.pending) == 0 {
+		s.pending = nil
+	}
+	return out
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (s *source) Close(ctx context.Context) error {
+	s.publish(ctx)
+	s.tr.CloseIdleConnections()
+	return nil
+}
+
+// Committed implements api.CommitListener: the positions are published to
+// the consumer group by the next publish (Read's timer, or Close).
+func (s *source) Committed(positions map[string]api.Position) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.toPublish == nil {
+		s.toPublish = make(map[string]api.Position, len(positions))
+	}
+	maps.Copy(s.toPublish, positions)
+}
+
+// Lag implements api.LagReporter: per owned partition, the high watermark
+// of the last fetch minus the next offset to read.
+func (s *source) Lag() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lag) == 0 {
+		return nil
+	}
+	return maps.Clone(s.lag)
+}
+
+// publish commits the positions the engine committed since the last
+// publish to the consumer group, as a simple (generation -1, memberless)
+// commit. A failure is logged and the positions are offered again next
+// time: the group's offsets are a view for Kafka's tools, Ferry's offset
+// store is what the task resumes from.
+func (s *source) publish(ctx context.Context) {
+	s.mu.Lock()
+	pending := s.toPublish
+	s.toPublish = nil
+	s.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	topics := map[string][]kafkago.OffsetCommit{}
+	for name, pos := range pending {
+		p, ok := parsePartitionName(name)
+		off, err := parseOffset(pos)
+		if !ok || err != nil {
+			continue
+		}
+		topics[p.topic] = append(topics[p.topic], kafkago.OffsetCommit{Partition: p.id, Offset: off})
+	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := s.client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
+		Addr: s.addr, GroupID: s.group, GenerationID: -1, Topics: topics,
+	})
+	var failed []error
+	if err != nil {
+		failed = append(failed, err)
+	} else {
+		for topic, ps := range resp.Topics {
+			for _, p := range ps {
+				if p.Error != nil {
+					failed = append(failed, fmt.Errorf("%s: %w", partitionName(topic, p.Partition), p.Error))
+				}
+			}
+		}
+	}
+	if failed == nil {
+		return
+	}
+	s.log.Warn("kafka source: cannot publish committed positions to the consumer group; will retry",
+		"group", s.group, "err", errors.Join(failed...))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, pos := range pending {
+		if _, newer := s.toPublish[name]; !newer {
+			if s.toPublish == nil {
+				s.toPublish = map[string]api.Position{}
+			}
+			s.toPublish[name] = pos
+		}
+	}
+}

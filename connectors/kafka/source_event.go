@@ -1,0 +1,122 @@
+package kafka
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/segmentio/kafka-go/protocol"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
+)
+
+// The extensions every event of the kafka source carries, so transforms
+// can route and filter on where a record came from.
+const (
+	ExtTopic     = "kafkatopic"     // string
+	ExtPartition = "kafkapartition" // int64
+	ExtOffset    = "kafkaoffset"    // int64
+	ExtTimestamp = "kafkatimestamp" // time.Time, the record's timestamp
+	// ExtTombstone is true on a record whose value is null (a delete in a
+	// compacted topic): the event has no data.
+	ExtTombstone = "kafkatombstone"
+	// ExtDecodeError holds why a record that claims to be a CloudEvent
+	// (structured content type, ce_specversion header) is not a valid one;
+	// the event then carries the record as plain data.
+	ExtDecodeError = "kafkadecodeerror"
+	// ExtKey is the CloudEvents Kafka binding's partitionkey extension:
+	// the record's key, when it is UTF-8 text (Record.Key always has it).
+	ExtKey = "partitionkey"
+)
+
+// reservedNames are CloudEvents attribute names a header must not become
+// as an extension.
+var reservedNames = map[string]bool{
+	"id": true, "source": true, "specversion": true, "type": true, "subject": true,
+	"time": true, "datacontenttype": true, "dataschema": true, "data": true,
+}
+
+// record makes the Ferry record of one Kafka record. The binding decides
+// the mode: a structured-mode value decodes to its event, binary-mode ce_*
+// headers give the attributes and the value is the data, and anything
+// else is a plain record whose value is the data (JSON as JSON, other
+// bytes base64 in structured output, by datacontenttype), with id
+// <topic>-<partition>-<offset>, the topic as subject and the record's
+// timestamp as time.
+func (s *source) record(p *part, r *protocol.Record) (api.Record, error) {
+	var key, value []byte
+	var err error
+	if r.Key != nil {
+		if key, err = protocol.ReadAll(r.Key); err != nil {
+			return api.Record{}, err
+		}
+	}
+	if r.Value != nil {
+		if value, err = protocol.ReadAll(r.Value); err != nil {
+			return api.Record{}, err
+		}
+	}
+	headers := func(yield func(string, string) bool) {
+		for _, h := range r.Headers {
+			if !yield(h.Key, string(h.Value)) {
+				return
+			}
+		}
+	}
+	ev, mode, derr := kit.Kafka.Decode(headers, value)
+	if derr != nil {
+		// Never dropped, never blocking the partition: the record goes on
+		// as plain data, marked, for a transform to route.
+		ev = api.Event{SpecVersion: api.SpecVersion, Data: value}
+		if len(value) > 0 {
+			ev.DataContentType = "application/octet-stream"
+		}
+		mode = kit.ModePlain
+		ev.SetExtension(ExtDecodeError, derr.Error())
+	}
+	if mode == kit.ModePlain {
+		var num [20]byte
+		ev.ID = p.idPrefix + string(strconv.AppendInt(num[:0], r.Offset, 10))
+		ev.Source = s.evSource
+		ev.Type = EventType
+		ev.Subject = p.topic
+		if !r.Time.IsZero() {
+			ev.Time = r.Time.UTC()
+		}
+	}
+	if ev.Extensions == nil {
+		ev.Extensions = make(map[string]any, 6+len(r.Headers))
+	}
+	x := ev.Extensions
+	prefix, ctHeader := kit.Kafka.Prefix(), kit.Kafka.ContentTypeHeader()
+	for _, h := range r.Headers {
+		name := h.Key
+		if name == ctHeader || len(name) >= len(prefix) && name[:len(prefix)] == prefix ||
+			reservedNames[name] || !api.ValidAttributeName(name) || !utf8.Valid(h.Value) {
+			continue
+		}
+		if _, taken := x[name]; !taken {
+			x[name] = string(h.Value)
+		}
+	}
+	if key != nil && utf8.Valid(key) {
+		if _, taken := x[ExtKey]; !taken {
+			x[ExtKey] = string(key)
+		}
+	}
+	x[ExtTopic] = p.topicValue
+	x[ExtPartition] = int64(p.id)
+	x[ExtOffset] = r.Offset
+	if !r.Time.IsZero() {
+		x[ExtTimestamp] = r.Time.UTC()
+	}
+	if r.Value == nil {
+		x[ExtTombstone] = true
+	}
+	return api.Record{
+		Event:     ev,
+		Key:       key,
+		Partition: p.name,
+		Position:  strconv.AppendInt(nil, r.Offset+1, 10),
+	}, nil
+}

@@ -1,0 +1,429 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
+	fetchapi "github.com/segmentio/kafka-go/protocol/fetch"
+
+	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
+)
+
+// noLeader marks a partition whose leader the metadata does not name.
+const noLeader = -1
+
+// refreshMetadata lists the topics' partitions (from the transport's
+// metadata cache, which it refreshes every metadata.refresh.interval),
+// keeps those this task owns by kit.Owner, and positions the new ones:
+// at the stored position when there is one, else by start at Open, and
+// at the earliest offset for a partition that appeared while running
+// (everything in it is new).
+func (s *source) refreshMetadata(ctx context.Context) error {
+	s.nextMeta = time.Now().Add(s.refresh)
+	if s.staleMeta {
+		s.staleMeta = false
+		s.tr.CloseIdleConnections() // the next request fetches new metadata
+	}
+	mctx, cancel := context.WithTimeout(ctx, s.conn.dialTimeout+requestTimeout)
+	defer cancel()
+	md, err := s.client.Metadata(mctx, &kafkago.MetadataRequest{Addr: s.addr, Topics: s.topics})
+	if err != nil {
+		if err := ctxDone(ctx); err != nil {
+			return err
+		}
+		return triage.Mark(fmt.Errorf("kafka source: metadata from %s: %w", strings.Join(s.conn.brokers, ","), err))
+	}
+	want := map[tp]int{} // owned partition → leader
+	for _, t := range md.Topics {
+		if s.re != nil && (t.Internal || !s.re.MatchString(t.Name)) {
+			continue
+		}
+		if t.Error != nil {
+			if errors.Is(t.Error, kafkago.UnknownTopicOrPartition) && s.re == nil {
+				return api.Fatal(fmt.Errorf("kafka source: topic %q does not exist: create it or remove it from source.topics", t.Name))
+			}
+			return triage.Mark(fmt.Errorf("kafka source: topic %q: %w", t.Name, t.Error))
+		}
+		for _, p := range t.Partitions {
+			if kit.Owns(s.tc.Task, s.tc.Tasks, t.Name, p.ID) {
+				leader := p.Leader.ID
+				if p.Leader.Host == "" {
+					leader = noLeader // mid-election: skipped until a refresh shows one
+				}
+				want[tp{t.Name, p.ID}] = leader
+			}
+		}
+	}
+	if s.re != nil && len(want) == 0 && !s.warnedEmpty {
+		s.warnedEmpty = true
+		s.log.Info("kafka source: no partition of a topic matching topics.regex is this task's yet", "regex", s.re.String())
+	}
+	var fresh []*part
+	for k, leader := range want {
+		if p := s.parts[k]; p != nil {
+			p.leader = leader
+			continue
+		}
+		name := partitionName(k.topic, k.id)
+		p := &part{tp: k, name: name, next: -1, leader: leader, idPrefix: name + "-", topicValue: k.topic}
+		if pos, ok := s.tc.Committed[p.name]; ok {
+			p.next, _ = parseOffset(pos) // checked in newSource
+		}
+		fresh = append(fresh, p)
+	}
+	if err := s.position(ctx, fresh); err != nil {
+		return err
+	}
+	for _, p := range fresh {
+		s.parts[p.tp] = p
+		if s.opened {
+			s.log.Info("kafka source: reading a new partition", "partition", p.name, "offset", p.next)
+		}
+	}
+	for k, p := range s.parts {
+		if _, ok := want[k]; !ok {
+			s.log.Info("kafka source: partition gone from the metadata; no longer read", "partition", p.name)
+			delete(s.parts, k)
+			s.mu.Lock()
+			delete(s.lag, p.name)
+			s.mu.Unlock()
+		}
+	}
+	s.order = s.order[:0]
+	for _, p := range s.parts {
+		s.order = append(s.order, p)
+	}
+	slices.SortFunc(s.order, func(a, b *part) int { return strings.Compare(a.name, b.name) })
+	return nil
+}
+
+// position sets next for the partitions without a stored position (next
+// < 0): by the start mode at Open, at the earliest offset afterwards.
+func (s *source) position(ctx context.Context, parts []*part) error {
+	mode := s.start
+	if s.opened {
+		mode = startMode{kind: "earliest"}
+	}
+	var todo []*part
+	for _, p := range parts {
+		if p.next < 0 {
+			todo = append(todo, p)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	offs, err := s.listOffsets(ctx, todo, mode)
+	if err != nil {
+		return err
+	}
+	var unresolved []*part
+	for _, p := range todo {
+		if off, ok := offs[p.tp]; ok && off >= 0 {
+			p.next = off
+		} else {
+			unresolved = append(unresolved, p)
+		}
+	}
+	if len(unresolved) == 0 {
+		return nil
+	}
+	// timestamp: no record at or after it, so start at the end.
+	offs, err = s.listOffsets(ctx, unresolved, startMode{kind: "latest"})
+	if err != nil {
+		return err
+	}
+	for _, p := range unresolved {
+		off, ok := offs[p.tp]
+		if !ok || off < 0 {
+			return api.Retryable(fmt.Errorf("kafka source: no offset for %s", p.name))
+		}
+		p.next = off
+	}
+	return nil
+}
+
+// listOffsets asks for the offset mode names of each partition.
+func (s *source) listOffsets(ctx context.Context, parts []*part, mode startMode) (map[tp]int64, error) {
+	req := &kafkago.ListOffsetsRequest{Addr: s.addr, Topics: map[string][]kafkago.OffsetRequest{}}
+	for _, p := range parts {
+		var r kafkago.OffsetRequest
+		switch mode.kind {
+		case "earliest":
+			r = kafkago.FirstOffsetOf(p.id)
+		case "latest":
+			r = kafkago.LastOffsetOf(p.id)
+		default:
+			r = kafkago.TimeOffsetOf(p.id, time.UnixMilli(mode.ms))
+		}
+		req.Topics[p.topic] = append(req.Topics[p.topic], r)
+	}
+	lctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := s.client.ListOffsets(lctx, req)
+	if err != nil {
+		if err := ctxDone(ctx); err != nil {
+			return nil, err
+		}
+		return nil, triage.Mark(fmt.Errorf("kafka source: list offsets: %w", err))
+	}
+	out := map[tp]int64{}
+	for topic, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				// A new partition's leader not known everywhere yet, say:
+				// the retry starts from fresh metadata.
+				s.staleMeta = true
+				return nil, triage.Mark(fmt.Errorf("kafka source: list offsets of %s: %w", partitionName(topic, p.Partition), p.Error))
+			}
+			off := int64(-1)
+			switch mode.kind {
+			case "earliest":
+				off = p.FirstOffset
+			case "latest":
+				off = p.LastOffset
+			default:
+				for o := range p.Offsets {
+					off = o
+				}
+			}
+			out[tp{topic, p.Partition}] = off
+		}
+	}
+	return out, nil
+}
+
+// fetch sends one fetch request per leader broker for the owned
+// partitions (at once when there are several leaders) and decodes the
+// answers into s.pending, in partition order.
+func (s *source) fetch(ctx context.Context) error {
+	groups := map[int][]*part{}
+	var leaders []int
+	for _, p := range s.order {
+		if p.leader == noLeader {
+			continue
+		}
+		if _, ok := groups[p.leader]; !ok {
+			leaders = append(leaders, p.leader)
+		}
+		groups[p.leader] = append(groups[p.leader], p)
+	}
+	if len(leaders) == 0 {
+		// Every owned partition is electing a leader: wait for the next
+		// metadata refresh rather than spin.
+		s.nextMeta = time.Now().Add(min(s.refresh, time.Second))
+		return sleep(ctx, time.Until(s.nextMeta))
+	}
+	resps := make([]*fetchapi.Response, len(leaders))
+	errs := make([]error, len(leaders))
+	fctx, cancel := context.WithTimeout(ctx, s.maxWait+requestTimeout)
+	defer cancel()
+	if len(leaders) == 1 {
+		resps[0], errs[0] = s.fetchFrom(fctx, groups[leaders[0]])
+	} else {
+		var wg sync.WaitGroup
+		for i, l := range leaders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resps[i], errs[i] = s.fetchFrom(fctx, groups[l])
+			}()
+		}
+		wg.Wait()
+	}
+	if err := ctxDone(ctx); err != nil {
+		return err
+	}
+	var perr []error
+	for i, r := range resps {
+		if errs[i] != nil {
+			perr = append(perr, errs[i])
+			continue
+		}
+		perr = append(perr, s.decodeResponse(ctx, r)...)
+	}
+	if len(perr) == 0 {
+		return nil
+	}
+	// A leader that moved, a partition the broker does not know: the
+	// transport's cached metadata is stale. It refreshes only on its
+	// timer, so the next metadata refresh, a second from now at most,
+	// starts it afresh.
+	s.staleMeta = true
+	if soon := time.Now().Add(time.Second); soon.Before(s.nextMeta) {
+		s.nextMeta = soon
+	}
+	err := errors.Join(perr...)
+	// What retrying cannot fix fails the task at once; records decoded but
+	// not handed out are read again after the restart (nothing of them
+	// was committed).
+	for _, e := range perr {
+		if api.IsFatal(e) {
+			s.pending = nil
+			return api.Fatal(err)
+		}
+	}
+	if len(s.pending) > 0 {
+		s.log.Warn("kafka source: some partitions could not be fetched; retrying them", "err", err)
+		return nil
+	}
+	// Nothing read: let the engine back off.
+	return api.Retryable(err)
+}
+
+func (s *source) fetchFrom(ctx context.Context, parts []*part) (*fetchapi.Response, error) {
+	req := &fetchapi.Request{
+		ReplicaID:    -1,
+		MaxWaitTime:  int32(s.maxWait / time.Millisecond),
+		MinBytes:     s.minBytes,
+		MaxBytes:     s.fetchMax,
+		SessionID:    -1,
+		SessionEpoch: -1,
+	}
+	for _, p := range parts {
+		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != p.topic {
+			req.Topics = append(req.Topics, fetchapi.RequestTopic{Topic: p.topic})
+		}
+		t := &req.Topics[len(req.Topics)-1]
+		t.Partitions = append(t.Partitions, fetchapi.RequestPartition{
+			Partition: int32(p.id), CurrentLeaderEpoch: -1, FetchOffset: p.next,
+			LogStartOffset: -1, PartitionMaxBytes: s.partMax,
+		})
+	}
+	m, err := s.tr.RoundTrip(ctx, s.addr, req)
+	if err != nil {
+		return nil, triage.Mark(fmt.Errorf("kafka source: fetch: %w", err))
+	}
+	r, ok := m.(*fetchapi.Response)
+	if !ok {
+		return nil, api.Retryable(fmt.Errorf("kafka source: fetch: unexpected answer %T", m))
+	}
+	if r.ErrorCode != 0 {
+		return nil, triage.Mark(fmt.Errorf("kafka source: fetch: %w", kafkago.Error(r.ErrorCode)))
+	}
+	return r, nil
+}
+
+// decodeResponse appends the records of one fetch answer to s.pending and
+// records each partition's lag; it returns the partitions' errors.
+func (s *source) decodeResponse(ctx context.Context, r *fetchapi.Response) []error {
+	var errs []error
+	for ti := range r.Topics {
+		rt := &r.Topics[ti]
+		for pi := range rt.Partitions {
+			rp := &rt.Partitions[pi]
+			p := s.parts[tp{rt.Topic, int(rp.Partition)}]
+			if p == nil {
+				continue
+			}
+			if rp.ErrorCode != 0 {
+				if err := s.partitionError(ctx, p, kafkago.Error(rp.ErrorCode)); err != nil {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			if err := s.decodeRecords(p, rp.RecordSet.Records); err != nil {
+				errs = append(errs, fmt.Errorf("kafka source: %s: %w", p.name, err))
+			}
+			s.mu.Lock()
+			s.lag[p.name] = max(rp.HighWatermark-p.next, 0)
+			s.mu.Unlock()
+		}
+	}
+	return errs
+}
+
+// partitionError handles one partition's fetch error. An offset out of
+// range moves a position the log no longer holds (retention) to the
+// earliest offset, with a warning, and fails the task for a position past
+// the log's end (the topic was re-created or truncated: reset the
+// connector's offsets). The rest is classified by the triage.
+func (s *source) partitionError(ctx context.Context, p *part, kerr kafkago.Error) error {
+	if kerr != kafkago.OffsetOutOfRange {
+		return triage.Mark(fmt.Errorf("kafka source: fetch %s: %w", p.name, kerr))
+	}
+	first, err := s.listOffsets(ctx, []*part{p}, startMode{kind: "earliest"})
+	if err != nil {
+		return err
+	}
+	if f := first[p.tp]; p.next < f {
+		s.tc.Warn("kafka source: records were deleted by retention before they were read; continuing at the earliest offset",
+			"partition", p.name, "from", p.next, "to", f)
+		p.next = f
+		return nil
+	}
+	return api.Fatal(fmt.Errorf("kafka source: %s: position %d is past the end of the partition (was the topic re-created?); reset the connector's offsets", p.name, p.next))
+}
+
+// decodeRecords turns the record batches of one partition into records,
+// from p.next on (a batch may start earlier), skipping transaction
+// markers (control batches).
+func (s *source) decodeRecords(p *part, rr protocol.RecordReader) error {
+	if rr == nil {
+		return nil
+	}
+	batches := []protocol.RecordReader{rr}
+	if st, ok := rr.(*protocol.RecordStream); ok {
+		batches = st.Records
+	}
+	for _, b := range batches {
+		_, control := b.(*protocol.ControlBatch)
+		for {
+			r, err := b.ReadRecord()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if r.Offset < p.next {
+				closeRecord(r)
+				continue
+			}
+			if control {
+				closeRecord(r)
+				p.next = r.Offset + 1
+				continue
+			}
+			rec, err := s.record(p, r)
+			closeRecord(r)
+			if err != nil {
+				return err
+			}
+			s.pending = append(s.pending, rec)
+			p.next = r.Offset + 1
+		}
+	}
+	return nil
+}
+
+func closeRecord(r *protocol.Record) {
+	if r.Key != nil {
+		r.Key.Close()
+	}
+	if r.Value != nil {
+		r.Value.Close()
+	}
+}
+
+// ctxDone returns ctx's error, also when its deadline has passed but the
+// timer has not fired yet: a connection deadline set from ctx's can
+// fail a request a moment before ctx is done.
+func ctxDone(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
