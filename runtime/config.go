@@ -98,6 +98,11 @@ type Config struct {
 	// DeadLetter receives records that failed when Tolerance is all. Nil
 	// means bad records are only counted and logged.
 	DeadLetter api.Sink
+	// ScrubError rewrites a failed record's error text before it goes to
+	// the dead-letter sink (the ferryerror extension), so a plugin error
+	// that quotes a secret does not carry it out; the worker passes its
+	// secret scrubber. Nil keeps the text as is.
+	ScrubError func(string) string
 	Tolerance  Tolerance // default none
 	// LogErrors logs every skipped record at warn level (errors.log.enable);
 	// otherwise they are logged at debug level and counted.

@@ -741,7 +741,11 @@ func (t *Task) reject(ctx context.Context, r *api.Record, stage string, cause er
 	for k, v := range r.Event.Extensions {
 		dead.Event.Extensions[k] = v
 	}
-	dead.Event.Extensions["ferryerror"] = cause.Error()
+	msg := cause.Error()
+	if t.cfg.ScrubError != nil {
+		msg = t.cfg.ScrubError(msg)
+	}
+	dead.Event.Extensions["ferryerror"] = msg
 	dead.Event.Extensions["ferryerrorstage"] = stage
 	dead.Event.Extensions["ferryerrorconnector"] = t.cfg.Connector
 	dead.Event.Extensions["ferryerrortask"] = int64(t.cfg.Task)

@@ -382,6 +382,7 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 		NewChain:       func() ([]runtime.NamedTransform, error) { return buildChain(s.cfg.Registry, cc.transforms) },
 		Sink:           snk,
 		DeadLetter:     dlq,
+		ScrubError:     sc.scrub,
 		Tolerance:      cc.tolerance,
 		LogErrors:      cc.logErrors,
 		Committer:      commit,
