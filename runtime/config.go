@@ -40,14 +40,22 @@ type CommitFunc func(offsets map[string]api.Position) error
 // Commit calls f.
 func (f CommitFunc) Commit(offsets map[string]api.Position) error { return f(offsets) }
 
-// Retry is a retry policy with exponential backoff and full jitter.
+// Retry is the retry policy of a task's operations (opens, reads,
+// writes, flushes, dead-letter writes); Next is its schedule.
 type Retry struct {
-	Initial time.Duration // first delay; default 100ms
-	Max     time.Duration // cap on one delay; default 30s
+	// Strategy picks the schedule; default StrategyExponential.
+	Strategy Strategy
+	Initial  time.Duration // StrategyExponential's first delay ceiling; default 100ms
+	Max      time.Duration // StrategyExponential's cap on one delay; default 30s
 	// Timeout bounds the total time spent retrying one operation; 0 means
-	// retry forever (until the task stops). Kafka Connect's
-	// errors.retry.timeout, whose 0 (no retries) is Disabled here.
+	// no bound beyond the strategy's own (exponential has none: retry
+	// until the task stops). Kafka Connect's errors.retry.timeout, whose 0
+	// (no retries) is Disabled here.
 	Timeout time.Duration
+	// MaxAttempts caps the retries of one operation (after its first
+	// failure); 0 leaves the strategy's own count (3 for backoff, 176 for
+	// exponential-decay, none for exponential).
+	MaxAttempts int
 	// Disabled fails an operation at its first error, retryable or not.
 	Disabled bool
 }
@@ -103,16 +111,29 @@ type Config struct {
 	// that quotes a secret does not carry it out; the worker passes its
 	// secret scrubber. Nil keeps the text as is.
 	ScrubError func(string) string
-	Tolerance  Tolerance // default none
+	// DeadLetterFormat is how dead-letter records carry the original
+	// event and the error; default DeadLetterCloudEvent.
+	DeadLetterFormat DeadLetterFormat
+	Tolerance        Tolerance // default none
 	// LogErrors logs every skipped record at warn level (errors.log.enable);
 	// otherwise they are logged at debug level and counted.
 	LogErrors bool
 
 	Committer Committer // required
 
-	BatchSize          int           // max records per Sink.Write; default 1024
-	MaxInFlightRecords int           // read but not yet acknowledged; default 16384
-	MaxInFlightBytes   int64         // same, by Record.Size; default 64 MiB
+	BatchSize int // max records per Sink.Write; default 1024
+	// BatchMaxRecords and BatchMaxWait form a batch window between the
+	// chain and the sink: records wait until BatchMaxRecords of them do,
+	// or the first has waited BatchMaxWait, and are then written
+	// together (in writes of at most BatchSize). Either 0 (the default)
+	// writes every batch at once. See window.go.
+	BatchMaxRecords int
+	BatchMaxWait    time.Duration
+	// MaxInFlightRecords and MaxInFlightBytes (by Record.Size) bound the
+	// records read but not yet acknowledged; defaults
+	// DefaultMaxInFlightRecords and DefaultMaxInFlightBytes (budget.go).
+	MaxInFlightRecords int
+	MaxInFlightBytes   int64
 	CommitInterval     time.Duration // default 500ms
 	// FlushInterval bounds how long a partial batch waits for more records
 	// before it is written; default 50ms.
@@ -139,19 +160,25 @@ func (c Config) withDefaults() Config {
 		c.BatchSize = 1024
 	}
 	if c.MaxInFlightRecords <= 0 {
-		c.MaxInFlightRecords = 16384
+		c.MaxInFlightRecords = DefaultMaxInFlightRecords
 	}
 	if c.MaxInFlightRecords < c.BatchSize {
 		c.MaxInFlightRecords = c.BatchSize
 	}
 	if c.MaxInFlightBytes <= 0 {
-		c.MaxInFlightBytes = 64 << 20
+		c.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
+	if c.DeadLetterFormat == "" {
+		c.DeadLetterFormat = DeadLetterCloudEvent
 	}
 	if c.CommitInterval <= 0 {
 		c.CommitInterval = 500 * time.Millisecond
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = 50 * time.Millisecond
+	}
+	if c.Retry.Strategy == "" {
+		c.Retry.Strategy = StrategyExponential
 	}
 	if c.Retry.Initial <= 0 {
 		c.Retry.Initial = 100 * time.Millisecond
@@ -195,6 +222,25 @@ func (c Config) Validate() error {
 	}
 	if c.Retry.Max > 0 && c.Retry.Initial > c.Retry.Max {
 		errs = append(errs, errors.New("runtime: Retry.Initial exceeds Retry.Max"))
+	}
+	switch c.DeadLetterFormat {
+	case "", DeadLetterCloudEvent, DeadLetterEnvelope:
+	default:
+		errs = append(errs, fmt.Errorf("runtime: DeadLetterFormat must be %s or %s, got %q", DeadLetterCloudEvent, DeadLetterEnvelope, c.DeadLetterFormat))
+	}
+	if c.BatchMaxRecords < 0 || c.BatchMaxWait < 0 {
+		errs = append(errs, errors.New("runtime: BatchMaxRecords and BatchMaxWait must not be negative"))
+	}
+	if c.MaxInFlightRecords > 0 && c.BatchMaxRecords > c.MaxInFlightRecords {
+		errs = append(errs, errors.New("runtime: BatchMaxRecords exceeds MaxInFlightRecords: the window could never fill"))
+	}
+	switch c.Retry.Strategy {
+	case "", StrategyExponential, StrategyBackoff, StrategyExponentialDecay:
+	default:
+		errs = append(errs, fmt.Errorf("runtime: Retry.Strategy must be %s, %s or %s, got %q", StrategyExponential, StrategyBackoff, StrategyExponentialDecay, c.Retry.Strategy))
+	}
+	if c.Retry.MaxAttempts < 0 {
+		errs = append(errs, errors.New("runtime: Retry.MaxAttempts is negative"))
 	}
 	return errors.Join(errs...)
 }

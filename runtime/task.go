@@ -32,6 +32,7 @@ type Task struct {
 	// any goroutine, so it is published atomically.
 	lagger atomic.Pointer[lagReporter]
 	m      counters
+	clock  clock // the time retries wait on
 
 	// mu guards the watermark and the in-flight budget. It is never held
 	// while calling a plugin or the committer.
@@ -69,10 +70,13 @@ type recMeta struct {
 
 // batch is what the reader hands the writer: transformed survivors and
 // their bookkeeping, index-aligned. chained marks a batch the reader has
-// already run the chain over (see Config.NewChain).
+// already run the chain over (see Config.NewChain). orig, when the task
+// keeps originals (see keepOriginals), holds each record as the source
+// read it, for the dead-letter sink.
 type batch struct {
 	recs    []api.Record
 	metas   []recMeta
+	orig    []api.Record
 	chained bool
 }
 
@@ -92,6 +96,7 @@ func New(cfg Config) (*Task, error) {
 		log:   cfg.Logger.With("connector", cfg.Connector, "task", cfg.Task),
 		wm:    offset.NewWatermark(),
 		space: make(chan struct{}, 1),
+		clock: realClock,
 	}
 	if cfg.Source != nil {
 		t.setSource(cfg.Source)
@@ -491,7 +496,7 @@ func (t *Task) track(recs []api.Record) *batch {
 	if len(t.cfg.Transforms) == 0 {
 		t.m.write.Add(int64(n))
 	}
-	return &batch{recs: recs, metas: metas}
+	return &batch{recs: recs, metas: metas, orig: t.originals(recs)}
 }
 
 // transform runs the chain over a tracked batch. Filtered and rejected
@@ -500,12 +505,16 @@ func (t *Task) track(recs []api.Record) *batch {
 // survivors before the failure are still returned so their positions can
 // be committed.
 func (t *Task) transform(ctx context.Context, b *batch, chain []NamedTransform) (*batch, error) {
-	c := chainRun{t: t, ctx: ctx, recs: b.recs, metas: b.metas, chain: chain, step: -1}
+	c := chainRun{t: t, ctx: ctx, recs: b.recs, metas: b.metas, orig: b.orig, chain: chain, step: -1}
 	for c.i < len(c.recs) && c.fatal == nil {
 		c.run()
 	}
 	recs, metas, kept := c.recs, c.metas, c.kept
 	clear(recs[kept:])
+	if b.orig != nil {
+		clear(b.orig[kept:])
+		b.orig = b.orig[:kept]
+	}
 	t.m.write.Add(int64(kept))
 	if len(c.done) > 0 {
 		t.ackMetas(ctx, c.done)
@@ -535,6 +544,7 @@ type chainRun struct {
 	ctx   context.Context
 	recs  []api.Record
 	metas []recMeta
+	orig  []api.Record // nil unless the task keeps originals
 	chain []NamedTransform
 	i     int // the record at hand
 	step  int // the transform applying to it, or -1 outside Apply
@@ -580,7 +590,7 @@ func (c *chainRun) run() {
 func (c *chainRun) settle(keep bool, name string, err error) {
 	switch {
 	case err != nil:
-		if rerr := c.t.reject(c.ctx, &c.recs[c.i], "transform "+name, err); rerr != nil {
+		if rerr := c.t.reject(c.ctx, failure{rec: &c.recs[c.i], orig: c.original(c.i), stage: "transform " + name, code: CodeTransformFailed, err: err}); rerr != nil {
 			c.fatal = rerr
 			return
 		}
@@ -591,6 +601,9 @@ func (c *chainRun) settle(keep bool, name string, err error) {
 	default:
 		if c.kept != c.i { // compact in place; skip self-copies (write barriers)
 			c.recs[c.kept], c.metas[c.kept] = c.recs[c.i], c.metas[c.i]
+			if c.orig != nil {
+				c.orig[c.kept] = c.orig[c.i]
+			}
 		}
 		c.kept++
 	}
@@ -631,39 +644,71 @@ func (t *Task) writeLoop(ctx context.Context, in <-chan *batch) error {
 		}
 		return err
 	}
+	// written books a batch the sink took: acknowledged at once, or
+	// after a flush, which comes before the unflushed records could
+	// exhaust the reader's budget, or soon after the input goes quiet.
+	written := func(b *batch, quiet bool) error {
+		if t.flusher == nil {
+			t.ackMetas(ctx, b.metas)
+			t.putMetas(b.metas)
+			return nil
+		}
+		unflushed = append(unflushed, b.metas...)
+		for _, m := range b.metas {
+			unflushedBytes += m.size
+		}
+		t.putMetas(b.metas)
+		if len(unflushed) >= t.cfg.MaxInFlightRecords/2 || unflushedBytes >= t.cfg.MaxInFlightBytes/2 {
+			return flush()
+		}
+		if quiet && flushC == nil {
+			if flushTimer == nil {
+				flushTimer = time.NewTimer(t.cfg.FlushInterval)
+			} else {
+				flushTimer.Reset(t.cfg.FlushInterval)
+			}
+			flushC = flushTimer.C
+		}
+		return nil
+	}
+	defer func() {
+		if flushTimer != nil {
+			flushTimer.Stop()
+		}
+	}()
+	win := t.newWindow()
+	defer win.stop()
 	for {
 		select {
 		case b, ok := <-in:
 			if !ok {
+				if b = win.take(); b != nil {
+					if err := t.writeBatch(ctx, b); err != nil {
+						return finish(err)
+					}
+					if err := written(b, false); err != nil {
+						return finish(err)
+					}
+				}
 				return finish(nil)
+			}
+			if b = win.add(b, t.budgetFull); b == nil {
+				break // waits in the window
 			}
 			if err := t.writeBatch(ctx, b); err != nil {
 				return finish(err)
 			}
-			if t.flusher == nil {
-				t.ackMetas(ctx, b.metas)
-				t.putMetas(b.metas)
-				break
+			if err := written(b, len(in) == 0); err != nil {
+				return finish(err)
 			}
-			unflushed = append(unflushed, b.metas...)
-			for _, m := range b.metas {
-				unflushedBytes += m.size
-			}
-			t.putMetas(b.metas)
-			// Flush before the unflushed records could exhaust the
-			// reader's budget, or soon after the input goes quiet.
-			if len(unflushed) >= t.cfg.MaxInFlightRecords/2 || unflushedBytes >= t.cfg.MaxInFlightBytes/2 {
-				if err := flush(); err != nil {
+		case <-win.timeout():
+			if b := win.take(); b != nil {
+				if err := t.writeBatch(ctx, b); err != nil {
 					return finish(err)
 				}
-			} else if len(in) == 0 && flushC == nil {
-				if flushTimer == nil {
-					flushTimer = time.NewTimer(t.cfg.FlushInterval)
-					defer flushTimer.Stop()
-				} else {
-					flushTimer.Reset(t.cfg.FlushInterval)
+				if err := written(b, len(in) == 0); err != nil {
+					return finish(err)
 				}
-				flushC = flushTimer.C
 			}
 		case <-flushC:
 			flushC = nil
@@ -688,8 +733,10 @@ func (t *Task) writeBatch(ctx context.Context, b *batch) error {
 		hi := min(lo+t.cfg.BatchSize, len(b.recs))
 		chunk := b.recs[lo:hi]
 		var rejected api.RecordErrors
+		calls := 0
 		start := time.Now()
 		err := t.retry(ctx, "write", func() error {
+			calls++
 			err := t.cfg.Sink.Write(ctx, chunk)
 			var re *api.RecordErrors
 			if errors.As(err, &re) {
@@ -701,6 +748,19 @@ func (t *Task) writeBatch(ctx context.Context, b *batch) error {
 		t.m.putNanos.Add(int64(time.Since(start)))
 		t.m.batches.Add(1)
 		t.m.send.Add(int64(len(chunk)))
+		var exhausted *RetryError
+		if errors.As(err, &exhausted) && t.deadLettersExhausted() {
+			// EventBridge's way: records whose delivery ran out of retries
+			// go to the dead-letter sink, and the task moves on.
+			for i := range chunk {
+				f := failure{rec: &chunk[i], orig: b.original(lo + i), stage: "sink", code: CodeRetriesExhausted,
+					err: exhausted.Err, retries: exhausted.Retries, condition: exhausted.Condition}
+				if err := t.reject(ctx, f); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("sink write: %w", err)
 		}
@@ -708,67 +768,12 @@ func (t *Task) writeBatch(ctx context.Context, b *batch) error {
 			if re.Index < 0 || re.Index >= len(chunk) {
 				return fmt.Errorf("sink write: sink reported a failure for record %d of a batch of %d", re.Index, len(chunk))
 			}
-			if err := t.reject(ctx, &chunk[re.Index], "sink", re.Err); err != nil {
+			f := failure{rec: &chunk[re.Index], orig: b.original(lo + re.Index), stage: "sink", code: CodeSinkRejected, err: re.Err, retries: calls - 1}
+			if err := t.reject(ctx, f); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
-}
-
-// reject applies the error tolerance to one failed record: with none it
-// returns the error that fails the task; with all it sends the record to
-// the dead-letter sink (when configured) and returns nil, so the caller
-// acknowledges it.
-func (t *Task) reject(ctx context.Context, r *api.Record, stage string, cause error) error {
-	t.m.errs.Add(1)
-	desc := fmt.Sprintf("%s failed for event %q (partition %q, position %q)", stage, r.Event.ID, r.Partition, r.Position)
-	if t.cfg.Tolerance != ToleranceAll {
-		// Fatal: replaying the same record would fail the same way, so the
-		// worker must not restart the task in a loop.
-		return api.Fatal(fmt.Errorf("%s: %w (errors.tolerance=none)", desc, cause))
-	}
-	level := slog.LevelDebug
-	if t.cfg.LogErrors {
-		level = slog.LevelWarn
-	}
-	t.log.Log(ctx, level, "skipping bad record (errors.tolerance=all)", "stage", stage, "event_id", r.Event.ID, "partition", r.Partition, "position", string(r.Position), "err", cause)
-	if t.cfg.DeadLetter == nil {
-		return nil
-	}
-	dead := *r
-	dead.Event.Extensions = make(map[string]any, len(r.Event.Extensions)+5)
-	for k, v := range r.Event.Extensions {
-		dead.Event.Extensions[k] = v
-	}
-	msg := cause.Error()
-	if t.cfg.ScrubError != nil {
-		msg = t.cfg.ScrubError(msg)
-	}
-	dead.Event.Extensions["ferryerror"] = msg
-	dead.Event.Extensions["ferryerrorstage"] = stage
-	dead.Event.Extensions["ferryerrorconnector"] = t.cfg.Connector
-	dead.Event.Extensions["ferryerrortask"] = int64(t.cfg.Task)
-	dead.Event.Extensions["ferryerrorposition"] = string(r.Position)
-	t.dlqMu.Lock()
-	defer t.dlqMu.Unlock()
-	err := t.retry(ctx, "dead-letter write", func() error {
-		if err := t.cfg.DeadLetter.Write(ctx, []api.Record{dead}); err != nil {
-			var re *api.RecordErrors
-			if errors.As(err, &re) {
-				return api.Fatal(err)
-			}
-			return err
-		}
-		if f, ok := t.cfg.DeadLetter.(api.Flusher); ok {
-			return f.Flush(ctx)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w; and the dead-letter sink failed too: %v", desc, cause, err)
-	}
-	t.m.dlq.Add(1)
 	return nil
 }
 

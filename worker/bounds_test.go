@@ -32,11 +32,33 @@ func TestConfigSizesAreBounded(t *testing.T) {
 		"task.shutdown.graceful.timeout.ms": "100000000000",
 		"errors.retry.timeout":              "87600h",
 		"errors.retry.delay.max.ms":         "-1",
+		"errors.retry.strategy":             "LINEAR_RETRY",
+		"errors.retry.max.attempts":         "-1",
+		"errors.retry.max.age.ms":           "87600h",
+		"errors.deadletterqueue.format":     "xml",
+		"batch.max.wait.ms":                 "9223372036854775",
+		"buffer.max.records":                "2147483648",
+		"buffer.max.bytes":                  "1",
 	} {
 		_, err := w.CreateConnector(context.Background(), "big", with(baseConfig("big"), key, val), offset.TargetRunning)
 		var ve *api.ValidationError
 		if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != key {
 			t.Errorf("%s=%s: got %v, want one field error on %s", key, val, err, key)
+		}
+	}
+	// Sizes each within its bounds that contradict one another.
+	for _, kv := range [][]string{
+		{"buffer.max.records", "100", "batch.size", "1024"},
+		{"batch.max.records", "5000", "batch.max.wait.ms", "100", "buffer.max.records", "4096"},
+		{"batch.max.records", "100"},
+		{"batch.max.wait.ms", "100"},
+		{"buffer.max.bytes", "1099511627776"},
+		{"errors.retry.max.attempts", "100000000000000000000"},
+	} {
+		_, err := w.CreateConnector(context.Background(), "mix", with(baseConfig("mix"), kv...), offset.TargetRunning)
+		var ve *api.ValidationError
+		if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != kv[0] {
+			t.Errorf("%v: got %v, want one field error on %s", kv, err, kv[0])
 		}
 	}
 	// -1 is Kafka Connect's "forever", -2 is nothing.

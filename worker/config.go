@@ -27,9 +27,17 @@ const (
 	keyTolerance      = "errors.tolerance"
 	keyRetryTimeout   = "errors.retry.timeout"
 	keyRetryDelayMax  = "errors.retry.delay.max.ms"
+	keyRetryStrategy  = "errors.retry.strategy"
+	keyRetryAttempts  = "errors.retry.max.attempts"
+	keyRetryMaxAge    = "errors.retry.max.age.ms"
+	keyDLQFormat      = "errors.deadletterqueue.format"
 	keyLogEnable      = "errors.log.enable"
 	keyDLQSink        = "errors.deadletterqueue.sink"
 	keyBatchSize      = "batch.size"
+	keyBatchRecords   = "batch.max.records"
+	keyBatchWait      = "batch.max.wait.ms"
+	keyBufferRecords  = "buffer.max.records"
+	keyBufferBytes    = "buffer.max.bytes"
 	keyCommitInterval = "offset.flush.interval.ms"
 	keyStopTimeout    = "task.shutdown.graceful.timeout.ms"
 
@@ -64,6 +72,19 @@ const (
 	// MaxTasksPerConnector bounds tasks.max.
 	MaxTasksPerConnector = 1024
 	maxBatchSize         = 100_000
+	// maxBufferRecords and maxBufferBytes bound a task's in-flight budget
+	// (buffer.max.*): a million records or 1 GiB per task is more than
+	// any pipeline needs to keep its sink busy.
+	maxBufferRecords = 1_000_000
+	maxBufferBytes   = 1 << 30
+	// minBufferBytes is one large record's worth: a smaller budget would
+	// stop the reader after every record.
+	minBufferBytes = 64 << 10
+	// maxBatchWait bounds batch.max.wait.ms: records waiting in the window
+	// are not committed, so a long window replays much after a crash.
+	maxBatchWait = 5 * time.Minute
+	// maxRetryAttempts bounds errors.retry.max.attempts.
+	maxRetryAttempts = 100_000
 )
 
 // envelopeSpec declares the envelope. The commit interval's default is the
@@ -84,6 +105,14 @@ func envelopeSpec(commitInterval time.Duration) api.Spec {
 			Description: "Maximum number of tasks; a source that plans its tasks may create fewer."},
 		{Name: keyBatchSize, Type: api.TypeInt, Default: "1024", Check: api.Range(1, maxBatchSize),
 			Description: "Maximum number of records per sink write."},
+		{Name: keyBatchRecords, Type: api.TypeInt, Default: "0", Check: api.Range(0, maxBufferRecords),
+			Description: "Batch window: records wait between the chain and the sink until this many do (or batch.max.wait.ms passes), then are written together; 0 writes at once. At most buffer.max.records."},
+		{Name: keyBatchWait, Type: api.TypeDuration, Default: "0", Check: api.DurationRange(0, maxBatchWait),
+			Description: "Batch window: the longest a record waits for batch.max.records others before the window is written; 0 writes at once."},
+		{Name: keyBufferRecords, Type: api.TypeInt, Default: strconv.Itoa(runtime.DefaultMaxInFlightRecords), Check: api.Range(1, maxBufferRecords),
+			Description: "Most records a task holds read but not yet acknowledged; the source waits when it is reached. At least batch.size."},
+		{Name: keyBufferBytes, Type: api.TypeInt, Default: strconv.Itoa(runtime.DefaultMaxInFlightBytes), Check: api.Range(minBufferBytes, maxBufferBytes),
+			Description: "Most bytes of records a task holds read but not yet acknowledged (estimated per record)."},
 		{Name: keyCommitInterval, Type: api.TypeDuration, Default: strconv.FormatInt(commitInterval.Milliseconds(), 10), Check: api.DurationRange(0, time.Hour),
 			Description: "How often acknowledged source positions are committed (milliseconds or a duration)."},
 		{Name: keyStopTimeout, Type: api.TypeDuration, Default: "10000", Check: api.DurationRange(0, 10*time.Minute),
@@ -94,7 +123,16 @@ func envelopeSpec(commitInterval time.Duration) api.Spec {
 		{Name: keyRetryTimeout, Type: api.TypeDuration, Default: "300000", Check: checkRetryTimeout,
 			Description: "How long a failing operation is retried before the task fails, as in Kafka Connect: 0 = no retries, -1 = until the task stops; while retrying, the task's status says so (health retrying)."},
 		{Name: keyRetryDelayMax, Type: api.TypeDuration, Default: "30000", Check: api.DurationRange(0, time.Hour),
-			Description: "Longest wait between two retries."},
+			Description: "Longest wait between two retries of the exponential strategy."},
+		{Name: keyRetryStrategy, Type: api.TypeString, Default: string(runtime.StrategyExponential), Check: checkRetryStrategy,
+			Description: "exponential (random waits doubling up to errors.retry.delay.max.ms), backoff (EventBridge's BACKOFF_RETRY: 3 retries 10–20 s apart) or exponential-decay (EXPONENTIAL_DECAY_RETRY: 1 s doubling to 512 s, up to 176 retries within a day); the EventBridge names are accepted. errors.retry.timeout's default applies to exponential only."},
+		{Name: keyRetryAttempts, Type: api.TypeInt, Default: "0", Check: api.Range(0, maxRetryAttempts),
+			Description: "Most retries of one failing operation; 0 leaves the strategy's own (3 for backoff, 176 for exponential-decay, none for exponential). A cap: it never raises a strategy's count."},
+		{Name: keyRetryMaxAge, Type: api.TypeDuration, Default: "0", Check: api.DurationRange(0, maxRetryTimeout),
+			Description: "Longest time one failing operation is retried (EventBridge's maximum event age); 0 leaves the strategy's and errors.retry.timeout's."},
+		{Name: keyDLQFormat, Type: api.TypeString, Default: string(runtime.DeadLetterCloudEvent),
+			Enum:        []string{string(runtime.DeadLetterCloudEvent), string(runtime.DeadLetterEnvelope)},
+			Description: "cloudevent sends the original event with the error as ferryerror* extensions; envelope sends a JSON envelope (errorCode, errorMessage, retryAttempts, exhaustedRetryCondition, the original event) as AWS EventBridge's dead-letter record."},
 		{Name: keyLogEnable, Type: api.TypeBool, Default: "false",
 			Description: "Log every failed record (without its data)."},
 		{Name: keyDLQSink, Type: api.TypeString,
@@ -151,16 +189,47 @@ func checkRetryTimeout(v string) error {
 	return nil
 }
 
-// retryPolicy maps errors.retry.timeout's Kafka Connect meaning onto the
-// runtime's policy.
-func retryPolicy(timeout, delayMax time.Duration) runtime.Retry {
-	switch {
-	case timeout < 0:
-		return runtime.Retry{Max: delayMax} // until the task stops
+func checkRetryStrategy(v string) error {
+	_, err := runtime.ParseStrategy(v)
+	return err
+}
+
+// retryPolicy maps the errors.retry.* keys onto the runtime's policy.
+// errors.retry.timeout keeps Kafka Connect's meaning; its default (not an
+// explicit value) applies to the exponential strategy only, so that
+// EventBridge's strategies keep their own limits. errors.retry.max.age.ms
+// lowers whatever bound is left.
+func retryPolicy(e api.Config, timeoutSet bool) runtime.Retry {
+	strategy, _ := runtime.ParseStrategy(e.String(keyRetryStrategy))
+	r := runtime.Retry{Strategy: strategy, Max: e.Duration(keyRetryDelayMax), MaxAttempts: e.Int(keyRetryAttempts)}
+	switch timeout := e.Duration(keyRetryTimeout); {
 	case timeout == 0:
-		return runtime.Retry{Max: delayMax, Disabled: true}
+		r.Disabled = true
+	case timeout > 0 && (timeoutSet || strategy == runtime.StrategyExponential):
+		r.Timeout = timeout
 	}
-	return runtime.Retry{Max: delayMax, Timeout: timeout}
+	if age := e.Duration(keyRetryMaxAge); age > 0 && (r.Timeout == 0 || age < r.Timeout) {
+		r.Timeout = age
+	}
+	return r
+}
+
+// checkBuffers reports contradictions between the batch and buffer
+// sizes, which each key's own bounds cannot see.
+func (v *validation) checkBuffers(cc *connectorConfig) {
+	if cc.bufferRecords < cc.batchSize {
+		v.fail(keyBufferRecords, fmt.Sprintf("must be at least %s (%d), got %d", keyBatchSize, cc.batchSize, cc.bufferRecords))
+	}
+	if cc.batchRecords > cc.bufferRecords {
+		v.fail(keyBatchRecords, fmt.Sprintf("must be at most %s (%d), got %d: the window could never fill", keyBufferRecords, cc.bufferRecords, cc.batchRecords))
+	}
+	if (cc.batchRecords > 0) != (cc.batchWait > 0) {
+		set, unset := keyBatchRecords, keyBatchWait
+		if cc.batchWait > 0 {
+			set, unset = keyBatchWait, keyBatchRecords
+		}
+		v.fail(set, fmt.Sprintf("has no effect while %s is 0 (write at once); set both for a batch window", unset))
+	}
 }
 
 // section is one namespace of a connector config: the envelope (empty
@@ -208,7 +277,12 @@ type connectorConfig struct {
 	tolerance      runtime.Tolerance
 	retry          runtime.Retry
 	logErrors      bool
+	dlqFormat      runtime.DeadLetterFormat
 	batchSize      int
+	batchRecords   int
+	batchWait      time.Duration
+	bufferRecords  int
+	bufferBytes    int64
 	commitInterval time.Duration
 	stopTimeout    time.Duration
 }
@@ -270,8 +344,15 @@ func (wc Config) validate(raw map[string]string) *validation {
 		cc.commitInterval = e.Duration(keyCommitInterval)
 		cc.stopTimeout = e.Duration(keyStopTimeout)
 		cc.tolerance = runtime.Tolerance(e.String(keyTolerance))
-		cc.retry = retryPolicy(e.Duration(keyRetryTimeout), e.Duration(keyRetryDelayMax))
+		_, timeoutSet := env.raw[keyRetryTimeout]
+		cc.retry = retryPolicy(e, timeoutSet)
 		cc.logErrors = e.Bool(keyLogEnable)
+		cc.dlqFormat = runtime.DeadLetterFormat(e.String(keyDLQFormat))
+		cc.batchRecords = e.Int(keyBatchRecords)
+		cc.batchWait = e.Duration(keyBatchWait)
+		cc.bufferRecords = e.Int(keyBufferRecords)
+		cc.bufferBytes = int64(e.Int(keyBufferBytes))
+		v.checkBuffers(cc)
 	}
 	// Sections in display order: envelope, source, transforms, predicates,
 	// sink, DLQ.
