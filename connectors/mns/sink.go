@@ -307,7 +307,7 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 		groups = append(groups, kit.PartitionByKey(byQueue[q], s.parallelism, func(m *message) uint64 { return m.key })...)
 	}
 	rejected, err := kit.RunParallel(ctx, groups, s.parallelism, s.sendGroup)
-	return kit.WriteResult(ctx, append(bad, rejected...), err)
+	return keepHint(kit.WriteResult(ctx, append(bad, rejected...), err), err)
 }
 
 // encode renders one record's message. buf is scratch space, returned for
@@ -523,4 +523,14 @@ func (s *sink) Close(context.Context) error {
 	}
 	s.tr, s.client = nil, nil
 	return nil
+}
+
+// keepHint carries the retry-after hint of a group's error (a throttle)
+// over to Write's result: kit.WriteResult marks the joined errors of the
+// groups retryable anew, and api.BackoffHint finds that outer mark first.
+func keepHint(result, cause error) error {
+	if d := api.BackoffHint(cause); d > 0 && result != nil && api.IsRetryable(result) && api.BackoffHint(result) < d {
+		return api.RetryAfter(result, d)
+	}
+	return result
 }

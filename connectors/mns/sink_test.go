@@ -376,3 +376,20 @@ func TestWriteHonoursCancel(t *testing.T) {
 		t.Fatalf("Write after cancel = %v", err)
 	}
 }
+
+// TestThrottleHint: a batch entry refused with QpsLimitExceeded makes Write
+// retryable no sooner than a second (MNS sends no hint of its own).
+func TestThrottleHint(t *testing.T) {
+	t.Parallel()
+	var once sync.Once
+	b := private(t, emu.Config{SendFault: func(_, _ string) (code string) {
+		once.Do(func() { code = "QpsLimitExceeded" })
+		return code
+	}})
+	queue := b.queue(t, "ferry-qps", 0)
+	s := open(t, b.config(queue))
+	err := write(s, generate(t, 5, 10))
+	if err == nil || api.IsFatal(err) || api.BackoffHint(err) < time.Second {
+		t.Fatalf("Write = %v (hint %v); want retryable after at least 1s", err, api.BackoffHint(err))
+	}
+}
