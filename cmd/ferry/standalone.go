@@ -19,9 +19,11 @@ import (
 	webhook "github.com/ferryhq/ferry/connectors/http"
 	"github.com/ferryhq/ferry/connectors/kafka"
 	"github.com/ferryhq/ferry/connectors/logsink"
+	mnssink "github.com/ferryhq/ferry/connectors/mns"
 	cdcmysql "github.com/ferryhq/ferry/connectors/mysql"
 	"github.com/ferryhq/ferry/connectors/rds"
 	rmqsink "github.com/ferryhq/ferry/connectors/rocketmq"
+	slssink "github.com/ferryhq/ferry/connectors/sls"
 	"github.com/ferryhq/ferry/internal/gctune"
 	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/transform"
@@ -41,7 +43,7 @@ const storeFile = "ferry.db"
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
 		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source},
-		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink, webhook.Sink, kafka.Sink},
+		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink, webhook.Sink, kafka.Sink, slssink.Sink, mnssink.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),
 		PredicateWrap: predicate.Wrap,

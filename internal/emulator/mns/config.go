@@ -22,6 +22,14 @@ type Config struct {
 	// Now is the clock; nil means time.Now. Long polls wait in real time,
 	// so a fake clock suits tests that do not long-poll.
 	Now func() time.Time
+	// SendFault, when set, is asked about every message of a batch send
+	// before it is enqueued; a non-empty MNS error code (InternalError,
+	// QpsLimitExceeded, …) fails that entry instead, reported in place as
+	// any per-entry failure. Test-only: it lets a client's handling of a
+	// partly failed batch be exercised with the transient codes the
+	// emulator never produces by itself. It is called under Server.mu and
+	// must not call back into the server.
+	SendFault func(queue, body string) (code string)
 }
 
 // Validate reports whether c can be used.

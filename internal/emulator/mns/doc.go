@@ -59,6 +59,10 @@
 // injectable (Config.Now) and the queue logic takes the time as an argument,
 // so visibility timeouts can be tested without sleeping.
 //
+// Tests that need a batch send to fail in part with a transient code (which
+// the emulator never does by itself) set Config.SendFault, which names the
+// entries to fail and the error code each reports.
+//
 // Not emulated: topics and subscriptions, queue-level logging, QPS limits
 // and the QueueDeletedRecently grace period.
 package mns

@@ -306,6 +306,13 @@ func (s *Server) sendMessages(c *call, name string) (result, *apiError) {
 				status = http.StatusInternalServerError
 				continue
 			}
+			if s.cfg.SendFault != nil {
+				if code := s.cfg.SendFault(name, m.Body); code != "" {
+					resp.Messages[i] = batchSendEntry{ErrorCode: code, ErrorMessage: "fault injected by Config.SendFault"}
+					status = http.StatusInternalServerError
+					continue
+				}
+			}
 			res := q.send(m, c.now)
 			resp.Messages[i] = batchSendEntry{MessageID: res.ID, BodyMD5: res.BodyMD5}
 		}

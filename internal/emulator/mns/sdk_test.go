@@ -496,3 +496,37 @@ func TestSDKAuthErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSDKSendFault: Config.SendFault fails the entries it names with the
+// code it returns, the others are enqueued, and the SDK reports the batch
+// failure with per-entry results.
+func TestSDKSendFault(t *testing.T) {
+	t.Parallel()
+	srv, err := mns.New(mns.Config{AccessKeyID: testKeyID, AccessKeySecret: testSecret,
+		SendFault: func(queue, body string) string {
+			if queue == "faulty" && strings.HasPrefix(body, "fail") {
+				return "InternalError"
+			}
+			return ""
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	q := newQueue(t, newClient(t, srv, testKeyID, testSecret), "faulty", 30)
+	resp, err := q.BatchSendMessage(
+		ali_mns.MessageSendRequest{MessageBody: "ok-1", Priority: 8},
+		ali_mns.MessageSendRequest{MessageBody: "fail-2", Priority: 8},
+		ali_mns.MessageSendRequest{MessageBody: "ok-3", Priority: 8})
+	if !ali_mns.ERR_MNS_BATCH_OP_FAIL.IsEqual(err) || len(resp.Messages) != 3 ||
+		resp.Messages[0].MessageId == "" || resp.Messages[1].ErrorCode != "InternalError" || resp.Messages[2].MessageId == "" {
+		t.Fatalf("batch with an injected fault: %+v, %v", resp, err)
+	}
+	got, err := batchReceive(q, 16)
+	if err != nil || len(got.Messages) != 2 || got.Messages[0].MessageBody != "ok-1" || got.Messages[1].MessageBody != "ok-3" {
+		t.Fatalf("enqueued: %+v, %v", got, err)
+	}
+}
