@@ -71,11 +71,29 @@ func IsRetryable(err error) bool {
 
 // BackoffHint returns the minimum wait err asked for with RetryAfter.
 func BackoffHint(err error) time.Duration {
-	var r *retryableError
-	if errors.As(err, &r) {
-		return r.after
+	// The longest hint anywhere in the tree: a sink that writes several
+	// groups at once joins their errors, and marking the join retryable
+	// again must not hide one group's throttle behind the outer mark.
+	var longest time.Duration
+	var walk func(error)
+	walk = func(e error) {
+		switch x := e.(type) {
+		case nil:
+			return
+		case *retryableError:
+			longest = max(longest, x.after)
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, c := range u.Unwrap() {
+				walk(c)
+			}
+		}
 	}
-	return 0
+	walk(err)
+	return longest
 }
 
 // RecordError is the failure of one record in a batch.

@@ -21,7 +21,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/ferryhq/ferry/api"
@@ -615,14 +614,7 @@ func (s *sink) Close(context.Context) error {
 // delivered (by source and id). Records a server refused come back in
 // api.RecordErrors with the status and the start of the answer.
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
-	if len(records) == 0 {
-		s.resume.End(records, nil)
-		return nil
-	}
-	s.resume.Begin(len(records))
-	err := s.write(ctx, records)
-	s.resume.End(records, err)
-	return err
+	return s.resume.Write(records, func() error { return s.write(ctx, records) })
 }
 
 func (s *sink) write(ctx context.Context, records []api.Record) error {
@@ -638,20 +630,11 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 		}
 		return uint64(*i)
 	})
-	var hint atomic.Int64
+	// The groups' Retry-After hints survive the join: api.BackoffHint
+	// takes the longest in the error tree.
 	bad, err := kit.RunParallel(ctx, groups, s.inFlight, func(ctx context.Context, g []int) (api.RecordErrors, error) {
-		rejected, err := s.sendGroup(ctx, records, g)
-		if d := api.BackoffHint(err); d > 0 {
-			for old := hint.Load(); int64(d) > old && !hint.CompareAndSwap(old, int64(d)); old = hint.Load() {
-			}
-		}
-		return rejected, err
+		return s.sendGroup(ctx, records, g)
 	})
-	if err != nil && ctx.Err() == nil && !api.IsFatal(err) {
-		if d := time.Duration(hint.Load()); d > 0 {
-			return api.RetryAfter(err, d)
-		}
-	}
 	return kit.WriteResult(ctx, bad, err)
 }
 

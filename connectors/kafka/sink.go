@@ -199,13 +199,7 @@ func (*payload) Close() error { return nil }
 // A record the broker refuses for itself is rejected alone
 // (api.RecordErrors) and its partition goes on.
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
-	if len(records) == 0 {
-		s.resume.End(records, nil)
-		return nil
-	}
-	s.resume.Begin(len(records))
-	err := s.write(ctx, records)
-	s.resume.End(records, err)
+	err := s.resume.Write(records, func() error { return s.write(ctx, records) })
 	var re *api.RecordErrors
 	// After a failure a request may still be read by the client in the
 	// background: let the buffers go rather than reuse them.

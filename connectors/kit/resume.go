@@ -15,13 +15,28 @@ import (
 // retry neither repeats nor reorders them; only a send that failed after
 // the system stored it (a timeout) still repeats (at-least-once).
 //
-// Use it from Write, which the engine never calls concurrently: Begin,
-// then Skip for each record before sending it and Stored (safe from
-// several goroutines, for distinct records) after it was stored, then End
-// with Write's error. The zero value is ready.
+// Use it from Write, which the engine never calls concurrently: through
+// Resume.Write, or Begin, then Skip for each record before sending it and
+// Stored (safe from several goroutines, for distinct records) after it
+// was stored, then End with Write's error. The zero value is ready.
 type Resume struct {
 	skip   map[string]bool // stored by the previous, failed Write
 	stored []bool          // stored during this Write, by batch index
+}
+
+// Write is a sink's whole use of a Resume in its Write: write, one Write
+// of records that calls Skip and Stored, runs between Begin and End, and
+// its error is returned. An empty batch writes nothing and forgets what a
+// failed Write stored.
+func (r *Resume) Write(records []api.Record, write func() error) error {
+	if len(records) == 0 {
+		r.End(records, nil)
+		return nil
+	}
+	r.Begin(len(records))
+	err := write()
+	r.End(records, err)
+	return err
 }
 
 // Begin starts a Write of n records.

@@ -244,14 +244,7 @@ func reachable(ctx context.Context, addrs []string) error {
 // neither repeats nor reorders them. Only a send that failed after the
 // broker stored it (a timeout) repeats messages: at-least-once.
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
-	if len(records) == 0 {
-		s.resume.End(records, nil)
-		return nil
-	}
-	s.resume.Begin(len(records))
-	err := s.write(ctx, records)
-	s.resume.End(records, err)
-	return err
+	return s.resume.Write(records, func() error { return s.write(ctx, records) })
 }
 
 func (s *sink) write(ctx context.Context, records []api.Record) error {

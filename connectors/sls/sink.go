@@ -227,10 +227,7 @@ type entry struct {
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
 	s.tr.use(ctx)
 	defer s.tr.use(nil)
-	s.resume.Begin(len(records))
-	err := s.write(ctx, records)
-	s.resume.End(records, err)
-	return err
+	return s.resume.Write(records, func() error { return s.write(ctx, records) })
 }
 
 func (s *sink) write(ctx context.Context, records []api.Record) error {
@@ -253,7 +250,7 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 	}
 	parts := kit.PartitionByKey(entries, s.parallelism, func(e *entry) uint64 { return e.part })
 	rejected, err := kit.RunParallel(ctx, parts, s.parallelism, s.sendPart)
-	return keepHint(kit.WriteResult(ctx, append(bad, rejected...), err), err)
+	return kit.WriteResult(ctx, append(bad, rejected...), err)
 }
 
 // encode makes one record's log.
@@ -448,14 +445,4 @@ func (s *sink) Close(context.Context) error {
 	}
 	s.tr, s.client = nil, nil
 	return nil
-}
-
-// keepHint carries the retry-after hint of a group's error (a throttle)
-// over to Write's result: kit.WriteResult marks the joined errors of the
-// groups retryable anew, and api.BackoffHint finds that outer mark first.
-func keepHint(result, cause error) error {
-	if d := api.BackoffHint(cause); d > 0 && result != nil && api.IsRetryable(result) && api.BackoffHint(result) < d {
-		return api.RetryAfter(result, d)
-	}
-	return result
 }
