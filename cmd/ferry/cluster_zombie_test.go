@@ -108,6 +108,10 @@ func TestClusterZombieFenced(t *testing.T) {
 	if stops < len(lost) {
 		t.Errorf("the zombie stopped %d tasks, want at least the %d it lost", stops, len(lost))
 	}
+	// Issue 18: the cluster converges within 5 s of the heal.
+	if healed > 5*time.Second {
+		t.Errorf("balanced %v after the heal, want within 5s", healed.Round(time.Millisecond))
+	}
 
 	want := nTasks * count
 	waitFor(t, "every event in the files", 90*time.Second, func() bool {

@@ -60,7 +60,8 @@ type MembershipConfig struct {
 	PushPullInterval        time.Duration // default 5s
 	TCPTimeout              time.Duration // default 1s
 	// RejoinInterval is how often the seeds and the recently dead members
-	// are joined again (one push/pull each); default 10s.
+	// are joined again (one push/pull each); default 2s, so a healed
+	// partition merges within a few seconds.
 	RejoinInterval time.Duration
 	// DeadNodeReclaimTime lets a worker restarted with the same name on
 	// another address rejoin once its old entry has been dead that long;
@@ -88,7 +89,7 @@ func (c MembershipConfig) withDefaults() MembershipConfig {
 	def(&c.GossipInterval, 100*time.Millisecond)
 	def(&c.PushPullInterval, 5*time.Second)
 	def(&c.TCPTimeout, time.Second)
-	def(&c.RejoinInterval, 10*time.Second)
+	def(&c.RejoinInterval, 2*time.Second)
 	def(&c.DeadNodeReclaimTime, time.Second)
 	def(&c.LeaveTimeout, 2*time.Second)
 	def(&c.Retention, 5*time.Minute)
