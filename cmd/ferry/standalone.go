@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -129,7 +132,12 @@ func runStandalone(ctx context.Context, o standaloneOptions, files []string) err
 			return err
 		}
 	}
-	scfg, err := o.restOptions.serverConfig(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(), Commit: commit(), Logger: log})
+	clusterID, err := dataDirID(filepath.Join(o.dataDir, "cluster-id"))
+	if err != nil {
+		return err
+	}
+	scfg, err := o.restOptions.serverConfig(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(), Commit: commit(),
+		ClusterID: clusterID, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -175,6 +183,32 @@ func applyConnectorFile(ctx context.Context, w *ferryworker.Standalone, r connec
 		return fmt.Errorf("%s: connector %q: %w", r.path, r.name, err)
 	}
 	return nil
+}
+
+// dataDirID is a standalone worker's cluster id (GET /'s
+// kafka_cluster_id and ferry_cluster_id): made once, at random, and kept
+// in path, so it names this data dir across restarts as a Kafka cluster
+// id names its cluster.
+func dataDirID(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" && len(id) <= 64 {
+			return id, nil
+		}
+		return "", fmt.Errorf("data dir: %s does not hold a cluster id; remove it to make a new one", path)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("data dir: %w", err)
+	}
+	var rnd [12]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	id := "ferry-" + base64.RawURLEncoding.EncodeToString(rnd[:])
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("data dir: %w", err)
+	}
+	return id, nil
 }
 
 // taskOptions are the task-supervision and process flags `ferry

@@ -23,3 +23,16 @@ func TestVersionStamped(t *testing.T) {
 		t.Fatalf("--version printed %q", got)
 	}
 }
+
+// TestDataDirID: a standalone worker's cluster id is made once and kept.
+func TestDataDirID(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/cluster-id"
+	a, err := dataDirID(path)
+	if err != nil || !strings.HasPrefix(a, "ferry-") {
+		t.Fatalf("%q %v", a, err)
+	}
+	if b, err := dataDirID(path); err != nil || b != a {
+		t.Fatalf("second read %q %v, want %q", b, err, a)
+	}
+}
