@@ -647,6 +647,16 @@ func (d *Distributed) forward(ctx context.Context, base, method, path string, h 
 	return resp.StatusCode, nil
 }
 
+// leaderRefusal is the leader's 401 or 403 to a forwarded write, answered
+// with the leader's status (statusOf).
+type leaderRefusal struct {
+	status int
+	msg    string
+}
+
+func (e *leaderRefusal) Error() string { return e.msg }
+func (e *leaderRefusal) Unwrap() error { return ErrLeaderRefused }
+
 // forwardedError rebuilds the leader's error answer.
 func forwardedError(code int, data []byte) error {
 	var eb errorBody
@@ -669,6 +679,8 @@ func forwardedError(code int, data []byte) error {
 		return &requestError{kind: ErrExists, msg: eb.Message}
 	case http.StatusServiceUnavailable:
 		return &requestError{kind: ErrNoLeader, msg: eb.Message}
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return &leaderRefusal{status: code, msg: "forwarded to the leader: " + eb.Message}
 	}
 	return errors.New(eb.Message)
 }

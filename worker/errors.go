@@ -22,6 +22,10 @@ var (
 	// ErrRegisterConflict: a ClusterStore.PutRegister lost its
 	// compare-and-set (another writer came first).
 	ErrRegisterConflict = errors.New("register version conflict")
+	// ErrLeaderRefused: the leader refused a forwarded write's credentials
+	// (HTTP 401 or 403 as the leader answered): the workers' tokens or
+	// users files differ, or the caller's role does not allow the write.
+	ErrLeaderRefused = errors.New("the leader refused the request's credentials")
 	// ErrNotClustered: the worker does not run in cluster mode (GET
 	// /cluster on a standalone worker answers 404).
 	ErrNotClustered = errors.New("not a cluster worker")

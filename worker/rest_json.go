@@ -54,7 +54,10 @@ func writeErrorStatus(c *gin.Context, status int, msg string) {
 func statusOf(err error) int {
 	var ve *api.ValidationError
 	var mbe *http.MaxBytesError
+	var lr *leaderRefusal
 	switch {
+	case errors.As(err, &lr):
+		return lr.status
 	case errors.As(err, &ve), errors.Is(err, ErrNotStopped), errors.Is(err, ErrBadRequest):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrNotFound):

@@ -69,6 +69,18 @@ type proc struct {
 	logs *bytes.Buffer
 	mu   *sync.Mutex
 	done chan struct{}
+	// client and token, when set, are how requests reach a worker that
+	// serves TLS or wants a bearer token.
+	client *http.Client
+	token  string
+}
+
+// httpClient is the client requests to w go through.
+func (w *proc) httpClient() *http.Client {
+	if w.client != nil {
+		return w.client
+	}
+	return http.DefaultClient
 }
 
 // logText returns what the process has logged so far.
@@ -89,8 +101,16 @@ func startWorker(t *testing.T, dataDir, addr string, files ...string) *proc {
 // killed when the test ends, and its logs are shown if the test failed.
 func startFerry(t *testing.T, args []string, addr string, timeout time.Duration) *proc {
 	t.Helper()
+	return startFerryWith(t, args, "http://"+addr, nil, timeout)
+}
+
+// startFerryWith is startFerry for a worker at url (https for one that
+// serves TLS) reached through client (nil: http.DefaultClient).
+func startFerryWith(t *testing.T, args []string, url string, client *http.Client, timeout time.Duration) *proc {
+	t.Helper()
+	addr := strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://")
 	cmd := exec.Command(ferryBinary(t), args...)
-	w := &proc{t: t, cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
+	w := &proc{t: t, cmd: cmd, url: url, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{}), client: client}
 	cmd.Stdout = writerFunc(func(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.logs.Write(p) })
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
@@ -106,7 +126,7 @@ func startFerry(t *testing.T, args []string, addr string, timeout time.Duration)
 	})
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get(w.url + "/health"); err == nil {
+		if resp, err := w.httpClient().Get(w.url + "/health"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return w
@@ -148,7 +168,10 @@ func (w *proc) do(method, path string, body any) (int, []byte) {
 		w.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	if w.token != "" {
+		req.Header.Set("Authorization", "Bearer "+w.token)
+	}
+	resp, err := w.httpClient().Do(req)
 	if err != nil {
 		w.t.Fatalf("%s %s: %v", method, path, err)
 	}
