@@ -236,6 +236,16 @@ func Range(min, max float64) func(string) error {
 	}
 }
 
+// MaxLen returns a Check accepting values of at most n bytes.
+func MaxLen(n int) func(string) error {
+	return func(v string) error {
+		if len(v) > n {
+			return fmt.Errorf("must be at most %d bytes long", n)
+		}
+		return nil
+	}
+}
+
 // Config is a plugin's parsed settings. Accessors assume the spec validated
 // the value; for undeclared or absent keys they return the zero value.
 type Config struct {

@@ -29,9 +29,9 @@ var connSpec = api.Spec{
 		Description: "Client id the brokers see (quotas, logs); default ferry-<connector>."},
 	{Name: "sasl.mechanism", Type: api.TypeString, Default: "none", Enum: []string{"none", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"},
 		Description: "SASL mechanism; none for an unauthenticated listener."},
-	{Name: "sasl.username", Type: api.TypeString, Check: maxLen(1024),
+	{Name: "sasl.username", Type: api.TypeString, Check: api.MaxLen(1024),
 		Description: "SASL user name."},
-	{Name: "sasl.password", Type: api.TypeString, Secret: true, Check: maxLen(4096),
+	{Name: "sasl.password", Type: api.TypeString, Secret: true, Check: api.MaxLen(4096),
 		Description: "SASL password; use ${env:…}, ${file:…} or ${dir:…}."},
 	{Name: "tls.enabled", Type: api.TypeBool, Default: "false",
 		Description: "Connect with TLS."},
@@ -91,15 +91,6 @@ func checkBrokers(v string) error {
 		}
 	}
 	return nil
-}
-
-func maxLen(n int) func(string) error {
-	return func(v string) error {
-		if len(v) > n {
-			return fmt.Errorf("at most %d bytes", n)
-		}
-		return nil
-	}
 }
 
 // validateConn checks the settings that depend on each other.

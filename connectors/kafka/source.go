@@ -76,7 +76,7 @@ var sourceSpec = slices.Concat(connSpec, api.Spec{
 		Description: "Topics to read, comma-separated (or topics.regex)."},
 	{Name: "topics.regex", Type: api.TypeString, Check: checkRegex,
 		Description: "Read every non-internal topic whose whole name matches this RE2 expression, including topics created later (or topics)."},
-	{Name: "group.id", Type: api.TypeString, Check: maxLen(maxGroupIDLen),
+	{Name: "group.id", Type: api.TypeString, Check: api.MaxLen(maxGroupIDLen),
 		Description: "Consumer group the committed positions are published to, so Kafka's lag tools see progress; default ferry-<connector>. Ferry assigns partitions itself: the group never has members."},
 	{Name: "group.commit.interval", Type: api.TypeDuration, Default: "5s", Check: api.DurationRange(100*time.Millisecond, time.Hour),
 		Description: "How often committed positions are published to the consumer group (also when the task stops)."},

@@ -22,11 +22,11 @@ const maxEndpointLen = 300
 var connFields = api.Spec{
 	{Name: "endpoint", Type: api.TypeString, Required: true, Check: checkEndpoint,
 		Description: "The account's MNS endpoint, http(s)://<account id>.mns.<region>.aliyuncs.com (also the -internal and -internal-vpc forms)."},
-	{Name: "access.key.id", Type: api.TypeString, Required: true, Check: checkLen("access.key.id", 256),
+	{Name: "access.key.id", Type: api.TypeString, Required: true, Check: api.MaxLen(256),
 		Description: "AccessKey ID (of a RAM user or of STS credentials)."},
-	{Name: "access.key.secret", Type: api.TypeString, Required: true, Secret: true, Check: checkLen("access.key.secret", 256),
+	{Name: "access.key.secret", Type: api.TypeString, Required: true, Secret: true, Check: api.MaxLen(256),
 		Description: "AccessKey secret."},
-	{Name: "security.token", Type: api.TypeString, Secret: true, Check: checkLen("security.token", 8192),
+	{Name: "security.token", Type: api.TypeString, Secret: true, Check: api.MaxLen(8192),
 		Description: "STS security token, with temporary access keys."},
 	{Name: "connect.address", Type: api.TypeString, Check: checkHostPort,
 		Description: "host:port to connect to instead of the endpoint's host (a proxy, a private link, an emulator); requests still name the endpoint, and HTTPS still verifies its name."},
@@ -71,15 +71,6 @@ func checkHostPort(v string) error {
 		return fmt.Errorf("must be host:port, got %q", v)
 	}
 	return nil
-}
-
-func checkLen(name string, n int) func(string) error {
-	return func(v string) error {
-		if len(v) > n {
-			return fmt.Errorf("%s is longer than %d bytes", name, n)
-		}
-		return nil
-	}
 }
 
 // conn is a parsed connection spec.
