@@ -10,7 +10,7 @@ DATA_DIR ?= .data/standalone
 LISTEN ?= 127.0.0.1:8083
 RESTART_TESTS := TestRocketMQSurvivesRestart|TestBrokerRestart|TestClusterBrokerRestart
 
-.PHONY: all build run test test-unit chaos lint bench fuzz tidy testbed-up testbed-down clean
+.PHONY: all build ferry image run test test-deploy test-unit chaos lint bench fuzz tidy testbed-up testbed-down clean
 
 all: build
 
@@ -20,9 +20,17 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT)
 
-build: ## compile the ferry binary and the emulators into bin/
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ferry ./cmd/ferry
+build: ferry ## compile the ferry binary and the emulators into bin/
 	$(GO) build -o $(BIN)/ferry-emulator ./cmd/ferry-emulator
+
+ferry: ## compile the ferry binary alone (the container image's build step)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ferry ./cmd/ferry
+
+# image builds deploy/Dockerfile (Docker with BuildKit); the context has no
+# .git, so the version and commit are passed in.
+IMAGE ?= ferry:$(VERSION)
+image:
+	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
 
 run: build ## a standalone worker with the example pipeline (generator -> file)
 	mkdir -p $(DATA_DIR)
@@ -40,9 +48,17 @@ test: build
 	set -a; source .testbed/env; set +a; \
 	$(GO) test -race -count=1 -timeout 25m -skip '$(RESTART_TESTS)' $(PKGS) && \
 	$(GO) test -race -count=1 -timeout 10m -p 1 -run '$(RESTART_TESTS)' ./internal/testbed ./offset/rocketmq ./cmd/ferry && \
-	$(GO) test -count=1 -run 'TestConsumerLibrary' ./internal/emulator/sls/; rc=$$?; \
+	$(GO) test -count=1 -run 'TestConsumerLibrary' ./internal/emulator/sls/ && \
+	$(MAKE) test-deploy; rc=$$?; \
 	if [ -z "$$KEEP_TESTBED" ]; then $(TESTBED) down --started; fi; \
 	exit $$rc
+
+# test-deploy checks deploy/ (Dockerfile, Kubernetes, systemd, Prometheus,
+# Grafana) in its own module, deploy/deploytest, so that the validators'
+# dependencies stay out of go.mod. It needs bin/ferry (flag names).
+DEPLOYTEST := deploy/deploytest
+test-deploy: build
+	cd $(DEPLOYTEST) && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # chaos runs TestChaos (docs/testing.md): a three-worker cluster under load
 # for FERRY_CHAOS_DURATION (default 5m) while workers are SIGKILLed every
@@ -75,7 +91,8 @@ fuzz: ## run every fuzz target for FUZZTIME each
 
 tidy: ## go mod tidy; fails when go.mod/go.sum drifted
 	$(GO) mod tidy
-	git diff --exit-code go.mod go.sum
+	cd $(DEPLOYTEST) && $(GO) mod tidy
+	git diff --exit-code go.mod go.sum $(DEPLOYTEST)/go.mod $(DEPLOYTEST)/go.sum
 
 testbed-up:
 	$(TESTBED) up
