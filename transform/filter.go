@@ -14,17 +14,34 @@ var Filter = api.TransformPlugin{
 	Name:    "filter",
 	Summary: "Keep only events matching an EventBridge event pattern.",
 	Spec: api.Spec{
-		{Name: "pattern", Type: api.TypeJSON, Required: true, Check: pattern.Check,
+		{Name: "pattern", Type: api.TypeJSON, Required: true,
 			Description: `EventBridge event pattern, e.g. {"type":[{"prefix":"order."}],"data":{"status":["PAID"]}}.`},
+		dialectField,
+	},
+	Validate: func(c api.Config) error {
+		d, _ := pattern.ParseDialect(c.String("dialect")) // the Enum checked it
+		if err := pattern.CheckDialect(c.String("pattern"), d); err != nil {
+			return api.FieldError{Field: "pattern", Message: err.Error()}
+		}
+		return nil
 	},
 	New: func(c api.Config) (api.Transform, error) {
-		p, err := pattern.Compile(c.String("pattern"))
+		d, err := pattern.ParseDialect(c.String("dialect"))
+		if err != nil {
+			return nil, err
+		}
+		p, err := pattern.CompileDialect(c.String("pattern"), d)
 		if err != nil {
 			return nil, err
 		}
 		return filter{p}, nil
 	},
 }
+
+// dialectField chooses whose rules a filter or template follows where
+// Alibaba Cloud and AWS EventBridge differ.
+var dialectField = api.Field{Name: "dialect", Type: api.TypeString, Default: "alibaba", Enum: pattern.Dialects,
+	Description: "alibaba (the default) or aws: whose EventBridge rules apply where the two differ (docs/transforms.md lists each difference)."}
 
 type filter struct{ p *pattern.Pattern }
 

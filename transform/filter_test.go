@@ -1,6 +1,7 @@
 package transform_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -31,10 +32,42 @@ func TestFilter(t *testing.T) {
 	}
 }
 
-func TestFilterSpecRejectsBadPatterns(t *testing.T) {
+func TestFilterValidateRejectsBadPatterns(t *testing.T) {
 	t.Parallel()
-	_, err := transform.Filter.Spec.Parse(map[string]string{"pattern": `{"data": {"n": [{"numeric": [">", "x"]}]}}`})
-	if err == nil || !strings.Contains(err.Error(), "$.data.n[0].numeric[1]") {
-		t.Fatalf("err = %v, want the JSON path of the bad element", err)
+	cases := []struct{ pattern, dialect, want string }{
+		{`{"data": {"n": [{"numeric": [">", "x"]}]}}`, "", "$.data.n[0].numeric[1]"},
+		{`{"data": {"n": [{"numeric": [">", 5e9]}]}}`, "alibaba", "$.data.n[0].numeric[1]"},
+		{`{"data": {"ip": [{"cidr": "10.0.0.1"}]}}`, "aws", "$.data.ip[0].cidr"},
+		{`{"data": {}}`, "aws", "$.data"},
+	}
+	for _, c := range cases {
+		raw := map[string]string{"pattern": c.pattern}
+		if c.dialect != "" {
+			raw["dialect"] = c.dialect
+		}
+		cfg, err := transform.Filter.Spec.Parse(raw)
+		if err == nil {
+			err = transform.Filter.Validate(cfg)
+		}
+		var fe api.FieldError
+		if !errors.As(err, &fe) || fe.Field != "pattern" || !strings.Contains(fe.Message, c.want) {
+			t.Errorf("%s (%s): err = %v, want a FieldError on pattern naming %s", c.pattern, c.dialect, err, c.want)
+		}
+	}
+	// What one dialect rejects the other may take.
+	for _, c := range []struct{ pattern, dialect string }{
+		{`{"data": {"n": [{"numeric": [">", 5e9]}]}}`, "aws"},
+		{`{"data": {"ip": [{"cidr": "10.0.0.1"}]}}`, "alibaba"},
+	} {
+		cfg, err := transform.Filter.Spec.Parse(map[string]string{"pattern": c.pattern, "dialect": c.dialect})
+		if err == nil {
+			err = transform.Filter.Validate(cfg)
+		}
+		if err != nil {
+			t.Errorf("%s (%s): %v", c.pattern, c.dialect, err)
+		}
+	}
+	if _, err := transform.Filter.Spec.Parse(map[string]string{"pattern": `{}`, "dialect": "azure"}); err == nil {
+		t.Error("an unknown dialect was accepted")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/pattern"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
@@ -20,9 +21,11 @@ var Template = api.TransformPlugin{
 			Description: `The JSONPath (JSONPATH, e.g. $.data.order.id), the string (CONSTANT), or the variables as a JSON object of name to JSONPath (TEMPLATE, e.g. {"id":"$.data.id"}).`},
 		{Name: "template", Type: api.TypeString, Check: template.CheckTemplateText,
 			Description: `With form TEMPLATE: the text with ${name} placeholders, e.g. {"order":"${id}"}; $${ writes a literal ${.`},
+		dialectField,
 	},
 	Validate: func(c api.Config) error {
-		_, err := template.Compile(c.String("form"), c.String("value"), c.String("template"))
+		d, _ := pattern.ParseDialect(c.String("dialect")) // the Enum checked it
+		_, err := template.CompileDialect(c.String("form"), c.String("value"), c.String("template"), d)
 		var te *template.Error
 		if errors.As(err, &te) {
 			return api.FieldError{Field: te.Field, Message: te.Msg}
@@ -30,7 +33,11 @@ var Template = api.TransformPlugin{
 		return err
 	},
 	New: func(c api.Config) (api.Transform, error) {
-		t, err := template.Compile(c.String("form"), c.String("value"), c.String("template"))
+		d, err := pattern.ParseDialect(c.String("dialect"))
+		if err != nil {
+			return nil, err
+		}
+		t, err := template.CompileDialect(c.String("form"), c.String("value"), c.String("template"), d)
 		if err != nil {
 			return nil, err
 		}

@@ -131,7 +131,10 @@ func TestTemplateSpecRejects(t *testing.T) {
 		{"bad form", map[string]string{"form": "XPATH"}, "form: must be one of ORIGINAL, JSONPATH, CONSTANT, TEMPLATE"},
 		{"bad placeholder", map[string]string{"form": "TEMPLATE", "value": "{}", "template": "${a"}, "template: unterminated placeholder"},
 		{"bad variable path", map[string]string{"form": "TEMPLATE", "value": `{"a": "$.x[?("}`, "template": "${a}"}, `value: variable "a": invalid JSONPath`},
-		{"undefined variable", map[string]string{"form": "TEMPLATE", "value": `{"a": "$.id"}`, "template": "${b}"}, "template: ${b} has no variable"},
+		{"undefined variable (aws)", map[string]string{"form": "TEMPLATE", "value": `{"a": "$.id"}`, "template": "${b}", "dialect": "aws"}, "template: ${b} has no variable"},
+		{"constant variable (aws)", map[string]string{"form": "TEMPLATE", "value": `{"a": "text"}`, "template": "${a}", "dialect": "aws"}, `JSONPath "text" must start with $`},
+		{"unknown dialect", map[string]string{"form": "CONSTANT", "value": "x", "dialect": "gcp"}, "dialect: must be one of alibaba, aws"},
+		{"dialect case", map[string]string{"form": "CONSTANT", "value": "x", "dialect": "AWS"}, "dialect: must be one of alibaba, aws"},
 		{"bad jsonpath", map[string]string{"form": "JSONPATH", "value": "data.id"}, `value: JSONPath "data.id" must start with $`},
 	}
 	for _, c := range cases {
@@ -160,7 +163,7 @@ func TestPluginsIncludeTemplate(t *testing.T) {
 
 func TestTemplateValidateNamesTheField(t *testing.T) {
 	t.Parallel()
-	cfg, err := transform.Template.Spec.Parse(map[string]string{"form": "TEMPLATE", "value": `{"id": "$.data.id"}`, "template": `{"x": "${missing}"}`})
+	cfg, err := transform.Template.Spec.Parse(map[string]string{"form": "TEMPLATE", "value": `{"id": "$.data.id"}`, "template": `{"x": "${missing}"}`, "dialect": "aws"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,5 +171,32 @@ func TestTemplateValidateNamesTheField(t *testing.T) {
 	var fe api.FieldError
 	if !errors.As(err, &fe) || fe.Field != "template" || !strings.Contains(fe.Message, "missing") {
 		t.Fatalf("Validate = %#v, want a FieldError on template naming the variable", err)
+	}
+}
+
+// TestTemplateDialect: the default dialect, alibaba, keeps a placeholder
+// with no variable or a missing value as written, writes null for null and
+// takes a variable that is not a JSONPath as a constant; aws does not.
+func TestTemplateDialect(t *testing.T) {
+	t.Parallel()
+	raw := map[string]string{"form": "TEMPLATE", "value": `{"id": "$.data.id", "n": "$.data.n", "gone": "$.data.gone", "c": "fixed"}`,
+		"template": "id=${id} n=${n} gone=${gone} c=${c} undefined=${u}"}
+	cfg, err := transform.Template.Spec.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := transform.Template.Validate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transform.Template.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := api.Record{Event: api.Event{ID: "1", Source: "s", Type: "t", DataContentType: "application/json", Data: []byte(`{"id": "o-1", "n": null}`)}}
+	if _, err := tr.Apply(&r); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(r.Event.Data), "id=o-1 n=null gone=${gone} c=fixed undefined=${u}"; got != want {
+		t.Errorf("alibaba: %q, want %q", got, want)
 	}
 }

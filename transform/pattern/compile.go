@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,8 +23,13 @@ type Pattern struct {
 	// attrs lists the leaves on attributes and extensions.
 	attrs []int
 	// dataAll has a bit per data leaf when none of them tests for absence
-	// (exists:false), so the scan may stop once all have matched; else 0.
+	// (exists:false) and no array needs consistency, so the scan may stop
+	// once all have matched; else 0.
 	dataAll uint64
+	dialect Dialect
+	// consistent is set when some array of objects needs array
+	// consistency (AWS dialect, two or more leaves below it).
+	consistent bool
 }
 
 // expr is a conjunction: every leaf must match and every group of ors must
@@ -48,6 +52,10 @@ type node struct {
 	key      string
 	children []*node
 	leaves   []int
+	// below has a bit for every leaf strictly under this node; an array
+	// here whose elements are objects is matched element by element when
+	// the pattern is consistent and below holds two or more leaves.
+	below uint64
 }
 
 func (n *node) child(key string) *node {
@@ -70,8 +78,12 @@ type SyntaxError struct {
 
 func (e *SyntaxError) Error() string { return "pattern " + e.Path + ": " + e.Msg }
 
-// Compile parses and validates an event pattern.
-func Compile(src string) (*Pattern, error) {
+// Compile parses and validates an event pattern in the default dialect,
+// Alibaba.
+func Compile(src string) (*Pattern, error) { return CompileDialect(src, Alibaba) }
+
+// CompileDialect parses and validates an event pattern in dialect d.
+func CompileDialect(src string, d Dialect) (*Pattern, error) {
 	dec := json.NewDecoder(strings.NewReader(src))
 	dec.UseNumber()
 	var raw any
@@ -85,14 +97,23 @@ func Compile(src string) (*Pattern, error) {
 	if !ok {
 		return nil, &SyntaxError{Path: "$", Msg: "a pattern must be a JSON object"}
 	}
-	p := &Pattern{src: src}
-	c := compiler{p: p}
+	p := &Pattern{src: src, dialect: d}
+	c := compiler{p: p, d: d}
 	e, err := c.level(obj, nil, "$")
 	if err != nil {
 		return nil, err
 	}
 	p.expr = e
+	if p.data != nil {
+		p.data.index()
+		if d == AWS {
+			p.consistent = p.data.needsConsistency()
+		}
+	}
 	for id, l := range p.leaves {
+		if p.consistent {
+			break
+		}
 		if l.attr == "" {
 			if l.existsFalse {
 				p.dataAll = 0
@@ -104,10 +125,42 @@ func Compile(src string) (*Pattern, error) {
 	return p, nil
 }
 
-// Check validates a pattern for config validation: nil, or an error whose
-// message names the JSON path of the offending element.
-func Check(src string) error {
-	_, err := Compile(src)
+// index fills below for n and its descendants and returns n's own leaves
+// and those below it.
+func (n *node) index() uint64 {
+	n.below = 0
+	for _, c := range n.children {
+		n.below |= c.index()
+	}
+	all := n.below
+	for _, id := range n.leaves {
+		all |= 1 << id
+	}
+	return all
+}
+
+// needsConsistency reports whether some node has two or more leaves
+// below it, so that an array there would be matched element by element.
+func (n *node) needsConsistency() bool {
+	if n.below&(n.below-1) != 0 {
+		return true
+	}
+	for _, c := range n.children {
+		if c.needsConsistency() {
+			return true
+		}
+	}
+	return false
+}
+
+// Check validates a pattern in the default dialect for config validation:
+// nil, or an error whose message names the JSON path of the offending
+// element.
+func Check(src string) error { return CheckDialect(src, Alibaba) }
+
+// CheckDialect is Check in dialect d.
+func CheckDialect(src string, d Dialect) error {
+	_, err := CompileDialect(src, d)
 	var se *SyntaxError
 	if errors.As(err, &se) {
 		return fmt.Errorf("invalid event pattern at %s: %s", se.Path, se.Msg)
@@ -127,7 +180,10 @@ func MustCompile(src string) *Pattern {
 // String returns the pattern's source.
 func (p *Pattern) String() string { return p.src }
 
-type compiler struct{ p *Pattern }
+type compiler struct {
+	p *Pattern
+	d Dialect
+}
 
 // level compiles one object of the pattern; path is the event path to it
 // (nil at the top, ["data", …] below data).
@@ -149,6 +205,9 @@ func (c *compiler) level(obj map[string]any, path []string, jpath string) (expr,
 			var group []expr
 			for i, a := range alts {
 				ao, ok := a.(map[string]any)
+				if ok && len(ao) == 0 {
+					return e, &SyntaxError{Path: fmt.Sprintf("%s[%d]", kp, i), Msg: "an empty $or alternative matches every event"}
+				}
 				if !ok {
 					return e, &SyntaxError{Path: fmt.Sprintf("%s[%d]", kp, i), Msg: "each $or alternative must be an object"}
 				}
@@ -169,6 +228,9 @@ func (c *compiler) level(obj map[string]any, path []string, jpath string) (expr,
 		case map[string]any:
 			if path == nil && k != "data" {
 				return e, &SyntaxError{Path: kp, Msg: "only data nests; attribute " + strconv.Quote(k) + " takes an array of conditions"}
+			}
+			if len(t) == 0 {
+				return e, &SyntaxError{Path: kp, Msg: "an empty object tests nothing; remove it or name a field"}
 			}
 			se, err := c.level(t, sub, kp)
 			if err != nil {
@@ -198,7 +260,7 @@ func (c *compiler) leaf(arr []any, path []string, jpath string) (int, error) {
 	}
 	l := leaf{path: strings.Join(path, ".")}
 	for i, a := range arr {
-		cd, err := condition(a, fmt.Sprintf("%s[%d]", jpath, i))
+		cd, err := c.condition(a, fmt.Sprintf("%s[%d]", jpath, i))
 		if err != nil {
 			return 0, err
 		}
@@ -225,203 +287,3 @@ func (c *compiler) leaf(arr []any, path []string, jpath string) (int, error) {
 	c.p.leaves = append(c.p.leaves, l)
 	return id, nil
 }
-
-// condition compiles one element of a leaf's condition array.
-func condition(a any, jpath string) (cond, error) {
-	switch t := a.(type) {
-	case string:
-		return cond{kind: cExactString, s: t}, nil
-	case json.Number:
-		f, err := t.Float64()
-		if err != nil {
-			return cond{}, &SyntaxError{Path: jpath, Msg: "number out of range"}
-		}
-		return cond{kind: cExactNumber, f: f}, nil
-	case bool:
-		return cond{kind: cExactBool, b: t}, nil
-	case nil:
-		return cond{kind: cExactNull}, nil
-	case map[string]any:
-		if len(t) == 0 {
-			return cond{}, &SyntaxError{Path: jpath, Msg: "empty condition object"}
-		}
-		ops := make([]string, 0, len(t))
-		for op := range t {
-			ops = append(ops, op)
-		}
-		sort.Strings(ops)
-		var all []cond
-		for _, op := range ops {
-			cd, err := operator(op, t[op], jpath+"."+op)
-			if err != nil {
-				return cond{}, err
-			}
-			all = append(all, cd)
-		}
-		if len(all) == 1 {
-			return all[0], nil
-		}
-		for _, cd := range all {
-			if cd.kind == cExists {
-				return cond{}, &SyntaxError{Path: jpath + ".exists", Msg: "exists cannot be combined with other operators in one object"}
-			}
-		}
-		return cond{kind: cAll, sub: all}, nil
-	default:
-		return cond{}, &SyntaxError{Path: jpath, Msg: "arrays cannot nest in a condition list"}
-	}
-}
-
-func nonEmptyString(v any, jpath, op string) (string, error) {
-	s, ok := v.(string)
-	if !ok {
-		return "", &SyntaxError{Path: jpath, Msg: op + " takes a string"}
-	}
-	if s == "" {
-		return "", &SyntaxError{Path: jpath, Msg: op + " must not be empty"}
-	}
-	return s, nil
-}
-
-func operator(op string, v any, jpath string) (cond, error) {
-	switch op {
-	case "prefix", "suffix", "contains":
-		s, err := nonEmptyString(v, jpath, op)
-		if err != nil {
-			return cond{}, err
-		}
-		k := map[string]condKind{"prefix": cPrefix, "suffix": cSuffix, "contains": cContains}[op]
-		return cond{kind: k, s: s}, nil
-	case "equals-ignore-case":
-		s, ok := v.(string)
-		if !ok {
-			return cond{}, &SyntaxError{Path: jpath, Msg: "equals-ignore-case takes a string"}
-		}
-		return cond{kind: cEqualsIgnoreCase, s: s}, nil
-	case "wildcard":
-		s, ok := v.(string)
-		if !ok {
-			return cond{}, &SyntaxError{Path: jpath, Msg: "wildcard takes a string"}
-		}
-		if strings.Contains(s, "**") {
-			return cond{}, &SyntaxError{Path: jpath, Msg: "consecutive * are not allowed in a wildcard"}
-		}
-		return cond{kind: cWildcard, s: s}, nil
-	case "exists":
-		b, ok := v.(bool)
-		if !ok {
-			return cond{}, &SyntaxError{Path: jpath, Msg: "exists takes true or false"}
-		}
-		return cond{kind: cExists, b: b}, nil
-	case "cidr":
-		s, ok := v.(string)
-		if !ok {
-			return cond{}, &SyntaxError{Path: jpath, Msg: "cidr takes a string such as 10.0.0.0/24"}
-		}
-		pfx, err := netip.ParsePrefix(s)
-		if err != nil {
-			return cond{}, &SyntaxError{Path: jpath, Msg: "invalid CIDR " + strconv.Quote(s)}
-		}
-		return cond{kind: cCIDR, prefix: pfx.Masked()}, nil
-	case "numeric":
-		return numeric(v, jpath)
-	case "anything-but":
-		return anythingBut(v, jpath)
-	default:
-		return cond{}, &SyntaxError{Path: jpath, Msg: "unknown operator " + strconv.Quote(op)}
-	}
-}
-
-func numeric(v any, jpath string) (cond, error) {
-	arr, ok := v.([]any)
-	if !ok || len(arr) == 0 || len(arr)%2 != 0 {
-		return cond{}, &SyntaxError{Path: jpath, Msg: `numeric takes pairs of operator and number, such as [">", 0, "<=", 5]`}
-	}
-	c := cond{kind: cNumeric}
-	for i := 0; i < len(arr); i += 2 {
-		op, ok := arr[i].(string)
-		switch op {
-		case "=", "!=", ">", ">=", "<", "<=":
-		default:
-			ok = false
-		}
-		if !ok {
-			return cond{}, &SyntaxError{Path: fmt.Sprintf("%s[%d]", jpath, i), Msg: "numeric operator must be one of = != > >= < <="}
-		}
-		n, ok := arr[i+1].(json.Number)
-		if !ok {
-			return cond{}, &SyntaxError{Path: fmt.Sprintf("%s[%d]", jpath, i+1), Msg: "numeric comparison needs a number"}
-		}
-		f, err := n.Float64()
-		if err != nil {
-			return cond{}, &SyntaxError{Path: fmt.Sprintf("%s[%d]", jpath, i+1), Msg: "number out of range"}
-		}
-		c.nums = append(c.nums, numCmp{op: op, val: f})
-	}
-	return c, nil
-}
-
-func anythingBut(v any, jpath string) (cond, error) {
-	c := cond{kind: cAnythingBut}
-	switch t := v.(type) {
-	case string, json.Number, bool, nil:
-		sub, err := condition(t, jpath)
-		if err != nil {
-			return cond{}, err
-		}
-		c.sub = []cond{sub}
-	case []any:
-		if len(t) == 0 {
-			return cond{}, &SyntaxError{Path: jpath, Msg: "anything-but takes a non-empty list"}
-		}
-		for i, x := range t {
-			switch x.(type) {
-			case string, json.Number, bool, nil:
-			default:
-				return cond{}, &SyntaxError{Path: fmt.Sprintf("%s[%d]", jpath, i), Msg: "anything-but lists hold strings, numbers, booleans or null"}
-			}
-			sub, _ := condition(x, fmt.Sprintf("%s[%d]", jpath, i))
-			c.sub = append(c.sub, sub)
-		}
-	case map[string]any:
-		if len(t) != 1 {
-			return cond{}, &SyntaxError{Path: jpath, Msg: "anything-but takes one operator object"}
-		}
-		for op, x := range t {
-			switch op {
-			case "prefix", "suffix":
-				sub, err := operator(op, x, jpath+"."+op)
-				if err != nil {
-					return cond{}, err
-				}
-				c.sub = []cond{sub}
-			case "equals-ignore-case", "wildcard":
-				list := []any{x}
-				if l, ok := x.([]any); ok {
-					list = l
-				}
-				if len(list) == 0 {
-					return cond{}, &SyntaxError{Path: jpath + "." + op, Msg: "must not be empty"}
-				}
-				for i, y := range list {
-					sub, err := operator(op, y, fmt.Sprintf("%s.%s[%d]", jpath, op, i))
-					if err != nil {
-						return cond{}, err
-					}
-					c.sub = append(c.sub, sub)
-				}
-			default:
-				return cond{}, &SyntaxError{Path: jpath + "." + op, Msg: "anything-but supports prefix, suffix, equals-ignore-case and wildcard, not " + strconv.Quote(op)}
-			}
-		}
-	default:
-		return cond{}, &SyntaxError{Path: jpath, Msg: "invalid anything-but value"}
-	}
-	return c, nil
-}
-
-// errDecided stops a scan early; it never leaves the package.
-var errDecided = errors.New("decided")
-
-// errBadJSON is returned by Match when data is not valid JSON.
-var errBadJSON = errors.New("event data is not valid JSON")

@@ -2,6 +2,7 @@ package pattern
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"strings"
 )
@@ -14,11 +15,12 @@ const (
 	kNumber
 	kBool
 	kNull
-	kObject // objects and non-empty arrays: present, but only "exists" matches
+	kObject // an object, or an empty array in the alibaba dialect: present, but no condition matches
 )
 
 // value is one event value under test. s aliases the event's bytes (string
-// contents, unescaped) and is only valid during the call.
+// contents, unescaped; a number or boolean as written) and is only valid
+// during the call.
 type value struct {
 	k kind
 	s []byte
@@ -42,7 +44,10 @@ const (
 	cNumeric
 	cCIDR
 	cExists
-	cAll // every sub must match (several operators in one object)
+	cAll        // every sub must match (several operators in one object)
+	cExactText  // alibaba: a string, number or boolean whose text is s
+	cPrefixFold // prefix, ignoring case
+	cSuffixFold // suffix, ignoring case
 )
 
 type numCmp struct {
@@ -59,6 +64,8 @@ type cond struct {
 	nums   []numCmp
 	prefix netip.Prefix
 	sub    []cond
+	// tol: numbers within 1e-7 compare equal (alibaba).
+	tol bool
 }
 
 // match reports whether v satisfies c. exists conditions are decided by the
@@ -73,6 +80,12 @@ func (c *cond) match(v *value) bool {
 		return v.k == kBool && v.b == c.b
 	case cExactNull:
 		return v.k == kNull
+	case cExactText:
+		return (v.k == kString || v.k == kNumber || v.k == kBool) && string(v.s) == c.s
+	case cPrefixFold:
+		return v.k == kString && len(v.s) >= len(c.s) && bytes.EqualFold(v.s[:len(c.s)], []byte(c.s))
+	case cSuffixFold:
+		return v.k == kString && len(v.s) >= len(c.s) && bytes.EqualFold(v.s[len(v.s)-len(c.s):], []byte(c.s))
 	case cPrefix:
 		return v.k == kString && bytes.HasPrefix(v.s, []byte(c.s))
 	case cSuffix:
@@ -98,7 +111,7 @@ func (c *cond) match(v *value) bool {
 			return false
 		}
 		for _, n := range c.nums {
-			if !compare(v.f, n.op, n.val) {
+			if !compare(v.f, n.op, n.val, c.tol) {
 				return false
 			}
 		}
@@ -107,10 +120,12 @@ func (c *cond) match(v *value) bool {
 		if v.k != kString {
 			return false
 		}
-		addr, err := netip.ParseAddr(unsafeString(v.s))
-		return err == nil && c.prefix.Contains(addr.Unmap())
+		addr, ok := parseAddr(v.s)
+		return ok && c.prefix.Contains(addr.Unmap())
 	case cExists:
-		return c.b // exists:true matches any present value
+		// exists:true matches any present value but an object: exists
+		// tests leaves, as in both references.
+		return c.b && v.k != kObject
 	case cAll:
 		for i := range c.sub {
 			if !c.sub[i].match(v) {
@@ -122,7 +137,50 @@ func (c *cond) match(v *value) bool {
 	return false
 }
 
-func compare(a float64, op string, b float64) bool {
+// parseAddr parses an IP address. Dotted IPv4, the common case, is parsed
+// here; anything else goes to netip on a copy, since netip's error quotes
+// its input and would otherwise make every value a condition sees escape
+// to the heap.
+func parseAddr(b []byte) (netip.Addr, bool) {
+	var ip [4]byte
+	n, part, digits := 0, 0, 0
+	for i := 0; i <= len(b); i++ {
+		if i == len(b) || b[i] == '.' {
+			if digits == 0 || n == 4 {
+				return parseAddrSlow(b)
+			}
+			ip[n] = byte(part)
+			n, part, digits = n+1, 0, 0
+			continue
+		}
+		c := b[i]
+		if c < '0' || c > '9' || (digits == 1 && part == 0) {
+			return parseAddrSlow(b)
+		}
+		part = part*10 + int(c-'0')
+		digits++
+		if part > 255 {
+			return parseAddrSlow(b)
+		}
+	}
+	if n != 4 {
+		return parseAddrSlow(b)
+	}
+	return netip.AddrFrom4(ip), true
+}
+
+func parseAddrSlow(b []byte) (netip.Addr, bool) {
+	addr, err := netip.ParseAddr(string(b))
+	return addr, err == nil
+}
+
+// tolerance is how close two numbers compare equal in the alibaba dialect.
+const tolerance = 1e-7
+
+func compare(a float64, op string, b float64, tol bool) bool {
+	if tol && math.Abs(a-b) <= tolerance {
+		a = b
+	}
 	switch op {
 	case "=":
 		return a == b
@@ -141,25 +199,26 @@ func compare(a float64, op string, b float64) bool {
 }
 
 // wildcardMatch matches s against a pattern where * stands for any run of
-// bytes and \* for a literal star. Iterative with single backtracking point,
-// so it is linear-ish and never allocates.
+// bytes, \* for a literal star and \\ for a backslash (the pattern was
+// checked by checkWildcard). Iterative with a single backtracking point, so
+// it never allocates.
 func wildcardMatch(p string, s []byte) bool {
 	pi, si := 0, 0
 	starP, starS := -1, 0
 	for si < len(s) {
 		if pi < len(p) {
-			switch {
-			case p[pi] == '*':
+			switch c := p[pi]; {
+			case c == '*':
 				starP, starS = pi, si
 				pi++
 				continue
-			case p[pi] == '\\' && pi+1 < len(p) && p[pi+1] == '*':
-				if s[si] == '*' {
+			case c == '\\' && pi+1 < len(p):
+				if p[pi+1] == s[si] {
 					pi += 2
 					si++
 					continue
 				}
-			case p[pi] == s[si]:
+			case c == s[si]:
 				pi++
 				si++
 				continue

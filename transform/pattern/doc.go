@@ -9,15 +9,23 @@
 // every event. Conditions, with Alibaba Cloud EventBridge's set as the
 // baseline and AWS EventBridge's extras:
 //
-//	"v", 3, true, null, ""                     exact value (numbers compare numerically)
+//	"v", 3, true, null, ""                     exact value (see Dialect for numbers)
 //	{"prefix": "a"} {"suffix": ".txt"} {"contains": "x"}
+//	{"prefix": {"equals-ignore-case": "A"}} {"suffix": {"equals-ignore-case": ".TXT"}}
 //	{"equals-ignore-case": "v"} {"wildcard": "dir/*.png"}
 //	{"anything-but": v | [v…] | {"prefix"|"suffix"|"equals-ignore-case"|"wildcard": …}}
 //	{"numeric": [">", 0, "<=", 5]}  {"numeric": ["=", 300]}
-//	{"cidr": "10.0.0.0/24"}  (IPv4 and IPv6)
+//	{"cidr": "10.0.0.0/24"}  (IPv4 and IPv6; Alibaba also a single address)
 //	{"exists": true|false}  (the only condition that matches a missing field)
 //	{"prefix": "a", "suffix": ".txt"}  two operators in one object are ANDed
 //	"$or": [pattern, pattern]  at any level
+//
+// Where Alibaba's engine (apache/rocketmq-eventbridge) and AWS's
+// (aws/event-ruler) differ — exact numbers as text or as numbers, numeric
+// bounds, a single-address cidr, several operators in one object, exists on
+// objects, array consistency — CompileDialect follows the Dialect given;
+// Compile uses Alibaba. docs/transforms.md lists the differences, and
+// testdata holds both references' cases, run by TestReferenceCases.
 //
 // Compile rejects malformed patterns with the JSON path of the offending
 // element. A compiled Pattern is immutable and safe for concurrent use; Match

@@ -1,6 +1,7 @@
 package pattern
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -31,7 +32,18 @@ func (p *Pattern) Match(ev *api.Event) (bool, error) {
 			return false, errBadJSON
 		}
 	}
-	return p.eval(&p.expr, &sc.st), nil
+	if sc.alts == nil {
+		return p.eval(&p.expr, &sc.st), nil
+	}
+	// Array consistency: the fields under each array of objects come from
+	// one element, so the match holds for one of the alternatives.
+	for _, a := range sc.alts {
+		st := state{present: sc.st.present | a.present, matched: sc.st.matched | a.matched}
+		if p.eval(&p.expr, &st) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (p *Pattern) eval(e *expr, st *state) bool {
@@ -72,6 +84,8 @@ func (p *Pattern) test(id int, v *value, st *state) {
 	}
 }
 
+// matchAttr tests an attribute or extension. Numbers carry their text for
+// the alibaba dialect's exact matches; strconv has small integers ready.
 func (p *Pattern) matchAttr(id int, ev *api.Event, st *state) {
 	name := p.leaves[id].attr
 	s, isAttr := ev.Attribute(name)
@@ -79,8 +93,11 @@ func (p *Pattern) matchAttr(id int, ev *api.Event, st *state) {
 	case isAttr:
 	case name == "time":
 		if !ev.Time.IsZero() {
-			s = ev.Time.UTC().Format(time.RFC3339Nano)
+			var buf [40]byte
+			v := value{k: kString, s: ev.Time.UTC().AppendFormat(buf[:0], time.RFC3339Nano)}
+			p.test(id, &v, st)
 		}
+		return
 	default:
 		x, ok := ev.Extensions[name]
 		if !ok {
@@ -91,13 +108,13 @@ func (p *Pattern) matchAttr(id int, ev *api.Event, st *state) {
 		case string:
 			v = value{k: kString, s: unsafeBytes(t)}
 		case bool:
-			v = value{k: kBool, b: t}
+			v = value{k: kBool, b: t, s: unsafeBytes(strconv.FormatBool(t))}
 		case int64:
-			v = value{k: kNumber, f: float64(t)}
+			v = value{k: kNumber, f: float64(t), s: unsafeBytes(strconv.FormatInt(t, 10))}
 		case int:
-			v = value{k: kNumber, f: float64(t)}
+			v = value{k: kNumber, f: float64(t), s: unsafeBytes(strconv.Itoa(t))}
 		case float64:
-			v = value{k: kNumber, f: t}
+			v = value{k: kNumber, f: t, s: unsafeBytes(strconv.FormatFloat(t, 'g', -1, 64))}
 		case time.Time:
 			v = value{k: kString, s: []byte(t.UTC().Format(time.RFC3339Nano))}
 		default:
@@ -119,6 +136,9 @@ type scanner struct {
 	b  []byte
 	p  *Pattern
 	st state
+	// alts, when not nil, are the alternatives that arrays of objects
+	// needing consistency left: the final state is st and one of them.
+	alts []state
 }
 
 // value handles the JSON value at i for trie node n and returns the index
@@ -156,7 +176,14 @@ func (s *scanner) value(i int, n *node) (int, error) {
 	}
 }
 
+// presentObject records an object (or, in the alibaba dialect, an empty
+// array) where n's leaves are. Exists tests leaves in both references: in
+// the alibaba dialect the field is present but matches no condition (not
+// even exists), in the aws dialect it is absent.
 func (s *scanner) presentObject(n *node) {
+	if s.p.dialect == AWS {
+		return
+	}
 	v := value{k: kObject}
 	for _, id := range n.leaves {
 		s.p.test(id, &v, &s.st)
@@ -216,9 +243,16 @@ func (s *scanner) object(i int, n *node) (int, error) {
 }
 
 // array applies n to every element: an array field matches when any
-// element does. Empty arrays leave the field absent.
+// element does. An empty array leaves the field absent in the aws
+// dialect, present but matching nothing in the alibaba dialect.
 func (s *scanner) array(i int, n *node) (int, error) {
+	if s.p.consistent && n.below&(n.below-1) != 0 {
+		return s.consistentArray(i, n)
+	}
 	i, done := rawjson.Open(s.b, i)
+	if done {
+		s.presentObject(n)
+	}
 	for !done {
 		var err error
 		if i, err = s.value(i, n); err != nil {
@@ -258,10 +292,11 @@ func (s *scanner) scalar(i int, v *value) (int, error) {
 	}
 	switch s.b[i] {
 	case 't', 'f':
-		v.k, v.b = kBool, s.b[i] == 't'
+		v.k, v.b, v.s = kBool, s.b[i] == 't', s.b[i:end]
 	case 'n':
 		v.k = kNull
 	default:
+		v.s = s.b[i:end]
 		f, ok := smallInt(s.b[i:end])
 		if !ok {
 			var err error
@@ -305,4 +340,73 @@ func (s *scanner) skip(i int) (int, error) {
 		return 0, errBadJSON
 	}
 	return end, nil
+}
+
+// maxAlts bounds the alternatives array consistency keeps; past it the
+// elements' matches are merged, as without consistency.
+const maxAlts = 64
+
+// consistentArray applies n to every element of the array at i, each
+// element on its own: the leaves below n match in one element or not at
+// all (event-ruler's array consistency). Each element leaves alternatives
+// (more than one when it holds such arrays itself); the array's
+// alternatives are all of its elements', combined with those already
+// found elsewhere in the event.
+func (s *scanner) consistentArray(i int, n *node) (int, error) {
+	outer, outerAlts := s.st, s.alts
+	var cands []state
+	i, done := rawjson.Open(s.b, i)
+	for !done {
+		s.st, s.alts = state{}, nil
+		var err error
+		if i, err = s.value(i, n); err != nil {
+			return 0, err
+		}
+		cands = appendAlts(cands, s.st, s.alts)
+		var ok bool
+		if i, done, ok = rawjson.Next(s.b, i, ']'); !ok {
+			return 0, errBadJSON
+		}
+	}
+	s.st = outer
+	if len(cands) == 0 {
+		s.alts = outerAlts
+		return i, nil
+	}
+	if outerAlts == nil {
+		s.alts = cands
+		return i, nil
+	}
+	var all []state
+	for _, o := range outerAlts {
+		all = appendAlts(all, o, cands)
+	}
+	s.alts = all
+	return i, nil
+}
+
+// appendAlts appends base combined with each of alts (base alone when alts
+// is nil) to dst, without duplicates; past maxAlts everything is merged
+// into one.
+func appendAlts(dst []state, base state, alts []state) []state {
+	add := func(st state) {
+		if !slices.Contains(dst, st) {
+			dst = append(dst, st)
+		}
+	}
+	if alts == nil {
+		add(base)
+	}
+	for _, a := range alts {
+		add(state{present: base.present | a.present, matched: base.matched | a.matched})
+	}
+	if len(dst) > maxAlts {
+		var m state
+		for _, st := range dst {
+			m.present |= st.present
+			m.matched |= st.matched
+		}
+		dst = append(dst[:0], m)
+	}
+	return dst
 }

@@ -50,8 +50,9 @@ func TestMatch(t *testing.T) {
 		{"time prefix", `{"time": [{"prefix": "2026-11-23T08"}]}`, true},
 		{"data exact string", `{"data": {"status": ["PAID"]}}`, true},
 		{"data exact miss", `{"data": {"status": ["NEW"]}}`, false},
-		{"number equals numerically", `{"data": {"amount": [300.0]}}`, true},
-		{"number is not string", `{"data": {"amount": ["300"]}}`, false},
+		{"number compares as text", `{"data": {"amount": [300]}}`, true},
+		{"number text differs", `{"data": {"amount": [300.0]}}`, false},
+		{"string matches number text", `{"data": {"amount": ["300"]}}`, true},
 		{"string is not number", `{"data": {"status": [300]}}`, false},
 		{"bool", `{"data": {"ok": [true]}}`, true},
 		{"null", `{"data": {"nothing": [null]}}`, true},
@@ -86,7 +87,7 @@ func TestMatch(t *testing.T) {
 		{"cidr v6 miss", `{"data": {"ip6": [{"cidr": "2001:db9::/32"}]}}`, false},
 		{"cidr on non ip", `{"data": {"name": [{"cidr": "10.0.0.0/8"}]}}`, false},
 		{"exists true", `{"data": {"name": [{"exists": true}]}}`, true},
-		{"exists true on object", `{"data": {"buyer": [{"exists": true}]}}`, true},
+		{"exists true on object", `{"data": {"buyer": [{"exists": true}]}}`, false},
 		{"exists true on null", `{"data": {"nothing": [{"exists": true}]}}`, true},
 		{"exists true missing", `{"data": {"missing": [{"exists": true}]}}`, false},
 		{"exists false missing", `{"data": {"missing": [{"exists": false}]}}`, true},
@@ -138,7 +139,7 @@ func TestCompileErrors(t *testing.T) {
 		{`{"data": {"a": [{"prefix": ""}]}}`, "$.data.a[0].prefix", "must not be empty"},
 		{`{"data": {"a": [{"prefix": 1}]}}`, "$.data.a[0].prefix", "takes a string"},
 		{`{"data": {"a": [{"bogus": 1}]}}`, "$.data.a[0].bogus", `unknown operator "bogus"`},
-		{`{"data": {"a": [{"numeric": [">"]}]}}`, "$.data.a[0].numeric", "pairs"},
+		{`{"data": {"a": [{"numeric": [">"]}]}}`, "$.data.a[0].numeric", "an operator and a number"},
 		{`{"data": {"a": [{"numeric": ["~", 1]}]}}`, "$.data.a[0].numeric[0]", "operator must be"},
 		{`{"data": {"a": [{"numeric": [">", "1"]}]}}`, "$.data.a[0].numeric[1]", "needs a number"},
 		{`{"data": {"a": [{"cidr": "10.0.0.0/99"}]}}`, "$.data.a[0].cidr", "invalid CIDR"},
@@ -195,5 +196,40 @@ func FuzzCompileAndMatch(f *testing.F) {
 			return
 		}
 		_, _ = p.Match(event(data))
+	})
+}
+
+// TestMatchDoesNotAllocate: the common path (attributes, extensions,
+// time, data without escapes) allocates nothing, in both dialects.
+func TestMatchDoesNotAllocate(t *testing.T) {
+	for _, d := range []pattern.Dialect{pattern.Alibaba, pattern.AWS} {
+		p, err := pattern.CompileDialect(`{"source": ["acs.oss"], "time": [{"prefix": "2026"}], "retries": [3], "urgent": [true],
+			"data": {"status": ["PAID"], "amount": [{"numeric": [">", 100]}], "sizes": [20], "buyer": {"level": [3]}}}`, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := event(sample)
+		if n := testing.AllocsPerRun(100, func() { _, _ = p.Match(ev) }); n != 0 {
+			t.Errorf("%v: %v allocations per Match", d, n)
+		}
+	}
+}
+
+func FuzzCompileDialects(f *testing.F) {
+	f.Add(`{"data": {"w": [{"wildcard": "a\\**\\\\"}], "n": [{"numeric": [">=", 1, "<", 2]}]}}`, `{"w": "a*x\\", "n": 1.5}`)
+	f.Add(`{"data": {"d": {"a": [{"exists": true}], "b": [{"prefix": {"equals-ignore-case": "X"}}]}}}`, `{"d": [{"a": 1}, {"a": 2, "b": "xy"}]}`)
+	f.Add(`{"data": {"ip": [{"cidr": "10.0.0.1"}], "s": [{"anything-but": {"suffix": ["a", "b"]}}]}}`, `{"ip": "10.0.0.1", "s": "c"}`)
+	f.Fuzz(func(t *testing.T, pat, data string) {
+		for _, d := range []pattern.Dialect{pattern.Alibaba, pattern.AWS} {
+			p, err := pattern.CompileDialect(pat, d)
+			if err != nil {
+				var se *pattern.SyntaxError
+				if !errors.As(err, &se) || !strings.HasPrefix(se.Path, "$") {
+					t.Fatalf("error without a JSON path: %v", err)
+				}
+				continue
+			}
+			_, _ = p.Match(event(data))
+		}
 	})
 }

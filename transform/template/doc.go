@@ -47,6 +47,12 @@
 // order. Values keep their exact JSON text either way. Duplicate keys in
 // data: the first wins on the fast path, the library may take another.
 //
+// CompileDialect with pattern.Alibaba renders as Alibaba's engine: as
+// text, a missing value leaves its placeholder ${name} as written and null
+// writes null; a placeholder with no variable is kept; a variable whose
+// value does not start with $ is a constant text. Compile (used by sink
+// parameters) keeps the behaviour above, which is also the AWS dialect's.
+//
 // Compile's errors are *Error, naming the part at fault (form, value or
 // template) so config validation can name the key. Data is validated only
 // where it is read: a value that is written must be valid JSON, and Render

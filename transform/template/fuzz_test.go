@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/pattern"
 )
 
 // FuzzFastPathVsLibrary checks that the raw-JSON extractor finds the same
@@ -221,6 +222,27 @@ func FuzzMembersMatchTheWalk(f *testing.F) {
 		errSlow := x.walk([]byte(doc), slow)
 		if (errFast == nil) != (errSlow == nil) || errFast == nil && !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("%q, paths %q %q: members found %v (%v), the walk %v (%v)", doc, a, b, fast, errFast, slow, errSlow)
+		}
+	})
+}
+
+// FuzzCompileDialect: the alibaba dialect's parsing (constants, kept
+// placeholders) never panics, and a JSON template renders valid JSON.
+func FuzzCompileDialect(f *testing.F) {
+	f.Add(`{"a": "$.data.a", "c": "text"}`, `{"x": ${a}, "y": "${c}-${u}"}`, `{"a": null}`)
+	f.Add(`{}`, `The ${text} = ${number}!`, `{}`)
+	f.Add(`{"n": "$.data.n"}`, `[${n}, ${m}]`, `{"n": [1]}`)
+	f.Fuzz(func(t *testing.T, vars, tmpl, data string) {
+		for _, d := range []pattern.Dialect{pattern.Alibaba, pattern.AWS} {
+			tm, err := CompileDialect(Tmpl, vars, tmpl, d)
+			if err != nil {
+				continue
+			}
+			ev := &api.Event{ID: "1", Source: "s", Type: "t", DataContentType: "application/json", Data: []byte(data)}
+			out, err := tm.Render(ev, nil)
+			if err == nil && tm.JSON() && !json.Valid(out) {
+				t.Fatalf("%v: JSON template %q rendered invalid JSON %q", d, tmpl, out)
+			}
 		}
 	})
 }

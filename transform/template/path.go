@@ -19,6 +19,7 @@ const (
 	pathDataBase64                 // $.data_base64 (binary data)
 	pathDataPath                   // $.data.<members and indexes>: the fast extractor
 	pathLibrary                    // anything else: ojg on a decoded copy
+	pathConst                      // alibaba: a variable that is a constant text (name)
 )
 
 // path is one compiled JSONPath.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/pattern"
 )
 
 // The four forms of an EventBridge event transform.
@@ -43,6 +44,7 @@ type Template struct {
 	x        *extractor
 	library  bool // some path needs the decoded event
 	whole    bool // some path is $.data
+	dialect  pattern.Dialect
 }
 
 // part is a literal followed by an optional placeholder.
@@ -56,6 +58,10 @@ type part struct {
 	op   partOp
 	attr attrField // opAttr
 	slot int       // opData: the extractor slot
+	// keep, in the alibaba dialect, is the placeholder's own text
+	// ("${name}"): a missing value outside JSON value position writes it,
+	// a null writes null, and a placeholder with no variable is kept.
+	keep string
 }
 
 // partOp is the way Render writes a part's placeholder.
@@ -66,6 +72,7 @@ const (
 	opAttr               // a string context attribute
 	opData               // a data path found by the extractor
 	opPath               // anything else: appendPath
+	opKeep               // alibaba: a placeholder with no variable, kept as written
 )
 
 // attrField is a string context attribute, resolved once when compiling
@@ -112,6 +119,8 @@ func attrValue(ev *api.Event, f attrField) string {
 // setOp chooses how Render writes p's placeholder.
 func (t *Template) setOp(p *part) {
 	switch {
+	case p.path < 0 && p.keep != "":
+		p.op = opKeep
 	case p.path < 0:
 		p.op = opNone
 	case t.paths[p.path].kind == pathDataPath:
@@ -131,8 +140,22 @@ func (t *Template) setOp(p *part) {
 // the string (CONSTANT) or the variables map as a JSON object of name →
 // JSONPath (TEMPLATE); tmpl is the template text and is used by TEMPLATE
 // only.
+//
+// Compile renders as Ferry always has (a missing value or null is empty
+// text, null as a JSON value; every placeholder needs a variable, every
+// variable a JSONPath), which sink parameters rely on; the template
+// transform compiles with CompileDialect.
 func Compile(form, value, tmpl string) (*Template, error) {
-	t := &Template{form: form}
+	return CompileDialect(form, value, tmpl, pattern.AWS)
+}
+
+// CompileDialect is Compile in dialect d. Alibaba renders as Alibaba
+// Cloud EventBridge's engine: outside JSON value position a missing value
+// leaves its placeholder ${name} as written and a null writes null; a
+// placeholder with no variable is kept as written; a variable whose value
+// does not start with $ is a constant text.
+func CompileDialect(form, value, tmpl string, d pattern.Dialect) (*Template, error) {
+	t := &Template{form: form, dialect: d}
 	if form != Tmpl && tmpl != "" {
 		return nil, errorf("template", "a template text is used only with form %s, not %s", Tmpl, form)
 	}
@@ -210,6 +233,12 @@ func (t *Template) addPath(src string) (int, error) {
 	return len(t.paths) - 1, nil
 }
 
+// addConst adds a constant variable's text as a path that always has it.
+func (t *Template) addConst(text string) int {
+	t.paths = append(t.paths, path{src: text, kind: pathConst, name: text})
+	return len(t.paths) - 1
+}
+
 func (t *Template) compileTemplate(vars, tmpl string) *Error {
 	if vars == "" {
 		vars = "{}"
@@ -232,6 +261,10 @@ func (t *Template) compileTemplate(vars, tmpl string) *Error {
 		if !validName(name) {
 			return errorf("value", "variable %q: names use letters, digits, '_', '-' and '.' only", name)
 		}
+		if t.dialect == pattern.Alibaba && !strings.HasPrefix(src, "$") {
+			paths[name] = src // a constant
+			continue
+		}
 		if _, err := compilePath(src); err != nil {
 			return errorf("value", "variable %q: %v", name, err)
 		}
@@ -247,11 +280,24 @@ func (t *Template) compileTemplate(vars, tmpl string) *Error {
 		p := part{lit: lit, path: -1}
 		if i < len(names) {
 			src, ok := paths[names[i]]
-			if !ok {
-				return errorf("template", "${%s} has no variable; defined: %s", names[i], strings.Join(slices.Sorted(maps.Keys(paths)), ", "))
+			if t.dialect == pattern.Alibaba {
+				p.keep = "${" + names[i] + "}"
 			}
-			if p.path, err = t.addPath(src); err != nil {
-				return errorf("value", "%v", err)
+			switch {
+			case !ok && t.dialect == pattern.Alibaba:
+				if modes[i] == modeValue {
+					t.json = false // ${x} itself is not a JSON value
+				}
+				t.parts = append(t.parts, p) // kept as written
+				continue
+			case !ok:
+				return errorf("template", "${%s} has no variable; defined: %s", names[i], strings.Join(slices.Sorted(maps.Keys(paths)), ", "))
+			case !strings.HasPrefix(src, "$"):
+				p.path = t.addConst(src)
+			default:
+				if p.path, err = t.addPath(src); err != nil {
+					return errorf("value", "%v", err)
+				}
 			}
 			p.mode = modeText
 			if t.json {
@@ -400,18 +446,20 @@ func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
 			if s := attrValue(ev, p.attr); s != "" {
 				out = appendText(out, s, p.mode)
 			} else {
-				out = appendMissing(out, p.mode)
+				out = appendMissing(out, p.mode, p.keep)
 			}
 		case opData:
 			if spans != nil && spans[p.slot].hi != 0 {
 				sp := spans[p.slot]
-				out = appendRaw(out, ev.Data[sp.lo:sp.hi], p.mode)
+				out = appendRaw(out, ev.Data[sp.lo:sp.hi], p.mode, p.keep)
 			} else {
-				out = appendMissing(out, p.mode)
+				out = appendMissing(out, p.mode, p.keep)
 			}
+		case opKeep:
+			out = append(out, p.keep...)
 		case opPath:
 			var err error
-			if out, err = t.appendPath(out, p.path, p.mode, ev, form, spans, data, lib); err != nil {
+			if out, err = t.appendPath(out, p, ev, form, spans, data, lib); err != nil {
 				return dst, fmt.Errorf("template: %w", err)
 			}
 		}
@@ -424,37 +472,40 @@ func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
 // data is the checked data for $.data, and library paths were resolved
 // beforehand into lib. (Separate arguments rather than a struct: a pointer
 // to one holding spans would move the spans' stack array to the heap.)
-func (t *Template) appendPath(dst []byte, i int, m mode, ev *api.Event, form dataForm, spans []span, data []byte, lib []val) ([]byte, error) {
+func (t *Template) appendPath(dst []byte, pt *part, ev *api.Event, form dataForm, spans []span, data []byte, lib []val) ([]byte, error) {
+	i, m, keep := pt.path, pt.mode, pt.keep
 	p := &t.paths[i]
 	switch p.kind {
 	case pathAttr:
 		if p.name == "time" {
 			if ev.Time.IsZero() {
-				return appendMissing(dst, m), nil
+				return appendMissing(dst, m, keep), nil
 			}
 			v := val{kind: valTime, t: ev.Time}
-			return appendVal(dst, &v, m, ev)
+			return appendVal(dst, &v, m, ev, keep)
 		}
 		s, _ := ev.Attribute(p.name)
 		if s == "" {
-			return appendMissing(dst, m), nil
+			return appendMissing(dst, m, keep), nil
 		}
 		return appendText(dst, s, m), nil
 	case pathDataPath:
 		if spans == nil || spans[p.slot].hi == 0 {
-			return appendMissing(dst, m), nil
+			return appendMissing(dst, m, keep), nil
 		}
-		return appendRaw(dst, ev.Data[spans[p.slot].lo:spans[p.slot].hi], m), nil
+		return appendRaw(dst, ev.Data[spans[p.slot].lo:spans[p.slot].hi], m, keep), nil
 	case pathData:
 		switch form {
 		case dataJSON:
-			return appendRaw(dst, data, m), nil
+			return appendRaw(dst, data, m, keep), nil
 		case dataText:
 			return appendText(dst, unsafeString(ev.Data), m), nil
 		}
-		return appendMissing(dst, m), nil
+		return appendMissing(dst, m, keep), nil
+	case pathConst:
+		return appendText(dst, p.name, m), nil
 	case pathLibrary:
-		return appendVal(dst, &lib[i], m, ev)
+		return appendVal(dst, &lib[i], m, ev, keep)
 	}
 	var v val
 	switch p.kind {
@@ -467,7 +518,7 @@ func (t *Template) appendPath(dst []byte, i int, m mode, ev *api.Event, form dat
 			v = val{kind: valBytes, raw: ev.Data}
 		}
 	}
-	return appendVal(dst, &v, m, ev)
+	return appendVal(dst, &v, m, ev, keep)
 }
 
 // resolveLibrary evaluates the template's general paths on one decoded

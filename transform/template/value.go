@@ -47,12 +47,14 @@ const (
 )
 
 // appendVal writes v at a placeholder in mode m.
-func appendVal(dst []byte, v *val, m mode, ev *api.Event) ([]byte, error) {
+func appendVal(dst []byte, v *val, m mode, ev *api.Event, keep string) ([]byte, error) {
 	switch v.kind {
-	case valMissing, valNull:
-		dst = appendMissing(dst, m)
+	case valMissing:
+		dst = appendMissing(dst, m, keep)
+	case valNull:
+		dst = appendNull(dst, m, keep)
 	case valJSON:
-		dst = appendRaw(dst, v.raw, m)
+		dst = appendRaw(dst, v.raw, m, keep)
 	case valText:
 		dst = appendText(dst, v.s, m)
 	case valTime:
@@ -89,19 +91,28 @@ func appendVal(dst []byte, v *val, m mode, ev *api.Event) ([]byte, error) {
 	return dst, nil
 }
 
-// appendMissing writes an absent or null value: null as a JSON value,
-// nothing as text.
-func appendMissing(dst []byte, m mode) []byte {
+// appendMissing writes an absent value: null as a JSON value; as text,
+// nothing, or in the alibaba dialect the placeholder as written (keep).
+func appendMissing(dst []byte, m mode, keep string) []byte {
 	if m == modeValue {
+		return append(dst, "null"...)
+	}
+	return append(dst, keep...)
+}
+
+// appendNull writes null: as a JSON value null; as text, nothing, or in
+// the alibaba dialect (keep set) the word null.
+func appendNull(dst []byte, m mode, keep string) []byte {
+	if m == modeValue || keep != "" {
 		return append(dst, "null"...)
 	}
 	return dst
 }
 
 // appendRaw writes one valid JSON value found in data.
-func appendRaw(dst, raw []byte, m mode) []byte {
+func appendRaw(dst, raw []byte, m mode, keep string) []byte {
 	if string(raw) == "null" {
-		return appendMissing(dst, m)
+		return appendNull(dst, m, keep)
 	}
 	isString := raw[0] == '"'
 	switch {
