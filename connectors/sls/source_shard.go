@@ -32,8 +32,9 @@ type shardState struct {
 	last    string
 	// released: drained, checkpointed and no longer read.
 	released bool
-	// estGroup estimates the uncompressed bytes of one log group, from
-	// what earlier pulls returned; 0 before the first.
+	// estGroup estimates the uncompressed bytes of one log group: the
+	// largest of the last pull, or an eighth less than the estimate
+	// before, whichever is more; 0 before the first pull.
 	estGroup int
 	// notBeforeAt: the shard was at its end; pull again at this time.
 	notBeforeAt time.Time
@@ -81,7 +82,7 @@ func parsePosition(p api.Position) (position, error) {
 	pos := position{cursor: cursor}
 	if hasSkip {
 		n, err := strconv.Atoi(skipText)
-		if err != nil || n < 1 || n > 1<<30 {
+		if err != nil || n < 1 || n > 1<<30 || strconv.Itoa(n) != skipText {
 			return position{}, fmt.Errorf("%q: the count after @ is not a positive number", truncate(s))
 		}
 		pos.skip = n
@@ -293,9 +294,7 @@ func (s *source) pullShard(ctx context.Context, sh *shardState) error {
 		}
 		return nil
 	}
-	if avg := meta.RawSize / meta.Count; avg > 0 {
-		sh.estGroup = max(avg, sh.estGroup/2)
-	}
+	sh.estGroup = max(largestGroup(raw), sh.estGroup*7/8)
 	if meta.Count < count {
 		s.setLag(sh.name, 0)
 	}
@@ -371,4 +370,18 @@ func (s *source) release() {
 		s.mu.Unlock()
 	}
 	s.order = slices.DeleteFunc(s.order, func(sh *shardState) bool { return sh.released })
+}
+
+// largestGroup returns the size of the largest log group of an answer
+// (0 if it is malformed: decoding will say so).
+func largestGroup(list []byte) int {
+	n := 0
+	for {
+		g, rest, ok, err := nextGroup(list)
+		if !ok || err != nil {
+			return n
+		}
+		n = max(n, len(g))
+		list = rest
+	}
 }
