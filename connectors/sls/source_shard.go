@@ -174,6 +174,13 @@ func (s *source) applyShards(ctx context.Context, list []*aliyun.Shard) error {
 	s.measureLag(ctx)
 	s.refreshedAt = time.Now()
 	s.nextRefresh = s.refreshedAt.Add(s.refresh)
+	if s.stopTime > 0 {
+		// The list read once stop.time has passed is the one a backfill
+		// finishes on: read it then, not a refresh interval later.
+		if at := time.Unix(s.stopTime, 0).Add(clockMargin); s.refreshedAt.Before(at) && at.Before(s.nextRefresh) {
+			s.nextRefresh = at
+		}
+	}
 	return nil
 }
 
