@@ -26,7 +26,7 @@ import (
 	cdcmysql "github.com/ferryhq/ferry/connectors/mysql"
 	"github.com/ferryhq/ferry/connectors/rds"
 	rmqsink "github.com/ferryhq/ferry/connectors/rocketmq"
-	slssink "github.com/ferryhq/ferry/connectors/sls"
+	"github.com/ferryhq/ferry/connectors/sls"
 	"github.com/ferryhq/ferry/internal/gctune"
 	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/transform"
@@ -45,8 +45,8 @@ const storeFile = "ferry.db"
 // that imports the connectors.
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
-		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source},
-		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink, webhook.Sink, kafka.Sink, slssink.Sink, mnssink.Sink},
+		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source, sls.Source},
+		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink, webhook.Sink, kafka.Sink, sls.Sink, mnssink.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),
 		PredicateWrap: predicate.Wrap,

@@ -1,8 +1,10 @@
 package sls
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -148,6 +150,18 @@ func (c conn) client(t *transport) *aliyun.Client {
 type transport struct {
 	base *http.Transport
 	ctx  atomic.Pointer[context.Context]
+	// answerCancel makes a request whose ctx is done get SLS's error
+	// answer (HTTP 499, code RequestCanceled) instead of a transport
+	// error: the SDK retries every transport error of a GET until its
+	// retry timeout, which would hold a cancelled source's Read for that
+	// long, but gives up at once on an SLS error below 500.
+	answerCancel bool
+	// timeout, when set, is each request's deadline, applied here rather
+	// than by http.Client.Timeout: some SDK calls (CreateConsumerGroup,
+	// UpdateCheckpoint) never close their answer, which would keep the
+	// client's timer goroutine and the connection until the timeout. With
+	// it, answers to writes (small JSON) are read and closed here.
+	timeout time.Duration
 }
 
 func newTransport(connect string, timeout time.Duration) *transport {
@@ -175,10 +189,75 @@ func (t *transport) use(ctx context.Context) {
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if p := t.ctx.Load(); p != nil {
-		req = req.WithContext(*p)
+	p := t.ctx.Load()
+	if p == nil {
+		return t.base.RoundTrip(req)
 	}
-	return t.base.RoundTrip(req)
+	ctx := *p
+	if t.answerCancel && ctx.Err() != nil {
+		return cancelAnswer(req, ctx.Err()), nil
+	}
+	if t.timeout == 0 {
+		resp, err := t.base.RoundTrip(req.WithContext(ctx))
+		if err != nil && t.answerCancel && ctx.Err() != nil {
+			return cancelAnswer(req, ctx.Err()), nil
+		}
+		return resp, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, t.timeout)
+	resp, err := t.base.RoundTrip(req.WithContext(rctx))
+	if err != nil {
+		cancel()
+		if t.answerCancel && ctx.Err() != nil {
+			return cancelAnswer(req, ctx.Err()), nil
+		}
+		return nil, err
+	}
+	if req.Method == http.MethodGet {
+		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+		return resp, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxWriteAnswer))
+	_ = resp.Body.Close()
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// maxWriteAnswer bounds what is read of an answer to a write.
+const maxWriteAnswer = 1 << 20
+
+// cancelBody ends a request's deadline when its answer is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// codeCanceled is the error code of cancelAnswer.
+const codeCanceled = "RequestCanceled"
+
+// cancelAnswer is the answer to a request whose call was cancelled.
+func cancelAnswer(req *http.Request, cause error) *http.Response {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	body := fmt.Sprintf(`{"errorCode":%q,"errorMessage":%q}`, codeCanceled, cause.Error())
+	return &http.Response{
+		Status: "499 Client Closed Request", StatusCode: 499, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        http.Header{"Content-Type": {"application/json"}},
+		Body:          io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
 }
 
 func (t *transport) close() { t.base.CloseIdleConnections() }

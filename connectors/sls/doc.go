@@ -1,7 +1,7 @@
 // Package sls holds the Alibaba Cloud Log Service (SLS) connectors, on the
 // official SDK github.com/aliyun/aliyun-log-go-sdk. conn.go is what they
 // share (endpoint, access key, signature, the HTTP transport); sink*.go is
-// the "sls" sink.
+// the "sls" sink, source*.go the "sls" source.
 //
 // # The sink
 //
@@ -32,4 +32,21 @@
 // retried by the engine, and kit.Resume keeps a retry from storing again
 // what the failed Write stored. Wrong credentials, a missing project or
 // logstore are fatal, found at Open. See docs/sls-sink.md.
+//
+// # The source
+//
+// Each task lists the logstore's shards, keeps those kit.Owner gives it,
+// and pulls them in turn with PullLogs, at most batch.size logs a Read.
+// The answers are decoded here, straight from their protobuf into each
+// event's JSON (EventBridge's SLS event: type sls:connector, the log's keys,
+// tags, __topic__, __source__, __time__ in data), a batch at a time; the
+// log groups asked for are sized from those seen, toward fetch.max.bytes.
+// A position is the cursor of the next log group, with @<n> when n of its
+// logs were read; ids are project, logstore, shard, log group cursor and
+// index. Committed positions (api.CommitListener) become the consumer
+// group's checkpoints; a read-only shard (split or merged) is read to its
+// end and let go only once its last position is committed and
+// checkpointed; new shards are picked up at the next shard refresh.
+// stop.time ends a backfill with api.ErrEndOfInput. See
+// docs/sls-source.md.
 package sls

@@ -46,9 +46,13 @@
 // and a moved shard is handed to its new owner only once the old owner stops
 // listing it in its heartbeats. Checkpoints are stored per shard.
 //
+// Shards split (at a key) and merge (with the next range) as in SLS: the old
+// shards turn read-only, stay readable to their end, take no more writes,
+// and new read-write shards with the next ids cover their ranges.
+//
 // Unless Config.RequireCreate is set, a project and a logstore spring into
 // being (with Config.ShardCount shards) on first use, so a test can put logs
-// without creating anything. There is no TTL, no query or index, no shard
-// split or merge, no query (SPL) on PullLogs, and no signature v4; those
+// without creating anything. There is no TTL, no query or index, no split by
+// shard count, no query (SPL) on PullLogs, and no signature v4; those
 // requests are refused with an SLS error rather than half served.
 package sls

@@ -41,6 +41,7 @@ func (s *Server) routes() http.Handler {
 	h("POST /logstores/{logstore}/shards/route", (*Server).putLogs)
 	h("GET /logstores/{logstore}/shards", (*Server).listShards)
 	h("GET /logstores/{logstore}/shards/{shard}", (*Server).readShard)
+	h("POST /logstores/{logstore}/shards/{shard}", (*Server).shardAction)
 
 	h("GET /logstores/{logstore}/consumergroups", (*Server).listConsumerGroups)
 	h("POST /logstores/{logstore}/consumergroups", (*Server).createConsumerGroup)

@@ -16,7 +16,7 @@ func (s *Server) Put(project, logstore string, shard int, g LogGroup) error {
 	if aerr != nil {
 		return fmt.Errorf("sls emulator: put: %w", aerr)
 	}
-	sh, aerr := ls.shard(shard)
+	sh, aerr := ls.writable(shard)
 	if aerr != nil {
 		return fmt.Errorf("sls emulator: put: %w", aerr)
 	}

@@ -48,8 +48,7 @@ func (s *Server) putLogs(c *call) *apiError {
 	if routed {
 		sh = ls.shardFor(key)
 	} else {
-		sh = ls.shards[ls.nextShard%len(ls.shards)]
-		ls.nextShard++
+		sh = ls.nextWritable()
 	}
 	sh.appendEntry(raw, s.cfg.Now())
 	return writeJSON(c.w, nil)
@@ -69,10 +68,7 @@ func (s *Server) listShards(c *call) *apiError {
 	var out []shardJSON
 	if aerr == nil {
 		for _, sh := range ls.shards {
-			out = append(out, shardJSON{
-				ShardID: sh.id, Status: "readwrite", InclusiveBeginKey: sh.beginKey,
-				ExclusiveEndKey: sh.endKey, CreateTime: sh.created.Unix(),
-			})
+			out = append(out, sh.json())
 		}
 	}
 	s.mu.Unlock()

@@ -35,6 +35,7 @@ type shard struct {
 	beginKey   string // inclusive, 32 lowercase hex digits
 	endKey     string // exclusive; "" for the last shard means 2^128
 	created    time.Time
+	readOnly   bool // split or merged: readable, no longer written
 	entries    []entry
 	lastRecvAt int64
 }
@@ -85,15 +86,36 @@ func normalizeHashKey(k string) (string, bool) {
 	return k + strings.Repeat("0", 32-len(k)), true
 }
 
-// shardFor returns the shard whose range holds key (normalized). The last
-// shard's range is closed at the top so the all-f key has a home.
+// maxKey is how the end of the key space, 2^128, is shown.
+var maxKey = strings.Repeat("f", 32)
+
+// shardFor returns the read-write shard whose range holds key
+// (normalized). The last range is closed at the top so the all-f key has
+// a home.
 func (ls *logstore) shardFor(key string) *shard {
-	for i, sh := range ls.shards {
-		if key >= sh.beginKey && (key < sh.endKey || i == len(ls.shards)-1) {
+	var last *shard
+	for _, sh := range ls.shards {
+		if sh.readOnly {
+			continue
+		}
+		if key >= sh.beginKey && (key < sh.endKey || sh.endKey == maxKey) {
+			return sh
+		}
+		last = sh
+	}
+	return last
+}
+
+// nextWritable returns the read-write shard whose turn it is to take a
+// write without a hash key.
+func (ls *logstore) nextWritable() *shard {
+	for {
+		sh := ls.shards[ls.nextShard%len(ls.shards)]
+		ls.nextShard++
+		if !sh.readOnly {
 			return sh
 		}
 	}
-	return ls.shards[len(ls.shards)-1]
 }
 
 func (ls *logstore) shard(id int) (*shard, *apiError) {
