@@ -27,11 +27,11 @@ const maxEndpointLen = 300
 var connFields = api.Spec{
 	{Name: "endpoint", Type: api.TypeString, Required: true, Check: checkEndpoint,
 		Description: "The region's SLS endpoint, such as cn-hangzhou.log.aliyuncs.com or https://cn-hangzhou-intranet.log.aliyuncs.com (http unless https:// is given); the SDK puts the project in front of it."},
-	{Name: "access.key.id", Type: api.TypeString, Required: true, Check: checkLen(256),
+	{Name: "access.key.id", Type: api.TypeString, Required: true, Check: api.MaxLen(256),
 		Description: "AccessKey ID (of a RAM user or of STS credentials)."},
-	{Name: "access.key.secret", Type: api.TypeString, Required: true, Secret: true, Check: checkLen(256),
+	{Name: "access.key.secret", Type: api.TypeString, Required: true, Secret: true, Check: api.MaxLen(256),
 		Description: "AccessKey secret."},
-	{Name: "security.token", Type: api.TypeString, Secret: true, Check: checkLen(8192),
+	{Name: "security.token", Type: api.TypeString, Secret: true, Check: api.MaxLen(8192),
 		Description: "STS security token, with temporary access keys."},
 	{Name: "signature.version", Type: api.TypeString, Default: "v1", Enum: []string{"v1", "v4"},
 		Description: "Request signature: v1 (HMAC-SHA1) or v4 (HMAC-SHA256, needs region)."},
@@ -80,15 +80,6 @@ func checkHostPort(v string) error {
 		return fmt.Errorf("must be host:port, got %q", truncate(v))
 	}
 	return nil
-}
-
-func checkLen(n int) func(string) error {
-	return func(v string) error {
-		if len(v) > n {
-			return fmt.Errorf("is longer than %d bytes", n)
-		}
-		return nil
-	}
 }
 
 // validateConn checks what spans several connection fields.
