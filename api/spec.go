@@ -230,7 +230,7 @@ func Range(min, max float64) func(string) error {
 	return func(v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < min || f > max {
-			return fmt.Errorf("must be between %g and %g", min, max)
+			return fmt.Errorf("must be between %s and %s", strconv.FormatFloat(min, 'f', -1, 64), strconv.FormatFloat(max, 'f', -1, 64))
 		}
 		return nil
 	}
