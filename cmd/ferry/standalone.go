@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/drop"
+	"github.com/ferryhq/ferry/connectors/dts"
 	"github.com/ferryhq/ferry/connectors/file"
 	"github.com/ferryhq/ferry/connectors/generator"
 	webhook "github.com/ferryhq/ferry/connectors/http"
@@ -40,7 +41,7 @@ const storeFile = "ferry.db"
 // that imports the connectors.
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
-		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source},
+		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source, dts.Source},
 		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink, webhook.Sink, kafka.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),
