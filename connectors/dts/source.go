@@ -339,6 +339,7 @@ func (s *source) join(ctx context.Context) error {
 			// this source before a crash: joining replaces it once its
 			// session ends.
 			if m.MemberID != s.member && (m.ClientID != s.tr.ClientID || !s.sameHost(m.ClientHost)) {
+				s.leave(ctx)
 				return s.inUse(m.ClientID, m.ClientHost)
 			}
 		}
