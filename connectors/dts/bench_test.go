@@ -26,7 +26,7 @@ func BenchmarkRead(b *testing.B) {
 		for k := range 4 {
 			id := int64(tx*4 + k)
 			batch = append(batch, emu.Change{Op: emu.Insert, Database: "ferry", Table: "orders", Columns: emu.SampleColumns,
-				After: []emu.Value{emu.Int(id), emu.Text(fmt.Sprintf("customer-%d", id%7)), emu.Dec("1234.50", 12, 2), emu.DateTimeOf(at)},
+				After:     []emu.Value{emu.Int(id), emu.Text(fmt.Sprintf("customer-%d", id%7)), emu.Dec("1234.50", 12, 2), emu.DateTimeOf(at)},
 				Timestamp: at})
 		}
 		batch = append(batch, emu.CommitTx(at, fmt.Sprint(tx)))
