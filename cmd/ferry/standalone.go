@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/drop"
+	"github.com/ferryhq/ferry/connectors/dts"
 	"github.com/ferryhq/ferry/connectors/file"
 	"github.com/ferryhq/ferry/connectors/generator"
 	webhook "github.com/ferryhq/ferry/connectors/http"
@@ -45,7 +46,7 @@ const storeFile = "ferry.db"
 // that imports the connectors.
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
-		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source, sls.Source},
+		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source, sls.Source, dts.Source},
 		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink, webhook.Sink, kafka.Sink, sls.Sink, mnssink.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),

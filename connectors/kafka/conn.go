@@ -5,9 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -23,7 +21,7 @@ import (
 // settings the source and the sink share, under their own prefix
 // (source.brokers, sink.brokers, …).
 var connSpec = api.Spec{
-	{Name: "brokers", Type: api.TypeList, Required: true, Check: checkBrokers,
+	{Name: "brokers", Type: api.TypeList, Required: true, Check: kit.CheckBrokers,
 		Description: "Bootstrap brokers, host:port, comma-separated."},
 	{Name: "client.id", Type: api.TypeString,
 		Description: "Client id the brokers see (quotas, logs); default ferry-<connector>."},
@@ -45,52 +43,6 @@ var connSpec = api.Spec{
 		Description: "Do not verify the brokers' certificates (testing only)."},
 	{Name: "dial.timeout", Type: api.TypeDuration, Default: "10s", Check: api.DurationRange(100*time.Millisecond, 5*time.Minute),
 		Description: "Time to connect to one broker."},
-}
-
-// maxBrokers bounds the bootstrap list; maxTopicLen is Kafka's own limit
-// on topic names.
-const (
-	maxBrokers  = 100
-	maxTopicLen = 249
-)
-
-// checkTopic applies Kafka's rules for topic names.
-func checkTopic(t string) error {
-	switch {
-	case t == "":
-		return fmt.Errorf("%w: empty", errTopicInvalid)
-	case len(t) > maxTopicLen:
-		return fmt.Errorf("%w: %d characters, at most %d", errTopicInvalid, len(t), maxTopicLen)
-	case t == "." || t == "..":
-		return fmt.Errorf("%w: %q", errTopicInvalid, t)
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("%w: %q has %q; allowed are letters, digits, '.', '_' and '-'", errTopicInvalid, t, c)
-		}
-	}
-	return nil
-}
-
-func checkBrokers(v string) error {
-	list := api.NewConfig(map[string]string{"b": v}).List("b")
-	if len(list) == 0 {
-		return errors.New("needs at least one host:port")
-	}
-	if len(list) > maxBrokers {
-		return fmt.Errorf("at most %d brokers", maxBrokers)
-	}
-	for _, b := range list {
-		host, port, err := net.SplitHostPort(b)
-		if err != nil || host == "" {
-			return fmt.Errorf("%q is not host:port", b)
-		}
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("%q: port must be 1-65535", b)
-		}
-	}
-	return nil
 }
 
 // validateConn checks the settings that depend on each other.

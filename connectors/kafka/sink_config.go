@@ -112,7 +112,7 @@ func validateSink(c api.Config) error {
 			var err error
 			switch p.Name {
 			case topicParam.Name:
-				err = checkTopic(v)
+				err = kit.CheckTopic(v)
 			case partitionParam.Name:
 				_, err = parsePartition([]byte(v))
 			}

@@ -1,6 +1,10 @@
 package kafka
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ferryhq/ferry/connectors/kit"
+)
 
 // The sink's errors. (Kept apart from errors.go, which the source owns,
 // so that the two halves of the package can change independently.)
@@ -11,7 +15,7 @@ var (
 	// errTopicInvalid rejects a topic name Kafka refuses: empty, longer
 	// than 249 characters, "." or "..", or characters outside
 	// [a-zA-Z0-9._-].
-	errTopicInvalid = errors.New("invalid topic name")
+	errTopicInvalid = kit.ErrTopicName
 	// errTooLarge rejects a record over max.message.bytes before it is
 	// sent; the broker's own refusal arrives as kafka-go's
 	// MessageSizeTooLarge.

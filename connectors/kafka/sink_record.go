@@ -94,7 +94,7 @@ func (e *encoder) topicOf(ev *api.Event) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTopic(string(out)); err != nil {
+	if err := kit.CheckTopic(string(out)); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -18,6 +18,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 )
 
 // Source is the kafka source plugin. Its settings, under source.:
@@ -102,7 +103,7 @@ func checkTopics(v string) error {
 		return fmt.Errorf("at most %d topics", maxTopics)
 	}
 	for _, t := range list {
-		if err := checkTopic(t); err != nil {
+		if err := kit.CheckTopic(t); err != nil {
 			return err
 		}
 	}

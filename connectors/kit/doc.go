@@ -67,4 +67,15 @@
 // The bindings, PartitionByKey and Owner are pure functions, safe for concurrent
 // use; RunParallel starts goroutines that end before it returns. The
 // package does no I/O of its own and imports api only.
+//
+// # Change events
+//
+// The change-data-capture sources (mysql-cdc and dts) emit one event
+// shape, Debezium's envelope, and render row values one way: a source maps
+// its column types onto a [ValueKind] and renders each value with
+// [AppendText] (or [AppendFloat]), frames the event with [BeginEnvelope]
+// and [EndEnvelope], converts text with [TextEncoding], and classifies
+// schema statements with [ParseDDL] for the DDL event that [BeginDDLEvent]
+// and [EndDDLEvent] frame. So a row reads the same from either source and
+// the rds sink's cdc mode applies both.
 package kit

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 )
 
 // Event types. The Debezium op letter is in the data as well.
@@ -80,21 +81,14 @@ func (s *source) appendOrigin(b []byte, o *origin) []byte {
 
 // beginEnvelope starts a change event's data with its before image; the
 // caller appends the image (or null) after it returns.
-func beginEnvelope(sizeHint int) []byte {
-	d := make([]byte, 0, sizeHint)
-	return append(d, `{"before":`...)
-}
+func beginEnvelope(sizeHint int) []byte { return kit.BeginEnvelope(sizeHint) }
 
 // finishEnvelope appends the source block, op and ts_ms after the after
 // image and closes the object.
 func (s *source) finishEnvelope(d []byte, op byte, o *origin, now time.Time) []byte {
 	d = append(d, `,"source":`...)
 	d = s.appendOrigin(d, o)
-	d = append(d, `,"op":"`...)
-	d = append(d, op)
-	d = append(d, `","ts_ms":`...)
-	d = strconv.AppendInt(d, now.UnixMilli(), 10)
-	return append(d, '}')
+	return kit.EndEnvelope(d, op, now.UnixMilli())
 }
 
 // newRecord wraps finished data as a record of this source.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ferryhq/ferry/connectors/kit"
 	"maps"
 	"slices"
 	"strconv"
@@ -384,7 +385,7 @@ func (st *stream) commit(h *replication.EventHeader) {
 
 func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent, recs []api.Record, size int) ([]api.Record, int, error) {
 	q := strings.TrimSpace(string(e.Query))
-	word := strings.ToUpper(firstWord(q))
+	word := strings.ToUpper(kit.FirstWord(q))
 	switch word {
 	case "BEGIN":
 		if !st.inTx {
@@ -453,28 +454,10 @@ func (st *stream) ddlRecord(h *replication.EventHeader, q string, d ddl) api.Rec
 	s := st.s
 	o := origin{serverID: h.ServerID, ts: time.Unix(int64(h.Timestamp), 0), db: d.db, tbl: d.table,
 		file: st.txFile, pos: st.txPos, row: st.row, gtid: st.txGTID}
-	b := make([]byte, 0, len(q)+384)
-	b = append(b, `{"ddl":`...)
-	b = api.AppendJSONString(b, q)
-	b = append(b, `,"databaseName":`...)
-	b = api.AppendJSONString(b, d.db)
-	b = append(b, `,"table":`...)
-	b = api.AppendJSONString(b, d.table)
-	if d.newTable != "" {
-		b = append(b, `,"newTable":`...)
-		b = api.AppendJSONString(b, d.newTable)
-	}
-	b = append(b, `,"kind":`...)
-	b = api.AppendJSONString(b, d.kind)
-	if d.parsed {
-		b = append(b, `,"parsed":true`...)
-	} else {
-		b = append(b, `,"parsed":false`...)
-	}
+	b := kit.BeginDDLEvent(make([]byte, 0, len(q)+384), q, d.kit())
 	b = append(b, `,"source":`...)
 	b = s.appendOrigin(b, &o)
-	b = append(b, `,"ts_ms":`...)
-	b = fmt.Appendf(b, "%d}", time.Now().UnixMilli())
+	b = kit.EndDDLEvent(b, time.Now().UnixMilli())
 	subject := d.db
 	if d.table != "" {
 		subject += "." + d.table
@@ -493,15 +476,6 @@ func (st *stream) ddlRecord(h *replication.EventHeader, q string, d ddl) api.Rec
 		Partition: s.partition,
 		Position:  appendStream(nil, st.txFile, st.txPos, st.txGTIDs, st.row),
 	}
-}
-
-func firstWord(q string) string {
-	for i, c := range q {
-		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';' || c == '(' {
-			return q[:i]
-		}
-	}
-	return q
 }
 
 func truncate(s string, n int) string {

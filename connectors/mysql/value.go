@@ -2,12 +2,9 @@ package mysql
 
 import (
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -17,22 +14,23 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 )
 
-// kind is how a column's values are rendered in JSON.
-type kind uint8
+// kind is how a column's values are rendered in JSON: the kinds of
+// kit.ValueKind, which the dts source renders its values by too.
+type kind = kit.ValueKind
 
 const (
-	kindString    kind = iota // text, JSON string
-	kindNumber                // integers, floats, YEAR: JSON number
-	kindDecimal               // DECIMAL: exact JSON string
-	kindDatetime              // DATETIME: "2006-01-02T15:04:05[.ffffff]", no zone
-	kindTimestamp             // TIMESTAMP: "2006-01-02T15:04:05[.ffffff]Z", UTC
-	kindDate                  // DATE: "2006-01-02"
-	kindTime                  // TIME: "[-]HHH:MM:SS[.ffffff]"
-	kindBit                   // BIT: JSON number (unsigned)
-	kindEnum                  // ENUM: the value's name
-	kindSet                   // SET: comma-separated names
-	kindJSON                  // JSON: inline JSON
-	kindBinary                // BINARY, VARBINARY, BLOB, GEOMETRY: base64 string
+	kindString    = kit.KindString    // text, JSON string
+	kindNumber    = kit.KindNumber    // integers, floats, YEAR: JSON number
+	kindDecimal   = kit.KindDecimal   // DECIMAL: exact JSON string
+	kindDatetime  = kit.KindDatetime  // DATETIME: "2006-01-02T15:04:05[.ffffff]", no zone
+	kindTimestamp = kit.KindTimestamp // TIMESTAMP: "2006-01-02T15:04:05[.ffffff]Z", UTC
+	kindDate      = kit.KindDate      // DATE: "2006-01-02"
+	kindTime      = kit.KindTime      // TIME: "[-]HHH:MM:SS[.ffffff]"
+	kindBit       = kit.KindBit       // BIT: JSON number (unsigned)
+	kindEnum      = kit.KindEnum      // ENUM: the value's name
+	kindSet       = kit.KindSet       // SET: comma-separated names
+	kindJSON      = kit.KindJSON      // JSON: inline JSON
+	kindBinary    = kit.KindBinary    // BINARY, VARBINARY, BLOB, GEOMETRY: base64 string
 )
 
 // column is what rendering one column's values needs.
@@ -236,10 +234,7 @@ func appendInt(b []byte, c *column, x int64) []byte {
 }
 
 func appendFloat(b []byte, f float64, bits int) ([]byte, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return api.AppendJSONString(b, strconv.FormatFloat(f, 'g', -1, bits)), nil
-	}
-	return strconv.AppendFloat(b, f, 'g', -1, bits), nil
+	return kit.AppendFloat(b, f, bits), nil
 }
 
 func appendEnum(b []byte, c *column, idx int64) []byte {
@@ -274,101 +269,11 @@ func appendSet(b []byte, c *column, bits uint64) []byte {
 // appendText renders a textual value (from the binlog decoder or the text
 // protocol) by the column's kind.
 func appendText(b []byte, c *column, s string) ([]byte, error) {
-	switch c.kind {
-	case kindNumber:
-		if !isNumber(s) {
-			return api.AppendJSONString(b, s), nil
-		}
-		return append(b, s...), nil
-	case kindBit:
-		var u uint64
-		for i := 0; i < len(s); i++ {
-			u = u<<8 | uint64(s[i])
-		}
-		return strconv.AppendUint(b, u, 10), nil
-	case kindDatetime:
-		return api.AppendJSONString(b, isoTime(s, false)), nil
-	case kindTimestamp:
-		return api.AppendJSONString(b, isoTime(s, true)), nil
-	case kindJSON:
-		if s == "" {
-			return append(b, "null"...), nil
-		}
-		if json.Valid([]byte(s)) {
-			return appendCompactJSON(b, s), nil
-		}
-		return api.AppendJSONString(b, s), nil
-	case kindBinary:
-		b = append(b, '"')
-		b = base64.StdEncoding.AppendEncode(b, []byte(s))
-		return append(b, '"'), nil
-	}
-	return api.AppendJSONString(b, s), nil
-}
-
-// appendCompactJSON appends valid JSON text without insignificant space, so
-// snapshot and binlog renderings of one document agree byte for byte.
-func appendCompactJSON(b []byte, s string) []byte {
-	buf := bytes.NewBuffer(b)
-	if err := json.Compact(buf, []byte(s)); err != nil {
-		return api.AppendJSONString(b, s)
-	}
-	return buf.Bytes()
-}
-
-// isoTime turns MySQL's "2006-01-02 15:04:05[.ffffff]" into ISO 8601,
-// adding Z for TIMESTAMP (rendered in UTC). Zero dates stay as MySQL shows
-// them, since no instant matches them.
-func isoTime(s string, utc bool) string {
-	if strings.HasPrefix(s, "0000-00-00") || len(s) < 19 || s[10] != ' ' {
-		return s
-	}
-	t := s[:10] + "T" + s[11:]
-	if utc {
-		t += "Z"
-	}
-	return t
+	return kit.AppendText(b, c.kind, s), nil
 }
 
 // isNumber reports whether s is a JSON number.
-func isNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	start := i
-	i = skipDigits(s, i)
-	if i == start || (i-start > 1 && s[start] == '0') {
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		if j := skipDigits(s, i+1); j > i+1 {
-			i = j
-		} else {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		j := skipDigits(s, i)
-		if j == i {
-			return false
-		}
-		i = j
-	}
-	return i == len(s)
-}
-
-// skipDigits returns the index of the first non-digit of s at or after i.
-func skipDigits(s string, i int) int {
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	return i
-}
+func isNumber(s string) bool { return kit.IsNumber(s) }
 
 // textColumn derives a column from the text protocol's type name (as
 // go-sql-driver/mysql reports it) for snapshot reads.

@@ -98,6 +98,13 @@ type Server struct {
 	client  *kgo.Client
 	nextID  int64
 	closed  bool
+	// addr is the address the first store bound, which later stores
+	// (Failover) bind again; stores counts them, naming each cluster.
+	addr   string
+	stores int
+	// history is every published record, so a failover can rebuild the
+	// log on the next store.
+	history []*kgo.Record
 }
 
 // New validates cfg and returns a Server that is not yet listening.
@@ -122,6 +129,17 @@ func (s *Server) Start() error {
 	if s.cluster != nil {
 		return nil
 	}
+	return s.openStore()
+}
+
+// openStore starts a store: a fresh Kafka cluster on the endpoint with
+// the topic and the subscription account. Called with mu held.
+func (s *Server) openStore() error {
+	addr := s.cfg.Addr
+	if s.addr != "" {
+		addr = s.addr
+	}
+	s.stores++
 	// The emulator writes records as a superuser whose password nobody
 	// knows, so the subscription account stays read-only as in DTS.
 	pubUser, pubPass := "ferry-dts-publisher", randomSecret()
@@ -131,8 +149,8 @@ func (s *Server) Start() error {
 	cluster, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
 		// kfake asks for 127.0.0.1:<port>; we bind exactly the configured address.
-		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, s.cfg.Addr) }),
-		kfake.ClusterID("ferry-dts-emulator"),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, addr) }),
+		kfake.ClusterID(fmt.Sprintf("ferry-dts-emulator-%d", s.stores)),
 		kfake.SeedTopics(1, s.cfg.Topic),
 		kfake.EnableSASL(),
 		kfake.EnableACLs(),
@@ -145,7 +163,7 @@ func (s *Server) Start() error {
 		),
 	)
 	if err != nil {
-		return fmt.Errorf("dts: listen on %s: %w", s.cfg.Addr, err)
+		return fmt.Errorf("dts: listen on %s: %w", addr, err)
 	}
 	client, err := kgo.NewClient(
 		kgo.SeedBrokers(cluster.ListenAddrs()...),
@@ -160,7 +178,57 @@ func (s *Server) Start() error {
 		return fmt.Errorf("dts: publisher: %w", err)
 	}
 	s.cluster, s.client = cluster, client
+	s.addr = cluster.ListenAddrs()[0]
 	return nil
+}
+
+// Failover simulates DTS moving the subscription to another store, as
+// it does when a data store fails: every connection drops, and the same
+// endpoint then serves a new Kafka cluster (a new cluster ID) whose log
+// holds the records published at or after keepFrom (compared in DTS's
+// whole seconds), from offset 0. Records keep their Record.id and
+// timestamps, but their offsets change, so a client that resumes at an
+// old offset reads the wrong records or runs off the log: DTS clients
+// detect the switch (the cluster ID) and seek by timestamp instead.
+// Consumer groups and their committed offsets start empty on the new
+// store. Publish works as before afterwards.
+func (s *Server) Failover(ctx context.Context, keepFrom time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.client == nil {
+		return ErrNotStarted
+	}
+	s.client.Close()
+	s.cluster.Close()
+	s.client, s.cluster = nil, nil
+	if err := s.openStore(); err != nil {
+		return err
+	}
+	from := keepFrom.Unix()
+	var keep []*kgo.Record
+	for _, r := range s.history {
+		if r.Timestamp.UnixMilli() >= from { // DTS seconds, sent as milliseconds
+			keep = append(keep, &kgo.Record{Value: r.Value, Timestamp: r.Timestamp})
+		}
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	if err := s.client.ProduceSync(ctx, keep...).FirstErr(); err != nil {
+		return fmt.Errorf("dts: failover: republish: %w", err)
+	}
+	return nil
+}
+
+// ClusterID returns the cluster ID of the store serving now; it changes
+// at every Failover.
+func (s *Server) ClusterID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("ferry-dts-emulator-%d", s.stores)
 }
 
 // Run starts the server if needed and serves until ctx ends, then closes it.
@@ -239,6 +307,9 @@ func (s *Server) Publish(ctx context.Context, changes ...Change) error {
 	// Some records may be written even if the produce fails (ctx ends
 	// midway): never hand their IDs out again.
 	s.nextID = id
+	for _, r := range recs {
+		s.history = append(s.history, &kgo.Record{Value: r.Value, Timestamp: r.Timestamp})
+	}
 	if err := s.client.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("dts: publish: %w", err)
 	}

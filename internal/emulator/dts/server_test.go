@@ -286,3 +286,48 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("publish after close: %v", err)
 	}
 }
+
+// TestFailover checks the simulated store switch: a new cluster ID on the
+// same endpoint, the records from keepFrom on at new offsets with their
+// ids and timestamps kept, and publishing going on after it.
+func TestFailover(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	ctx := testCtx(t)
+	start := time.Unix(1_763_800_000, 0).UTC()
+	var changes []dts.Change
+	for i := range 6 { // records at start+0s … +5s, ids 1…6
+		changes = append(changes, dts.HeartbeatAt(start.Add(time.Duration(i)*time.Second)))
+	}
+	if err := srv.Publish(ctx, changes...); err != nil {
+		t.Fatal(err)
+	}
+	addrs, before := srv.Brokers(), srv.ClusterID()
+	if err := srv.Failover(ctx, start.Add(3*time.Second+500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if after := srv.ClusterID(); after == before {
+		t.Fatalf("cluster ID %q did not change", after)
+	}
+	if got := srv.Brokers(); !reflect.DeepEqual(got, addrs) {
+		t.Fatalf("brokers moved from %v to %v", addrs, got)
+	}
+	if err := srv.Publish(ctx, dts.HeartbeatAt(start.Add(6*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: addrs, Topic: testTopic, Partition: 0,
+		Dialer: dialer(testUser+"-"+testGroup, testPass), MaxWait: 200 * time.Millisecond,
+	})
+	defer r.Close()
+	// Second 3 is kept whole (DTS times are seconds): ids 4, 5, 6, then 7.
+	for i, m := range readN(ctx, t, r, 4) {
+		c, err := dts.Decode(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Offset != int64(i) || c.ID != int64(4+i) {
+			t.Errorf("record %d: offset %d id %d, want offset %d id %d", i, m.Offset, c.ID, i, 4+i)
+		}
+	}
+}
