@@ -21,7 +21,7 @@ import (
 	"github.com/ferryhq/ferry/connectors/logsink"
 	cdcmysql "github.com/ferryhq/ferry/connectors/mysql"
 	"github.com/ferryhq/ferry/connectors/rds"
-	rmqsink "github.com/ferryhq/ferry/connectors/rocketmq"
+	"github.com/ferryhq/ferry/connectors/rocketmq"
 	"github.com/ferryhq/ferry/internal/gctune"
 	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/transform"
@@ -40,8 +40,8 @@ const storeFile = "ferry.db"
 // that imports the connectors.
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
-		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source},
-		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink, webhook.Sink, kafka.Sink},
+		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source, rocketmq.Source},
+		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rocketmq.Sink, webhook.Sink, kafka.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),
 		PredicateWrap: predicate.Wrap,

@@ -268,8 +268,8 @@ func (s *source) pulled(q *queue, resp *rmqwire.Command) error {
 			return api.Fatal(fmt.Errorf("rocketmq source: %w: %s (source.filter.sql needs a broker with enablePropertyFilter=true and a valid SQL92 expression)", errFilter, resp.Err()))
 		}
 		return s.retryPull(q, resp)
-	case rmqwire.RespNoPermission:
-		return api.Fatal(fmt.Errorf("rocketmq source: pull %s: %s", q.name, resp.Err()))
+	case rmqwire.RespNoPermission, rmqwire.RespSubscriptionGroupNotExist:
+		return s.answerErr("pull "+q.name, resp)
 	default:
 		return s.retryPull(q, resp)
 	}

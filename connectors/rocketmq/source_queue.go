@@ -153,7 +153,9 @@ func (s *source) positionOn(ctx context.Context, addr string, qs []*queue, mode 
 		return resp, nil
 	}
 	for _, q := range qs {
-		ext := map[string]string{"consumerGroup": s.group, "topic": s.topic, "queueId": strconv.Itoa(q.id)}
+		// setZeroIfNotFound=false: without it a group with no offset gets
+		// 0 whenever the queue's first message is still in memory.
+		ext := map[string]string{"consumerGroup": s.group, "topic": s.topic, "queueId": strconv.Itoa(q.id), "setZeroIfNotFound": "false"}
 		resp, err := call(rmqwire.CodeQueryConsumerOffset, ext)
 		if err != nil {
 			return err
@@ -187,6 +189,15 @@ func (s *source) positionOn(ctx context.Context, addr string, qs []*queue, mode 
 			}
 		}
 		q.next = off
+		// A pull creates the group on a broker that creates groups on
+		// first use (autoCreateSubscriptionGroup, the default); offsets
+		// of a group that does not exist are refused.
+		if resp, err = call(rmqwire.CodePullMessage, s.pullExt(q, off, 0)); err != nil {
+			return err
+		}
+		if resp.Code == rmqwire.RespSubscriptionGroupNotExist {
+			return s.answerErr(fmt.Sprintf("group %s", s.group), resp)
+		}
 		resp, err = call(rmqwire.CodeUpdateConsumerOffset, map[string]string{
 			"consumerGroup": s.group, "topic": s.topic, "queueId": strconv.Itoa(q.id), "commitOffset": strconv.FormatInt(off, 10)})
 		if err != nil {
@@ -241,8 +252,11 @@ func (s *source) brokerErr(ctx context.Context, addr string, err error) error {
 // fatal, anything else is retried.
 func (s *source) answerErr(what string, resp *rmqwire.Command) error {
 	err := fmt.Errorf("rocketmq source: %s: %s", what, resp.Err())
-	if resp.Code == rmqwire.RespNoPermission {
+	switch resp.Code {
+	case rmqwire.RespNoPermission:
 		return api.Fatal(err)
+	case rmqwire.RespSubscriptionGroupNotExist:
+		return api.Fatal(fmt.Errorf("%w (create the group, e.g. mqadmin updateSubGroup, or let the broker create groups: autoCreateSubscriptionGroup=true)", err))
 	}
 	return api.Retryable(err)
 }
