@@ -280,7 +280,8 @@ type source struct {
 	links       map[string]*link
 	resp        chan response
 	pending     []api.Record
-	props       []prop // scratch for one message's properties
+	props       []prop   // scratch for one message's properties
+	intern      interner // property names and tags
 	nextMeta    time.Time
 	nextPublish time.Time
 	opened      bool
@@ -327,6 +328,7 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 		links:      map[string]*link{},
 		resp:       make(chan response, 64),
 		lag:        map[string]int64{},
+		intern:     interner{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()

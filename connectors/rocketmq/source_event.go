@@ -1,6 +1,7 @@
 package rocketmq
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 
@@ -44,7 +45,7 @@ func (s *source) records(q *queue, body []byte) error {
 			return nil
 		}
 		s.props = appendProps(s.props[:0], m.props)
-		if s.tags != nil && !s.tags[s.prop(propTags)] {
+		if s.tags != nil && !s.tags[string(s.prop(propTags))] {
 			return nil
 		}
 		s.pending = append(s.pending, s.record(q, m))
@@ -52,13 +53,13 @@ func (s *source) records(q *queue, body []byte) error {
 	})
 }
 
-func (s *source) prop(name string) string {
+func (s *source) prop(name string) []byte {
 	for _, p := range s.props {
-		if p.name == name {
+		if string(p.name) == name {
 			return p.value
 		}
 	}
-	return ""
+	return nil
 }
 
 // record makes the Ferry record of one message. The CloudEvents RocketMQ
@@ -73,10 +74,13 @@ func (s *source) record(q *queue, m *stored) api.Record {
 	if len(body) == 1 && body[0] == 0 {
 		body = nil // the sink's and the Java binding's "no data"
 	}
-	props := s.props
+	// Only CE_* properties matter to the binding (its content type
+	// property is CE_contenttype too): the others are not made strings
+	// for it.
+	props, prefix := s.props, kit.RocketMQ.Prefix()
 	headers := func(yield func(string, string) bool) {
 		for _, p := range props {
-			if !yield(p.name, p.value) {
+			if bytes.HasPrefix(p.name, []byte(prefix)) && !yield(s.intern.get(p.name), string(p.value)) {
 				return
 			}
 		}
@@ -102,13 +106,12 @@ func (s *source) record(q *queue, m *stored) api.Record {
 		}
 	}
 	if ev.Extensions == nil {
-		ev.Extensions = make(map[string]any, 10+len(props))
+		ev.Extensions = make(map[string]any, 12)
 	}
 	x := ev.Extensions
-	prefix, ctHeader := kit.RocketMQ.Prefix(), kit.RocketMQ.ContentTypeHeader()
-	var tag, keys, uniq, shard string
+	var tag, keys, uniq, shard []byte
 	for _, p := range props {
-		switch p.name {
+		switch string(p.name) {
 		case propTags:
 			tag = p.value
 			continue
@@ -122,28 +125,30 @@ func (s *source) record(q *queue, m *stored) api.Record {
 			shard = p.value
 			continue
 		}
-		name := p.name
-		if name == ctHeader || len(name) >= len(prefix) && name[:len(prefix)] == prefix ||
-			reservedNames[name] || !api.ValidAttributeName(name) {
+		if bytes.HasPrefix(p.name, []byte(prefix)) || !validName(p.name) {
 			continue
 		}
-		if _, taken := x[name]; !taken {
-			x[name] = p.value
+		name := s.intern.get(p.name)
+		if _, taken := x[name]; !taken && !reservedNames[name] {
+			x[name] = string(p.value)
 		}
 	}
 	x[ExtTopic] = q.topicValue
 	x[ExtBroker] = q.brokerVal
 	x[ExtQueue] = q.queueVal
 	x[ExtOffset] = m.queueOffset
-	if uniq == "" {
-		uniq = offsetMsgID(m)
+	if uniq != nil {
+		x[ExtMsgID] = string(uniq)
+	} else {
+		x[ExtMsgID] = offsetMsgID(m)
 	}
-	x[ExtMsgID] = uniq
-	if tag != "" {
-		x[ExtTag] = tag
+	if len(tag) > 0 {
+		x[ExtTag] = s.intern.get(tag)
 	}
-	if keys != "" {
-		x[ExtKeys] = keys
+	var keyStr string
+	if len(keys) > 0 {
+		keyStr = string(keys)
+		x[ExtKeys] = keyStr
 	}
 	if m.bornMs > 0 {
 		x[ExtBornTime] = time.UnixMilli(m.bornMs).UTC()
@@ -157,17 +162,31 @@ func (s *source) record(q *queue, m *stored) api.Record {
 	rec := api.Record{
 		Event:     ev,
 		Partition: q.name,
-		Position:  strconv.AppendInt(nil, m.queueOffset+1, 10),
+		Position:  strconv.AppendInt(make([]byte, 0, 8), m.queueOffset+1, 10),
 	}
 	if s.keyed {
 		switch {
-		case shard != "":
-			rec.Key = []byte(shard)
-		case keys != "":
-			rec.Key = []byte(keys)
+		case len(shard) > 0:
+			rec.Key = bytes.Clone(shard)
+		case keyStr != "":
+			rec.Key = []byte(keyStr)
 		}
 	}
 	return rec
+}
+
+// validName is api.ValidAttributeName on bytes: lower-case letters and
+// digits.
+func validName(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // reservedNames are CloudEvents attribute names a property must not

@@ -74,7 +74,8 @@ func TestDecodeStored(t *testing.T) {
 		m.bornMs != 1700000000000 || m.storeMs != 1700000000123 {
 		t.Errorf("first message: %+v", m)
 	}
-	if p := appendProps(nil, got[0].props); len(p) != 2 || p[0] != (prop{"TAGS", "t1"}) || p[1] != (prop{"KEYS", "k1 k2"}) {
+	if p := appendProps(nil, got[0].props); len(p) != 2 || string(p[0].name) != "TAGS" || string(p[0].value) != "t1" ||
+		string(p[1].name) != "KEYS" || string(p[1].value) != "k1 k2" {
 		t.Errorf("properties: %v", p)
 	}
 	if string(got[1].body) != `{"zipped":true}` {

@@ -3,10 +3,8 @@ package rocketmq
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
@@ -211,10 +209,10 @@ func decompress(b []byte, typ int32) ([]byte, error) {
 	return out, nil
 }
 
-// prop is one message property.
-type prop struct{ name, value string }
+// prop is one message property, pointing into the pull answer.
+type prop struct{ name, value []byte }
 
-// appendProps parses a properties block (name 0x01 value 0x02 …) onto
+// appendProps splits a properties block (name 0x01 value 0x02 …) onto
 // dst. A pair without its 0x01 is skipped, as the Java client does.
 func appendProps(dst []prop, b []byte) []prop {
 	for len(b) > 0 {
@@ -224,7 +222,7 @@ func appendProps(dst []prop, b []byte) []prop {
 		}
 		pair := b[:end]
 		if sep := bytes.IndexByte(pair, 1); sep > 0 {
-			dst = append(dst, prop{string(pair[:sep]), string(pair[sep+1:])})
+			dst = append(dst, prop{pair[:sep], pair[sep+1:]})
 		}
 		if end == len(b) {
 			break
@@ -234,12 +232,35 @@ func appendProps(dst []prop, b []byte) []prop {
 	return dst
 }
 
+// interner hands out one string per distinct byte sequence (property
+// names, tags), so the strings every message repeats are made once. It
+// holds at most maxInterned strings; past that it makes new ones.
+type interner map[string]string
+
+const maxInterned = 1024
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(in) < maxInterned {
+		in[s] = s
+	}
+	return s
+}
+
 // offsetMsgID is the broker's offset message id (what
 // MessageDecoder.createMessageId returns): the store host's address and
 // port and the commit-log offset, in upper-case hex.
 func offsetMsgID(m *stored) string {
-	var buf [28]byte
-	n := copy(buf[:], m.storeHost)
-	binary.BigEndian.PutUint64(buf[n:], uint64(m.physOffset))
-	return strings.ToUpper(hex.EncodeToString(buf[:n+8]))
+	const digits = "0123456789ABCDEF"
+	var raw [28]byte
+	n := copy(raw[:], m.storeHost)
+	binary.BigEndian.PutUint64(raw[n:], uint64(m.physOffset))
+	var out [56]byte
+	for i, c := range raw[:n+8] {
+		out[2*i], out[2*i+1] = digits[c>>4], digits[c&15]
+	}
+	return string(out[:2*(n+8)])
 }

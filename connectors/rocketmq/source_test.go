@@ -53,43 +53,6 @@ func newProducer(t testing.TB, namesrv string) rmq.Producer {
 	return p
 }
 
-// produce sends msgs one by one and returns each one's queue and offset.
-func produce(t testing.TB, p rmq.Producer, msgs ...*primitive.Message) []*primitive.SendResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out := make([]*primitive.SendResult, len(msgs))
-	for i, m := range msgs {
-		var err error
-		for try := 0; ; try++ {
-			if out[i], err = p.SendSync(ctx, m); err == nil {
-				break
-			}
-			if try > 5 {
-				t.Fatalf("send %d: %v", i, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	return out
-}
-
-// keyedMessages makes n messages over keys keys: key k<i%keys>, body
-// {"key":…,"seq":i}, tag tag<i%3>, and a property n=<i>.
-func keyedMessages(topic string, n, keys int) []*primitive.Message {
-	out := make([]*primitive.Message, n)
-	for i := range out {
-		k := "k" + strconv.Itoa(i%keys)
-		m := primitive.NewMessage(topic, fmt.Appendf(nil, `{"key":%q,"seq":%d}`, k, i))
-		m.WithShardingKey(k)
-		m.WithKeys([]string{k})
-		m.WithTag("tag" + strconv.Itoa(i%3))
-		m.WithProperty("n", strconv.Itoa(i))
-		out[i] = m
-	}
-	return out
-}
-
 // srcTask is one source task under test.
 type srcTask struct {
 	api.Source
