@@ -579,3 +579,8 @@ func TestSourceValidate(t *testing.T) {
 		t.Errorf("redacted: %v", out)
 	}
 }
+
+func TestSourceSpecDoc(t *testing.T) {
+	t.Parallel()
+	apitest.CheckSpecDoc(t, "source.go", rocketmq.Source.Spec)
+}
