@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -170,5 +171,73 @@ func TestRocketMQSourceToFile(t *testing.T) {
 	}
 	if lagged != 8 {
 		t.Errorf("lag shown for %d queues, want 8", lagged)
+	}
+}
+
+// TestRocketMQReplication copies an 8-queue topic to another topic with
+// two tasks, rocketmq source → rocketmq sink (body=binary, the tag taken
+// from the source message's): every message arrives once, each key's
+// messages in the order they were sent, with their keys, tags and user
+// properties (as CE_<name> properties, binary mode's form).
+func TestRocketMQReplication(t *testing.T) {
+	t.Parallel()
+	namesrv, broker := testbed.RocketMQ(t), testbed.RocketMQBroker(t)
+	from, to := rocketmqtest.Topic(t, "ferry-repl-from", 8), rocketmqtest.Topic(t, "ferry-repl-to", 8)
+	const n, keys = 600, 30
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c, err := rmqwire.Dial(ctx, broker, rmqwire.Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		k := i % keys
+		props := fmt.Sprintf("KEYS\x01key%d\x02SHARDING_KEY\x01key%d\x02TAGS\x01tag%d\x02region\x01r%d\x02", k, k, i%3, i%2)
+		resp, err := c.Call(ctx, 10, map[string]string{"producerGroup": "ferry-repl", "topic": from, "defaultTopic": "TBW102",
+			"defaultTopicQueueNums": "4", "queueId": strconv.Itoa(k % 8), "sysFlag": "0", "bornTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10),
+			"flag": "0", "properties": props, "reconsumeTimes": "0", "unitMode": "false", "batch": "false"},
+			fmt.Appendf(nil, `{"key":"key%d","seq":%d}`, k, i), 10*time.Second)
+		if err != nil || resp.Code != 0 {
+			t.Fatalf("send %d: %v %v", i, err, resp)
+		}
+	}
+	c.Close()
+
+	w := runRMQWorker(t)
+	if _, err := w.CreateConnector(ctx, "rmq-repl", map[string]string{"source": "rocketmq", "source.nameservers": namesrv,
+		"source.topic": from, "source.pull.hold": "500ms", "tasks.max": "2",
+		"sink": "rocketmq", "sink.nameservers": namesrv, "sink.topic": to, "sink.body": "binary",
+		"sink.tag.form": "JSONPATH", "sink.tag.value": "$.rocketmqtag"}, offset.TargetRunning); err != nil {
+		t.Fatal(err)
+	}
+	queues := rocketmqtest.ReadQueues(t, broker, to, 8, n)
+	got, last := 0, map[string]int{}
+	for _, q := range queues {
+		for _, m := range q {
+			got++
+			var d struct {
+				Key string `json:"key"`
+				Seq int    `json:"seq"`
+			}
+			if err := json.Unmarshal(m.Body, &d); err != nil {
+				t.Fatalf("body %q: %v", m.Body, err)
+			}
+			if prev, ok := last[d.Key]; ok && d.Seq <= prev {
+				t.Errorf("key %s: seq %d after %d", d.Key, d.Seq, prev)
+			}
+			last[d.Key] = d.Seq
+			if tag := m.GetTags(); tag != "tag"+strconv.Itoa(d.Seq%3) {
+				t.Errorf("seq %d: tag %q", d.Seq, tag)
+			}
+			if ks := m.GetKeys(); !strings.HasPrefix(ks, d.Key+" ") {
+				t.Errorf("seq %d: keys %q, want %s first", d.Seq, ks, d.Key)
+			}
+			if r := m.GetProperty("CE_region"); r != "r"+strconv.Itoa(d.Seq%2) {
+				t.Errorf("seq %d: CE_region %q", d.Seq, r)
+			}
+		}
+	}
+	if got != n || len(last) != keys {
+		t.Errorf("target holds %d messages over %d keys, want %d over %d", got, len(last), n, keys)
 	}
 }
