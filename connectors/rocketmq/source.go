@@ -8,10 +8,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 	"github.com/ferryhq/ferry/internal/rmqwire"
 )
 
@@ -286,10 +286,9 @@ type source struct {
 	nextPublish time.Time
 	opened      bool
 
-	// mu guards what Committed and Lag share with the reader.
-	mu        sync.Mutex
-	toPublish map[string]api.Position // committed, not yet published
-	lag       map[string]int64
+	// Progress holds what the engine's Committed and Lag share with the
+	// reader: positions to publish, lag per queue.
+	kit.Progress
 }
 
 func newSource(tc api.TaskConfig) (api.Source, error) {
@@ -327,7 +326,6 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 		queues:     map[qid]*queue{},
 		links:      map[string]*link{},
 		resp:       make(chan response, 64),
-		lag:        map[string]int64{},
 		intern:     interner{},
 	}
 	if s.log == nil {

@@ -277,9 +277,7 @@ func (s *source) pulled(q *queue, resp *rmqwire.Command) error {
 		q.next = next
 	}
 	if hasMax {
-		s.mu.Lock()
-		s.lag[q.name] = max(maxOff-q.next, 0)
-		s.mu.Unlock()
+		s.SetLag(q.name, maxOff-q.next)
 	}
 	return nil
 }

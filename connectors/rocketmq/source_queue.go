@@ -103,9 +103,7 @@ func (s *source) refreshMetadata(ctx context.Context) error {
 			s.log.Info("rocketmq source: queue gone from the route; no longer read", "queue", q.name)
 			s.forget(q)
 			delete(s.queues, k)
-			s.mu.Lock()
-			delete(s.lag, q.name)
-			s.mu.Unlock()
+			s.DropLag(q.name)
 		}
 	}
 	s.order = slices.SortedFunc(maps.Values(s.queues), func(a, b *queue) int { return strings.Compare(a.name, b.name) })
@@ -261,39 +259,13 @@ func (s *source) answerErr(what string, resp *rmqwire.Command) error {
 	return api.Retryable(err)
 }
 
-// Committed implements api.CommitListener: the positions are written to
-// the group's broker-side offsets by the next publish (Read's timer, or
-// Close).
-func (s *source) Committed(positions map[string]api.Position) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.toPublish == nil {
-		s.toPublish = make(map[string]api.Position, len(positions))
-	}
-	maps.Copy(s.toPublish, positions)
-}
-
-// Lag implements api.LagReporter: per owned queue, the queue's max offset
-// at the last pull minus the next offset to read.
-func (s *source) Lag() map[string]int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.lag) == 0 {
-		return nil
-	}
-	return maps.Clone(s.lag)
-}
-
 // publish writes the positions the engine committed since the last
 // publish to the group's offsets on each queue's broker. A failure is
 // logged and the positions are offered again next time: the group's
 // offsets are a view for RocketMQ's tools, Ferry's offset store is what
 // the task resumes from.
 func (s *source) publish(ctx context.Context) {
-	s.mu.Lock()
-	pending := s.toPublish
-	s.toPublish = nil
-	s.mu.Unlock()
+	pending := s.TakeCommitted()
 	if len(pending) == 0 {
 		return
 	}
@@ -304,30 +276,22 @@ func (s *source) publish(ctx context.Context) {
 			byAddr[q.addr] = append(byAddr[q.addr], name)
 		}
 	}
-	var failed []string
+	failed := map[string]api.Position{}
 	var errs []error
 	for addr, names := range byAddr {
-		err := s.publishTo(ctx, addr, names, pending)
-		if err != nil {
-			failed = append(failed, names...)
+		if err := s.publishTo(ctx, addr, names, pending); err != nil {
+			for _, name := range names {
+				failed[name] = pending[name]
+			}
 			errs = append(errs, err)
 		}
 	}
-	if failed == nil {
+	if len(failed) == 0 {
 		return
 	}
 	s.log.Warn("rocketmq source: cannot write committed positions to the group's offsets; will retry",
 		"group", s.group, "err", errors.Join(errs...))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, name := range failed {
-		if _, newer := s.toPublish[name]; !newer {
-			if s.toPublish == nil {
-				s.toPublish = map[string]api.Position{}
-			}
-			s.toPublish[name] = pending[name]
-		}
-	}
+	s.Retry(failed)
 }
 
 func (s *source) publishTo(ctx context.Context, addr string, names []string, pos map[string]api.Position) error {
