@@ -181,6 +181,10 @@ func TestRecordModes(t *testing.T) {
 	if e := b.Event; e.ID != "e1" || e.Source != "/s" || e.Data != nil || string(b.Key) != "sk" {
 		t.Errorf("binary: %+v key %q", e, b.Key)
 	}
+	s.keyed, s.pending = false, nil // order=concurrent
+	if err := s.records(q, body); err != nil || s.pending[0].Key != nil || s.pending[1].Key != nil {
+		t.Errorf("order=concurrent: keys %q %q (%v), want none", s.pending[0].Key, s.pending[1].Key, err)
+	}
 	bad := s.pending[2]
 	if e := bad.Event; e.ID != "orders/b/2/43" || e.Extensions[ExtDecodeError] == nil || string(e.Data) != "raw" {
 		t.Errorf("undecodable: %+v", e)

@@ -584,3 +584,21 @@ func TestSourceSpecDoc(t *testing.T) {
 	t.Parallel()
 	apitest.CheckSpecDoc(t, "source.go", rocketmq.Source.Spec)
 }
+
+// TestSourcePositionPastEnd: a stored position beyond the queue's end
+// (the topic was deleted and created again) fails the task, naming the
+// queue, rather than waiting for messages that will never come there.
+func TestSourcePositionPastEnd(t *testing.T) {
+	t.Parallel()
+	namesrv := testbed.RocketMQ(t)
+	topic := rocketmqtest.Topic(t, "ferry-src-past", 1)
+	sendRaw(t, topic, keyed(5, 1, 1)...)
+	name := topic + "/ferry-broker-a/0"
+	s := openSource(t, srcConfig(namesrv, topic), 0, 1, map[string]api.Position{name: api.Position("1000")})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := s.Read(ctx)
+	if err == nil || !api.IsFatal(err) || !strings.Contains(err.Error(), name) {
+		t.Errorf("Read from past the end = %v, want a fatal error naming %s", err, name)
+	}
+}
