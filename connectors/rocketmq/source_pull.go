@@ -133,13 +133,18 @@ func (s *source) tagExpr() string {
 // anywhere; until then the others' answers are read.
 func (s *source) sendPulls(ctx context.Context) error {
 	var errs []error
+	var down map[string]bool // brokers not reached in this call: not dialled again for their other queues
 	now := time.Now()
 	for _, q := range s.order {
-		if q.inflight != 0 {
+		if q.inflight != 0 || down[q.addr] {
 			continue
 		}
 		l, err := s.linkTo(ctx, q.addr)
 		if err != nil {
+			if down == nil {
+				down = map[string]bool{}
+			}
+			down[q.addr] = true
 			errs = append(errs, err)
 			continue
 		}
