@@ -26,7 +26,7 @@ import (
 	mnssink "github.com/ferryhq/ferry/connectors/mns"
 	cdcmysql "github.com/ferryhq/ferry/connectors/mysql"
 	"github.com/ferryhq/ferry/connectors/rds"
-	rmqsink "github.com/ferryhq/ferry/connectors/rocketmq"
+	"github.com/ferryhq/ferry/connectors/rocketmq"
 	"github.com/ferryhq/ferry/connectors/sls"
 	"github.com/ferryhq/ferry/internal/gctune"
 	"github.com/ferryhq/ferry/offset"
@@ -46,8 +46,8 @@ const storeFile = "ferry.db"
 // that imports the connectors.
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
-		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source, sls.Source, dts.Source},
-		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rmqsink.Sink, webhook.Sink, kafka.Sink, sls.Sink, mnssink.Sink},
+		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source, rocketmq.Source, sls.Source, dts.Source},
+		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rocketmq.Sink, webhook.Sink, kafka.Sink, sls.Sink, mnssink.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),
 		PredicateWrap: predicate.Wrap,

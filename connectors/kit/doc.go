@@ -64,6 +64,12 @@
 // connector's partitions, so a change of tasks.max (which restarts every
 // task) hands each partition to its new owner at the committed position.
 //
+// A partitioned source embeds a [Progress]: it implements
+// api.CommitListener and api.LagReporter for the engine's goroutines, and
+// hands the reader the committed positions to publish to the system's own
+// offsets (TakeCommitted, Retry after a failed publish) and takes each
+// partition's lag (SetLag, DropLag).
+//
 // The bindings, PartitionByKey and Owner are pure functions, safe for concurrent
 // use; RunParallel starts goroutines that end before it returns. The
 // package does no I/O of its own and imports api only.

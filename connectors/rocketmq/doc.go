@@ -1,6 +1,18 @@
-// Package rocketmq is the "rocketmq" sink: it sends each record as one
-// Apache RocketMQ message, through github.com/apache/rocketmq-client-go/v2,
-// in order per key.
+// Package rocketmq holds the "rocketmq" sink and source.
+//
+// The sink sends each record as one Apache RocketMQ message, through
+// github.com/apache/rocketmq-client-go/v2, in order per key; what follows
+// up to the source's section describes it.
+//
+// The source (source.go; docs/rocketmq-source.md is its guide) reads a
+// topic's queues from explicit offsets over the remoting protocol
+// (internal/rmqwire), each queue owned by one task by kit.Owner, with one
+// pull per queue in flight on one connection per broker, long-polled at
+// the queue's end. Positions are per queue, <topic>/<broker>/<queue> →
+// the next offset, committed by the engine behind the ack watermark and
+// mirrored to the consumer group's broker-side offsets
+// (api.CommitListener); lag per queue comes from each pull's answer
+// (api.LagReporter). Messages become CloudEvents through kit.RocketMQ.
 //
 // # Messages
 //
