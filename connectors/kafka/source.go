@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -239,10 +237,9 @@ type source struct {
 	warnedEmpty bool
 	staleMeta   bool // a fetch failed: restart the transport's metadata
 
-	// mu guards what Committed and Lag share with the reader.
-	mu        sync.Mutex
-	toPublish map[string]api.Position // committed, not yet published
-	lag       map[string]int64
+	// Progress holds what the engine's Committed and Lag calls share with
+	// the reader: committed positions not yet published, and lag.
+	kit.Progress
 }
 
 func newSource(tc api.TaskConfig) (api.Source, error) {
@@ -271,7 +268,6 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 		refresh:  c.Duration("metadata.refresh.interval"),
 		publishN: c.Duration("group.commit.interval"),
 		parts:    map[tp]*part{},
-		lag:      map[string]int64{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -384,38 +380,13 @@ func (s *source) Close(ctx context.Context) error {
 	return nil
 }
 
-// Committed implements api.CommitListener: the positions are published to
-// the consumer group by the next publish (Read's timer, or Close).
-func (s *source) Committed(positions map[string]api.Position) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.toPublish == nil {
-		s.toPublish = make(map[string]api.Position, len(positions))
-	}
-	maps.Copy(s.toPublish, positions)
-}
-
-// Lag implements api.LagReporter: per owned partition, the high watermark
-// of the last fetch minus the next offset to read.
-func (s *source) Lag() map[string]int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.lag) == 0 {
-		return nil
-	}
-	return maps.Clone(s.lag)
-}
-
 // publish commits the positions the engine committed since the last
 // publish to the consumer group, as a simple (generation -1, memberless)
 // commit. A failure is logged and the positions are offered again next
 // time: the group's offsets are a view for Kafka's tools, Ferry's offset
 // store is what the task resumes from.
 func (s *source) publish(ctx context.Context) {
-	s.mu.Lock()
-	pending := s.toPublish
-	s.toPublish = nil
-	s.mu.Unlock()
+	pending := s.TakeCommitted()
 	if len(pending) == 0 {
 		return
 	}
@@ -450,14 +421,5 @@ func (s *source) publish(ctx context.Context) {
 	}
 	s.log.Warn("kafka source: cannot publish committed positions to the consumer group; will retry",
 		"group", s.group, "err", errors.Join(failed...))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for name, pos := range pending {
-		if _, newer := s.toPublish[name]; !newer {
-			if s.toPublish == nil {
-				s.toPublish = map[string]api.Position{}
-			}
-			s.toPublish[name] = pos
-		}
-	}
+	s.Retry(pending)
 }

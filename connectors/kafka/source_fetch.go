@@ -93,9 +93,7 @@ func (s *source) refreshMetadata(ctx context.Context) error {
 		if _, ok := want[k]; !ok {
 			s.log.Info("kafka source: partition gone from the metadata; no longer read", "partition", p.name)
 			delete(s.parts, k)
-			s.mu.Lock()
-			delete(s.lag, p.name)
-			s.mu.Unlock()
+			s.DropLag(p.name)
 		}
 	}
 	s.order = s.order[:0]
@@ -334,9 +332,7 @@ func (s *source) decodeResponse(ctx context.Context, r *fetchapi.Response) []err
 			if err := s.decodeRecords(p, rp.RecordSet.Records); err != nil {
 				errs = append(errs, fmt.Errorf("kafka source: %s: %w", p.name, err))
 			}
-			s.mu.Lock()
-			s.lag[p.name] = max(rp.HighWatermark-p.next, 0)
-			s.mu.Unlock()
+			s.SetLag(p.name, rp.HighWatermark-p.next)
 		}
 	}
 	return errs
