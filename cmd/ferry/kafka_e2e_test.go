@@ -170,7 +170,7 @@ func TestKafkaToKafka(t *testing.T) {
 	// rest is produced while they run, over at least 6 s, so that the kill
 	// comes while records still arrive.
 	pw := in.writer()
-	defer pw.Close()
+	t.Cleanup(func() { _ = pw.Close() })
 	start := time.Now()
 	produceK2K(t, pw, 0, records/3, 0)
 
@@ -186,7 +186,10 @@ func TestKafkaToKafka(t *testing.T) {
 	victim.createConnector("k2k-kill", conf(outs[1]))
 
 	produced := make(chan time.Duration, 1)
+	producing := make(chan struct{})
+	t.Cleanup(func() { <-producing }) // before the writer closes, even after a failure
 	go func() {
+		defer close(producing)
 		produceK2K(t, pw, records/3, records, 6*time.Second)
 		produced <- time.Since(start)
 	}()
