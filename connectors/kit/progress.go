@@ -79,6 +79,15 @@ func (p *Progress) SetLag(partition string, records int64) {
 	p.lag[partition] = max(records, 0)
 }
 
+// Forget drops a partition the source let go of for good (a drained,
+// released shard): its lag and any committed position not yet published.
+func (p *Progress) Forget(partition string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.lag, partition)
+	delete(p.committed, partition)
+}
+
 // DropLag forgets a partition the source no longer reads.
 func (p *Progress) DropLag(partition string) {
 	p.mu.Lock()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	aliyun "github.com/aliyun/aliyun-log-go-sdk"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit"
 )
 
 // Source is the sls source plugin. Its settings, under source.:
@@ -203,11 +203,13 @@ type source struct {
 	opened      bool
 	bufs        batchBufs
 
-	// mu guards what Committed and Lag share with the reader.
-	mu        sync.Mutex
-	toPublish map[string]api.Position // committed, not yet checkpointed
-	acked     map[string]string       // latest committed position per partition
-	lag       map[string]int64
+	// Progress holds the committed positions not yet checkpointed and the
+	// lag, which the engine's Committed and Lag calls share with the
+	// reader.
+	kit.Progress
+	// mu guards acked, which Committed shares with the reader.
+	mu    sync.Mutex
+	acked map[string]string // latest committed position per partition
 }
 
 func newSource(tc api.TaskConfig) (api.Source, error) {
@@ -234,7 +236,6 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 		shards:    map[int]*shardState{},
 		committed: map[string]position{},
 		acked:     map[string]string{},
-		lag:       map[string]int64{},
 	}
 	if c.Has("stop.time") {
 		s.stopTime = int64(c.Int("stop.time"))
@@ -452,34 +453,12 @@ func (s *source) Close(ctx context.Context) error {
 // the consumer group by the next publish (Read's timer, a drained shard's
 // release, or Close).
 func (s *source) Committed(positions map[string]api.Position) {
+	s.Progress.Committed(positions)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.toPublish == nil {
-		s.toPublish = make(map[string]api.Position, len(positions))
-	}
-	maps.Copy(s.toPublish, positions)
 	for name, pos := range positions {
 		s.acked[name] = string(pos)
 	}
-}
-
-// Lag implements api.LagReporter: per owned shard, the log groups SLS
-// holds after the source's read position (SLS counts log groups, not
-// logs), as of the last shard refresh or the last pull that reached the
-// end.
-func (s *source) Lag() map[string]int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.lag) == 0 {
-		return nil
-	}
-	return maps.Clone(s.lag)
-}
-
-func (s *source) setLag(name string, n int64) {
-	s.mu.Lock()
-	s.lag[name] = max(n, 0)
-	s.mu.Unlock()
 }
 
 // ensureGroup creates the consumer group unless it exists.

@@ -16,10 +16,7 @@ import (
 // time: the checkpoints are a view for SLS's console and tools, Ferry's
 // offset store is what the task resumes from.
 func (s *source) publish() {
-	s.mu.Lock()
-	pending := s.toPublish
-	s.toPublish = nil
-	s.mu.Unlock()
+	pending := s.TakeCommitted()
 	var failed []error
 	retry := map[string]api.Position{}
 	for name, pos := range pending {
@@ -41,16 +38,7 @@ func (s *source) publish() {
 	}
 	s.log.Warn("sls source: cannot write committed positions to the consumer group; will retry",
 		"group", s.group, "err", errors.Join(failed...))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for name, pos := range retry {
-		if _, newer := s.toPublish[name]; !newer {
-			if s.toPublish == nil {
-				s.toPublish = map[string]api.Position{}
-			}
-			s.toPublish[name] = pos
-		}
-	}
+	s.Retry(retry)
 }
 
 // checkpoint writes one shard's checkpoint.

@@ -159,9 +159,7 @@ func (s *source) applyShards(ctx context.Context, list []*aliyun.Shard) error {
 		if !seen[id] {
 			s.log.Info("sls source: shard gone from the logstore; no longer read", "shard", sh.name)
 			delete(s.shards, id)
-			s.mu.Lock()
-			delete(s.lag, sh.name)
-			s.mu.Unlock()
+			s.DropLag(sh.name)
 		}
 	}
 	s.order = s.order[:0]
@@ -223,7 +221,7 @@ func (s *source) measureLag(ctx context.Context) {
 		e, ok1 := cursorSeq(end)
 		n, ok2 := cursorSeq(sh.next.cursor)
 		if ok1 && ok2 {
-			s.setLag(sh.name, e-n)
+			s.SetLag(sh.name, e-n)
 		}
 	}
 }
@@ -287,7 +285,7 @@ func (s *source) pullShard(ctx context.Context, sh *shardState) error {
 		return s.fail(ctx, fmt.Sprintf("pull shard %d", sh.id), err)
 	}
 	if meta.Count == 0 {
-		s.setLag(sh.name, 0)
+		s.SetLag(sh.name, 0)
 		switch {
 		case sh.end != "" && (meta.NextCursor == sh.end || meta.NextCursor == sh.next.cursor && sh.readOnly):
 			s.drain(sh, "reached stop.time")
@@ -303,7 +301,7 @@ func (s *source) pullShard(ctx context.Context, sh *shardState) error {
 	}
 	sh.estGroup = max(largestGroup(raw), sh.estGroup*7/8)
 	if meta.Count < count {
-		s.setLag(sh.name, 0)
+		s.SetLag(sh.name, 0)
 	}
 	p := &pull{shard: sh, rest: raw, req: sh.next, next: meta.NextCursor, groups: meta.Count, gi: -1}
 	if base, ok := cursorSeq(sh.next.cursor); ok {
@@ -323,7 +321,7 @@ func (s *source) drain(sh *shardState, why string) {
 		return
 	}
 	sh.drained = true
-	s.setLag(sh.name, 0)
+	s.SetLag(sh.name, 0)
 	s.log.Info("sls source: shard finished", "shard", sh.name, "why", why, "at", sh.next.String())
 }
 
@@ -371,10 +369,7 @@ func (s *source) release() {
 		}
 		sh.released = true
 		s.log.Info("sls source: drained read-only shard released", "shard", sh.name, "checkpoint", sh.next.cursor)
-		s.mu.Lock()
-		delete(s.lag, sh.name)
-		delete(s.toPublish, sh.name)
-		s.mu.Unlock()
+		s.Forget(sh.name)
 	}
 	s.order = slices.DeleteFunc(s.order, func(sh *shardState) bool { return sh.released })
 }
