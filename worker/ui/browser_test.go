@@ -388,6 +388,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		"transforms.onlyEven.type", "filter", "transforms.onlyEven.pattern", `{"data":{"seq":[{"numeric":[">",0]}]}}`,
 		"transforms.shape.type", "template", "transforms.shape.form", "ORIGINAL",
 		"sink", "file", "sink.path", filepath.Join(t.TempDir(), "orders.jsonl"),
+		"errors.tolerance", "all", "errors.deadletterqueue.sink", "file",
+		"errors.deadletterqueue.sink.path", filepath.Join(t.TempDir(), "orders-dead.jsonl"),
 		"offset.flush.interval.ms", "100")
 	tw.create(t, "audit", offset.TargetRunning, "source", "generator", "source.rate", "20", "sink", "drop",
 		"offset.flush.interval.ms", "100")
@@ -531,7 +533,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	p.waitFor("orders' page", `document.getElementById('name')?.textContent === 'orders'`)
 	p.waitFor("the throughput chart", `document.querySelectorAll('#chart-throughput polyline').length === 3`)
 	pipe := p.text("#pipeline")
-	for _, s := range []string{"source", "generator", "onlyEven: filter", "shape: template", "sink", "file", "read ", "written "} {
+	for _, s := range []string{"source", "generator", "onlyEven: filter", "shape: template", "sink", "file", "read ", "written ",
+		"dead-letter", "errors.tolerance=all", "dead letters 0"} {
 		if !strings.Contains(pipe, s) {
 			t.Errorf("pipeline lacks %q: %q", s, pipe)
 		}

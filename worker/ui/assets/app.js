@@ -316,16 +316,18 @@
   }
 
   // explain turns an API error into what the operator can do about it.
+  // what names the action; empty for loading the page's data.
   function explain(e, what) {
+    const prefix = what ? what + ': ' : '';
     if (e.status === 401) {
       showTokenForm(true);
-      return what + ': the worker requires credentials. Paste an API token above. (' + e.message + ')';
+      return prefix + 'this worker requires credentials. Paste an API token above. (' + e.message + ')';
     }
     if (e.status === 403 && /role/.test(e.message)) {
       setReadOnly(true);
-      return what + ': your token may only read (' + e.message + '). Actions need an admin token.';
+      return prefix + 'your token may only read (' + e.message + '). Actions need an admin token.';
     }
-    return what + ': ' + e.message;
+    return prefix + e.message;
   }
 
   function setReadOnly(on) {
@@ -490,7 +492,7 @@
         if (e.status === 404 && route.name !== undefined) {
           st.detail = null;
           st.error = 'connector "' + route.name + '" not found (deleted?)';
-        } else st.error = explain(e, 'loading');
+        } else st.error = explain(e, '');
       }
       render();
       await metrics;
@@ -588,9 +590,10 @@
 
   function renderOverview() {
     st.detail = null;
+    const out = errorBox();
+    if (!st.list) return out; // nothing loaded yet (or not allowed to)
     const all = rows();
     const problems = all.filter((r) => isProblem(r.cond.state));
-    const out = errorBox();
 
     if (problems.length) {
       out.push(h('section', { class: 'panel problems', id: 'problems' },
