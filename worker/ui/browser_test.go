@@ -288,6 +288,18 @@ func (p *page) waitFor(what, predicate string) {
 		chromedp.WithPollingTimeout(20*time.Second)))
 }
 
+// pressAcrossRefresh presses the mouse on the element, waits for the page
+// to refresh its data, then releases.
+func (p *page) pressAcrossRefresh(sel string) {
+	p.t.Helper()
+	var xy [2]float64
+	p.eval(fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.scrollIntoView({block: 'center'});
+		const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2] })()`, sel), &xy)
+	p.do("press "+sel, chromedp.MouseEvent(chromedp.MousePressed, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	p.waitForRefresh()
+	p.do("release "+sel, chromedp.MouseEvent(chromedp.MouseReleased, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+}
+
 // waitForRefresh waits until the page has loaded its data again.
 func (p *page) waitForRefresh() {
 	p.t.Helper()
@@ -302,9 +314,22 @@ func (p *page) text(sel string) string {
 	return s
 }
 
+// click clicks the element with the mouse. The page re-renders at each
+// refresh (every second here), which can replace the element between
+// finding it and pressing on it; that is retried a few times.
 func (p *page) click(sel string) {
 	p.t.Helper()
-	p.do("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	var err error
+	for range 5 {
+		ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+		err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	p.shot("failed-click")
+	p.t.Fatalf("click %s: %v", sel, err)
 }
 
 // shot saves a screenshot of the whole page as NAME.png.
@@ -501,7 +526,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	// An admin token: pause, and the page shows the new state.
 	p.useToken(adminToken)
 	p.waitFor("pause enabled", `!document.querySelector('button[data-action="pause"]').disabled`)
-	p.click(`button[data-action="pause"]`)
+	// The button is held down across a refresh, as a slow hand would: the
+	// refresh must not replace it under the pointer and lose the click.
+	p.pressAcrossRefresh(`button[data-action="pause"]`)
 	p.waitFor("audit PAUSED", `document.querySelector('#state .badge')?.textContent === 'PAUSED'`)
 	if got := tw.condition(t, "audit"); got != "PAUSED" {
 		t.Errorf("the worker says audit is %s after the page paused it", got)

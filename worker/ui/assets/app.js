@@ -527,7 +527,29 @@
 
   // ---------------------------------------------------------------- render
 
+  // A refresh that lands while a mouse button is down waits for its
+  // release: replacing the button between press and release would lose
+  // the click.
+  let pressed = false;
+  let renderPending = false;
+
+  function setupPointer() {
+    document.addEventListener('pointerdown', () => { pressed = true; }, true);
+    const release = () => {
+      pressed = false;
+      // After the click that this release completes has been dispatched.
+      if (renderPending) setTimeout(() => { if (!pressed && renderPending) render(); }, 0);
+    };
+    document.addEventListener('pointerup', release, true);
+    document.addEventListener('pointercancel', release, true);
+  }
+
   function render() {
+    if (pressed) {
+      renderPending = true;
+      return;
+    }
+    renderPending = false;
     const main = $('#main');
     const route = parseRoute();
     renderWorker();
@@ -884,6 +906,7 @@
 
   function start() {
     setupFlash();
+    setupPointer();
     setupToken();
     window.addEventListener('hashchange', () => {
       st.error = '';
