@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferryhq/ferry/worker/ui"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -249,6 +250,11 @@ func (s *Server) routes(e *gin.Engine) {
 	e.PUT("/connector-plugins/:plugin/config/validate", s.validateConfig)
 
 	e.POST("/transforms/preview", s.previewTransforms)
+
+	// The dashboard's static files (worker/ui); its data comes from the
+	// routes above.
+	e.GET(ui.Prefix, gin.WrapH(ui.Handler()))
+	e.GET(ui.Prefix+"/*file", gin.WrapH(ui.Handler()))
 }
 
 // Handler returns the server's HTTP handler, for tests and for embedding

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferryhq/ferry/worker/ui"
 	"github.com/gin-gonic/gin"
 )
 
@@ -260,12 +261,15 @@ func (a *authenticator) public(r *http.Request) bool {
 		return false
 	}
 	switch r.URL.Path {
-	case "/health":
+	case "/health", ui.Prefix:
+		// The dashboard's files hold no data: its API calls carry the
+		// operator's credentials.
 		return true
 	case "/metrics":
 		return a.cfg.PublicMetrics
 	}
-	return false
+	// As routed: on the escaped path, so /ui%2F.. is not the dashboard's.
+	return strings.HasPrefix(r.URL.EscapedPath(), ui.Prefix+"/")
 }
 
 // authenticate is the REST middleware that enforces AuthConfig: 401 for

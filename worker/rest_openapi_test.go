@@ -85,7 +85,7 @@ func restOperations(t *testing.T, doc restOpenAPIDoc) (map[string]restOAOperatio
 	return ops, pathParams
 }
 
-var ginParam = regexp.MustCompile(`:([A-Za-z0-9_]+)`)
+var ginParam = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
 
 func restServerRoutes(t *testing.T) []string {
 	t.Helper()

@@ -525,6 +525,8 @@ func (g *propGen) request(op propOp) propRequest {
 			v = oneOf(g, "0", "0", "1", "-1", "abc", "99999999999999999999", "", "0x1", " 1", "1.5", "٣")
 		case "plugin":
 			v = oneOf(g, "generator", "drop", "generator", "drop", "filter", "nope", g.hostileName())
+		case "file":
+			v = oneOf(g, "app.js", "app.css", "favicon.svg", "index.html", "nope.js", g.hostileName())
 		default:
 			v = g.randString(5)
 		}

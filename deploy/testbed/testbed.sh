@@ -472,40 +472,73 @@ kafka_up() {
 	report_up kafka "$t0" "$before" "127.0.0.1:$KAFKA_PORT"
 }
 
+# ---------------------------------------------------------------- Debian packages
+
+# apt_install <name> <package>...: install Debian packages (as root), logging
+# to $CACHE/apt-<name>.log. The groups of `up` run concurrently, so installs
+# take turns on $CACHE/apt.lock (and wait for another apt holding dpkg's
+# lock). Without systemd the package scripts would start services such as
+# the stock MariaDB on port 3306; policy-rc.d answering 101 tells invoke-rc.d
+# not to.
+apt_install() {
+	local name=$1
+	shift
+	[[ $(id -u) == 0 ]] || die "$name: not installed and not root; run: sudo apt-get install -y $*"
+	local t0
+	t0=$(now_ms)
+	log "$name: installing $* from Debian"
+	local rc=0
+	(
+		exec 7>>"$CACHE/apt.lock"
+		flock -w 900 7 || { echo "apt.lock held for 900 s"; exit 1; }
+		local made_policy=
+		if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+			chmod +x /usr/sbin/policy-rc.d
+			made_policy=1
+		fi
+		local apt=(apt-get -q -o DPkg::Lock::Timeout=300)
+		# No package lists (a fresh image) means update first; stale lists
+		# show as a failed download, so one update and retry covers that too.
+		rc=0
+		{
+			if ! apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+				"${apt[@]}" update
+			fi
+			"${apt[@]}" install -y --no-install-recommends "$@" ||
+				{ "${apt[@]}" update && "${apt[@]}" install -y --no-install-recommends "$@"; }
+		} || rc=$?
+		[[ -n $made_policy ]] && rm -f /usr/sbin/policy-rc.d
+		exit "$rc"
+	) >"$CACHE/apt-$name.log" 2>&1 || rc=$?
+	if ((rc != 0)); then
+		tail -n 20 "$CACHE/apt-$name.log" >&2
+		die "$name: apt-get install failed"
+	fi
+	log "$name: installed in $(elapsed "$t0")"
+}
+
+# ---------------------------------------------------------------- Chromium
+
+# The dashboard's browser test (worker/ui) drives Debian's chromium over the
+# DevTools protocol. It is a tool, not a service: nothing runs until a test
+# starts it.
+browser_up() {
+	if command -v chromium >/dev/null; then
+		log "chromium: $(chromium --version 2>/dev/null || echo installed)"
+		return 0
+	fi
+	apt_install chromium chromium
+	log "chromium: $(chromium --version 2>/dev/null || echo installed)"
+}
+
 # ---------------------------------------------------------------- MariaDB
 
 mariadb_install() {
 	if command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null && command -v mariadb >/dev/null; then
 		return 0
 	fi
-	[[ $(id -u) == 0 ]] || die "mariadb: not installed and not root; run: sudo apt-get install -y mariadb-server mariadb-client"
-	local t0
-	t0=$(now_ms)
-	log "mariadb: installing mariadb-server and mariadb-client from Debian"
-	# Without systemd the package scripts would start the stock server on
-	# port 3306; policy-rc.d answering 101 tells invoke-rc.d not to.
-	local made_policy=
-	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod +x /usr/sbin/policy-rc.d
-		made_policy=1
-	fi
-	local rc=0
-	# No package lists (a fresh image) means update first; stale lists show
-	# as a failed download, so one update and retry covers that too.
-	{
-		if ! apt-cache policy mariadb-server 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-			apt-get update -q
-		fi
-		apt-get install -y -q --no-install-recommends mariadb-server mariadb-client ||
-			{ apt-get update -q && apt-get install -y -q --no-install-recommends mariadb-server mariadb-client; }
-	} >"$CACHE/apt-mariadb.log" 2>&1 || rc=$?
-	[[ -n $made_policy ]] && rm -f /usr/sbin/policy-rc.d
-	if ((rc != 0)); then
-		tail -n 20 "$CACHE/apt-mariadb.log" >&2
-		die "mariadb: apt-get install failed"
-	fi
-	log "mariadb: installed in $(elapsed "$t0")"
+	apt_install mariadb mariadb-server mariadb-client
 }
 
 mariadb_prepare() {
@@ -810,7 +843,7 @@ cmd_up() {
 	mkdir -p "$CACHE"
 	rm -f "$TB"/run/started.*
 	log "up: state in $TB, cache in $CACHE"
-	local groups=(rocketmq kafka mariadb emulators) pids=() g i failed=()
+	local groups=(rocketmq kafka mariadb emulators browser) pids=() g i failed=()
 	for g in "${groups[@]}"; do
 		run_group "$g" "${g}_up" &
 		pids+=($!)
@@ -940,6 +973,11 @@ cmd_status() {
 		fi
 		printf '%-8s %s\n' "$s" "$state"
 	done
+	if command -v chromium >/dev/null; then
+		printf '%-8s %s\n' chromium "installed $(command -v chromium) (for the dashboard's browser test)"
+	else
+		printf '%-8s %s\n' chromium "not installed (up installs it)"
+	fi
 }
 
 main() {
