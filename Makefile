@@ -36,6 +36,10 @@ run: build ## a standalone worker with the example pipeline (generator -> file)
 	mkdir -p $(DATA_DIR)
 	$(BIN)/ferry standalone --data-dir $(DATA_DIR) --listen $(LISTEN) examples/generator-to-file.json
 
+# CHAOS_DURATION is how long make test's chaos stage (TestChaos, last: it
+# restarts the shared broker and MariaDB) runs; make chaos takes 5m.
+CHAOS_DURATION ?= 3m
+
 # test brings the test bed up (reusing a running one), runs every unit and
 # integration test with the race detector, and stops only what it started
 # (KEEP_TESTBED=1 keeps it running). Tests that restart the shared RocketMQ
@@ -49,7 +53,8 @@ test: build
 	$(GO) test -race -count=1 -timeout 25m -skip '$(RESTART_TESTS)' $(PKGS) && \
 	$(GO) test -race -count=1 -timeout 10m -p 1 -run '$(RESTART_TESTS)' ./internal/testbed ./offset/rocketmq ./cmd/ferry && \
 	$(GO) test -count=1 -run 'TestConsumerLibrary' ./internal/emulator/sls/ && \
-	$(MAKE) test-deploy; rc=$$?; \
+	$(MAKE) test-deploy && \
+	FERRY_CHAOS=1 FERRY_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -timeout 20m -run '^TestChaos$$' -v ./cmd/ferry 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test\.go:'; rc=$${PIPESTATUS[0]}; \
 	if [ -z "$$KEEP_TESTBED" ]; then $(TESTBED) down --started; fi; \
 	exit $$rc
 
