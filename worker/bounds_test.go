@@ -131,7 +131,7 @@ func TestConnectorNameRules(t *testing.T) {
 	w := startHerd(t, nil, nil)
 	for name, want := range map[string]string{
 		strings.Repeat("n", 201): "must be at most 200 bytes long",
-		"..":                     "must not be . or ..",
+		"..":                     `must not be "." or ".."`,
 		`a\b`:                    `must not contain '/' or '\'`,
 		"bad\xff":                "must be valid UTF-8",
 		" lead":                  "whitespace",

@@ -167,7 +167,7 @@ func checkConnectorName(v string) error {
 	case strings.ContainsAny(v, "/\\"):
 		return errors.New("must not contain '/' or '\\'")
 	case v == "." || v == "..":
-		return errors.New("must not be . or ..")
+		return errors.New(`must not be "." or ".."`)
 	}
 	return nil
 }

@@ -138,11 +138,6 @@ type node struct {
 	crash func()
 }
 
-func startNode(t *testing.T, st *memCluster, fakes *herdFakes, seeds []string, gossip string) *node {
-	t.Helper()
-	return startNodeReg(t, st, fakes.registry(), seeds, gossip)
-}
-
 func startNodeReg(t *testing.T, st *memCluster, reg worker.Registry, seeds []string, gossip string) *node {
 	t.Helper()
 	return startNodeWith(t, st, reg, seeds, gossip, nil)
