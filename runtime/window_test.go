@@ -13,10 +13,9 @@ import (
 
 // writeLog records the size and time of every Sink.Write.
 type writeLog struct {
-	mu     sync.Mutex
-	sizes  []int
-	at     []time.Time
-	closed bool
+	mu    sync.Mutex
+	sizes []int
+	at    []time.Time
 }
 
 func (s *writeLog) Open(context.Context) error { return nil }

@@ -190,7 +190,7 @@ func TestEndToEndWebhookRelay(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(string(body), `"sink.auth.client.secret":"[hidden]"`) {
 		t.Errorf("config: HTTP %d %s; want the client secret hidden", code, body)
 	}
-	code, status := w.do("GET", "/connectors/"+name+"/status", nil)
+	_, status := w.do("GET", "/connectors/"+name+"/status", nil)
 	everything := string(body) + string(status) + w.logText() + reason
 	for _, secret := range []string{clientSecret, "relay-token-1-f00d"} {
 		if strings.Contains(everything, secret) {

@@ -130,15 +130,6 @@ func parseConn(c api.Config, connector string) (conn, error) {
 	return out, nil
 }
 
-// dialer is a kafka-go Dialer for readers, the consumer group and
-// metadata requests.
-func (c conn) dialer() *kafkago.Dialer {
-	return &kafkago.Dialer{
-		ClientID: c.clientID, Timeout: c.dialTimeout, DualStack: true,
-		SASLMechanism: c.mechanism, TLS: c.tls,
-	}
-}
-
 // transport is a kafka-go Transport for writers and the admin client.
 func (c conn) transport() *kafkago.Transport {
 	return &kafkago.Transport{

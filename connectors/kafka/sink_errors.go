@@ -2,8 +2,6 @@ package kafka
 
 import (
 	"errors"
-
-	"github.com/ferryhq/ferry/connectors/kit"
 )
 
 // The sink's errors. (Kept apart from errors.go, which the source owns,
@@ -12,10 +10,6 @@ var (
 	// errTopicMissing reports a topic the brokers do not know and did not
 	// create (auto.create.topics.enable=false, or topic.auto.create=false).
 	errTopicMissing = errors.New("topic does not exist")
-	// errTopicInvalid rejects a topic name Kafka refuses: empty, longer
-	// than 249 characters, "." or "..", or characters outside
-	// [a-zA-Z0-9._-].
-	errTopicInvalid = kit.ErrTopicName
 	// errTooLarge rejects a record over max.message.bytes before it is
 	// sent; the broker's own refusal arrives as kafka-go's
 	// MessageSizeTooLarge.

@@ -221,7 +221,7 @@ func (s *sink) Open(ctx context.Context) error {
 	}
 	s.client = cli
 	s.tr.use(ctx)
-	defer s.tr.use(nil)
+	defer s.tr.release()
 	if q, ok := s.queue.Constant(); ok {
 		_, err = ali_mns.NewMNSQueueManager(cli).GetQueueAttributes(q)
 		if is(err, &ali_mns.ERR_MNS_QUEUE_NOT_EXIST) {
@@ -275,7 +275,7 @@ type message struct {
 // (kit.Resume), so an accepted message is not sent again.
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
 	s.tr.use(ctx)
-	defer s.tr.use(nil)
+	defer s.tr.release()
 	return s.resume.Write(records, func() error { return s.write(ctx, records) })
 }
 

@@ -52,13 +52,10 @@ func newTransport(connect string, timeout time.Duration) *transport {
 }
 
 // use makes the requests that follow honour ctx (nil: none).
-func (t *transport) use(ctx context.Context) {
-	if ctx == nil {
-		t.ctx.Store(nil)
-		return
-	}
-	t.ctx.Store(&ctx)
-}
+func (t *transport) use(ctx context.Context) { t.ctx.Store(&ctx) }
+
+// release ends what use began: requests no longer follow a ctx.
+func (t *transport) release() { t.ctx.Store(nil) }
 
 func (t *transport) RoundTrip(_ *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (bool, error) {
 	defer t.lastDone.Store(time.Now().UnixNano())

@@ -196,7 +196,7 @@ func (s *sink) Open(ctx context.Context) error {
 	s.tr = newTransport(s.conn.connect, s.conn.timeout)
 	s.client = s.conn.client(s.tr)
 	s.tr.use(ctx)
-	defer s.tr.use(nil)
+	defer s.tr.release()
 	if _, err := s.client.GetLogStore(s.project, s.logstore); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -226,7 +226,7 @@ type entry struct {
 // Write stored (kit.Resume).
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
 	s.tr.use(ctx)
-	defer s.tr.use(nil)
+	defer s.tr.release()
 	return s.resume.Write(records, func() error { return s.write(ctx, records) })
 }
 

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -108,14 +107,6 @@ func TestGeneratorRoundTrip(t *testing.T) {
 
 func itoa(n int64) string   { b, _ := json.Marshal(n); return string(b) }
 func jsonText(v any) string { b, _ := json.Marshal(v); return string(b) }
-func keysOf(m map[string]string) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
 
 // goldenEvent is the event of the golden tests: nested data, an array,
 // null, a number with exponent, an extension, XML and non-ASCII text.

@@ -306,7 +306,7 @@ func (s *source) Open(ctx context.Context) error {
 	// The transport applies the timeout (see transport.timeout).
 	s.client.SetHTTPClient(&http.Client{Transport: s.tr})
 	s.tr.use(ctx)
-	defer s.tr.use(nil)
+	defer s.tr.release()
 	if err := s.open(ctx); err != nil {
 		// The engine closes only a source that opened.
 		s.tr.close()
@@ -350,7 +350,7 @@ func (s *source) fail(ctx context.Context, what string, err error) error {
 
 func (s *source) Read(ctx context.Context) ([]api.Record, error) {
 	s.tr.use(ctx)
-	defer s.tr.use(nil)
+	defer s.tr.release()
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -444,7 +444,7 @@ func (s *source) Close(ctx context.Context) error {
 	}
 	s.tr.use(ctx)
 	s.publish()
-	s.tr.use(nil)
+	s.tr.release()
 	s.tr.close()
 	return nil
 }
