@@ -448,7 +448,12 @@ func TestSourceSQLFilter(t *testing.T) {
 			if !api.IsFatal(err) || !strings.Contains(err.Error(), "enablePropertyFilter") {
 				t.Fatalf("read with a SQL92 filter: %v; want records or a fatal error naming enablePropertyFilter", err)
 			}
-			t.Logf("broker without SQL92 filtering: %v", err)
+			// The test bed's broker filters (enablePropertyFilter=true);
+			// only a broker started before that setting refuses.
+			if os.Getenv("CI") != "" {
+				t.Fatalf("the test bed's broker refused SQL92 filtering: %v", err)
+			}
+			t.Logf("broker without SQL92 filtering (restart the test bed's rocketmq): %v", err)
 			return
 		}
 		recs = append(recs, got...)

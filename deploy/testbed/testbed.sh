@@ -270,6 +270,8 @@ storePathRootDir=$TB/rocketmq/store
 storePathCommitLog=$TB/rocketmq/store/commitlog
 autoCreateTopicEnable=true
 autoCreateSubscriptionGroup=true
+# SQL92 filters on message properties (the rocketmq source's filter.sql).
+enablePropertyFilter=true
 flushDiskType=ASYNC_FLUSH
 deleteWhen=04
 fileReservedTime=48
