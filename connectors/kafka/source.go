@@ -66,8 +66,6 @@ const (
 	maxRegexLen    = 1024
 	maxGroupIDLen  = 255
 	requestTimeout = 30 * time.Second // beyond fetch.max.wait
-	// maxStartMs is 9999-12-31T23:59:59.999Z.
-	maxStartMs = 253402300799999
 )
 
 var sourceSpec = slices.Concat(connSpec, api.Spec{
@@ -122,25 +120,9 @@ func compileTopicRegex(v string) (*regexp.Regexp, error) {
 }
 
 // startMode is a parsed start setting.
-type startMode struct {
-	kind string // earliest, latest, timestamp
-	ms   int64
-}
+type startMode = kit.Start
 
-func parseStart(v string) (startMode, error) {
-	switch v {
-	case "earliest", "latest":
-		return startMode{kind: v}, nil
-	}
-	if rest, ok := strings.CutPrefix(v, "timestamp:"); ok {
-		ms, err := strconv.ParseInt(rest, 10, 64)
-		if err != nil || ms < 0 || ms > maxStartMs {
-			return startMode{}, fmt.Errorf("timestamp:%s: want milliseconds since 1970 in [0, %d]", rest, int64(maxStartMs))
-		}
-		return startMode{kind: "timestamp", ms: ms}, nil
-	}
-	return startMode{}, fmt.Errorf("%q: want earliest, latest or timestamp:<unix-ms>", v)
-}
+func parseStart(v string) (startMode, error) { return kit.ParseStart(v, "earliest", "latest") }
 
 func checkStart(v string) error { _, err := parseStart(v); return err }
 

@@ -109,7 +109,7 @@ func (s *source) refreshMetadata(ctx context.Context) error {
 func (s *source) position(ctx context.Context, parts []*part) error {
 	mode := s.start
 	if s.opened {
-		mode = startMode{kind: "earliest"}
+		mode = startMode{Kind: "earliest"}
 	}
 	var todo []*part
 	for _, p := range parts {
@@ -136,7 +136,7 @@ func (s *source) position(ctx context.Context, parts []*part) error {
 		return nil
 	}
 	// timestamp: no record at or after it, so start at the end.
-	offs, err = s.listOffsets(ctx, unresolved, startMode{kind: "latest"})
+	offs, err = s.listOffsets(ctx, unresolved, startMode{Kind: "latest"})
 	if err != nil {
 		return err
 	}
@@ -155,13 +155,13 @@ func (s *source) listOffsets(ctx context.Context, parts []*part, mode startMode)
 	req := &kafkago.ListOffsetsRequest{Addr: s.addr, Topics: map[string][]kafkago.OffsetRequest{}}
 	for _, p := range parts {
 		var r kafkago.OffsetRequest
-		switch mode.kind {
+		switch mode.Kind {
 		case "earliest":
 			r = kafkago.FirstOffsetOf(p.id)
 		case "latest":
 			r = kafkago.LastOffsetOf(p.id)
 		default:
-			r = kafkago.TimeOffsetOf(p.id, time.UnixMilli(mode.ms))
+			r = kafkago.TimeOffsetOf(p.id, time.UnixMilli(mode.Ms))
 		}
 		req.Topics[p.topic] = append(req.Topics[p.topic], r)
 	}
@@ -184,7 +184,7 @@ func (s *source) listOffsets(ctx context.Context, parts []*part, mode startMode)
 				return nil, triage.Mark(fmt.Errorf("kafka source: list offsets of %s: %w", partitionName(topic, p.Partition), p.Error))
 			}
 			off := int64(-1)
-			switch mode.kind {
+			switch mode.Kind {
 			case "earliest":
 				off = p.FirstOffset
 			case "latest":
@@ -347,7 +347,7 @@ func (s *source) partitionError(ctx context.Context, p *part, kerr kafkago.Error
 	if kerr != kafkago.OffsetOutOfRange {
 		return triage.Mark(fmt.Errorf("kafka source: fetch %s: %w", p.name, kerr))
 	}
-	first, err := s.listOffsets(ctx, []*part{p}, startMode{kind: "earliest"})
+	first, err := s.listOffsets(ctx, []*part{p}, startMode{Kind: "earliest"})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ferryhq/ferry/connectors/kit"
 )
 
 // FuzzPartitionName: a partition's name reads back as its topic and
@@ -41,17 +43,17 @@ func FuzzStart(f *testing.F) {
 		if err != nil {
 			return
 		}
-		switch m.kind {
+		switch m.Kind {
 		case "earliest", "latest":
-			if v != m.kind {
-				t.Fatalf("%q parsed as %q", v, m.kind)
+			if v != m.Kind {
+				t.Fatalf("%q parsed as %q", v, m.Kind)
 			}
 		case "timestamp":
-			if m.ms < 0 || m.ms > maxStartMs || !strings.HasPrefix(v, "timestamp:") {
-				t.Fatalf("%q parsed as timestamp %d", v, m.ms)
+			if m.Ms < 0 || m.Ms > kit.MaxStartMs || !strings.HasPrefix(v, "timestamp:") {
+				t.Fatalf("%q parsed as timestamp %d", v, m.Ms)
 			}
 		default:
-			t.Fatalf("%q parsed as kind %q", v, m.kind)
+			t.Fatalf("%q parsed as kind %q", v, m.Kind)
 		}
 	})
 }

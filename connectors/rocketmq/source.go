@@ -55,8 +55,6 @@ const (
 	maxGroupLen    = 255
 	maxFilterLen   = 4096
 	maxTags        = 256
-	// maxStartMs is 9999-12-31T23:59:59.999Z.
-	maxStartMs = 253402300799999
 )
 
 var sourceSpec = api.Spec{
@@ -182,25 +180,9 @@ func checkSQLFilter(v string) error {
 }
 
 // startMode is a parsed start setting.
-type startMode struct {
-	kind string // first, last, timestamp
-	ms   int64
-}
+type startMode = kit.Start
 
-func parseStart(v string) (startMode, error) {
-	switch v {
-	case "first", "last":
-		return startMode{kind: v}, nil
-	}
-	if rest, ok := strings.CutPrefix(v, "timestamp:"); ok {
-		ms, err := strconv.ParseInt(rest, 10, 64)
-		if err != nil || ms < 0 || ms > maxStartMs {
-			return startMode{}, fmt.Errorf("timestamp:%s: want milliseconds since 1970 in [0, %d]", rest, int64(maxStartMs))
-		}
-		return startMode{kind: "timestamp", ms: ms}, nil
-	}
-	return startMode{}, fmt.Errorf("%q: want first, last or timestamp:<unix-ms>", v)
-}
+func parseStart(v string) (startMode, error) { return kit.ParseStart(v, "first", "last") }
 
 func checkStart(v string) error { _, err := parseStart(v); return err }
 

@@ -121,7 +121,7 @@ func (s *source) refreshMetadata(ctx context.Context) error {
 func (s *source) position(ctx context.Context, qs []*queue) error {
 	mode := s.start
 	if s.opened {
-		mode = startMode{kind: "first"}
+		mode = startMode{Kind: "first"}
 	}
 	byAddr := map[string][]*queue{}
 	for _, q := range qs {
@@ -165,14 +165,14 @@ func (s *source) positionOn(ctx context.Context, addr string, qs []*queue, mode 
 		}
 		var code int
 		ext = map[string]string{"topic": s.topic, "queueId": strconv.Itoa(q.id)}
-		switch mode.kind {
+		switch mode.Kind {
 		case "first":
 			code = rmqwire.CodeGetMinOffset
 		case "last":
 			code = rmqwire.CodeGetMaxOffset
 		default:
 			code = rmqwire.CodeSearchOffsetByTime
-			ext["timestamp"] = strconv.FormatInt(mode.ms, 10)
+			ext["timestamp"] = strconv.FormatInt(mode.Ms, 10)
 		}
 		if resp, err = call(code, ext); err != nil {
 			return err
@@ -181,8 +181,8 @@ func (s *source) positionOn(ctx context.Context, addr string, qs []*queue, mode 
 		if resp.Code != rmqwire.RespSuccess || !ok || off < 0 {
 			return s.answerErr(fmt.Sprintf("start offset of %s", q.name), resp)
 		}
-		if mode.kind == "timestamp" {
-			if off, err = s.firstAtOrAfter(ctx, c, q, off, mode.ms); err != nil {
+		if mode.Kind == "timestamp" {
+			if off, err = s.firstAtOrAfter(ctx, c, q, off, mode.Ms); err != nil {
 				return err
 			}
 		}
@@ -204,7 +204,7 @@ func (s *source) positionOn(ctx context.Context, addr string, qs []*queue, mode 
 		if resp.Code != rmqwire.RespSuccess {
 			return s.answerErr(fmt.Sprintf("storing the start offset of %s in group %s", q.name, s.group), resp)
 		}
-		s.log.Info("rocketmq source: queue starts by start mode", "queue", q.name, "start", mode.kind, "offset", off)
+		s.log.Info("rocketmq source: queue starts by start mode", "queue", q.name, "start", mode.Kind, "offset", off)
 	}
 	return nil
 }
