@@ -50,44 +50,17 @@ func TestCDCThroughput(t *testing.T) {
 	topic := newRMQTopic(t, "ferry-cdc-bench", 8)
 	w := startWorker(t, filepath.Join(t.TempDir(), "data"), freeAddr(t))
 	rss := sampleRSS(w.cmd.Process.Pid)
-	sinks := []struct {
-		name string
-		conf map[string]string
-	}{
+	sinks := []benchSink{
 		{"bench-drop", map[string]string{"sink": "drop"}},
 		{"bench-rocketmq", topic.sinkConfig()},
 		{"bench-mariadb", dst.sinkConfig()},
 	}
 	ack := func(c string) float64 { return w.metric("ferry_sink_task_sink_record_ack_total", c) }
-	for _, s := range sinks {
-		w.createConnector(s.name, merge(src.sourceConfig(), s.conf, map[string]string{"offset.flush.interval.ms": "200"}))
-	}
-	for _, s := range sinks {
-		w.waitFor(s.name, 30*time.Second, "snapshot committed", func() bool {
-			key, _ := w.snapshotKey(s.name)
-			return key == 1
-		})
-		if code, body := w.do("PUT", "/connectors/"+s.name+"/pause", nil); code != http.StatusAccepted {
-			t.Fatalf("pause: HTTP %d %s", code, body)
-		}
-	}
-	for _, s := range sinks {
-		w.waitFor(s.name, 30*time.Second, "paused", func() bool {
-			_, tasks := w.connectorState(s.name)
-			return len(tasks) == 1 && strings.HasPrefix(tasks[0], "PAUSED")
-		})
-	}
+	pauseAfterSnapshot(t, w, src, sinks)
 	binlogFrom := src.binlogPos()
 	start := time.Now()
-	half := rows / 2
-	for from := 1; from <= half; from += 10000 {
-		to := min(from+9999, half)
-		src.exec(fmt.Sprintf("INSERT INTO bench SELECT seq, CONCAT('name-', seq), seq * 7, seq / 100, '2026-01-01' + INTERVAL seq SECOND FROM seq_%d_to_%d", from, to))
-	}
-	for from := 1; from <= half; from += 10000 {
-		src.exec("UPDATE bench SET n = n + 1, name = CONCAT(name, '+') WHERE id BETWEEN ? AND ?", from, min(from+9999, half))
-	}
-	changes := 2 * half
+	changes := writeBenchLoad(src, rows)
+	half := changes / 2 // the rows in the table
 	t.Logf("load: %d changes written in %s", changes, time.Since(start).Round(time.Millisecond))
 	rawRate := rawBinlogRate(t, binlogFrom, changes)
 	t.Logf("BENCH raw go-mysql read of the same %d changes (the ceiling): %.0f rows/s", changes, rawRate)
@@ -117,10 +90,7 @@ func TestCDCThroughput(t *testing.T) {
 	dst2 := newCDCDB(t, "bdst2")
 	dst2.exec(ddl)
 	dst2.exec("CREATE TABLE warm (id INT PRIMARY KEY)")
-	for _, s := range []struct {
-		name string
-		conf map[string]string
-	}{{"snap-drop", map[string]string{"sink": "drop"}}, {"snap-mariadb", dst2.sinkConfig()}} {
+	for _, s := range []benchSink{{"snap-drop", map[string]string{"sink": "drop"}}, {"snap-mariadb", dst2.sinkConfig()}} {
 		la := loadavg()
 		start := time.Now()
 		w.createConnector(s.name, merge(src.sourceConfig(), s.conf))
@@ -249,4 +219,52 @@ func TestCDCLatency(t *testing.T) {
 	q := func(p float64) float64 { return lats[int(p*float64(len(lats)-1))] }
 	t.Logf("BENCH latency MariaDB → RocketMQ: %d rows at %d rows/s target (%.0f achieved, %d late INSERTs): p50 %.0f ms, p99 %.0f ms, max %.0f ms (load avg %s before, %s after)",
 		len(lats), rate, float64(id)/wrote.Seconds(), behind, q(0.5), q(0.99), lats[len(lats)-1], la, loadavg())
+}
+
+// benchSink is one connector of a CDC benchmark: its name and the sink
+// part of its config.
+type benchSink struct {
+	name string
+	conf map[string]string
+}
+
+// pauseAfterSnapshot creates a connector per sink capturing src, waits
+// until each committed the position of its one-row snapshot (a source
+// that never committed would snapshot again on resume instead of
+// streaming the load), and pauses them all, so that the load written next
+// is streamed when each is resumed alone.
+func pauseAfterSnapshot(t *testing.T, w *proc, src *cdcDB, sinks []benchSink) {
+	t.Helper()
+	for _, s := range sinks {
+		w.createConnector(s.name, merge(src.sourceConfig(), s.conf, map[string]string{"offset.flush.interval.ms": "200"}))
+	}
+	for _, s := range sinks {
+		w.waitFor(s.name, 30*time.Second, "snapshot committed", func() bool {
+			key, _ := w.snapshotKey(s.name)
+			return key == 1
+		})
+		if code, body := w.do("PUT", "/connectors/"+s.name+"/pause", nil); code != http.StatusAccepted {
+			t.Fatalf("pause: HTTP %d %s", code, body)
+		}
+	}
+	for _, s := range sinks {
+		w.waitFor(s.name, 30*time.Second, "paused", func() bool {
+			_, tasks := w.connectorState(s.name)
+			return len(tasks) == 1 && strings.HasPrefix(tasks[0], "PAUSED")
+		})
+	}
+}
+
+// writeBenchLoad writes rows/2 inserts and then rows/2 updates into the
+// bench table, in 10,000-row statements, and returns the changes written.
+func writeBenchLoad(src *cdcDB, rows int) int {
+	half := rows / 2
+	for from := 1; from <= half; from += 10000 {
+		to := min(from+9999, half)
+		src.exec(fmt.Sprintf("INSERT INTO bench SELECT seq, CONCAT('name-', seq), seq * 7, seq / 100, '2026-01-01' + INTERVAL seq SECOND FROM seq_%d_to_%d", from, to))
+	}
+	for from := 1; from <= half; from += 10000 {
+		src.exec("UPDATE bench SET n = n + 1, name = CONCAT(name, '+') WHERE id BETWEEN ? AND ?", from, min(from+9999, half))
+	}
+	return 2 * half
 }

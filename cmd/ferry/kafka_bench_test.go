@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -232,43 +231,15 @@ func TestCDCToKafkaThroughput(t *testing.T) {
 	rmq := newRMQTopic(t, "ferry-cdc-kbench", 8)
 	w := startWorker(t, filepath.Join(t.TempDir(), "data"), freeAddr(t))
 	pid := w.cmd.Process.Pid
-	sinks := []struct {
-		name string
-		conf map[string]string
-	}{
+	sinks := []benchSink{
 		{"cdc-drop", map[string]string{"sink": "drop"}},
 		{"cdc-kafka", topic.sinkConfig()},
 		{"cdc-rocketmq", rmq.sinkConfig()},
 	}
 	ack := func(c string) float64 { return w.metric("ferry_sink_task_sink_record_ack_total", c) }
-	for _, s := range sinks {
-		w.createConnector(s.name, merge(src.sourceConfig(), s.conf, map[string]string{"offset.flush.interval.ms": "200"}))
-	}
-	for _, s := range sinks {
-		w.waitFor(s.name, 30*time.Second, "snapshot committed", func() bool {
-			key, _ := w.snapshotKey(s.name)
-			return key == 1
-		})
-		if code, body := w.do("PUT", "/connectors/"+s.name+"/pause", nil); code != http.StatusAccepted {
-			t.Fatalf("pause: HTTP %d %s", code, body)
-		}
-	}
-	for _, s := range sinks {
-		w.waitFor(s.name, 30*time.Second, "paused", func() bool {
-			_, tasks := w.connectorState(s.name)
-			return len(tasks) == 1 && strings.HasPrefix(tasks[0], "PAUSED")
-		})
-	}
+	pauseAfterSnapshot(t, w, src, sinks)
 	binlogFrom := src.binlogPos()
-	half := rows / 2
-	for from := 1; from <= half; from += 10000 {
-		to := min(from+9999, half)
-		src.exec(fmt.Sprintf("INSERT INTO bench SELECT seq, CONCAT('name-', seq), seq * 7, seq / 100, '2026-01-01' + INTERVAL seq SECOND FROM seq_%d_to_%d", from, to))
-	}
-	for from := 1; from <= half; from += 10000 {
-		src.exec("UPDATE bench SET n = n + 1, name = CONCAT(name, '+') WHERE id BETWEEN ? AND ?", from, min(from+9999, half))
-	}
-	changes := 2 * half
+	changes := writeBenchLoad(src, rows)
 	la := loadavg()
 	cpu0 := selfCPU()
 	rawRate := rawBinlogRate(t, binlogFrom, changes)
