@@ -51,7 +51,7 @@ test: build
 	$(TESTBED) up
 	set -a; source .testbed/env; set +a; \
 	$(GO) test -race -count=1 -timeout 25m -skip '$(RESTART_TESTS)' $(PKGS) && \
-	$(GO) test -race -count=1 -timeout 10m -p 1 -run '$(RESTART_TESTS)' ./internal/testbed ./offset/rocketmq ./cmd/ferry && \
+	$(GO) test -race -count=1 -timeout 10m -p 1 -run '$(RESTART_TESTS)' ./internal/testbed ./state/rocketmq ./cmd/ferry && \
 	$(GO) test -count=1 -run 'TestConsumerLibrary' ./internal/emulator/sls/ && \
 	$(MAKE) test-deploy && \
 	FERRY_CHAOS=1 FERRY_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -timeout 20m -run '^TestChaos$$' -v ./cmd/ferry 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test\.go:'; rc=$${PIPESTATUS[0]}; \
@@ -86,7 +86,7 @@ lint: ## formatting, vet, the layout rule and staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 bench: ## hot-path benchmarks; figures go to docs/benchmarks.md
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./runtime ./offset ./connectors/... ./api/... ./transform/... ./worker/cluster ./internal/bench
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./runtime ./state ./connectors/... ./api/... ./transform/... ./worker/cluster ./internal/bench
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -144,8 +144,12 @@ type TaskConfig struct {
 	// resolved.
 	Config Config
 	// Committed holds, for a source, the last committed position of every
-	// partition this task owns: the offset store's, overridden by the
-	// sink's where the sink is a PositionStore. Empty on first start.
+	// partition of the whole connector, not only of the partitions this
+	// task will own: tasks may be re-planned (a partition moves to another
+	// task) and a source decides ownership itself, so each task gets the
+	// connector's full map and reads the entries it owns. Where the sink is
+	// a PositionStore its answer overrides the offset store's entry for
+	// each partition it names. Empty on first start; nil for sinks.
 	Committed map[string]Position
 	// Logger is scoped to the task; plugins log through it.
 	Logger *slog.Logger

@@ -28,7 +28,7 @@ type NamedTransform struct {
 	Transform api.Transform
 }
 
-// Committer durably stores a task's positions. offset.Store satisfies it
+// Committer durably stores a task's positions. state.Store satisfies it
 // through a small adapter in package worker; tests pass a func.
 type Committer interface {
 	Commit(offsets map[string]api.Position) error

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/state"
 )
 
 // journal records plugin calls in the order the task makes them.
@@ -303,7 +303,7 @@ func TestSinkPositionsCommit(t *testing.T) {
 		err     error
 		wantErr error
 	}{
-		{"fenced: a newer run owns the offsets", api.Fatal(offset.ErrFenced), offset.ErrFenced},
+		{"fenced: a newer run owns the offsets", api.Fatal(state.ErrFenced), state.ErrFenced},
 		{"transient: the task runs on", errors.New("store unavailable"), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

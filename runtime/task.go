@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // Task runs one source → transforms → sink pipeline. See the package
@@ -37,7 +37,7 @@ type Task struct {
 	// mu guards the watermark and the in-flight budget. It is never held
 	// while calling a plugin or the committer.
 	mu            sync.Mutex
-	wm            *offset.Watermark
+	wm            *Watermark
 	inflightRecs  int
 	inflightBytes int64
 	space         chan struct{} // signalled (non-blocking) when budget frees
@@ -64,7 +64,7 @@ type lagReporter struct{ api.LagReporter }
 
 // recMeta is the engine's bookkeeping for one record in flight.
 type recMeta struct {
-	mark offset.Mark
+	mark Mark
 	size int64
 }
 
@@ -94,7 +94,7 @@ func New(cfg Config) (*Task, error) {
 	t := &Task{
 		cfg:   cfg,
 		log:   cfg.Logger.With("connector", cfg.Connector, "task", cfg.Task),
-		wm:    offset.NewWatermark(),
+		wm:    NewWatermark(),
 		space: make(chan struct{}, 1),
 		clock: realClock,
 	}
@@ -315,7 +315,7 @@ func (t *Task) buildSource(ctx context.Context) (api.Source, error) {
 		committed, moved = mergePositions(t.cfg.Committed, stored)
 		if len(moved) > 0 {
 			t.log.Info("source resumes from positions stored by the sink", "partitions", slices.Sorted(maps.Keys(moved)))
-			if err := t.storeOffsets(moved); errors.Is(err, offset.ErrFenced) {
+			if err := t.storeOffsets(moved); errors.Is(err, state.ErrFenced) {
 				return nil, fmt.Errorf("offset commit: %w", err)
 			} else if err != nil {
 				t.log.Warn("cannot commit the sink's positions; the offset store lags until the partitions move", "err", err)
@@ -831,7 +831,7 @@ func (t *Task) commit(save bool) error {
 		return nil
 	}
 	if err := t.storeOffsets(c.Offsets); err != nil {
-		if errors.Is(err, offset.ErrFenced) {
+		if errors.Is(err, state.ErrFenced) {
 			return fmt.Errorf("offset commit: %w", err)
 		}
 		t.log.Warn("offset commit failed; will retry", "err", err)

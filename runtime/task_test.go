@@ -13,8 +13,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/state"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -321,12 +321,12 @@ func TestHardStopAbandonsAStuckSink(t *testing.T) {
 
 func TestFencedCommitStopsTheTask(t *testing.T) {
 	t.Parallel()
-	com := &memCommitter{err: fmt.Errorf("commit: %w", offset.ErrFenced)}
+	com := &memCommitter{err: fmt.Errorf("commit: %w", state.ErrFenced)}
 	_, err := run(t, runtime.Config{
 		Source: &countSource{n: 1 << 40, batch: 10, endless: true}, Sink: &memSink{}, Committer: com,
 		CommitInterval: 10 * time.Millisecond,
 	})
-	if !errors.Is(err, offset.ErrFenced) {
+	if !errors.Is(err, state.ErrFenced) {
 		t.Fatalf("err = %v, want ErrFenced", err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -40,7 +40,7 @@ func TestConfigSizesAreBounded(t *testing.T) {
 		"buffer.max.records":                "2147483648",
 		"buffer.max.bytes":                  "1",
 	} {
-		_, err := w.CreateConnector(context.Background(), "big", with(baseConfig("big"), key, val), offset.TargetRunning)
+		_, err := w.CreateConnector(context.Background(), "big", with(baseConfig("big"), key, val), state.TargetRunning)
 		var ve *api.ValidationError
 		if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != key {
 			t.Errorf("%s=%s: got %v, want one field error on %s", key, val, err, key)
@@ -55,14 +55,14 @@ func TestConfigSizesAreBounded(t *testing.T) {
 		{"buffer.max.bytes", "1099511627776"},
 		{"errors.retry.max.attempts", "100000000000000000000"},
 	} {
-		_, err := w.CreateConnector(context.Background(), "mix", with(baseConfig("mix"), kv...), offset.TargetRunning)
+		_, err := w.CreateConnector(context.Background(), "mix", with(baseConfig("mix"), kv...), state.TargetRunning)
 		var ve *api.ValidationError
 		if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != kv[0] {
 			t.Errorf("%v: got %v, want one field error on %s", kv, err, kv[0])
 		}
 	}
 	// -1 is Kafka Connect's "forever", -2 is nothing.
-	if _, err := w.CreateConnector(context.Background(), "neg", with(baseConfig("neg"), "errors.retry.timeout", "-2"), offset.TargetStopped); err == nil ||
+	if _, err := w.CreateConnector(context.Background(), "neg", with(baseConfig("neg"), "errors.retry.timeout", "-2"), state.TargetStopped); err == nil ||
 		!strings.Contains(err.Error(), "must be -1 (retry until the task stops), 0 (no retries)") {
 		t.Errorf("errors.retry.timeout=-2: %v", err)
 	}
@@ -77,12 +77,12 @@ func TestConfigSizesAreBounded(t *testing.T) {
 // bad one FAILED with the reason, and runs the good one.
 func TestUnrunnableConnectorsNeverStopTheWorker(t *testing.T) {
 	t.Parallel()
-	store := offset.NewMemory()
+	store := state.NewMemory()
 	ctx := context.Background()
-	for _, c := range []offset.Connector{
-		{Name: "huge", Config: with(baseConfig("huge"), "tasks.max", "100000000"), Target: offset.TargetRunning},
-		{Name: "panics", Config: with(baseConfig("panics"), "source", "panicplan"), Target: offset.TargetRunning},
-		{Name: "good", Config: baseConfig("good"), Target: offset.TargetRunning},
+	for _, c := range []state.Connector{
+		{Name: "huge", Config: with(baseConfig("huge"), "tasks.max", "100000000"), Target: state.TargetRunning},
+		{Name: "panics", Config: with(baseConfig("panics"), "source", "panicplan"), Target: state.TargetRunning},
+		{Name: "good", Config: baseConfig("good"), Target: state.TargetRunning},
 	} {
 		if _, err := store.PutConnector(ctx, c); err != nil {
 			t.Fatal(err)
@@ -92,7 +92,7 @@ func TestUnrunnableConnectorsNeverStopTheWorker(t *testing.T) {
 	for name, want := range map[string]string{"huge": "tasks.max: must be between 1 and 1024", "panics": `source "panicplan" panicked while planning tasks: planner bug`} {
 		eventually(t, name+" FAILED", func() bool {
 			st, err := w.ConnectorStatus(ctx, name)
-			return err == nil && st.Connector.State == string(offset.StateFailed) && strings.Contains(st.Connector.Trace, want)
+			return err == nil && st.Connector.State == string(state.StateFailed) && strings.Contains(st.Connector.Trace, want)
 		})
 	}
 	eventually(t, "good writes", func() bool { return len(w.fakes.records("good-out")) > 10 })
@@ -103,20 +103,20 @@ func TestUnrunnableConnectorsNeverStopTheWorker(t *testing.T) {
 // delete the one that brought it down.
 func TestStartStopped(t *testing.T) {
 	t.Parallel()
-	store := offset.NewMemory()
+	store := state.NewMemory()
 	ctx := context.Background()
-	if _, err := store.PutConnector(ctx, offset.Connector{Name: "a", Config: baseConfig("a"), Target: offset.TargetRunning}); err != nil {
+	if _, err := store.PutConnector(ctx, state.Connector{Name: "a", Config: baseConfig("a"), Target: state.TargetRunning}); err != nil {
 		t.Fatal(err)
 	}
 	w := startHerd(t, nil, store, func(c *worker.Config) { c.StartStopped = true })
 	eventually(t, "a STOPPED", func() bool {
 		st, err := w.ConnectorStatus(ctx, "a")
-		return err == nil && st.Connector.State == string(offset.StateStopped)
+		return err == nil && st.Connector.State == string(state.StateStopped)
 	})
 	if n := len(w.fakes.records("a-out")); n != 0 {
 		t.Fatalf("a stopped connector wrote %d records", n)
 	}
-	if c, _ := store.Connector(ctx, "a"); c.Target != offset.TargetRunning {
+	if c, _ := store.Connector(ctx, "a"); c.Target != state.TargetRunning {
 		t.Fatalf("stored target became %s", c.Target)
 	}
 	if err := w.DeleteConnector(ctx, "a"); err != nil {
@@ -137,13 +137,13 @@ func TestConnectorNameRules(t *testing.T) {
 		" lead":                  "whitespace",
 		"tab\there":              "control characters",
 	} {
-		_, err := w.CreateConnector(context.Background(), name, with(baseConfig(name), "name", name), offset.TargetStopped)
+		_, err := w.CreateConnector(context.Background(), name, with(baseConfig(name), "name", name), state.TargetStopped)
 		var ve *api.ValidationError
 		if !errors.As(err, &ve) || ve.Fields[0].Field != "name" || !strings.Contains(ve.Fields[0].Message, want) {
 			t.Errorf("name %q: got %v, want a field error on name: %s", name, err, want)
 		}
 	}
-	if _, err := w.CreateConnector(context.Background(), "orders-cdc.v2 (eu)", with(baseConfig("ok"), "name", "orders-cdc.v2 (eu)"), offset.TargetStopped); err != nil {
+	if _, err := w.CreateConnector(context.Background(), "orders-cdc.v2 (eu)", with(baseConfig("ok"), "name", "orders-cdc.v2 (eu)"), state.TargetStopped); err != nil {
 		t.Fatalf("a plain name was refused: %v", err)
 	}
 }
@@ -162,7 +162,7 @@ func TestUnknownKeysAreRefused(t *testing.T) {
 		"transforms.t.vlaue":         "unknown configuration key; did you mean transforms.t.value?",
 	} {
 		cfg := with(baseConfig("typo"), key, "x", "transforms", "t", "transforms.t.type", "tag", "transforms.t.value", "v")
-		_, err := w.CreateConnector(context.Background(), "typo", cfg, offset.TargetStopped)
+		_, err := w.CreateConnector(context.Background(), "typo", cfg, state.TargetStopped)
 		var ve *api.ValidationError
 		if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != key || ve.Fields[0].Message != want {
 			t.Errorf("%s: got %v, want %q", key, err, want)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // Controller is everything the REST API (and so the CLI) can ask of a
@@ -35,7 +35,7 @@ type Controller interface {
 	// CreateConnector validates and stores a new connector and starts it
 	// in the initial state (RUNNING when empty). ErrExists if the name is
 	// taken.
-	CreateConnector(ctx context.Context, name string, config map[string]string, initial offset.TargetState) (ConnectorInfo, error)
+	CreateConnector(ctx context.Context, name string, config map[string]string, initial state.TargetState) (ConnectorInfo, error)
 	// PutConnectorConfig creates or replaces; created reports which.
 	PutConnectorConfig(ctx context.Context, name string, config map[string]string) (info ConnectorInfo, created bool, err error)
 	// PatchConnectorConfig merges patch into the existing config; a nil
@@ -54,7 +54,7 @@ type Controller interface {
 	RestartConnector(ctx context.Context, name string, includeTasks, onlyFailed bool) (ConnectorStateInfo, error)
 	RestartTask(ctx context.Context, name string, task int) error
 	// SetTargetState pauses, resumes or stops a connector.
-	SetTargetState(ctx context.Context, name string, target offset.TargetState) error
+	SetTargetState(ctx context.Context, name string, target state.TargetState) error
 
 	Offsets(ctx context.Context, name string) (ConnectorOffsets, error)
 	// AlterOffsets and ResetOffsets require the connector to be STOPPED
@@ -193,9 +193,9 @@ type TaskStateInfo struct {
 const HealthRetrying = "retrying"
 
 // taskStateOf is the REST view of one task's stored status.
-func taskStateOf(st offset.Status) TaskStateInfo {
+func taskStateOf(st state.Status) TaskStateInfo {
 	out := TaskStateInfo{ID: st.Task, State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace}
-	if !st.RetryingSince.IsZero() && st.State == offset.StateRunning {
+	if !st.RetryingSince.IsZero() && st.State == state.StateRunning {
 		since := st.RetryingSince.UTC()
 		out.Health, out.Since, out.LastError = HealthRetrying, &since, st.Trace
 	}

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker/cluster"
 )
 
@@ -102,7 +102,7 @@ type ownedTask struct {
 type taskKey struct {
 	revision int64
 	epoch    int64
-	target   offset.TargetState
+	target   state.TargetState
 	restarts int64
 	count    int
 	config   string // the task's config, canonical JSON
@@ -355,8 +355,8 @@ func (d *Distributed) claimConnectorStatuses(ctx context.Context) bool {
 			return false
 		}
 		for _, st := range sts {
-			if st.Task == offset.ConnectorTask && st.WorkerID != d.cfg.WorkerID {
-				d.eng.putStatus(def.Name, offset.ConnectorTask, st.State, st.Trace, d.eng.gen.next())
+			if st.Task == state.ConnectorTask && st.WorkerID != d.cfg.WorkerID {
+				d.eng.putStatus(def.Name, state.ConnectorTask, st.State, st.Trace, d.eng.gen.next())
 			}
 		}
 	}
@@ -490,14 +490,14 @@ func hasQuorum(prev cluster.Assignment, live []cluster.Worker, members []cluster
 	for _, w := range live {
 		isLive[w.ID] = true
 	}
-	state := map[string]cluster.MemberState{}
+	memberState := map[string]cluster.MemberState{}
 	for _, m := range members {
-		state[m.Name] = m.State
+		memberState[m.Name] = m.State
 	}
 	var voters []string
 	seen := 0
 	for id := range prev.Workers {
-		st, known := state[id]
+		st, known := memberState[id]
 		if !known || st == cluster.StateLeft {
 			continue
 		}
@@ -516,15 +516,15 @@ func hasQuorum(prev cluster.Assignment, live []cluster.Worker, members []cluster
 // Plan or tasks.max copies), publishes the set and records the connector's
 // own status. A connector that does not validate or plan is FAILED with no
 // tasks; a STOPPED one has none.
-func (d *Distributed) publishPlan(ctx context.Context, def offset.Connector, old taskSet, ver int64) (taskSet, error) {
+func (d *Distributed) publishPlan(ctx context.Context, def state.Connector, old taskSet, ver int64) (taskSet, error) {
 	ts := taskSet{Revision: def.Revision, Target: def.Target, Epoch: old.Epoch, Requests: old.Requests}
 	c := &connState{def: def, v: d.eng.cfg.validate(def.Config)}
-	state := offset.StateRunning
+	want := state.StateRunning
 	switch {
 	case c.v.err() != nil:
 		ts.Failed = "invalid configuration: " + newScrubber(c.v.literalSecrets(def.Config)).scrub(c.v.err().Error())
-	case def.Target == offset.TargetStopped:
-		state = offset.StateStopped
+	case def.Target == state.TargetStopped:
+		want = state.StateStopped
 	default:
 		raws, err := d.eng.plan(c)
 		if err != nil {
@@ -533,18 +533,18 @@ func (d *Distributed) publishPlan(ctx context.Context, def offset.Connector, old
 		}
 		ts.Configs = raws
 		ts.Restarts = make([]int64, len(raws))
-		if def.Target == offset.TargetPaused {
-			state = offset.StatePaused
+		if def.Target == state.TargetPaused {
+			want = state.StatePaused
 		}
 	}
 	if ts.Failed != "" {
-		state = offset.StateFailed
+		want = state.StateFailed
 	}
 	if _, err := d.putTaskSet(ctx, def.Name, ver, ts); err != nil {
 		return taskSet{}, err
 	}
-	d.eng.putStatus(def.Name, offset.ConnectorTask, state, ts.Failed, d.eng.gen.next())
-	d.log.Info("task configs published", "connector", def.Name, "revision", def.Revision, "tasks", len(ts.Configs), "state", state)
+	d.eng.putStatus(def.Name, state.ConnectorTask, want, ts.Failed, d.eng.gen.next())
+	d.log.Info("task configs published", "connector", def.Name, "revision", def.Revision, "tasks", len(ts.Configs), "state", want)
 	return ts, nil
 }
 
@@ -569,7 +569,7 @@ func (d *Distributed) applyAssignment(ctx context.Context, members []cluster.Mem
 	}
 	type want struct {
 		key taskKey
-		def offset.Connector
+		def state.Connector
 		raw map[string]string
 	}
 	wants := map[cluster.TaskID]want{}
@@ -625,7 +625,7 @@ func (d *Distributed) applyAssignment(ctx context.Context, members []cluster.Mem
 		w := wants[id]
 		c := &connState{def: w.def, v: d.eng.cfg.validate(w.def.Config)}
 		var waited time.Duration
-		if w.key.target != offset.TargetPaused {
+		if w.key.target != state.TargetPaused {
 			var wait bool
 			if waited, wait = d.awaitHandOver(ctx, id, c, live); wait {
 				continue
@@ -635,8 +635,8 @@ func (d *Distributed) applyAssignment(ctx context.Context, members []cluster.Mem
 		slot := &taskSlot{conn: id.Connector, index: id.Task, count: w.key.count, raw: w.raw, fixedGen: max(a.Generation, 1)}
 		slot.gen.Store(slot.fixedGen)
 		o := &ownedTask{key: w.key, conn: c}
-		if w.key.target == offset.TargetPaused {
-			d.eng.putStatus(id.Connector, id.Task, offset.StatePaused, "", slot.fixedGen)
+		if w.key.target == state.TargetPaused {
+			d.eng.putStatus(id.Connector, id.Task, state.StatePaused, "", slot.fixedGen)
 		} else {
 			o.slot = slot
 			d.eng.launch(context.Background(), c, slot)
@@ -735,7 +735,7 @@ func (d *Distributed) previousOwner(ctx context.Context, id cluster.TaskID, live
 		if st.Task != id.Task || st.WorkerID == d.cfg.WorkerID || !live[st.WorkerID] {
 			continue
 		}
-		if st.State == offset.StateRunning || st.State == offset.StateRestarting {
+		if st.State == state.StateRunning || st.State == state.StateRestarting {
 			return st.WorkerID
 		}
 	}
@@ -769,7 +769,7 @@ func (d *Distributed) stopOwned(ctx context.Context, stop []*ownedTask) {
 		}
 		if idx >= 0 {
 			if _, err := d.st.Connector(ctx, name); err == nil {
-				d.eng.putStatus(name, idx, offset.StateUnassigned, "", gen)
+				d.eng.putStatus(name, idx, state.StateUnassigned, "", gen)
 			}
 			d.log.Info("task stopped", "connector", name, "task", idx, "generation", gen)
 		}

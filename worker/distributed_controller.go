@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker/cluster"
 )
 
@@ -74,7 +74,7 @@ func (d *Distributed) ConnectorInfo(ctx context.Context, name string) (Connector
 	return d.info(ctx, def), nil
 }
 
-func (d *Distributed) info(ctx context.Context, def offset.Connector) ConnectorInfo {
+func (d *Distributed) info(ctx context.Context, def state.Connector) ConnectorInfo {
 	v := d.eng.cfg.validate(def.Config)
 	out := ConnectorInfo{Name: def.Name, Config: v.redact(def.Config), Tasks: []TaskID{}, Type: connectorType}
 	ts, _, err := readTaskSet(ctx, d.st, def.Name)
@@ -129,13 +129,13 @@ func (d *Distributed) ConnectorStatus(ctx context.Context, name string) (Connect
 	}
 	out := ConnectorStateInfo{
 		Name:      name,
-		Connector: StateInfo{State: string(offset.StateUnassigned)},
+		Connector: StateInfo{State: string(state.StateUnassigned)},
 		Tasks:     []TaskStateInfo{},
 		Type:      connectorType,
 	}
 	for _, st := range sts {
 		switch {
-		case st.Task == offset.ConnectorTask:
+		case st.Task == state.ConnectorTask:
 			out.Connector = StateInfo{State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace}
 		case st.Task < n:
 			ts := taskStateOf(st)
@@ -145,7 +145,7 @@ func (d *Distributed) ConnectorStatus(ctx context.Context, name string) (Connect
 	}
 	for i := range n {
 		if !slices.ContainsFunc(out.Tasks, func(t TaskStateInfo) bool { return t.ID == i }) {
-			out.Tasks = append(out.Tasks, TaskStateInfo{ID: i, State: string(offset.StateUnassigned)})
+			out.Tasks = append(out.Tasks, TaskStateInfo{ID: i, State: string(state.StateUnassigned)})
 		}
 	}
 	slices.SortFunc(out.Tasks, func(a, b TaskStateInfo) int { return a.ID - b.ID })
@@ -161,7 +161,7 @@ func (d *Distributed) TaskStatus(ctx context.Context, name string, task int) (Ta
 // CreateConnector implements Controller. A replayed create (an earlier
 // attempt reached a leader whose answer was lost) that finds the very
 // connector it asked for succeeds: that attempt created it.
-func (d *Distributed) CreateConnector(ctx context.Context, name string, config map[string]string, initial offset.TargetState) (ConnectorInfo, error) {
+func (d *Distributed) CreateConnector(ctx context.Context, name string, config map[string]string, initial state.TargetState) (ConnectorInfo, error) {
 	var out ConnectorInfo
 	err := d.onLeader(ctx, func(ctx context.Context) error {
 		_, err := d.eng.CreateConnector(ctx, name, config, initial)
@@ -187,13 +187,13 @@ func (d *Distributed) CreateConnector(ctx context.Context, name string, config m
 
 // sameConnector reports whether the stored connector name has exactly
 // config (with its name key) and the initial target state.
-func (d *Distributed) sameConnector(ctx context.Context, name string, config map[string]string, initial offset.TargetState) bool {
+func (d *Distributed) sameConnector(ctx context.Context, name string, config map[string]string, initial state.TargetState) bool {
 	want, err := withName(name, config)
 	if err != nil {
 		return false
 	}
 	def, err := d.st.Connector(ctx, name)
-	return err == nil && maps.Equal(def.Config, want) && def.Target == cmp.Or(initial, offset.TargetRunning)
+	return err == nil && maps.Equal(def.Config, want) && def.Target == cmp.Or(initial, state.TargetRunning)
 }
 
 // PutConnectorConfig implements Controller. It is idempotent: a replay
@@ -260,8 +260,8 @@ func (d *Distributed) DeleteConnector(ctx context.Context, name string) error {
 
 // SetTargetState implements Controller. Setting the state it already has
 // changes nothing, so a replay is harmless.
-func (d *Distributed) SetTargetState(ctx context.Context, name string, target offset.TargetState) error {
-	verb := map[offset.TargetState]string{offset.TargetRunning: "resume", offset.TargetPaused: "pause", offset.TargetStopped: "stop"}[target]
+func (d *Distributed) SetTargetState(ctx context.Context, name string, target state.TargetState) error {
+	verb := map[state.TargetState]string{state.TargetRunning: "resume", state.TargetPaused: "pause", state.TargetStopped: "stop"}[target]
 	if verb == "" {
 		return checkTarget(target)
 	}
@@ -307,7 +307,7 @@ func (d *Distributed) restartConnector(ctx context.Context, name string, include
 		return err
 	}
 	for _, st := range sts {
-		failed[st.Task] = st.State == offset.StateFailed
+		failed[st.Task] = st.State == state.StateFailed
 	}
 	err = d.updateTaskSet(ctx, name, func(ts *taskSet) bool {
 		if ts.Failed != "" {
@@ -315,7 +315,7 @@ func (d *Distributed) restartConnector(ctx context.Context, name string, include
 			ts.Revision = -1 // planned again by the leader's next pass
 			return true
 		}
-		if !includeTasks || def.Target != offset.TargetRunning {
+		if !includeTasks || def.Target != state.TargetRunning {
 			return false
 		}
 		changed := false
@@ -359,7 +359,7 @@ func (d *Distributed) restartTask(ctx context.Context, name string, task int) er
 			found = false
 			return false
 		}
-		if def.Target != offset.TargetRunning {
+		if def.Target != state.TargetRunning {
 			return false
 		}
 		for len(ts.Restarts) <= task {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker/cluster"
 )
 
@@ -68,13 +68,13 @@ func TestHasQuorum(t *testing.T) {
 }
 
 // statusStore is the part of a ClusterStore the hand-over reads, the
-// statuses of an offset.Memory; nothing else is called here.
+// statuses of an state.Memory; nothing else is called here.
 type statusStore struct {
 	ClusterStore
-	mem offset.Store
+	mem state.Store
 }
 
-func (s statusStore) Statuses(ctx context.Context, conn string) ([]offset.Status, error) {
+func (s statusStore) Statuses(ctx context.Context, conn string) ([]state.Status, error) {
 	return s.mem.Statuses(ctx, conn)
 }
 
@@ -86,25 +86,25 @@ func TestAwaitHandOver(t *testing.T) {
 	tests := []struct {
 		name    string
 		worker  string // writer of the task's status
-		state   offset.State
+		state   state.State
 		waiting time.Duration // how long the task has waited already; 0: first look
 		want    bool
 	}{
-		{"running on a live worker", "b", offset.StateRunning, 0, true},
-		{"restarting on a live worker", "b", offset.StateRestarting, 0, true},
-		{"still running, within the bound", "b", offset.StateRunning, 3 * time.Second, true},
-		{"still running, bound passed", "b", offset.StateRunning, handOverMargin + time.Second, false},
-		{"stopped by the live worker", "b", offset.StateUnassigned, 0, false},
-		{"failed on the live worker", "b", offset.StateFailed, 0, false},
-		{"running on a departed worker", "gone", offset.StateRunning, 0, false},
-		{"running here", "a", offset.StateRunning, 0, false},
+		{"running on a live worker", "b", state.StateRunning, 0, true},
+		{"restarting on a live worker", "b", state.StateRestarting, 0, true},
+		{"still running, within the bound", "b", state.StateRunning, 3 * time.Second, true},
+		{"still running, bound passed", "b", state.StateRunning, handOverMargin + time.Second, false},
+		{"stopped by the live worker", "b", state.StateUnassigned, 0, false},
+		{"failed on the live worker", "b", state.StateFailed, 0, false},
+		{"running on a departed worker", "gone", state.StateRunning, 0, false},
+		{"running here", "a", state.StateRunning, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			mem := offset.NewMemory()
-			if err := mem.PutStatus(ctx, offset.Status{Connector: "c", Task: 1, State: tt.state, WorkerID: tt.worker, Generation: 3}); err != nil {
+			mem := state.NewMemory()
+			if err := mem.PutStatus(ctx, state.Status{Connector: "c", Task: 1, State: tt.state, WorkerID: tt.worker, Generation: 3}); err != nil {
 				t.Fatal(err)
 			}
 			d := &Distributed{cfg: DistributedConfig{Config: Config{WorkerID: "a"}}, st: statusStore{mem: mem},

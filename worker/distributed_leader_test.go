@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 	"github.com/ferryhq/ferry/worker/cluster"
 )
@@ -238,28 +238,28 @@ func postConnector(t *testing.T, url, name string, config map[string]string) (in
 
 // laggingStore is a replica that has not read the connectors in hidden
 // yet; its own next register write (applied in order after them) catches
-// it up, as offset/rocketmq's config topic does.
+// it up, as state/rocketmq's config topic does.
 type laggingStore struct {
 	*memCluster
 	mu     sync.Mutex
 	hidden map[string]bool
 }
 
-func (l *laggingStore) Connector(ctx context.Context, name string) (offset.Connector, error) {
+func (l *laggingStore) Connector(ctx context.Context, name string) (state.Connector, error) {
 	l.mu.Lock()
 	hide := l.hidden[name]
 	l.mu.Unlock()
 	if hide {
-		return offset.Connector{}, fmt.Errorf("connector %q: %w", name, offset.ErrNotFound)
+		return state.Connector{}, fmt.Errorf("connector %q: %w", name, state.ErrNotFound)
 	}
 	return l.memCluster.Connector(ctx, name)
 }
 
-func (l *laggingStore) Connectors(ctx context.Context) ([]offset.Connector, error) {
+func (l *laggingStore) Connectors(ctx context.Context) ([]state.Connector, error) {
 	all, err := l.memCluster.Connectors(ctx)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.DeleteFunc(all, func(c offset.Connector) bool { return l.hidden[c.Name] }), err
+	return slices.DeleteFunc(all, func(c state.Connector) bool { return l.hidden[c.Name] }), err
 }
 
 func (l *laggingStore) PutRegister(ctx context.Context, key string, expect int64, value []byte) (int64, error) {
@@ -286,7 +286,7 @@ func TestReplayCatchesUp(t *testing.T) {
 	})
 	time.Sleep(200 * time.Millisecond) // its first passes are over: it writes nothing more on its own
 	// The old leader's create, applied but not yet read by this replica.
-	def, err := lag.memCluster.PutConnector(ctx, offset.Connector{Name: "lost", Config: baseConfig("lost"), Target: offset.TargetRunning})
+	def, err := lag.memCluster.PutConnector(ctx, state.Connector{Name: "lost", Config: baseConfig("lost"), Target: state.TargetRunning})
 	if err != nil {
 		t.Fatal(err)
 	}

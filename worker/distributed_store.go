@@ -6,18 +6,18 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker/cluster"
 )
 
 // ClusterStore is the replicated store a Distributed worker needs: an
-// offset.Store every worker of the cluster sees alike, plus
+// state.Store every worker of the cluster sees alike, plus
 // compare-and-set registers ordered with the connector definitions (the
 // leader publishes task configs and assignments in them) and a wake-up
-// feed of changes written by any worker. offset/rocketmq provides one
+// feed of changes written by any worker. state/rocketmq provides one
 // (cmd/ferry adapts it).
 type ClusterStore interface {
-	offset.Store
+	state.Store
 	// PutRegister sets key to value when its version is still expect (0:
 	// never written) and returns the new version; otherwise it returns an
 	// error wrapping ErrRegisterConflict. Of two writers expecting the
@@ -53,8 +53,8 @@ const (
 type taskSet struct {
 	// Revision is the connector revision the set was planned from; 0 is a
 	// tombstone (the connector was deleted).
-	Revision int64              `json:"revision"`
-	Target   offset.TargetState `json:"target"`
+	Revision int64             `json:"revision"`
+	Target   state.TargetState `json:"target"`
 	// Configs holds each task's full config, secret references unresolved.
 	Configs []map[string]string `json:"configs"`
 	// Failed is the connector-level failure (invalid config, planning);

@@ -15,17 +15,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 	"github.com/ferryhq/ferry/worker/cluster"
 )
 
-// memCluster is an in-process ClusterStore: one offset.Memory shared by
+// memCluster is an in-process ClusterStore: one state.Memory shared by
 // every worker (replication is trivially instant) plus registers with the
-// same compare-and-set rule as offset/rocketmq, and wake-ups on every
+// same compare-and-set rule as state/rocketmq, and wake-ups on every
 // config change.
 type memCluster struct {
-	offset.Store
+	state.Store
 	mu   sync.Mutex
 	regs map[string]reg
 	next int64
@@ -38,7 +38,7 @@ type reg struct {
 }
 
 func newMemCluster() *memCluster {
-	return &memCluster{Store: offset.NewMemory(), regs: map[string]reg{}, subs: map[chan struct{}]struct{}{}}
+	return &memCluster{Store: state.NewMemory(), regs: map[string]reg{}, subs: map[chan struct{}]struct{}{}}
 }
 
 func (m *memCluster) notify() {
@@ -52,7 +52,7 @@ func (m *memCluster) notify() {
 	}
 }
 
-func (m *memCluster) PutConnector(ctx context.Context, c offset.Connector) (offset.Connector, error) {
+func (m *memCluster) PutConnector(ctx context.Context, c state.Connector) (state.Connector, error) {
 	out, err := m.Store.PutConnector(ctx, c)
 	m.notify()
 	return out, err
@@ -64,7 +64,7 @@ func (m *memCluster) DeleteConnector(ctx context.Context, name string) error {
 	return err
 }
 
-// FenceRun does nothing: offset.Memory does not know which worker
+// FenceRun does nothing: state.Memory does not know which worker
 // committed a partition, so in process the generation fence alone
 // guards offsets (replication is instant, so a cut-off worker's commit
 // lands only before the new owner's first).
@@ -354,7 +354,7 @@ func TestDistributedInProcess(t *testing.T) {
 	// owners hold, then run, the tasks again.
 	for _, n := range nodes {
 		ctx := context.Background()
-		if err := n.w.SetTargetState(ctx, "c1", offset.TargetPaused); err != nil {
+		if err := n.w.SetTargetState(ctx, "c1", state.TargetPaused); err != nil {
 			t.Fatalf("pause through %s: %v", n.id, err)
 		}
 		eventually(t, "c1 paused", func() bool {
@@ -362,7 +362,7 @@ func TestDistributedInProcess(t *testing.T) {
 			return err == nil && st.Connector.State == "PAUSED" && len(st.Tasks) == 2 &&
 				st.Tasks[0].State == "PAUSED" && st.Tasks[1].State == "PAUSED"
 		})
-		if err := n.w.SetTargetState(ctx, "c1", offset.TargetRunning); err != nil {
+		if err := n.w.SetTargetState(ctx, "c1", state.TargetRunning); err != nil {
 			t.Fatalf("resume through %s: %v", n.id, err)
 		}
 		eventually(t, "c1 running", func() bool {

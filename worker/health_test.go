@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -19,7 +19,7 @@ func TestRetryingTaskSaysSo(t *testing.T) {
 	fakes.setOpenFailures(1<<30, false)
 	w := startHerd(t, fakes, nil, func(c *worker.Config) { c.Restart.Disabled = true })
 	ctx := context.Background()
-	if _, err := w.CreateConnector(ctx, "down", with(baseConfig("down"), "errors.retry.timeout", "-1", "errors.retry.delay.max.ms", "50"), offset.TargetRunning); err != nil {
+	if _, err := w.CreateConnector(ctx, "down", with(baseConfig("down"), "errors.retry.timeout", "-1", "errors.retry.delay.max.ms", "50"), state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	var ts worker.TaskStateInfo
@@ -39,7 +39,7 @@ func TestRetryingTaskSaysSo(t *testing.T) {
 
 	// A bounded retry time: retrying first, FAILED when it is up.
 	fakes.setOpenFailures(1<<30, false)
-	if _, err := w.CreateConnector(ctx, "bounded", with(baseConfig("bounded"), "errors.retry.timeout", "300ms", "errors.retry.delay.max.ms", "20"), offset.TargetRunning); err != nil {
+	if _, err := w.CreateConnector(ctx, "bounded", with(baseConfig("bounded"), "errors.retry.timeout", "300ms", "errors.retry.delay.max.ms", "20"), state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "bounded FAILED after its retry time", func() bool {
@@ -47,7 +47,7 @@ func TestRetryingTaskSaysSo(t *testing.T) {
 		return ts.State == "FAILED" && strings.Contains(ts.Trace, "retries exhausted") && ts.Health == ""
 	})
 	// errors.retry.timeout=0: Kafka Connect's "no retries".
-	if _, err := w.CreateConnector(ctx, "noretry", with(baseConfig("noretry"), "errors.retry.timeout", "0"), offset.TargetRunning); err != nil {
+	if _, err := w.CreateConnector(ctx, "noretry", with(baseConfig("noretry"), "errors.retry.timeout", "0"), state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "noretry FAILED at once", func() bool {

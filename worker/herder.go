@@ -7,7 +7,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // connectorType is the Type of every Ferry connector: a pipeline led by a
@@ -67,9 +67,9 @@ func (s *Standalone) Connectors(ctx context.Context) ([]string, error) {
 }
 
 // CreateConnector implements Controller.
-func (s *Standalone) CreateConnector(ctx context.Context, name string, config map[string]string, initial offset.TargetState) (ConnectorInfo, error) {
+func (s *Standalone) CreateConnector(ctx context.Context, name string, config map[string]string, initial state.TargetState) (ConnectorInfo, error) {
 	if initial == "" {
-		initial = offset.TargetRunning
+		initial = state.TargetRunning
 	}
 	if err := checkTarget(initial); err != nil {
 		return ConnectorInfo{}, err
@@ -85,10 +85,10 @@ func (s *Standalone) CreateConnector(ctx context.Context, name string, config ma
 	}
 	if _, err := s.cfg.Store.Connector(ctx, name); err == nil {
 		return ConnectorInfo{}, fmt.Errorf("connector %q: %w", name, ErrExists)
-	} else if !errors.Is(err, offset.ErrNotFound) {
+	} else if !errors.Is(err, state.ErrNotFound) {
 		return ConnectorInfo{}, err
 	}
-	def, err := s.cfg.Store.PutConnector(ctx, offset.Connector{Name: name, Config: config, Target: initial})
+	def, err := s.cfg.Store.PutConnector(ctx, state.Connector{Name: name, Config: config, Target: initial})
 	if err != nil {
 		return ConnectorInfo{}, err
 	}
@@ -143,7 +143,7 @@ func (s *Standalone) PatchConnectorConfig(ctx context.Context, name string, patc
 // RUNNING, when absent) and applies it. The caller holds opMu.
 func (s *Standalone) replaceConfig(ctx context.Context, name string, config map[string]string) (ConnectorInfo, bool, error) {
 	old, err := s.cfg.Store.Connector(ctx, name)
-	created := errors.Is(err, offset.ErrNotFound)
+	created := errors.Is(err, state.ErrNotFound)
 	if err != nil && !created {
 		return ConnectorInfo{}, false, err
 	}
@@ -152,9 +152,9 @@ func (s *Standalone) replaceConfig(ctx context.Context, name string, config map[
 	}
 	target := old.Target
 	if created {
-		target = offset.TargetRunning
+		target = state.TargetRunning
 	}
-	def, err := s.cfg.Store.PutConnector(ctx, offset.Connector{Name: name, Config: config, Target: target, Created: old.Created})
+	def, err := s.cfg.Store.PutConnector(ctx, state.Connector{Name: name, Config: config, Target: target, Created: old.Created})
 	if err != nil {
 		return ConnectorInfo{}, false, err
 	}
@@ -174,7 +174,7 @@ func (s *Standalone) DeleteConnector(ctx context.Context, name string) error {
 	}
 	s.stopConnector(name)
 	if err := s.cfg.Store.DeleteConnector(ctx, name); err != nil {
-		if errors.Is(err, offset.ErrNotFound) {
+		if errors.Is(err, state.ErrNotFound) {
 			return fmt.Errorf("connector %q: %w", name, ErrNotFound)
 		}
 		return err
@@ -214,7 +214,7 @@ func (s *Standalone) ConnectorStatus(ctx context.Context, name string) (Connecto
 	}
 	out := ConnectorStateInfo{
 		Name:      name,
-		Connector: StateInfo{State: string(offset.StateUnassigned), WorkerID: s.cfg.WorkerID},
+		Connector: StateInfo{State: string(state.StateUnassigned), WorkerID: s.cfg.WorkerID},
 		Tasks:     []TaskStateInfo{},
 		Type:      connectorType,
 	}
@@ -228,7 +228,7 @@ func (s *Standalone) ConnectorStatus(ctx context.Context, name string) (Connecto
 	s.mu.Unlock()
 	for _, st := range sts {
 		switch {
-		case st.Task == offset.ConnectorTask:
+		case st.Task == state.ConnectorTask:
 			out.Connector = StateInfo{State: string(st.State), WorkerID: st.WorkerID, Trace: st.Trace}
 		case n < 0 || st.Task < n:
 			ts := taskStateOf(st)
@@ -239,7 +239,7 @@ func (s *Standalone) ConnectorStatus(ctx context.Context, name string) (Connecto
 	// A task without a status yet (just planned) is UNASSIGNED.
 	for i := range max(n, 0) {
 		if !slices.ContainsFunc(out.Tasks, func(t TaskStateInfo) bool { return t.ID == i }) {
-			out.Tasks = append(out.Tasks, TaskStateInfo{ID: i, State: string(offset.StateUnassigned), WorkerID: s.cfg.WorkerID})
+			out.Tasks = append(out.Tasks, TaskStateInfo{ID: i, State: string(state.StateUnassigned), WorkerID: s.cfg.WorkerID})
 		}
 	}
 	slices.SortFunc(out.Tasks, func(a, b TaskStateInfo) int { return a.ID - b.ID })
@@ -305,7 +305,7 @@ func (s *Standalone) RestartConnector(ctx context.Context, name string, includeT
 	case !running || !ok:
 	case c.failed != "":
 		s.apply(def)
-	case includeTasks && def.Target == offset.TargetRunning:
+	case includeTasks && def.Target == state.TargetRunning:
 		failed := map[int]bool{}
 		if onlyFailed {
 			sts, err := s.cfg.Store.Statuses(ctx, name)
@@ -314,7 +314,7 @@ func (s *Standalone) RestartConnector(ctx context.Context, name string, includeT
 				return ConnectorStateInfo{}, err
 			}
 			for _, st := range sts {
-				failed[st.Task] = st.State == offset.StateFailed
+				failed[st.Task] = st.State == state.StateFailed
 			}
 		}
 		for _, t := range c.tasks {
@@ -346,7 +346,7 @@ func (s *Standalone) RestartTask(ctx context.Context, name string, task int) err
 	if task < 0 || task >= len(c.tasks) {
 		return fmt.Errorf("task %s/%d: %w", name, task, ErrNotFound)
 	}
-	if def.Target == offset.TargetRunning && c.failed == "" {
+	if def.Target == state.TargetRunning && c.failed == "" {
 		s.restartSlot(c, c.tasks[task])
 	}
 	return nil
@@ -354,7 +354,7 @@ func (s *Standalone) RestartTask(ctx context.Context, name string, task int) err
 
 // SetTargetState implements Controller. PAUSED and STOPPED both stop the
 // tasks softly (offsets committed); STOPPED also drops their configs.
-func (s *Standalone) SetTargetState(ctx context.Context, name string, target offset.TargetState) error {
+func (s *Standalone) SetTargetState(ctx context.Context, name string, target state.TargetState) error {
 	if err := checkTarget(target); err != nil {
 		return err
 	}
@@ -379,7 +379,7 @@ func (s *Standalone) SetTargetState(ctx context.Context, name string, target off
 // apply makes the running connector match def: it stops the current
 // incarnation and starts def's. The caller holds opMu. Before Run and
 // after it returned it does nothing: Run loads what the store holds.
-func (s *Standalone) apply(def offset.Connector) {
+func (s *Standalone) apply(def state.Connector) {
 	s.mu.Lock()
 	running := s.running
 	s.mu.Unlock()
@@ -403,9 +403,9 @@ func (s *Standalone) stopConnector(name string) {
 }
 
 // connector reads a definition, mapping the store's ErrNotFound to ours.
-func (s *Standalone) connector(ctx context.Context, name string) (offset.Connector, error) {
+func (s *Standalone) connector(ctx context.Context, name string) (state.Connector, error) {
 	def, err := s.cfg.Store.Connector(ctx, name)
-	if errors.Is(err, offset.ErrNotFound) {
+	if errors.Is(err, state.ErrNotFound) {
 		return def, fmt.Errorf("connector %q: %w", name, ErrNotFound)
 	}
 	return def, err
@@ -413,7 +413,7 @@ func (s *Standalone) connector(ctx context.Context, name string) (offset.Connect
 
 // info renders a definition with secrets redacted and the tasks of its
 // current incarnation.
-func (s *Standalone) info(def offset.Connector) ConnectorInfo {
+func (s *Standalone) info(def state.Connector) ConnectorInfo {
 	v := s.cfg.validate(def.Config)
 	out := ConnectorInfo{Name: def.Name, Config: v.redact(def.Config), Tasks: []TaskID{}, Type: connectorType}
 	s.mu.Lock()
@@ -448,9 +448,9 @@ func withName(name string, config map[string]string) (map[string]string, error) 
 	return out, nil
 }
 
-func checkTarget(t offset.TargetState) error {
+func checkTarget(t state.TargetState) error {
 	switch t {
-	case offset.TargetRunning, offset.TargetPaused, offset.TargetStopped:
+	case state.TargetRunning, state.TargetPaused, state.TargetStopped:
 		return nil
 	}
 	return fmt.Errorf("%w: target state must be RUNNING, PAUSED or STOPPED, got %q", ErrBadRequest, t)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -242,19 +242,19 @@ func (l *herdLog) String() string {
 // herdStore records every status written, to see transitions a poll
 // could miss.
 type herdStore struct {
-	offset.Store
+	state.Store
 	mu       sync.Mutex
-	statuses []offset.Status
+	statuses []state.Status
 }
 
-func (s *herdStore) PutStatus(ctx context.Context, st offset.Status) error {
+func (s *herdStore) PutStatus(ctx context.Context, st state.Status) error {
 	s.mu.Lock()
 	s.statuses = append(s.statuses, st)
 	s.mu.Unlock()
 	return s.Store.PutStatus(ctx, st)
 }
 
-func (s *herdStore) sawState(conn string, task int, state offset.State) bool {
+func (s *herdStore) sawState(conn string, task int, state state.State) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, st := range s.statuses {
@@ -278,13 +278,13 @@ type herdOption func(*worker.Config)
 
 // startHerd starts a worker over store (a fresh memory store when nil)
 // and stops it at the end of the test.
-func startHerd(t *testing.T, fakes *herdFakes, store offset.Store, opts ...herdOption) *herdWorker {
+func startHerd(t *testing.T, fakes *herdFakes, store state.Store, opts ...herdOption) *herdWorker {
 	t.Helper()
 	if fakes == nil {
 		fakes = newHerdFakes()
 	}
 	if store == nil {
-		store = offset.NewMemory()
+		store = state.NewMemory()
 	}
 	hs := &herdStore{Store: store}
 	logs := &herdLog{}

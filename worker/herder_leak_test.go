@@ -6,7 +6,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // TestStopLeavesNoGoroutines is deliberately not parallel: goleak sees
@@ -20,7 +20,7 @@ func TestStopLeavesNoGoroutines(t *testing.T) {
 	if _, err := w.CreateConnector(ctx, "a", with(baseConfig("a"), "tasks.max", "3"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.CreateConnector(ctx, "p", baseConfig("p"), offset.TargetPaused); err != nil {
+	if _, err := w.CreateConnector(ctx, "p", baseConfig("p"), state.TargetPaused); err != nil {
 		t.Fatal(err)
 	}
 	w.waitStates(t, "a", "RUNNING", "RUNNING", "RUNNING", "RUNNING")
@@ -32,6 +32,6 @@ func TestStopLeavesNoGoroutines(t *testing.T) {
 	if _, err := w.CreateConnector(ctx, "f", baseConfig("f"), ""); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a restart wait", func() bool { return w.store.sawState("f", 0, offset.StateRestarting) })
+	eventually(t, "a restart wait", func() bool { return w.store.sawState("f", 0, state.StateRestarting) })
 	w.stop()
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -40,7 +40,7 @@ func TestTaskStatusShowsLag(t *testing.T) {
 		},
 		Sinks: []api.SinkPlugin{{Name: "drop", New: func(api.TaskConfig) (api.Sink, error) { return lagDropSink{}, nil }}},
 	}
-	w, err := worker.New(worker.Config{WorkerID: "w", Store: offset.NewMemory(), Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	w, err := worker.New(worker.Config{WorkerID: "w", Store: state.NewMemory(), Registry: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestTaskStatusShowsLag(t *testing.T) {
 	go func() { done <- w.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	for _, name := range []string{"lagging", "plain"} {
-		if _, err := w.CreateConnector(ctx, name, map[string]string{"source": name, "sink": "drop"}, offset.TargetRunning); err != nil {
+		if _, err := w.CreateConnector(ctx, name, map[string]string{"source": name, "sink": "drop"}, state.TargetRunning); err != nil {
 			t.Fatal(err)
 		}
 	}

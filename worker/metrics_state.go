@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // StatusSource is what the state metrics read at each scrape: every
@@ -23,9 +23,9 @@ type StatusSource interface {
 // state, 1 for the current one, so that an alert can say
 // ferry_task_state{state="FAILED"} == 1 and the series stays while the
 // task stays FAILED (the runtime's per-task series end with the task).
-var metricStates = []offset.State{
-	offset.StateRunning, offset.StatePaused, offset.StateStopped, offset.StateRestarting,
-	offset.StateFailed, offset.StateFinished, offset.StateUnassigned,
+var metricStates = []state.State{
+	state.StateRunning, state.StatePaused, state.StateStopped, state.StateRestarting,
+	state.StateFailed, state.StateFinished, state.StateUnassigned,
 }
 
 var (
@@ -88,14 +88,14 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	conns, tasks := map[offset.State]int{}, map[offset.State]int{}
+	conns, tasks := map[state.State]int{}, map[state.State]int{}
 	for _, name := range names {
 		st, err := c.src.ConnectorStatus(ctx, name)
 		if err != nil {
 			continue
 		}
 		if st.Connector.WorkerID == self {
-			conns[offset.State(st.Connector.State)]++
+			conns[state.State(st.Connector.State)]++
 			for _, s := range metricStates {
 				ch <- prometheus.MustNewConstMetric(connectorStateDesc, prometheus.GaugeValue, is(string(s) == st.Connector.State), name, string(s))
 			}
@@ -104,7 +104,7 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 			if t.WorkerID != self {
 				continue
 			}
-			tasks[offset.State(t.State)]++
+			tasks[state.State(t.State)]++
 			id := strconv.Itoa(t.ID)
 			for _, s := range metricStates {
 				ch <- prometheus.MustNewConstMetric(taskStateDesc, prometheus.GaugeValue, is(string(s) == t.State), name, id, string(s))

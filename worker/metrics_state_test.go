@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -21,12 +21,12 @@ func TestStateMetrics(t *testing.T) {
 	w := startHerd(t, fakes, nil, func(c *worker.Config) { c.Restart.Disabled = true })
 	ctx := context.Background()
 	fakes.setOpenFailures(1, true)
-	if _, err := w.CreateConnector(ctx, "broken", baseConfig("broken"), offset.TargetRunning); err != nil {
+	if _, err := w.CreateConnector(ctx, "broken", baseConfig("broken"), state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	w.waitStates(t, "broken", "RUNNING", "FAILED")
 	fakes.setOpenFailures(1<<30, false)
-	if _, err := w.CreateConnector(ctx, "down", with(baseConfig("down"), "errors.retry.timeout", "-1", "errors.retry.delay.max.ms", "50"), offset.TargetRunning); err != nil {
+	if _, err := w.CreateConnector(ctx, "down", with(baseConfig("down"), "errors.retry.timeout", "-1", "errors.retry.delay.max.ms", "50"), state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "down retrying", func() bool {

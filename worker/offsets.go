@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // Keys of ConnectorOffsets entries (see its doc).
@@ -54,7 +54,7 @@ func (s *Standalone) changeOffsets(ctx context.Context, name string, m map[strin
 	if err != nil {
 		return err
 	}
-	if def.Target != offset.TargetStopped {
+	if def.Target != state.TargetStopped {
 		return fmt.Errorf("connector %q is %s: %w", name, def.Target, ErrNotStopped)
 	}
 	if err := s.cfg.Store.AlterOffsets(ctx, name, m); err != nil {

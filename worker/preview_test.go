@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -148,7 +148,7 @@ func (g previewGuard) Close() error {
 // Run: it creates nothing.
 func newPreviewWorker(t testing.TB) *worker.Standalone {
 	t.Helper()
-	w, err := worker.New(worker.Config{WorkerID: "preview", Store: offset.NewMemory(), Registry: previewRegistry()})
+	w, err := worker.New(worker.Config{WorkerID: "preview", Store: state.NewMemory(), Registry: previewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // createRequest is the body of POST /connectors (Kafka Connect's
@@ -115,10 +115,10 @@ func (s *Server) createConnectorFlat(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.create(c, c.Param("name"), config, offset.TargetRunning)
+	s.create(c, c.Param("name"), config, state.TargetRunning)
 }
 
-func (s *Server) create(c *gin.Context, name string, config map[string]string, initial offset.TargetState) {
+func (s *Server) create(c *gin.Context, name string, config map[string]string, initial state.TargetState) {
 	if err := checkName(name, config); err != nil {
 		s.writeError(c, err)
 		return
@@ -151,14 +151,14 @@ func checkName(name string, config map[string]string) error {
 	return nil
 }
 
-func parseInitialState(v string) (offset.TargetState, error) {
+func parseInitialState(v string) (state.TargetState, error) {
 	switch strings.ToUpper(strings.TrimSpace(v)) {
-	case "", string(offset.TargetRunning):
-		return offset.TargetRunning, nil
-	case string(offset.TargetPaused):
-		return offset.TargetPaused, nil
-	case string(offset.TargetStopped):
-		return offset.TargetStopped, nil
+	case "", string(state.TargetRunning):
+		return state.TargetRunning, nil
+	case string(state.TargetPaused):
+		return state.TargetPaused, nil
+	case string(state.TargetStopped):
+		return state.TargetStopped, nil
 	default:
 		return "", badRequest("initial_state must be RUNNING, PAUSED or STOPPED, got %q", v)
 	}
@@ -348,21 +348,21 @@ func queryBool(c *gin.Context, name string, def bool) (bool, error) {
 
 // pauseConnector answers PUT /connectors/{name}/pause with 202.
 func (s *Server) pauseConnector(c *gin.Context) {
-	s.setTarget(c, offset.TargetPaused, http.StatusAccepted)
+	s.setTarget(c, state.TargetPaused, http.StatusAccepted)
 }
 
 // resumeConnector answers PUT /connectors/{name}/resume with 202.
 func (s *Server) resumeConnector(c *gin.Context) {
-	s.setTarget(c, offset.TargetRunning, http.StatusAccepted)
+	s.setTarget(c, state.TargetRunning, http.StatusAccepted)
 }
 
 // stopConnector answers PUT (Kafka Connect) and POST (RocketMQ Connect)
 // /connectors/{name}/stop with 204.
 func (s *Server) stopConnector(c *gin.Context) {
-	s.setTarget(c, offset.TargetStopped, http.StatusNoContent)
+	s.setTarget(c, state.TargetStopped, http.StatusNoContent)
 }
 
-func (s *Server) setTarget(c *gin.Context, target offset.TargetState, status int) {
+func (s *Server) setTarget(c *gin.Context, target state.TargetState, status int) {
 	if err := s.cfg.Controller.SetTargetState(c.Request.Context(), c.Param("name"), target); err != nil {
 		s.writeError(c, err)
 		return

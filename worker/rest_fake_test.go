@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -30,7 +30,7 @@ type restFake struct {
 
 type restFakeConnector struct {
 	config  map[string]string
-	target  offset.TargetState
+	target  state.TargetState
 	offsets []worker.PartitionOffset
 }
 
@@ -144,7 +144,7 @@ func (f *restFake) Connectors(ctx context.Context) ([]string, error) {
 
 func (f *restFake) infoLocked(name string, c *restFakeConnector) worker.ConnectorInfo {
 	tasks := []worker.TaskID{}
-	if c.target != offset.TargetStopped {
+	if c.target != state.TargetStopped {
 		tasks = append(tasks, worker.TaskID{Connector: name, Task: 0})
 	}
 	return worker.ConnectorInfo{Name: name, Config: restRedact(c.config), Tasks: tasks, Type: "source"}
@@ -158,7 +158,7 @@ func (f *restFake) lookup(name string) (*restFakeConnector, error) {
 	return c, nil
 }
 
-func (f *restFake) CreateConnector(ctx context.Context, name string, config map[string]string, initial offset.TargetState) (worker.ConnectorInfo, error) {
+func (f *restFake) CreateConnector(ctx context.Context, name string, config map[string]string, initial state.TargetState) (worker.ConnectorInfo, error) {
 	if name == "rebalancing" {
 		return worker.ConnectorInfo{}, worker.ErrRebalancing
 	}
@@ -183,7 +183,7 @@ func (f *restFake) PutConnectorConfig(ctx context.Context, name string, config m
 	}
 	c, ok := f.connectors[name]
 	if !ok {
-		c = &restFakeConnector{target: offset.TargetRunning}
+		c = &restFakeConnector{target: state.TargetRunning}
 		f.connectors[name] = c
 	}
 	c.config = config
@@ -258,7 +258,7 @@ func (f *restFake) ConnectorStatus(ctx context.Context, name string) (worker.Con
 		Tasks:     []worker.TaskStateInfo{},
 		Type:      "source",
 	}
-	if c.target != offset.TargetStopped {
+	if c.target != state.TargetStopped {
 		st.Tasks = append(st.Tasks, worker.TaskStateInfo{ID: 0, State: string(c.target), WorkerID: restFakeWorker})
 	}
 	return st, nil
@@ -271,7 +271,7 @@ func (f *restFake) TaskConfigs(ctx context.Context, name string) ([]worker.TaskI
 	if err != nil {
 		return nil, err
 	}
-	if c.target == offset.TargetStopped {
+	if c.target == state.TargetStopped {
 		return nil, nil
 	}
 	return []worker.TaskInfo{{ID: worker.TaskID{Connector: name, Task: 0}, Config: restRedact(c.config)}}, nil
@@ -311,7 +311,7 @@ func (f *restFake) RestartTask(ctx context.Context, name string, task int) error
 	return err
 }
 
-func (f *restFake) SetTargetState(ctx context.Context, name string, target offset.TargetState) error {
+func (f *restFake) SetTargetState(ctx context.Context, name string, target state.TargetState) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, err := f.lookup(name)
@@ -337,7 +337,7 @@ func (f *restFake) stopped(name string) (*restFakeConnector, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.target != offset.TargetStopped {
+	if c.target != state.TargetStopped {
 		return nil, fmt.Errorf("connector %q is %s: %w", name, c.target, worker.ErrNotStopped)
 	}
 	return c, nil
@@ -394,7 +394,7 @@ var (
 func (f *restFake) PreviewTransforms(ctx context.Context, config map[string]string, events []api.Event) ([]worker.PreviewResult, error) {
 	f.mu.Lock()
 	if f.preview == nil {
-		w, err := worker.New(worker.Config{WorkerID: restFakeWorker, Store: offset.NewMemory(), Registry: previewRegistry()})
+		w, err := worker.New(worker.Config{WorkerID: restFakeWorker, Store: state.NewMemory(), Registry: previewRegistry()})
 		if err != nil {
 			f.mu.Unlock()
 			return nil, err

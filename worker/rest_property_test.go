@@ -27,7 +27,7 @@ import (
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/drop"
 	"github.com/ferryhq/ferry/connectors/generator"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/transform"
 	"github.com/ferryhq/ferry/transform/predicate"
 	"github.com/ferryhq/ferry/transform/smt"
@@ -291,7 +291,7 @@ func propStartWorker(t *testing.T) *propEnv {
 		PredicateWrap: predicate.Wrap,
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := worker.New(worker.Config{WorkerID: "prop", Store: offset.NewMemory(), Registry: reg, Logger: log,
+	w, err := worker.New(worker.Config{WorkerID: "prop", Store: state.NewMemory(), Registry: reg, Logger: log,
 		Restart: worker.RestartPolicy{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -314,7 +314,7 @@ func propStartWorker(t *testing.T) *propEnv {
 	if _, err := w.CreateConnector(ctx, propSteady, map[string]string{
 		"name": propSteady, "source": "generator", "source.rate": "200", "sink": "drop",
 		"offset.flush.interval.ms": "50",
-	}, offset.TargetRunning); err != nil {
+	}, state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
@@ -392,7 +392,7 @@ func mapsEqual(a, b map[string]string) bool {
 // and reads of it find a connector that runs, is paused or is stopped
 // (offsets may only change while stopped).
 func (e *propEnv) seedConnector(rng *rand.Rand) {
-	state := []offset.TargetState{offset.TargetRunning, offset.TargetPaused, offset.TargetStopped, offset.TargetStopped}[rng.IntN(4)]
+	state := []state.TargetState{state.TargetRunning, state.TargetPaused, state.TargetStopped, state.TargetStopped}[rng.IntN(4)]
 	_, _ = e.w.CreateConnector(context.Background(), propWriteNames[0], map[string]string{
 		"name": propWriteNames[0], "source": "generator", "source.rate": "20", "sink": "drop",
 	}, state)

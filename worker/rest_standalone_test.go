@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -73,7 +73,7 @@ func TestRESTOverStandalone(t *testing.T) {
 	}
 	var logs restSyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	w, err := worker.New(worker.Config{WorkerID: "rest-e2e", Store: offset.NewMemory(), Registry: reg, Logger: log})
+	w, err := worker.New(worker.Config{WorkerID: "rest-e2e", Store: state.NewMemory(), Registry: reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -35,7 +35,7 @@ func TestSecretReferencesOnlyWhereSecretsBelong(t *testing.T) {
 		{"undeclared key named like a secret", "source.api.key", "k", "unknown configuration key"},
 		{"undeclared password", "sink.client.sasl.password", "pw", "unknown configuration key"},
 	} {
-		_, err := w.CreateConnector(ctx, "refs", with(baseConfig("refs"), tc.key, tc.val), offset.TargetStopped)
+		_, err := w.CreateConnector(ctx, "refs", with(baseConfig("refs"), tc.key, tc.val), state.TargetStopped)
 		var ve *api.ValidationError
 		switch {
 		case tc.wantErr == "" && err != nil:
@@ -48,7 +48,7 @@ func TestSecretReferencesOnlyWhereSecretsBelong(t *testing.T) {
 
 	// A secret value mixing a reference with literal text is redacted
 	// whole: its literal part may be the secret.
-	if _, err := w.CreateConnector(ctx, "mixed", with(baseConfig("mixed"), "sink.token", "${env:HOME}Lit3ralTail"), offset.TargetStopped); err != nil {
+	if _, err := w.CreateConnector(ctx, "mixed", with(baseConfig("mixed"), "sink.token", "${env:HOME}Lit3ralTail"), state.TargetStopped); err != nil {
 		t.Fatal(err)
 	}
 	info, _ := w.ConnectorInfo(ctx, "mixed")
@@ -93,7 +93,7 @@ func TestSecretSourcesAllowList(t *testing.T) {
 		{"file outside", "sink.token", "${file:/etc/passwd:root}", false},
 		{"dot-dot out", "sink.token", "${file:" + secrets + "/../outside:k}", false},
 	} {
-		_, err := w.CreateConnector(ctx, "allow", with(baseConfig("allow"), tc.key, tc.val), offset.TargetStopped)
+		_, err := w.CreateConnector(ctx, "allow", with(baseConfig("allow"), tc.key, tc.val), state.TargetStopped)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err = %v, want ok=%v", tc.name, err, tc.ok)
 		}
@@ -104,7 +104,7 @@ func TestSecretSourcesAllowList(t *testing.T) {
 	}
 
 	// The ${dir:} value reaches the plugin.
-	if _, err := w.CreateConnector(ctx, "dirpw", with(baseConfig("dirpw"), "source.password", "${dir:"+secrets+":password}"), offset.TargetRunning); err != nil {
+	if _, err := w.CreateConnector(ctx, "dirpw", with(baseConfig("dirpw"), "source.password", "${dir:"+secrets+":password}"), state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	w.waitStates(t, "dirpw", "RUNNING", "RUNNING")
@@ -117,7 +117,7 @@ func TestSecretSourcesAllowList(t *testing.T) {
 
 	// A link inside the allowed directory that leads out is refused when
 	// the task starts.
-	if _, err := w.CreateConnector(ctx, "escape", with(baseConfig("escape"), "source.password", "${dir:"+secrets+":escape}"), offset.TargetRunning); err != nil {
+	if _, err := w.CreateConnector(ctx, "escape", with(baseConfig("escape"), "source.password", "${dir:"+secrets+":escape}"), state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	w.waitStates(t, "escape", "RUNNING", "FAILED")

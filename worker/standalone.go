@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/state"
 )
 
 // Config configures a standalone worker. Zero values of optional fields
@@ -25,7 +25,7 @@ type Config struct {
 	WorkerID string
 	// Store keeps connectors, offsets and status. Required; the worker does
 	// not close it.
-	Store offset.Store
+	Store state.Store
 	// Registry lists the plugins connectors may use.
 	Registry Registry
 	// Restart is the automatic restart policy for failed tasks.
@@ -265,7 +265,7 @@ func (s *Standalone) load(ctx context.Context) error {
 	}
 	for _, d := range defs {
 		if s.cfg.StartStopped {
-			d.Target = offset.TargetStopped
+			d.Target = state.TargetStopped
 		}
 		s.start(d)
 	}

@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
 func TestConfigValidate(t *testing.T) {
 	t.Parallel()
-	store := offset.NewMemory()
+	store := state.NewMemory()
 	tests := []struct {
 		name    string
 		cfg     worker.Config
@@ -290,7 +290,7 @@ func TestCreateRunsAndReportsStatus(t *testing.T) {
 		func() error { _, err := w.ConnectorStatus(ctx, "nope"); return err },
 		func() error { _, err := w.TaskConfigs(ctx, "nope"); return err },
 		func() error { return w.DeleteConnector(ctx, "nope") },
-		func() error { return w.SetTargetState(ctx, "nope", offset.TargetPaused) },
+		func() error { return w.SetTargetState(ctx, "nope", state.TargetPaused) },
 		func() error { _, err := w.Offsets(ctx, "nope"); return err },
 		func() error { return w.RestartTask(ctx, "nope", 0) },
 	} {
@@ -312,7 +312,7 @@ func TestPauseResumeStop(t *testing.T) {
 	// offsets check below needs something written.
 	eventually(t, "records before pause", func() bool { return len(w.fakes.records("life-out")) > 0 })
 
-	if err := w.SetTargetState(ctx, "life", offset.TargetPaused); err != nil {
+	if err := w.SetTargetState(ctx, "life", state.TargetPaused); err != nil {
 		t.Fatal(err)
 	}
 	w.waitStates(t, "life", "PAUSED", "PAUSED")
@@ -333,13 +333,13 @@ func TestPauseResumeStop(t *testing.T) {
 		t.Errorf("offsets after pause = %+v, want the last written position %s", o, lastPosition(w.fakes.records("life-out")))
 	}
 
-	if err := w.SetTargetState(ctx, "life", offset.TargetRunning); err != nil {
+	if err := w.SetTargetState(ctx, "life", state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	w.waitStates(t, "life", "RUNNING", "RUNNING")
 	eventually(t, "records after resume", func() bool { return len(w.fakes.records("life-out")) > n+10 })
 
-	if err := w.SetTargetState(ctx, "life", offset.TargetStopped); err != nil {
+	if err := w.SetTargetState(ctx, "life", state.TargetStopped); err != nil {
 		t.Fatal(err)
 	}
 	w.waitStates(t, "life", "STOPPED")
@@ -376,12 +376,12 @@ func TestCreateInInitialState(t *testing.T) {
 	w := startHerd(t, nil, nil)
 	ctx := context.Background()
 	for _, tc := range []struct {
-		target offset.TargetState
+		target state.TargetState
 		conn   string
 		tasks  []string
 	}{
-		{offset.TargetPaused, "PAUSED", []string{"PAUSED"}},
-		{offset.TargetStopped, "STOPPED", nil},
+		{state.TargetPaused, "PAUSED", []string{"PAUSED"}},
+		{state.TargetStopped, "STOPPED", nil},
 	} {
 		name := "init-" + strings.ToLower(string(tc.target))
 		if _, err := w.CreateConnector(ctx, name, baseConfig(name), tc.target); err != nil {
@@ -415,13 +415,13 @@ func TestOffsetsAlterOnlyWhenStopped(t *testing.T) {
 	if err := w.ResetOffsets(ctx, "offs"); !errors.Is(err, worker.ErrNotStopped) {
 		t.Fatalf("reset while running: %v, want ErrNotStopped", err)
 	}
-	if err := w.SetTargetState(ctx, "offs", offset.TargetPaused); err != nil {
+	if err := w.SetTargetState(ctx, "offs", state.TargetPaused); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.AlterOffsets(ctx, "offs", set); !errors.Is(err, worker.ErrNotStopped) {
 		t.Fatalf("alter while paused: %v, want ErrNotStopped", err)
 	}
-	if err := w.SetTargetState(ctx, "offs", offset.TargetStopped); err != nil {
+	if err := w.SetTargetState(ctx, "offs", state.TargetStopped); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.AlterOffsets(ctx, "offs", set); err != nil {
@@ -443,7 +443,7 @@ func TestOffsetsAlterOnlyWhenStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Resuming starts after the altered position.
-	if err := w.SetTargetState(ctx, "offs", offset.TargetRunning); err != nil {
+	if err := w.SetTargetState(ctx, "offs", state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "records after the altered offset", func() bool {
@@ -454,7 +454,7 @@ func TestOffsetsAlterOnlyWhenStopped(t *testing.T) {
 		}
 		return false
 	})
-	if err := w.SetTargetState(ctx, "offs", offset.TargetStopped); err != nil {
+	if err := w.SetTargetState(ctx, "offs", state.TargetStopped); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.ResetOffsets(ctx, "offs"); err != nil {
@@ -491,7 +491,7 @@ func TestFailedTaskRestartsWithBackoff(t *testing.T) {
 	}
 	w.waitStates(t, "flaky", "RUNNING", "RUNNING")
 	eventually(t, "records after recovery", func() bool { return len(fakes.records("flaky-out")) > 0 })
-	if !w.store.sawState("flaky", 0, offset.StateRestarting) {
+	if !w.store.sawState("flaky", 0, state.StateRestarting) {
 		t.Error("task never reported RESTARTING")
 	}
 	if !strings.Contains(w.log.String(), "upstream refused the connection") {
@@ -682,7 +682,7 @@ func TestPlannedTasks(t *testing.T) {
 
 func TestWorkerRestartResumes(t *testing.T) {
 	t.Parallel()
-	store := offset.NewMemory()
+	store := state.NewMemory()
 	fakes := newHerdFakes()
 	ctx := context.Background()
 
@@ -695,7 +695,7 @@ func TestWorkerRestartResumes(t *testing.T) {
 	if _, err := w1.CreateConnector(ctx, "again", baseConfig("again"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w1.CreateConnector(ctx, "held", baseConfig("held"), offset.TargetPaused); err != nil {
+	if _, err := w1.CreateConnector(ctx, "held", baseConfig("held"), state.TargetPaused); err != nil {
 		t.Fatal(err)
 	}
 	h1 := startHerdWith(t, w1, fakes)
@@ -856,9 +856,9 @@ func TestUnresolvableSecretFailsTask(t *testing.T) {
 func TestStoredConfigThatNoLongerValidatesFails(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store := offset.NewMemory()
+	store := state.NewMemory()
 	// Stored by a binary that had a plugin this one lacks.
-	if _, err := store.PutConnector(ctx, offset.Connector{Name: "old", Target: offset.TargetRunning,
+	if _, err := store.PutConnector(ctx, state.Connector{Name: "old", Target: state.TargetRunning,
 		Config: with(baseConfig("old"), "source", "gone", "sink.token", "tok-secret-1234")}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,15 +11,15 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/state"
 )
 
 // connState is the live part of a connector on this worker: the definition
 // it runs, its validated config and its task slots. Replaced, never
 // mutated, except for the slots' own atomics.
 type connState struct {
-	def   offset.Connector
+	def   state.Connector
 	v     *validation
 	tasks []*taskSlot // empty when STOPPED or FAILED
 	// failed is the connector-level failure (invalid config, planning);
@@ -57,7 +57,7 @@ type taskSlot struct {
 
 // start brings a connector to its target state. Its caller holds opMu and
 // has stopped the connector's previous incarnation.
-func (s *Standalone) start(def offset.Connector) {
+func (s *Standalone) start(def state.Connector) {
 	c := &connState{def: def, v: s.cfg.validate(def.Config)}
 	s.mu.Lock()
 	s.conns[def.Name] = c
@@ -68,8 +68,8 @@ func (s *Standalone) start(def offset.Connector) {
 		s.failConnector(c, "invalid configuration: "+newScrubber(c.v.literalSecrets(def.Config)).scrub(err.Error()))
 		return
 	}
-	if def.Target == offset.TargetStopped {
-		s.putStatus(def.Name, offset.ConnectorTask, offset.StateStopped, "", s.gen.next())
+	if def.Target == state.TargetStopped {
+		s.putStatus(def.Name, state.ConnectorTask, state.StateStopped, "", s.gen.next())
 		log.Info("connector stopped")
 		return
 	}
@@ -78,11 +78,11 @@ func (s *Standalone) start(def offset.Connector) {
 		s.failConnector(c, err.Error())
 		return
 	}
-	state := offset.StateRunning
-	if def.Target == offset.TargetPaused {
-		state = offset.StatePaused
+	want := state.StateRunning
+	if def.Target == state.TargetPaused {
+		want = state.StatePaused
 	}
-	s.putStatus(def.Name, offset.ConnectorTask, state, "", s.gen.next())
+	s.putStatus(def.Name, state.ConnectorTask, want, "", s.gen.next())
 
 	slots := make([]*taskSlot, len(taskRaws))
 	for i, raw := range taskRaws {
@@ -94,11 +94,11 @@ func (s *Standalone) start(def offset.Connector) {
 	base := s.baseCtx
 	s.mu.Unlock()
 	for _, t := range slots {
-		if def.Target == offset.TargetPaused {
-			s.putStatus(def.Name, t.index, offset.StatePaused, "", t.gen.Load())
+		if def.Target == state.TargetPaused {
+			s.putStatus(def.Name, t.index, state.StatePaused, "", t.gen.Load())
 			continue
 		}
-		s.putStatus(def.Name, t.index, offset.StateUnassigned, "", t.gen.Load())
+		s.putStatus(def.Name, t.index, state.StateUnassigned, "", t.gen.Load())
 		s.launch(base, c, t)
 	}
 	log.Info("connector started", "target", def.Target, "tasks", len(slots))
@@ -106,7 +106,7 @@ func (s *Standalone) start(def offset.Connector) {
 
 func (s *Standalone) failConnector(c *connState, trace string) {
 	c.failed = trace
-	s.putStatus(c.def.Name, offset.ConnectorTask, offset.StateFailed, trace, s.gen.next())
+	s.putStatus(c.def.Name, state.ConnectorTask, state.StateFailed, trace, s.gen.next())
 	s.log.Error("connector failed", "connector", c.def.Name, "err", trace)
 }
 
@@ -211,9 +211,9 @@ func (s *Standalone) stopSlots(slots []*taskSlot, stopTimeout time.Duration) {
 // Kafka Connect reports tasks of a departed worker.
 func (s *Standalone) markUnassigned(c *connState) {
 	for _, t := range c.tasks {
-		s.putStatus(c.def.Name, t.index, offset.StateUnassigned, "", t.gen.Load())
+		s.putStatus(c.def.Name, t.index, state.StateUnassigned, "", t.gen.Load())
 	}
-	s.putStatus(c.def.Name, offset.ConnectorTask, offset.StateUnassigned, "", s.gen.next())
+	s.putStatus(c.def.Name, state.ConnectorTask, state.StateUnassigned, "", s.gen.next())
 }
 
 // restartSlot stops one task and starts it again with a fresh series of
@@ -248,7 +248,7 @@ func (s *Standalone) supervise(ctx context.Context, c *connState, t *taskSlot) {
 		if err == nil {
 			// Run returns nil before ctx ends only when the source ended
 			// and everything was committed.
-			s.putStatus(t.conn, t.index, offset.StateFinished, "", gen)
+			s.putStatus(t.conn, t.index, state.StateFinished, "", gen)
 			log.Info("task finished: source reached its end")
 			return
 		}
@@ -257,13 +257,13 @@ func (s *Standalone) supervise(ctx context.Context, c *connState, t *taskSlot) {
 			attempt = 0 // it ran well for a while: a new failure series
 		}
 		if p.Disabled || api.IsFatal(err) || (p.MaxAttempts > 0 && attempt >= p.MaxAttempts) {
-			s.putStatus(t.conn, t.index, offset.StateFailed, trace, gen)
+			s.putStatus(t.conn, t.index, state.StateFailed, trace, gen)
 			log.Error("task failed", "err", trace, "restarts", attempt)
 			return
 		}
 		delay := backoff(p, attempt)
 		attempt++
-		s.putStatus(t.conn, t.index, offset.StateRestarting, trace, gen)
+		s.putStatus(t.conn, t.index, state.StateRestarting, trace, gen)
 		log.Warn("task failed; restarting", "err", trace, "in", delay, "attempt", attempt)
 		timer := time.NewTimer(delay)
 		select {
@@ -316,7 +316,7 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 	// warning racing the task's stop must not mark a stopped task running.
 	warn := func(msg string) {
 		if ctx.Err() == nil {
-			s.putStatus(t.conn, t.index, offset.StateRunning, "warning: "+msg, gen)
+			s.putStatus(t.conn, t.index, state.StateRunning, "warning: "+msg, gen)
 		}
 	}
 	tc := func(cfg api.Config, committed map[string]api.Position) api.TaskConfig {
@@ -357,7 +357,7 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 	// overwrites what the supervisor records after the run.
 	health := newHealthWatch(func(trace string, since time.Time) {
 		if ctx.Err() == nil {
-			s.putTaskStatus(offset.Status{Connector: t.conn, Task: t.index, State: offset.StateRunning, Trace: trace, RetryingSince: since, Generation: gen})
+			s.putTaskStatus(state.Status{Connector: t.conn, Task: t.index, State: state.StateRunning, Trace: trace, RetryingSince: since, Generation: gen})
 		}
 	}, sc.scrub)
 	defer health.stop()
@@ -368,7 +368,7 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cc.stopTimeout+5*time.Second)
 		defer cancel()
 		err := store.CommitOffsets(cctx, t.conn, gen, offs)
-		if errors.Is(err, offset.ErrFenced) {
+		if errors.Is(err, state.ErrFenced) {
 			return api.Fatal(err) // a newer run owns the offsets: stop
 		}
 		return err
@@ -403,12 +403,12 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 		return sc, api.Fatal(fmt.Errorf("task start: %w", err))
 	}
 	t.runner.Store(&runner)
-	s.putStatus(t.conn, t.index, offset.StateRunning, "", gen)
+	s.putStatus(t.conn, t.index, state.StateRunning, "", gen)
 	return sc, runner.Run(ctx)
 }
 
 // putTaskStatus records a task's status with its retry health.
-func (s *Standalone) putTaskStatus(st offset.Status) {
+func (s *Standalone) putTaskStatus(st state.Status) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st.WorkerID, st.Updated = s.cfg.WorkerID, time.Now()
@@ -452,6 +452,6 @@ func closeTransforms(chain []runtime.NamedTransform) {
 
 // putStatus records a status; a failure is logged, not returned: status
 // is an observation, and the task's work must not stop for it.
-func (s *Standalone) putStatus(conn string, task int, state offset.State, trace string, gen int64) {
-	s.putTaskStatus(offset.Status{Connector: conn, Task: task, State: state, Trace: trace, Generation: gen})
+func (s *Standalone) putStatus(conn string, task int, st state.State, trace string, gen int64) {
+	s.putTaskStatus(state.Status{Connector: conn, Task: task, State: st, Trace: trace, Generation: gen})
 }

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	ferryworker "github.com/ferryhq/ferry/worker"
 )
 
@@ -16,7 +16,7 @@ import (
 func TestAliyunSinksValidate(t *testing.T) {
 	t.Parallel()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := ferryworker.New(ferryworker.Config{WorkerID: "w", Store: offset.NewMemory(), Registry: registry(), Logger: quiet})
+	w, err := ferryworker.New(ferryworker.Config{WorkerID: "w", Store: state.NewMemory(), Registry: registry(), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

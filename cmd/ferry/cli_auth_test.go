@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/internal/client"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	ferryworker "github.com/ferryhq/ferry/worker"
 )
 
@@ -27,7 +27,7 @@ func TestCLIWithTokenOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := ferryworker.New(ferryworker.Config{WorkerID: "w", Store: offset.NewMemory(), Registry: registry(), Logger: quiet})
+	w, err := ferryworker.New(ferryworker.Config{WorkerID: "w", Store: state.NewMemory(), Registry: registry(), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	ferryworker "github.com/ferryhq/ferry/worker"
 )
 
@@ -21,7 +21,7 @@ import (
 func TestCLIAgainstStandalone(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	store, err := offset.OpenBolt(filepath.Join(dir, storeFile))
+	store, err := state.OpenBolt(filepath.Join(dir, storeFile))
 	if err != nil {
 		t.Fatal(err)
 	}

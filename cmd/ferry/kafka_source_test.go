@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	ferryworker "github.com/ferryhq/ferry/worker"
 )
 
@@ -16,7 +16,7 @@ import (
 // REST API answers 400 with it), before any broker is dialled.
 func TestKafkaSourceConflictNamesField(t *testing.T) {
 	t.Parallel()
-	w, err := ferryworker.New(ferryworker.Config{WorkerID: "w", Store: offset.NewMemory(), Registry: registry(), Logger: slog.New(slog.DiscardHandler)})
+	w, err := ferryworker.New(ferryworker.Config{WorkerID: "w", Store: state.NewMemory(), Registry: registry(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestKafkaSourceConflictNamesField(t *testing.T) {
 		for k, v := range tc.extra {
 			cfg[k] = v
 		}
-		_, err := w.CreateConnector(context.Background(), "k-"+tc.name, cfg, offset.TargetRunning)
+		_, err := w.CreateConnector(context.Background(), "k-"+tc.name, cfg, state.TargetRunning)
 		var ve *api.ValidationError
 		if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != tc.field {
 			t.Errorf("%s: %v, want one field error on %s", tc.name, err, tc.field)

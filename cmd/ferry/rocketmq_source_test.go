@@ -19,14 +19,14 @@ import (
 	"github.com/ferryhq/ferry/internal/rmqwire"
 	"github.com/ferryhq/ferry/internal/testbed"
 	"github.com/ferryhq/ferry/internal/testbed/rocketmqtest"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	ferryworker "github.com/ferryhq/ferry/worker"
 )
 
 // runRMQWorker starts an in-memory worker with every plugin.
 func runRMQWorker(t *testing.T) *ferryworker.Standalone {
 	t.Helper()
-	w, err := ferryworker.New(ferryworker.Config{WorkerID: "w", Store: offset.NewMemory(), Registry: registry(),
+	w, err := ferryworker.New(ferryworker.Config{WorkerID: "w", Store: state.NewMemory(), Registry: registry(),
 		CommitInterval: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +62,7 @@ func TestRocketMQSourceBadInput(t *testing.T) {
 	w := runRMQWorker(t)
 	ctx := context.Background()
 	_, err := w.CreateConnector(ctx, "rmq-sql", map[string]string{"source": "rocketmq", "source.nameservers": "127.0.0.1:1",
-		"source.topic": "t", "source.filter.sql": "(a > 1", "sink": "drop"}, offset.TargetRunning)
+		"source.topic": "t", "source.filter.sql": "(a > 1", "sink": "drop"}, state.TargetRunning)
 	var ve *api.ValidationError
 	if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "source.filter.sql" {
 		t.Errorf("bad filter.sql: %v, want one field error on source.filter.sql", err)
@@ -75,7 +75,7 @@ func TestRocketMQSourceBadInput(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	if _, err := w.CreateConnector(ctx, "rmq-down", map[string]string{"source": "rocketmq", "source.nameservers": addr,
-		"source.topic": "t", "sink": "drop", "errors.retry.timeout": "-1", "errors.retry.delay.max.ms": "100"}, offset.TargetRunning); err != nil {
+		"source.topic": "t", "sink": "drop", "errors.retry.timeout": "-1", "errors.retry.delay.max.ms": "100"}, state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	var ts ferryworker.TaskStateInfo
@@ -119,7 +119,7 @@ func TestRocketMQSourceToFile(t *testing.T) {
 	group := "ferry-e2e-" + topic
 	if _, err := w.CreateConnector(ctx, "rmq-file", map[string]string{"source": "rocketmq", "source.nameservers": namesrv,
 		"source.topic": topic, "source.group": group, "source.group.commit.interval": "100ms", "source.pull.hold": "500ms",
-		"tasks.max": "2", "sink": "file", "sink.path": out}, offset.TargetRunning); err != nil {
+		"tasks.max": "2", "sink": "file", "sink.path": out}, state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	lines := func() []string {
@@ -207,7 +207,7 @@ func TestRocketMQReplication(t *testing.T) {
 	if _, err := w.CreateConnector(ctx, "rmq-repl", map[string]string{"source": "rocketmq", "source.nameservers": namesrv,
 		"source.topic": from, "source.pull.hold": "500ms", "tasks.max": "2",
 		"sink": "rocketmq", "sink.nameservers": namesrv, "sink.topic": to, "sink.body": "binary",
-		"sink.tag.form": "JSONPATH", "sink.tag.value": "$.rocketmqtag"}, offset.TargetRunning); err != nil {
+		"sink.tag.form": "JSONPATH", "sink.tag.value": "$.rocketmqtag"}, state.TargetRunning); err != nil {
 		t.Fatal(err)
 	}
 	queues := rocketmqtest.ReadQueues(t, broker, to, 8, n)

@@ -24,7 +24,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/internal/testbed"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	ferryworker "github.com/ferryhq/ferry/worker"
 )
 
@@ -459,7 +459,7 @@ func TestDeadLetterErrorContextIsScrubbed(t *testing.T) {
 		defer logMu.Unlock()
 		return logs.Write(p)
 	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	w, err := ferryworker.New(ferryworker.Config{WorkerID: "dlq", Store: offset.NewMemory(), Registry: reg, Logger: log})
+	w, err := ferryworker.New(ferryworker.Config{WorkerID: "dlq", Store: state.NewMemory(), Registry: reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +478,7 @@ func TestDeadLetterErrorContextIsScrubbed(t *testing.T) {
 			"name": name, "source": "generator", "source.count": "5", "sink": "echo", "sink.token": token,
 			"errors.tolerance": "all", "errors.deadletterqueue.sink": "file",
 			"errors.deadletterqueue.sink.path": filepath.Join(dir, name+".jsonl"),
-		}, offset.TargetRunning); err != nil {
+		}, state.TargetRunning); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,19 +20,20 @@ import (
 	"github.com/ferryhq/ferry/connectors/dts"
 	"github.com/ferryhq/ferry/connectors/file"
 	"github.com/ferryhq/ferry/connectors/generator"
-	webhook "github.com/ferryhq/ferry/connectors/http"
+	"github.com/ferryhq/ferry/connectors/http"
 	"github.com/ferryhq/ferry/connectors/kafka"
-	"github.com/ferryhq/ferry/connectors/logsink"
+	"github.com/ferryhq/ferry/connectors/log"
 	mnssink "github.com/ferryhq/ferry/connectors/mns"
 	cdcmysql "github.com/ferryhq/ferry/connectors/mysql"
 	"github.com/ferryhq/ferry/connectors/rds"
 	"github.com/ferryhq/ferry/connectors/rocketmq"
 	"github.com/ferryhq/ferry/connectors/sls"
 	"github.com/ferryhq/ferry/internal/gctune"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/transform"
 	"github.com/ferryhq/ferry/transform/predicate"
 	"github.com/ferryhq/ferry/transform/smt"
+
 	// Aliased so the name worker stays free for local variables.
 	ferryworker "github.com/ferryhq/ferry/worker"
 )
@@ -46,8 +47,8 @@ const storeFile = "ferry.db"
 // that imports the connectors.
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
-		Sources:       []api.SourcePlugin{generator.Source, file.Source, webhook.Source, cdcmysql.Source, kafka.Source, rocketmq.Source, sls.Source, dts.Source},
-		Sinks:         []api.SinkPlugin{file.Sink, logsink.Sink, drop.Sink, rds.Sink, rocketmq.Sink, webhook.Sink, kafka.Sink, sls.Sink, mnssink.Sink},
+		Sources:       []api.SourcePlugin{generator.Source, file.Source, http.Source, cdcmysql.Source, kafka.Source, rocketmq.Source, sls.Source, dts.Source},
+		Sinks:         []api.SinkPlugin{file.Sink, log.Sink, drop.Sink, rds.Sink, rocketmq.Sink, http.Sink, kafka.Sink, sls.Sink, mnssink.Sink},
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),
 		PredicateWrap: predicate.Wrap,
@@ -102,13 +103,13 @@ func runStandalone(ctx context.Context, o standaloneOptions, files []string) err
 		if err != nil {
 			return err
 		}
-		reqs = append(reqs, connectorRequest{path: path, name: r.Name, config: r.Config, initial: offset.TargetState(r.InitialState)})
+		reqs = append(reqs, connectorRequest{path: path, name: r.Name, config: r.Config, initial: state.TargetState(r.InitialState)})
 	}
 
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	store, err := offset.OpenBolt(filepath.Join(o.dataDir, storeFile))
+	store, err := state.OpenBolt(filepath.Join(o.dataDir, storeFile))
 	if err != nil {
 		return err
 	}
@@ -167,7 +168,7 @@ type connectorRequest struct {
 	path    string
 	name    string
 	config  map[string]string
-	initial offset.TargetState
+	initial state.TargetState
 }
 
 // applyConnectorFile creates the file's connector (in its initial_state)
@@ -247,7 +248,7 @@ func (o taskOptions) tuneGC(log *slog.Logger) error {
 }
 
 // workerConfig is the worker engine's config from these flags.
-func (o taskOptions) workerConfig(id string, store offset.Store, log *slog.Logger) ferryworker.Config {
+func (o taskOptions) workerConfig(id string, store state.Store, log *slog.Logger) ferryworker.Config {
 	return ferryworker.Config{
 		WorkerID: id,
 		Store:    store,

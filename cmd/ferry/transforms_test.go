@@ -14,7 +14,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	ferryworker "github.com/ferryhq/ferry/worker"
 )
 
@@ -211,7 +211,7 @@ func FuzzParseEvents(f *testing.F) {
 func TestTransformsPreviewAgainstStandalone(t *testing.T) {
 	t.Parallel()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := ferryworker.New(ferryworker.Config{WorkerID: "preview", Store: offset.NewMemory(), Registry: registry(), Logger: quiet})
+	w, err := ferryworker.New(ferryworker.Config{WorkerID: "preview", Store: state.NewMemory(), Registry: registry(), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

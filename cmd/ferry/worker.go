@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
-	"github.com/ferryhq/ferry/offset/rocketmq"
+	"github.com/ferryhq/ferry/state/rocketmq"
 	ferryworker "github.com/ferryhq/ferry/worker"
 	"github.com/ferryhq/ferry/worker/cluster"
 )

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ferryhq/ferry/offset/rocketmq"
+	"github.com/ferryhq/ferry/state/rocketmq"
 	"github.com/ferryhq/ferry/worker/cluster"
 )
 

@@ -1,4 +1,4 @@
-package webhook
+package http
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"mime"
-	"net/http"
+	nethttp "net/http"
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kit"
@@ -27,7 +27,7 @@ const (
 // a ce-specversion header is present, else a plain JSON body. A plain
 // body yields one event with an empty ID (plain reports it), which the
 // caller derives from the event's position.
-func decodeRequest(h http.Header, body []byte) (events []api.Event, plain bool, err error) {
+func decodeRequest(h nethttp.Header, body []byte) (events []api.Event, plain bool, err error) {
 	ev, mode, err := kit.HTTP.Decode(headerValues(h), body)
 	switch mode {
 	case kit.ModeStructured:
@@ -85,7 +85,7 @@ func decodeBatch(ct string, body []byte) ([]api.Event, bool, error) {
 
 // headerValues yields each header's first value, as the binding reads
 // them.
-func headerValues(h http.Header) iter.Seq2[string, string] {
+func headerValues(h nethttp.Header) iter.Seq2[string, string] {
 	return func(yield func(string, string) bool) {
 		for k, vs := range h {
 			if len(vs) > 0 && !yield(k, vs[0]) {

@@ -1,8 +1,8 @@
-package webhook
+package http
 
 import (
 	"errors"
-	"net/http"
+	nethttp "net/http"
 	"testing"
 )
 
@@ -23,7 +23,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		f.Add(s.ct, s.specversion, []byte(s.body))
 	}
 	f.Fuzz(func(t *testing.T, ct, specversion string, body []byte) {
-		h := http.Header{}
+		h := nethttp.Header{}
 		if ct != "" {
 			h.Set("Content-Type", ct)
 		}
@@ -74,7 +74,7 @@ func TestDecodeRequestModes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := http.Header{}
+			h := nethttp.Header{}
 			for k, v := range tc.headers {
 				h.Set(k, v)
 			}

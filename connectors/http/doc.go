@@ -1,4 +1,4 @@
-// Package webhook is the "http" source: an HTTP endpoint that turns the
+// Package http is the "http" source: an HTTP endpoint that turns the
 // requests it receives into records, answering each request only once the
 // engine has durably written its events. It also holds the "http" sink
 // ([Sink], sink*.go), which sends events as HTTP requests the way
@@ -84,4 +84,4 @@
 // runs one task (its Plan returns one), since tasks would compete for the
 // same address. The source returned by New has an Addr() string method
 // giving the bound address, for listen ports of 0.
-package webhook
+package http

@@ -1,4 +1,4 @@
-package webhook
+package http
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"net/http"
+	nethttp "net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -102,8 +102,8 @@ var sinkSpec = func() api.Spec {
 	body.Enum = append(slices.Clone(body.Enum), "template")
 	body.Description += " template: the body rendered by body.form."
 	s = append(s,
-		api.Field{Name: "method", Type: api.TypeString, Default: http.MethodPost,
-			Enum:        []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodGet, http.MethodDelete},
+		api.Field{Name: "method", Type: api.TypeString, Default: nethttp.MethodPost,
+			Enum:        []string{nethttp.MethodPost, nethttp.MethodPut, nethttp.MethodPatch, nethttp.MethodGet, nethttp.MethodDelete},
 			Description: "HTTP method. GET and DELETE requests carry no body."},
 		api.Field{Name: "vars", Type: api.TypeString, Check: checkVars,
 			Description: `Variables for headers.<Name> and query.<name> templates: a JSON object of name to JSONPath, such as {"id": "$.data.id"}; at most 64.`},
@@ -249,9 +249,9 @@ func compileSink(c api.Config) (*compiled, []api.FieldError) {
 	e := &out.enc
 	e.method = c.String("method")
 	if e.method == "" {
-		e.method = http.MethodPost
+		e.method = nethttp.MethodPost
 	}
-	e.bodyless = e.method == http.MethodGet || e.method == http.MethodDelete
+	e.bodyless = e.method == nethttp.MethodGet || e.method == nethttp.MethodDelete
 	for i, name := range batchNames {
 		if c.String("batch") == name {
 			e.batch = batchMode(i)
@@ -284,7 +284,7 @@ func compileSink(c api.Config) (*compiled, []api.FieldError) {
 				fail(k, fmt.Sprintf("the value must be at most %d bytes without control characters", maxHeaderValueBytes))
 				continue
 			}
-			val, err := compileValue(http.CanonicalHeaderKey(name), v, vars)
+			val, err := compileValue(nethttp.CanonicalHeaderKey(name), v, vars)
 			if err != nil {
 				fail(k, err.Error())
 				continue
@@ -419,13 +419,13 @@ func compileSink(c api.Config) (*compiled, []api.FieldError) {
 			fail("auth.header", "must be an HTTP token")
 		case reservedHeader(h) && !strings.EqualFold(h, "Authorization") && !strings.EqualFold(h, "Cookie"):
 			fail("auth.header", "is set by the transport")
-		case slices.ContainsFunc(e.headers, func(v value) bool { return v.name == http.CanonicalHeaderKey(h) }):
+		case slices.ContainsFunc(e.headers, func(v value) bool { return v.name == nethttp.CanonicalHeaderKey(h) }):
 			fail(headersPrefix+h, "is also auth.header")
 		}
 		if !validHeaderValue(c.String("auth.value")) {
 			fail("auth.value", "may not hold control characters")
 		}
-		out.header, out.value = http.CanonicalHeaderKey(h), c.String("auth.value")
+		out.header, out.value = nethttp.CanonicalHeaderKey(h), c.String("auth.value")
 	case "oauth2":
 		if t := c.String("auth.token.url"); t != "" {
 			if err := checkURL(t); err != nil {
@@ -459,7 +459,7 @@ func compileSink(c api.Config) (*compiled, []api.FieldError) {
 				case len(out.tokHdr) == maxTokenExtras:
 					fail(k, fmt.Sprintf("at most %d extra headers", maxTokenExtras))
 				default:
-					out.tokHdr[http.CanonicalHeaderKey(name)] = v
+					out.tokHdr[nethttp.CanonicalHeaderKey(name)] = v
 				}
 			}
 		}
@@ -514,8 +514,8 @@ type sink struct {
 	timeout    time.Duration
 	retryAfter time.Duration // cap on Retry-After
 	limit      *limiter
-	transport  *http.Transport
-	client     *http.Client
+	transport  *nethttp.Transport
+	client     *nethttp.Client
 	seed       maphash.Seed
 
 	// resume skips, on the engine's retry of a failed Write, the records
@@ -554,15 +554,15 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 	if rate > 0 {
 		s.limit = newLimiter(rate / float64(max(1, tc.Tasks)))
 	}
-	s.transport = http.DefaultTransport.(*http.Transport).Clone()
+	s.transport = nethttp.DefaultTransport.(*nethttp.Transport).Clone()
 	s.transport.TLSClientConfig = tlsc
 	s.transport.MaxIdleConnsPerHost = s.inFlight + 1
-	s.client = &http.Client{
+	s.client = &nethttp.Client{
 		Transport: s.transport,
 		// Redirects are not followed: the transport would forward an
 		// API key header to whatever host the server names. A 3xx is
 		// an answer like any other (rejected unless retry.on says so).
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		CheckRedirect: func(*nethttp.Request, []*nethttp.Request) error { return nethttp.ErrUseLastResponse },
 	}
 	switch c.String("auth") {
 	case "basic", "api-key":
@@ -676,7 +676,7 @@ func (s *sink) sendGroup(ctx context.Context, records []api.Record, idx []int) (
 		for _, i := range idx {
 			ev := &records[i].Event
 			// The binding's headers first, so the user's win.
-			h := make(http.Header, len(s.enc.headers)+8)
+			h := make(nethttp.Header, len(s.enc.headers)+8)
 			body, err := s.enc.single(ev, h)
 			var tgt target
 			if err == nil {
@@ -698,7 +698,7 @@ func (s *sink) sendGroup(ctx context.Context, records []api.Record, idx []int) (
 		if len(p.idx) == 0 {
 			return nil
 		}
-		h := make(http.Header, len(p.tgt.header)+4)
+		h := make(nethttp.Header, len(p.tgt.header)+4)
 		h.Set("Content-Type", s.enc.contentType())
 		for k, v := range p.tgt.header {
 			h[k] = v
@@ -751,7 +751,7 @@ type outcome struct {
 
 // send makes one request and sorts its answer. A 401 with OAuth2 drops
 // the token and tries once more with a new one.
-func (s *sink) send(ctx context.Context, u string, h http.Header, body []byte) outcome {
+func (s *sink) send(ctx context.Context, u string, h nethttp.Header, body []byte) outcome {
 	for attempt := 0; ; attempt++ {
 		if d := s.limit.reserve(); d > 0 {
 			t := time.NewTimer(d)
@@ -766,7 +766,7 @@ func (s *sink) send(ctx context.Context, u string, h http.Header, body []byte) o
 		if err != nil {
 			return outcome{classRetry, err}
 		}
-		if code == http.StatusUnauthorized && attempt == 0 && s.auth.unauthorized(gen) {
+		if code == nethttp.StatusUnauthorized && attempt == 0 && s.auth.unauthorized(gen) {
 			continue
 		}
 		cl := s.classes.classify(code)
@@ -787,14 +787,14 @@ func (s *sink) send(ctx context.Context, u string, h http.Header, body []byte) o
 // roundTrip sends one request and reads its answer: the status, the
 // start of the body (for errors), the Retry-After wait and the token
 // generation used. err is a transport failure, already marked.
-func (s *sink) roundTrip(ctx context.Context, u string, h http.Header, body []byte) (code int, answer []byte, retryAfter time.Duration, gen uint64, err error) {
+func (s *sink) roundTrip(ctx context.Context, u string, h nethttp.Header, body []byte) (code int, answer []byte, retryAfter time.Duration, gen uint64, err error) {
 	rctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var rd io.Reader
 	if len(body) > 0 {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(rctx, s.enc.method, u, rd)
+	req, err := nethttp.NewRequestWithContext(rctx, s.enc.method, u, rd)
 	if err != nil {
 		return 0, nil, 0, 0, api.Fatal(fmt.Errorf("http sink: %s %s: %v", s.enc.method, safeURL(u), transportCause(err)))
 	}
@@ -834,5 +834,5 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("http sink: %s %s answered %d %s: %s", e.Method, e.URL, e.Code, http.StatusText(e.Code), e.Body)
+	return fmt.Sprintf("http sink: %s %s answered %d %s: %s", e.Method, e.URL, e.Code, nethttp.StatusText(e.Code), e.Body)
 }

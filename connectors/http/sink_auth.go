@@ -1,4 +1,4 @@
-package webhook
+package http
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
+	nethttp "net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -43,7 +43,7 @@ type auth struct {
 
 // apply sets the credential on req and returns the token generation it
 // used (0 without OAuth2), which unauthorized takes back.
-func (a *auth) apply(ctx context.Context, req *http.Request) (uint64, error) {
+func (a *auth) apply(ctx context.Context, req *nethttp.Request) (uint64, error) {
 	switch {
 	case a == nil:
 		return 0, nil
@@ -96,7 +96,7 @@ type tokenSource struct {
 	basic        bool // client authentication in the Authorization header, else in the form
 	form         url.Values
 	headers      map[string]string
-	client       *http.Client
+	client       *nethttp.Client
 	timeout      time.Duration
 	retryAfter   time.Duration // cap on the endpoint's Retry-After
 	now          func() time.Time
@@ -173,7 +173,7 @@ func (t *tokenSource) fetch(parent context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(parent, t.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, strings.NewReader(form.Encode()))
+	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodPost, t.url, strings.NewReader(form.Encode()))
 	if err != nil {
 		return api.Fatal(fmt.Errorf("%w: %s: %v", errToken, safeURL(t.url), err))
 	}

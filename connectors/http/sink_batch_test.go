@@ -1,4 +1,4 @@
-package webhook_test
+package http_test
 
 import (
 	"context"

@@ -1,7 +1,7 @@
-package webhook
+package http
 
 import (
-	"net/http"
+	nethttp "net/http"
 	"strings"
 	"testing"
 	"time"
@@ -99,9 +99,9 @@ func TestParseRetryAfter(t *testing.T) {
 		{"1.5", limit, 0},
 		{"soon", limit, 0},
 		{"", limit, 0},
-		{now.Add(30 * time.Second).Format(http.TimeFormat), limit, 30 * time.Second},
-		{now.Add(-time.Hour).Format(http.TimeFormat), limit, 0},
-		{now.Add(time.Hour).Format(http.TimeFormat), limit, limit},
+		{now.Add(30 * time.Second).Format(nethttp.TimeFormat), limit, 30 * time.Second},
+		{now.Add(-time.Hour).Format(nethttp.TimeFormat), limit, 0},
+		{now.Add(time.Hour).Format(nethttp.TimeFormat), limit, limit},
 		{"10", 0, 0}, // retry.after.max.ms=0 ignores the header
 	}
 	for _, tt := range tests {

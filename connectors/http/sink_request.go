@@ -1,8 +1,8 @@
-package webhook
+package http
 
 import (
 	"fmt"
-	"net/http"
+	nethttp "net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -122,14 +122,14 @@ type encoder struct {
 // target is where a record goes: its URL and its own headers.
 type target struct {
 	url    string
-	header http.Header
+	header nethttp.Header
 	key    string // url and header values, to tell whether records may share a batch
 }
 
 // target renders the URL, query and headers of ev, the headers into h
 // (a new map when nil). Its errors are the record's own fault: a URL or
 // header value the event made invalid.
-func (e *encoder) target(ev *api.Event, buf *[]byte, h http.Header) (target, error) {
+func (e *encoder) target(ev *api.Event, buf *[]byte, h nethttp.Header) (target, error) {
 	t := target{header: h}
 	if t.url = e.fixedURL; t.url == "" {
 		base, err := e.url.Render(ev, (*buf)[:0])
@@ -155,7 +155,7 @@ func (e *encoder) target(ev *api.Event, buf *[]byte, h http.Header) (target, err
 		t.url = u
 	}
 	if t.header == nil {
-		t.header = make(http.Header, len(e.headers)+4)
+		t.header = make(nethttp.Header, len(e.headers)+4)
 	}
 	var key strings.Builder
 	if e.batch != batchNone {
@@ -201,8 +201,8 @@ func appendQuery(u, name, v string) string {
 // single returns the body of a request carrying ev alone and sets the
 // headers that go with it in h (before the user's headers, which win).
 // Its errors are the record's own fault.
-func (e *encoder) single(ev *api.Event, h http.Header) ([]byte, error) {
-	set := func(k, v string) { h[http.CanonicalHeaderKey(k)] = []string{v} }
+func (e *encoder) single(ev *api.Event, h nethttp.Header) ([]byte, error) {
+	set := func(k, v string) { h[nethttp.CanonicalHeaderKey(k)] = []string{v} }
 	switch {
 	case e.bodyTmpl != nil:
 		if e.bodyless {
@@ -375,5 +375,5 @@ var reservedHeaders = []string{
 }
 
 func reservedHeader(name string) bool {
-	return slices.Contains(reservedHeaders, http.CanonicalHeaderKey(name))
+	return slices.Contains(reservedHeaders, nethttp.CanonicalHeaderKey(name))
 }

@@ -1,9 +1,9 @@
-package webhook
+package http
 
 import (
 	"fmt"
 	"math"
-	"net/http"
+	nethttp "net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,7 +134,7 @@ func parseRetryAfter(v string, now time.Time, limit time.Duration) time.Duration
 			return limit
 		}
 		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
+	} else if t, err := nethttp.ParseTime(v); err == nil {
 		d = t.Sub(now)
 	} else {
 		return 0

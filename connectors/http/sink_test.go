@@ -1,4 +1,4 @@
-package webhook_test
+package http_test
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/api/apitest"
-	webhook "github.com/ferryhq/ferry/connectors/http"
+	ferryhttp "github.com/ferryhq/ferry/connectors/http"
 )
 
 // received is one request an endpoint got.
@@ -118,23 +118,23 @@ func openSink(t testing.TB, cfg map[string]string, log *slog.Logger) api.Sink {
 }
 
 func buildSink(cfg map[string]string, log *slog.Logger, tasks int) (api.Sink, error) {
-	c, err := webhook.Sink.Spec.Parse(cfg)
+	c, err := ferryhttp.Sink.Spec.Parse(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := webhook.Sink.Validate(c); err != nil {
+	if err := ferryhttp.Sink.Validate(c); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = quiet
 	}
-	return webhook.Sink.New(api.TaskConfig{Connector: "out", Tasks: tasks, Config: c, Logger: log})
+	return ferryhttp.Sink.New(api.TaskConfig{Connector: "out", Tasks: tasks, Config: c, Logger: log})
 }
 
 func TestSinkConformance(t *testing.T) {
 	ep := newEndpoint(t, nil)
 	apitest.RunSink(t, apitest.SinkCase{
-		Plugin: webhook.Sink,
+		Plugin: ferryhttp.Sink,
 		Config: map[string]string{"url": ep.srv.URL + "/events", "max.in.flight": "4"},
 		ReadBack: func(t testing.TB) []api.Event {
 			var out []api.Event
@@ -152,7 +152,7 @@ func TestSinkConformance(t *testing.T) {
 
 func TestSinkDocumentsSpec(t *testing.T) {
 	t.Parallel()
-	apitest.CheckSpecDoc(t, "sink.go", webhook.Sink.Spec)
+	apitest.CheckSpecDoc(t, "sink.go", ferryhttp.Sink.Spec)
 }
 
 // TestSinkModes: each body mode's request, one event at a time.
@@ -327,7 +327,7 @@ func TestSinkResponseClasses(t *testing.T) {
 				if !errors.As(err, &re) || len(*re) != 1 || !api.IsFatal((*re)[0].Err) {
 					t.Fatalf("Write = %v, want the record rejected", err)
 				}
-				var se *webhook.StatusError
+				var se *ferryhttp.StatusError
 				if !errors.As((*re)[0].Err, &se) || se.Code != tt.answer.status {
 					t.Fatalf("rejection %v carries no status %d", err, tt.answer.status)
 				}
@@ -589,9 +589,9 @@ func TestSinkSpecHostile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := webhook.Sink.Spec.Parse(tt.cfg)
+			c, err := ferryhttp.Sink.Spec.Parse(tt.cfg)
 			if err == nil {
-				err = webhook.Sink.Validate(c)
+				err = ferryhttp.Sink.Validate(c)
 			}
 			if tt.field == "" {
 				if err != nil {

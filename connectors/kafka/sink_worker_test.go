@@ -16,7 +16,7 @@ import (
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kafka"
 	"github.com/ferryhq/ferry/internal/testbed"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -65,7 +65,7 @@ func runWorker(t *testing.T) string {
 		Sinks: []api.SinkPlugin{kafka.Sink},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := worker.New(worker.Config{WorkerID: "kafka-sink-test", Store: offset.NewMemory(), Registry: reg, Logger: log})
+	w, err := worker.New(worker.Config{WorkerID: "kafka-sink-test", Store: state.NewMemory(), Registry: reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

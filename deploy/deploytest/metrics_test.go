@@ -19,8 +19,8 @@ import (
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/drop"
 	"github.com/ferryhq/ferry/connectors/generator"
-	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
 
@@ -60,7 +60,7 @@ func scrapeWorker() (map[string]*series, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := worker.New(worker.Config{WorkerID: "deploytest", Store: offset.NewMemory(), Logger: log,
+	w, err := worker.New(worker.Config{WorkerID: "deploytest", Store: state.NewMemory(), Logger: log,
 		Registry: worker.Registry{Sources: []api.SourcePlugin{generator.Source}, Sinks: []api.SinkPlugin{drop.Sink}}})
 	if err != nil {
 		return nil, err
@@ -70,7 +70,7 @@ func scrapeWorker() (map[string]*series, error) {
 	defer func() { cancel(); <-done }()
 	if _, err := w.CreateConnector(ctx, "gen", map[string]string{
 		"name": "gen", "source": "generator", "source.rate": "1000", "sink": "drop",
-	}, offset.TargetRunning); err != nil {
+	}, state.TargetRunning); err != nil {
 		return nil, err
 	}
 	srv, err := worker.NewServer(worker.ServerConfig{Addr: "127.0.0.1:0", Controller: w, Version: "test", Commit: "test", Logger: log})

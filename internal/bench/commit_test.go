@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
 	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/state"
 )
 
 // BenchmarkCommitInterval is generator (1 KB) → drop with offsets
@@ -21,7 +21,7 @@ import (
 func BenchmarkCommitInterval(b *testing.B) {
 	for _, iv := range []time.Duration{5 * time.Second, time.Second, 500 * time.Millisecond, 200 * time.Millisecond} {
 		b.Run(fmt.Sprintf("interval=%v", iv), func(b *testing.B) {
-			store, err := offset.OpenBolt(filepath.Join(b.TempDir(), "ferry.db"))
+			store, err := state.OpenBolt(filepath.Join(b.TempDir(), "ferry.db"))
 			if err != nil {
 				b.Fatal(err)
 			}

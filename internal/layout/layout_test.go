@@ -142,8 +142,8 @@ func TestImportsFollowDocsLayout(t *testing.T) {
 
 func TestRuleMatching(t *testing.T) {
 	t.Parallel()
-	rules := []rule{{pattern: "connectors/..."}, {pattern: "offset/..."}, {pattern: "offset"}}
-	cases := map[string]string{"connectors/file": "connectors/...", "offset": "offset", "offset/storetest": "offset/..."}
+	rules := []rule{{pattern: "connectors/..."}, {pattern: "state/..."}, {pattern: "state"}}
+	cases := map[string]string{"connectors/file": "connectors/...", "state": "state", "state/storetest": "state/..."}
 	for pkg, want := range cases {
 		if r, ok := ruleFor(rules, pkg); !ok || r.pattern != want {
 			t.Errorf("ruleFor(%q) = %q, want %q", pkg, r.pattern, want)

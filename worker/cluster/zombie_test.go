@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker/cluster"
 )
 
@@ -19,7 +19,7 @@ import (
 func TestZombieIsFenced(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store := offset.NewMemory()
+	store := state.NewMemory()
 	defer store.Close()
 
 	c := newTestCluster(t)
@@ -69,7 +69,7 @@ func TestZombieIsFenced(t *testing.T) {
 
 	// The zombie still runs the task and commits: refused.
 	err := store.CommitOffsets(ctx, task.Connector, zGen, map[string]api.Position{"p0": api.Position("z-2")})
-	if !errors.Is(err, offset.ErrFenced) {
+	if !errors.Is(err, state.ErrFenced) {
 		t.Fatalf("zombie commit: %v, want ErrFenced", err)
 	}
 	got, err := store.Offsets(ctx, task.Connector)

@@ -32,7 +32,7 @@ import (
 	"github.com/ferryhq/ferry/connectors/generator"
 	httpc "github.com/ferryhq/ferry/connectors/http"
 	"github.com/ferryhq/ferry/connectors/kafka"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/transform"
 	"github.com/ferryhq/ferry/transform/predicate"
 	"github.com/ferryhq/ferry/transform/smt"
@@ -90,7 +90,7 @@ func startWorkerAs(t *testing.T, serve func(*worker.Standalone) worker.Controlle
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	w, err := worker.New(worker.Config{
 		WorkerID: "ui-test",
-		Store:    offset.NewMemory(),
+		Store:    state.NewMemory(),
 		Registry: worker.Registry{
 			Sources:       []api.SourcePlugin{generator.Source, kafka.Source},
 			Sinks:         []api.SinkPlugin{file.Sink, drop.Sink, httpc.Sink},
@@ -130,7 +130,7 @@ func startWorkerAs(t *testing.T, serve func(*worker.Standalone) worker.Controlle
 	return &testWorker{w: w, base: "http://" + srv.Addr()}
 }
 
-func (tw *testWorker) create(t *testing.T, name string, initial offset.TargetState, kv ...string) {
+func (tw *testWorker) create(t *testing.T, name string, initial state.TargetState, kv ...string) {
 	t.Helper()
 	cfg := map[string]string{"name": name}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -407,7 +407,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	ctx, problems := browser(t)
 	tw := startWorker(t)
 	dead := closedPort(t)
-	tw.create(t, "orders", offset.TargetRunning,
+	tw.create(t, "orders", state.TargetRunning,
 		"source", "generator", "source.rate", "40", "tasks.max", "2",
 		"transforms", "onlyEven,shape",
 		"transforms.onlyEven.type", "filter", "transforms.onlyEven.pattern", `{"data":{"seq":[{"numeric":[">",0]}]}}`,
@@ -416,18 +416,18 @@ func TestDashboardInBrowser(t *testing.T) {
 		"errors.tolerance", "all", "errors.deadletterqueue.sink", "file",
 		"errors.deadletterqueue.sink.path", filepath.Join(t.TempDir(), "orders-dead.jsonl"),
 		"offset.flush.interval.ms", "100")
-	tw.create(t, "audit", offset.TargetRunning, "source", "generator", "source.rate", "20", "sink", "drop",
+	tw.create(t, "audit", state.TargetRunning, "source", "generator", "source.rate", "20", "sink", "drop",
 		"offset.flush.interval.ms", "100")
-	tw.create(t, "idle", offset.TargetPaused, "source", "generator", "sink", "drop")
-	tw.create(t, "archived", offset.TargetStopped, "source", "generator", "sink", "drop")
+	tw.create(t, "idle", state.TargetPaused, "source", "generator", "sink", "drop")
+	tw.create(t, "archived", state.TargetStopped, "source", "generator", "sink", "drop")
 	hook := fmt.Sprintf("http://127.0.0.1:%d/hook", dead)
-	tw.create(t, "hook-retrying", offset.TargetRunning, "source", "generator", "source.rate", "5", "sink", "http",
+	tw.create(t, "hook-retrying", state.TargetRunning, "source", "generator", "source.rate", "5", "sink", "http",
 		"sink.url", hook, "errors.retry.timeout", "-1", "errors.retry.delay.max.ms", "200")
-	tw.create(t, "hook-failed", offset.TargetRunning, "source", "generator", "source.rate", "5", "sink", "http",
+	tw.create(t, "hook-failed", state.TargetRunning, "source", "generator", "source.rate", "5", "sink", "http",
 		"sink.url", hook, "errors.retry.timeout", "0")
 	// A kafka source whose sink is down: it read what its buffer holds
 	// and waits, so it reports the rest of the topic as its lag.
-	tw.create(t, "events-backlog", offset.TargetRunning, "source", "kafka",
+	tw.create(t, "events-backlog", state.TargetRunning, "source", "kafka",
 		"source.brokers", strings.Join(backlog(t, "events", 300), ","), "source.topics", "events",
 		"source.fetch.partition.max.bytes", "1024", "source.fetch.max.bytes", "1024", "batch.size", "10", "buffer.max.records", "20",
 		"sink", "http", "sink.url", hook, "errors.retry.timeout", "-1", "errors.retry.delay.max.ms", "200")
@@ -646,7 +646,7 @@ func TestDashboardLoad(t *testing.T) {
 	tw := startWorker(t)
 	start := time.Now()
 	for i := range n {
-		tw.create(t, fmt.Sprintf("conn-%04d", i), offset.TargetRunning, "source", "generator", "source.rate", "1", "sink", "drop")
+		tw.create(t, fmt.Sprintf("conn-%04d", i), state.TargetRunning, "source", "generator", "source.rate", "1", "sink", "drop")
 	}
 	eventually(t, "every connector running", func() bool {
 		for i := range n {
@@ -727,8 +727,8 @@ func TestDashboardClusterView(t *testing.T) {
 		},
 	}
 	tw := startWorkerAs(t, func(w *worker.Standalone) worker.Controller { return clusterView{w, view} })
-	tw.create(t, "orders", offset.TargetRunning, "source", "generator", "source.rate", "5", "tasks.max", "2", "sink", "drop")
-	tw.create(t, "audit", offset.TargetRunning, "source", "generator", "source.rate", "5", "sink", "drop")
+	tw.create(t, "orders", state.TargetRunning, "source", "generator", "source.rate", "5", "tasks.max", "2", "sink", "drop")
+	tw.create(t, "audit", state.TargetRunning, "source", "generator", "source.rate", "5", "sink", "drop")
 
 	p := &page{t: t, ctx: ctx, dir: screenshotDir(t)}
 	p.do("open", chromedp.Navigate(tw.base+"/ui/?refresh=1"))

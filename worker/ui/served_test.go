@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 	"github.com/ferryhq/ferry/worker/ui"
 )
@@ -26,7 +26,7 @@ func TestServedByWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := worker.New(worker.Config{WorkerID: "ui", Store: offset.NewMemory(), Logger: logger})
+	w, err := worker.New(worker.Config{WorkerID: "ui", Store: state.NewMemory(), Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

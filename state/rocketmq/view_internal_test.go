@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 func mustRecord(t *testing.T, r record, payload any) record {
@@ -47,7 +47,7 @@ func fence(t *testing.T, conn, worker string, gen int64) record {
 
 // TestApplyRules replays record sequences through state.apply and checks
 // the outcome of the last record and the resulting offsets: the rules of
-// offset.Memory, decided from the records alone.
+// state.Memory, decided from the records alone.
 func TestApplyRules(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -59,25 +59,25 @@ func TestApplyRules(t *testing.T) {
 		{"commit", func(t *testing.T) []record { return []record{commit(t, "c", 1, "a", "1")} }, nil, map[string]string{"a": "1"}},
 		{"older generation fenced", func(t *testing.T) []record {
 			return []record{commit(t, "c", 5, "a", "5"), commit(t, "c", 4, "a", "4")}
-		}, offset.ErrFenced, map[string]string{"a": "5"}},
+		}, state.ErrFenced, map[string]string{"a": "5"}},
 		{"equal generation overwrites", func(t *testing.T) []record {
 			return []record{commit(t, "c", 5, "a", "5"), commit(t, "c", 5, "a", "5b")}
 		}, nil, map[string]string{"a": "5b"}},
 		{"fence is all or nothing", func(t *testing.T) []record {
 			return []record{commit(t, "c", 3, "b", "3"), commit(t, "c", 2, "a", "2", "b", "2")}
-		}, offset.ErrFenced, map[string]string{"b": "3"}},
+		}, state.ErrFenced, map[string]string{"b": "3"}},
 		{"alter keeps generation", func(t *testing.T) []record {
 			return []record{commit(t, "c", 5, "a", "5"),
 				mustRecord(t, record{Type: recOffsetsAlter, Key: "c", Time: t0}, offsetsPayload{Offsets: encodeOffsets(map[string]api.Position{"a": api.Position("op")})}),
 				commit(t, "c", 4, "a", "4")}
-		}, offset.ErrFenced, map[string]string{"a": "op"}},
+		}, state.ErrFenced, map[string]string{"a": "op"}},
 		{"alter nil deletes", func(t *testing.T) []record {
 			return []record{commit(t, "c", 1, "a", "1", "b", "2"),
 				mustRecord(t, record{Type: recOffsetsAlter, Key: "c", Time: t0}, offsetsPayload{Offsets: encodeOffsets(map[string]api.Position{"a": nil})})}
 		}, nil, map[string]string{"b": "2"}},
 		{"fence refuses the fenced run", func(t *testing.T) []record {
 			return []record{commitBy(t, "z", "c", 4, "a", "1"), fence(t, "c", "z", 4), commitBy(t, "z", "c", 4, "a", "2")}
-		}, offset.ErrFenced, map[string]string{"a": "1"}},
+		}, state.ErrFenced, map[string]string{"a": "1"}},
 		{"fenced partition goes on with the new owner", func(t *testing.T) []record {
 			return []record{commitBy(t, "z", "c", 4, "a", "1"), fence(t, "c", "z", 4), commitBy(t, "n", "c", 5, "a", "2")}
 		}, nil, map[string]string{"a": "2"}},
@@ -91,12 +91,12 @@ func TestApplyRules(t *testing.T) {
 		{"invalid utf-8 partition", func(t *testing.T) []record { return []record{commit(t, "c", 1, "\xff\xfe", "x")} }, nil, map[string]string{"\xff\xfe": "x"}},
 		{"delete missing", func(t *testing.T) []record {
 			return []record{mustRecord(t, record{Type: recConnectorDelete, Key: "c", Time: t0}, nil)}
-		}, offset.ErrNotFound, map[string]string{}},
+		}, state.ErrNotFound, map[string]string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			st := newState()
+			st := newView()
 			var out outcome
 			for i, r := range tt.records(t) {
 				var err error
@@ -120,16 +120,16 @@ func TestApplyRules(t *testing.T) {
 
 func TestApplyConnectorAndStatus(t *testing.T) {
 	t.Parallel()
-	st := newState()
+	st := newView()
 	put := func(off int64, ts time.Time, v string) outcome {
-		out, err := st.apply(mustRecord(t, record{Type: recConnectorPut, Key: "c", Time: ts}, connectorPayload{Config: map[string]string{"v": v}, Target: offset.TargetPaused}), off)
+		out, err := st.apply(mustRecord(t, record{Type: recConnectorPut, Key: "c", Time: ts}, connectorPayload{Config: map[string]string{"v": v}, Target: state.TargetPaused}), off)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return out
 	}
 	first := put(7, t0, "1")
-	if first.connector.Revision != 8 || !first.connector.Created.Equal(t0) || first.connector.Target != offset.TargetPaused {
+	if first.connector.Revision != 8 || !first.connector.Created.Equal(t0) || first.connector.Target != state.TargetPaused {
 		t.Errorf("first put = %+v", first.connector)
 	}
 	// A writer with a clock behind: Created kept, Updated does not go back.
@@ -137,15 +137,15 @@ func TestApplyConnectorAndStatus(t *testing.T) {
 	if second.connector.Revision != 10 || !second.connector.Created.Equal(t0) || !second.connector.Updated.Equal(t0) {
 		t.Errorf("second put = %+v", second.connector)
 	}
-	status := func(task int, gen int64, state offset.State) {
-		_, err := st.apply(mustRecord(t, record{Type: recStatusPut, Key: "c", Generation: gen, Time: t0}, statusPayload{Task: task, State: state, Updated: t0}), 0)
+	status := func(task int, gen int64, st0 state.State) {
+		_, err := st.apply(mustRecord(t, record{Type: recStatusPut, Key: "c", Generation: gen, Time: t0}, statusPayload{Task: task, State: st0, Updated: t0}), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	status(0, 3, offset.StateRunning)
-	status(0, 2, offset.StateFailed)
-	if got := st.statuses["c"][0].State; got != offset.StateRunning {
+	status(0, 3, state.StateRunning)
+	status(0, 2, state.StateFailed)
+	if got := st.statuses["c"][0].State; got != state.StateRunning {
 		t.Errorf("older-generation status applied: %s", got)
 	}
 	if _, err := st.apply(mustRecord(t, record{Type: recStatusClear, Key: "c", Time: t0}, nil), 0); err != nil {
@@ -159,11 +159,11 @@ func TestApplyConnectorAndStatus(t *testing.T) {
 // TestSnapshotPartRoundTrip: encodePart then loadPart reproduces the state.
 func TestSnapshotPartRoundTrip(t *testing.T) {
 	t.Parallel()
-	st := newState()
-	st.connectors["c"] = offset.Connector{Name: "c", Config: map[string]string{"k": "v"}, Target: offset.TargetRunning, Revision: 3, Created: t0, Updated: t0}
+	st := newView()
+	st.connectors["c"] = state.Connector{Name: "c", Config: map[string]string{"k": "v"}, Target: state.TargetRunning, Revision: 3, Created: t0, Updated: t0}
 	st.offsets["c"] = map[string]storedOffset{"a": {generation: 4, position: api.Position{0, 1}}, "": {position: api.Position{}}, "\xff": {generation: 1, position: api.Position("x")}}
-	st.statuses["c"] = map[int]offset.Status{offset.ConnectorTask: {Connector: "c", Task: -1, State: offset.StateRunning, Generation: 2, Updated: t0}}
-	back := newState()
+	st.statuses["c"] = map[int]state.Status{state.ConnectorTask: {Connector: "c", Task: -1, State: state.StateRunning, Generation: 2, Updated: t0}}
+	back := newView()
 	for _, kind := range kinds {
 		b, err := st.encodePart(kind)
 		if err != nil {
@@ -208,14 +208,14 @@ func FuzzApply(f *testing.F) {
 		if err != nil {
 			return
 		}
-		st := newState()
+		st := newView()
 		_, _ = st.apply(r, 0)
 		for _, kind := range kinds {
 			enc, err := st.encodePart(kind)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := newState().loadPart(kind, enc); err != nil {
+			if err := newView().loadPart(kind, enc); err != nil {
 				t.Fatalf("snapshot of a state apply built does not load: %v", err)
 			}
 		}

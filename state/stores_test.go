@@ -1,4 +1,4 @@
-package offset_test
+package state_test
 
 import (
 	"context"
@@ -6,20 +6,20 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // Promises Memory and Bolt make beyond the Store contract, checked on both.
 
 type storeMaker struct {
 	name string
-	open func(t *testing.T, now func() time.Time) offset.Store
+	open func(t *testing.T, now func() time.Time) state.Store
 }
 
 var makers = []storeMaker{
-	{"Memory", func(t *testing.T, now func() time.Time) offset.Store { return offset.NewMemory(offset.WithClock(now)) }},
-	{"Bolt", func(t *testing.T, now func() time.Time) offset.Store {
-		s, err := offset.OpenBolt(t.TempDir()+"/ferry.db", offset.WithClock(now))
+	{"Memory", func(t *testing.T, now func() time.Time) state.Store { return state.NewMemory(state.WithClock(now)) }},
+	{"Bolt", func(t *testing.T, now func() time.Time) state.Store {
+		s, err := state.OpenBolt(t.TempDir()+"/ferry.db", state.WithClock(now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +33,7 @@ func fakeClock(t0 time.Time) func() time.Time {
 	return func() time.Time { now = now.Add(time.Second); return now }
 }
 
-func forEachStore(t *testing.T, fn func(t *testing.T, s offset.Store)) {
+func forEachStore(t *testing.T, fn func(t *testing.T, s state.Store)) {
 	t.Helper()
 	for _, m := range makers {
 		t.Run(m.name, func(t *testing.T) {
@@ -47,14 +47,14 @@ func forEachStore(t *testing.T, fn func(t *testing.T, s offset.Store)) {
 
 func TestStoreClock(t *testing.T) {
 	t.Parallel()
-	forEachStore(t, func(t *testing.T, s offset.Store) {
+	forEachStore(t, func(t *testing.T, s state.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		c1, err := s.PutConnector(ctx, offset.Connector{Name: "a"})
+		c1, err := s.PutConnector(ctx, state.Connector{Name: "a"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c2, err := s.PutConnector(ctx, offset.Connector{Name: "a"})
+		c2, err := s.PutConnector(ctx, state.Connector{Name: "a"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +62,7 @@ func TestStoreClock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []offset.Connector{c2, got} {
+		for _, c := range []state.Connector{c2, got} {
 			if !c.Created.Equal(t0.Add(time.Second)) || !c.Updated.Equal(t0.Add(2*time.Second)) {
 				t.Errorf("Created/Updated = %v/%v, want %v/%v", c.Created, c.Updated, t0.Add(time.Second), t0.Add(2*time.Second))
 			}
@@ -72,10 +72,10 @@ func TestStoreClock(t *testing.T) {
 		}
 
 		given := time.Date(2025, 5, 5, 5, 5, 5, 5, time.UTC)
-		if err := s.PutStatus(ctx, offset.Status{Connector: "a", Task: 0, State: offset.StateRunning, Updated: given}); err != nil {
+		if err := s.PutStatus(ctx, state.Status{Connector: "a", Task: 0, State: state.StateRunning, Updated: given}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PutStatus(ctx, offset.Status{Connector: "a", Task: 1, State: offset.StateRunning}); err != nil {
+		if err := s.PutStatus(ctx, state.Status{Connector: "a", Task: 1, State: state.StateRunning}); err != nil {
 			t.Fatal(err)
 		}
 		sts, err := s.Statuses(ctx, "a")
@@ -93,13 +93,13 @@ func TestStoreClock(t *testing.T) {
 
 func TestStoreRevisionAcrossRecreate(t *testing.T) {
 	t.Parallel()
-	forEachStore(t, func(t *testing.T, s offset.Store) {
+	forEachStore(t, func(t *testing.T, s state.Store) {
 		ctx := context.Background()
-		c1, _ := s.PutConnector(ctx, offset.Connector{Name: "a"})
+		c1, _ := s.PutConnector(ctx, state.Connector{Name: "a"})
 		if err := s.DeleteConnector(ctx, "a"); err != nil {
 			t.Fatal(err)
 		}
-		c2, err := s.PutConnector(ctx, offset.Connector{Name: "a"})
+		c2, err := s.PutConnector(ctx, state.Connector{Name: "a"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,14 +111,14 @@ func TestStoreRevisionAcrossRecreate(t *testing.T) {
 
 func TestStoreRejectsInvalid(t *testing.T) {
 	t.Parallel()
-	forEachStore(t, func(t *testing.T, s offset.Store) {
+	forEachStore(t, func(t *testing.T, s state.Store) {
 		ctx := context.Background()
 		checks := map[string]error{
-			"PutConnector without name":  func() error { _, err := s.PutConnector(ctx, offset.Connector{}); return err }(),
+			"PutConnector without name":  func() error { _, err := s.PutConnector(ctx, state.Connector{}); return err }(),
 			"CommitOffsets without name": s.CommitOffsets(ctx, "", 1, map[string]api.Position{"a": {1}}),
 			"AlterOffsets without name":  s.AlterOffsets(ctx, "", nil),
-			"PutStatus without name":     s.PutStatus(ctx, offset.Status{Task: 0}),
-			"PutStatus with task -2":     s.PutStatus(ctx, offset.Status{Connector: "a", Task: -2}),
+			"PutStatus without name":     s.PutStatus(ctx, state.Status{Task: 0}),
+			"PutStatus with task -2":     s.PutStatus(ctx, state.Status{Connector: "a", Task: -2}),
 		}
 		for name, err := range checks {
 			if err == nil {
@@ -132,7 +132,7 @@ func TestStoreRejectsInvalid(t *testing.T) {
 // skipped, neither stored nor able to fence.
 func TestStoreCommitSkipsNilPositions(t *testing.T) {
 	t.Parallel()
-	forEachStore(t, func(t *testing.T, s offset.Store) {
+	forEachStore(t, func(t *testing.T, s state.Store) {
 		ctx := context.Background()
 		if err := s.CommitOffsets(ctx, "a", 5, map[string]api.Position{"x": nil, "y": api.Position("1")}); err != nil {
 			t.Fatal(err)
@@ -152,10 +152,10 @@ func TestStoreCommitSkipsNilPositions(t *testing.T) {
 
 func TestStoreCanceledContext(t *testing.T) {
 	t.Parallel()
-	forEachStore(t, func(t *testing.T, s offset.Store) {
+	forEachStore(t, func(t *testing.T, s state.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := s.PutConnector(ctx, offset.Connector{Name: "a"}); err != context.Canceled {
+		if _, err := s.PutConnector(ctx, state.Connector{Name: "a"}); err != context.Canceled {
 			t.Errorf("PutConnector with a canceled context: err = %v", err)
 		}
 		if err := s.CommitOffsets(ctx, "a", 1, map[string]api.Position{"p": {1}}); err != context.Canceled {

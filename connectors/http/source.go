@@ -1,4 +1,4 @@
-package webhook
+package http
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
+	nethttp "net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,7 +108,7 @@ type source struct {
 	log         *slog.Logger
 
 	ln        net.Listener
-	srv       *http.Server
+	srv       *nethttp.Server
 	serveDone chan struct{}
 	closed    chan struct{} // closed by Close: wakes Read and waiting handlers
 	handlers  sync.WaitGroup
@@ -198,7 +198,7 @@ func (s *source) Open(ctx context.Context) error {
 	s.ln = ln
 	s.closed = make(chan struct{})
 	s.serveDone = make(chan struct{})
-	s.srv = &http.Server{
+	s.srv = &nethttp.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second,
@@ -206,7 +206,7 @@ func (s *source) Open(ctx context.Context) error {
 	}
 	go func() {
 		defer close(s.serveDone)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			s.log.Error("http source: server stopped", "err", err)
 		}
 	}()
@@ -312,7 +312,7 @@ func (s *source) enqueue(events []api.Event, plain bool, now time.Time) (w *wait
 
 // ServeHTTP checks a request against the connector's policy, queues its
 // events and answers once they are acknowledged.
-func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *source) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
@@ -326,39 +326,39 @@ func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.handlers.Done()
 
 	if err := s.access.allowAddr(r.RemoteAddr); err != nil {
-		reply(w, http.StatusForbidden, err.Error())
+		reply(w, nethttp.StatusForbidden, err.Error())
 		return
 	}
 	if err := s.access.allowReferer(r.Header.Get("Referer")); err != nil {
-		reply(w, http.StatusForbidden, err.Error())
+		reply(w, nethttp.StatusForbidden, err.Error())
 		return
 	}
 	if r.URL.Path != s.path {
-		reply(w, http.StatusNotFound, "no endpoint at "+r.URL.Path)
+		reply(w, nethttp.StatusNotFound, "no endpoint at "+r.URL.Path)
 		return
 	}
 	if !s.methods[r.Method] {
 		w.Header().Set("Allow", s.allow)
-		reply(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed")
+		reply(w, nethttp.StatusMethodNotAllowed, "method "+r.Method+" is not allowed")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	body, err := io.ReadAll(nethttp.MaxBytesReader(w, r.Body, s.maxBody))
 	if err != nil {
-		var tooBig *http.MaxBytesError
+		var tooBig *nethttp.MaxBytesError
 		if errors.As(err, &tooBig) {
-			reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", s.maxBody))
+			reply(w, nethttp.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", s.maxBody))
 			return
 		}
-		reply(w, http.StatusBadRequest, "reading body: "+err.Error())
+		reply(w, nethttp.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
 	events, plain, err := decodeRequest(r.Header, body)
 	switch {
 	case errors.Is(err, errUnsupportedType):
-		reply(w, http.StatusUnsupportedMediaType, err.Error())
+		reply(w, nethttp.StatusUnsupportedMediaType, err.Error())
 		return
 	case err != nil:
-		reply(w, http.StatusBadRequest, err.Error())
+		reply(w, nethttp.StatusBadRequest, err.Error())
 		return
 	case len(events) == 0:
 		accepted(w, 0)
@@ -371,7 +371,7 @@ func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Retry-After", "1")
-		reply(w, http.StatusTooManyRequests, "queue full, retry later")
+		reply(w, nethttp.StatusTooManyRequests, "queue full, retry later")
 		return
 	}
 	timer := time.NewTimer(s.respTimeout)
@@ -398,19 +398,19 @@ func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func unavailable(w http.ResponseWriter, msg string) {
+func unavailable(w nethttp.ResponseWriter, msg string) {
 	w.Header().Set("Retry-After", "1")
-	reply(w, http.StatusServiceUnavailable, msg)
+	reply(w, nethttp.StatusServiceUnavailable, msg)
 }
 
-func accepted(w http.ResponseWriter, n int) {
+func accepted(w nethttp.ResponseWriter, n int) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(nethttp.StatusOK)
 	fmt.Fprintf(w, `{"accepted":%d}`+"\n", n)
 }
 
 // reply writes a JSON error in the shape of Ferry's REST API errors.
-func reply(w http.ResponseWriter, status int, msg string) {
+func reply(w nethttp.ResponseWriter, status int, msg string) {
 	b, _ := json.Marshal(struct {
 		ErrorCode int    `json:"error_code"`
 		Message   string `json:"message"`

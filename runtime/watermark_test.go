@@ -1,4 +1,4 @@
-package offset_test
+package runtime_test
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/runtime"
 )
 
 func pos(n int) api.Position { return api.Position(strconv.Itoa(n)) }
@@ -31,9 +31,9 @@ func TestWatermark(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := offset.NewWatermark()
+			w := runtime.NewWatermark()
 			count := map[string]int{}
-			marks := make([]offset.Mark, len(tc.track))
+			marks := make([]runtime.Mark, len(tc.track))
 			for i, p := range tc.track {
 				marks[i] = w.Track(p, pos(count[p]))
 				count[p]++
@@ -55,7 +55,7 @@ func TestWatermark(t *testing.T) {
 
 func TestWatermarkNilPositionDoesNotBlock(t *testing.T) {
 	t.Parallel()
-	w := offset.NewWatermark()
+	w := runtime.NewWatermark()
 	m0 := w.Track("a", pos(0))
 	m1 := w.Track("a", nil)
 	m2 := w.Track("a", pos(2))
@@ -72,7 +72,7 @@ func TestWatermarkNilPositionDoesNotBlock(t *testing.T) {
 
 func TestWatermarkUncommitted(t *testing.T) {
 	t.Parallel()
-	w := offset.NewWatermark()
+	w := runtime.NewWatermark()
 	a0, b0 := w.Track("a", pos(0)), w.Track("b", pos(0))
 	if c := w.Uncommitted(); c.Offsets != nil {
 		t.Fatalf("nothing acked yet, got %v", c.Offsets)
@@ -100,11 +100,11 @@ func TestWatermarkUncommitted(t *testing.T) {
 // newest one whose every predecessor in its partition is acknowledged.
 func checkModel(t *testing.T, seed uint64, n, parts int) {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	w := offset.NewWatermark()
+	w := runtime.NewWatermark()
 	type rec struct {
 		part string
 		idx  int
-		mark offset.Mark
+		mark runtime.Mark
 	}
 	recs := make([]rec, n)
 	next := map[string]int{}
@@ -155,9 +155,9 @@ func FuzzWatermark(f *testing.F) {
 }
 
 func BenchmarkWatermarkTrackAck(b *testing.B) {
-	w := offset.NewWatermark()
+	w := runtime.NewWatermark()
 	p := api.Position("12345")
-	marks := make([]offset.Mark, 1024)
+	marks := make([]runtime.Mark, 1024)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i += len(marks) {
 		for j := range marks {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/internal/testbed"
-	"github.com/ferryhq/ferry/offset"
-	"github.com/ferryhq/ferry/offset/rocketmq"
+	"github.com/ferryhq/ferry/state"
+	"github.com/ferryhq/ferry/state/rocketmq"
 )
 
 // TestBrokerRestart restarts the test bed's name server and broker
@@ -29,7 +29,7 @@ func TestBrokerRestart(t *testing.T) {
 	cluster := clusterName(t)
 	a := openStore(t, rocketmq.Config{Cluster: cluster, SnapshotEvery: 20, WorkerID: "a"})
 	defer a.Close()
-	if _, err := a.PutConnector(ctx, offset.Connector{Name: "orders", Config: map[string]string{"k": "before"}}); err != nil {
+	if _, err := a.PutConnector(ctx, state.Connector{Name: "orders", Config: map[string]string{"k": "before"}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -72,7 +72,7 @@ func TestBrokerRestart(t *testing.T) {
 	// Writes and reads work again. The bounds are generous: on a loaded
 	// 2-core machine the restart alone has taken two minutes.
 	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
-	_, err := a.PutConnector(wctx, offset.Connector{Name: "orders", Config: map[string]string{"k": "after"}})
+	_, err := a.PutConnector(wctx, state.Connector{Name: "orders", Config: map[string]string{"k": "after"}})
 	wcancel()
 	if err != nil {
 		t.Fatalf("put after restart: %v", err)

@@ -1,4 +1,4 @@
-package offset
+package state
 
 import "errors"
 

@@ -1,4 +1,4 @@
-// Package logsink is the "log" sink: it prints every event as one
+// Package log is the "log" sink: it prints every event as one
 // structured-mode CloudEvents JSON line, for trying pipelines out and
 // debugging them.
 //
@@ -13,4 +13,4 @@
 //
 // [SinkTo] builds the same plugin writing to any io.Writer, for tests and
 // embedding.
-package logsink
+package log

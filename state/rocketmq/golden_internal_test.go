@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
@@ -21,7 +21,7 @@ func TestRecordFormatGolden(t *testing.T) {
 	env := func(typ, key string, gen int64) record {
 		return record{Type: typ, Key: key, Writer: "worker-1", Instance: "00000000000000aa", Nonce: 7, Generation: gen, Time: t0}
 	}
-	st := newState()
+	st := newView()
 	st.offsets["orders"] = map[string]storedOffset{"p0": {generation: 3, position: api.Position("mysql-bin.000042:1234")}}
 	snapData, err := st.encodePart(kindOffsets)
 	if err != nil {
@@ -31,12 +31,12 @@ func TestRecordFormatGolden(t *testing.T) {
 		r       record
 		payload any
 	}{
-		{env(recConnectorPut, "orders", 0), connectorPayload{Config: map[string]string{"source": "generator", "sink": "file"}, Target: offset.TargetRunning}},
+		{env(recConnectorPut, "orders", 0), connectorPayload{Config: map[string]string{"source": "generator", "sink": "file"}, Target: state.TargetRunning}},
 		{env(recConnectorDelete, "orders", 0), nil},
 		{env(recOffsetsCommit, "orders", 3), offsetsPayload{Offsets: []partitionPos{newPartitionPos("p0", api.Position("mysql-bin.000042:1234")), newPartitionPos("\xff", api.Position{})}}},
 		{env(recOffsetsAlter, "orders", 0), offsetsPayload{Offsets: []partitionPos{newPartitionPos("p0", nil)}}},
 		{env(recOffsetsAlter, "orders", 0), offsetsPayload{Reset: true}},
-		{env(recStatusPut, "orders", 3), statusPayload{Task: offset.ConnectorTask, State: offset.StateFailed, WorkerID: "worker-1", Trace: "boom", Updated: t0}},
+		{env(recStatusPut, "orders", 3), statusPayload{Task: state.ConnectorTask, State: state.StateFailed, WorkerID: "worker-1", Trace: "boom", Updated: t0}},
 		{env(recStatusClear, "orders", 0), nil},
 		{env(recSnapshot, kindOffsets, 0), chunkPayload{ID: "00000000000000aa-1", Kind: kindOffsets, Topic: "ferry-prod-offsets", Chunk: 0, Chunks: 1,
 			Covers: map[string]int64{"broker-a/0": 12, "broker-a/1": 0}, Records: 12, Data: snapData}},
@@ -69,7 +69,7 @@ func TestRecordFormatGolden(t *testing.T) {
 }
 
 func BenchmarkApplyCommit(b *testing.B) {
-	st := newState()
+	st := newView()
 	r, err := encodeRecord(record{Type: recOffsetsCommit, Key: "orders", Generation: 1, Time: t0},
 		offsetsPayload{Offsets: encodeOffsets(map[string]api.Position{"p0": api.Position("mysql-bin.000042:1234"), "p1": api.Position("x")})})
 	if err != nil {

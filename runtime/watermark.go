@@ -1,4 +1,4 @@
-package offset
+package runtime
 
 import "github.com/ferryhq/ferry/api"
 

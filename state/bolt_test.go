@@ -1,4 +1,4 @@
-package offset_test
+package state_test
 
 import (
 	"bufio"
@@ -14,13 +14,13 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 
-	"github.com/ferryhq/ferry/offset"
-	"github.com/ferryhq/ferry/offset/storetest"
+	"github.com/ferryhq/ferry/state"
+	"github.com/ferryhq/ferry/state/storetest"
 )
 
-func openBolt(t *testing.T, dir string) offset.Store {
+func openBolt(t *testing.T, dir string) state.Store {
 	t.Helper()
-	s, err := offset.OpenBolt(filepath.Join(dir, "ferry.db"))
+	s, err := state.OpenBolt(filepath.Join(dir, "ferry.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func openBolt(t *testing.T, dir string) offset.Store {
 
 func TestBoltConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) offset.Store { return openBolt(t, t.TempDir()) })
+	storetest.Run(t, func(t *testing.T) state.Store { return openBolt(t, t.TempDir()) })
 	storetest.RunDurable(t, openBolt)
 }
 
@@ -38,14 +38,14 @@ func TestBoltConformance(t *testing.T) {
 func TestBoltLockedFailsFast(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ferry.db")
-	s, err := offset.OpenBolt(path)
+	s, err := state.OpenBolt(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 
 	start := time.Now()
-	_, err = offset.OpenBolt(path, offset.WithLockTimeout(200*time.Millisecond))
+	_, err = state.OpenBolt(path, state.WithLockTimeout(200*time.Millisecond))
 	if err == nil || !strings.Contains(err.Error(), "locked by another process") {
 		t.Fatalf("second OpenBolt: err = %v, want a locked-file error", err)
 	}
@@ -57,7 +57,7 @@ func TestBoltLockedFailsFast(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := offset.OpenBolt(path, offset.WithLockTimeout(200*time.Millisecond))
+	s2, err := state.OpenBolt(path, state.WithLockTimeout(200*time.Millisecond))
 	if err != nil {
 		t.Fatalf("OpenBolt after Close: %v", err)
 	}
@@ -68,7 +68,7 @@ func TestBoltLockedFailsFast(t *testing.T) {
 // holds the store open, then opens the same file here.
 func TestBoltLockedByOtherProcess(t *testing.T) {
 	if path := os.Getenv("FERRY_BOLT_HOLD"); path != "" {
-		s, err := offset.OpenBolt(path)
+		s, err := state.OpenBolt(path)
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
@@ -99,7 +99,7 @@ func TestBoltLockedByOtherProcess(t *testing.T) {
 		t.Fatalf("helper said %q, %v", line, err)
 	}
 	start := time.Now()
-	_, err = offset.OpenBolt(path, offset.WithLockTimeout(300*time.Millisecond))
+	_, err = state.OpenBolt(path, state.WithLockTimeout(300*time.Millisecond))
 	if err == nil || !strings.Contains(err.Error(), "locked by another process") {
 		t.Fatalf("OpenBolt of a file another process holds: err = %v", err)
 	}
@@ -111,7 +111,7 @@ func TestBoltLockedByOtherProcess(t *testing.T) {
 // BenchmarkBoltCommitOffsets measures one fsync'd commit of four
 // partitions, the shape of a task's periodic offset flush.
 func BenchmarkBoltCommitOffsets(b *testing.B) {
-	s, err := offset.OpenBolt(filepath.Join(b.TempDir(), "ferry.db"))
+	s, err := state.OpenBolt(filepath.Join(b.TempDir(), "ferry.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestBoltKeyTooLarge(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Errorf("offsets after the failed commit = %q, %v; want none", got, err)
 	}
-	if _, err := s.PutConnector(ctx, offset.Connector{Name: huge}); err == nil {
+	if _, err := s.PutConnector(ctx, state.Connector{Name: huge}); err == nil {
 		t.Error("PutConnector with a 40000-byte name succeeded")
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // recordVersion is the envelope version every record carries. A reader
@@ -50,8 +50,8 @@ type record struct {
 
 // connectorPayload is the payload of connector.put.
 type connectorPayload struct {
-	Config map[string]string  `json:"config"`
-	Target offset.TargetState `json:"target"`
+	Config map[string]string `json:"config"`
+	Target state.TargetState `json:"target"`
 }
 
 // offsetsPayload is the payload of offsets.commit and offsets.alter. Reset
@@ -111,12 +111,12 @@ type metaPayload struct {
 // statusPayload is the payload of status.put (connector and generation
 // are in the envelope).
 type statusPayload struct {
-	Task     int          `json:"task"`
-	State    offset.State `json:"state"`
-	WorkerID string       `json:"worker_id,omitempty"`
-	Trace    string       `json:"trace,omitempty"`
-	Updated  time.Time    `json:"updated"`
-	Retrying *time.Time   `json:"retrying_since,omitempty"`
+	Task     int         `json:"task"`
+	State    state.State `json:"state"`
+	WorkerID string      `json:"worker_id,omitempty"`
+	Trace    string      `json:"trace,omitempty"`
+	Updated  time.Time   `json:"updated"`
+	Retrying *time.Time  `json:"retrying_since,omitempty"`
 }
 
 // chunkPayload is the payload of a snapshot record: chunk Chunk (from 0)

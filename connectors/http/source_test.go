@@ -1,4 +1,4 @@
-package webhook_test
+package http_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/api/apitest"
-	webhook "github.com/ferryhq/ferry/connectors/http"
+	ferryhttp "github.com/ferryhq/ferry/connectors/http"
 )
 
 type addresser interface{ Addr() string }
@@ -49,7 +49,7 @@ func push(t testing.TB, src api.Source, n int) {
 
 func TestConformance(t *testing.T) {
 	apitest.RunSource(t, apitest.SourceCase{
-		Plugin: webhook.Source,
+		Plugin: ferryhttp.Source,
 		Config: map[string]string{"listen": "127.0.0.1:0", "path": "/hook", "batch.size": "3"},
 		Expect: 12,
 		Push:   push,
@@ -70,11 +70,11 @@ func start(t *testing.T, cfg map[string]string, ackAll bool) *server {
 	for k, v := range cfg {
 		full[k] = v
 	}
-	c, err := webhook.Source.Spec.Parse(full)
+	c, err := ferryhttp.Source.Spec.Parse(full)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := webhook.Source.New(api.TaskConfig{Connector: "hook", Task: 0, Tasks: 1, Config: c, Logger: quiet})
+	src, err := ferryhttp.Source.New(api.TaskConfig{Connector: "hook", Task: 0, Tasks: 1, Config: c, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestRequests(t *testing.T) {
 		wantType string
 	}{
 		{name: "plain json", req: request{body: `{"a":1}`, headers: map[string]string{"Content-Type": "application/json"}},
-			want: 200, wantIDs: []string{"plain"}, wantType: webhook.PlainType},
+			want: 200, wantIDs: []string{"plain"}, wantType: ferryhttp.PlainType},
 		{name: "plain without content type", req: request{body: `[1,2]`}, want: 200, wantIDs: []string{"plain"}},
 		{name: "structured", req: request{body: ce, headers: map[string]string{"Content-Type": "application/cloudevents+json; charset=utf-8"}},
 			want: 200, wantIDs: []string{"e1"}, wantType: "t.v1"},
@@ -210,7 +210,7 @@ func TestRequests(t *testing.T) {
 				if want == "plain" {
 					want = "hook-0-" + string(r.Position)
 				}
-				if r.Event.ID != want || r.Partition != webhook.Partition {
+				if r.Event.ID != want || r.Partition != ferryhttp.Partition {
 					t.Errorf("event %d: id %q partition %q, want id %q", i, r.Event.ID, r.Partition, want)
 				}
 				if tt.wantType != "" && r.Event.Type != tt.wantType {
@@ -266,7 +266,7 @@ func TestAnswerWaitsForAck(t *testing.T) {
 
 	// Acknowledging the first request answers it and only it.
 	acked := time.Now()
-	if err := s.src.(api.Acker).Ack(context.Background(), webhook.Partition, r1.Position); err != nil {
+	if err := s.src.(api.Acker).Ack(context.Background(), ferryhttp.Partition, r1.Position); err != nil {
 		t.Fatal(err)
 	}
 	res := <-results
@@ -285,8 +285,8 @@ func TestAnswerWaitsForAck(t *testing.T) {
 
 func TestQueueFull(t *testing.T) {
 	t.Parallel()
-	c, _ := webhook.Source.Spec.Parse(map[string]string{"listen": "127.0.0.1:0", "queue.size": "2", "response.timeout": "300ms"})
-	src, err := webhook.Source.New(api.TaskConfig{Connector: "q", Config: c, Logger: quiet})
+	c, _ := ferryhttp.Source.Spec.Parse(map[string]string{"listen": "127.0.0.1:0", "queue.size": "2", "response.timeout": "300ms"})
+	src, err := ferryhttp.Source.New(api.TaskConfig{Connector: "q", Config: c, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,8 +319,8 @@ func TestCloseAnswersWaiting(t *testing.T) {
 	for _, hard := range []bool{false, true} {
 		t.Run("hard="+strconv.FormatBool(hard), func(t *testing.T) {
 			t.Parallel()
-			c, _ := webhook.Source.Spec.Parse(map[string]string{"listen": "127.0.0.1:0"})
-			src, _ := webhook.Source.New(api.TaskConfig{Connector: "c", Config: c, Logger: quiet})
+			c, _ := ferryhttp.Source.Spec.Parse(map[string]string{"listen": "127.0.0.1:0"})
+			src, _ := ferryhttp.Source.New(api.TaskConfig{Connector: "c", Config: c, Logger: quiet})
 			if err := src.Open(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -360,10 +360,10 @@ func TestCloseAnswersWaiting(t *testing.T) {
 
 func TestResumeAfterCommitted(t *testing.T) {
 	t.Parallel()
-	c, _ := webhook.Source.Spec.Parse(map[string]string{"listen": "127.0.0.1:0"})
+	c, _ := ferryhttp.Source.Spec.Parse(map[string]string{"listen": "127.0.0.1:0"})
 	far := uint64(time.Now().Add(time.Hour).UnixMicro())
-	src, err := webhook.Source.New(api.TaskConfig{Connector: "c", Config: c, Logger: quiet,
-		Committed: map[string]api.Position{webhook.Partition: api.Position(strconv.FormatUint(far, 10))}})
+	src, err := ferryhttp.Source.New(api.TaskConfig{Connector: "c", Config: c, Logger: quiet,
+		Committed: map[string]api.Position{ferryhttp.Partition: api.Position(strconv.FormatUint(far, 10))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestResumeAfterCommitted(t *testing.T) {
 	if want := strconv.FormatUint(far+1, 10); string(batch[0].Position) != want {
 		t.Fatalf("first position after committed %d is %s, want %s", far, batch[0].Position, want)
 	}
-	_ = src.(api.Acker).Ack(context.Background(), webhook.Partition, batch[0].Position)
+	_ = src.(api.Acker).Ack(context.Background(), ferryhttp.Partition, batch[0].Position)
 }
 
 func TestSpec(t *testing.T) {
@@ -398,11 +398,11 @@ func TestSpec(t *testing.T) {
 		{map[string]string{"listen": ":1", "allowed.methods": "post"}, false},
 	}
 	for _, tt := range tests {
-		if _, err := webhook.Source.Spec.Parse(tt.cfg); (err == nil) != tt.ok {
+		if _, err := ferryhttp.Source.Spec.Parse(tt.cfg); (err == nil) != tt.ok {
 			t.Errorf("Parse(%v) = %v, want ok=%v", tt.cfg, err, tt.ok)
 		}
 	}
-	plan, err := webhook.Source.Plan(api.Config{}, 4)
+	plan, err := ferryhttp.Source.Plan(api.Config{}, 4)
 	if err != nil || len(plan) != 1 {
 		t.Errorf("Plan for 4 tasks = %v, %v; want one task", plan, err)
 	}
@@ -410,5 +410,5 @@ func TestSpec(t *testing.T) {
 
 func TestDocumentsSpec(t *testing.T) {
 	t.Parallel()
-	apitest.CheckSpecDoc(t, "doc.go", webhook.Source.Spec)
+	apitest.CheckSpecDoc(t, "doc.go", ferryhttp.Source.Spec)
 }

@@ -12,15 +12,15 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // Run runs the conformance suite against stores made by open.
-func Run(t *testing.T, open func(t *testing.T) offset.Store) {
+func Run(t *testing.T, open func(t *testing.T) state.Store) {
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s offset.Store)
+		fn   func(t *testing.T, s state.Store)
 	}{
 		{"ConnectorCRUD", testConnectorCRUD},
 		{"RevisionIncreases", testRevisionIncreases},
@@ -61,7 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) offset.Store) {
 // reopen on the same directory: definitions, revisions (which keep
 // growing), offsets with their generations (fencing still holds) and
 // statuses with theirs.
-func RunDurable(t *testing.T, open func(t *testing.T, dir string) offset.Store) {
+func RunDurable(t *testing.T, open func(t *testing.T, dir string) state.Store) {
 	t.Helper()
 	t.Run("SurvivesReopen", func(t *testing.T) {
 		t.Parallel()
@@ -69,18 +69,18 @@ func RunDurable(t *testing.T, open func(t *testing.T, dir string) offset.Store) 
 		dir := t.TempDir()
 
 		s := open(t, dir)
-		c := mustPut(t, s, offset.Connector{Name: "orders", Config: cfg("source", "generator"), Target: offset.TargetPaused})
+		c := mustPut(t, s, state.Connector{Name: "orders", Config: cfg("source", "generator"), Target: state.TargetPaused})
 		must(t, s.CommitOffsets(ctx, "orders", 7, pos("a", "1", "b", "2", "", "empty-name")))
 		must(t, s.AlterOffsets(ctx, "orders", pos("c", "3")))
 		must(t, s.CommitOffsets(ctx, "gone", 1, pos("x", "9")))
-		mustPut(t, s, offset.Connector{Name: "gone"})
+		mustPut(t, s, state.Connector{Name: "gone"})
 		must(t, s.DeleteConnector(ctx, "gone"))
-		st := offset.Status{Connector: "orders", Task: 0, State: offset.StateFailed, WorkerID: "w1", Trace: "boom", Generation: 7}
+		st := state.Status{Connector: "orders", Task: 0, State: state.StateFailed, WorkerID: "w1", Trace: "boom", Generation: 7}
 		must(t, s.PutStatus(ctx, st))
-		retrying := offset.Status{Connector: "orders", Task: 1, State: offset.StateRunning, WorkerID: "w1", Trace: "write: connection refused",
+		retrying := state.Status{Connector: "orders", Task: 1, State: state.StateRunning, WorkerID: "w1", Trace: "write: connection refused",
 			RetryingSince: time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC), Generation: 7}
 		must(t, s.PutStatus(ctx, retrying))
-		must(t, s.PutStatus(ctx, offset.Status{Connector: "orders", Task: offset.ConnectorTask, State: offset.StateRunning, Generation: 7}))
+		must(t, s.PutStatus(ctx, state.Status{Connector: "orders", Task: state.ConnectorTask, State: state.StateRunning, Generation: 7}))
 		must(t, s.Close())
 
 		s = open(t, dir)
@@ -88,26 +88,26 @@ func RunDurable(t *testing.T, open func(t *testing.T, dir string) offset.Store) 
 		got, err := s.Connector(ctx, "orders")
 		must(t, err)
 		assertConnector(t, got, c)
-		if _, err := s.Connector(ctx, "gone"); !errors.Is(err, offset.ErrNotFound) {
+		if _, err := s.Connector(ctx, "gone"); !errors.Is(err, state.ErrNotFound) {
 			t.Errorf("deleted connector after reopen: err = %v, want ErrNotFound", err)
 		}
 		assertOffsets(t, s, "orders", pos("a", "1", "b", "2", "", "empty-name", "c", "3"))
 		assertOffsets(t, s, "gone", pos("x", "9"))
-		if err := s.CommitOffsets(ctx, "orders", 6, pos("a", "zombie")); !errors.Is(err, offset.ErrFenced) {
+		if err := s.CommitOffsets(ctx, "orders", 6, pos("a", "zombie")); !errors.Is(err, state.ErrFenced) {
 			t.Errorf("commit at older generation after reopen: err = %v, want ErrFenced", err)
 		}
 		sts, err := s.Statuses(ctx, "orders")
 		must(t, err)
-		if len(sts) != 3 || sts[0].Task != offset.ConnectorTask || !sameStatus(sts[1], st) || !sameStatus(sts[2], retrying) {
+		if len(sts) != 3 || sts[0].Task != state.ConnectorTask || !sameStatus(sts[1], st) || !sameStatus(sts[2], retrying) {
 			t.Errorf("statuses after reopen = %+v, want connector then %+v and %+v", sts, st, retrying)
 		}
-		must(t, s.PutStatus(ctx, offset.Status{Connector: "orders", Task: 0, State: offset.StateRunning, Generation: 6}))
+		must(t, s.PutStatus(ctx, state.Status{Connector: "orders", Task: 0, State: state.StateRunning, Generation: 6}))
 		sts, err = s.Statuses(ctx, "orders")
 		must(t, err)
-		if sts[1].State != offset.StateFailed {
+		if sts[1].State != state.StateFailed {
 			t.Errorf("older-generation status after reopen overwrote the stored one: %+v", sts[1])
 		}
-		c2 := mustPut(t, s, offset.Connector{Name: "orders", Config: cfg("source", "generator")})
+		c2 := mustPut(t, s, state.Connector{Name: "orders", Config: cfg("source", "generator")})
 		if c2.Revision <= c.Revision {
 			t.Errorf("revision after reopen = %d, want > %d", c2.Revision, c.Revision)
 		}
@@ -117,11 +117,11 @@ func RunDurable(t *testing.T, open func(t *testing.T, dir string) offset.Store) 
 	})
 }
 
-func testConnectorCRUD(t *testing.T, s offset.Store) {
+func testConnectorCRUD(t *testing.T, s state.Store) {
 	ctx := context.Background()
-	in := offset.Connector{Name: "orders", Config: cfg("source", "generator", "sink", "file"), Target: offset.TargetRunning}
+	in := state.Connector{Name: "orders", Config: cfg("source", "generator", "sink", "file"), Target: state.TargetRunning}
 	c1 := mustPut(t, s, in)
-	if c1.Name != "orders" || c1.Target != offset.TargetRunning || !maps.Equal(c1.Config, in.Config) {
+	if c1.Name != "orders" || c1.Target != state.TargetRunning || !maps.Equal(c1.Config, in.Config) {
 		t.Errorf("PutConnector returned %+v, want the definition it was given", c1)
 	}
 	if c1.Revision <= 0 {
@@ -135,7 +135,7 @@ func testConnectorCRUD(t *testing.T, s offset.Store) {
 	assertConnector(t, got, c1)
 
 	// Replace: the config is replaced as a whole, Created is kept.
-	c2 := mustPut(t, s, offset.Connector{Name: "orders", Config: cfg("source", "kafka"), Target: offset.TargetStopped})
+	c2 := mustPut(t, s, state.Connector{Name: "orders", Config: cfg("source", "kafka"), Target: state.TargetStopped})
 	if c2.Revision <= c1.Revision {
 		t.Errorf("Revision after replace = %d, want > %d", c2.Revision, c1.Revision)
 	}
@@ -153,7 +153,7 @@ func testConnectorCRUD(t *testing.T, s offset.Store) {
 	}
 
 	must(t, s.DeleteConnector(ctx, "orders"))
-	if _, err := s.Connector(ctx, "orders"); !errors.Is(err, offset.ErrNotFound) {
+	if _, err := s.Connector(ctx, "orders"); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("Connector after delete: err = %v, want ErrNotFound", err)
 	}
 	all, err := s.Connectors(ctx)
@@ -163,12 +163,12 @@ func testConnectorCRUD(t *testing.T, s offset.Store) {
 	}
 }
 
-func testRevisionIncreases(t *testing.T, s offset.Store) {
+func testRevisionIncreases(t *testing.T, s state.Store) {
 	last := map[string]int64{}
 	for i := range 20 {
 		name := fmt.Sprintf("c%d", i%3)
-		target := []offset.TargetState{offset.TargetRunning, offset.TargetPaused, offset.TargetStopped}[i%3]
-		c := mustPut(t, s, offset.Connector{Name: name, Config: cfg("i", fmt.Sprint(i)), Target: target})
+		target := []state.TargetState{state.TargetRunning, state.TargetPaused, state.TargetStopped}[i%3]
+		c := mustPut(t, s, state.Connector{Name: name, Config: cfg("i", fmt.Sprint(i)), Target: target})
 		if c.Revision <= last[name] {
 			t.Fatalf("put %d of %s: revision %d, want > %d", i, name, c.Revision, last[name])
 		}
@@ -181,14 +181,14 @@ func testRevisionIncreases(t *testing.T, s offset.Store) {
 	}
 }
 
-func testConnectorsSorted(t *testing.T, s offset.Store) {
+func testConnectorsSorted(t *testing.T, s state.Store) {
 	all, err := s.Connectors(context.Background())
 	must(t, err)
 	if len(all) != 0 {
 		t.Fatalf("empty store lists %v", names(all))
 	}
 	for _, n := range []string{"orders", "Zeta", "a-b", "a", "b", "a.b", "10", "9"} {
-		mustPut(t, s, offset.Connector{Name: n})
+		mustPut(t, s, state.Connector{Name: n})
 	}
 	all, err = s.Connectors(context.Background())
 	must(t, err)
@@ -198,39 +198,39 @@ func testConnectorsSorted(t *testing.T, s offset.Store) {
 	}
 }
 
-func testNotFound(t *testing.T, s offset.Store) {
+func testNotFound(t *testing.T, s state.Store) {
 	ctx := context.Background()
-	if _, err := s.Connector(ctx, "nope"); !errors.Is(err, offset.ErrNotFound) {
+	if _, err := s.Connector(ctx, "nope"); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("Connector(missing): err = %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteConnector(ctx, "nope"); !errors.Is(err, offset.ErrNotFound) {
+	if err := s.DeleteConnector(ctx, "nope"); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("DeleteConnector(missing): err = %v, want ErrNotFound", err)
 	}
-	mustPut(t, s, offset.Connector{Name: "once"})
+	mustPut(t, s, state.Connector{Name: "once"})
 	must(t, s.DeleteConnector(ctx, "once"))
-	if err := s.DeleteConnector(ctx, "once"); !errors.Is(err, offset.ErrNotFound) {
+	if err := s.DeleteConnector(ctx, "once"); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("second DeleteConnector: err = %v, want ErrNotFound", err)
 	}
 }
 
-func testDeleteKeepsOffsets(t *testing.T, s offset.Store) {
+func testDeleteKeepsOffsets(t *testing.T, s state.Store) {
 	ctx := context.Background()
-	mustPut(t, s, offset.Connector{Name: "orders"})
+	mustPut(t, s, state.Connector{Name: "orders"})
 	must(t, s.CommitOffsets(ctx, "orders", 1, pos("p0", "100", "p1", "200")))
 	must(t, s.DeleteConnector(ctx, "orders"))
 	assertOffsets(t, s, "orders", pos("p0", "100", "p1", "200"))
-	mustPut(t, s, offset.Connector{Name: "orders"})
+	mustPut(t, s, state.Connector{Name: "orders"})
 	assertOffsets(t, s, "orders", pos("p0", "100", "p1", "200"))
 }
 
-func testDeleteRemovesStatus(t *testing.T, s offset.Store) {
+func testDeleteRemovesStatus(t *testing.T, s state.Store) {
 	ctx := context.Background()
-	mustPut(t, s, offset.Connector{Name: "orders"})
-	must(t, s.PutStatus(ctx, offset.Status{Connector: "orders", Task: offset.ConnectorTask, State: offset.StateRunning, Generation: 1}))
-	must(t, s.PutStatus(ctx, offset.Status{Connector: "orders", Task: 0, State: offset.StateRunning, Generation: 1}))
+	mustPut(t, s, state.Connector{Name: "orders"})
+	must(t, s.PutStatus(ctx, state.Status{Connector: "orders", Task: state.ConnectorTask, State: state.StateRunning, Generation: 1}))
+	must(t, s.PutStatus(ctx, state.Status{Connector: "orders", Task: 0, State: state.StateRunning, Generation: 1}))
 	must(t, s.DeleteConnector(ctx, "orders"))
 	sts, err := s.Statuses(ctx, "orders")
-	if err != nil && !errors.Is(err, offset.ErrNotFound) {
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("Statuses after delete: %v", err)
 	}
 	if len(sts) != 0 {
@@ -238,7 +238,7 @@ func testDeleteRemovesStatus(t *testing.T, s offset.Store) {
 	}
 }
 
-func testOffsetsEmpty(t *testing.T, s offset.Store) {
+func testOffsetsEmpty(t *testing.T, s state.Store) {
 	got, err := s.Offsets(context.Background(), "never-committed")
 	if err != nil {
 		t.Fatalf("Offsets of a connector without offsets: %v, want an empty map", err)
@@ -248,7 +248,7 @@ func testOffsetsEmpty(t *testing.T, s offset.Store) {
 	}
 }
 
-func testCommitMerges(t *testing.T, s offset.Store) {
+func testCommitMerges(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	must(t, s.CommitOffsets(ctx, "orders", 1, pos("a", "1", "b", "1")))
 	must(t, s.CommitOffsets(ctx, "orders", 1, pos("a", "2")))
@@ -257,7 +257,7 @@ func testCommitMerges(t *testing.T, s offset.Store) {
 	assertOffsets(t, s, "other", pos())
 }
 
-func testPositionBytes(t *testing.T, s offset.Store) {
+func testPositionBytes(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	in := map[string]api.Position{
 		"":             api.Position("empty partition name is valid"),
@@ -270,7 +270,7 @@ func testPositionBytes(t *testing.T, s offset.Store) {
 	assertOffsets(t, s, "orders", in)
 }
 
-func testFencing(t *testing.T, s offset.Store) {
+func testFencing(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	must(t, s.CommitOffsets(ctx, "orders", 5, pos("a", "gen5")))
 	steps := []struct {
@@ -289,7 +289,7 @@ func testFencing(t *testing.T, s offset.Store) {
 	for _, st := range steps {
 		err := s.CommitOffsets(ctx, "orders", st.gen, pos("a", st.value))
 		if st.fenced {
-			if !errors.Is(err, offset.ErrFenced) {
+			if !errors.Is(err, state.ErrFenced) {
 				t.Fatalf("commit at generation %d: err = %v, want ErrFenced", st.gen, err)
 			}
 		} else {
@@ -300,20 +300,20 @@ func testFencing(t *testing.T, s offset.Store) {
 	}
 }
 
-func testFencingAllOrNothing(t *testing.T, s offset.Store) {
+func testFencingAllOrNothing(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	must(t, s.CommitOffsets(ctx, "orders", 1, pos("a", "a1", "b", "b1")))
 	must(t, s.CommitOffsets(ctx, "orders", 3, pos("b", "b3")))
 	// a and the new c would be accepted at generation 2, b would not: the
 	// whole call must fail and write nothing.
 	err := s.CommitOffsets(ctx, "orders", 2, pos("a", "a2", "b", "b2", "c", "c2"))
-	if !errors.Is(err, offset.ErrFenced) {
+	if !errors.Is(err, state.ErrFenced) {
 		t.Fatalf("err = %v, want ErrFenced", err)
 	}
 	assertOffsets(t, s, "orders", pos("a", "a1", "b", "b3"))
 }
 
-func testFencingScope(t *testing.T, s offset.Store) {
+func testFencingScope(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	must(t, s.CommitOffsets(ctx, "orders", 9, pos("a", "a9")))
 	// Another partition of the same connector, and the same partition of
@@ -324,21 +324,21 @@ func testFencingScope(t *testing.T, s offset.Store) {
 	assertOffsets(t, s, "users", pos("a", "a1"))
 }
 
-func testAlterIgnoresGeneration(t *testing.T, s offset.Store) {
+func testAlterIgnoresGeneration(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	must(t, s.CommitOffsets(ctx, "orders", 5, pos("a", "a5")))
 	must(t, s.AlterOffsets(ctx, "orders", pos("a", "operator", "new", "n")))
 	assertOffsets(t, s, "orders", pos("a", "operator", "new", "n"))
 	// The stored generation is kept: a zombie is still fenced, the owner
 	// still commits.
-	if err := s.CommitOffsets(ctx, "orders", 4, pos("a", "a4")); !errors.Is(err, offset.ErrFenced) {
+	if err := s.CommitOffsets(ctx, "orders", 4, pos("a", "a4")); !errors.Is(err, state.ErrFenced) {
 		t.Errorf("commit at generation 4 after alter: err = %v, want ErrFenced", err)
 	}
 	must(t, s.CommitOffsets(ctx, "orders", 5, pos("a", "a5b")))
 	assertOffsets(t, s, "orders", pos("a", "a5b", "new", "n"))
 }
 
-func testAlterNilPosition(t *testing.T, s offset.Store) {
+func testAlterNilPosition(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	must(t, s.CommitOffsets(ctx, "orders", 1, pos("a", "1", "b", "2")))
 	must(t, s.AlterOffsets(ctx, "orders", map[string]api.Position{"a": nil, "missing": nil}))
@@ -347,7 +347,7 @@ func testAlterNilPosition(t *testing.T, s offset.Store) {
 	assertOffsets(t, s, "orders", pos())
 }
 
-func testAlterNilMap(t *testing.T, s offset.Store) {
+func testAlterNilMap(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	must(t, s.CommitOffsets(ctx, "orders", 1, pos("a", "1", "b", "2")))
 	must(t, s.CommitOffsets(ctx, "users", 1, pos("a", "1")))
@@ -361,15 +361,15 @@ func testAlterNilMap(t *testing.T, s offset.Store) {
 	must(t, s.AlterOffsets(ctx, "never", nil))
 }
 
-func testStatusOrder(t *testing.T, s offset.Store) {
+func testStatusOrder(t *testing.T, s state.Store) {
 	ctx := context.Background()
-	put := []offset.Status{
-		{Connector: "orders", Task: 10, State: offset.StateRunning, WorkerID: "w2", Generation: 1},
-		{Connector: "orders", Task: 2, State: offset.StateFailed, WorkerID: "w1", Trace: "boom\n\tat line 1", Generation: 1},
-		{Connector: "orders", Task: offset.ConnectorTask, State: offset.StateRunning, WorkerID: "w1", Generation: 1},
-		{Connector: "orders", Task: 0, State: offset.StateUnassigned, Generation: 1},
-		{Connector: "orders", Task: 1, State: offset.StateFinished, WorkerID: "w2", Generation: 1},
-		{Connector: "users", Task: 0, State: offset.StatePaused, Generation: 1},
+	put := []state.Status{
+		{Connector: "orders", Task: 10, State: state.StateRunning, WorkerID: "w2", Generation: 1},
+		{Connector: "orders", Task: 2, State: state.StateFailed, WorkerID: "w1", Trace: "boom\n\tat line 1", Generation: 1},
+		{Connector: "orders", Task: state.ConnectorTask, State: state.StateRunning, WorkerID: "w1", Generation: 1},
+		{Connector: "orders", Task: 0, State: state.StateUnassigned, Generation: 1},
+		{Connector: "orders", Task: 1, State: state.StateFinished, WorkerID: "w2", Generation: 1},
+		{Connector: "users", Task: 0, State: state.StatePaused, Generation: 1},
 	}
 	for _, st := range put {
 		must(t, s.PutStatus(ctx, st))
@@ -380,7 +380,7 @@ func testStatusOrder(t *testing.T, s offset.Store) {
 	for _, st := range got {
 		tasks = append(tasks, st.Task)
 	}
-	if want := []int{offset.ConnectorTask, 0, 1, 2, 10}; !slices.Equal(tasks, want) {
+	if want := []int{state.ConnectorTask, 0, 1, 2, 10}; !slices.Equal(tasks, want) {
 		t.Fatalf("Statuses order = %v, want %v", tasks, want)
 	}
 	for _, st := range got {
@@ -395,24 +395,24 @@ func testStatusOrder(t *testing.T, s offset.Store) {
 	}
 }
 
-func testStatusGeneration(t *testing.T, s offset.Store) {
+func testStatusGeneration(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	steps := []struct {
 		task  int
 		gen   int64
-		state offset.State
-		want  offset.State // stored state of that task afterwards
+		state state.State
+		want  state.State // stored state of that task afterwards
 	}{
-		{0, 3, offset.StateRunning, offset.StateRunning},
-		{0, 2, offset.StateFailed, offset.StateRunning},        // older: ignored
-		{0, 3, offset.StateFailed, offset.StateFailed},         // equal: overwrites
-		{0, 4, offset.StateRestarting, offset.StateRestarting}, // newer: overwrites
-		{1, 1, offset.StateRunning, offset.StateRunning},       // per task, not per connector
-		{offset.ConnectorTask, 1, offset.StatePaused, offset.StatePaused},
-		{offset.ConnectorTask, 0, offset.StateFailed, offset.StatePaused},
+		{0, 3, state.StateRunning, state.StateRunning},
+		{0, 2, state.StateFailed, state.StateRunning},        // older: ignored
+		{0, 3, state.StateFailed, state.StateFailed},         // equal: overwrites
+		{0, 4, state.StateRestarting, state.StateRestarting}, // newer: overwrites
+		{1, 1, state.StateRunning, state.StateRunning},       // per task, not per connector
+		{state.ConnectorTask, 1, state.StatePaused, state.StatePaused},
+		{state.ConnectorTask, 0, state.StateFailed, state.StatePaused},
 	}
 	for i, st := range steps {
-		if err := s.PutStatus(ctx, offset.Status{Connector: "orders", Task: st.task, State: st.state, Generation: st.gen}); err != nil {
+		if err := s.PutStatus(ctx, state.Status{Connector: "orders", Task: st.task, State: st.state, Generation: st.gen}); err != nil {
 			t.Fatalf("step %d: PutStatus: %v (an older generation is ignored, not an error)", i, err)
 		}
 		sts, err := s.Statuses(ctx, "orders")
@@ -432,10 +432,10 @@ func testStatusGeneration(t *testing.T, s offset.Store) {
 	}
 }
 
-func testCopiesConnector(t *testing.T, s offset.Store) {
+func testCopiesConnector(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	in := cfg("k", "v")
-	c := mustPut(t, s, offset.Connector{Name: "orders", Config: in})
+	c := mustPut(t, s, state.Connector{Name: "orders", Config: in})
 	in["k"], in["added"] = "changed-input", "x"
 	c.Config["k"] = "changed-result"
 	got, err := s.Connector(ctx, "orders")
@@ -452,7 +452,7 @@ func testCopiesConnector(t *testing.T, s offset.Store) {
 	}
 }
 
-func testCopiesOffsets(t *testing.T, s offset.Store) {
+func testCopiesOffsets(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	in := pos("a", "1")
 	must(t, s.CommitOffsets(ctx, "orders", 1, in))
@@ -468,28 +468,28 @@ func testCopiesOffsets(t *testing.T, s offset.Store) {
 	assertOffsets(t, s, "orders", pos("a", "1", "d", "4"))
 }
 
-func testCopiesStatuses(t *testing.T, s offset.Store) {
+func testCopiesStatuses(t *testing.T, s state.Store) {
 	ctx := context.Background()
-	must(t, s.PutStatus(ctx, offset.Status{Connector: "orders", Task: 0, State: offset.StateRunning, Generation: 1}))
+	must(t, s.PutStatus(ctx, state.Status{Connector: "orders", Task: 0, State: state.StateRunning, Generation: 1}))
 	got, err := s.Statuses(ctx, "orders")
 	must(t, err)
-	got[0].State = offset.StateFailed
+	got[0].State = state.StateFailed
 	got, err = s.Statuses(ctx, "orders")
 	must(t, err)
-	if got[0].State != offset.StateRunning {
+	if got[0].State != state.StateRunning {
 		t.Errorf("status changed by mutating a returned slice: %+v", got[0])
 	}
 }
 
-func testClosed(t *testing.T, s offset.Store) {
+func testClosed(t *testing.T, s state.Store) {
 	ctx := context.Background()
-	mustPut(t, s, offset.Connector{Name: "orders"})
+	mustPut(t, s, state.Connector{Name: "orders"})
 	must(t, s.Close())
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v, want nil (idempotent)", err)
 	}
 	calls := map[string]func() error{
-		"PutConnector":    func() error { _, err := s.PutConnector(ctx, offset.Connector{Name: "x"}); return err },
+		"PutConnector":    func() error { _, err := s.PutConnector(ctx, state.Connector{Name: "x"}); return err },
 		"DeleteConnector": func() error { return s.DeleteConnector(ctx, "orders") },
 		"Connector":       func() error { _, err := s.Connector(ctx, "orders"); return err },
 		"Connectors":      func() error { _, err := s.Connectors(ctx); return err },
@@ -497,12 +497,12 @@ func testClosed(t *testing.T, s offset.Store) {
 		"Offsets":         func() error { _, err := s.Offsets(ctx, "orders"); return err },
 		"AlterOffsets":    func() error { return s.AlterOffsets(ctx, "orders", nil) },
 		"PutStatus": func() error {
-			return s.PutStatus(ctx, offset.Status{Connector: "orders", Task: 0, State: offset.StateRunning})
+			return s.PutStatus(ctx, state.Status{Connector: "orders", Task: 0, State: state.StateRunning})
 		},
 		"Statuses": func() error { _, err := s.Statuses(ctx, "orders"); return err },
 	}
 	for _, name := range slices.Sorted(maps.Keys(calls)) {
-		if err := calls[name](); !errors.Is(err, offset.ErrClosed) {
+		if err := calls[name](); !errors.Is(err, state.ErrClosed) {
 			t.Errorf("%s after Close: err = %v, want ErrClosed", name, err)
 		}
 	}
@@ -511,7 +511,7 @@ func testClosed(t *testing.T, s offset.Store) {
 // testConcurrentOwnPartitions: many tasks of one generation commit their
 // own partitions at once; every commit succeeds and the last one of each
 // partition wins.
-func testConcurrentOwnPartitions(t *testing.T, s offset.Store) {
+func testConcurrentOwnPartitions(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	const workers, commits = 16, 25
 	var wg sync.WaitGroup
@@ -544,7 +544,7 @@ func testConcurrentOwnPartitions(t *testing.T, s offset.Store) {
 // partitions. Only ErrFenced may fail a commit, the highest generation is
 // never fenced, and each partition ends holding a position written by the
 // highest generation.
-func testConcurrentFencing(t *testing.T, s offset.Store) {
+func testConcurrentFencing(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	const gens, perGen, commits = 4, 3, 20
 	parts := []string{"a", "b", "c"}
@@ -559,7 +559,7 @@ func testConcurrentFencing(t *testing.T, s offset.Store) {
 						offs[p] = api.Position(fmt.Sprintf("g%d-w%d-%d", g, w, i))
 					}
 					err := s.CommitOffsets(ctx, "orders", g, offs)
-					if err != nil && (!errors.Is(err, offset.ErrFenced) || g == gens) {
+					if err != nil && (!errors.Is(err, state.ErrFenced) || g == gens) {
 						errs <- fmt.Errorf("generation %d worker %d commit %d: %w", g, w, i, err)
 						return
 					}
@@ -591,7 +591,7 @@ func testConcurrentFencing(t *testing.T, s offset.Store) {
 
 // testConcurrentMixed runs every kind of call at once, for the race
 // detector, then checks the final state is consistent.
-func testConcurrentMixed(t *testing.T, s offset.Store) {
+func testConcurrentMixed(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	const n = 8
 	var wg sync.WaitGroup
@@ -600,7 +600,7 @@ func testConcurrentMixed(t *testing.T, s offset.Store) {
 		name := fmt.Sprintf("c%d", i)
 		wg.Go(func() {
 			for j := range 10 {
-				if _, err := s.PutConnector(ctx, offset.Connector{Name: name, Config: cfg("j", fmt.Sprint(j))}); err != nil {
+				if _, err := s.PutConnector(ctx, state.Connector{Name: name, Config: cfg("j", fmt.Sprint(j))}); err != nil {
 					errs <- err
 					return
 				}
@@ -608,7 +608,7 @@ func testConcurrentMixed(t *testing.T, s offset.Store) {
 		})
 		wg.Go(func() {
 			for j := range 10 {
-				st := offset.Status{Connector: name, Task: j % 3, State: offset.StateRunning, Generation: int64(j)}
+				st := state.Status{Connector: name, Task: j % 3, State: state.StateRunning, Generation: int64(j)}
 				if err := s.PutStatus(ctx, st); err != nil {
 					errs <- err
 					return
@@ -672,7 +672,7 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func mustPut(t *testing.T, s offset.Store, c offset.Connector) offset.Connector {
+func mustPut(t *testing.T, s state.Store, c state.Connector) state.Connector {
 	t.Helper()
 	got, err := s.PutConnector(context.Background(), c)
 	must(t, err)
@@ -697,7 +697,7 @@ func pos(kv ...string) map[string]api.Position {
 	return m
 }
 
-func names(cs []offset.Connector) []string {
+func names(cs []state.Connector) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
 		out[i] = c.Name
@@ -705,7 +705,7 @@ func names(cs []offset.Connector) []string {
 	return out
 }
 
-func assertConnector(t *testing.T, got, want offset.Connector) {
+func assertConnector(t *testing.T, got, want state.Connector) {
 	t.Helper()
 	if got.Name != want.Name || got.Target != want.Target || got.Revision != want.Revision ||
 		!maps.Equal(got.Config, want.Config) || !got.Created.Equal(want.Created) || !got.Updated.Equal(want.Updated) {
@@ -713,7 +713,7 @@ func assertConnector(t *testing.T, got, want offset.Connector) {
 	}
 }
 
-func assertOffsets(t *testing.T, s offset.Store, connector string, want map[string]api.Position) {
+func assertOffsets(t *testing.T, s state.Store, connector string, want map[string]api.Position) {
 	t.Helper()
 	got, err := s.Offsets(context.Background(), connector)
 	must(t, err)
@@ -737,7 +737,7 @@ func fmtOffsets(m map[string]api.Position) string {
 
 // sameStatus compares what the caller put (Updated excepted: the store may
 // stamp it).
-func sameStatus(got, want offset.Status) bool {
+func sameStatus(got, want state.Status) bool {
 	return got.Connector == want.Connector && got.Task == want.Task && got.State == want.State &&
 		got.WorkerID == want.WorkerID && got.Trace == want.Trace && got.Generation == want.Generation &&
 		got.RetryingSince.Equal(want.RetryingSince)

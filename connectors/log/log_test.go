@@ -1,4 +1,4 @@
-package logsink_test
+package log_test
 
 import (
 	"bufio"
@@ -10,7 +10,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/api/apitest"
-	"github.com/ferryhq/ferry/connectors/logsink"
+	"github.com/ferryhq/ferry/connectors/log"
 )
 
 // syncBuffer is a bytes.Buffer safe for the kit's reads beside writes.
@@ -43,7 +43,7 @@ func (s *syncBuffer) events(t testing.TB) []api.Event {
 func TestConformance(t *testing.T) {
 	var buf syncBuffer
 	apitest.RunSink(t, apitest.SinkCase{
-		Plugin:   logsink.SinkTo(&buf),
+		Plugin:   log.SinkTo(&buf),
 		ReadBack: buf.events,
 	})
 }
@@ -63,7 +63,7 @@ func TestWrite(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var buf syncBuffer
-			s, err := logsink.SinkTo(&buf).New(api.TaskConfig{})
+			s, err := log.SinkTo(&buf).New(api.TaskConfig{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,19 +94,19 @@ func TestWrite(t *testing.T) {
 
 func TestStreamField(t *testing.T) {
 	t.Parallel()
-	if _, err := logsink.Sink.Spec.Parse(map[string]string{"stream": "stdlog"}); err == nil {
+	if _, err := log.Sink.Spec.Parse(map[string]string{"stream": "stdlog"}); err == nil {
 		t.Fatal("stream=stdlog accepted")
 	}
-	c, err := logsink.Sink.Spec.Parse(map[string]string{"stream": "stderr"})
+	c, err := log.Sink.Spec.Parse(map[string]string{"stream": "stderr"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := logsink.Sink.New(api.TaskConfig{Config: c}); err != nil {
+	if _, err := log.Sink.New(api.TaskConfig{Config: c}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestDocumentsSpec(t *testing.T) {
 	t.Parallel()
-	apitest.CheckSpecDoc(t, "doc.go", logsink.Sink.Spec)
+	apitest.CheckSpecDoc(t, "doc.go", log.Sink.Spec)
 }

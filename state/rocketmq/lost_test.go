@@ -13,8 +13,8 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/internal/testbed"
-	"github.com/ferryhq/ferry/offset"
-	"github.com/ferryhq/ferry/offset/rocketmq"
+	"github.com/ferryhq/ferry/state"
+	"github.com/ferryhq/ferry/state/rocketmq"
 )
 
 // TestSnapshotByAge: an idle cluster keeps writing fresh snapshots, so
@@ -108,7 +108,7 @@ func TestLostRecordsAtOpen(t *testing.T) {
 	q := int32(h.Sum32() % rocketmq.DefaultQueues) // where the commits of "orders" go
 
 	a := openStore(t, cfg)
-	if _, err := a.PutConnector(ctx, offset.Connector{Name: "orders", Config: map[string]string{"k": "v"}}); err != nil {
+	if _, err := a.PutConnector(ctx, state.Connector{Name: "orders", Config: map[string]string{"k": "v"}}); err != nil {
 		t.Fatal(err)
 	}
 	commit := func(from, to int) {

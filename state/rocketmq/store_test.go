@@ -11,9 +11,9 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/internal/testbed"
-	"github.com/ferryhq/ferry/offset"
-	"github.com/ferryhq/ferry/offset/rocketmq"
-	"github.com/ferryhq/ferry/offset/storetest"
+	"github.com/ferryhq/ferry/state"
+	"github.com/ferryhq/ferry/state/rocketmq"
+	"github.com/ferryhq/ferry/state/storetest"
 )
 
 // clusterName is unique per call, so tests never share topics.
@@ -42,7 +42,7 @@ func openStore(t *testing.T, cfg rocketmq.Config) *rocketmq.Store {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) offset.Store {
+	storetest.Run(t, func(t *testing.T) state.Store {
 		return openStore(t, rocketmq.Config{Cluster: clusterName(t)})
 	})
 }
@@ -51,7 +51,7 @@ func TestDurable(t *testing.T) {
 	t.Parallel()
 	// dir is the cluster name: a reopen is a new Store on the same topics.
 	clusters := map[string]string{}
-	storetest.RunDurable(t, func(t *testing.T, dir string) offset.Store {
+	storetest.RunDurable(t, func(t *testing.T, dir string) state.Store {
 		if clusters[dir] == "" {
 			clusters[dir] = clusterName(t)
 		}
@@ -86,7 +86,7 @@ func TestTwoWorkersConverge(t *testing.T) {
 	changes, cancel := b.Subscribe()
 	defer cancel()
 
-	ca, err := a.PutConnector(ctx, offset.Connector{Name: "orders", Config: map[string]string{"source": "generator"}, Target: offset.TargetRunning})
+	ca, err := a.PutConnector(ctx, state.Connector{Name: "orders", Config: map[string]string{"source": "generator"}, Target: state.TargetRunning})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestTwoWorkersConverge(t *testing.T) {
 	}
 
 	// b replaces it: the revisions interleave in one total order.
-	cb, err := b.PutConnector(ctx, offset.Connector{Name: "orders", Config: map[string]string{"source": "kafka"}})
+	cb, err := b.PutConnector(ctx, state.Connector{Name: "orders", Config: map[string]string{"source": "kafka"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestTwoWorkersConverge(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "a is fenced by b's generation", func() error {
 		err := a.CommitOffsets(ctx, "orders", 1, map[string]api.Position{"p": api.Position("a1")})
-		if !errors.Is(err, offset.ErrFenced) {
+		if !errors.Is(err, state.ErrFenced) {
 			return fmt.Errorf("a's commit at generation 1: err = %v, want ErrFenced", err)
 		}
 		return nil
@@ -134,7 +134,7 @@ func TestTwoWorkersConverge(t *testing.T) {
 	if err := a.CommitOffsets(ctx, "orders", 3, map[string]api.Position{"p": api.Position("a3"), "q": api.Position("a3")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.PutStatus(ctx, offset.Status{Connector: "orders", Task: 0, State: offset.StateRunning, WorkerID: "a", Generation: 3}); err != nil {
+	if err := a.PutStatus(ctx, state.Status{Connector: "orders", Task: 0, State: state.StateRunning, WorkerID: "a", Generation: 3}); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []*rocketmq.Store{a, b} {
@@ -156,7 +156,7 @@ func TestTwoWorkersConverge(t *testing.T) {
 			return nil
 		})
 	}
-	if err := b.CommitOffsets(ctx, "orders", 2, map[string]api.Position{"q": api.Position("b2")}); !errors.Is(err, offset.ErrFenced) {
+	if err := b.CommitOffsets(ctx, "orders", 2, map[string]api.Position{"q": api.Position("b2")}); !errors.Is(err, state.ErrFenced) {
 		t.Errorf("b's old generation after a's newer commit: err = %v, want ErrFenced", err)
 	}
 
@@ -168,7 +168,7 @@ func TestTwoWorkersConverge(t *testing.T) {
 			for j := range 10 {
 				gen := int64(4 + i) // a: 4, b: 5
 				err := s.CommitOffsets(ctx, "orders", gen, map[string]api.Position{"r": api.Position(fmt.Sprintf("g%d-%d", gen, j))})
-				if err != nil && !(errors.Is(err, offset.ErrFenced) && gen == 4) {
+				if err != nil && !(errors.Is(err, state.ErrFenced) && gen == 4) {
 					done <- err
 					return
 				}
@@ -200,7 +200,7 @@ func TestTwoWorkersConverge(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "b sees the delete", func() error {
-		if _, err := b.Connector(ctx, "orders"); !errors.Is(err, offset.ErrNotFound) {
+		if _, err := b.Connector(ctx, "orders"); !errors.Is(err, state.ErrNotFound) {
 			return fmt.Errorf("err = %v, want ErrNotFound", err)
 		}
 		if sts, _ := b.Statuses(ctx, "orders"); len(sts) != 0 {
@@ -222,7 +222,7 @@ func TestSnapshotThenTail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := a.PutConnector(ctx, offset.Connector{Name: "orders", Config: map[string]string{"k": "v"}}); err != nil {
+	if _, err := a.PutConnector(ctx, state.Connector{Name: "orders", Config: map[string]string{"k": "v"}}); err != nil {
 		t.Fatal(err)
 	}
 	// The snapshotter runs after a random delay (under 500 ms) once a

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // Topic kinds: each store topic materialises one part of the state, and a
@@ -21,15 +21,15 @@ const (
 
 var kinds = []string{kindConfig, kindOffsets, kindStatus}
 
-// state is the materialised view of the three topics. It is a
+// view is the materialised state of the three topics. It is a
 // deterministic core: apply decides everything from the record and its
 // queue offset, never from the clock or from who is applying, so every
 // store that applies the same records in the same per-queue order holds
 // the same state. Not safe for concurrent use; Store guards it with mu.
-type state struct {
-	connectors map[string]offset.Connector
+type view struct {
+	connectors map[string]state.Connector
 	offsets    map[string]map[string]storedOffset // connector → partition
-	statuses   map[string]map[int]offset.Status   // connector → task
+	statuses   map[string]map[int]state.Status    // connector → task
 	meta       map[string]MetaValue               // cluster registers (config topic)
 }
 
@@ -42,11 +42,11 @@ type storedOffset struct {
 	writer     string
 }
 
-func newState() *state {
-	return &state{
-		connectors: map[string]offset.Connector{},
+func newView() *view {
+	return &view{
+		connectors: map[string]state.Connector{},
 		offsets:    map[string]map[string]storedOffset{},
-		statuses:   map[string]map[int]offset.Status{},
+		statuses:   map[string]map[int]state.Status{},
 		meta:       map[string]MetaValue{},
 	}
 }
@@ -56,21 +56,21 @@ func newState() *state {
 // commit.
 type outcome struct {
 	err       error
-	connector offset.Connector
+	connector state.Connector
 	meta      MetaValue
 }
 
 // apply applies one record read at queue offset off. The rules are those
-// of offset.Memory; a connector's Revision is its config-topic offset + 1,
+// of state.Memory; a connector's Revision is its config-topic offset + 1,
 // which grows store-wide because the config topic has one queue.
-func (st *state) apply(r record, off int64) (outcome, error) {
+func (st *view) apply(r record, off int64) (outcome, error) {
 	switch r.Type {
 	case recConnectorPut:
 		var p connectorPayload
 		if err := decodePayload(r, &p); err != nil {
 			return outcome{}, err
 		}
-		c := offset.Connector{Name: r.Key, Config: p.Config, Target: p.Target, Revision: off + 1, Created: r.Time, Updated: r.Time}
+		c := state.Connector{Name: r.Key, Config: p.Config, Target: p.Target, Revision: off + 1, Created: r.Time, Updated: r.Time}
 		if c.Config == nil {
 			c.Config = map[string]string{}
 		}
@@ -86,7 +86,7 @@ func (st *state) apply(r record, off int64) (outcome, error) {
 
 	case recConnectorDelete:
 		if _, ok := st.connectors[r.Key]; !ok {
-			return outcome{err: fmt.Errorf("connector %q: %w", r.Key, offset.ErrNotFound)}, nil
+			return outcome{err: fmt.Errorf("connector %q: %w", r.Key, state.ErrNotFound)}, nil
 		}
 		delete(st.connectors, r.Key)
 		return outcome{}, nil
@@ -157,10 +157,10 @@ func (st *state) apply(r record, off int64) (outcome, error) {
 			return outcome{}, nil
 		}
 		if tasks == nil {
-			tasks = map[int]offset.Status{}
+			tasks = map[int]state.Status{}
 			st.statuses[r.Key] = tasks
 		}
-		tasks[p.Task] = offset.Status{Connector: r.Key, Task: p.Task, State: p.State, WorkerID: p.WorkerID,
+		tasks[p.Task] = state.Status{Connector: r.Key, Task: p.Task, State: p.State, WorkerID: p.WorkerID,
 			Trace: p.Trace, Generation: r.Generation, Updated: p.Updated, RetryingSince: sinceOf(p.Retrying)}
 		return outcome{}, nil
 
@@ -192,7 +192,7 @@ func (st *state) apply(r record, off int64) (outcome, error) {
 
 // checkFence is CommitOffsets' all-or-nothing rule: no partition may hold
 // a newer generation.
-func (st *state) checkFence(connector string, generation int64, offs []partitionPos) error {
+func (st *view) checkFence(connector string, generation int64, offs []partitionPos) error {
 	parts := st.offsets[connector]
 	for _, pp := range offs {
 		if pp.Pos == nil {
@@ -200,14 +200,14 @@ func (st *state) checkFence(connector string, generation int64, offs []partition
 		}
 		if old, ok := parts[pp.partition()]; ok && old.generation > generation {
 			return fmt.Errorf("commit %q partition %q at generation %d, stored generation %d: %w",
-				connector, pp.partition(), generation, old.generation, offset.ErrFenced)
+				connector, pp.partition(), generation, old.generation, state.ErrFenced)
 		}
 	}
 	return nil
 }
 
 // partitions returns a connector's partition map, creating it.
-func (st *state) partitions(connector string) map[string]storedOffset {
+func (st *view) partitions(connector string) map[string]storedOffset {
 	parts := st.offsets[connector]
 	if parts == nil {
 		parts = map[string]storedOffset{}
@@ -233,12 +233,12 @@ type snapMeta struct {
 }
 
 type snapConnector struct {
-	Name     string             `json:"name"`
-	Config   map[string]string  `json:"config"`
-	Target   offset.TargetState `json:"target"`
-	Revision int64              `json:"revision"`
-	Created  time.Time          `json:"created"`
-	Updated  time.Time          `json:"updated"`
+	Name     string            `json:"name"`
+	Config   map[string]string `json:"config"`
+	Target   state.TargetState `json:"target"`
+	Revision int64             `json:"revision"`
+	Created  time.Time         `json:"created"`
+	Updated  time.Time         `json:"updated"`
 }
 
 type snapOffsets struct {
@@ -247,17 +247,17 @@ type snapOffsets struct {
 }
 
 type snapStatus struct {
-	Connector  string       `json:"connector"`
-	Task       int          `json:"task"`
-	State      offset.State `json:"state"`
-	WorkerID   string       `json:"worker_id,omitempty"`
-	Trace      string       `json:"trace,omitempty"`
-	Generation int64        `json:"generation"`
-	Updated    time.Time    `json:"updated"`
-	Retrying   *time.Time   `json:"retrying_since,omitempty"`
+	Connector  string      `json:"connector"`
+	Task       int         `json:"task"`
+	State      state.State `json:"state"`
+	WorkerID   string      `json:"worker_id,omitempty"`
+	Trace      string      `json:"trace,omitempty"`
+	Generation int64       `json:"generation"`
+	Updated    time.Time   `json:"updated"`
+	Retrying   *time.Time  `json:"retrying_since,omitempty"`
 }
 
-// retryingPtr and sinceOf carry offset.Status.RetryingSince as an
+// retryingPtr and sinceOf carry state.Status.RetryingSince as an
 // optional JSON field.
 func retryingPtr(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -275,7 +275,7 @@ func sinceOf(p *time.Time) time.Time {
 }
 
 // encodePart encodes the part of the state a topic kind owns.
-func (st *state) encodePart(kind string) ([]byte, error) {
+func (st *view) encodePart(kind string) ([]byte, error) {
 	var s snapshotState
 	switch kind {
 	case kindConfig:
@@ -315,19 +315,19 @@ func (st *state) encodePart(kind string) ([]byte, error) {
 }
 
 // loadPart replaces the part of the state a topic kind owns.
-func (st *state) loadPart(kind string, b []byte) error {
+func (st *view) loadPart(kind string, b []byte) error {
 	var s snapshotState
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("%w: snapshot of %s: %v", ErrRecord, kind, err)
 	}
 	switch kind {
 	case kindConfig:
-		st.connectors = map[string]offset.Connector{}
+		st.connectors = map[string]state.Connector{}
 		for _, c := range s.Connectors {
 			if c.Config == nil {
 				c.Config = map[string]string{}
 			}
-			st.connectors[c.Name] = offset.Connector{Name: c.Name, Config: c.Config, Target: c.Target,
+			st.connectors[c.Name] = state.Connector{Name: c.Name, Config: c.Config, Target: c.Target,
 				Revision: c.Revision, Created: c.Created, Updated: c.Updated}
 		}
 		st.meta = map[string]MetaValue{}
@@ -349,14 +349,14 @@ func (st *state) loadPart(kind string, b []byte) error {
 			}
 		}
 	case kindStatus:
-		st.statuses = map[string]map[int]offset.Status{}
+		st.statuses = map[string]map[int]state.Status{}
 		for _, v := range s.Statuses {
 			tasks := st.statuses[v.Connector]
 			if tasks == nil {
-				tasks = map[int]offset.Status{}
+				tasks = map[int]state.Status{}
 				st.statuses[v.Connector] = tasks
 			}
-			tasks[v.Task] = offset.Status{Connector: v.Connector, Task: v.Task, State: v.State, WorkerID: v.WorkerID,
+			tasks[v.Task] = state.Status{Connector: v.Connector, Task: v.Task, State: v.State, WorkerID: v.WorkerID,
 				Trace: v.Trace, Generation: v.Generation, Updated: v.Updated, RetryingSince: sinceOf(v.Retrying)}
 		}
 	default:
@@ -365,7 +365,7 @@ func (st *state) loadPart(kind string, b []byte) error {
 	return nil
 }
 
-func copyConnector(c offset.Connector) offset.Connector {
+func copyConnector(c state.Connector) state.Connector {
 	c.Config = maps.Clone(c.Config)
 	return c
 }

@@ -29,7 +29,7 @@ func TestApplyMetaCAS(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			st := newState()
+			st := newView()
 			var last outcome
 			for i, r := range tc.recs {
 				out, err := st.apply(r, int64(i))
@@ -54,14 +54,14 @@ func TestApplyMetaCAS(t *testing.T) {
 
 func TestSnapshotMetaRoundTrip(t *testing.T) {
 	t.Parallel()
-	st := newState()
+	st := newView()
 	st.meta["tasks/c"] = MetaValue{Value: []byte(`{"x":1}`), Version: 7}
 	st.meta["assignment"] = MetaValue{Value: []byte{}, Version: 9}
 	b, err := st.encodePart(kindConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	back := newState()
+	back := newView()
 	if err := back.loadPart(kindConfig, b); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/offset"
+	"github.com/ferryhq/ferry/state"
 )
 
 // queue identifies one queue of one store topic.
@@ -35,7 +35,7 @@ const kindSnapshot = "snapshot"
 
 func (q queue) String() string { return fmt.Sprintf("%s/%s/%d", q.topic, q.broker, q.id) }
 
-// Store is an offset.Store replicated through RocketMQ topics; see the
+// Store is an state.Store replicated through RocketMQ topics; see the
 // package documentation for the topics, the record format and the rules.
 //
 // Locking: mu guards st, next, covered, snapAt, snapSeen, pending, subs,
@@ -66,7 +66,7 @@ type Store struct {
 
 	mu       sync.Mutex
 	closed   bool
-	st       *state
+	st       *view
 	next     map[queue]int64            // next offset to apply
 	covered  map[string]map[queue]int64 // kind → newest known snapshot coverage
 	snapAt   map[string]time.Time       // kind → when its newest known snapshot was written, or before any its oldest record
@@ -103,7 +103,7 @@ type Stats struct {
 	Unsnapshotted int64
 }
 
-var _ offset.Store = (*Store)(nil)
+var _ state.Store = (*Store)(nil)
 
 var instanceSeq atomic.Int64
 
@@ -141,7 +141,7 @@ func openWith(ctx context.Context, cfg Config, adjustFirst func(topic string, qu
 		queues:   map[string][]queue{},
 		snapCh:   make(chan struct{}, 1),
 		addrs:    map[string]string{},
-		st:       newState(),
+		st:       newView(),
 		next:     map[queue]int64{},
 		covered:  map[string]map[queue]int64{},
 		snapAt:   map[string]time.Time{},
@@ -479,7 +479,7 @@ func (s *Store) waitApplied(ctx context.Context, q queue, off int64) error {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return offset.ErrClosed
+			return state.ErrClosed
 		}
 		if s.next[q] > off {
 			s.mu.Unlock()
@@ -492,7 +492,7 @@ func (s *Store) waitApplied(ctx context.Context, q queue, off int64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.ctx.Done():
-			return offset.ErrClosed
+			return state.ErrClosed
 		}
 	}
 }
@@ -529,7 +529,7 @@ func (s *Store) send(ctx context.Context, q queue, body []byte) (int64, error) {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("%w: write to %s: %v (last: %v)", ErrBroker, q, ctx.Err(), err)
 		case <-s.ctx.Done():
-			return 0, offset.ErrClosed
+			return 0, state.ErrClosed
 		case <-time.After(backoff(attempt)):
 		}
 	}
@@ -552,7 +552,7 @@ func (s *Store) write(ctx context.Context, kind string, r record, payload any) (
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return outcome{}, offset.ErrClosed
+		return outcome{}, state.ErrClosed
 	}
 	p := &pendingWrite{}
 	s.pending[r.Nonce] = p
@@ -590,7 +590,7 @@ func (s *Store) lock(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return offset.ErrClosed
+		return state.ErrClosed
 	}
 	return nil
 }
@@ -602,21 +602,21 @@ func checkName(name string) error {
 	return nil
 }
 
-// PutConnector implements offset.Store. The Revision is the record's
+// PutConnector implements state.Store. The Revision is the record's
 // config-topic offset + 1.
-func (s *Store) PutConnector(ctx context.Context, c offset.Connector) (offset.Connector, error) {
+func (s *Store) PutConnector(ctx context.Context, c state.Connector) (state.Connector, error) {
 	if err := checkName(c.Name); err != nil {
-		return offset.Connector{}, err
+		return state.Connector{}, err
 	}
 	out, err := s.write(ctx, kindConfig, record{Type: recConnectorPut, Key: c.Name},
 		connectorPayload{Config: maps.Clone(c.Config), Target: c.Target})
 	if err != nil {
-		return offset.Connector{}, err
+		return state.Connector{}, err
 	}
 	return out.connector, out.err
 }
 
-// DeleteConnector implements offset.Store: a delete on the config topic,
+// DeleteConnector implements state.Store: a delete on the config topic,
 // then a status.clear on the status topic (statuses live there, and only
 // a record in the same queue orders the clear against task statuses).
 func (s *Store) DeleteConnector(ctx context.Context, name string) error {
@@ -626,7 +626,7 @@ func (s *Store) DeleteConnector(ctx context.Context, name string) error {
 	_, ok := s.st.connectors[name]
 	s.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("connector %q: %w", name, offset.ErrNotFound)
+		return fmt.Errorf("connector %q: %w", name, state.ErrNotFound)
 	}
 	out, err := s.write(ctx, kindConfig, record{Type: recConnectorDelete, Key: name}, nil)
 	if err != nil {
@@ -639,33 +639,33 @@ func (s *Store) DeleteConnector(ctx context.Context, name string) error {
 	return err
 }
 
-// Connector implements offset.Store.
-func (s *Store) Connector(ctx context.Context, name string) (offset.Connector, error) {
+// Connector implements state.Store.
+func (s *Store) Connector(ctx context.Context, name string) (state.Connector, error) {
 	if err := s.lock(ctx); err != nil {
-		return offset.Connector{}, err
+		return state.Connector{}, err
 	}
 	defer s.mu.Unlock()
 	c, ok := s.st.connectors[name]
 	if !ok {
-		return offset.Connector{}, fmt.Errorf("connector %q: %w", name, offset.ErrNotFound)
+		return state.Connector{}, fmt.Errorf("connector %q: %w", name, state.ErrNotFound)
 	}
 	return copyConnector(c), nil
 }
 
-// Connectors implements offset.Store.
-func (s *Store) Connectors(ctx context.Context) ([]offset.Connector, error) {
+// Connectors implements state.Store.
+func (s *Store) Connectors(ctx context.Context) ([]state.Connector, error) {
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	out := make([]offset.Connector, 0, len(s.st.connectors))
+	out := make([]state.Connector, 0, len(s.st.connectors))
 	for _, name := range slices.Sorted(maps.Keys(s.st.connectors)) {
 		out = append(out, copyConnector(s.st.connectors[name]))
 	}
 	return out, nil
 }
 
-// CommitOffsets implements offset.Store. It fails early with ErrFenced
+// CommitOffsets implements state.Store. It fails early with ErrFenced
 // when this store's view already holds a newer generation; otherwise the
 // fence is decided when the record is applied, identically on every
 // store, and a record fenced then changes nothing anywhere.
@@ -712,7 +712,7 @@ func (s *Store) FenceRun(ctx context.Context, connector, worker string, generati
 	return err
 }
 
-// Offsets implements offset.Store.
+// Offsets implements state.Store.
 func (s *Store) Offsets(ctx context.Context, connector string) (map[string]api.Position, error) {
 	if err := s.lock(ctx); err != nil {
 		return nil, err
@@ -725,7 +725,7 @@ func (s *Store) Offsets(ctx context.Context, connector string) (map[string]api.P
 	return out, nil
 }
 
-// AlterOffsets implements offset.Store.
+// AlterOffsets implements state.Store.
 func (s *Store) AlterOffsets(ctx context.Context, connector string, offsets map[string]api.Position) error {
 	if err := checkName(connector); err != nil {
 		return err
@@ -746,13 +746,13 @@ func (s *Store) checkOpen(ctx context.Context) error {
 	return nil
 }
 
-// PutStatus implements offset.Store. A zero Updated is stamped with the
+// PutStatus implements state.Store. A zero Updated is stamped with the
 // writer's clock.
-func (s *Store) PutStatus(ctx context.Context, st offset.Status) error {
+func (s *Store) PutStatus(ctx context.Context, st state.Status) error {
 	if err := checkName(st.Connector); err != nil {
 		return err
 	}
-	if st.Task < offset.ConnectorTask {
+	if st.Task < state.ConnectorTask {
 		return fmt.Errorf("status of %q: task %d: %w", st.Connector, st.Task, errInvalid)
 	}
 	if st.Updated.IsZero() {
@@ -763,14 +763,14 @@ func (s *Store) PutStatus(ctx context.Context, st offset.Status) error {
 	return err
 }
 
-// Statuses implements offset.Store.
-func (s *Store) Statuses(ctx context.Context, connector string) ([]offset.Status, error) {
+// Statuses implements state.Store.
+func (s *Store) Statuses(ctx context.Context, connector string) ([]state.Status, error) {
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
 	tasks := s.st.statuses[connector]
-	out := make([]offset.Status, 0, len(tasks))
+	out := make([]state.Status, 0, len(tasks))
 	for _, task := range slices.Sorted(maps.Keys(tasks)) {
 		out = append(out, tasks[task])
 	}
@@ -788,7 +788,7 @@ func (s *Store) Stats() Stats {
 	return st
 }
 
-// Close implements offset.Store: it stops the readers and the snapshotter,
+// Close implements state.Store: it stops the readers and the snapshotter,
 // waits for them, and shuts the producer down. Calls in flight return
 // ErrClosed. It is idempotent.
 func (s *Store) Close() error {

@@ -1,4 +1,4 @@
-package logsink
+package log
 
 import (
 	"context"
