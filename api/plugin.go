@@ -149,7 +149,8 @@ type TaskConfig struct {
 	// task) and a source decides ownership itself, so each task gets the
 	// connector's full map and reads the entries it owns. Where the sink is
 	// a PositionStore its answer overrides the offset store's entry for
-	// each partition it names. Empty on first start; nil for sinks.
+	// each partition it names. A sink gets the offset store's map as it
+	// was before that override. Empty on first start.
 	Committed map[string]Position
 	// Logger is scoped to the task; plugins log through it.
 	Logger *slog.Logger
