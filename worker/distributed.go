@@ -63,7 +63,7 @@ type DistributedConfig struct {
 // wake-ups, REST writes on the leader); mu guards the fields read by REST.
 type Distributed struct {
 	cfg    DistributedConfig
-	eng    *Standalone
+	eng    *engine
 	st     ClusterStore
 	mem    *cluster.Membership
 	log    *slog.Logger
@@ -71,6 +71,10 @@ type Distributed struct {
 
 	wake    chan struct{}
 	started time.Time // when Run began, for the settle period
+
+	// opMu serialises the store writes of Controller operations this
+	// worker runs as the leader.
+	opMu sync.Mutex
 
 	loopMu sync.Mutex
 	tasks  map[cluster.TaskID]*ownedTask // the tasks this worker runs; loopMu
@@ -147,10 +151,11 @@ func NewDistributed(cfg DistributedConfig) (*Distributed, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 60 * time.Second}
 	}
-	eng, err := New(cfg.Config)
-	if err != nil {
+	if err := cfg.Config.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Config = cfg.Config.withDefaults()
+	eng := newEngine(cfg.Config)
 	return &Distributed{
 		cfg:    cfg,
 		eng:    eng,
@@ -352,7 +357,7 @@ func (d *Distributed) claimConnectorStatuses(ctx context.Context) bool {
 		}
 		for _, st := range sts {
 			if st.Task == state.ConnectorTask && st.WorkerID != d.cfg.WorkerID {
-				d.eng.putStatus(def.Name, state.ConnectorTask, st.State, st.Trace, d.eng.gen.next())
+				d.eng.putStatus(def.Name, state.ConnectorTask, st.State, st.Trace, d.eng.nextGen())
 			}
 		}
 	}
@@ -539,7 +544,7 @@ func (d *Distributed) publishPlan(ctx context.Context, def state.Connector, old 
 	if _, err := d.putTaskSet(ctx, def.Name, ver, ts); err != nil {
 		return taskSet{}, err
 	}
-	d.eng.putStatus(def.Name, state.ConnectorTask, want, ts.Failed, d.eng.gen.next())
+	d.eng.putStatus(def.Name, state.ConnectorTask, want, ts.Failed, d.eng.nextGen())
 	d.log.Info("task configs published", "connector", def.Name, "revision", def.Revision, "tasks", len(ts.Configs), "state", want)
 	return ts, nil
 }

@@ -28,40 +28,48 @@ import (
 // forwarded over HTTP otherwise) and then wake the loop.
 
 // Plugins implements Controller.
-func (d *Distributed) Plugins() []PluginInfo { return d.eng.Plugins() }
+func (d *Distributed) Plugins() []PluginInfo { return d.eng.plugins() }
 
 // PluginConfig implements Controller.
 func (d *Distributed) PluginConfig(plugin string) ([]ConfigKeyInfo, error) {
-	return d.eng.PluginConfig(plugin)
+	return d.eng.pluginConfig(plugin)
 }
 
 // Validate implements Controller.
 func (d *Distributed) Validate(ctx context.Context, plugin string, config map[string]string) (ConfigInfos, error) {
-	return d.eng.Validate(ctx, plugin, config)
+	return d.eng.validateConfig(plugin, config)
 }
 
 // PreviewTransforms implements Controller with the standalone's preview.
 func (d *Distributed) PreviewTransforms(ctx context.Context, config map[string]string, events []api.Event) ([]PreviewResult, error) {
-	return d.eng.PreviewTransforms(ctx, config, events)
+	return d.eng.previewTransforms(ctx, config, events)
 }
 
 // Connectors implements Controller.
-func (d *Distributed) Connectors(ctx context.Context) ([]string, error) { return d.eng.Connectors(ctx) }
+func (d *Distributed) Connectors(ctx context.Context) ([]string, error) { return d.eng.connectors(ctx) }
 
 // Offsets implements Controller.
 func (d *Distributed) Offsets(ctx context.Context, name string) (ConnectorOffsets, error) {
-	return d.eng.Offsets(ctx, name)
+	return d.eng.offsets(ctx, name)
 }
 
 // AlterOffsets implements Controller. The operator's override is a store
 // write any worker may make; the connector must be STOPPED.
 func (d *Distributed) AlterOffsets(ctx context.Context, name string, offsets ConnectorOffsets) error {
-	return d.eng.AlterOffsets(ctx, name, offsets)
+	m, err := decodeOffsets(offsets)
+	if err != nil {
+		return err
+	}
+	d.opMu.Lock()
+	defer d.opMu.Unlock()
+	return d.eng.changeOffsets(ctx, name, m)
 }
 
 // ResetOffsets implements Controller.
 func (d *Distributed) ResetOffsets(ctx context.Context, name string) error {
-	return d.eng.ResetOffsets(ctx, name)
+	d.opMu.Lock()
+	defer d.opMu.Unlock()
+	return d.eng.changeOffsets(ctx, name, nil)
 }
 
 // ConnectorInfo implements Controller: the stored config, redacted, and
@@ -164,7 +172,9 @@ func (d *Distributed) TaskStatus(ctx context.Context, name string, task int) (Ta
 func (d *Distributed) CreateConnector(ctx context.Context, name string, config map[string]string, initial state.TargetState) (ConnectorInfo, error) {
 	var out ConnectorInfo
 	err := d.onLeader(ctx, func(ctx context.Context) error {
-		_, err := d.eng.CreateConnector(ctx, name, config, initial)
+		d.opMu.Lock()
+		_, err := d.eng.createConnector(ctx, name, config, initial)
+		d.opMu.Unlock()
 		if errors.Is(err, ErrExists) && RequestOf(ctx).Replay && d.sameConnector(ctx, name, config, initial) {
 			d.log.Info("replayed create found its connector: not created again", "connector", name, "request", RequestOf(ctx).ID)
 			err = nil
@@ -203,7 +213,9 @@ func (d *Distributed) PutConnectorConfig(ctx context.Context, name string, confi
 	var out ConnectorInfo
 	var created bool
 	err := d.onLeader(ctx, func(ctx context.Context) error {
-		_, c, err := d.eng.PutConnectorConfig(ctx, name, config)
+		d.opMu.Lock()
+		_, c, _, err := d.eng.putConnectorConfig(ctx, name, config)
+		d.opMu.Unlock()
 		if err != nil {
 			return err
 		}
@@ -223,10 +235,12 @@ func (d *Distributed) PutConnectorConfig(ctx context.Context, name string, confi
 func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, patch map[string]*string) (ConnectorInfo, error) {
 	var out ConnectorInfo
 	err := d.onLeader(ctx, func(ctx context.Context) error {
-		if _, err := d.eng.PatchConnectorConfig(ctx, name, patch); err != nil {
+		d.opMu.Lock()
+		_, _, err := d.eng.patchConnectorConfig(ctx, name, patch)
+		d.opMu.Unlock()
+		if err != nil {
 			return err
 		}
-		var err error
 		out, err = d.afterWrite(ctx, name)
 		return err
 	}, func(ctx context.Context, leader string, h http.Header) error {
@@ -242,7 +256,9 @@ func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, pat
 // deleted it.
 func (d *Distributed) DeleteConnector(ctx context.Context, name string) error {
 	return d.onLeader(ctx, func(ctx context.Context) error {
-		err := d.eng.DeleteConnector(ctx, name)
+		d.opMu.Lock()
+		err := d.eng.deleteConnector(ctx, name)
+		d.opMu.Unlock()
 		if errors.Is(err, ErrNotFound) && RequestOf(ctx).Replay {
 			d.log.Info("replayed delete found no connector: already deleted", "connector", name, "request", RequestOf(ctx).ID)
 			return nil
@@ -266,10 +282,13 @@ func (d *Distributed) SetTargetState(ctx context.Context, name string, target st
 		return checkTarget(target)
 	}
 	return d.onLeader(ctx, func(ctx context.Context) error {
-		if err := d.eng.SetTargetState(ctx, name, target); err != nil {
+		d.opMu.Lock()
+		_, _, err := d.eng.setTargetState(ctx, name, target)
+		d.opMu.Unlock()
+		if err != nil {
 			return err
 		}
-		_, err := d.afterWrite(ctx, name)
+		_, err = d.afterWrite(ctx, name)
 		return err
 	}, func(ctx context.Context, leader string, h http.Header) error {
 		_, err := d.forward(ctx, leader, http.MethodPut, "/connectors/"+url.PathEscape(name)+"/"+verb, h, nil, nil)

@@ -19,48 +19,33 @@ const (
 	offsetPosition64Key = "position_base64"
 )
 
-// Offsets implements Controller.
-func (s *Standalone) Offsets(ctx context.Context, name string) (ConnectorOffsets, error) {
-	if _, err := s.connector(ctx, name); err != nil {
+// offsets is the Controller's Offsets.
+func (e *engine) offsets(ctx context.Context, name string) (ConnectorOffsets, error) {
+	if _, err := e.connector(ctx, name); err != nil {
 		return ConnectorOffsets{}, err
 	}
-	m, err := s.cfg.Store.Offsets(ctx, name)
+	m, err := e.cfg.Store.Offsets(ctx, name)
 	if err != nil {
 		return ConnectorOffsets{}, err
 	}
 	return encodeOffsets(m), nil
 }
 
-// AlterOffsets implements Controller.
-func (s *Standalone) AlterOffsets(ctx context.Context, name string, offsets ConnectorOffsets) error {
-	m, err := decodeOffsets(offsets)
-	if err != nil {
-		return err
-	}
-	return s.changeOffsets(ctx, name, m)
-}
-
-// ResetOffsets implements Controller.
-func (s *Standalone) ResetOffsets(ctx context.Context, name string) error {
-	return s.changeOffsets(ctx, name, nil)
-}
-
-// changeOffsets writes offsets (nil: delete all) while name is STOPPED.
-// Holding opMu keeps the connector STOPPED for the whole write.
-func (s *Standalone) changeOffsets(ctx context.Context, name string, m map[string]api.Position) error {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	def, err := s.connector(ctx, name)
+// changeOffsets writes offsets (nil: delete all) when name is STOPPED.
+// The caller serialises writes, which keeps the connector STOPPED for the
+// whole write.
+func (e *engine) changeOffsets(ctx context.Context, name string, m map[string]api.Position) error {
+	def, err := e.connector(ctx, name)
 	if err != nil {
 		return err
 	}
 	if def.Target != state.TargetStopped {
 		return fmt.Errorf("connector %q is %s: %w", name, def.Target, ErrNotStopped)
 	}
-	if err := s.cfg.Store.AlterOffsets(ctx, name, m); err != nil {
+	if err := e.cfg.Store.AlterOffsets(ctx, name, m); err != nil {
 		return err
 	}
-	s.log.Info("connector offsets changed by the operator", "connector", name, "partitions", len(m), "reset", m == nil)
+	e.log.Info("connector offsets changed by the operator", "connector", name, "partitions", len(m), "reset", m == nil)
 	return nil
 }
 

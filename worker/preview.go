@@ -16,13 +16,6 @@ import (
 // for people, run on the REST goroutine, and must stay cheap.
 const MaxPreviewEvents = 1000
 
-// PreviewTransforms implements Controller. It validates and builds the
-// chain with the code a task uses, applies it to each event in order
-// (stateful transforms see them as a task would) and closes it.
-func (s *Standalone) PreviewTransforms(ctx context.Context, config map[string]string, events []api.Event) ([]PreviewResult, error) {
-	return previewTransforms(ctx, s.cfg.Registry, config, events)
-}
-
 func previewTransforms(ctx context.Context, reg Registry, config map[string]string, events []api.Event) ([]PreviewResult, error) {
 	if len(events) > MaxPreviewEvents {
 		return nil, fmt.Errorf("%w: a preview takes at most %d events, got %d", ErrBadRequest, MaxPreviewEvents, len(events))

@@ -6,133 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/ferryhq/ferry/runtime"
 	"github.com/ferryhq/ferry/state"
 )
-
-// Config configures a standalone worker. Zero values of optional fields
-// take the defaults documented on them; New never modifies the caller's
-// Config.
-type Config struct {
-	// WorkerID names this worker in status records; the caller passes the
-	// host:port of its REST listener. Required.
-	WorkerID string
-	// Store keeps connectors, offsets and status. Required; the worker does
-	// not close it.
-	Store state.Store
-	// Registry lists the plugins connectors may use.
-	Registry Registry
-	// Restart is the automatic restart policy for failed tasks.
-	Restart RestartPolicy
-	// CommitInterval is the default of offset.flush.interval.ms;
-	// DefaultCommitInterval when zero.
-	CommitInterval time.Duration
-	// Version is reported for every plugin; "dev" when empty.
-	Version string
-	// Logger receives the worker's and, scrubbed of secrets, the plugins'
-	// log lines. Default slog.Default().
-	Logger *slog.Logger
-	// StartStopped loads every stored connector STOPPED, whatever its
-	// stored target state (which is kept): the operator's way in to a
-	// worker that one connector's tasks take down at every start. The
-	// REST API then resumes, reconfigures or deletes connectors as usual.
-	StartStopped bool
-	// SecretSources is the allow-list of what secret references may read
-	// (docs/security.md); empty, they resolve only in secret fields.
-	SecretSources SecretSources
-}
-
-// DefaultCommitInterval is how often a task commits its acknowledged
-// positions unless its connector says otherwise. It bounds what a worker
-// killed without warning replays: about half of it per task on average.
-// Measured: 5 s replayed ~2.1 s of records per task after a SIGKILL, and
-// committing every 500 ms (or 200 ms) to a bbolt store cost no
-// throughput measurable on generator → drop (docs/benchmarks.md).
-const DefaultCommitInterval = 500 * time.Millisecond
-
-// RestartPolicy says how the worker restarts a task that failed.
-//
-// A task whose error is marked api.Fatal is never restarted: it goes
-// FAILED at once. Any other failure (retries exhausted, an unmarked error)
-// restarts the task after Initial, doubling up to Max, with up to 20%
-// jitter; the task is RESTARTING meanwhile, its trace the last error.
-// After MaxAttempts restarts in a row it goes FAILED. A run that lasted
-// longer than a minute (or Max, if longer) before failing starts a new
-// series. A manual restart always starts a new series.
-type RestartPolicy struct {
-	// Disabled turns automatic restarts off: a failed task goes FAILED.
-	Disabled bool
-	// Initial is the first delay; default 1s.
-	Initial time.Duration
-	// Max caps one delay; default 60s.
-	Max time.Duration
-	// MaxAttempts bounds restarts in a row; default 10, negative means
-	// unlimited.
-	MaxAttempts int
-}
-
-// withDefaults returns a copy of c with defaults applied.
-func (c Config) withDefaults() Config {
-	if c.Restart.Initial <= 0 {
-		c.Restart.Initial = time.Second
-	}
-	if c.Restart.Max <= 0 {
-		c.Restart.Max = 60 * time.Second
-	}
-	if c.Restart.MaxAttempts == 0 {
-		c.Restart.MaxAttempts = 10
-	}
-	if c.CommitInterval <= 0 {
-		c.CommitInterval = DefaultCommitInterval
-	}
-	if c.Version == "" {
-		c.Version = "dev"
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	return c
-}
-
-// Validate reports every contradiction in c.
-func (c Config) Validate() error {
-	var errs []error
-	if c.WorkerID == "" {
-		errs = append(errs, errors.New("worker: WorkerID is required"))
-	}
-	if c.Store == nil {
-		errs = append(errs, errors.New("worker: Store is required"))
-	}
-	if c.Restart.Initial < 0 || c.Restart.Max < 0 {
-		errs = append(errs, errors.New("worker: restart delays must not be negative"))
-	}
-	if c.Restart.Max > 0 && c.Restart.Initial > c.Restart.Max {
-		errs = append(errs, errors.New("worker: Restart.Initial exceeds Restart.Max"))
-	}
-	if c.CommitInterval < 0 {
-		errs = append(errs, errors.New("worker: CommitInterval must not be negative"))
-	}
-	if err := c.Registry.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	for _, p := range c.SecretSources.Paths {
-		if !filepath.IsAbs(p) {
-			errs = append(errs, fmt.Errorf("worker: secret source path %q must be absolute", p))
-		}
-	}
-	for _, p := range c.SecretSources.EnvPrefixes {
-		if p == "" {
-			errs = append(errs, errors.New("worker: an empty secret source environment prefix would allow every variable"))
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // Standalone is a single worker that keeps everything in its Store. It
 // implements Controller.
@@ -151,12 +31,7 @@ func (c Config) Validate() error {
 type Standalone struct {
 	cfg Config
 	log *slog.Logger
-	gen generationClock
-
-	// newTask builds a runtime task; tests of the supervisor swap it.
-	newTask func(runtime.Config) (taskRunner, error)
-	// newResolver builds the secret resolver of one task start.
-	newResolver func() *secretResolver
+	eng *engine
 
 	opMu sync.Mutex
 
@@ -167,30 +42,18 @@ type Standalone struct {
 	conns   map[string]*connState
 }
 
-// taskRunner is what the supervisor needs of a runtime.Task.
-type taskRunner interface {
-	// Run returns nil before ctx ends only when the source ended and
-	// everything was committed.
-	Run(ctx context.Context) error
-}
-
-// metricsReader is the optional snapshot capability of a task.
-type metricsReader interface {
-	Metrics() runtime.Snapshot
-}
-
 // New validates cfg and returns a worker ready to Run.
 func New(cfg Config) (*Standalone, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	eng := newEngine(cfg)
 	return &Standalone{
-		cfg:         cfg,
-		log:         cfg.Logger.With("worker", cfg.WorkerID),
-		newTask:     func(c runtime.Config) (taskRunner, error) { return runtime.New(c) },
-		newResolver: func() *secretResolver { return newSecretResolver(cfg.SecretSources) },
-		conns:       map[string]*connState{},
+		cfg:   cfg,
+		log:   eng.log,
+		eng:   eng,
+		conns: map[string]*connState{},
 	}, nil
 }
 
@@ -253,7 +116,7 @@ func (s *Standalone) load(ctx context.Context) error {
 			return fmt.Errorf("worker: load status of %s: %w", d.Name, err)
 		}
 		for _, st := range sts {
-			s.gen.observe(st.Generation)
+			s.eng.observeGen(st.Generation)
 		}
 	}
 	s.mu.Lock()
@@ -328,39 +191,90 @@ func (s *Standalone) TaskMetrics() []TaskMetrics {
 	return out
 }
 
-// generationClock hands out task generations: strictly increasing within
-// the process and, because they are the wall clock in microseconds (or one
-// more than the last value handed out or observed in the store), also
-// across restarts of the worker. So a task of this run always commits
-// with a newer generation than any task of an earlier run, also after a
-// connector was deleted and re-created (its offsets, kept by the store,
-// carry an older generation), and the store's fencing never mistakes it
-// for a zombie.
-type generationClock struct {
-	mu   sync.Mutex
-	last int64
-}
-
-func (g *generationClock) next() int64 {
-	now := time.Now().UnixMicro()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if now <= g.last {
-		now = g.last + 1
-	}
-	g.last = now
-	return now
-}
-
-func (g *generationClock) observe(gen int64) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if gen > g.last {
-		g.last = gen
-	}
-}
-
 var (
 	_ Controller        = (*Standalone)(nil)
 	_ TaskMetricsSource = (*Standalone)(nil)
 )
+
+// start brings a connector to its target state. Its caller holds opMu and
+// has stopped the connector's previous incarnation.
+func (s *Standalone) start(def state.Connector) {
+	c := &connState{def: def, v: s.cfg.validate(def.Config)}
+	s.mu.Lock()
+	s.conns[def.Name] = c
+	s.mu.Unlock()
+
+	log := s.log.With("connector", def.Name)
+	if err := c.v.err(); err != nil {
+		s.failConnector(c, "invalid configuration: "+newScrubber(c.v.literalSecrets(def.Config)).scrub(err.Error()))
+		return
+	}
+	if def.Target == state.TargetStopped {
+		s.eng.putStatus(def.Name, state.ConnectorTask, state.StateStopped, "", s.eng.nextGen())
+		log.Info("connector stopped")
+		return
+	}
+	taskRaws, err := s.eng.plan(c)
+	if err != nil {
+		s.failConnector(c, err.Error())
+		return
+	}
+	want := state.StateRunning
+	if def.Target == state.TargetPaused {
+		want = state.StatePaused
+	}
+	s.eng.putStatus(def.Name, state.ConnectorTask, want, "", s.eng.nextGen())
+
+	slots := make([]*taskSlot, len(taskRaws))
+	for i, raw := range taskRaws {
+		slots[i] = &taskSlot{conn: def.Name, index: i, count: len(taskRaws), raw: raw}
+		slots[i].gen.Store(s.eng.nextGen())
+	}
+	s.mu.Lock()
+	c.tasks = slots
+	base := s.baseCtx
+	s.mu.Unlock()
+	for _, t := range slots {
+		if def.Target == state.TargetPaused {
+			s.eng.putStatus(def.Name, t.index, state.StatePaused, "", t.gen.Load())
+			continue
+		}
+		s.eng.putStatus(def.Name, t.index, state.StateUnassigned, "", t.gen.Load())
+		s.eng.launch(base, c, t)
+	}
+	log.Info("connector started", "target", def.Target, "tasks", len(slots))
+}
+
+func (s *Standalone) failConnector(c *connState, trace string) {
+	c.failed = trace
+	s.eng.putStatus(c.def.Name, state.ConnectorTask, state.StateFailed, trace, s.eng.nextGen())
+	s.log.Error("connector failed", "connector", c.def.Name, "err", trace)
+}
+
+// stopTasks soft-stops every task of c at once and waits for them.
+func (s *Standalone) stopTasks(c *connState) {
+	limit := 10 * time.Second
+	if c.v != nil && c.v.cfg != nil {
+		limit = c.v.cfg.stopTimeout
+	}
+	s.eng.stopSlots(c.tasks, limit)
+}
+
+// markUnassigned records that c no longer runs here (worker shutdown), as
+// Kafka Connect reports tasks of a departed worker.
+func (s *Standalone) markUnassigned(c *connState) {
+	for _, t := range c.tasks {
+		s.eng.putStatus(c.def.Name, t.index, state.StateUnassigned, "", t.gen.Load())
+	}
+	s.eng.putStatus(c.def.Name, state.ConnectorTask, state.StateUnassigned, "", s.eng.nextGen())
+}
+
+// restartSlot stops one task and starts it again with a fresh series of
+// restart attempts.
+func (s *Standalone) restartSlot(c *connState, t *taskSlot) {
+	s.eng.stopSlots([]*taskSlot{t}, c.v.cfg.stopTimeout)
+	s.mu.Lock()
+	base := s.baseCtx
+	s.mu.Unlock()
+	s.eng.launch(base, c, t)
+}

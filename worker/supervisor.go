@@ -55,100 +55,6 @@ type taskSlot struct {
 	runner atomic.Pointer[taskRunner] // the running task, for metrics
 }
 
-// start brings a connector to its target state. Its caller holds opMu and
-// has stopped the connector's previous incarnation.
-func (s *Standalone) start(def state.Connector) {
-	c := &connState{def: def, v: s.cfg.validate(def.Config)}
-	s.mu.Lock()
-	s.conns[def.Name] = c
-	s.mu.Unlock()
-
-	log := s.log.With("connector", def.Name)
-	if err := c.v.err(); err != nil {
-		s.failConnector(c, "invalid configuration: "+newScrubber(c.v.literalSecrets(def.Config)).scrub(err.Error()))
-		return
-	}
-	if def.Target == state.TargetStopped {
-		s.putStatus(def.Name, state.ConnectorTask, state.StateStopped, "", s.gen.next())
-		log.Info("connector stopped")
-		return
-	}
-	taskRaws, err := s.plan(c)
-	if err != nil {
-		s.failConnector(c, err.Error())
-		return
-	}
-	want := state.StateRunning
-	if def.Target == state.TargetPaused {
-		want = state.StatePaused
-	}
-	s.putStatus(def.Name, state.ConnectorTask, want, "", s.gen.next())
-
-	slots := make([]*taskSlot, len(taskRaws))
-	for i, raw := range taskRaws {
-		slots[i] = &taskSlot{conn: def.Name, index: i, count: len(taskRaws), raw: raw}
-		slots[i].gen.Store(s.gen.next())
-	}
-	s.mu.Lock()
-	c.tasks = slots
-	base := s.baseCtx
-	s.mu.Unlock()
-	for _, t := range slots {
-		if def.Target == state.TargetPaused {
-			s.putStatus(def.Name, t.index, state.StatePaused, "", t.gen.Load())
-			continue
-		}
-		s.putStatus(def.Name, t.index, state.StateUnassigned, "", t.gen.Load())
-		s.launch(base, c, t)
-	}
-	log.Info("connector started", "target", def.Target, "tasks", len(slots))
-}
-
-func (s *Standalone) failConnector(c *connState, trace string) {
-	c.failed = trace
-	s.putStatus(c.def.Name, state.ConnectorTask, state.StateFailed, trace, s.gen.next())
-	s.log.Error("connector failed", "connector", c.def.Name, "err", trace)
-}
-
-// plan computes the per-task configs: the source's Plan when it has one
-// (its entries override source.<field> settings), else tasks.max copies.
-// Plan sees the source config with secrets resolved; the task configs keep
-// the references of the connector config wherever Plan did not override.
-func (s *Standalone) plan(c *connState) ([]map[string]string, error) {
-	cc := c.v.cfg
-	if cc.source.Plan == nil {
-		out := make([]map[string]string, cc.tasksMax)
-		for i := range out {
-			out[i] = maps.Clone(c.def.Config)
-		}
-		return out, nil
-	}
-	resolved, secrets, err := s.newResolver().resolveConfig(c.def.Config, c.v.isSecret)
-	if err != nil {
-		return nil, fmt.Errorf("plan tasks: %w", err)
-	}
-	sc := newScrubber(secrets)
-	rv := s.cfg.validate(resolved)
-	if err := rv.err(); err != nil {
-		return nil, fmt.Errorf("plan tasks: after resolving secrets: %s", sc.scrub(err.Error()))
-	}
-	overrides, err := safePlan(cc.source, rv.cfg.sourceCfg, cc.tasksMax)
-	if err != nil {
-		return nil, fmt.Errorf("plan tasks: %s", sc.scrub(err.Error()))
-	}
-	if len(overrides) > cc.tasksMax {
-		return nil, fmt.Errorf("plan tasks: source %q planned %d tasks, more than %s=%d", cc.source.Name, len(overrides), keyTasksMax, cc.tasksMax)
-	}
-	out := make([]map[string]string, len(overrides))
-	for i, o := range overrides {
-		out[i] = maps.Clone(c.def.Config)
-		for k, v := range o {
-			out[i][prefixSource+k] = v
-		}
-	}
-	return out, nil
-}
-
 // safePlan calls a source's Plan, turning a panic into an error: a plugin
 // that cannot plan fails its connector, never the worker.
 func safePlan(p api.SourcePlugin, c api.Config, maxTasks int) (out []map[string]string, err error) {
@@ -158,121 +64,6 @@ func safePlan(p api.SourcePlugin, c api.Config, maxTasks int) (out []map[string]
 		}
 	}()
 	return p.Plan(c, maxTasks)
-}
-
-// launch starts the supervisor goroutine of t under parent.
-func (s *Standalone) launch(parent context.Context, c *connState, t *taskSlot) {
-	ctx, cancel := context.WithCancel(parent)
-	done := make(chan struct{})
-	t.cancel, t.done = cancel, done
-	go func() {
-		defer close(done) // this run's channel, even if t was relaunched
-		s.supervise(ctx, c, t)
-	}()
-}
-
-// stopTasks soft-stops every task of c at once and waits for them.
-func (s *Standalone) stopTasks(c *connState) {
-	limit := 10 * time.Second
-	if c.v != nil && c.v.cfg != nil {
-		limit = c.v.cfg.stopTimeout
-	}
-	s.stopSlots(c.tasks, limit)
-}
-
-// stopSlots cancels the given tasks and waits for their supervisors. The
-// runtime bounds each soft stop by the task's stop timeout; the extra
-// margin only guards against a plugin constructor that ignores its ctx,
-// whose goroutine is then abandoned (its late writes carry an old
-// generation, which the store ignores).
-func (s *Standalone) stopSlots(slots []*taskSlot, stopTimeout time.Duration) {
-	for _, t := range slots {
-		if t.cancel != nil {
-			t.cancel()
-		}
-	}
-	limit := stopTimeout + 5*time.Second
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	for _, t := range slots {
-		if t.done == nil {
-			continue
-		}
-		select {
-		case <-t.done:
-		case <-timer.C:
-			s.log.Error("task did not stop in time; abandoning it", "connector", t.conn, "task", t.index, "timeout", limit)
-			return
-		}
-	}
-}
-
-// markUnassigned records that c no longer runs here (worker shutdown), as
-// Kafka Connect reports tasks of a departed worker.
-func (s *Standalone) markUnassigned(c *connState) {
-	for _, t := range c.tasks {
-		s.putStatus(c.def.Name, t.index, state.StateUnassigned, "", t.gen.Load())
-	}
-	s.putStatus(c.def.Name, state.ConnectorTask, state.StateUnassigned, "", s.gen.next())
-}
-
-// restartSlot stops one task and starts it again with a fresh series of
-// restart attempts.
-func (s *Standalone) restartSlot(c *connState, t *taskSlot) {
-	s.stopSlots([]*taskSlot{t}, c.v.cfg.stopTimeout)
-	s.mu.Lock()
-	base := s.baseCtx
-	s.mu.Unlock()
-	s.launch(base, c, t)
-}
-
-// supervise runs t until ctx ends, restarting it after failures as the
-// restart policy says. It writes the task's status except when stopped
-// through ctx: then the stopper writes it.
-func (s *Standalone) supervise(ctx context.Context, c *connState, t *taskSlot) {
-	p := s.cfg.Restart
-	log := s.log.With("connector", t.conn, "task", t.index)
-	attempt := 0
-	for {
-		gen := t.fixedGen
-		if gen == 0 {
-			gen = s.gen.next()
-		}
-		t.gen.Store(gen)
-		began := time.Now()
-		scrub, err := s.runOnce(ctx, c, t, gen)
-		t.runner.Store(nil)
-		if ctx.Err() != nil {
-			return
-		}
-		if err == nil {
-			// Run returns nil before ctx ends only when the source ended
-			// and everything was committed.
-			s.putStatus(t.conn, t.index, state.StateFinished, "", gen)
-			log.Info("task finished: source reached its end")
-			return
-		}
-		trace := scrub.scrub(err.Error())
-		if time.Since(began) > max(p.Max, stableRun) {
-			attempt = 0 // it ran well for a while: a new failure series
-		}
-		if p.Disabled || api.IsFatal(err) || (p.MaxAttempts > 0 && attempt >= p.MaxAttempts) {
-			s.putStatus(t.conn, t.index, state.StateFailed, trace, gen)
-			log.Error("task failed", "err", trace, "restarts", attempt)
-			return
-		}
-		delay := backoff(p, attempt)
-		attempt++
-		s.putStatus(t.conn, t.index, state.StateRestarting, trace, gen)
-		log.Warn("task failed; restarting", "err", trace, "in", delay, "attempt", attempt)
-		timer := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		}
-	}
 }
 
 // stableRun is how long a run must last before its failure starts a new
@@ -292,129 +83,6 @@ func backoff(p RestartPolicy, attempt int) time.Duration {
 	}
 	d = min(d, p.Max)
 	return d + time.Duration(rand.Int64N(int64(d)/5+1))
-}
-
-// runOnce builds the plugins of one task run (secrets resolved) and runs
-// it. The scrubber it returns hides the secrets of this run in the error.
-func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen int64) (*scrubber, error) {
-	resolved, secrets, err := s.newResolver().resolveConfig(t.raw, c.v.isSecret)
-	sc := newScrubber(secrets)
-	if err != nil {
-		return sc, api.Fatal(fmt.Errorf("task start: %w", err))
-	}
-	logger := slog.New(sc.handler(s.cfg.Logger.Handler())).With("worker", s.cfg.WorkerID, "connector", t.conn, "task", t.index)
-	rv := s.cfg.validate(resolved)
-	if err := rv.err(); err != nil {
-		return sc, api.Fatal(fmt.Errorf("task start: invalid configuration after resolving secrets: %w", err))
-	}
-	cc := rv.cfg
-	committed, err := s.cfg.Store.Offsets(ctx, t.conn)
-	if err != nil {
-		return sc, fmt.Errorf("task start: read committed offsets: %w", err)
-	}
-	// A plugin's warning shows in the status line of its running task; a
-	// warning racing the task's stop must not mark a stopped task running.
-	warn := func(msg string) {
-		if ctx.Err() == nil {
-			s.putStatus(t.conn, t.index, state.StateRunning, "warning: "+msg, gen)
-		}
-	}
-	tc := func(cfg api.Config, committed map[string]api.Position) api.TaskConfig {
-		return api.TaskConfig{Connector: t.conn, Task: t.index, Tasks: t.count, Config: cfg, Committed: committed,
-			Logger: logger, OnWarning: warn}
-	}
-	// The runtime builds the source after opening the sink, whose stored
-	// positions (api.PositionStore) may be ahead of the offset store's.
-	newSource := func(merged map[string]api.Position) (api.Source, error) {
-		src, err := cc.source.New(tc(cc.sourceCfg, merged))
-		if err != nil {
-			return nil, fmt.Errorf("source %q: %w", cc.source.Name, err)
-		}
-		return src, nil
-	}
-	chain, err := buildChain(s.cfg.Registry, cc.transforms)
-	if err != nil {
-		return sc, fmt.Errorf("task start: %w", err)
-	}
-	// The chain is closed here when a later constructor fails; once
-	// runtime.New succeeded the runtime closes every plugin.
-	closeChain := func() { closeTransforms(chain) }
-	snk, err := cc.sink.New(tc(cc.sinkCfg, committed))
-	if err != nil {
-		closeChain()
-		return sc, fmt.Errorf("task start: sink %q: %w", cc.sink.Name, err)
-	}
-	var dlq api.Sink
-	if cc.dlq != nil {
-		if dlq, err = cc.dlq.New(tc(cc.dlqCfg, committed)); err != nil {
-			closeChain()
-			return sc, fmt.Errorf("task start: dead-letter sink %q: %w", cc.dlq.Name, err)
-		}
-	}
-
-	// While an operation fails and is retried, the status says so; the
-	// watch's last write lands before runOnce returns, so it never
-	// overwrites what the supervisor records after the run.
-	health := newHealthWatch(func(trace string, since time.Time) {
-		if ctx.Err() == nil {
-			s.putTaskStatus(state.Status{Connector: t.conn, Task: t.index, State: state.StateRunning, Trace: trace, RetryingSince: since, Generation: gen})
-		}
-	}, sc.scrub)
-	defer health.stop()
-
-	store := s.cfg.Store
-	commit := runtime.CommitFunc(func(offs map[string]api.Position) error {
-		// Commits run during a soft stop too, after ctx ended.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cc.stopTimeout+5*time.Second)
-		defer cancel()
-		err := store.CommitOffsets(cctx, t.conn, gen, offs)
-		if errors.Is(err, state.ErrFenced) {
-			return api.Fatal(err) // a newer run owns the offsets: stop
-		}
-		return err
-	})
-	runner, err := s.newTask(runtime.Config{
-		Connector:          t.conn,
-		Task:               t.index,
-		NewSource:          newSource,
-		Committed:          committed,
-		Transforms:         chain,
-		NewChain:           func() ([]runtime.NamedTransform, error) { return buildChain(s.cfg.Registry, cc.transforms) },
-		Sink:               snk,
-		DeadLetter:         dlq,
-		DeadLetterFormat:   cc.dlqFormat,
-		ScrubError:         sc.scrub,
-		Tolerance:          cc.tolerance,
-		LogErrors:          cc.logErrors,
-		Committer:          commit,
-		BatchSize:          cc.batchSize,
-		BatchMaxRecords:    cc.batchRecords,
-		BatchMaxWait:       cc.batchWait,
-		MaxInFlightRecords: cc.bufferRecords,
-		MaxInFlightBytes:   cc.bufferBytes,
-		CommitInterval:     cc.commitInterval,
-		Retry:              cc.retry,
-		OnHealth:           health.report,
-		StopTimeout:        cc.stopTimeout,
-		Logger:             logger,
-	})
-	if err != nil {
-		closeChain()
-		return sc, api.Fatal(fmt.Errorf("task start: %w", err))
-	}
-	t.runner.Store(&runner)
-	s.putStatus(t.conn, t.index, state.StateRunning, "", gen)
-	return sc, runner.Run(ctx)
-}
-
-// putTaskStatus records a task's status with its retry health.
-func (s *Standalone) putTaskStatus(st state.Status) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	st.WorkerID, st.Updated = s.cfg.WorkerID, time.Now()
-	if err := s.cfg.Store.PutStatus(ctx, st); err != nil {
-		s.log.Warn("cannot record status", "connector", st.Connector, "task", st.Task, "state", st.State, "err", err)
-	}
 }
 
 // buildChain constructs the transform steps in order, each guarded by its
@@ -450,8 +118,257 @@ func closeTransforms(chain []runtime.NamedTransform) {
 	}
 }
 
+// plan computes the per-task configs: the source's Plan when it has one
+// (its entries override source.<field> settings), else tasks.max copies.
+// Plan sees the source config with secrets resolved; the task configs keep
+// the references of the connector config wherever Plan did not override.
+func (e *engine) plan(c *connState) ([]map[string]string, error) {
+	cc := c.v.cfg
+	if cc.source.Plan == nil {
+		out := make([]map[string]string, cc.tasksMax)
+		for i := range out {
+			out[i] = maps.Clone(c.def.Config)
+		}
+		return out, nil
+	}
+	resolved, secrets, err := e.newResolver().resolveConfig(c.def.Config, c.v.isSecret)
+	if err != nil {
+		return nil, fmt.Errorf("plan tasks: %w", err)
+	}
+	sc := newScrubber(secrets)
+	rv := e.cfg.validate(resolved)
+	if err := rv.err(); err != nil {
+		return nil, fmt.Errorf("plan tasks: after resolving secrets: %s", sc.scrub(err.Error()))
+	}
+	overrides, err := safePlan(cc.source, rv.cfg.sourceCfg, cc.tasksMax)
+	if err != nil {
+		return nil, fmt.Errorf("plan tasks: %s", sc.scrub(err.Error()))
+	}
+	if len(overrides) > cc.tasksMax {
+		return nil, fmt.Errorf("plan tasks: source %q planned %d tasks, more than %s=%d", cc.source.Name, len(overrides), keyTasksMax, cc.tasksMax)
+	}
+	out := make([]map[string]string, len(overrides))
+	for i, o := range overrides {
+		out[i] = maps.Clone(c.def.Config)
+		for k, v := range o {
+			out[i][prefixSource+k] = v
+		}
+	}
+	return out, nil
+}
+
+// launch starts the supervisor goroutine of t under parent.
+func (e *engine) launch(parent context.Context, c *connState, t *taskSlot) {
+	ctx, cancel := context.WithCancel(parent)
+	done := make(chan struct{})
+	t.cancel, t.done = cancel, done
+	go func() {
+		defer close(done) // this run's channel, even if t was relaunched
+		e.supervise(ctx, c, t)
+	}()
+}
+
+// stopSlots cancels the given tasks and waits for their supervisors. The
+// runtime bounds each soft stop by the task's stop timeout; the extra
+// margin only guards against a plugin constructor that ignores its ctx,
+// whose goroutine is then abandoned (its late writes carry an old
+// generation, which the store ignores).
+func (e *engine) stopSlots(slots []*taskSlot, stopTimeout time.Duration) {
+	for _, t := range slots {
+		if t.cancel != nil {
+			t.cancel()
+		}
+	}
+	limit := stopTimeout + 5*time.Second
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for _, t := range slots {
+		if t.done == nil {
+			continue
+		}
+		select {
+		case <-t.done:
+		case <-timer.C:
+			e.log.Error("task did not stop in time; abandoning it", "connector", t.conn, "task", t.index, "timeout", limit)
+			return
+		}
+	}
+}
+
+// supervise runs t until ctx ends, restarting it after failures as the
+// restart policy says. It writes the task's status except when stopped
+// through ctx: then the stopper writes it.
+func (e *engine) supervise(ctx context.Context, c *connState, t *taskSlot) {
+	p := e.cfg.Restart
+	log := e.log.With("connector", t.conn, "task", t.index)
+	attempt := 0
+	for {
+		gen := t.fixedGen
+		if gen == 0 {
+			gen = e.gen.next()
+		}
+		t.gen.Store(gen)
+		began := time.Now()
+		scrub, err := e.runOnce(ctx, c, t, gen)
+		t.runner.Store(nil)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			// Run returns nil before ctx ends only when the source ended
+			// and everything was committed.
+			e.putStatus(t.conn, t.index, state.StateFinished, "", gen)
+			log.Info("task finished: source reached its end")
+			return
+		}
+		trace := scrub.scrub(err.Error())
+		if time.Since(began) > max(p.Max, stableRun) {
+			attempt = 0 // it ran well for a while: a new failure series
+		}
+		if p.Disabled || api.IsFatal(err) || (p.MaxAttempts > 0 && attempt >= p.MaxAttempts) {
+			e.putStatus(t.conn, t.index, state.StateFailed, trace, gen)
+			log.Error("task failed", "err", trace, "restarts", attempt)
+			return
+		}
+		delay := backoff(p, attempt)
+		attempt++
+		e.putStatus(t.conn, t.index, state.StateRestarting, trace, gen)
+		log.Warn("task failed; restarting", "err", trace, "in", delay, "attempt", attempt)
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+// runOnce builds the plugins of one task run (secrets resolved) and runs
+// it. The scrubber it returns hides the secrets of this run in the error.
+func (e *engine) runOnce(ctx context.Context, c *connState, t *taskSlot, gen int64) (*scrubber, error) {
+	resolved, secrets, err := e.newResolver().resolveConfig(t.raw, c.v.isSecret)
+	sc := newScrubber(secrets)
+	if err != nil {
+		return sc, api.Fatal(fmt.Errorf("task start: %w", err))
+	}
+	logger := slog.New(sc.handler(e.cfg.Logger.Handler())).With("worker", e.cfg.WorkerID, "connector", t.conn, "task", t.index)
+	rv := e.cfg.validate(resolved)
+	if err := rv.err(); err != nil {
+		return sc, api.Fatal(fmt.Errorf("task start: invalid configuration after resolving secrets: %w", err))
+	}
+	cc := rv.cfg
+	committed, err := e.cfg.Store.Offsets(ctx, t.conn)
+	if err != nil {
+		return sc, fmt.Errorf("task start: read committed offsets: %w", err)
+	}
+	// A plugin's warning shows in the status line of its running task; a
+	// warning racing the task's stop must not mark a stopped task running.
+	warn := func(msg string) {
+		if ctx.Err() == nil {
+			e.putStatus(t.conn, t.index, state.StateRunning, "warning: "+msg, gen)
+		}
+	}
+	tc := func(cfg api.Config, committed map[string]api.Position) api.TaskConfig {
+		return api.TaskConfig{Connector: t.conn, Task: t.index, Tasks: t.count, Config: cfg, Committed: committed,
+			Logger: logger, OnWarning: warn}
+	}
+	// The runtime builds the source after opening the sink, whose stored
+	// positions (api.PositionStore) may be ahead of the offset store'e.
+	newSource := func(merged map[string]api.Position) (api.Source, error) {
+		src, err := cc.source.New(tc(cc.sourceCfg, merged))
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", cc.source.Name, err)
+		}
+		return src, nil
+	}
+	chain, err := buildChain(e.cfg.Registry, cc.transforms)
+	if err != nil {
+		return sc, fmt.Errorf("task start: %w", err)
+	}
+	// The chain is closed here when a later constructor fails; once
+	// runtime.New succeeded the runtime closes every plugin.
+	closeChain := func() { closeTransforms(chain) }
+	snk, err := cc.sink.New(tc(cc.sinkCfg, committed))
+	if err != nil {
+		closeChain()
+		return sc, fmt.Errorf("task start: sink %q: %w", cc.sink.Name, err)
+	}
+	var dlq api.Sink
+	if cc.dlq != nil {
+		if dlq, err = cc.dlq.New(tc(cc.dlqCfg, committed)); err != nil {
+			closeChain()
+			return sc, fmt.Errorf("task start: dead-letter sink %q: %w", cc.dlq.Name, err)
+		}
+	}
+
+	// While an operation fails and is retried, the status says so; the
+	// watch's last write lands before runOnce returns, so it never
+	// overwrites what the supervisor records after the run.
+	health := newHealthWatch(func(trace string, since time.Time) {
+		if ctx.Err() == nil {
+			e.putTaskStatus(state.Status{Connector: t.conn, Task: t.index, State: state.StateRunning, Trace: trace, RetryingSince: since, Generation: gen})
+		}
+	}, sc.scrub)
+	defer health.stop()
+
+	store := e.cfg.Store
+	commit := runtime.CommitFunc(func(offs map[string]api.Position) error {
+		// Commits run during a soft stop too, after ctx ended.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cc.stopTimeout+5*time.Second)
+		defer cancel()
+		err := store.CommitOffsets(cctx, t.conn, gen, offs)
+		if errors.Is(err, state.ErrFenced) {
+			return api.Fatal(err) // a newer run owns the offsets: stop
+		}
+		return err
+	})
+	runner, err := e.newTask(runtime.Config{
+		Connector:          t.conn,
+		Task:               t.index,
+		NewSource:          newSource,
+		Committed:          committed,
+		Transforms:         chain,
+		NewChain:           func() ([]runtime.NamedTransform, error) { return buildChain(e.cfg.Registry, cc.transforms) },
+		Sink:               snk,
+		DeadLetter:         dlq,
+		DeadLetterFormat:   cc.dlqFormat,
+		ScrubError:         sc.scrub,
+		Tolerance:          cc.tolerance,
+		LogErrors:          cc.logErrors,
+		Committer:          commit,
+		BatchSize:          cc.batchSize,
+		BatchMaxRecords:    cc.batchRecords,
+		BatchMaxWait:       cc.batchWait,
+		MaxInFlightRecords: cc.bufferRecords,
+		MaxInFlightBytes:   cc.bufferBytes,
+		CommitInterval:     cc.commitInterval,
+		Retry:              cc.retry,
+		OnHealth:           health.report,
+		StopTimeout:        cc.stopTimeout,
+		Logger:             logger,
+	})
+	if err != nil {
+		closeChain()
+		return sc, api.Fatal(fmt.Errorf("task start: %w", err))
+	}
+	t.runner.Store(&runner)
+	e.putStatus(t.conn, t.index, state.StateRunning, "", gen)
+	return sc, runner.Run(ctx)
+}
+
+// putTaskStatus records a task's status with its retry health.
+func (e *engine) putTaskStatus(st state.Status) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st.WorkerID, st.Updated = e.cfg.WorkerID, time.Now()
+	if err := e.cfg.Store.PutStatus(ctx, st); err != nil {
+		e.log.Warn("cannot record status", "connector", st.Connector, "task", st.Task, "state", st.State, "err", err)
+	}
+}
+
 // putStatus records a status; a failure is logged, not returned: status
 // is an observation, and the task's work must not stop for it.
-func (s *Standalone) putStatus(conn string, task int, st state.State, trace string, gen int64) {
-	s.putTaskStatus(state.Status{Connector: conn, Task: task, State: st, Trace: trace, Generation: gen})
+func (e *engine) putStatus(conn string, task int, st state.State, trace string, gen int64) {
+	e.putTaskStatus(state.Status{Connector: conn, Task: task, State: st, Trace: trace, Generation: gen})
 }

@@ -2,11 +2,11 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
+	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/state"
 )
 
@@ -15,84 +15,29 @@ import (
 const connectorType = "source"
 
 // Plugins implements Controller.
-func (s *Standalone) Plugins() []PluginInfo { return s.cfg.Registry.plugins(s.cfg.Version) }
+func (s *Standalone) Plugins() []PluginInfo { return s.eng.plugins() }
 
-// PluginConfig implements Controller: the plugin's fields relative to its
-// prefix, grouped by kind (a name shared by a source and a sink lists
-// both).
+// PluginConfig implements Controller.
 func (s *Standalone) PluginConfig(plugin string) ([]ConfigKeyInfo, error) {
-	return s.cfg.Registry.pluginConfig(plugin)
+	return s.eng.pluginConfig(plugin)
 }
 
-// Validate implements Controller. When config names neither a source nor
-// a sink, plugin fills the slot of its kind, as Kafka Connect takes
-// connector.class from the path.
+// Validate implements Controller.
 func (s *Standalone) Validate(_ context.Context, plugin string, config map[string]string) (ConfigInfos, error) {
-	config = maps.Clone(config)
-	if config == nil {
-		config = map[string]string{}
-	}
-	name := config[keySource]
-	if plugin != "" {
-		_, isSource := s.cfg.Registry.Source(plugin)
-		_, isSink := s.cfg.Registry.Sink(plugin)
-		switch {
-		case !isSource && !isSink:
-			return ConfigInfos{}, fmt.Errorf("connector plugin %q: %w", plugin, ErrNotFound)
-		case config[keySource] == plugin || config[keySink] == plugin:
-		case config[keySource] == "" && isSource:
-			config[keySource] = plugin
-		case config[keySink] == "" && isSink:
-			config[keySink] = plugin
-		default:
-			return ConfigInfos{}, fmt.Errorf("%w: plugin %q is neither the config's source (%q) nor its sink (%q)",
-				ErrBadRequest, plugin, config[keySource], config[keySink])
-		}
-		name = plugin
-	}
-	return s.cfg.validate(config).configInfos(name), nil
+	return s.eng.validateConfig(plugin, config)
 }
 
 // Connectors implements Controller: every stored connector, sorted.
-func (s *Standalone) Connectors(ctx context.Context) ([]string, error) {
-	defs, err := s.cfg.Store.Connectors(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(defs))
-	for i, d := range defs {
-		out[i] = d.Name
-	}
-	return out, nil
-}
+func (s *Standalone) Connectors(ctx context.Context) ([]string, error) { return s.eng.connectors(ctx) }
 
 // CreateConnector implements Controller.
 func (s *Standalone) CreateConnector(ctx context.Context, name string, config map[string]string, initial state.TargetState) (ConnectorInfo, error) {
-	if initial == "" {
-		initial = state.TargetRunning
-	}
-	if err := checkTarget(initial); err != nil {
-		return ConnectorInfo{}, err
-	}
-	config, err := withName(name, config)
-	if err != nil {
-		return ConnectorInfo{}, err
-	}
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
-	if err := s.validateForStore(config); err != nil {
-		return ConnectorInfo{}, err
-	}
-	if _, err := s.cfg.Store.Connector(ctx, name); err == nil {
-		return ConnectorInfo{}, fmt.Errorf("connector %q: %w", name, ErrExists)
-	} else if !errors.Is(err, state.ErrNotFound) {
-		return ConnectorInfo{}, err
-	}
-	def, err := s.cfg.Store.PutConnector(ctx, state.Connector{Name: name, Config: config, Target: initial})
+	def, err := s.eng.createConnector(ctx, name, config, initial)
 	if err != nil {
 		return ConnectorInfo{}, err
 	}
-	s.log.Info("connector created", "connector", name, "target", initial)
 	s.apply(def)
 	return s.info(def), nil
 }
@@ -101,66 +46,30 @@ func (s *Standalone) CreateConnector(ctx context.Context, name string, config ma
 // its tasks with the new config, in its current target state; an
 // unchanged config changes nothing.
 func (s *Standalone) PutConnectorConfig(ctx context.Context, name string, config map[string]string) (ConnectorInfo, bool, error) {
-	config, err := withName(name, config)
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	def, created, changed, err := s.eng.putConnectorConfig(ctx, name, config)
 	if err != nil {
 		return ConnectorInfo{}, false, err
 	}
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	if err := s.validateForStore(config); err != nil {
-		return ConnectorInfo{}, false, err
+	if changed {
+		s.apply(def)
 	}
-	return s.replaceConfig(ctx, name, config)
+	return s.info(def), created, nil
 }
 
 // PatchConnectorConfig implements Controller.
 func (s *Standalone) PatchConnectorConfig(ctx context.Context, name string, patch map[string]*string) (ConnectorInfo, error) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
-	def, err := s.connector(ctx, name)
+	def, changed, err := s.eng.patchConnectorConfig(ctx, name, patch)
 	if err != nil {
 		return ConnectorInfo{}, err
 	}
-	config := maps.Clone(def.Config)
-	for k, v := range patch {
-		if v == nil {
-			delete(config, k)
-		} else {
-			config[k] = *v
-		}
+	if changed {
+		s.apply(def)
 	}
-	if config, err = withName(name, config); err != nil {
-		return ConnectorInfo{}, err
-	}
-	if err := s.validateForStore(config); err != nil {
-		return ConnectorInfo{}, err
-	}
-	info, _, err := s.replaceConfig(ctx, name, config)
-	return info, err
-}
-
-// replaceConfig stores config as name's config (creating the connector,
-// RUNNING, when absent) and applies it. The caller holds opMu.
-func (s *Standalone) replaceConfig(ctx context.Context, name string, config map[string]string) (ConnectorInfo, bool, error) {
-	old, err := s.cfg.Store.Connector(ctx, name)
-	created := errors.Is(err, state.ErrNotFound)
-	if err != nil && !created {
-		return ConnectorInfo{}, false, err
-	}
-	if !created && maps.Equal(old.Config, config) {
-		return s.info(old), false, nil
-	}
-	target := old.Target
-	if created {
-		target = state.TargetRunning
-	}
-	def, err := s.cfg.Store.PutConnector(ctx, state.Connector{Name: name, Config: config, Target: target, Created: old.Created})
-	if err != nil {
-		return ConnectorInfo{}, false, err
-	}
-	s.log.Info("connector config stored", "connector", name, "created", created)
-	s.apply(def)
-	return s.info(def), created, nil
+	return s.info(def), nil
 }
 
 // DeleteConnector implements Controller: it stops the tasks (committing
@@ -169,23 +78,16 @@ func (s *Standalone) replaceConfig(ctx context.Context, name string, config map[
 func (s *Standalone) DeleteConnector(ctx context.Context, name string) error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
-	if _, err := s.connector(ctx, name); err != nil {
+	if _, err := s.eng.connector(ctx, name); err != nil {
 		return err
 	}
 	s.stopConnector(name)
-	if err := s.cfg.Store.DeleteConnector(ctx, name); err != nil {
-		if errors.Is(err, state.ErrNotFound) {
-			return fmt.Errorf("connector %q: %w", name, ErrNotFound)
-		}
-		return err
-	}
-	s.log.Info("connector deleted", "connector", name)
-	return nil
+	return s.eng.deleteConnector(ctx, name)
 }
 
 // ConnectorInfo implements Controller.
 func (s *Standalone) ConnectorInfo(ctx context.Context, name string) (ConnectorInfo, error) {
-	def, err := s.connector(ctx, name)
+	def, err := s.eng.connector(ctx, name)
 	if err != nil {
 		return ConnectorInfo{}, err
 	}
@@ -205,7 +107,7 @@ func (s *Standalone) ConnectorInfo(ctx context.Context, name string) (ConnectorI
 // (Ferry: a finite source reached its end and everything was committed;
 // the connector stays RUNNING).
 func (s *Standalone) ConnectorStatus(ctx context.Context, name string) (ConnectorStateInfo, error) {
-	if _, err := s.connector(ctx, name); err != nil {
+	if _, err := s.eng.connector(ctx, name); err != nil {
 		return ConnectorStateInfo{}, err
 	}
 	sts, err := s.cfg.Store.Statuses(ctx, name)
@@ -249,7 +151,7 @@ func (s *Standalone) ConnectorStatus(ctx context.Context, name string) (Connecto
 // TaskConfigs implements Controller: each task's full config, secrets
 // redacted; none while the connector is STOPPED.
 func (s *Standalone) TaskConfigs(ctx context.Context, name string) ([]TaskInfo, error) {
-	if _, err := s.connector(ctx, name); err != nil {
+	if _, err := s.eng.connector(ctx, name); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -292,7 +194,7 @@ func taskState(st ConnectorStateInfo, err error, name string, task int) (TaskSta
 // the restarts were started.
 func (s *Standalone) RestartConnector(ctx context.Context, name string, includeTasks, onlyFailed bool) (ConnectorStateInfo, error) {
 	s.opMu.Lock()
-	def, err := s.connector(ctx, name)
+	def, err := s.eng.connector(ctx, name)
 	if err != nil {
 		s.opMu.Unlock()
 		return ConnectorStateInfo{}, err
@@ -332,7 +234,7 @@ func (s *Standalone) RestartConnector(ctx context.Context, name string, includeT
 func (s *Standalone) RestartTask(ctx context.Context, name string, task int) error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
-	def, err := s.connector(ctx, name)
+	def, err := s.eng.connector(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -355,23 +257,12 @@ func (s *Standalone) RestartTask(ctx context.Context, name string, task int) err
 // SetTargetState implements Controller. PAUSED and STOPPED both stop the
 // tasks softly (offsets committed); STOPPED also drops their configs.
 func (s *Standalone) SetTargetState(ctx context.Context, name string, target state.TargetState) error {
-	if err := checkTarget(target); err != nil {
-		return err
-	}
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
-	def, err := s.connector(ctx, name)
-	if err != nil {
+	def, changed, err := s.eng.setTargetState(ctx, name, target)
+	if err != nil || !changed {
 		return err
 	}
-	if def.Target == target {
-		return nil
-	}
-	def.Target = target
-	if def, err = s.cfg.Store.PutConnector(ctx, def); err != nil {
-		return err
-	}
-	s.log.Info("connector target state changed", "connector", name, "target", target)
 	s.apply(def)
 	return nil
 }
@@ -402,15 +293,6 @@ func (s *Standalone) stopConnector(name string) {
 	}
 }
 
-// connector reads a definition, mapping the store's ErrNotFound to ours.
-func (s *Standalone) connector(ctx context.Context, name string) (state.Connector, error) {
-	def, err := s.cfg.Store.Connector(ctx, name)
-	if errors.Is(err, state.ErrNotFound) {
-		return def, fmt.Errorf("connector %q: %w", name, ErrNotFound)
-	}
-	return def, err
-}
-
 // info renders a definition with secrets redacted and the tasks of its
 // current incarnation.
 func (s *Standalone) info(def state.Connector) ConnectorInfo {
@@ -424,11 +306,6 @@ func (s *Standalone) info(def state.Connector) ConnectorInfo {
 		}
 	}
 	return out
-}
-
-// validateForStore rejects a config that would not run.
-func (s *Standalone) validateForStore(config map[string]string) error {
-	return s.cfg.validate(config).err()
 }
 
 // withName returns a copy of config whose name key is name; a different
@@ -454,4 +331,38 @@ func checkTarget(t state.TargetState) error {
 		return nil
 	}
 	return fmt.Errorf("%w: target state must be RUNNING, PAUSED or STOPPED, got %q", ErrBadRequest, t)
+}
+
+// Offsets implements Controller.
+func (s *Standalone) Offsets(ctx context.Context, name string) (ConnectorOffsets, error) {
+	return s.eng.offsets(ctx, name)
+}
+
+// AlterOffsets implements Controller.
+func (s *Standalone) AlterOffsets(ctx context.Context, name string, offsets ConnectorOffsets) error {
+	m, err := decodeOffsets(offsets)
+	if err != nil {
+		return err
+	}
+	return s.changeOffsets(ctx, name, m)
+}
+
+// ResetOffsets implements Controller.
+func (s *Standalone) ResetOffsets(ctx context.Context, name string) error {
+	return s.changeOffsets(ctx, name, nil)
+}
+
+// changeOffsets writes offsets (nil: delete all) while name is STOPPED.
+// Holding opMu keeps the connector STOPPED for the whole write.
+func (s *Standalone) changeOffsets(ctx context.Context, name string, m map[string]api.Position) error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	return s.eng.changeOffsets(ctx, name, m)
+}
+
+// PreviewTransforms implements Controller. It validates and builds the
+// chain with the code a task uses, applies it to each event in order
+// (stateful transforms see them as a task would) and closes it.
+func (s *Standalone) PreviewTransforms(ctx context.Context, config map[string]string, events []api.Event) ([]PreviewResult, error) {
+	return previewTransforms(ctx, s.cfg.Registry, config, events)
 }
