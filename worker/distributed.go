@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -35,9 +34,10 @@ type DistributedConfig struct {
 	// DrainTimeout bounds how long a stopping worker waits for the leader
 	// to move its tasks away; default 30s.
 	DrainTimeout time.Duration
-	// HTTPClient forwards writes to the leader; default a client with a
-	// 60s timeout.
-	HTTPClient *http.Client
+	// Peer returns the Controller of the worker whose REST URL is
+	// restURL as this worker calls it: writes are forwarded to the leader
+	// through it (the binary passes internal/client.NewPeer). Required.
+	Peer func(restURL string) (Controller, error)
 	// LeaderWait bounds how long a REST write waits for a reachable
 	// leader while none is known or the leader cannot be reached (a new
 	// one is being chosen), before failing with ErrNoLeader; default
@@ -62,12 +62,11 @@ type DistributedConfig struct {
 // Locking: loopMu serialises reconcile passes (membership, store and timer
 // wake-ups, REST writes on the leader); mu guards the fields read by REST.
 type Distributed struct {
-	cfg    DistributedConfig
-	eng    *engine
-	st     ClusterStore
-	mem    *cluster.Membership
-	log    *slog.Logger
-	client *http.Client
+	cfg DistributedConfig
+	eng *engine
+	st  ClusterStore
+	mem *cluster.Membership
+	log *slog.Logger
 
 	wake    chan struct{}
 	started time.Time // when Run began, for the settle period
@@ -148,8 +147,8 @@ func NewDistributed(cfg DistributedConfig) (*Distributed, error) {
 	case cfg.LeaderWait == 0:
 		cfg.LeaderWait = DefaultLeaderWait
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	if cfg.Peer == nil {
+		return nil, errors.New("worker: Peer is required (the Controller of the leader, for forwarded writes)")
 	}
 	if err := cfg.Config.Validate(); err != nil {
 		return nil, err
@@ -157,14 +156,13 @@ func NewDistributed(cfg DistributedConfig) (*Distributed, error) {
 	cfg.Config = cfg.Config.withDefaults()
 	eng := newEngine(cfg.Config)
 	return &Distributed{
-		cfg:    cfg,
-		eng:    eng,
-		st:     cfg.Cluster,
-		mem:    cfg.Membership,
-		log:    eng.log,
-		client: cfg.HTTPClient,
-		wake:   make(chan struct{}, 1),
-		tasks:  map[cluster.TaskID]*ownedTask{},
+		cfg:   cfg,
+		eng:   eng,
+		st:    cfg.Cluster,
+		mem:   cfg.Membership,
+		log:   eng.log,
+		wake:  make(chan struct{}, 1),
+		tasks: map[cluster.TaskID]*ownedTask{},
 
 		handOver: map[cluster.TaskID]time.Time{},
 	}, nil

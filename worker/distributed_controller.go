@@ -1,21 +1,14 @@
 package worker
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net"
-	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/ferryhq/ferry/api"
@@ -184,12 +177,9 @@ func (d *Distributed) CreateConnector(ctx context.Context, name string, config m
 		}
 		out, err = d.afterWrite(ctx, name)
 		return err
-	}, func(ctx context.Context, leader string, h http.Header) error {
-		body := map[string]any{"name": name, "config": config}
-		if initial != "" {
-			body["initial_state"] = initial
-		}
-		_, err := d.forward(ctx, leader, http.MethodPost, "/connectors", h, body, &out)
+	}, func(ctx context.Context, leader Controller) error {
+		var err error
+		out, err = leader.CreateConnector(ctx, name, config, initial)
 		return err
 	})
 	return out, err
@@ -222,9 +212,9 @@ func (d *Distributed) PutConnectorConfig(ctx context.Context, name string, confi
 		created = c
 		out, err = d.afterWrite(ctx, name)
 		return err
-	}, func(ctx context.Context, leader string, h http.Header) error {
-		code, err := d.forward(ctx, leader, http.MethodPut, "/connectors/"+url.PathEscape(name)+"/config", h, config, &out)
-		created = code == http.StatusCreated
+	}, func(ctx context.Context, leader Controller) error {
+		var err error
+		out, created, err = leader.PutConnectorConfig(ctx, name, config)
 		return err
 	})
 	return out, created, err
@@ -243,8 +233,9 @@ func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, pat
 		}
 		out, err = d.afterWrite(ctx, name)
 		return err
-	}, func(ctx context.Context, leader string, h http.Header) error {
-		_, err := d.forward(ctx, leader, http.MethodPatch, "/connectors/"+url.PathEscape(name)+"/config", h, patch, &out)
+	}, func(ctx context.Context, leader Controller) error {
+		var err error
+		out, err = leader.PatchConnectorConfig(ctx, name, patch)
 		return err
 	})
 	return out, err
@@ -268,18 +259,16 @@ func (d *Distributed) DeleteConnector(ctx context.Context, name string) error {
 		}
 		d.reconcile(ctx)
 		return nil
-	}, func(ctx context.Context, leader string, h http.Header) error {
-		_, err := d.forward(ctx, leader, http.MethodDelete, "/connectors/"+url.PathEscape(name), h, nil, nil)
-		return err
+	}, func(ctx context.Context, leader Controller) error {
+		return leader.DeleteConnector(ctx, name)
 	})
 }
 
 // SetTargetState implements Controller. Setting the state it already has
 // changes nothing, so a replay is harmless.
 func (d *Distributed) SetTargetState(ctx context.Context, name string, target state.TargetState) error {
-	verb := map[state.TargetState]string{state.TargetRunning: "resume", state.TargetPaused: "pause", state.TargetStopped: "stop"}[target]
-	if verb == "" {
-		return checkTarget(target)
+	if err := checkTarget(target); err != nil {
+		return err
 	}
 	return d.onLeader(ctx, func(ctx context.Context) error {
 		d.opMu.Lock()
@@ -290,9 +279,8 @@ func (d *Distributed) SetTargetState(ctx context.Context, name string, target st
 		}
 		_, err = d.afterWrite(ctx, name)
 		return err
-	}, func(ctx context.Context, leader string, h http.Header) error {
-		_, err := d.forward(ctx, leader, http.MethodPut, "/connectors/"+url.PathEscape(name)+"/"+verb, h, nil, nil)
-		return err
+	}, func(ctx context.Context, leader Controller) error {
+		return leader.SetTargetState(ctx, name, target)
 	})
 }
 
@@ -304,9 +292,8 @@ func (d *Distributed) SetTargetState(ctx context.Context, name string, target st
 func (d *Distributed) RestartConnector(ctx context.Context, name string, includeTasks, onlyFailed bool) (ConnectorStateInfo, error) {
 	err := d.onLeader(ctx, func(ctx context.Context) error {
 		return d.restartConnector(ctx, name, includeTasks, onlyFailed)
-	}, func(ctx context.Context, leader string, h http.Header) error {
-		q := "?includeTasks=" + strconv.FormatBool(includeTasks) + "&onlyFailed=" + strconv.FormatBool(onlyFailed)
-		_, err := d.forward(ctx, leader, http.MethodPost, "/connectors/"+url.PathEscape(name)+"/restart"+q, h, nil, nil)
+	}, func(ctx context.Context, leader Controller) error {
+		_, err := leader.RestartConnector(ctx, name, includeTasks, onlyFailed)
 		return err
 	})
 	if err != nil {
@@ -361,9 +348,8 @@ func (d *Distributed) restartConnector(ctx context.Context, name string, include
 func (d *Distributed) RestartTask(ctx context.Context, name string, task int) error {
 	return d.onLeader(ctx, func(ctx context.Context) error {
 		return d.restartTask(ctx, name, task)
-	}, func(ctx context.Context, leader string, h http.Header) error {
-		_, err := d.forward(ctx, leader, http.MethodPost, "/connectors/"+url.PathEscape(name)+"/tasks/"+strconv.Itoa(task)+"/restart", h, nil, nil)
-		return err
+	}, func(ctx context.Context, leader Controller) error {
+		return leader.RestartTask(ctx, name, task)
 	})
 }
 
@@ -475,7 +461,7 @@ const leaderPoll = 50 * time.Millisecond
 // finds none succeed, and restarts record the id in the task set they
 // change.
 func (d *Distributed) onLeader(ctx context.Context, local func(context.Context) error,
-	remote func(ctx context.Context, leader string, h http.Header) error) error {
+	remote func(ctx context.Context, leader Controller) error) error {
 	if RequestOf(ctx).Forwarded {
 		if err := d.catchUp(ctx); err != nil {
 			return err
@@ -498,18 +484,17 @@ func (d *Distributed) onLeader(ctx context.Context, local func(context.Context) 
 			}
 			return local(ctx)
 		case leader != "":
-			h := http.Header{}
-			h.Set(HeaderRequestID, req.ID)
-			if req.Replay {
-				h.Set(HeaderReplay, "1")
+			peer, err := d.cfg.Peer(leader)
+			if err != nil {
+				return fmt.Errorf("forward to the leader %s: %w", leader, err)
 			}
-			err := remote(ctx, leader, h)
-			var fe *forwardError
-			if !errors.As(err, &fe) || ctx.Err() != nil {
+			err = remote(WithRequest(ctx, req), peer)
+			var ue *UnansweredError
+			if !errors.As(err, &ue) || ctx.Err() != nil {
 				return err
 			}
 			last = err
-			if fe.maybeApplied {
+			if ue.MaybeApplied {
 				req.Replay = true
 			}
 		}
@@ -557,98 +542,6 @@ func (d *Distributed) noLeader(cause error, began time.Time, last error, req Req
 		return fmt.Errorf("%s: %w: %w", msg, ErrNoLeader, cause)
 	}
 	return fmt.Errorf("%s: %w", msg, ErrNoLeader)
-}
-
-// forwardError is a forward that got no answer from the leader, or a
-// 503: the write may be tried again, on the same or a new leader.
-type forwardError struct {
-	leader string
-	err    error
-	// maybeApplied: the request may have reached the leader (the
-	// connection broke after it was sent), so a retry is a replay.
-	maybeApplied bool
-}
-
-func (e *forwardError) Error() string {
-	return fmt.Sprintf("forward to the leader %s: %v", e.leader, e.err)
-}
-
-func (e *forwardError) Unwrap() error { return e.err }
-
-// forward sends a write to the leader's REST API and turns its answer back
-// into what the local Controller would have returned: the decoded body, or
-// an error of the same kind (and so the same HTTP status) with the
-// leader's message. No answer, or a 503, is a *forwardError.
-func (d *Distributed) forward(ctx context.Context, base, method, path string, h http.Header, body, out any) (int, error) {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, r)
-	if err != nil {
-		return 0, err
-	}
-	maps.Copy(req.Header, h)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(HeaderForwardedBy, d.cfg.WorkerID)
-	if a := RequestOf(ctx).Authorization; a != "" {
-		req.Header.Set("Authorization", a)
-	}
-	resp, err := d.client.Do(req)
-	if err != nil {
-		var op *net.OpError
-		sent := !errors.As(err, &op) || op.Op != "dial"
-		return 0, &forwardError{leader: base, err: err, maybeApplied: sent}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return resp.StatusCode, &forwardError{leader: base, err: err, maybeApplied: true}
-	}
-	if resp.StatusCode == http.StatusServiceUnavailable {
-		return resp.StatusCode, &forwardError{leader: base, err: forwardedError(resp.StatusCode, data)}
-	}
-	if resp.StatusCode >= 300 {
-		return resp.StatusCode, forwardedError(resp.StatusCode, data)
-	}
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("forward to the leader %s: decode answer: %w", base, err)
-		}
-	}
-	return resp.StatusCode, nil
-}
-
-// forwardedError rebuilds the leader's error answer.
-func forwardedError(code int, data []byte) error {
-	var eb ErrorBody
-	if json.Unmarshal(data, &eb) != nil || eb.Message == "" {
-		eb.Message = fmt.Sprintf("leader answered %d: %s", code, bytes.TrimSpace(data))
-	}
-	switch code {
-	case http.StatusBadRequest:
-		if len(eb.Fields) > 0 {
-			ve := &api.ValidationError{}
-			for _, f := range eb.Fields {
-				ve.Fields = append(ve.Fields, api.FieldError{Field: f.Field, Message: f.Message})
-			}
-			return ve
-		}
-		return &KindError{Kind: ErrBadRequest, Msg: eb.Message}
-	case http.StatusNotFound:
-		return &KindError{Kind: ErrNotFound, Msg: eb.Message}
-	case http.StatusConflict:
-		return &KindError{Kind: ErrExists, Msg: eb.Message}
-	case http.StatusServiceUnavailable:
-		return &KindError{Kind: ErrNoLeader, Msg: eb.Message}
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return &LeaderRefusedError{Status: code, Msg: "forwarded to the leader: " + eb.Message}
-	}
-	return errors.New(eb.Message)
 }
 
 // ownedLag is the lag of a task this worker runs (see TaskMetrics), nil

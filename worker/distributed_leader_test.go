@@ -66,7 +66,7 @@ func TestWriteWaitsForFirstLeader(t *testing.T) {
 	}
 	w, err := worker.NewDistributed(worker.DistributedConfig{
 		Config:  worker.Config{WorkerID: id, Store: st, Registry: newHerdFakes().registry(), Logger: slog.New(slog.DiscardHandler)},
-		Cluster: st, Membership: mem,
+		Cluster: st, Membership: mem, Peer: peers(nil, id),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func TestForwardedWriteReplay(t *testing.T) {
 	nodes := startCluster(t, 2, func(i int, c *worker.DistributedConfig) {
 		st = c.Cluster.(*memCluster)
 		if i == 1 {
-			c.HTTPClient = &http.Client{Transport: lossy, Timeout: 10 * time.Second}
+			c.Peer = peers(&http.Client{Transport: lossy, Timeout: 10 * time.Second}, c.WorkerID)
 		}
 	})
 	leader, follower := nodes[0], nodes[1]

@@ -32,7 +32,7 @@ func TestWriteWithoutLeader(t *testing.T) {
 	t.Cleanup(func() { _ = mem.Close() })
 	cfg := worker.DistributedConfig{
 		Config:  worker.Config{WorkerID: id, Store: st, Registry: newHerdFakes().registry(), Logger: slog.New(slog.DiscardHandler)},
-		Cluster: st, Membership: mem, LeaderWait: 200 * time.Millisecond,
+		Cluster: st, Membership: mem, LeaderWait: 200 * time.Millisecond, Peer: peers(nil, id),
 	}
 	w, err := worker.NewDistributed(cfg) // never Run: its membership never shows a leader
 	if err != nil {

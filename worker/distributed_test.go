@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferryhq/ferry/internal/client"
 	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 	"github.com/ferryhq/ferry/worker/cluster"
@@ -165,6 +166,7 @@ func startNodeWith(t *testing.T, st *memCluster, reg worker.Registry, seeds []st
 			Restart: worker.RestartPolicy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 		},
 		Cluster: st, Membership: mem, Grace: 0, DrainTimeout: 10 * time.Second,
+		Peer: peers(nil, id),
 	}
 	if tune != nil {
 		tune(&cfg)
@@ -445,3 +447,15 @@ func TestDistributedInProcess(t *testing.T) {
 var testLogOut io.Writer = io.Discard
 
 func ptr(s string) *string { return &s }
+
+// peers is DistributedConfig.Peer as the binary wires it: the typed REST
+// client, over h (a default client when nil).
+func peers(h *http.Client, self string) func(string) (worker.Controller, error) {
+	return func(url string) (worker.Controller, error) {
+		var opts []client.Option
+		if h != nil {
+			opts = append(opts, client.WithHTTPClient(h))
+		}
+		return client.NewPeer(url, self, opts...)
+	}
+}

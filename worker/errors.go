@@ -1,6 +1,9 @@
 package worker
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrNotFound: no such connector, task or plugin (HTTP 404).
@@ -51,3 +54,20 @@ type LeaderRefusedError struct {
 
 func (e *LeaderRefusedError) Error() string { return e.Msg }
 func (e *LeaderRefusedError) Unwrap() error { return ErrLeaderRefused }
+
+// UnansweredError is a call to another worker (a write forwarded to the
+// leader) that got no answer, or a 503 (that worker cannot serve it now):
+// it may be tried again, on the same or another worker. MaybeApplied says
+// the request may have reached the worker (the connection broke after it
+// was sent), so a retry is a replay.
+type UnansweredError struct {
+	Worker       string
+	Err          error
+	MaybeApplied bool
+}
+
+func (e *UnansweredError) Error() string {
+	return fmt.Sprintf("forward to the leader %s: %v", e.Worker, e.Err)
+}
+
+func (e *UnansweredError) Unwrap() error { return e.Err }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ferryhq/ferry/internal/client"
 	"github.com/ferryhq/ferry/internal/rmqlog"
 
 	"github.com/spf13/cobra"
@@ -257,7 +258,9 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		return err
 	}
 	w, err := ferryworker.NewDistributed(ferryworker.DistributedConfig{
-		HTTPClient:   peers,
+		Peer: func(url string) (ferryworker.Controller, error) {
+			return client.NewPeer(url, id, client.WithHTTPClient(peers))
+		},
 		Config:       o.workerConfig(id, store, log),
 		Cluster:      clusterStore{store},
 		Membership:   mem,

@@ -28,6 +28,8 @@ type Client struct {
 	http *http.Client
 	hook ResponseHook
 	auth string // Authorization header value, if any
+	// headers adds per-call headers from the call's context (Peer).
+	headers func(ctx context.Context, h http.Header)
 
 	tlsSet      bool
 	tlsCA       string
@@ -48,6 +50,11 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 // WithResponseHook calls hook for every response received, errors
 // included, before the body is decoded.
 func WithResponseHook(hook ResponseHook) Option { return func(c *Client) { c.hook = hook } }
+
+// withHeaders adds headers to every request from its context.
+func withHeaders(f func(ctx context.Context, h http.Header)) Option {
+	return func(c *Client) { c.headers = f }
+}
 
 // WithToken authenticates every request with a bearer token.
 func WithToken(token string) Option {
@@ -351,6 +358,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.headers != nil {
+		c.headers(ctx, req.Header)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
@@ -383,12 +393,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 // HTML page, say).
 func decodeError(status int, raw []byte) error {
 	e := &Error{StatusCode: status}
-	var body struct {
-		ErrorCode int    `json:"error_code"`
-		Message   string `json:"message"`
-	}
+	var body worker.ErrorBody
 	if json.Unmarshal(raw, &body) == nil && body.Message != "" {
-		e.Code, e.Message = body.ErrorCode, body.Message
+		e.Code, e.Message, e.Fields = body.ErrorCode, body.Message, body.Fields
 		return e
 	}
 	e.Message = strings.TrimSpace(string(raw))

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/ferryhq/ferry/worker"
 )
 
 // Error is a non-2xx answer from the server.
@@ -16,6 +18,8 @@ type Error struct {
 	// Message is the body's message, or the raw body (trimmed) when it
 	// was not the JSON error shape.
 	Message string
+	// Fields are Ferry's field-level validation failures of a 400.
+	Fields []worker.FieldErrorBody
 }
 
 func (e *Error) Error() string {
