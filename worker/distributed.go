@@ -54,13 +54,18 @@ type DistributedConfig struct {
 // replicated store and whose writes are forwarded to the leader, and a
 // loop that runs the tasks the leader's published assignment gives it.
 //
-// It reuses the standalone worker as its engine: validation, planning,
-// supervision with restart backoff, status and secrets are the
-// Standalone's code; the engine itself never starts tasks on its own (its
-// Run is not called).
+// It runs on the engine the standalone worker runs on too: validation,
+// planning, supervision with restart backoff, status and secrets are the
+// engine's; what is Distributed's own is the assignment loop, the task
+// sets the leader publishes, and forwarding writes to the leader (through
+// DistributedConfig.Peer).
 //
-// Locking: loopMu serialises reconcile passes (membership, store and timer
-// wake-ups, REST writes on the leader); mu guards the fields read by REST.
+// Locking: opMu serialises the store writes of Controller operations run
+// here as the leader and is released before the write wakes the loop;
+// loopMu serialises reconcile passes (membership, store and timer
+// wake-ups, REST writes on the leader); mu guards the fields read by REST
+// and is taken inside loopMu, never the other way. opMu and loopMu are
+// never held together.
 type Distributed struct {
 	cfg DistributedConfig
 	eng *engine
