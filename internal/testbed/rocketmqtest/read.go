@@ -23,22 +23,8 @@ const timeout = 15 * time.Second
 // readerGroup is the consumer group the pulls name; it keeps no offsets.
 const readerGroup = "ferry-test-reader"
 
-// MaxOffset returns one past the last message of a queue.
-func MaxOffset(ctx context.Context, broker, topic string, queue int) (int64, error) {
-	return rmqwire.MaxOffset(ctx, broker, rmqwire.Credentials{}, topic, queue, timeout)
-}
-
-// Pull reads up to 256 messages of a queue from off, without holding the
-// request at the queue's end, and returns them with the next offset.
-func Pull(ctx context.Context, broker, topic string, queue int, off int64) ([]*primitive.MessageExt, int64, error) {
-	c, err := rmqwire.Dial(ctx, broker, rmqwire.Credentials{})
-	if err != nil {
-		return nil, 0, err
-	}
-	defer c.Close()
-	return pull(ctx, c, topic, queue, off)
-}
-
+// pull reads up to 256 messages of a queue from off on c, without holding
+// the request at the queue's end, and returns them with the next offset.
 func pull(ctx context.Context, c *rmqwire.Conn, topic string, queue int, off int64) ([]*primitive.MessageExt, int64, error) {
 	res, err := c.Pull(ctx, rmqwire.Pull{Group: readerGroup, Topic: topic, Queue: queue, Offset: off, Max: 256})
 	if err != nil {
@@ -76,7 +62,7 @@ func ReadQueue(ctx context.Context, broker, topic string, queue int, end int64) 
 func Ends(ctx context.Context, broker, topic string, queues int) ([]int64, error) {
 	out := make([]int64, queues)
 	for q := range out {
-		end, err := MaxOffset(ctx, broker, topic, q)
+		end, err := rmqwire.MaxOffset(ctx, broker, rmqwire.Credentials{}, topic, q, timeout)
 		if err != nil {
 			return nil, err
 		}
@@ -121,13 +107,32 @@ func ReadQueues(tb testing.TB, broker, topic string, queues, want int) [][]*prim
 		}
 		end = again
 	}
-	out := make([][]*primitive.MessageExt, queues)
-	for q := range queues {
-		msgs, err := ReadQueue(ctx, broker, topic, q, end[q])
+	out, err := readTo(ctx, broker, topic, end)
+	if err != nil {
+		tb.Fatalf("read back: %v", err)
+	}
+	return out
+}
+
+// ReadAll returns every message of the topic's queues up to their ends
+// now, per queue in queue order, without waiting for more.
+func ReadAll(ctx context.Context, broker, topic string, queues int) ([][]*primitive.MessageExt, error) {
+	ends, err := Ends(ctx, broker, topic, queues)
+	if err != nil {
+		return nil, err
+	}
+	return readTo(ctx, broker, topic, ends)
+}
+
+// readTo reads each queue q from offset 0 up to ends[q].
+func readTo(ctx context.Context, broker, topic string, ends []int64) ([][]*primitive.MessageExt, error) {
+	out := make([][]*primitive.MessageExt, len(ends))
+	for q, end := range ends {
+		msgs, err := ReadQueue(ctx, broker, topic, q, end)
 		if err != nil {
-			tb.Fatalf("read back: %v", err)
+			return nil, err
 		}
 		out[q] = msgs
 	}
-	return out
+	return out, nil
 }
