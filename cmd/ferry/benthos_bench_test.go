@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -132,8 +131,7 @@ func runFerryFile(t *testing.T, conf map[string]string) processFigure {
 		time.Sleep(20 * time.Millisecond)
 	}
 	f := processFigure{wall: time.Since(start), cpu: procCPU(t, w.cmd.Process.Pid), rssMB: float64(procStatusKB(t, w.cmd.Process.Pid, "VmHWM:")) / 1024}
-	_ = w.cmd.Process.Kill()
-	<-w.done
+	w.kill()
 	return f
 }
 
@@ -231,21 +229,4 @@ func fileMB(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return st.Size() >> 20
-}
-
-// procStatusKB reads one kB field of /proc/<pid>/status (VmRSS:, VmHWM:).
-func procStatusKB(t *testing.T, pid int, field string) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
 }

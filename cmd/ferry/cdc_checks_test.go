@@ -310,22 +310,15 @@ func (w *proc) restartTask(connector string) {
 	}
 }
 
-// newScratchCDCDB is a database ferry_checks on a scratch server, for
+// newScratchCDCDB is a database ferry_checks_… on a scratch server, for
 // the cdcDB helpers. Its pool keeps no idle connection, so every
 // statement runs in a new session with the server's current global
 // binlog settings.
 func newScratchCDCDB(t *testing.T, cfg testbed.MySQLConfig) *cdcDB {
 	t.Helper()
-	const name = "ferry_checks"
-	db, err := sql.Open("mysql", cdcDSN(cfg, ""))
+	name := testbed.Database(t, cfg, "ferry_checks")
+	db, err := sql.Open("mysql", cdcDSN(cfg, name))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if db, err = sql.Open("mysql", cdcDSN(cfg, name)); err != nil {
 		t.Fatal(err)
 	}
 	db.SetMaxIdleConns(0)

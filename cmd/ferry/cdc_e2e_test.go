@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -234,10 +233,7 @@ func TestCDCToMariaDBKill(t *testing.T) {
 	w.waitFor("kill", 2*time.Minute, "a part of the load in the target", func() bool {
 		return dst.count("orders") > 1000+changes/100
 	})
-	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-w.done
+	w.kill()
 	t.Logf("worker SIGKILLed with %d of the target's orders written; load still running: %v", dst.count("orders"), !loadEnded.Load())
 	w2 := startWorker(t, dataDir, addr)
 	if err := <-loadErr; err != nil {
@@ -369,10 +365,7 @@ func TestCDCSnapshotKill(t *testing.T) {
 	})
 	polled1 := w.metric("ferry_source_task_source_record_poll_total", "snap")
 	firstRate := float64(polled1) / time.Since(start).Seconds()
-	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-w.done
+	w.kill()
 	peak := rss.Stop()
 	t.Logf("SIGKILL during the snapshot: committed key %d, %.0f rows read so far (%.0f rows/s since create), %d rows in the target; peak RSS %.1f MB; load avg %s",
 		key, polled1, firstRate, dst.count("big"), peak, loadavg())

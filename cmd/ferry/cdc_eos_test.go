@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -54,10 +53,7 @@ func TestCDCExactlyOnce(t *testing.T) {
 		t.Fatalf("the offset store holds %q; the test needs it empty (nothing committed within the hour)", got)
 	}
 	before := load.events
-	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-w.done
+	w.kill()
 	stored := dst.rows("SELECT position FROM ferry_offsets WHERE connector = 'eos'")
 	if len(stored) != 1 {
 		t.Fatalf("target stores %d positions for the connector; want 1", len(stored))
@@ -95,10 +91,7 @@ func TestCDCExactlyOnce(t *testing.T) {
 		t.Errorf("restarted source returned %d records; want %d", polled, want)
 	}
 
-	if err := w2.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-w2.done
+	w2.kill()
 	const line = `msg="source resumes from positions stored by the sink"`
 	if strings.Contains(w.logText(), line) {
 		t.Error("the first start logged positions taken from the sink, which held none")

@@ -1,19 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	_ "github.com/go-sql-driver/mysql"
@@ -46,33 +43,14 @@ func cdcDSN(cfg testbed.MySQLConfig, db string) string {
 func newCDCDB(t testing.TB, role string) *cdcDB {
 	t.Helper()
 	cfg := testbed.MySQL(t)
-	name := fmt.Sprintf("ferry_e2e_%s_%d_%d", role, os.Getpid(), cdcSeq.Add(1))
-	admin, err := sql.Open("mysql", cdcDSN(cfg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
+	name := testbed.Database(t, cfg, "ferry_e2e_"+role)
 	db, err := sql.Open("mysql", cdcDSN(cfg, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.SetMaxOpenConns(4)
 	d := &cdcDB{t: t, cfg: cfg, name: name, db: db}
-	t.Cleanup(func() {
-		db.Close()
-		a, err := sql.Open("mysql", cdcDSN(cfg, ""))
-		if err != nil {
-			return
-		}
-		defer a.Close()
-		_, _ = a.Exec("DROP DATABASE IF EXISTS " + name)
-	})
+	t.Cleanup(func() { db.Close() })
 	return d
 }
 
@@ -148,105 +126,6 @@ func merge(ms ...map[string]string) map[string]string {
 	return out
 }
 
-// createConnector posts a connector and fails the test unless it is
-// created.
-func (w *proc) createConnector(name string, config map[string]string) {
-	w.t.Helper()
-	code, body := w.do("POST", "/connectors", map[string]any{"name": name, "config": config})
-	if code != http.StatusCreated {
-		w.t.Fatalf("create %s: HTTP %d %s", name, code, body)
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after limit with
-// the connector's status.
-func (w *proc) waitFor(connector string, limit time.Duration, what string, cond func() bool) {
-	w.t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			st, tasks := w.connectorState(connector)
-			w.t.Fatalf("%s: not reached within %s; connector %s %v", what, limit, st, tasks)
-		}
-		if _, tasks := w.connectorState(connector); len(tasks) > 0 && strings.HasPrefix(tasks[0], "FAILED") {
-			w.t.Fatalf("%s: task failed: %v", what, tasks)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// metric sums the worker's Prometheus series name for connector.
-func (w *proc) metric(name, connector string) float64 {
-	w.t.Helper()
-	resp, err := http.Get(w.url + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<16), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, `connector="`+connector+`"`) {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err == nil {
-			sum += v
-		}
-	}
-	return sum
-}
-
-// rssSampler records the peak resident memory of a process.
-type rssSampler struct {
-	peak atomic.Int64 // kB
-	stop chan struct{}
-	done chan struct{}
-}
-
-func sampleRSS(pid int) *rssSampler {
-	s := &rssSampler{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		for {
-			if kb := rssKB(pid); kb > s.peak.Load() {
-				s.peak.Store(kb)
-			}
-			select {
-			case <-s.stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}()
-	return s
-}
-
-// Stop returns the peak in MB.
-func (s *rssSampler) Stop() float64 {
-	close(s.stop)
-	<-s.done
-	return float64(s.peak.Load()) / 1024
-}
-
-func rssKB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &kb)
-			return kb
-		}
-	}
-	return 0
-}
-
 // loadavg is the machine's 1-minute load average, reported with every
 // figure because the machine is shared.
 func loadavg() string {
@@ -301,16 +180,11 @@ func (tp *rmqTopic) total() int64 {
 // queue in queue order.
 func (tp *rmqTopic) each(f func(queue int, m *primitive.MessageExt)) {
 	tp.t.Helper()
-	ctx := context.Background()
-	ends, err := rocketmqtest.Ends(ctx, tp.broker, tp.name, tp.queues)
+	queues, err := rocketmqtest.ReadAll(context.Background(), tp.broker, tp.name, tp.queues)
 	if err != nil {
-		tp.t.Fatal(err)
+		tp.t.Fatalf("read back: %v", err)
 	}
-	for q, end := range ends {
-		msgs, err := rocketmqtest.ReadQueue(ctx, tp.broker, tp.name, q, end)
-		if err != nil {
-			tp.t.Fatalf("read back: %v", err)
-		}
+	for q, msgs := range queues {
 		for _, m := range msgs {
 			f(q, m)
 		}

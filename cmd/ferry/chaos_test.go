@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -123,10 +122,7 @@ func TestChaos(t *testing.T) {
 		i := rng.IntN(len(c.workers))
 		victim := c.workers[i]
 		reader := c.workers[(i+1)%len(c.workers)]
-		if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		<-victim.done
+		victim.kill()
 		kills++
 		took := waitFor(t, "the victim's tasks running elsewhere", time.Minute, func() bool {
 			_, ok := tasksOff(reader, gens, nTasks, victim.id)

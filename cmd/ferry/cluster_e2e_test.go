@@ -169,18 +169,6 @@ func tasksOff(w *clusterProc, conns []string, tasks int, gone string) (own map[s
 	return o, true
 }
 
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > limit {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // TestClusterEndToEnd runs three `ferry worker` processes on loopback
 // against the test bed's RocketMQ: ten generator → file connectors with
 // three tasks each, created through different workers, run every task
@@ -257,10 +245,7 @@ func TestClusterEndToEnd(t *testing.T) {
 	// SIGKILL a worker under load (not the one the test reads through).
 	victim := workers[2]
 	time.Sleep(2 * time.Second)
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-victim.done
+	victim.kill()
 	survivors := ids[:2]
 	took = waitFor(t, "the victim's tasks running on the survivors", 30*time.Second, func() bool {
 		o, ok := tasksOff(workers[0], conns, nTasks, victim.id)

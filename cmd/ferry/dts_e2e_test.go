@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -235,10 +234,7 @@ func TestDTSToMariaDB(t *testing.T) {
 	w.waitFor("dts-rds", 2*time.Minute, "part of the load in the target", func() bool {
 		return dst.count("orders") > 0 && w.metric("ferry_sink_task_sink_record_ack_total", "dts-rds") > float64(changes/10)
 	})
-	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-w.done
+	w.kill()
 	t.Logf("worker SIGKILLed with %d target rows", dst.count("orders"))
 	feed(changes * 3 / 10) // while it is down
 

@@ -2,200 +2,19 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// The end-to-end tests build the real binary and drive it over REST.
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func ferryBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test skipped in -short mode")
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ferry-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "ferry")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// proc is one running ferry process (`ferry standalone` or `ferry worker`).
-// mu guards logs, which the process's output keeps appending to.
-type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	logs *bytes.Buffer
-	mu   *sync.Mutex
-	done chan struct{}
-	// client and token, when set, are how requests reach a worker that
-	// serves TLS or wants a bearer token.
-	client *http.Client
-	token  string
-}
-
-// httpClient is the client requests to w go through.
-func (w *proc) httpClient() *http.Client {
-	if w.client != nil {
-		return w.client
-	}
-	return http.DefaultClient
-}
-
-// logText returns what the process has logged so far.
-func (w *proc) logText() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.logs.String()
-}
-
-func startWorker(t *testing.T, dataDir, addr string, files ...string) *proc {
-	t.Helper()
-	args := append([]string{"standalone", "--data-dir", dataDir, "--listen", addr, "--log-level", "info"}, files...)
-	return startFerry(t, args, addr, 20*time.Second)
-}
-
-// startFerry runs the ferry binary with args and waits until the REST
-// server at addr answers /health, for at most timeout. The process is
-// killed when the test ends, and its logs are shown if the test failed.
-func startFerry(t *testing.T, args []string, addr string, timeout time.Duration) *proc {
-	t.Helper()
-	return startFerryWith(t, args, "http://"+addr, nil, timeout)
-}
-
-// startFerryWith is startFerry for a worker at url (https for one that
-// serves TLS) reached through client (nil: http.DefaultClient).
-func startFerryWith(t *testing.T, args []string, url string, client *http.Client, timeout time.Duration) *proc {
-	t.Helper()
-	addr := strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://")
-	cmd := exec.Command(ferryBinary(t), args...)
-	w := &proc{t: t, cmd: cmd, url: url, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{}), client: client}
-	cmd.Stdout = writerFunc(func(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.logs.Write(p) })
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait(); close(w.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-w.done
-		if t.Failed() {
-			t.Logf("ferry logs (%s):\n%s", addr, tail(w.logText(), 6000))
-		}
-	})
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if resp, err := w.httpClient().Get(w.url + "/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return w
-			}
-		}
-		select {
-		case <-w.done:
-			t.Fatalf("ferry exited during start-up:\n%s", tail(w.logText(), 4000))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	t.Fatalf("ferry did not become healthy within %v", timeout)
-	return nil
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-func (w *proc) do(method, path string, body any) (int, []byte) {
-	w.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, w.url+path, r)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if w.token != "" {
-		req.Header.Set("Authorization", "Bearer "+w.token)
-	}
-	resp, err := w.httpClient().Do(req)
-	if err != nil {
-		w.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
-}
-
-func (w *proc) connectorState(name string) (string, []string) {
-	code, body := w.do("GET", "/connectors/"+name+"/status", nil)
-	if code != http.StatusOK {
-		return fmt.Sprintf("HTTP %d", code), nil
-	}
-	var st struct {
-		Connector struct{ State string } `json:"connector"`
-		Tasks     []struct{ State, Trace string }
-	}
-	_ = json.Unmarshal(body, &st)
-	var tasks []string
-	for _, tk := range st.Tasks {
-		tasks = append(tasks, tk.State+" "+tk.Trace)
-	}
-	return st.Connector.State, tasks
-}
+// The end-to-end tests build the real binary and drive it over REST
+// (proc_test.go starts and drives it).
 
 // countSeqs reads a file sink's JSON Lines and counts each data.seq. Lines
 // that do not parse are counted separately (a torn last line after a kill).
@@ -260,10 +79,7 @@ func TestEndToEndCrashSafety(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-w.done
+	w.kill()
 	before, _ := countSeqs(t, out)
 	t.Logf("killed with SIGKILL after %d distinct events", len(before))
 
@@ -326,16 +142,7 @@ func TestIdleRSS(t *testing.T) {
 	dir := t.TempDir()
 	w := startWorker(t, filepath.Join(dir, "data"), freeAddr(t))
 	time.Sleep(2 * time.Second)
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kb int
-	for _, line := range strings.Split(string(status), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &kb)
-		}
-	}
+	kb := procStatusKB(t, w.cmd.Process.Pid, "VmRSS:")
 	if kb == 0 {
 		t.Fatal("no VmRSS in /proc status")
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -198,10 +197,7 @@ func TestKafkaToKafka(t *testing.T) {
 	victim.waitFor("k2k-kill", 3*time.Minute, "half of the records in the output", func() bool {
 		return outs[1].total() >= int64(records/2)
 	})
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-victim.done
+	victim.kill()
 	atKill := outs[1].total()
 	t.Logf("worker SIGKILLed with %d of %d records in its output topic", atKill, records)
 	if atKill >= int64(records) {

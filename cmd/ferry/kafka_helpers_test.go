@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -206,22 +205,6 @@ func (tp *kafkaTopic) writer() *kafkago.Writer {
 		Addr: kafkago.TCP(tp.brokers...), Topic: tp.name, Balancer: &kafkago.Murmur2Balancer{},
 		RequiredAcks: kafkago.RequireAll, BatchSize: 1000, BatchBytes: 4 << 20, BatchTimeout: time.Millisecond,
 	}
-}
-
-// procCPU is a process's user+system CPU time so far, from /proc.
-func procCPU(t testing.TB, pid int) time.Duration {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fields after the command (which may hold spaces) in parentheses:
-	// utime and stime are fields 14 and 15, in clock ticks (100 Hz on
-	// Linux).
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // selfCPU is this process's user+system CPU time so far.

@@ -43,16 +43,6 @@ func runRMQWorker(t *testing.T) *ferryworker.Standalone {
 	return w
 }
 
-func waitRMQ(t *testing.T, what string, d time.Duration, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !ok(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestRocketMQSourceBadInput: a name server that does not answer leaves
 // the task RUNNING with health retrying and the address in its last
 // error; a filter.sql that cannot be an expression is refused naming the
@@ -79,7 +69,7 @@ func TestRocketMQSourceBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ts ferryworker.TaskStateInfo
-	waitRMQ(t, "task retrying", 20*time.Second, func() bool {
+	waitFor(t, "task retrying", 20*time.Second, func() bool {
 		ts, _ = w.TaskStatus(ctx, "rmq-down", 0)
 		return ts.Health == ferryworker.HealthRetrying
 	})
@@ -134,7 +124,7 @@ func TestRocketMQSourceToFile(t *testing.T) {
 		}
 		return ls
 	}
-	waitRMQ(t, "all messages in the file", 30*time.Second, func() bool { return len(lines()) >= n })
+	waitFor(t, "all messages in the file", 30*time.Second, func() bool { return len(lines()) >= n })
 	seen := map[string]bool{}
 	for _, l := range lines() {
 		seen[l] = true
@@ -142,7 +132,7 @@ func TestRocketMQSourceToFile(t *testing.T) {
 	if len(lines()) != n || len(seen) != n {
 		t.Errorf("file has %d lines, %d distinct; want %d", len(lines()), len(seen), n)
 	}
-	waitRMQ(t, "group offsets at the end of every queue", 20*time.Second, func() bool {
+	waitFor(t, "group offsets at the end of every queue", 20*time.Second, func() bool {
 		for q := range 8 {
 			resp, err := rmqwire.OneCall(ctx, broker, rmqwire.Credentials{}, rmqwire.CodeQueryConsumerOffset,
 				map[string]string{"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(q), "setZeroIfNotFound": "false"}, 5*time.Second)

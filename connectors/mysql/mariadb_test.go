@@ -38,23 +38,12 @@ func newEnv(t testing.TB) *env {
 // newEnvOn is newEnv on the server cfg describes (a scratch server).
 func newEnvOn(t testing.TB, cfg testbed.MySQLConfig) *env {
 	t.Helper()
-	name := fmt.Sprintf("ferry_cdc_%d", rand.Uint32())
-	admin, err := sql.Open("mysql", cfg.DSN(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
+	name := testbed.Database(t, cfg, "ferry_cdc")
 	db, err := sql.Open("mysql", cfg.DSN(name)+"&multiStatements=true&time_zone=%27%2B00%3A00%27")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name)
-		db.Close()
-	})
+	t.Cleanup(func() { db.Close() })
 	return &env{cfg: cfg, db: db, name: name}
 }
 

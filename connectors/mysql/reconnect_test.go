@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"testing"
 	"time"
@@ -18,7 +17,7 @@ import (
 func TestReconnect(t *testing.T) {
 	t.Parallel()
 	cfg := testbed.MySQL(t)
-	name := fmt.Sprintf("ferry_cdc_%d", rand.Uint32())
+	name := testbed.Database(t, cfg, "ferry_cdc")
 	db, err := sql.Open("mysql", cfg.DSN(""))
 	if err != nil {
 		t.Fatal(err)
@@ -30,8 +29,6 @@ func TestReconnect(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	exec("CREATE DATABASE " + name)
-	defer db.Exec("DROP DATABASE " + name) //nolint:errcheck
 	exec("CREATE TABLE " + name + ".r (id INT PRIMARY KEY)")
 
 	c, err := spec.Parse(map[string]string{

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,8 +17,6 @@ import (
 	"github.com/ferryhq/ferry/connectors/rds"
 	"github.com/ferryhq/ferry/internal/testbed"
 )
-
-var dbSeq atomic.Int64
 
 // target is a fresh database on the test bed's MariaDB, dropped when the
 // test ends.
@@ -33,32 +30,13 @@ type target struct {
 func newTarget(t testing.TB) *target {
 	t.Helper()
 	cfg := testbed.MySQL(t)
-	name := fmt.Sprintf("ferry_rds_%d_%d", time.Now().UnixNano()%1e9, dbSeq.Add(1))
-	admin, err := sql.Open("mysql", dsn(cfg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
+	name := testbed.Database(t, cfg, "ferry_rds")
 	db, err := sql.Open("mysql", dsn(cfg, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tg := &target{t: t, cfg: cfg, name: name, db: db}
-	t.Cleanup(func() {
-		db.Close()
-		a, err := sql.Open("mysql", dsn(cfg, ""))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer a.Close()
-		if _, err := a.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
-			t.Error(err)
-		}
-	})
+	t.Cleanup(func() { db.Close() })
 	return tg
 }
 

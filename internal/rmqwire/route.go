@@ -9,13 +9,14 @@ import (
 	"time"
 )
 
-// ErrTopicNotExist is the name server's answer for a topic it has no
-// route of.
-var ErrTopicNotExist = errors.New("topic does not exist")
-
 // javaIntKeys matches the unquoted integer map keys the name server writes
 // (fastjson's {0:"127.0.0.1:10911"}), which Go's JSON refuses.
 var javaIntKeys = regexp.MustCompile(`([{,])(-?\d+):`)
+
+// unmarshalJava decodes a name server's JSON body.
+func unmarshalJava(b []byte, v any) error {
+	return json.Unmarshal(javaIntKeys.ReplaceAll(b, []byte(`$1"$2":`)), v)
+}
 
 // BrokerData is a broker group: its name and its addresses by broker id
 // (0 is the master).
@@ -49,30 +50,66 @@ type Route struct {
 // TopicRoute asks each name server in turn for topic's route until one
 // answers. A topic the name server does not know is ErrTopicNotExist.
 func TopicRoute(ctx context.Context, nameservers []string, creds Credentials, topic string, timeout time.Duration) (Route, error) {
+	resp, addr, err := askNameServers(ctx, nameservers, creds, CodeGetRouteByTopic, map[string]string{"topic": topic}, timeout)
+	if err != nil {
+		return Route{}, err
+	}
+	switch resp.Code {
+	case RespSuccess:
+	case RespTopicNotExist:
+		return Route{}, fmt.Errorf("%w: %s (name server %s)", ErrTopicNotExist, topic, addr)
+	default:
+		return Route{}, fmt.Errorf("route of %s from %s: %w", topic, addr, refused(resp))
+	}
+	var r Route
+	if err := unmarshalJava(resp.Body, &r); err != nil {
+		return Route{}, fmt.Errorf("route of %s from %s: %w: %v", topic, addr, ErrFrame, err)
+	}
+	return r, nil
+}
+
+// Masters asks each name server in turn for the broker clusters it knows
+// until one answers, and returns the master of every broker group by
+// broker name: only the groups of cluster unless it is "".
+func Masters(ctx context.Context, nameservers []string, creds Credentials, cluster string, timeout time.Duration) (map[string]string, error) {
+	resp, addr, err := askNameServers(ctx, nameservers, creds, CodeGetClusterInfo, nil, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Code != RespSuccess {
+		return nil, fmt.Errorf("cluster info from %s: %w", addr, refused(resp))
+	}
+	var info struct {
+		BrokerAddrTable map[string]BrokerData `json:"brokerAddrTable"`
+	}
+	if err := unmarshalJava(resp.Body, &info); err != nil {
+		return nil, fmt.Errorf("cluster info from %s: %w: %v", addr, ErrFrame, err)
+	}
+	out := map[string]string{}
+	for name, b := range info.BrokerAddrTable {
+		if m := b.Master(); m != "" && (cluster == "" || b.Cluster == cluster) {
+			out[name] = m
+		}
+	}
+	return out, nil
+}
+
+// askNameServers sends one request to each name server in turn until one
+// answers, and returns the answer (whatever its code) and who gave it.
+func askNameServers(ctx context.Context, nameservers []string, creds Credentials, code int, ext map[string]string, timeout time.Duration) (*Command, string, error) {
 	var errs []error
 	for _, addr := range nameservers {
-		resp, err := OneCall(ctx, addr, creds, CodeGetRouteByTopic, map[string]string{"topic": topic}, timeout)
+		resp, err := OneCall(ctx, addr, creds, code, ext, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
-				return Route{}, ctx.Err()
+				return nil, "", ctx.Err()
 			}
 			errs = append(errs, err)
 			continue
 		}
-		switch resp.Code {
-		case RespSuccess:
-		case RespTopicNotExist:
-			return Route{}, fmt.Errorf("%w: %s (name server %s)", ErrTopicNotExist, topic, addr)
-		default:
-			return Route{}, fmt.Errorf("route of %s from %s: %s", topic, addr, resp.Err())
-		}
-		var r Route
-		if err := json.Unmarshal(javaIntKeys.ReplaceAll(resp.Body, []byte(`$1"$2":`)), &r); err != nil {
-			return Route{}, fmt.Errorf("route of %s from %s: %w: %v", topic, addr, ErrFrame, err)
-		}
-		return r, nil
+		return resp, addr, nil
 	}
-	return Route{}, fmt.Errorf("no name server answered: %w", errors.Join(errs...))
+	return nil, "", fmt.Errorf("no name server answered: %w", errors.Join(errs...))
 }
 
 // OneCall is one request on a fresh connection to addr.

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -24,10 +23,13 @@ const (
 	CodePullMessage          = 11
 	CodeQueryConsumerOffset  = 14
 	CodeUpdateConsumerOffset = 15
+	CodeCreateTopic          = 17 // UPDATE_AND_CREATE_TOPIC
 	CodeSearchOffsetByTime   = 29
 	CodeGetMaxOffset         = 30
 	CodeGetMinOffset         = 31
 	CodeGetRouteByTopic      = 105
+	CodeGetClusterInfo       = 106 // GET_BROKER_CLUSTER_INFO
+	CodeGetTopicConfig       = 351 // RocketMQ 5
 )
 
 // Response codes (ResponseCode in the Java sources).
@@ -61,10 +63,6 @@ const (
 	remotingVersion = 317 // V4_9_x: the broker only needs a plausible client version
 	language        = "GO"
 )
-
-// ErrFrame reports bytes that are not a remoting frame: the connection
-// cannot be used any more.
-var ErrFrame = errors.New("rocketmq: bad remoting frame")
 
 // Credentials sign every request for a broker or name server with ACL.
 type Credentials struct {

@@ -37,6 +37,9 @@ func TestReadFrame(t *testing.T) {
 
 func FuzzReadFrame(f *testing.F) {
 	f.Add(frame(`{"code":0,"flag":1}`, "x"))
+	f.Add(frame(`{"code":0,"opaque":1,"flag":1,"extFields":{"offset":"3"}}`, ""))
+	f.Add([]byte{0, 0, 0, 4, 0, 0, 0, 0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) { _, _ = readFrame(bytes.NewReader(b)) })
 }
 

@@ -208,7 +208,7 @@ func RocketMQ(tb testing.TB) string {
 }
 
 // RocketMQBroker returns the broker's address (host:port), which topic
-// creation through rocketmq-client-go's admin API needs.
+// creation and reading a queue directly need.
 func RocketMQBroker(tb testing.TB) string {
 	tb.Helper()
 	e, _ := osSource().need(tb, svcBroker)

@@ -1,62 +1,51 @@
 package rocketmq
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
+	"errors"
+	"fmt"
+	"net"
 	"testing"
 
-	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/ferryhq/ferry/internal/rmqwire"
 )
 
-func TestFixJavaJSON(t *testing.T) {
+// TestBrokerErr: a failed exchange is ErrBroker with its cause kept; the
+// end of ctx is not, so callers stop instead of retrying.
+func TestBrokerErr(t *testing.T) {
 	t.Parallel()
-	in := `{"brokerAddrTable":{"b":{"cluster":"c","brokerName":"b","brokerAddrs":{0:"127.0.0.1:10911",1:"127.0.0.1:10921"}}}}`
-	var ci clusterInfo
-	if err := json.Unmarshal(fixJavaJSON([]byte(in)), &ci); err != nil {
-		t.Fatal(err)
+	if brokerErr(nil) != nil {
+		t.Error("brokerErr(nil) is not nil")
 	}
-	if got := ci.BrokerAddrTable["b"].master(); got != "127.0.0.1:10911" {
-		t.Errorf("master = %q", got)
+	for _, err := range []error{context.Canceled, fmt.Errorf("x: %w", context.DeadlineExceeded)} {
+		if got := brokerErr(err); got != err {
+			t.Errorf("brokerErr(%v) = %v, want it unchanged", err, got)
+		}
+	}
+	got := brokerErr(fmt.Errorf("route: %w", rmqwire.ErrFrame))
+	if !errors.Is(got, ErrBroker) || !errors.Is(got, rmqwire.ErrFrame) {
+		t.Errorf("brokerErr of a bad frame = %v, want ErrBroker and ErrFrame", got)
 	}
 }
 
-func TestFrameRoundTrip(t *testing.T) {
+// TestNoNameServer: name servers that do not answer are ErrBroker (retried),
+// never ErrTopic (which would make Open create the topic).
+func TestNoNameServer(t *testing.T) {
 	t.Parallel()
-	in := command{Code: 11, Language: "GO", Version: 1, Opaque: 42, Flag: flagResponse, ExtFields: map[string]string{"a": "b"}, Body: []byte("body")}
-	var buf bytes.Buffer
-	if err := writeFrame(&buf, &in); err != nil {
-		t.Fatal(err)
-	}
-	out, err := readFrame(&buf)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Code != in.Code || out.Opaque != in.Opaque || out.ExtFields["a"] != "b" || string(out.Body) != "body" {
-		t.Errorf("round trip = %+v", out)
+	addr := l.Addr().String()
+	l.Close()
+	ns := nameServers{addrs: []string{addr}}
+	if _, err := ns.route(t.Context(), "t"); !errors.Is(err, ErrBroker) || errors.Is(err, ErrTopic) {
+		t.Errorf("route = %v, want ErrBroker only", err)
 	}
-}
-
-func TestSignIsDeterministic(t *testing.T) {
-	t.Parallel()
-	creds := primitive.Credentials{AccessKey: "ak", SecretKey: "sk"}
-	a := command{ExtFields: map[string]string{"topic": "t", "queueId": "0"}}
-	b := command{ExtFields: map[string]string{"queueId": "0", "topic": "t"}}
-	sign(&a, creds)
-	sign(&b, creds)
-	if a.ExtFields["Signature"] == "" || a.ExtFields["Signature"] != b.ExtFields["Signature"] || a.ExtFields["AccessKey"] != "ak" {
-		t.Errorf("signatures %q / %q", a.ExtFields["Signature"], b.ExtFields["Signature"])
+	if _, err := ns.masters(t.Context(), ""); !errors.Is(err, ErrBroker) {
+		t.Errorf("masters = %v, want ErrBroker", err)
 	}
-}
-
-// FuzzReadFrame: a hostile or corrupt peer cannot make readFrame panic or
-// allocate beyond maxFrame.
-func FuzzReadFrame(f *testing.F) {
-	var buf bytes.Buffer
-	_ = writeFrame(&buf, &command{Code: 0, Opaque: 1, Flag: 1, ExtFields: map[string]string{"offset": "3"}})
-	f.Add(buf.Bytes())
-	f.Add([]byte{0, 0, 0, 4, 0, 0, 0, 0})
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = readFrame(bytes.NewReader(b))
-	})
+	if _, err := dial(t.Context(), addr, rmqwire.Credentials{}); !errors.Is(err, ErrBroker) {
+		t.Errorf("dial = %v, want ErrBroker", err)
+	}
 }

@@ -73,7 +73,7 @@ func (s *Store) findSnapshots(ctx context.Context, q queue, start, end int64) (m
 	for hi := end; hi > start && len(found) < len(kinds); {
 		lo := max(start, hi-snapshotWindow)
 		for off := lo; off < hi; {
-			res, err := c.pull(ctx, s.group, q.topic, q.id, off, 32, 0)
+			res, err := pull(ctx, c, s.group, q.topic, q.id, off, 32, 0)
 			if err != nil {
 				return nil, err
 			}

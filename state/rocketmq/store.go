@@ -20,6 +20,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/internal/rmqwire"
 	"github.com/ferryhq/ferry/state"
 )
 
@@ -45,7 +46,7 @@ type Store struct {
 	cfg      Config
 	log      *slog.Logger
 	ns       nameServers
-	creds    primitive.Credentials
+	creds    rmqwire.Credentials
 	producer rmq.Producer
 	token    string // this store instance, in the records it writes
 	group    string // the consumer group named in pulls (no offsets are kept)
@@ -134,8 +135,8 @@ func openWith(ctx context.Context, cfg Config, adjustFirst func(topic string, qu
 	s := &Store{
 		cfg:      cfg,
 		log:      cfg.Logger.With("store", "rocketmq", "cluster", cfg.Cluster),
-		ns:       nameServers{addrs: cfg.NameServers, creds: creds(cfg.Credentials)},
-		creds:    creds(cfg.Credentials),
+		ns:       nameServers{addrs: cfg.NameServers, creds: wireCreds(cfg.Credentials)},
+		creds:    wireCreds(cfg.Credentials),
 		token:    fmt.Sprintf("%016x", rand.Uint64()),
 		group:    "ferry-" + cmp.Or(cfg.Cluster, cfg.ConfigTopic) + "-store",
 		queues:   map[string][]queue{},
@@ -157,10 +158,6 @@ func openWith(ctx context.Context, cfg Config, adjustFirst func(topic string, qu
 		return nil, err
 	}
 	return s, nil
-}
-
-func creds(c Credentials) primitive.Credentials {
-	return primitive.Credentials{AccessKey: c.AccessKey, SecretKey: c.SecretKey}
 }
 
 func (s *Store) open(ctx context.Context) error {
@@ -189,7 +186,7 @@ func (s *Store) open(ctx context.Context) error {
 		producer.WithSendMsgTimeout(3 * time.Second),
 	}
 	if !s.creds.IsEmpty() {
-		opts = append(opts, producer.WithCredentials(s.creds))
+		opts = append(opts, producer.WithCredentials(primitive.Credentials{AccessKey: s.creds.AccessKey, SecretKey: s.creds.SecretKey}))
 	}
 	p, err := rmq.NewProducer(opts...)
 	if err != nil {
@@ -277,7 +274,7 @@ func (s *Store) ensureTopic(ctx context.Context, kind, topic string, n int) ([]q
 	}
 	s.addrMu.Lock()
 	for _, b := range r.BrokerDatas {
-		if a := b.master(); a != "" {
+		if a := b.Master(); a != "" {
 			s.addrs[b.BrokerName] = a
 		}
 	}
@@ -322,7 +319,7 @@ func (s *Store) refreshAddr(ctx context.Context, q queue) {
 	s.addrMu.Lock()
 	defer s.addrMu.Unlock()
 	for _, b := range r.BrokerDatas {
-		if a := b.master(); a != "" {
+		if a := b.Master(); a != "" {
 			s.addrs[b.BrokerName] = a
 		}
 	}
@@ -332,7 +329,7 @@ func (s *Store) refreshAddr(ctx context.Context, q queue) {
 // Close. Failures (broker down, restart) are retried with backoff.
 func (s *Store) read(q queue) {
 	defer s.wg.Done()
-	var c *conn
+	var c *rmqwire.Conn
 	defer func() {
 		if c != nil {
 			c.Close()
@@ -351,7 +348,7 @@ func (s *Store) read(q queue) {
 		from := s.next[q]
 		s.mu.Unlock()
 		began := time.Now()
-		res, err := c.pull(s.ctx, s.group, q.topic, q.id, from, 32, s.cfg.Hold)
+		res, err := pull(s.ctx, c, s.group, q.topic, q.id, from, 32, s.cfg.Hold)
 		if err == nil && len(res.msgs) == 0 && res.next == from && time.Since(began) < 10*time.Millisecond {
 			// An empty answer without the hold (the broker asked for a
 			// retry): pause rather than spin.

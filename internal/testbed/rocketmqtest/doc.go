@@ -1,6 +1,7 @@
-// Package rocketmqtest is test support that needs the RocketMQ client:
-// creating topics on the test bed's broker and reading them back. It is apart from package
-// testbed because rocketmq-client-go starts goroutines when it is
-// initialised, which goroutine-leak checks of tests that only need the
-// test bed's addresses must not see.
+// Package rocketmqtest is test support for RocketMQ: creating topics on
+// the test bed's broker and reading their messages back, over
+// internal/rmqwire (no consumer group, no goroutine left behind). It is
+// apart from package testbed because reading returns rocketmq-client-go's
+// messages, and tests that only need the test bed's addresses should not
+// link that library and run its init-time work.
 package rocketmqtest

@@ -1,124 +1,51 @@
 package rocketmqtest
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"slices"
-	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
+
+	"github.com/ferryhq/ferry/internal/rmqwire"
 )
 
-// Tests read topics back over RocketMQ's remoting protocol directly, with
-// one short-lived connection per request and no consumer group state: the
-// library's pull consumer holds a pull at a queue's end for 20 s and leaves
-// goroutines behind, which leak checks would see.
+// Tests read topics back over RocketMQ's remoting protocol directly
+// (internal/rmqwire), with no consumer group state: the library's pull
+// consumer holds a pull at a queue's end for 20 s and leaves goroutines
+// behind, which leak checks would see.
 
-// command is a remoting frame's JSON header, and the body after it.
-type command struct {
-	Code      int               `json:"code"`
-	Language  string            `json:"language"`
-	Version   int               `json:"version"`
-	Opaque    int32             `json:"opaque"`
-	Flag      int               `json:"flag"`
-	Remark    string            `json:"remark,omitempty"`
-	ExtFields map[string]string `json:"extFields,omitempty"`
-	body      []byte
-}
+// timeout bounds one request to the test bed's broker.
+const timeout = 15 * time.Second
 
-// Request codes of the remoting protocol.
-const (
-	codePullMessage  = 11
-	codeGetMaxOffset = 30
-)
+// readerGroup is the consumer group the pulls name; it keeps no offsets.
+const readerGroup = "ferry-test-reader"
 
-var opaque atomic.Int32
-
-// call sends one request to the broker at addr and returns its response.
-func call(ctx context.Context, addr string, code int, ext map[string]string) (*command, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
-	req := command{Code: code, Language: "GO", Version: 317, Opaque: opaque.Add(1), ExtFields: ext}
-	h, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
-	frame := binary.BigEndian.AppendUint32(nil, uint32(4+len(h)))
-	frame = binary.BigEndian.AppendUint32(frame, uint32(len(h)))
-	if _, err := c.Write(append(frame, h...)); err != nil {
-		return nil, err
-	}
-	r := bufio.NewReaderSize(c, 1<<16)
-	for {
-		var pre [8]byte
-		if _, err := io.ReadFull(r, pre[:]); err != nil {
-			return nil, err
-		}
-		total, hlen := binary.BigEndian.Uint32(pre[:4]), binary.BigEndian.Uint32(pre[4:])&0xffffff
-		rest := make([]byte, total-4)
-		if _, err := io.ReadFull(r, rest); err != nil {
-			return nil, err
-		}
-		var resp command
-		if err := json.Unmarshal(rest[:hlen], &resp); err != nil {
-			return nil, err
-		}
-		resp.body = rest[hlen:]
-		if resp.Flag&1 != 0 && resp.Opaque == req.Opaque {
-			return &resp, nil
-		}
-	}
-}
-
-// MaxOffset returns one past the last message of a queue.
-func MaxOffset(ctx context.Context, broker, topic string, queue int) (int64, error) {
-	resp, err := call(ctx, broker, codeGetMaxOffset, map[string]string{"topic": topic, "queueId": strconv.Itoa(queue)})
-	if err != nil {
-		return 0, err
-	}
-	if resp.Code != 0 {
-		return 0, fmt.Errorf("max offset %s/%d: code %d %s", topic, queue, resp.Code, resp.Remark)
-	}
-	return strconv.ParseInt(resp.ExtFields["offset"], 10, 64)
-}
-
-// Pull reads up to 256 messages of a queue from off, without holding the
-// request at the queue's end, and returns them with the next offset.
-func Pull(ctx context.Context, broker, topic string, queue int, off int64) ([]*primitive.MessageExt, int64, error) {
-	resp, err := call(ctx, broker, codePullMessage, map[string]string{
-		"consumerGroup": "ferry-test-reader", "topic": topic, "queueId": strconv.Itoa(queue),
-		"queueOffset": strconv.FormatInt(off, 10), "maxMsgNums": "256", "sysFlag": strconv.Itoa(1 << 2),
-		"commitOffset": "0", "suspendTimeoutMillis": "0", "subscription": "*", "subVersion": "0",
-		"expressionType": "TAG",
-	})
+// pull reads up to 256 messages of a queue from off on c, without holding
+// the request at the queue's end, and returns them with the next offset.
+func pull(ctx context.Context, c *rmqwire.Conn, topic string, queue int, off int64) ([]*primitive.MessageExt, int64, error) {
+	res, err := c.Pull(ctx, rmqwire.Pull{Group: readerGroup, Topic: topic, Queue: queue, Offset: off, Max: 256})
 	if err != nil {
 		return nil, 0, err
 	}
-	if resp.Code != 0 {
-		return nil, 0, fmt.Errorf("pull %s/%d at %d: code %d %s", topic, queue, off, resp.Code, resp.Remark)
+	if res.Moved {
+		return nil, 0, fmt.Errorf("pull %s/%d at %d: the broker no longer has it (first stored %d)", topic, queue, off, res.Min)
 	}
-	next, _ := strconv.ParseInt(resp.ExtFields["nextBeginOffset"], 10, 64)
-	return primitive.DecodeMessage(resp.body), next, nil
+	return primitive.DecodeMessage(res.Body), res.Next, nil
 }
 
 // ReadQueue returns a queue's messages from offset 0 up to end.
 func ReadQueue(ctx context.Context, broker, topic string, queue int, end int64) ([]*primitive.MessageExt, error) {
+	c, err := rmqwire.Dial(ctx, broker, rmqwire.Credentials{})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
 	var out []*primitive.MessageExt
 	for off := int64(0); off < end; {
-		msgs, next, err := Pull(ctx, broker, topic, queue, off)
+		msgs, next, err := pull(ctx, c, topic, queue, off)
 		if err != nil {
 			return nil, err
 		}
@@ -135,7 +62,7 @@ func ReadQueue(ctx context.Context, broker, topic string, queue int, end int64) 
 func Ends(ctx context.Context, broker, topic string, queues int) ([]int64, error) {
 	out := make([]int64, queues)
 	for q := range out {
-		end, err := MaxOffset(ctx, broker, topic, q)
+		end, err := rmqwire.MaxOffset(ctx, broker, rmqwire.Credentials{}, topic, q, timeout)
 		if err != nil {
 			return nil, err
 		}
@@ -180,13 +107,32 @@ func ReadQueues(tb testing.TB, broker, topic string, queues, want int) [][]*prim
 		}
 		end = again
 	}
-	out := make([][]*primitive.MessageExt, queues)
-	for q := range queues {
-		msgs, err := ReadQueue(ctx, broker, topic, q, end[q])
+	out, err := readTo(ctx, broker, topic, end)
+	if err != nil {
+		tb.Fatalf("read back: %v", err)
+	}
+	return out
+}
+
+// ReadAll returns every message of the topic's queues up to their ends
+// now, per queue in queue order, without waiting for more.
+func ReadAll(ctx context.Context, broker, topic string, queues int) ([][]*primitive.MessageExt, error) {
+	ends, err := Ends(ctx, broker, topic, queues)
+	if err != nil {
+		return nil, err
+	}
+	return readTo(ctx, broker, topic, ends)
+}
+
+// readTo reads each queue q from offset 0 up to ends[q].
+func readTo(ctx context.Context, broker, topic string, ends []int64) ([][]*primitive.MessageExt, error) {
+	out := make([][]*primitive.MessageExt, len(ends))
+	for q, end := range ends {
+		msgs, err := ReadQueue(ctx, broker, topic, q, end)
 		if err != nil {
-			tb.Fatalf("read back: %v", err)
+			return nil, err
 		}
 		out[q] = msgs
 	}
-	return out
+	return out, nil
 }
