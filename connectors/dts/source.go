@@ -431,12 +431,13 @@ func (s *source) heartbeat(ctx context.Context) error {
 // membership asks the coordinator whether the group is still this
 // source's alone: a rebalance (another client joining) answers
 // kafkago.RebalanceInProgress, a group no longer listing this source
-// kafkago.UnknownMemberId, and a newer task of this connector in the group
-// a fatal ErrReplaced, after leaving the group to it. The heartbeat's own answer cannot tell:
-// kafka-go (v0.4.51) decodes a Heartbeat answer of version 1 or later with
-// the error code and the throttle time swapped (segmentio/kafka-go pull
-// request 1371), so REBALANCE_IN_PROGRESS and UNKNOWN_MEMBER_ID read as
-// success and the source would go on reading beside the other client.
+// kafkago.UnknownMemberId, and a newer task of this connector in the
+// group a fatal ErrReplaced, after leaving the group to it. The
+// heartbeat's own answer cannot tell: kafka-go (v0.4.51) decodes a
+// Heartbeat answer of version 1 or later with the error code and the
+// throttle time swapped (segmentio/kafka-go pull request 1371), so
+// REBALANCE_IN_PROGRESS and UNKNOWN_MEMBER_ID read as success and the
+// source would go on reading beside the other client.
 func (s *source) membership(ctx context.Context) error {
 	dg, err := s.client.DescribeGroups(ctx, &kafkago.DescribeGroupsRequest{Addr: s.addr, GroupIDs: []string{s.cfg.sid}})
 	if err != nil {
