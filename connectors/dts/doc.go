@@ -53,9 +53,11 @@
 // heartbeating from Read, and publishes committed offsets to it
 // (metadata: the record's timestamp), so DTS's console shows progress. A
 // group with another member (DTS's SDK, another Ferry connector) is
-// refused with ErrGroupInUse, fatal: DTS keeps one checkpoint per group. A
-// member with this connector's client id on this host is taken for this
-// source before a crash and replaced.
+// refused with ErrGroupInUse, fatal: DTS keeps one checkpoint per group;
+// after each heartbeat the source reads the group (kafka-go misreads
+// heartbeat errors), so a client joining later stops it the same way. A
+// member with this connector's client id is an earlier task of it and is
+// taken over: a running one steps aside with ErrReplaced.
 //
 // # Concurrency
 //

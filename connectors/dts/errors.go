@@ -13,6 +13,11 @@ var (
 	// readers would overwrite each other's; the source refuses to start.
 	ErrGroupInUse = errors.New("dts: consumer group in use by another client")
 
+	// ErrReplaced means a newer task of this connector (a task restarted
+	// or moved to another worker while this one still ran) joined the
+	// consumer group: this one leaves the group to it and stops.
+	ErrReplaced = errors.New("dts: replaced by a newer task of this connector")
+
 	// ErrBadPosition means a stored position is not one this source
 	// wrote (an operator's offset alter, say).
 	ErrBadPosition = errors.New("dts: bad stored position")

@@ -335,10 +335,11 @@ func (s *source) join(ctx context.Context) error {
 			return s.fail("describe consumer group", g.Error)
 		}
 		for _, m := range g.Members {
-			// A member with this connector's client id on this host is
-			// this source before a crash: joining replaces it once its
-			// session ends.
-			if m.MemberID != s.member && (m.ClientID != s.tr.ClientID || !s.sameHost(m.ClientHost)) {
+			// A member with this connector's client id is an earlier
+			// task of it (a crashed worker's, or one being moved to this
+			// worker): joining takes the group over, once that task
+			// steps aside (membership) or its session ends.
+			if m.MemberID != s.member && m.ClientID != s.tr.ClientID {
 				s.leave(ctx)
 				return s.inUse(m.ClientID, m.ClientHost)
 			}
@@ -384,28 +385,6 @@ func (s *source) join(ctx context.Context) error {
 	return api.Retryable(errors.New("dts source: join consumer group: no member id"))
 }
 
-// sameHost reports whether a group member's host (as the coordinator saw
-// it: "/10.0.0.1", or with the port) is the address this process reaches
-// the endpoint from.
-func (s *source) sameHost(host string) bool {
-	host = strings.TrimPrefix(host, "/")
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	for _, b := range s.cfg.brokers {
-		c, err := net.DialTimeout("udp", b, time.Second) // no packet is sent
-		if err != nil {
-			continue
-		}
-		local, _, _ := net.SplitHostPort(c.LocalAddr().String())
-		_ = c.Close()
-		if local == host {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *source) inUse(client, host string) error {
 	who := "another client"
 	if client != "" || host != "" {
@@ -427,9 +406,14 @@ func (s *source) heartbeat(ctx context.Context) error {
 	if err == nil {
 		err = hr.Error
 	}
+	if err == nil {
+		err = s.membership(hctx)
+	}
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, ErrReplaced):
+		return err
 	case errors.Is(err, kafkago.RebalanceInProgress), errors.Is(err, kafkago.UnknownMemberId), errors.Is(err, kafkago.IllegalGeneration):
 		s.log.Info("dts source: rejoining the consumer group", "group", s.cfg.sid, "reason", err)
 		if errors.Is(err, kafkago.UnknownMemberId) {
@@ -442,6 +426,48 @@ func (s *source) heartbeat(ctx context.Context) error {
 	}
 	s.verify = true
 	return s.fail("heartbeat", err)
+}
+
+// membership asks the coordinator whether the group is still this
+// source's alone: a rebalance (another client joining) answers
+// kafkago.RebalanceInProgress, a group no longer listing this source
+// kafkago.UnknownMemberId, and a newer task of this connector in the
+// group a fatal ErrReplaced, after leaving the group to it. The
+// heartbeat's own answer cannot tell: kafka-go (v0.4.51) decodes a
+// Heartbeat answer of version 1 or later with the error code and the
+// throttle time swapped (segmentio/kafka-go pull request 1371), so
+// REBALANCE_IN_PROGRESS and UNKNOWN_MEMBER_ID read as success and the
+// source would go on reading beside the other client.
+func (s *source) membership(ctx context.Context) error {
+	dg, err := s.client.DescribeGroups(ctx, &kafkago.DescribeGroupsRequest{Addr: s.addr, GroupIDs: []string{s.cfg.sid}})
+	if err != nil {
+		return err
+	}
+	for _, g := range dg.Groups {
+		if g.Error != nil {
+			return g.Error
+		}
+		me := false
+		for _, m := range g.Members {
+			switch {
+			case m.MemberID == s.member:
+				me = true
+			case m.ClientID == s.tr.ClientID:
+				s.leave(ctx)
+				return api.Fatal(fmt.Errorf("%w: a task with client id %q on %s joined consumer group %q; this one leaves the group to it",
+					ErrReplaced, m.ClientID, strings.TrimPrefix(m.ClientHost, "/"), s.cfg.sid))
+			default:
+				return kafkago.RebalanceInProgress
+			}
+		}
+		switch {
+		case !me:
+			return kafkago.UnknownMemberId
+		case g.GroupState != "Stable":
+			return kafkago.RebalanceInProgress
+		}
+	}
+	return nil
 }
 
 func (s *source) leave(ctx context.Context) {

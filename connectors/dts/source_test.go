@@ -333,3 +333,160 @@ func TestSchemaIsTheEmulators(t *testing.T) {
 		t.Fatal("connectors/dts/record.avsc differs from internal/emulator/dts/record.avsc")
 	}
 }
+
+// TestClientJoinsMidRead: while a source reads, a second Ferry connector
+// on the same group is refused at Open and the reader goes on
+// undisturbed; then a foreign client (a kafka-go group consumer, as DTS's
+// SDK) joins the group: the reader stops with a fatal ErrGroupInUse
+// within a few heartbeats rather than share the group, and once the
+// client left, the connector restarted from its committed position reads
+// the rest: every record once, none lost.
+func TestClientJoinsMidRead(t *testing.T) {
+	t.Parallel()
+	b := newBed(t)
+	const n = 300
+	var changes []emu.Change
+	for i := range n / 3 {
+		changes = append(changes, insert(i+1, "x", sec(i/10)))
+	}
+	b.publish(changes...)
+	cfg := b.config("batch.size", "10")
+	src, _ := newSource(t, cfg, nil)
+	open(t, src)
+	got := events(readEvents(t, src, 30))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	other, _ := newNamedSource(t, "dts-other", cfg, nil)
+	start := time.Now()
+	if err := other.Open(ctx); !errors.Is(err, dts.ErrGroupInUse) || !api.IsFatal(err) {
+		t.Fatalf("a second connector joining mid-read: %v, want a fatal ErrGroupInUse", err)
+	}
+	changes = changes[:0]
+	for i := n / 3; i < 2*n/3; i++ {
+		changes = append(changes, insert(i+1, "x", sec(i/10)))
+	}
+	b.publish(changes...)
+	got = append(got, events(readEvents(t, src, 2*n/3-len(got)))...)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("refusing the second connector and reading on took %s: the reader stalled", d)
+	}
+
+	// A foreign group consumer joins while more records arrive.
+	r := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: b.srv.Brokers(), Topic: b.cfg.Topic, GroupID: b.cfg.Group, MaxWait: 100 * time.Millisecond,
+		HeartbeatInterval: 500 * time.Millisecond,
+		Dialer:            &kafkago.Dialer{Timeout: 10 * time.Second, SASLMechanism: plain.Mechanism{Username: b.cfg.User + "-" + b.cfg.Group, Password: testPass}},
+	})
+	fetched := make(chan error, 1)
+	go func() {
+		_, err := r.FetchMessage(ctx)
+		fetched <- err
+	}()
+	changes = changes[:0]
+	for i := 2 * n / 3; i < n; i++ {
+		changes = append(changes, insert(i+1, "x", sec(i/10)))
+	}
+	b.publish(changes...)
+	joined := time.Now()
+	var err error
+	for err == nil {
+		var recs []api.Record
+		recs, err = src.Read(ctx)
+		got = append(got, events(recs)...)
+		if api.IsRetryable(err) && !errors.Is(err, context.DeadlineExceeded) {
+			err = nil // the engine retries these
+		}
+	}
+	if !errors.Is(err, dts.ErrGroupInUse) || !api.IsFatal(err) || !strings.Contains(err.Error(), b.cfg.Group) {
+		t.Fatalf("a client joining mid-read: the reader ended with %v, want a fatal ErrGroupInUse naming the group", err)
+	}
+	t.Logf("a client joined mid-read: the reader stopped %s later after %d records: %v", time.Since(joined).Round(time.Millisecond), len(got), err)
+	if d := time.Since(joined); d > 20*time.Second {
+		t.Errorf("the reader noticed the joining client after %s", d)
+	}
+	if err := <-fetched; err != nil {
+		t.Errorf("the joining client could not read: %v", err)
+	}
+	_ = r.Close()
+
+	// Restarted from what the engine committed (everything read), the
+	// connector reads the rest.
+	committed := map[string]api.Position{}
+	for _, rec := range got {
+		committed[rec.Partition] = rec.Position
+	}
+	again, _ := newSource(t, cfg, committed)
+	open(t, again)
+	got = append(got, events(readEvents(t, again, n-len(got)))...)
+	quiet(t, again, 500*time.Millisecond)
+	want := make([]string, n)
+	for i := range want {
+		want[i] = fmt.Sprintf("%s:%d", b.cfg.Topic, i+1)
+	}
+	if g := ids(got); !slices.Equal(g, want) {
+		t.Fatalf("read %d records %v\nwant %d", len(g), g, n)
+	}
+}
+
+// TestTaskTakesOverMidRead: a newer task of the same connector (restarted
+// or moved to another worker while the old one still reads) opens from
+// the committed position mid-read. It takes the group over: the old task
+// stops with a fatal ErrReplaced within a heartbeat and leaves the group,
+// the new one's Open then succeeds, and it reads the rest: nothing lost,
+// and what both read is only the stretch after the committed position.
+func TestTaskTakesOverMidRead(t *testing.T) {
+	t.Parallel()
+	b := newBed(t)
+	const n = 200
+	var changes []emu.Change
+	for i := range n / 2 {
+		changes = append(changes, insert(i+1, "x", sec(i/10)))
+	}
+	b.publish(changes...)
+	cfg := b.config("batch.size", "10")
+	old, _ := newSource(t, cfg, nil)
+	open(t, old)
+	got := events(readEvents(t, old, 30))
+	last := got[len(got)-1]
+	committed := map[string]api.Position{last.Partition: last.Position}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	newer, _ := newSource(t, cfg, committed)
+	start := time.Now()
+	opened := make(chan error, 1)
+	go func() { opened <- newer.Open(ctx) }()
+	var err error
+	for err == nil {
+		var recs []api.Record
+		recs, err = old.Read(ctx)
+		got = append(got, events(recs)...)
+		if api.IsRetryable(err) && !errors.Is(err, context.DeadlineExceeded) {
+			err = nil
+		}
+	}
+	if !errors.Is(err, dts.ErrReplaced) || !api.IsFatal(err) {
+		t.Fatalf("the old task ended with %v, want a fatal ErrReplaced", err)
+	}
+	t.Logf("the old task stepped aside after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	if err := <-opened; err != nil {
+		t.Fatalf("the newer task's Open: %v", err)
+	}
+	t.Cleanup(func() { _ = newer.Close(context.Background()) })
+	t.Logf("the newer task took the group over %s after it started", time.Since(start).Round(time.Millisecond))
+	changes = changes[:0]
+	for i := n / 2; i < n; i++ {
+		changes = append(changes, insert(i+1, "x", sec(i/10)))
+	}
+	b.publish(changes...)
+	from := decode(t, last).Source.RecordID // the newer task starts after it
+	rest := events(readEvents(t, newer, n-int(from)))
+	quiet(t, newer, 500*time.Millisecond)
+	for i, r := range rest {
+		if want := fmt.Sprintf("%s:%d", b.cfg.Topic, int(from)+i+1); r.Event.ID != want {
+			t.Fatalf("the newer task's record %d is %s, want %s", i, r.Event.ID, want)
+		}
+	}
+	t.Logf("the old task read %d records, the newer one %d from record %d on: %d read by both", len(got), len(rest), from+1, len(got)-int(from))
+}

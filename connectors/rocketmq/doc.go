@@ -11,7 +11,8 @@
 // the queue's end. Positions are per queue, <topic>/<broker>/<queue> →
 // the next offset, committed by the engine behind the ack watermark and
 // mirrored to the consumer group's broker-side offsets
-// (api.CommitListener); lag per queue comes from each pull's answer
+// (api.CommitListener; past what the filter dropped once a queue's
+// records are all committed); lag per queue comes from each pull's answer
 // (api.LagReporter). Messages become CloudEvents through kit.RocketMQ.
 //
 // # Messages

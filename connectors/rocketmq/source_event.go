@@ -49,6 +49,7 @@ func (s *source) records(q *queue, body []byte) error {
 			return nil
 		}
 		s.pending = append(s.pending, s.record(q, m))
+		q.handed = m.queueOffset + 1
 		return nil
 	})
 }

@@ -254,8 +254,17 @@ func (s *source) pulled(q *queue, resp *rmqwire.Command) error {
 	maxOff, hasMax := resp.Int("maxOffset")
 	switch resp.Code {
 	case rmqwire.RespSuccess:
+		made := len(s.pending)
 		if err := s.records(q, resp.Body); err != nil {
 			return api.Fatal(fmt.Errorf("rocketmq source: %s at offset %d: %w", q.name, q.next, err))
+		}
+		if hasNext && len(s.pending) > made && next > q.handed {
+			// The broker scanned up to next: the messages after the last
+			// record failed the filter, so the record's position (where
+			// a restart resumes) may skip them.
+			last := &s.pending[len(s.pending)-1]
+			last.Position = strconv.AppendInt(last.Position[:0], next, 10)
+			q.handed = next
 		}
 	case rmqwire.RespPullNotFound, rmqwire.RespPullRetryImmediately:
 	case rmqwire.RespPullOffsetMoved:

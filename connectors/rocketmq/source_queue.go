@@ -31,6 +31,24 @@ type queue struct {
 	// addr, sent at sent.
 	inflight int32
 	sent     time.Time
+	// What the group's offset may say (groupOffset): handed is the
+	// position of the last record made from the queue (-1: none since
+	// Open), done the latest position the engine committed (or the
+	// stored one; -1: none), published the offset last written to the
+	// group (-1: not known).
+	handed, done, published int64
+}
+
+// groupOffset is the offset the group may show for q: the committed
+// position, or, once every record made from q is committed, the read
+// position, so that messages a filter dropped after the last record count
+// as consumed (no record carries their position to the offset store).
+// -1 while q has neither.
+func (q *queue) groupOffset() int64 {
+	if q.handed <= q.done && q.next > q.done {
+		return q.next
+	}
+	return q.done
 }
 
 // ownerStream is the stream kit.Owner splits: the topic on one broker
@@ -83,9 +101,10 @@ func (s *source) refreshMetadata(ctx context.Context) error {
 		}
 		name := queueName(s.topic, k.broker, k.id)
 		q := &queue{qid: k, name: name, addr: addr, next: -1, idPrefix: name + "/",
-			topicValue: s.topic, brokerVal: k.broker, queueVal: int64(k.id)}
+			topicValue: s.topic, brokerVal: k.broker, queueVal: int64(k.id), handed: -1, done: -1, published: -1}
 		if pos, ok := s.tc.Committed[name]; ok {
 			q.next, _ = parseOffset(pos) // checked in newSource
+			q.done = q.next
 		}
 		fresh = append(fresh, q)
 	}
@@ -159,7 +178,7 @@ func (s *source) positionOn(ctx context.Context, addr string, qs []*queue, mode 
 			return err
 		}
 		if off, ok := resp.Int("offset"); resp.Code == rmqwire.RespSuccess && ok && off >= 0 {
-			q.next = off
+			q.next, q.published = off, off
 			s.log.Info("rocketmq source: queue starts at the group's offset", "queue", q.name, "group", s.group, "offset", off)
 			continue
 		}
@@ -204,6 +223,7 @@ func (s *source) positionOn(ctx context.Context, addr string, qs []*queue, mode 
 		if resp.Code != rmqwire.RespSuccess {
 			return s.answerErr(fmt.Sprintf("storing the start offset of %s in group %s", q.name, s.group), resp)
 		}
+		q.published = off
 		s.log.Info("rocketmq source: queue starts by start mode", "queue", q.name, "start", mode.Kind, "offset", off)
 	}
 	return nil
@@ -259,62 +279,61 @@ func (s *source) answerErr(what string, resp *rmqwire.Command) error {
 	return api.Retryable(err)
 }
 
-// publish writes the positions the engine committed since the last
-// publish to the group's offsets on each queue's broker. A failure is
-// logged and the positions are offered again next time: the group's
-// offsets are a view for RocketMQ's tools, Ferry's offset store is what
-// the task resumes from.
+// publish writes to the group's offsets on each queue's broker what
+// moved since the last publish: the positions the engine committed, and
+// the read position of a queue whose records are all committed
+// (groupOffset), so a queue whose messages the filter drops shows no lag
+// in RocketMQ's tools and, when Ferry has no position for it, a restart
+// starts after them. A failure is logged and the offsets are written again
+// next time: the group's offsets are a view for RocketMQ's tools, Ferry's
+// offset store is what the task resumes from.
 func (s *source) publish(ctx context.Context) {
-	pending := s.TakeCommitted()
-	if len(pending) == 0 {
-		return
-	}
-	byAddr := map[string][]string{}
-	for name := range pending {
+	for name, pos := range s.TakeCommitted() {
 		topic, k, ok := parseQueueName(name)
-		if q := s.queues[k]; ok && topic == s.topic && q != nil {
-			byAddr[q.addr] = append(byAddr[q.addr], name)
+		q := s.queues[k]
+		if !ok || topic != s.topic || q == nil {
+			continue
+		}
+		if off, err := parseOffset(pos); err == nil && off > q.done {
+			q.done = off
 		}
 	}
-	failed := map[string]api.Position{}
+	byAddr := map[string][]*queue{}
+	for _, q := range s.order {
+		if q.groupOffset() > q.published {
+			byAddr[q.addr] = append(byAddr[q.addr], q)
+		}
+	}
 	var errs []error
-	for addr, names := range byAddr {
-		if err := s.publishTo(ctx, addr, names, pending); err != nil {
-			for _, name := range names {
-				failed[name] = pending[name]
-			}
+	for addr, qs := range byAddr {
+		if err := s.publishTo(ctx, addr, qs); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if len(failed) == 0 {
-		return
+	if errs != nil {
+		s.log.Warn("rocketmq source: cannot write committed positions to the group's offsets; will retry",
+			"group", s.group, "err", errors.Join(errs...))
 	}
-	s.log.Warn("rocketmq source: cannot write committed positions to the group's offsets; will retry",
-		"group", s.group, "err", errors.Join(errs...))
-	s.Retry(failed)
 }
 
-func (s *source) publishTo(ctx context.Context, addr string, names []string, pos map[string]api.Position) error {
+func (s *source) publishTo(ctx context.Context, addr string, qs []*queue) error {
 	c, err := rmqwire.Dial(ctx, addr, s.creds)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	for _, name := range names {
-		_, k, _ := parseQueueName(name)
-		off, err := parseOffset(pos[name])
-		if err != nil {
-			continue
-		}
+	for _, q := range qs {
+		off := q.groupOffset()
 		resp, err := c.Call(ctx, rmqwire.CodeUpdateConsumerOffset, map[string]string{
-			"consumerGroup": s.group, "topic": s.topic, "queueId": strconv.Itoa(k.id), "commitOffset": strconv.FormatInt(off, 10),
+			"consumerGroup": s.group, "topic": s.topic, "queueId": strconv.Itoa(q.id), "commitOffset": strconv.FormatInt(off, 10),
 		}, nil, s.reqTimeout)
 		if err != nil {
 			return err
 		}
 		if resp.Code != rmqwire.RespSuccess {
-			return fmt.Errorf("%s: %s", name, resp.Err())
+			return fmt.Errorf("%s: %s", q.name, resp.Err())
 		}
+		q.published = off
 	}
 	return nil
 }

@@ -430,6 +430,94 @@ func TestSourceTagFilter(t *testing.T) {
 	}
 }
 
+// TestSourceFilteredMessagesMove: messages the filter drops count as
+// consumed. Queue 0 holds only messages the filter drops, queue 1 records
+// and then such messages. The last record's position skips the dropped
+// messages its pull scanned. Once the records are committed both queues
+// show no lag, in Ferry and in the group's offsets (RocketMQ's tools),
+// and a restart starts queue 0 after its messages; queue 1 resumes at its
+// committed position, and its dropped tail brings no record.
+func TestSourceFilteredMessagesMove(t *testing.T) {
+	t.Parallel()
+	namesrv := testbed.RocketMQ(t)
+	topic := rocketmqtest.Topic(t, "ferry-src-filtered", 2)
+	var first []msg
+	for i := range 20 {
+		first = append(first, msg{0, fmt.Sprintf(`{"n":%d}`, i), map[string]string{"TAGS": "skip"}})
+	}
+	for i := range 8 {
+		tag := "keep"
+		if i >= 5 {
+			tag = "skip"
+		}
+		first = append(first, msg{1, fmt.Sprintf(`{"n":%d}`, i), map[string]string{"TAGS": tag}})
+	}
+	sendRaw(t, topic, first...)
+	cfg := srcConfig(namesrv, topic, "filter.tag", "keep", "group.commit.interval", "100ms", "pull.batch.size", "4")
+	s := newSourceTask(t, cfg, 0, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs := s.readN(5, 10*time.Second)
+	if len(recs) != 5 {
+		t.Fatalf("read %d records, want the 5 tagged keep", len(recs))
+	}
+	committed := committedOf(recs)
+	q1 := recs[0].Partition
+	if p := string(committed[q1]); p != "8" {
+		t.Errorf("position of the last record of %s = %s, want 8: past the dropped messages its pull scanned", q1, p)
+	}
+	s.Source.(api.CommitListener).Committed(committed)
+	var tail []msg
+	for i := range 10 {
+		tail = append(tail, msg{1, fmt.Sprintf(`{"n":%d}`, 8+i), map[string]string{"TAGS": "skip"}})
+	}
+	sendRaw(t, topic, tail...)
+	want := map[int]int64{0: 20, 1: 18}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if more := s.readN(1, 300*time.Millisecond); len(more) > 0 {
+			t.Fatalf("a message the filter drops became a record: %s", more[0].Event.ID)
+		}
+		moved := true
+		for q, end := range want {
+			moved = moved && groupOffset(t, "g-"+topic, topic, q) == end
+		}
+		if moved {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group offsets %d and %d, want %v: the dropped messages still count as lag in RocketMQ's tools",
+				groupOffset(t, "g-"+topic, topic, 0), groupOffset(t, "g-"+topic, topic, 1), want)
+		}
+	}
+	for q, l := range s.Source.(api.LagReporter).Lag() {
+		if l != 0 {
+			t.Errorf("lag of %s = %d, want 0", q, l)
+		}
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	r := openSource(t, cfg, 0, 1, committed)
+	pos := rocketmq.ReadPositions(r.Source)
+	if q0 := strings.TrimSuffix(q1, "1") + "0"; pos[q0] != 20 || pos[q1] != 8 {
+		t.Errorf("after the restart %s is read from %d and %s from %d, want 20 (after the messages the filter dropped) and 8 (the committed position): %v",
+			q0, pos[q0], q1, pos[q1], pos)
+	}
+	if more := r.readN(1, 1500*time.Millisecond); len(more) > 0 {
+		t.Errorf("after the restart a message the filter drops became a record: %s", more[0].Event.ID)
+	}
+	for q, l := range r.Source.(api.LagReporter).Lag() {
+		if l != 0 {
+			t.Errorf("after the restart lag of %s = %d, want 0", q, l)
+		}
+	}
+}
+
 // TestSourceSQLFilter filters by SQL92 on properties where the broker
 // allows it (enablePropertyFilter=true); on a broker without it, the task
 // fails with an error that says what the broker needs.
