@@ -11,11 +11,6 @@ import (
 	"github.com/ferryhq/ferry/internal/rmqwire"
 )
 
-// holdSlack is added to a held pull's hold before it counts as lost: the
-// broker checks held requests only every 5 s, so it may answer up to then
-// after the hold ends.
-const holdSlack = 15 * time.Second
-
 // link is one connection to a broker carrying the pulls of every owned
 // queue on it at once (one in flight per queue), each answered by the
 // broker when it has messages or its hold ends. A goroutine reads the
@@ -93,34 +88,18 @@ func (s *source) forget(q *queue) {
 	q.inflight = 0
 }
 
-// pullExt is the pull request for up to n messages (the configured most
-// when n is 0) of q from off, with the subscription (the filter) in it,
-// held at the broker up to hold.
+// pullExt is the pull request for the configured most messages of q from
+// off, with the subscription (the filter) in it, held at the broker up to
+// hold.
 func (s *source) pullExt(q *queue, off int64, hold time.Duration) map[string]string {
-	flags := rmqwire.PullFlagSubscription
-	if hold > 0 {
-		flags |= rmqwire.PullFlagSuspend
-	}
-	sub, typ := "*", "TAG"
+	p := rmqwire.Pull{Group: s.group, Topic: s.topic, Queue: q.id, Offset: off, Max: s.pullMax, Hold: hold, SubVersion: s.subVersion}
 	switch {
 	case s.sql != "":
-		sub, typ = s.sql, "SQL92"
+		p.Subscription, p.ExpressionType = s.sql, "SQL92"
 	case s.tags != nil:
-		sub = s.tagExpr()
+		p.Subscription, p.ExpressionType = s.tagExpr(), "TAG"
 	}
-	return map[string]string{
-		"consumerGroup":        s.group,
-		"topic":                s.topic,
-		"queueId":              strconv.Itoa(q.id),
-		"queueOffset":          strconv.FormatInt(off, 10),
-		"maxMsgNums":           strconv.Itoa(s.pullMax),
-		"sysFlag":              strconv.Itoa(flags),
-		"commitOffset":         "0",
-		"suspendTimeoutMillis": strconv.FormatInt(hold.Milliseconds(), 10),
-		"subscription":         sub,
-		"subVersion":           s.subVersion,
-		"expressionType":       typ,
-	}
+	return p.Ext()
 }
 
 // tagExpr is the tag filter as the broker reads it.
@@ -175,7 +154,7 @@ func (s *source) wait(ctx context.Context) error {
 	until := earlier(s.nextMeta, s.nextPublish)
 	for _, q := range s.order {
 		if q.inflight != 0 {
-			until = earlier(until, q.sent.Add(s.hold+holdSlack))
+			until = earlier(until, q.sent.Add(s.hold+rmqwire.HoldSlack))
 		}
 	}
 	t := time.NewTimer(time.Until(until))
@@ -210,7 +189,7 @@ func (s *source) expire() error {
 	now := time.Now()
 	var lost []string
 	for _, q := range s.order {
-		if q.inflight != 0 && now.After(q.sent.Add(s.hold+holdSlack)) {
+		if q.inflight != 0 && now.After(q.sent.Add(s.hold+rmqwire.HoldSlack)) {
 			lost = append(lost, q.addr)
 		}
 	}
@@ -218,7 +197,7 @@ func (s *source) expire() error {
 		s.drop(addr)
 	}
 	if lost != nil && len(s.pending) == 0 {
-		return api.Retryable(fmt.Errorf("rocketmq source: broker %s did not answer pulls within %s", lost[0], s.hold+holdSlack))
+		return api.Retryable(fmt.Errorf("rocketmq source: broker %s did not answer pulls within %s", lost[0], s.hold+rmqwire.HoldSlack))
 	}
 	return nil
 }
