@@ -497,6 +497,17 @@ func TestFailedTaskRestartsWithBackoff(t *testing.T) {
 	if !strings.Contains(w.log.String(), "upstream refused the connection") {
 		t.Error("the failure was not logged")
 	}
+	// The runtime's lines name the worker, connector and task once each.
+	for _, line := range strings.Split(w.log.String(), "\n") {
+		if !strings.Contains(line, "retrying after error") {
+			continue
+		}
+		for _, attr := range []string{" worker=", " connector=", " task="} {
+			if n := strings.Count(line, attr); n != 1 {
+				t.Errorf("%q appears %d times in a runtime log line: %s", strings.TrimSpace(attr), n, line)
+			}
+		}
+	}
 }
 
 func TestFailedTaskWithoutRestart(t *testing.T) {

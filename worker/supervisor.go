@@ -252,7 +252,10 @@ func (e *engine) runOnce(ctx context.Context, c *connState, t *taskSlot, gen int
 	if err != nil {
 		return sc, api.Fatal(fmt.Errorf("task start: %w", err))
 	}
-	logger := slog.New(sc.handler(e.cfg.Logger.Handler())).With("worker", e.cfg.WorkerID, "connector", t.conn, "task", t.index)
+	// The runtime adds the connector and task to its own lines; the
+	// plugins get a logger that already names them.
+	taskLog := slog.New(sc.handler(e.cfg.Logger.Handler())).With("worker", e.cfg.WorkerID)
+	logger := taskLog.With("connector", t.conn, "task", t.index)
 	rv := e.cfg.validate(resolved)
 	if err := rv.err(); err != nil {
 		return sc, api.Fatal(fmt.Errorf("task start: invalid configuration after resolving secrets: %w", err))
@@ -346,7 +349,7 @@ func (e *engine) runOnce(ctx context.Context, c *connState, t *taskSlot, gen int
 		Retry:              cc.retry,
 		OnHealth:           health.report,
 		StopTimeout:        cc.stopTimeout,
-		Logger:             logger,
+		Logger:             taskLog,
 	})
 	if err != nil {
 		closeChain()
