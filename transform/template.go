@@ -19,7 +19,7 @@ var Template = api.TransformPlugin{
 			Description: "ORIGINAL: the whole event as JSON; JSONPATH: one value of the event; CONSTANT: a fixed string; TEMPLATE: variables substituted into a template."},
 		{Name: "value", Type: api.TypeString, Check: template.CheckValue,
 			Description: `The JSONPath (JSONPATH, e.g. $.data.order.id), the string (CONSTANT), or the variables as a JSON object of name to JSONPath (TEMPLATE, e.g. {"id":"$.data.id"}).`},
-		{Name: "template", Type: api.TypeString, Check: template.CheckTemplateText,
+		{Name: "template", Type: api.TypeString,
 			Description: `With form TEMPLATE: the text with ${name} placeholders, e.g. {"order":"${id}"}; $${ writes a literal ${.`},
 		dialectField,
 	},

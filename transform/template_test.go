@@ -129,7 +129,7 @@ func TestTemplateSpecRejects(t *testing.T) {
 	}{
 		{"no form", map[string]string{}, "form: is required"},
 		{"bad form", map[string]string{"form": "XPATH"}, "form: must be one of ORIGINAL, JSONPATH, CONSTANT, TEMPLATE"},
-		{"bad placeholder", map[string]string{"form": "TEMPLATE", "value": "{}", "template": "${a"}, "template: unterminated placeholder"},
+		{"bad placeholder (aws)", map[string]string{"form": "TEMPLATE", "value": "{}", "template": "${a", "dialect": "aws"}, "template: unterminated placeholder"},
 		{"bad variable path", map[string]string{"form": "TEMPLATE", "value": `{"a": "$.x[?("}`, "template": "${a}"}, `value: variable "a": invalid JSONPath`},
 		{"undefined variable (aws)", map[string]string{"form": "TEMPLATE", "value": `{"a": "$.id"}`, "template": "${b}", "dialect": "aws"}, "template: ${b} has no variable"},
 		{"constant variable (aws)", map[string]string{"form": "TEMPLATE", "value": `{"a": "text"}`, "template": "${a}", "dialect": "aws"}, `JSONPath "text" must start with $`},

@@ -235,7 +235,7 @@ func (o *taskOptions) flags(f *pflag.FlagSet) {
 	f.IntVar(&o.gcPercent, "gc-percent", 0, fmt.Sprintf("the garbage collector's GOGC for this process; 0 means %d (GOGC in the environment wins)", gctune.DefaultPercent))
 	f.StringSliceVar(&o.secretEnv, "secret-allow-env", nil, "environment variable name prefixes that ${env:} references may read; with --secret-allow-path, an allow-list that binds every reference (default: references resolve only in secret fields, from any variable or file)")
 	f.StringSliceVar(&o.secretPaths, "secret-allow-path", nil, "absolute files or directories that ${file:} and ${dir:} references may read (see --secret-allow-env)")
-	f.StringVar(&o.memoryLimit, "memory-limit", "auto", fmt.Sprintf("soft memory limit of this process: auto (%.0f%% of the machine's or the cgroup's memory), off, or a size such as 4GiB (GOMEMLIMIT in the environment wins)", gctune.DefaultLimitShare*100))
+	f.StringVar(&o.memoryLimit, "memory-limit", "auto", fmt.Sprintf("soft memory limit of this process: auto (%s, rising with the live heap, at most %.0f%% of the machine's or the cgroup's memory), off, or a size such as 4GiB (GOMEMLIMIT in the environment wins)", gctune.FormatBytes(gctune.DefaultFloor), gctune.DefaultLimitShare*100))
 }
 
 // tuneGC applies the collector flags and logs the settings in force.

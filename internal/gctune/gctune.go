@@ -17,21 +17,36 @@ const (
 	// none.
 	DefaultPercent = 400
 	// DefaultLimitShare is the share of the machine's (or the cgroup's)
-	// memory that becomes the soft memory limit when GOMEMLIMIT is unset.
+	// memory that the soft memory limit never exceeds when GOMEMLIMIT is
+	// unset.
 	DefaultLimitShare = 0.75
+	// DefaultFloor is the lowest soft memory limit the adaptive policy
+	// sets: a worker whose live heap is small stays near it instead of
+	// letting GOGC=400 grow garbage to five times the live heap (and the
+	// 16 MB minimum heap goal). docs/benchmarks.md has the measurements.
+	DefaultFloor = 40 << 20
 )
 
 // Settings are the collector settings in force, for the start-up log.
 type Settings struct {
 	Percent    int    // GOGC; -1 is off
-	Limit      int64  // soft memory limit in bytes; 0 is none
+	Limit      int64  // soft memory limit in bytes (adaptive: its ceiling); 0 is none
 	PercentSrc string // "GOGC" (environment), "flag" or "default"
-	LimitSrc   string // "GOMEMLIMIT", "flag", "auto" or "none"
+	// LimitSrc is "GOMEMLIMIT", "flag", "auto" (a fixed share of the
+	// memory available), "adaptive" (AdaptiveLimit after every
+	// collection, between Floor and Limit) or "none".
+	LimitSrc string
+	Floor    int64 // adaptive: the lowest limit
 }
 
 func (s Settings) String() string {
 	limit := "none"
-	if s.Limit > 0 {
+	switch {
+	case s.LimitSrc == "adaptive" && s.Limit > 0:
+		limit = fmt.Sprintf("from %s to %s, following the live heap", FormatBytes(s.Floor), FormatBytes(s.Limit))
+	case s.LimitSrc == "adaptive":
+		limit = fmt.Sprintf("from %s, following the live heap", FormatBytes(s.Floor))
+	case s.Limit > 0:
 		limit = FormatBytes(s.Limit)
 	}
 	return fmt.Sprintf("GOGC=%d (%s), memory limit %s (%s)", s.Percent, s.PercentSrc, limit, s.LimitSrc)
@@ -41,7 +56,8 @@ func (s Settings) String() string {
 type Request struct {
 	// Percent is the GOGC to set; 0 means DefaultPercent.
 	Percent int
-	// Limit is "auto" (DefaultLimitShare of the memory available), "off",
+	// Limit is "auto" (the adaptive policy: DefaultFloor, rising with the
+	// live heap up to DefaultLimitShare of the memory available), "off",
 	// or a size such as 4GiB or 512MiB; "" means auto.
 	Limit string
 }
@@ -73,11 +89,17 @@ func Plan(req Request, getenv func(string) string, available int64) (Settings, e
 	}
 	switch l := strings.TrimSpace(req.Limit); {
 	case l == "" || strings.EqualFold(l, "auto"):
-		if available <= 0 {
-			s.LimitSrc = "none"
-			return s, nil
+		if available > 0 {
+			s.Limit, s.LimitSrc = int64(float64(available)*DefaultLimitShare), "auto"
 		}
-		s.Limit, s.LimitSrc = int64(float64(available)*DefaultLimitShare), "auto"
+		if s.Percent > 0 && (s.Limit == 0 || s.Limit > DefaultFloor) {
+			// A limit that follows the live heap (AdaptiveLimit): never
+			// under the floor, never over the share of the machine.
+			s.LimitSrc, s.Floor = "adaptive", DefaultFloor
+		}
+		if s.LimitSrc == "" {
+			s.LimitSrc = "none"
+		}
 	case strings.EqualFold(l, "off"):
 		s.LimitSrc = "none"
 	default:
@@ -100,9 +122,11 @@ func Apply(req Request) (Settings, error) {
 	if s.PercentSrc != "GOGC" {
 		debug.SetGCPercent(s.Percent)
 	}
-	if s.LimitSrc == "auto" || s.LimitSrc == "flag" {
+	switch s.LimitSrc {
+	case "auto", "flag":
 		debug.SetMemoryLimit(s.Limit)
 	}
+	follow(s)
 	return s, nil
 }
 

@@ -47,11 +47,15 @@
 // order. Values keep their exact JSON text either way. Duplicate keys in
 // data: the first wins on the fast path, the library may take another.
 //
-// CompileDialect with pattern.Alibaba renders as Alibaba's engine: as
-// text, a missing value leaves its placeholder ${name} as written and null
-// writes null; a placeholder with no variable is kept; a variable whose
-// value does not start with $ is a constant text. Compile (used by sink
-// parameters) keeps the behaviour above, which is also the AWS dialect's.
+// CompileDialect with pattern.Alibaba renders as Alibaba's engine, whose
+// templates are commons-text's StringSubstitutor: as text, a missing value
+// leaves its placeholder ${name} as written and null writes null (a
+// JSONPATH of null too); ${name:-text} writes text for a missing value; a
+// placeholder with no variable, an unterminated "${" and any name are kept
+// as written rather than rejected; a variable whose value does not start
+// with $ is a constant text. Compile keeps the behaviour above, which is
+// the AWS dialect's; sink parameters render in ParamSpec.Dialect, Alibaba
+// unless the sink chooses otherwise.
 //
 // Compile's errors are *Error, naming the part at fault (form, value or
 // template) so config validation can name the key. Data is validated only
@@ -66,8 +70,10 @@
 //
 // A sink parameter p (a topic, a tag, a key, an HTTP body) is either a
 // constant, sink.p=orders, or taken from each event with sink.p.form,
-// sink.p.value and sink.p.template, exactly as the template transform. One
-// ParamSpec declares it:
+// sink.p.value and sink.p.template, exactly as the template transform in
+// the alibaba dialect, which is how Alibaba Cloud EventBridge renders a
+// target's parameters (with one strictness more: an unterminated "${" is
+// rejected). One ParamSpec declares it:
 //
 //	var topic = template.ParamSpec{Name: "topic", Description: "Destination topic.", Required: true}
 //
@@ -90,8 +96,9 @@
 // Param.Constant tells when the value is the same for every event. A
 // constant renders without allocating.
 //
-// Spec checks run one field at a time, so a config validation rejects a
-// malformed template text or variables map, while the combination (form,
-// value and template together; p and p.form both set) is checked by
-// Compile when the task starts.
+// Spec checks run one field at a time, so a config validation rejects an
+// unknown form, an unterminated placeholder and a variables map with a
+// malformed JSONPath, while the combination (form, value and template
+// together; p and p.form both set) is checked by Compile when the task
+// starts.
 package template

@@ -227,12 +227,19 @@ func FuzzMembersMatchTheWalk(f *testing.F) {
 }
 
 // FuzzCompileDialect: the alibaba dialect's parsing (constants, kept
-// placeholders) never panics, and a JSON template renders valid JSON.
+// placeholders, defaults, unterminated text) never panics and never
+// rejects a template text, and a JSON template renders valid JSON.
 func FuzzCompileDialect(f *testing.F) {
 	f.Add(`{"a": "$.data.a", "c": "text"}`, `{"x": ${a}, "y": "${c}-${u}"}`, `{"a": null}`)
 	f.Add(`{}`, `The ${text} = ${number}!`, `{}`)
 	f.Add(`{"n": "$.data.n"}`, `[${n}, ${m}]`, `{"n": [1]}`)
+	f.Add(`{"n": "$.data.n"}`, `{"v": ${n:-0}, "w": "${n:-a\"b}", "x": ${m:-[1]}}`, `{}`)
+	f.Add(`{"a b": "$.data.a"}`, `${a b} ${${a}:-x} $${a $${a} ${a`, `{"a": "q"}`)
+	f.Add(`{"a": "$.data.a"}`, `{"s": "${b"c}", "t": "${a:-\u00}"}`, `{}`)
 	f.Fuzz(func(t *testing.T, vars, tmpl, data string) {
+		if _, err := CompileDialect(Tmpl, "{}", tmpl, pattern.Alibaba); err != nil {
+			t.Fatalf("alibaba rejected the template text %q: %v", tmpl, err)
+		}
 		for _, d := range []pattern.Dialect{pattern.Alibaba, pattern.AWS} {
 			tm, err := CompileDialect(Tmpl, vars, tmpl, d)
 			if err != nil {

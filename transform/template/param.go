@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/pattern"
 )
 
 // ParamSpec declares a sink parameter whose value is either a constant or
@@ -21,6 +22,10 @@ type ParamSpec struct {
 	Description string
 	// Required means one of Name or Name.form must be set.
 	Required bool
+	// Dialect is whose rendering applies: pattern.Alibaba (the zero value)
+	// renders as Alibaba Cloud EventBridge renders a target's parameters,
+	// pattern.AWS as Compile does.
+	Dialect pattern.Dialect
 }
 
 // The suffixes of the keys of a parameter rendered from the event.
@@ -80,7 +85,10 @@ func (s ParamSpec) Compile(cfg api.Config) (*Param, error) {
 		}
 		return p, nil
 	}
-	t, err := Compile(form, cfg.String(s.Name+suffixValue), cfg.String(s.Name+suffixTemplate))
+	if err := CheckTemplateText(cfg.String(s.Name + suffixTemplate)); err != nil {
+		return fail(s.Name+suffixTemplate, err.Error())
+	}
+	t, err := CompileDialect(form, cfg.String(s.Name+suffixValue), cfg.String(s.Name+suffixTemplate), s.Dialect)
 	if err != nil {
 		var te *Error
 		if errors.As(err, &te) {
@@ -143,6 +151,28 @@ func (p *Param) Render(ev *api.Event, dst []byte) ([]byte, error) {
 	return out, nil
 }
 
+// CheckTemplateText rejects, for a config field's Check, a template text
+// with an unterminated placeholder ("${" and no "}" after it). Sink
+// parameters reject it in every dialect, although Alibaba's engine writes
+// it as text: in a topic, a key or a URL a stray "${" is a mistake, not
+// text anyone wants sent. Names and defaults are checked by Compile, per
+// dialect.
+func CheckTemplateText(tmpl string) error {
+	for i := 0; ; i += 2 {
+		j := strings.Index(tmpl[i:], "${")
+		if j < 0 {
+			return nil
+		}
+		i += j
+		if i > 0 && tmpl[i-1] == '$' {
+			continue // "$${", an escape
+		}
+		if !strings.Contains(tmpl[i+2:], "}") {
+			return fmt.Errorf("unterminated placeholder at offset %d of the template (write $${ for a literal ${)", i)
+		}
+	}
+}
+
 // CheckValue rejects, for a config field's Check, a value that is plainly
 // a variables map (a JSON object of strings starting with $) but names a
 // malformed JSONPath. Any other value may be a valid constant or JSONPath
@@ -163,11 +193,4 @@ func CheckValue(v string) error {
 		}
 	}
 	return nil
-}
-
-// CheckTemplateText validates the placeholders of a template text on its
-// own, for a config field's Check.
-func CheckTemplateText(tmpl string) error {
-	_, _, err := splitTemplate(tmpl)
-	return err
 }

@@ -6,10 +6,14 @@ import (
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/pattern"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
-var topic = template.ParamSpec{Name: "topic", Description: "Destination topic.", Required: true}
+var (
+	topic    = template.ParamSpec{Name: "topic", Description: "Destination topic.", Required: true}
+	awsTopic = template.ParamSpec{Name: "topic", Description: "Destination topic.", Required: true, Dialect: pattern.AWS}
+)
 
 // parse runs a sink spec made of the parameter's fields, as the worker
 // would, then compiles the parameter.
@@ -82,10 +86,18 @@ func TestParamErrors(t *testing.T) {
 		{"template without form", template.ParamSpec{Name: "tag"}, map[string]string{"tag.template": "x"}, "tag.template", "is set without tag.form"},
 		{"bad form", topic, map[string]string{"topic.form": "XML"}, "topic.form", "must be one of ORIGINAL, JSONPATH, CONSTANT, TEMPLATE"},
 		{"bad jsonpath", topic, map[string]string{"topic.form": "JSONPATH", "topic.value": "$.data["}, "topic.value", `invalid JSONPath "$.data["`},
-		{"undefined variable", topic, map[string]string{"topic.form": "TEMPLATE", "topic.value": `{"a": "$.id"}`, "topic.template": "${b}"},
+		{"undefined variable (aws)", awsTopic, map[string]string{"topic.form": "TEMPLATE", "topic.value": `{"a": "$.id"}`, "topic.template": "${b}"},
 			"topic.template", "${b} has no variable"},
+		{"bad name (aws)", awsTopic, map[string]string{"topic.form": "TEMPLATE", "topic.value": `{"a": "$.id"}`, "topic.template": "${a:-x}"},
+			"topic.template", "bad placeholder ${a:-x}"},
+		{"constant variable (aws)", awsTopic, map[string]string{"topic.form": "TEMPLATE", "topic.value": `{"a": "text"}`, "topic.template": "${a}"},
+			"topic.value", `JSONPath "text" must start with $`},
 		// Rejected by the fields' own checks, at config validation.
-		{"bad placeholder", topic, map[string]string{"topic.form": "TEMPLATE", "topic.value": `{}`, "topic.template": "${a"},
+		{"unterminated placeholder", topic, map[string]string{"topic.form": "TEMPLATE", "topic.value": `{}`, "topic.template": "${a"},
+			"topic.template", "unterminated placeholder at offset 0"},
+		{"unterminated after a placeholder", topic, map[string]string{"topic.form": "TEMPLATE", "topic.value": `{"a": "$.id"}`, "topic.template": "${a}-${b"},
+			"topic.template", "unterminated placeholder at offset 5"},
+		{"unterminated (aws)", awsTopic, map[string]string{"topic.form": "TEMPLATE", "topic.value": `{}`, "topic.template": "x${"},
 			"topic.template", "unterminated placeholder"},
 		{"bad variable path", topic, map[string]string{"topic.form": "TEMPLATE", "topic.value": `{"a": "$.["}`, "topic.template": "${a}"},
 			"topic.value", `variable "a": invalid JSONPath`},
@@ -102,6 +114,80 @@ func TestParamErrors(t *testing.T) {
 				t.Fatalf("got %s: %s; want %s: …%s…", f.Field, f.Message, c.field, c.want)
 			}
 		})
+	}
+}
+
+// TestParamDialects renders the values the dialects treat differently: by
+// default (alibaba) a parameter renders as Alibaba Cloud EventBridge
+// renders a target parameter, the same engine as its event transforms.
+func TestParamDialects(t *testing.T) {
+	t.Parallel()
+	ev := &api.Event{ID: "e-1", Source: "acs.oss", Type: "t", DataContentType: "application/json",
+		Data: []byte(`{"n": null, "s": "a\"b", "o": {"k": 1}}`)}
+	tmpl := func(vars, text string) map[string]string {
+		return map[string]string{"topic.form": "TEMPLATE", "topic.value": vars, "topic.template": text}
+	}
+	cases := []struct {
+		name         string
+		raw          map[string]string
+		alibaba, aws string
+	}{
+		{"missing as text", tmpl(`{"x": "$.data.none"}`, "k-${x}"), "k-${x}", "k-"},
+		{"null as text", tmpl(`{"x": "$.data.n"}`, "k-${x}"), "k-null", "k-"},
+		{"missing in JSON", tmpl(`{"x": "$.data.none"}`, `{"v": ${x}, "w": "k-${x}"}`), `{"v": null, "w": "k-${x}"}`, `{"v": null, "w": "k-"}`},
+		{"null in JSON", tmpl(`{"x": "$.data.n"}`, `{"v": ${x}, "w": "k-${x}"}`), `{"v": null, "w": "k-null"}`, `{"v": null, "w": "k-"}`},
+		{"string in JSON", tmpl(`{"x": "$.data.s"}`, `{"v": ${x}}`), `{"v": "a\"b"}`, `{"v": "a\"b"}`},
+		{"JSONPATH missing", map[string]string{"topic.form": "JSONPATH", "topic.value": "$.data.none"}, "", ""},
+		{"JSONPATH null", map[string]string{"topic.form": "JSONPATH", "topic.value": "$.data.n"}, "null", ""},
+		{"JSONPATH object", map[string]string{"topic.form": "JSONPATH", "topic.value": "$.data.o"}, `{"k": 1}`, `{"k": 1}`},
+		{"JSONPATH subject missing", map[string]string{"topic.form": "JSONPATH", "topic.value": "$.subject"}, "", ""},
+		{"CONSTANT any text", map[string]string{"topic.form": "CONSTANT", "topic.value": "${not a placeholder"}, "${not a placeholder", "${not a placeholder"},
+		{"no variables", tmpl(`{}`, "orders"), "orders", "orders"},
+	}
+	for _, c := range cases {
+		for _, spec := range []template.ParamSpec{topic, awsTopic} {
+			t.Run(c.name+"/"+spec.Dialect.String(), func(t *testing.T) {
+				t.Parallel()
+				p, err := parse(spec, c.raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := p.Render(ev, nil)
+				want := c.alibaba
+				if spec.Dialect == pattern.AWS {
+					want = c.aws
+				}
+				if err != nil || string(out) != want {
+					t.Fatalf("Render = %q, %v; want %q", out, err, want)
+				}
+			})
+		}
+	}
+}
+
+// TestParamAlibabaTemplates: in the alibaba dialect a sink parameter's
+// template is read as Alibaba's engine reads it (defaults, kept
+// placeholders, any name), which the aws dialect rejects.
+func TestParamAlibabaTemplates(t *testing.T) {
+	t.Parallel()
+	ev := orderEvent()
+	for _, c := range []struct{ vars, text, want string }{
+		{`{"t": "$.tenant"}`, "orders-${t}-${region:-cn-hangzhou}", "orders-t-9-cn-hangzhou"},
+		{`{"t": "$.none"}`, "orders-${t:-default}", "orders-default"},
+		{`{"t": "$.tenant", "a b": "$.source"}`, "${a b}/${t}/${u}", "acs.oss/t-9/${u}"},
+		{`{"t": "$.tenant", "kind": "orders"}`, "${kind}-${t}", "orders-t-9"},
+	} {
+		raw := map[string]string{"topic.form": "TEMPLATE", "topic.value": c.vars, "topic.template": c.text}
+		p, err := parse(topic, raw)
+		if err != nil {
+			t.Fatalf("%s: %v", c.text, err)
+		}
+		if out, err := p.Render(ev, nil); err != nil || string(out) != c.want {
+			t.Errorf("%s: Render = %q, %v; want %q", c.text, out, err, c.want)
+		}
+		if _, err := parse(awsTopic, raw); err == nil {
+			t.Errorf("%s: the aws dialect accepted it", c.text)
+		}
 	}
 }
 

@@ -58,10 +58,15 @@ type part struct {
 	op   partOp
 	attr attrField // opAttr
 	slot int       // opData: the extractor slot
-	// keep, in the alibaba dialect, is the placeholder's own text
-	// ("${name}"): a missing value outside JSON value position writes it,
-	// a null writes null, and a placeholder with no variable is kept.
+	// keep, in the alibaba dialect, is what a missing value writes
+	// outside JSON value position: the placeholder's own text ("${name}"),
+	// or its default ("${name:-text}" writes text). A placeholder with no
+	// variable writes it whatever the event.
 	keep string
+	def  bool // keep is a default, written in every mode
+	// miss and null are what a missing value and a null write here, set
+	// once the mode is known (setAbsent).
+	miss, null string
 }
 
 // partOp is the way Render writes a part's placeholder.
@@ -116,6 +121,21 @@ func attrValue(ev *api.Event, f attrField) string {
 	return ev.DataSchema
 }
 
+// setAbsent sets what a missing value and a null write at p. As a JSON
+// value both are null (unless a default is given); as text both are
+// empty, except in the alibaba dialect, where a missing value writes keep
+// (the placeholder as written, or its default; empty for JSONPATH, as
+// Alibaba's JsonPathTransform) and a null writes the word null.
+func (t *Template) setAbsent(p *part) {
+	p.miss = p.keep
+	if p.mode == modeValue && !p.def {
+		p.miss = "null"
+	}
+	if p.mode == modeValue || t.dialect == pattern.Alibaba {
+		p.null = "null"
+	}
+}
+
 // setOp chooses how Render writes p's placeholder.
 func (t *Template) setOp(p *part) {
 	switch {
@@ -150,10 +170,13 @@ func Compile(form, value, tmpl string) (*Template, error) {
 }
 
 // CompileDialect is Compile in dialect d. Alibaba renders as Alibaba
-// Cloud EventBridge's engine: outside JSON value position a missing value
-// leaves its placeholder ${name} as written and a null writes null; a
-// placeholder with no variable is kept as written; a variable whose value
-// does not start with $ is a constant text.
+// Cloud EventBridge's engine (apache/rocketmq-eventbridge, whose templates
+// are commons-text's StringSubstitutor): outside JSON value position a
+// missing value leaves its placeholder ${name} as written and a null
+// writes null (JSONPATH too); ${name:-text} writes text when the value is
+// missing; a placeholder with no variable, or one that is unterminated or
+// not a name, is kept as written; a variable whose value does not start
+// with $ is a constant text; variable names are any text.
 func CompileDialect(form, value, tmpl string, d pattern.Dialect) (*Template, error) {
 	t := &Template{form: form, dialect: d}
 	if form != Tmpl && tmpl != "" {
@@ -186,6 +209,7 @@ func CompileDialect(form, value, tmpl string, d pattern.Dialect) (*Template, err
 	}
 	for i := range t.parts {
 		t.setOp(&t.parts[i])
+		t.setAbsent(&t.parts[i])
 	}
 	return t, nil
 }
@@ -252,16 +276,17 @@ func (t *Template) compileTemplate(vars, tmpl string) *Error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	alibaba := t.dialect == pattern.Alibaba
 	paths := make(map[string]string, len(m))
 	for _, name := range names {
 		src, ok := m[name].(string)
 		if !ok {
 			return errorf("value", "variable %q: its value must be a JSONPath string", name)
 		}
-		if !validName(name) {
+		if !alibaba && !validName(name) {
 			return errorf("value", "variable %q: names use letters, digits, '_', '-' and '.' only", name)
 		}
-		if t.dialect == pattern.Alibaba && !strings.HasPrefix(src, "$") {
+		if alibaba && !strings.HasPrefix(src, "$") {
 			paths[name] = src // a constant
 			continue
 		}
@@ -270,7 +295,7 @@ func (t *Template) compileTemplate(vars, tmpl string) *Error {
 		}
 		paths[name] = src
 	}
-	lits, names, err := splitTemplate(tmpl)
+	lits, phs, err := splitTemplate(tmpl, t.dialect)
 	if err != nil {
 		return errorf("template", "%v", err)
 	}
@@ -278,20 +303,27 @@ func (t *Template) compileTemplate(vars, tmpl string) *Error {
 	t.json = isJSONTemplate(lits, modes)
 	for i, lit := range lits {
 		p := part{lit: lit, path: -1}
-		if i < len(names) {
-			src, ok := paths[names[i]]
-			if t.dialect == pattern.Alibaba {
-				p.keep = "${" + names[i] + "}"
+		if i < len(phs) {
+			ph := phs[i]
+			src, ok := paths[ph.name]
+			if alibaba {
+				p.keep, p.def = ph.text, ph.hasDef
+				if ph.hasDef {
+					p.keep = ph.def
+				}
+				if t.json && !keptFits(ph, modes[i]) {
+					t.json = false // written as given, as the reference does
+				}
 			}
 			switch {
-			case !ok && t.dialect == pattern.Alibaba:
-				if modes[i] == modeValue {
+			case !ok && alibaba:
+				if !ph.hasDef && modes[i] == modeValue {
 					t.json = false // ${x} itself is not a JSON value
 				}
-				t.parts = append(t.parts, p) // kept as written
+				t.parts = append(t.parts, p) // kept as written, or its default
 				continue
 			case !ok:
-				return errorf("template", "${%s} has no variable; defined: %s", names[i], strings.Join(slices.Sorted(maps.Keys(paths)), ", "))
+				return errorf("template", "${%s} has no variable; defined: %s", ph.name, strings.Join(slices.Sorted(maps.Keys(paths)), ", "))
 			case !strings.HasPrefix(src, "$"):
 				p.path = t.addConst(src)
 			default:
@@ -306,7 +338,29 @@ func (t *Template) compileTemplate(vars, tmpl string) *Error {
 		}
 		t.parts = append(t.parts, p)
 	}
+	if !t.json {
+		for i := range t.parts {
+			t.parts[i].mode = modeText
+		}
+	}
 	return nil
+}
+
+// keptFits reports whether what the alibaba dialect writes as given for a
+// missing value — the default, or inside a string the placeholder's own
+// text — keeps a JSON template JSON: a JSON value in value position (where
+// a missing value with no default is null), string content inside a
+// string.
+func keptFits(ph placeholder, m mode) bool {
+	switch {
+	case m == modeValue && ph.hasDef:
+		return json.Valid([]byte(ph.def))
+	case m == modeValue:
+		return true
+	case ph.hasDef:
+		return json.Valid([]byte(`"` + ph.def + `"`))
+	}
+	return json.Valid([]byte(`"` + ph.text + `"`))
 }
 
 func validName(s string) bool {
@@ -322,13 +376,33 @@ func validName(s string) bool {
 	return true
 }
 
-// splitTemplate splits tmpl at its ${name} placeholders: len(lits) ==
-// len(names)+1 and placeholder i stands between lits[i] and lits[i+1].
-// "$${" writes a literal "${".
-func splitTemplate(tmpl string) (lits, names []string, err error) {
+// placeholder is one ${…} of a template text.
+type placeholder struct {
+	name   string
+	text   string // as written, "${name}" or "${name:-default}"
+	def    string // alibaba: the text after ":-"
+	hasDef bool
+}
+
+// splitTemplate splits tmpl at its placeholders: len(lits) == len(phs)+1
+// and placeholder i stands between lits[i] and lits[i+1]. "$${" writes a
+// literal "${".
+//
+// In the alibaba dialect it reads the text as commons-text's
+// StringSubstitutor (with the defaults Alibaba's engine uses) does: a name
+// is any text up to the first "}", "${name:-text}" gives a default, and
+// nothing is an error: an unterminated "${" (or "$${") is literal text.
+// Elsewhere a name uses letters, digits, '_', '-' and '.', and a malformed
+// or unterminated placeholder is an error.
+func splitTemplate(tmpl string, d pattern.Dialect) (lits []string, phs []placeholder, err error) {
+	alibaba := d == pattern.Alibaba
 	var cur strings.Builder
 	for i := 0; i < len(tmpl); {
 		if strings.HasPrefix(tmpl[i:], "$${") {
+			if alibaba && !strings.Contains(tmpl[i+3:], "}") {
+				cur.WriteString(tmpl[i:]) // the reference drops the escape only before a whole placeholder
+				break
+			}
 			cur.WriteString("${")
 			i += 3
 			continue
@@ -340,18 +414,28 @@ func splitTemplate(tmpl string) (lits, names []string, err error) {
 		}
 		end := strings.IndexByte(tmpl[i+2:], '}')
 		if end < 0 {
+			if alibaba {
+				cur.WriteString(tmpl[i:])
+				break
+			}
 			return nil, nil, fmt.Errorf("unterminated placeholder at offset %d of the template (write $${ for a literal ${)", i)
 		}
-		name := tmpl[i+2 : i+2+end]
-		if !validName(name) {
-			return nil, nil, fmt.Errorf("bad placeholder ${%s} at offset %d of the template: names use letters, digits, '_', '-' and '.' (write $${ for a literal ${)", name, i)
+		ph := placeholder{name: tmpl[i+2 : i+2+end], text: tmpl[i : i+2+end+1]}
+		if alibaba {
+			// The first ":-" ends the name, unless a "${" comes before it
+			// (StringSubstitutor stops looking at a nested start).
+			if k := strings.Index(ph.name, ":-"); k >= 0 && !strings.Contains(ph.name[:k], "${") {
+				ph.name, ph.def, ph.hasDef = ph.name[:k], ph.name[k+2:], true
+			}
+		} else if !validName(ph.name) {
+			return nil, nil, fmt.Errorf("bad placeholder ${%s} at offset %d of the template: names use letters, digits, '_', '-' and '.' (write $${ for a literal ${)", ph.name, i)
 		}
 		lits = append(lits, cur.String())
-		names = append(names, name)
+		phs = append(phs, ph)
 		cur.Reset()
 		i += 2 + end + 1
 	}
-	return append(lits, cur.String()), names, nil
+	return append(lits, cur.String()), phs, nil
 }
 
 // placeholderModes says, for each placeholder, whether it stands inside a
@@ -446,14 +530,14 @@ func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
 			if s := attrValue(ev, p.attr); s != "" {
 				out = appendText(out, s, p.mode)
 			} else {
-				out = appendMissing(out, p.mode, p.keep)
+				out = append(out, p.miss...)
 			}
 		case opData:
 			if spans != nil && spans[p.slot].hi != 0 {
 				sp := spans[p.slot]
-				out = appendRaw(out, ev.Data[sp.lo:sp.hi], p.mode, p.keep)
+				out = appendRaw(out, ev.Data[sp.lo:sp.hi], p.mode, p.null)
 			} else {
-				out = appendMissing(out, p.mode, p.keep)
+				out = append(out, p.miss...)
 			}
 		case opKeep:
 			out = append(out, p.keep...)
@@ -473,39 +557,39 @@ func (t *Template) Render(ev *api.Event, dst []byte) ([]byte, error) {
 // beforehand into lib. (Separate arguments rather than a struct: a pointer
 // to one holding spans would move the spans' stack array to the heap.)
 func (t *Template) appendPath(dst []byte, pt *part, ev *api.Event, form dataForm, spans []span, data []byte, lib []val) ([]byte, error) {
-	i, m, keep := pt.path, pt.mode, pt.keep
+	i, m := pt.path, pt.mode
 	p := &t.paths[i]
 	switch p.kind {
 	case pathAttr:
 		if p.name == "time" {
 			if ev.Time.IsZero() {
-				return appendMissing(dst, m, keep), nil
+				return append(dst, pt.miss...), nil
 			}
 			v := val{kind: valTime, t: ev.Time}
-			return appendVal(dst, &v, m, ev, keep)
+			return appendVal(dst, &v, pt, ev)
 		}
 		s, _ := ev.Attribute(p.name)
 		if s == "" {
-			return appendMissing(dst, m, keep), nil
+			return append(dst, pt.miss...), nil
 		}
 		return appendText(dst, s, m), nil
 	case pathDataPath:
 		if spans == nil || spans[p.slot].hi == 0 {
-			return appendMissing(dst, m, keep), nil
+			return append(dst, pt.miss...), nil
 		}
-		return appendRaw(dst, ev.Data[spans[p.slot].lo:spans[p.slot].hi], m, keep), nil
+		return appendRaw(dst, ev.Data[spans[p.slot].lo:spans[p.slot].hi], m, pt.null), nil
 	case pathData:
 		switch form {
 		case dataJSON:
-			return appendRaw(dst, data, m, keep), nil
+			return appendRaw(dst, data, m, pt.null), nil
 		case dataText:
 			return appendText(dst, unsafeString(ev.Data), m), nil
 		}
-		return appendMissing(dst, m, keep), nil
+		return append(dst, pt.miss...), nil
 	case pathConst:
 		return appendText(dst, p.name, m), nil
 	case pathLibrary:
-		return appendVal(dst, &lib[i], m, ev, keep)
+		return appendVal(dst, &lib[i], pt, ev)
 	}
 	var v val
 	switch p.kind {
@@ -518,7 +602,7 @@ func (t *Template) appendPath(dst []byte, pt *part, ev *api.Event, form dataForm
 			v = val{kind: valBytes, raw: ev.Data}
 		}
 	}
-	return appendVal(dst, &v, m, ev, keep)
+	return appendVal(dst, &v, pt, ev)
 }
 
 // resolveLibrary evaluates the template's general paths on one decoded

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/transform/pattern"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
@@ -381,5 +382,56 @@ func TestCompileErrorNamesTheField(t *testing.T) {
 		if !errors.As(err, &te) || te.Field != c.field {
 			t.Errorf("Compile(%q, %q, %q) = %v, want an *Error on %s", c.form, c.value, c.tmpl, err, c.field)
 		}
+	}
+}
+
+// TestAlibabaPlaceholders covers the template text as Alibaba's engine
+// (commons-text's StringSubstitutor) reads it, and that the aws dialect
+// still rejects what it always rejected.
+func TestAlibabaPlaceholders(t *testing.T) {
+	t.Parallel()
+	ev := &api.Event{ID: "e-1", Source: "s", Type: "t", DataContentType: "application/json",
+		Data: []byte(`{"a": "x", "n": null, "q": 3}`)}
+	cases := []struct {
+		name, vars, tmpl, want string
+		json                   bool // JSON() in the alibaba dialect
+	}{
+		{"default in value position", `{"q": "$.data.none"}`, `{"n": ${q:-0}}`, `{"n": 0}`, true},
+		{"default unused", `{"q": "$.data.q"}`, `{"n": ${q:-0}}`, `{"n": 3}`, true},
+		{"null is not missing", `{"q": "$.data.n"}`, `{"n": ${q:-0}, "s": "${q:-z}"}`, `{"n": null, "s": "null"}`, true},
+		{"default in a string", `{"a": "$.data.none"}`, `{"s": "id-${a:-none}"}`, `{"s": "id-none"}`, true},
+		{"default with no variable", `{}`, `{"s": "${zone:-cn}"}`, `{"s": "cn"}`, true},
+		{"empty default", `{"a": "$.data.none"}`, `[${a:-}]`, `[]`, false},
+		{"default not JSON: the template is text", `{"a": "$.data.a", "b": "$.data.none"}`, `{"a": ${a}, "b": ${b:-none}}`, `{"a": x, "b": none}`, false},
+		{"undefined placeholder: the whole template is text", `{"a": "$.data.a"}`, `{"a": ${a}, "b": ${b}}`, `{"a": x, "b": ${b}}`, false},
+		{"default splits at the first :-", `{"a": "$.data.none"}`, `${a:-b:-c}`, `b:-c`, false},
+		{"unterminated", `{"a": "$.data.a"}`, `${a} ${a`, `x ${a`, false},
+		{"escape before a whole placeholder", `{"a": "$.data.a"}`, `$${a} ${a}`, `${a} x`, false},
+		{"unterminated escape kept", `{"a": "$.data.a"}`, `${a} $${a`, `x $${a`, false},
+		{"any name", `{"a b": "$.data.a", "": "$.data.q"}`, `${a b}/${}/${c d}`, `x/3/${c d}`, false},
+		{"a kept placeholder that would break a JSON string", `{"a": "$.data.a"}`, `{"s": "${b"c}", "a": ${a}}`, `{"s": "${b"c}", "a": x}`, false},
+		{"a kept placeholder inside a JSON string", `{"a": "$.data.a"}`, `{"s": "${b}", "a": ${a}}`, `{"s": "${b}", "a": "x"}`, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			tm, err := template.CompileDialect(template.Tmpl, c.vars, c.tmpl, pattern.Alibaba)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := tm.Render(ev, nil)
+			if err != nil || string(out) != c.want {
+				t.Fatalf("Render = %q, %v; want %q", out, err, c.want)
+			}
+			if tm.JSON() != c.json {
+				t.Errorf("JSON() = %v, want %v", tm.JSON(), c.json)
+			}
+			if c.json && !json.Valid(out) {
+				t.Errorf("JSON() but %s is not JSON", out)
+			}
+			if _, err := template.CompileDialect(template.Tmpl, c.vars, c.tmpl, pattern.AWS); err == nil && strings.Contains(c.tmpl, ":-") {
+				t.Errorf("the aws dialect accepted %s", c.tmpl)
+			}
+		})
 	}
 }

@@ -46,15 +46,16 @@ const (
 	modeInString             // inside a JSON string: the text, escaped
 )
 
-// appendVal writes v at a placeholder in mode m.
-func appendVal(dst []byte, v *val, m mode, ev *api.Event, keep string) ([]byte, error) {
+// appendVal writes v at placeholder pt, in its mode.
+func appendVal(dst []byte, v *val, pt *part, ev *api.Event) ([]byte, error) {
+	m := pt.mode
 	switch v.kind {
 	case valMissing:
-		dst = appendMissing(dst, m, keep)
+		dst = append(dst, pt.miss...)
 	case valNull:
-		dst = appendNull(dst, m, keep)
+		dst = append(dst, pt.null...)
 	case valJSON:
-		dst = appendRaw(dst, v.raw, m, keep)
+		dst = appendRaw(dst, v.raw, m, pt.null)
 	case valText:
 		dst = appendText(dst, v.s, m)
 	case valTime:
@@ -91,28 +92,11 @@ func appendVal(dst []byte, v *val, m mode, ev *api.Event, keep string) ([]byte, 
 	return dst, nil
 }
 
-// appendMissing writes an absent value: null as a JSON value; as text,
-// nothing, or in the alibaba dialect the placeholder as written (keep).
-func appendMissing(dst []byte, m mode, keep string) []byte {
-	if m == modeValue {
-		return append(dst, "null"...)
-	}
-	return append(dst, keep...)
-}
-
-// appendNull writes null: as a JSON value null; as text, nothing, or in
-// the alibaba dialect (keep set) the word null.
-func appendNull(dst []byte, m mode, keep string) []byte {
-	if m == modeValue || keep != "" {
-		return append(dst, "null"...)
-	}
-	return dst
-}
-
-// appendRaw writes one valid JSON value found in data.
-func appendRaw(dst, raw []byte, m mode, keep string) []byte {
+// appendRaw writes one valid JSON value found in data; null writes null
+// (the part's text for a null).
+func appendRaw(dst, raw []byte, m mode, null string) []byte {
 	if string(raw) == "null" {
-		return appendNull(dst, m, keep)
+		return append(dst, null...)
 	}
 	isString := raw[0] == '"'
 	switch {

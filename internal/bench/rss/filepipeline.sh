@@ -8,7 +8,9 @@
 #   FERRY_BIN=/path/to/ferry runs that binary instead of building this tree's.
 #
 # Prints: events, seconds from the connector's start to its task's end,
-# events/s, and the process's peak RSS (/usr/bin/time -v).
+# events/s, the process's CPU time (user + system, start-up included) and its
+# peak RSS (/usr/bin/time -v). GOGC and GOMEMLIMIT in the environment reach
+# the worker (internal/gctune then leaves that setting alone).
 set -euo pipefail
 n=${1:-300000}
 extra=${2:-}
@@ -48,5 +50,6 @@ kill -TERM "$(pgrep -P "$pid")"; wait "$pid" || true
 stamp() { grep -m1 "$1" "$work/log" | sed -E 's/^time=[^T]*T([0-9:.]+)Z.*/\1/' | awk -F: '{ print $1 * 3600 + $2 * 60 + $3 }'; }
 start=$(stamp 'connector started'); end=$(stamp 'task finished')
 rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/time")
-awk -v n="$n" -v s="$start" -v e="$end" -v rss="$rss" 'BEGIN {
-  printf "events %d  seconds %.2f  events/s %.0f  peak RSS %.1f MiB\n", n, e - s, n / (e - s), rss / 1024 }'
+cpu=$(awk -F: '/(User|System) time \(seconds\)/ {c += $2} END {print c}' "$work/time")
+awk -v n="$n" -v s="$start" -v e="$end" -v rss="$rss" -v cpu="$cpu" 'BEGIN {
+  printf "events %d  seconds %.2f  events/s %.0f  cpu %.2f s  peak RSS %.1f MiB\n", n, e - s, n / (e - s), cpu, rss / 1024 }'
