@@ -27,7 +27,7 @@ func BenchmarkWrite(b *testing.B) {
 		{"sink/parallelism=1", []string{"send.parallelism", "1"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			queue := bd.queue(b, "ferry-bench", 0)
+			queue := bd.Queue(b, "ferry-bench", 0)
 			s := open(b, bd.config(queue, c.kv...))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -41,8 +41,8 @@ func BenchmarkWrite(b *testing.B) {
 		})
 	}
 	b.Run("sdk-alone", func(b *testing.B) {
-		queue := bd.queue(b, "ferry-bench-sdk", 0)
-		q := ali_mns.NewMNSQueue(queue, bd.client())
+		queue := bd.Queue(b, "ferry-bench-sdk", 0)
+		q := ali_mns.NewMNSQueue(queue, bd.Client())
 		reqs := make([]ali_mns.MessageSendRequest, len(recs))
 		for i := range recs {
 			body, _ := recs[i].Event.AppendJSON(nil)

@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/internal/emulator/mns/mnstest"
 )
 
 // TestConfigRejected: every bounded setting refuses a hostile value, and
 // the error names the field (the REST API's 400 carries it).
 func TestConfigRejected(t *testing.T) {
 	t.Parallel()
-	b := bed{addr: "127.0.0.1:1", id: "id", secret: "secret"}
+	b := bed{mnstest.Bed{Addr: "127.0.0.1:1", ID: "id", Secret: "secret"}}
 	long := strings.Repeat("a", 400)
 	for _, tc := range []struct {
 		name, field string

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kit"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
@@ -143,7 +144,7 @@ var queueName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,119}$`)
 
 func checkQueue(v string) error {
 	if !queueName.MatchString(v) {
-		return fmt.Errorf("%w %q: 1 to 120 letters, digits and '-', starting with a letter or digit", errQueueName, truncate(v))
+		return fmt.Errorf("%w %q: 1 to 120 letters, digits and '-', starting with a letter or digit", errQueueName, alicloud.Truncate(v))
 	}
 	return nil
 }
@@ -152,18 +153,9 @@ func checkQueue(v string) error {
 func parseBounded(v string, lo, hi int64) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("must be an integer from %d to %d, got %q", lo, hi, truncate(v))
+		return 0, fmt.Errorf("must be an integer from %d to %d, got %q", lo, hi, alicloud.Truncate(v))
 	}
 	return n, nil
-}
-
-// truncate bounds a hostile value quoted in an error.
-func truncate(v string) string {
-	const n = 64
-	if len(v) <= n {
-		return v
-	}
-	return v[:n] + "…"
 }
 
 type sink struct {
@@ -214,18 +206,18 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 // when it is a constant, the queue, so that a wrong setting fails the task
 // at once with a message naming it.
 func (s *sink) Open(ctx context.Context) error {
-	s.tr = newTransport(s.conn.connect, s.conn.timeout)
+	s.tr = newTransport(s.conn.Connect, s.conn.Timeout)
 	cli, err := s.conn.client(s.tr)
 	if err != nil {
 		return api.Fatal(fmt.Errorf("mns sink: endpoint: %w", err))
 	}
 	s.client = cli
-	s.tr.use(ctx)
-	defer s.tr.release()
+	s.tr.Use(ctx)
+	defer s.tr.Release()
 	if q, ok := s.queue.Constant(); ok {
 		_, err = ali_mns.NewMNSQueueManager(cli).GetQueueAttributes(q)
 		if is(err, &ali_mns.ERR_MNS_QUEUE_NOT_EXIST) {
-			return api.Fatal(fmt.Errorf("mns sink: queue %q: %w at %s", q, errQueueMissing, s.conn.endpoint))
+			return api.Fatal(fmt.Errorf("mns sink: queue %q: %w at %s", q, errQueueMissing, s.conn.Endpoint))
 		}
 	} else {
 		_, err = ali_mns.NewMNSQueueManager(cli).ListQueue("", 1, "")
@@ -234,27 +226,9 @@ func (s *sink) Open(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return triage.Mark(fmt.Errorf("mns sink: %s: %w", s.conn.endpoint, explain(err)))
+		return triage.Mark(fmt.Errorf("mns sink: %s: %w", s.conn.Endpoint, explain(err)))
 	}
 	return nil
-}
-
-// explain wraps err with what to fix, for the errors an operator causes.
-func explain(err error) error {
-	hint := ""
-	switch {
-	case is(err, &ali_mns.ERR_MNS_SIGNATURE_DOES_NOT_MATCH):
-		hint = "access.key.secret does not match access.key.id (SignatureDoesNotMatch)"
-	case is(err, &ali_mns.ERR_MNS_INVALID_ACCESS_KEY_ID):
-		hint = "access.key.id is not known (InvalidAccessKeyId)"
-	case is(err, &ali_mns.ERR_MNS_ACCESS_DENIED):
-		hint = "the access key may not do this (AccessDenied)"
-	case is(err, &ali_mns.ERR_SEND_REQUEST_FAILED):
-		hint = "endpoint unreachable"
-	default:
-		return err
-	}
-	return fmt.Errorf("%s: %w", hint, err)
 }
 
 // message is one encoded record.
@@ -274,8 +248,8 @@ type message struct {
 // retryable, and the engine's retry then skips what this Write stored
 // (kit.Resume), so an accepted message is not sent again.
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
-	s.tr.use(ctx)
-	defer s.tr.release()
+	s.tr.Use(ctx)
+	defer s.tr.Release()
 	return s.resume.Write(records, func() error { return s.write(ctx, records) })
 }
 
@@ -449,7 +423,7 @@ func (s *sink) send(q ali_mns.AliMNSQueue, msgs []message) (api.RecordErrors, er
 				continue
 			}
 			entry := &entryError{code: e.ErrorCode, msg: e.ErrorMessage}
-			switch entryClass(e.ErrorCode) {
+			switch codes.Class(e.ErrorCode) {
 			case kit.RecordFault:
 				bad = append(bad, kit.Reject(msgs[i].index, fmt.Errorf("mns sink: queue %s: %w", q.Name(), entry)))
 			case kit.Fatal:

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kit"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
@@ -88,14 +89,14 @@ var (
 
 func checkProject(v string) error {
 	if !projectName.MatchString(v) {
-		return fmt.Errorf("must be 3 to 63 lower-case letters, digits and '-', starting and ending with a letter or digit, got %q", truncate(v))
+		return fmt.Errorf("must be 3 to 63 lower-case letters, digits and '-', starting and ending with a letter or digit, got %q", alicloud.Truncate(v))
 	}
 	return nil
 }
 
 func checkLogstore(v string) error {
 	if !logstoreName.MatchString(v) {
-		return fmt.Errorf("must be 2 to 63 lower-case letters, digits, '_' and '-', starting and ending with a letter or digit, got %q", truncate(v))
+		return fmt.Errorf("must be 2 to 63 lower-case letters, digits, '_' and '-', starting and ending with a letter or digit, got %q", alicloud.Truncate(v))
 	}
 	return nil
 }
@@ -103,14 +104,14 @@ func checkLogstore(v string) error {
 func checkBuckets(v string) error {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 256 || bits.OnesCount(uint(n)) != 1 {
-		return fmt.Errorf("must be a power of two from 1 to 256, got %q", truncate(v))
+		return fmt.Errorf("must be a power of two from 1 to 256, got %q", alicloud.Truncate(v))
 	}
 	return nil
 }
 
 // validate checks what spans several fields.
 func validate(c api.Config) error {
-	fields := validateConn(c)
+	fields := alicloud.ValidateSignature(c)
 	for _, p := range []template.ParamSpec{topicParam, sourceParam, hashParam, timeParam} {
 		compiled, err := p.Compile(c)
 		if err != nil {
@@ -193,15 +194,15 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 // Open builds the client and reads the logstore, which checks the
 // endpoint, the credentials, the project and the logstore at once.
 func (s *sink) Open(ctx context.Context) error {
-	s.tr = newTransport(s.conn.connect, s.conn.timeout)
+	s.tr = newTransport(s.conn.Connect, s.conn.Timeout)
 	s.client = s.conn.client(s.tr)
-	s.tr.use(ctx)
-	defer s.tr.release()
+	s.tr.Use(ctx)
+	defer s.tr.Release()
 	if _, err := s.client.GetLogStore(s.project, s.logstore); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return triage.Mark(fmt.Errorf("sls sink: %s/%s at %s: %w", s.project, s.logstore, s.conn.endpoint, explain(err)))
+		return triage.Mark(fmt.Errorf("sls sink: %s/%s at %s: %w", s.project, s.logstore, s.conn.Endpoint, explain(err)))
 	}
 	return nil
 }
@@ -225,8 +226,8 @@ type entry struct {
 // failure makes Write retryable, and the engine's retry skips what this
 // Write stored (kit.Resume).
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
-	s.tr.use(ctx)
-	defer s.tr.release()
+	s.tr.Use(ctx)
+	defer s.tr.Release()
 	return s.resume.Write(records, func() error { return s.write(ctx, records) })
 }
 
@@ -348,7 +349,7 @@ func parseTime(v string) (sec, nsec uint32, err error) {
 	}
 	t, perr := time.Parse(time.RFC3339Nano, v)
 	if perr != nil {
-		return 0, 0, fmt.Errorf("%w: %q is neither unix seconds nor RFC 3339", errTime, truncate(v))
+		return 0, 0, fmt.Errorf("%w: %q is neither unix seconds nor RFC 3339", errTime, alicloud.Truncate(v))
 	}
 	return logTime(t)
 }
@@ -421,7 +422,7 @@ func (s *sink) put(entries []entry) (api.RecordErrors, error) {
 		}
 		return nil, nil
 	}
-	switch classify(err) {
+	switch triage.Classify(err) {
 	case kit.RecordFault:
 		if len(entries) == 1 {
 			return api.RecordErrors{kit.Reject(first.index, fmt.Errorf("sls sink: %w: %w", errRefused, err))}, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kit"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
@@ -75,7 +76,7 @@ func compileContents(c api.Config) (*contents, []api.FieldError) {
 	for _, k := range keys {
 		field := "contents." + k
 		if len(k) > maxKeyLength || !contentKey.MatchString(k) || strings.HasPrefix(k, "__") {
-			errs = append(errs, api.FieldError{Field: field, Message: fmt.Sprintf("log key %q must be 1 to %d letters, digits, '_' or '-', start with a letter or '_', and not start with __ (SLS's reserved fields)", truncate(k), maxKeyLength)})
+			errs = append(errs, api.FieldError{Field: field, Message: fmt.Sprintf("log key %q must be 1 to %d letters, digits, '_' or '-', start with a letter or '_', and not start with __ (SLS's reserved fields)", alicloud.Truncate(k), maxKeyLength)})
 			continue
 		}
 		p, err := template.ParamSpec{Name: field}.Compile(c)
