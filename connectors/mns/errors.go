@@ -29,11 +29,16 @@ var (
 	errEntry = errors.New("message refused")
 	// errQueueMissing reports a queue that does not exist.
 	errQueueMissing = errors.New("queue does not exist")
+	// errTopicMissing reports a topic that does not exist.
+	errTopicMissing = errors.New("topic does not exist")
+	// errTopicName rejects a record whose topic renders to a name MNS
+	// refuses (the rule of queue names).
+	errTopicName = errors.New("invalid topic name")
 )
 
 // codes sorts MNS's error codes (alicloud.Codes), of whole calls and of
 // one message in a batch answer alike: credentials, permissions and a
-// missing queue are fatal, with what to fix; a refused message is the
+// missing queue or topic are fatal, with what to fix; a refused message is the
 // record's fault; the QPS limit is retried no sooner than a second (MNS
 // sends no retry hint); anything else (unreachable endpoint, timeouts,
 // server errors) is transient.
@@ -47,6 +52,9 @@ var codes = &alicloud.Codes{
 		"QueueNotExist":              "the queue does not exist (QueueNotExist)",
 		"InvalidQueueName":           "the queue name is invalid (InvalidQueueName)",
 		"QueueNameLengthError":       "the queue name is too long (QueueNameLengthError)",
+		"TopicNotExist":              "the topic does not exist (TopicNotExist)",
+		"TopicNameInvalid":           "the topic name is invalid (TopicNameInvalid)",
+		"TopicNameLengthError":       "the topic name is too long (TopicNameLengthError)",
 	},
 	Record: map[string]bool{
 		"MalformedXML":       true,
@@ -72,6 +80,9 @@ var sdkCodes = map[string]codeTemplate{
 	"MalformedXML":               &ali_mns.ERR_MNS_MALFORMED_XML,
 	"InvalidArgument":            &ali_mns.ERR_MNS_INVALID_ARGUMENT,
 	"QpsLimitExceeded":           &ali_mns.ERR_MNS_QPS_LIMIT_EXCEEDED,
+	"TopicNotExist":              &ali_mns.ERR_MNS_TOPIC_NOT_EXIST,
+	"TopicNameInvalid":           &ali_mns.ERR_MNS_INVALID_TOPIC_NAME,
+	"TopicNameLengthError":       &ali_mns.ERR_MNS_TOPIC_NAME_LENGTH_ERROR,
 }
 
 // codeTemplate is one of the SDK's error templates (gogap/errors), which
@@ -103,6 +114,8 @@ func code(err error) string {
 		return e.code
 	case errors.Is(err, errQueueMissing):
 		return "QueueNotExist"
+	case errors.Is(err, errTopicMissing):
+		return "TopicNotExist"
 	}
 	var c codedError
 	if !errors.As(err, &c) {

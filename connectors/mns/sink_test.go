@@ -94,32 +94,38 @@ func TestBodiesIntact(t *testing.T) {
 			if !b64 {
 				cfg["base64"] = "false"
 			}
-			s := open(t, cfg)
-			recs := make([]api.Record, len(hostileBodies))
-			for i, body := range hostileBodies {
-				recs[i] = textRecord(i, body)
-			}
-			if err := write(s, recs); err != nil {
-				t.Fatal(err)
-			}
-			got := map[string]bool{}
-			for _, m := range b.Drain(t, queue) {
-				body := m.MessageBody
-				if b64 {
-					raw, err := base64.StdEncoding.DecodeString(body)
-					if err != nil {
-						t.Fatalf("not base64: %q", body)
-					}
-					body = string(raw)
-				}
-				got[body] = true
-			}
-			for _, want := range hostileBodies {
-				if !got[want] {
-					t.Errorf("body %q not received intact; got %v", want, got)
-				}
-			}
+			hostileRoundTrip(t, b, open(t, cfg), queue, b64)
 		})
+	}
+}
+
+// hostileRoundTrip writes hostileBodies as data through s and checks that
+// queue received each intact.
+func hostileRoundTrip(t *testing.T, b bed, s api.Sink, queue string, b64 bool) {
+	t.Helper()
+	recs := make([]api.Record, len(hostileBodies))
+	for i, body := range hostileBodies {
+		recs[i] = textRecord(i, body)
+	}
+	if err := write(s, recs); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, m := range b.Drain(t, queue) {
+		body := m.MessageBody
+		if b64 {
+			raw, err := base64.StdEncoding.DecodeString(body)
+			if err != nil {
+				t.Fatalf("not base64: %q", body)
+			}
+			body = string(raw)
+		}
+		got[body] = true
+	}
+	for _, want := range hostileBodies {
+		if !got[want] {
+			t.Errorf("base64=%v: body %q not received intact; got %v", b64, want, got)
+		}
 	}
 }
 

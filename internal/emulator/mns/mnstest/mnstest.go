@@ -1,7 +1,8 @@
 // Package mnstest is test support for code that talks to MNS: the test
 // bed's MNS emulator or a private one started for a test, an official-SDK
-// client for it, and queues created and drained through the SDK. It is a
-// non-test package so that every package's tests share one copy.
+// client for it, and queues and topics created, subscribed and drained
+// through the SDK. It is a non-test package so that every package's tests
+// share one copy.
 package mnstest
 
 import (
@@ -145,5 +146,28 @@ func (b Bed) Drain(t testing.TB, queue string) []ali_mns.MessageReceiveResponse 
 			}
 			t.Fatalf("receive: %v", err)
 		}
+	}
+}
+
+// Topic creates a fresh topic (64 KiB messages) and returns its name.
+func (b Bed) Topic(t testing.TB, prefix string) string {
+	t.Helper()
+	name := Name(prefix)
+	if err := ali_mns.NewMNSTopicManager(b.Client()).CreateTopic(name, 65536, false); err != nil {
+		t.Fatalf("create topic %s: %v", name, err)
+	}
+	return name
+}
+
+// Subscribe makes queue receive topic's messages as published
+// (NotifyContentFormat SIMPLIFIED), those tagged filterTag only unless it
+// is "".
+func (b Bed) Subscribe(t testing.TB, topic, queue, filterTag string) {
+	t.Helper()
+	tp := ali_mns.NewMNSTopic(topic, b.Client())
+	err := tp.Subscribe("to-"+queue, ali_mns.MessageSubsribeRequest{Endpoint: tp.GenerateQueueEndpoint(queue),
+		FilterTag: filterTag, NotifyContentFormat: ali_mns.SIMPLIFIED})
+	if err != nil {
+		t.Fatalf("subscribe %s to %s: %v", queue, topic, err)
 	}
 }
