@@ -325,6 +325,7 @@ func TestSourceBadInput(t *testing.T) {
 	}{
 		{"wrong endpoint", []string{"connect.address", "127.0.0.1:1", "request.timeout", "1s"}, false, []string{"endpoint unreachable"}},
 		{"bad signature", []string{"access.key.secret", "wrong"}, true, []string{"access.key.secret does not match", "SignatureNotMatch"}},
+		{"bad signature v4", []string{"access.key.secret", "wrong", "signature.version", "v4", "region", "cn-hangzhou"}, true, []string{"access.key.secret does not match", "SignatureNotMatch"}},
 		{"unknown key id", []string{"access.key.id", "nobody"}, true, []string{"access.key.id"}},
 		{"missing logstore", []string{"logstore", "nosuch"}, true, []string{"source.logstore", "LogStoreNotExist"}},
 		{"missing project", []string{"project", "ferry-src-no-such-project"}, true, []string{"source.project", "ProjectNotExist"}},
