@@ -37,6 +37,7 @@ import (
 //	checkpoint.interval     duration  5s        How often committed positions are written to the consumer group (also when the task stops, and before a drained read-only shard is let go).
 //	start                   string    begin     Where a shard with no stored position and no consumer-group checkpoint starts, on the connector's first run: begin, end or time:<unix-s> (the first log group received at or after it). Shards that appear later are read from their beginning.
 //	stop.time               int       -         Unix seconds: read only the log groups received before this time, then finish (a bounded backfill); unset reads forever.
+//	query                   string    -         SPL statement SLS runs on each pull before sending the logs (a consumer processor's filter), such as * | where level = 'error' | project level, msg; unset reads every log.
 //	account.id              string    -         Alibaba Cloud account id, for the events' subject (acs:log:<region>:<account>:project/<p>/logstore/<l>).
 //	fetch.count             int       1000      Most log groups one PullLogs call asks for.
 //	fetch.max.bytes         int       16777216  Most uncompressed bytes one PullLogs answer should hold: the number of log groups asked for is cut to fit the sizes seen so far (a single log group larger than this is still read).
@@ -89,6 +90,8 @@ var sourceSpec = slices.Concat(connFields, api.Spec{
 		Description: "Where a shard with no stored position and no consumer-group checkpoint starts, on the connector's first run: begin, end or time:<unix-s> (the first log group received at or after it). Shards that appear later are read from their beginning."},
 	{Name: "stop.time", Type: api.TypeInt, Check: api.Range(1, maxStopTime),
 		Description: "Unix seconds: read only the log groups received before this time, then finish (a bounded backfill); unset reads forever."},
+	{Name: "query", Type: api.TypeString, Check: checkQuery,
+		Description: "SPL statement SLS runs on each pull before sending the logs (a consumer processor's filter), such as * | where level = 'error' | project level, msg; unset reads every log."},
 	{Name: "account.id", Type: api.TypeString, Check: checkAccount,
 		Description: "Alibaba Cloud account id, for the events' subject (acs:log:<region>:<account>:project/<p>/logstore/<l>)."},
 	{Name: "fetch.count", Type: api.TypeInt, Default: strconv.Itoa(maxFetchCount), Check: api.Range(1, maxFetchCount),
@@ -153,6 +156,21 @@ func parseStartSetting(v string) (startMode, error) {
 
 func checkStartSetting(v string) error { _, err := parseStartSetting(v); return err }
 
+// maxQueryLen bounds source.query.
+const maxQueryLen = 4096
+
+// checkQuery accepts an SPL statement: it starts with * (SLS parses the
+// rest, and refuses what it cannot run at the first pull).
+func checkQuery(v string) error {
+	if len(v) > maxQueryLen {
+		return fmt.Errorf("is longer than %d bytes", maxQueryLen)
+	}
+	if q := strings.TrimSpace(v); q != "" && !strings.HasPrefix(q, "*") {
+		return fmt.Errorf("must be an SPL statement starting with *, such as * | where level = 'error', got %q", alicloud.Truncate(v))
+	}
+	return nil
+}
+
 // validateSource checks what spans several fields.
 func validateSource(c api.Config) error {
 	fields := alicloud.ValidateSignature(c)
@@ -177,7 +195,8 @@ type source struct {
 	group     string
 	consumer  string
 	start     startMode
-	stopTime  int64 // 0: none
+	stopTime  int64  // 0: none
+	query     string // SPL run on each pull; "" for none
 	fetchN    int
 	fetchMax  int
 	idle      time.Duration
@@ -229,6 +248,7 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 		consumer:  fmt.Sprintf("ferry-%s-%d", tc.Connector, tc.Task),
 		start:     start,
 		fetchN:    c.Int("fetch.count"),
+		query:     strings.TrimSpace(c.String("query")),
 		fetchMax:  c.Int("fetch.max.bytes"),
 		idle:      c.Duration("fetch.idle.interval"),
 		batch:     c.Int("batch.size"),

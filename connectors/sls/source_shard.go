@@ -274,11 +274,14 @@ func (s *source) pullShard(ctx context.Context, sh *shardState) error {
 	raw, meta, err := s.client.GetLogsBytesWithQuery(&aliyun.PullLogRequest{
 		Project: s.project, Logstore: s.logstore, ShardID: sh.id,
 		Cursor: sh.next.cursor, EndCursor: sh.end, LogGroupMaxCount: count,
-		CompressType: aliyun.Compress_LZ4,
+		CompressType: aliyun.Compress_LZ4, Query: s.query,
 	})
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
+		}
+		if s.query != "" && sourceCode(err) == "ParameterInvalid" {
+			return api.Fatal(fmt.Errorf("sls source: source.query %q refused by SLS: %w", alicloud.Truncate(s.query), err))
 		}
 		if sourceCode(err) == "InvalidCursor" {
 			return s.invalidCursor(ctx, sh, err)

@@ -59,6 +59,8 @@
 // Unless Config.RequireCreate is set, a project and a logstore spring into
 // being (with Config.ShardCount shards) on first use, so a test can put logs
 // without creating anything. There is no TTL, no query or index, no split by
-// shard count, and no query (SPL) on PullLogs; those
-// requests are refused with an SLS error rather than half served.
+// shard count; those requests are refused with an SLS error
+// rather than half served. PullLogs with a query runs a subset of SPL
+// (spl.go: where with = and != joined by and, project) and refuses any
+// other statement with ParameterInvalid, for the same reason.
 package sls
