@@ -6,6 +6,7 @@ import (
 	"time"
 
 	ali_mns "github.com/aliyun/aliyun-mns-go-sdk"
+
 	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 )
 

@@ -9,8 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 	"github.com/valyala/fasthttp"
+
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 )
 
 // maxResponseBytes bounds a response body read into memory (a batch

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	aliyun "github.com/aliyun/aliyun-log-go-sdk"
+
 	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 )
 
