@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/internal/emulator/mns/mnstest"
 )
 
 // TestConfigRejected: every bounded setting refuses a hostile value, and
 // the error names the field (the REST API's 400 carries it).
 func TestConfigRejected(t *testing.T) {
 	t.Parallel()
-	b := bed{addr: "127.0.0.1:1", id: "id", secret: "secret"}
+	b := bed{mnstest.Bed{Addr: "127.0.0.1:1", ID: "id", Secret: "secret"}}
 	long := strings.Repeat("a", 400)
 	for _, tc := range []struct {
 		name, field string
@@ -46,10 +47,20 @@ func TestConfigRejected(t *testing.T) {
 		{"body data and form", "body.form", []string{"body", "data", "body.form", "ORIGINAL"}},
 		{"body template bad", "body.template", []string{"body.form", "TEMPLATE", "body.value", `{"a":"$.id"}`, "body.template", "${"}},
 		{"base64 not bool", "base64", []string{"base64", "maybe"}},
+		{"queue and topic", "topic", []string{"topic", "events"}},
+		{"topic chars", "topic", []string{"queue", "", "topic", "t&<x>"}},
+		{"topic too long", "topic", []string{"queue", "", "topic", long}},
+		{"topic with priority", "priority", []string{"queue", "", "topic", "events", "priority", "1"}},
+		{"topic with delay", "delay.seconds", []string{"queue", "", "topic", "events", "delay.seconds", "5"}},
+		{"topic form bad", "topic.form", []string{"queue", "", "topic.form", "NOPE"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := newSink(t, b.config("orders", tc.kv...))
+			cfg := b.config("orders", tc.kv...)
+			if cfg["queue"] == "" {
+				delete(cfg, "queue")
+			}
+			_, err := newSink(t, cfg)
 			var ve *api.ValidationError
 			if !errors.As(err, &ve) {
 				t.Fatalf("got %v, want a validation error", err)
@@ -61,6 +72,12 @@ func TestConfigRejected(t *testing.T) {
 			}
 			t.Fatalf("error %v does not name %s", err, tc.field)
 		})
+	}
+	if _, err := newSink(t, b.config("")); err == nil || !strings.Contains(err.Error(), "queue") {
+		t.Fatalf("neither queue nor topic: %v, want an error naming queue", err)
+	}
+	if _, err := newSink(t, b.config("", "topic", "events")); err != nil {
+		t.Fatalf("topic alone is valid: %v", err)
 	}
 	if _, err := newSink(t, b.config("orders", "priority", "16", "delay.seconds", "604800", "batch.size", "16", "batch.bytes", "65536")); err != nil {
 		t.Fatalf("the bounds themselves are valid: %v", err)

@@ -2,7 +2,6 @@ package mns
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -10,36 +9,26 @@ import (
 	ali_mns "github.com/aliyun/aliyun-mns-go-sdk"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 )
-
-// maxEndpointLen bounds the endpoint URL (a host name is at most 253).
-const maxEndpointLen = 300
 
 // connFields are the settings that reach an MNS account: the endpoint and
 // the access key, shared by everything in this package that talks to MNS.
 // MNS signs requests one way only (HMAC-SHA1 over the canonical request),
 // so there is no signature version to choose.
-var connFields = api.Spec{
-	{Name: "endpoint", Type: api.TypeString, Required: true, Check: checkEndpoint,
-		Description: "The account's MNS endpoint, http(s)://<account id>.mns.<region>.aliyuncs.com (also the -internal and -internal-vpc forms)."},
-	{Name: "access.key.id", Type: api.TypeString, Required: true, Check: api.MaxLen(256),
-		Description: "AccessKey ID (of a RAM user or of STS credentials)."},
-	{Name: "access.key.secret", Type: api.TypeString, Required: true, Secret: true, Check: api.MaxLen(256),
-		Description: "AccessKey secret."},
-	{Name: "security.token", Type: api.TypeString, Secret: true, Check: api.MaxLen(8192),
-		Description: "STS security token, with temporary access keys."},
-	{Name: "connect.address", Type: api.TypeString, Check: checkHostPort,
-		Description: "host:port to connect to instead of the endpoint's host (a proxy, a private link, an emulator); requests still name the endpoint, and HTTPS still verifies its name."},
-	{Name: "request.timeout", Type: api.TypeDuration, Default: "10s", Check: api.DurationRange(time.Second, 5*time.Minute),
-		Description: "Time one request may take."},
-}
+var connFields = func() api.Spec {
+	s := api.Spec{{Name: "endpoint", Type: api.TypeString, Required: true, Check: checkEndpoint,
+		Description: "The account's MNS endpoint, http(s)://<account id>.mns.<region>.aliyuncs.com (also the -internal and -internal-vpc forms)."}}
+	s = append(s, alicloud.KeyFields...)
+	return append(s, alicloud.RouteFields("10s")...)
+}()
 
 // checkEndpoint accepts what the SDK accepts without panicking: an http or
 // https URL with no path whose text has exactly five dot-separated parts
 // (the SDK reads the account id and the region from them).
 func checkEndpoint(v string) error {
-	if len(v) > maxEndpointLen {
-		return fmt.Errorf("is longer than %d bytes", maxEndpointLen)
+	if len(v) > alicloud.MaxEndpointLen {
+		return fmt.Errorf("is longer than %d bytes", alicloud.MaxEndpointLen)
 	}
 	u, err := url.Parse(strings.TrimSuffix(v, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -64,35 +53,10 @@ func slicesContainEmpty(parts []string) bool {
 	return false
 }
 
-// checkHostPort accepts host:port with a port.
-func checkHostPort(v string) error {
-	host, port, err := net.SplitHostPort(v)
-	if err != nil || host == "" || port == "" || len(v) > maxEndpointLen {
-		return fmt.Errorf("must be host:port, got %q", v)
-	}
-	return nil
-}
-
 // conn is a parsed connection spec.
-type conn struct {
-	endpoint string
-	keyID    string
-	secret   string
-	token    string
-	connect  string
-	timeout  time.Duration
-}
+type conn struct{ alicloud.Settings }
 
-func connOf(c api.Config) conn {
-	return conn{
-		endpoint: strings.TrimSuffix(c.String("endpoint"), "/"),
-		keyID:    c.String("access.key.id"),
-		secret:   c.String("access.key.secret"),
-		token:    c.String("security.token"),
-		connect:  c.String("connect.address"),
-		timeout:  c.Duration("request.timeout"),
-	}
-}
+func connOf(c api.Config) conn { return conn{alicloud.SettingsOf(c)} }
 
 // client builds the SDK client over t. The SDK panics on what it cannot
 // parse; checkEndpoint keeps that from happening, and a panic that still
@@ -104,11 +68,11 @@ func (c conn) client(t *transport) (cli ali_mns.MNSClient, err error) {
 		}
 	}()
 	cli = ali_mns.NewAliMNSClientWithConfig(ali_mns.AliMNSClientConfig{
-		EndPoint:        c.endpoint,
-		AccessKeyId:     c.keyID,
-		AccessKeySecret: c.secret,
-		Token:           c.token,
-		TimeoutSecond:   int64((c.timeout + time.Second - 1) / time.Second),
+		EndPoint:        c.Endpoint,
+		AccessKeyId:     c.KeyID,
+		AccessKeySecret: c.Secret,
+		Token:           c.Token,
+		TimeoutSecond:   int64((c.Timeout + time.Second - 1) / time.Second),
 	})
 	cli.SetTransport(t)
 	return cli, nil

@@ -1,10 +1,12 @@
 // Package mns is the "mns" sink: it sends each record as one message to an
-// Alibaba Cloud MNS (Message Service) queue with BatchSendMessage, through
-// the official SDK github.com/aliyun/aliyun-mns-go-sdk.
+// Alibaba Cloud MNS (Message Service) queue with BatchSendMessage, or
+// publishes it to an MNS topic with PublishMessage (topic instead of queue;
+// one call a message, MNS having no batch publish), through the official
+// SDK github.com/aliyun/aliyun-mns-go-sdk.
 //
 // # Messages
 //
-// The queue, delay.seconds and priority are sink parameters of package
+// The queue (or topic), delay.seconds and priority are sink parameters of package
 // transform/template: constants or taken from each event. The body is the
 // CloudEvent as structured JSON (body=structured, the default), the
 // event's data (body=data), or rendered from the event with body.form,

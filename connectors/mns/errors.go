@@ -2,11 +2,12 @@ package mns
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	ali_mns "github.com/aliyun/aliyun-mns-go-sdk"
 
-	"github.com/ferryhq/ferry/connectors/kit"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 )
 
 var (
@@ -29,25 +30,60 @@ var (
 	errEntry = errors.New("message refused")
 	// errQueueMissing reports a queue that does not exist.
 	errQueueMissing = errors.New("queue does not exist")
+	// errTopicMissing reports a topic that does not exist.
+	errTopicMissing = errors.New("topic does not exist")
+	// errTopicName rejects a record whose topic renders to a name MNS
+	// refuses (the rule of queue names).
+	errTopicName = errors.New("invalid topic name")
 )
 
-// fatalCodes are the SDK's errors that retrying cannot fix: credentials,
-// permissions, and a request the account cannot serve.
-var fatalCodes = []codeTemplate{
-	&ali_mns.ERR_MNS_ACCESS_DENIED,
-	&ali_mns.ERR_MNS_INVALID_ACCESS_KEY_ID,
-	&ali_mns.ERR_MNS_SIGNATURE_DOES_NOT_MATCH,
-	&ali_mns.ERR_MNS_INVALID_AUTHORIZATION_HEADER,
-	&ali_mns.ERR_MNS_TIME_EXPIRED, // the worker's clock is off by more than MNS allows
-	&ali_mns.ERR_MNS_QUEUE_NOT_EXIST,
-	&ali_mns.ERR_MNS_INVALID_QUEUE_NAME,
-	&ali_mns.ERR_MNS_QUEUE_NAME_LENGTH_ERROR,
+// codes sorts MNS's error codes (alicloud.Codes), of whole calls and of
+// one message in a batch answer alike: credentials, permissions and a
+// missing queue or topic are fatal, with what to fix; a refused message is the
+// record's fault; the QPS limit is retried no sooner than a second (MNS
+// sends no retry hint); anything else (unreachable endpoint, timeouts,
+// server errors) is transient.
+var codes = &alicloud.Codes{
+	Fatal: map[string]string{
+		"AccessDenied":               "the access key may not do this (AccessDenied)",
+		"InvalidAccessKeyId":         "access.key.id is not known (InvalidAccessKeyId)",
+		"SignatureDoesNotMatch":      "access.key.secret does not match access.key.id (SignatureDoesNotMatch)",
+		"InvalidAuthorizationHeader": "the request's Authorization header was refused (InvalidAuthorizationHeader)",
+		"TimeExpired":                "the worker's clock is off by more than MNS allows (TimeExpired)",
+		"QueueNotExist":              "the queue does not exist (QueueNotExist)",
+		"InvalidQueueName":           "the queue name is invalid (InvalidQueueName)",
+		"QueueNameLengthError":       "the queue name is too long (QueueNameLengthError)",
+		"TopicNotExist":              "the topic does not exist (TopicNotExist)",
+		"TopicNameInvalid":           "the topic name is invalid (TopicNameInvalid)",
+		"TopicNameLengthError":       "the topic name is too long (TopicNameLengthError)",
+	},
+	Record: map[string]bool{
+		"MalformedXML":       true,
+		"InvalidArgument":    true,
+		"MessageBodyTooLong": true,
+	},
+	Quota:     map[string]bool{"QpsLimitExceeded": true},
+	QuotaWait: time.Second,
 }
 
-// recordCodes are the SDK's errors that blame the message itself.
-var recordCodes = []codeTemplate{
-	&ali_mns.ERR_MNS_MALFORMED_XML,
-	&ali_mns.ERR_MNS_INVALID_ARGUMENT,
+// sdkCodes are the SDK's error templates (gogap/errors) of the codes
+// classified, by MNS's code: the SDK makes its errors from them and keeps
+// the code only inside.
+var sdkCodes = map[string]codeTemplate{
+	"AccessDenied":               &ali_mns.ERR_MNS_ACCESS_DENIED,
+	"InvalidAccessKeyId":         &ali_mns.ERR_MNS_INVALID_ACCESS_KEY_ID,
+	"SignatureDoesNotMatch":      &ali_mns.ERR_MNS_SIGNATURE_DOES_NOT_MATCH,
+	"InvalidAuthorizationHeader": &ali_mns.ERR_MNS_INVALID_AUTHORIZATION_HEADER,
+	"TimeExpired":                &ali_mns.ERR_MNS_TIME_EXPIRED,
+	"QueueNotExist":              &ali_mns.ERR_MNS_QUEUE_NOT_EXIST,
+	"InvalidQueueName":           &ali_mns.ERR_MNS_INVALID_QUEUE_NAME,
+	"QueueNameLengthError":       &ali_mns.ERR_MNS_QUEUE_NAME_LENGTH_ERROR,
+	"MalformedXML":               &ali_mns.ERR_MNS_MALFORMED_XML,
+	"InvalidArgument":            &ali_mns.ERR_MNS_INVALID_ARGUMENT,
+	"QpsLimitExceeded":           &ali_mns.ERR_MNS_QPS_LIMIT_EXCEEDED,
+	"TopicNotExist":              &ali_mns.ERR_MNS_TOPIC_NOT_EXIST,
+	"TopicNameInvalid":           &ali_mns.ERR_MNS_INVALID_TOPIC_NAME,
+	"TopicNameLengthError":       &ali_mns.ERR_MNS_TOPIC_NAME_LENGTH_ERROR,
 }
 
 // codeTemplate is one of the SDK's error templates (gogap/errors), which
@@ -68,54 +104,41 @@ func is(err error, t codeTemplate) bool {
 	return errors.As(err, &c) && t.IsEqual(c)
 }
 
-// classify sorts an error of a whole call (kit.Triage): credentials,
-// permissions and a missing queue are fatal, a refused message is the
-// record's fault, anything else (unreachable endpoint, timeouts, server
-// errors, the QPS limit) is transient.
-func classify(err error) kit.Class {
-	if errors.Is(err, errQueueMissing) {
-		return kit.Fatal
-	}
-	for _, c := range fatalCodes {
-		if is(err, c) {
-			return kit.Fatal
-		}
-	}
-	for _, c := range recordCodes {
-		if is(err, c) {
-			return kit.RecordFault
-		}
-	}
-	return kit.Transient
-}
-
-// entryClass sorts the error code of one message in a batch answer.
-func entryClass(code string) kit.Class {
-	switch code {
-	case "MalformedXML", "InvalidArgument", "MessageBodyTooLong":
-		return kit.RecordFault
-	case "AccessDenied", "QueueNotExist":
-		return kit.Fatal
-	}
-	return kit.Transient
-}
-
-// quotaWait is how long a throttled call waits at least: MNS sends no
-// retry hint with QpsLimitExceeded.
-const quotaWait = time.Second
-
-func retryAfter(err error) time.Duration {
-	if is(err, &ali_mns.ERR_MNS_QPS_LIMIT_EXCEEDED) {
-		return quotaWait
-	}
+// code returns MNS's error code in err: a batch entry's, a missing
+// queue's, or the one of the SDK template err was made from; "" for none.
+func code(err error) string {
 	var e *entryError
-	if errors.As(err, &e) && e.code == "QpsLimitExceeded" {
-		return quotaWait
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.code
+	case errors.Is(err, errQueueMissing):
+		return "QueueNotExist"
+	case errors.Is(err, errTopicMissing):
+		return "TopicNotExist"
 	}
-	return 0
+	var c codedError
+	if !errors.As(err, &c) {
+		return ""
+	}
+	for name, t := range sdkCodes {
+		if t.IsEqual(c) {
+			return name
+		}
+	}
+	return ""
 }
 
-var triage = kit.Triage{Classify: classify, RetryAfter: retryAfter}
+var triage = codes.Triage(code)
+
+// explain wraps err with what to fix, for the errors an operator causes.
+func explain(err error) error {
+	if is(err, &ali_mns.ERR_SEND_REQUEST_FAILED) {
+		return fmt.Errorf("endpoint unreachable: %w", err)
+	}
+	return codes.Explain(code(err), err)
+}
 
 // entryError is one message's failure in a batch answer.
 type entryError struct {

@@ -16,13 +16,14 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kit"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
 // Sink is the mns sink plugin.
 var Sink = api.SinkPlugin{
 	Name:     "mns",
-	Summary:  "Sends events to Alibaba Cloud MNS queues with BatchSendMessage, as structured CloudEvents, as data or as a template's text, base64-encoded by default.",
+	Summary:  "Sends events to Alibaba Cloud MNS queues with BatchSendMessage, or publishes them to MNS topics, as structured CloudEvents, as data or as a template's text, base64-encoded by default.",
 	Spec:     sinkSpec,
 	New:      newSink,
 	Validate: validate,
@@ -40,19 +41,22 @@ const (
 
 // The parameters that may come from each event.
 var (
-	queueParam = template.ParamSpec{Name: "queue", Required: true,
-		Description: "Destination queue."}
+	queueParam = template.ParamSpec{Name: "queue",
+		Description: "Destination queue (BatchSendMessage). Exactly one of queue and topic is required."}
+	topicParam = template.ParamSpec{Name: "topic",
+		Description: "Destination topic (PublishMessage, one call a message), instead of queue; its subscriptions deliver the message."}
 	bodyParam = template.ParamSpec{Name: "body",
 		Description: "Message body rendered from the event (EventBridge's Body); overrides body."}
 	delayParam = template.ParamSpec{Name: "delay.seconds",
-		Description: "Seconds before the message becomes visible, 0 to 604800; default 0 (the SDK always sends a delay, so the queue's own DelaySeconds does not apply)."}
+		Description: "Seconds before the message becomes visible, 0 to 604800; default 0 (the SDK always sends a delay, so the queue's own DelaySeconds does not apply). Queues only."}
 	priorityParam = template.ParamSpec{Name: "priority",
-		Description: "Message priority, 1 (first) to 16; default 8."}
+		Description: "Message priority, 1 (first) to 16; default 8. Queues only."}
 )
 
 var sinkSpec = func() api.Spec {
 	s := append(api.Spec{}, connFields...)
 	s = append(s, queueParam.Fields()...)
+	s = append(s, topicParam.Fields()...)
 	body := kit.BodyField
 	body.Description = "structured: the CloudEvent as JSON; data: the event's data alone. To render the body from the event instead, set body.form (with body.value, body.template). binary is not offered: queue messages carry no attributes."
 	s = append(s, body)
@@ -63,9 +67,9 @@ var sinkSpec = func() api.Spec {
 		{Name: "base64", Type: api.TypeBool, Default: "true",
 			Description: "Send the body base64-encoded (as EventBridge's IsBase64Encode). With false, a body that XML cannot carry (not UTF-8, control characters) is rejected."},
 		{Name: "batch.size", Type: api.TypeInt, Default: strconv.Itoa(maxBatch), Check: api.Range(1, maxBatch),
-			Description: "Most messages in one BatchSendMessage call (MNS allows 16)."},
+			Description: "Most messages in one BatchSendMessage call (MNS allows 16). Queues only: a topic takes one message a call."},
 		{Name: "batch.bytes", Type: api.TypeInt, Default: strconv.Itoa(maxBatchBytes), Check: api.Range(1024, maxBatchBytes),
-			Description: "Most bytes of message bodies in one call (MNS allows 65536)."},
+			Description: "Most bytes of message bodies in one call (MNS allows 65536). Queues only."},
 		{Name: "send.parallelism", Type: api.TypeInt, Default: "4", Check: api.Range(1, 64),
 			Description: "Calls in flight at once; the messages of one record key always go one call after another."},
 	}...)
@@ -82,16 +86,16 @@ func validate(c api.Config) error {
 			fields = append(fields, api.FieldError{Field: "queue", Message: err.Error()})
 		}
 	}
-	queue, err := queueParam.Compile(c)
-	add(err)
-	if err == nil {
-		if v, ok := queue.Constant(); ok {
-			if err := checkQueue(v); err != nil {
-				fields = append(fields, api.FieldError{Field: constField(c, "queue"), Message: err.Error()})
+	dest, isTopic, errs := compileDest(c)
+	fields = append(fields, errs...)
+	if dest != nil {
+		if v, ok := dest.Constant(); ok {
+			if err := checkName(v, isTopic); err != nil {
+				fields = append(fields, api.FieldError{Field: constField(c, dest.Name()), Message: err.Error()})
 			}
 		}
 	}
-	_, err = compileBody(c)
+	_, err := compileBody(c)
 	add(err)
 	for _, p := range []struct {
 		spec   template.ParamSpec
@@ -100,6 +104,10 @@ func validate(c api.Config) error {
 		compiled, err := p.spec.Compile(c)
 		add(err)
 		if err != nil {
+			continue
+		}
+		if isTopic && compiled.IsSet() {
+			fields = append(fields, api.FieldError{Field: p.spec.Name, Message: "applies to queues only; a topic's messages have no " + p.spec.Name})
 			continue
 		}
 		if v, ok := compiled.Constant(); ok {
@@ -122,6 +130,30 @@ func validate(c api.Config) error {
 	return nil
 }
 
+// compileDest compiles the destination: queue or topic, exactly one.
+func compileDest(c api.Config) (dest *template.Param, isTopic bool, errs []api.FieldError) {
+	queue, qerr := queueParam.Compile(c)
+	topic, terr := topicParam.Compile(c)
+	for _, err := range []error{qerr, terr} {
+		var ve *api.ValidationError
+		if errors.As(err, &ve) {
+			errs = append(errs, ve.Fields...)
+		}
+	}
+	if errs != nil {
+		return nil, false, errs
+	}
+	switch {
+	case queue.IsSet() && topic.IsSet():
+		return nil, false, []api.FieldError{{Field: "topic", Message: "set queue or topic, not both"}}
+	case topic.IsSet():
+		return topic, true, nil
+	case queue.IsSet():
+		return queue, false, nil
+	}
+	return nil, false, []api.FieldError{{Field: "queue", Message: "is required (or topic, to publish to an MNS topic)"}}
+}
+
 // constField names the key a constant parameter came from: p itself or,
 // with p.form=CONSTANT, p.value.
 func constField(c api.Config, p string) string {
@@ -139,11 +171,17 @@ func compileBody(c api.Config) (*template.Param, error) {
 	return bodyParam.Compile(api.NewConfig(m))
 }
 
+// queueName is MNS's rule for queue and topic names alike.
 var queueName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,119}$`)
 
-func checkQueue(v string) error {
+// checkName checks a queue's name, or a topic's.
+func checkName(v string, isTopic bool) error {
 	if !queueName.MatchString(v) {
-		return fmt.Errorf("%w %q: 1 to 120 letters, digits and '-', starting with a letter or digit", errQueueName, truncate(v))
+		err := errQueueName
+		if isTopic {
+			err = errTopicName
+		}
+		return fmt.Errorf("%w %q: 1 to 120 letters, digits and '-', starting with a letter or digit", err, alicloud.Truncate(v))
 	}
 	return nil
 }
@@ -152,24 +190,16 @@ func checkQueue(v string) error {
 func parseBounded(v string, lo, hi int64) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("must be an integer from %d to %d, got %q", lo, hi, truncate(v))
+		return 0, fmt.Errorf("must be an integer from %d to %d, got %q", lo, hi, alicloud.Truncate(v))
 	}
 	return n, nil
-}
-
-// truncate bounds a hostile value quoted in an error.
-func truncate(v string) string {
-	const n = 64
-	if len(v) <= n {
-		return v
-	}
-	return v[:n] + "…"
 }
 
 type sink struct {
 	log         *slog.Logger
 	conn        conn
-	queue       *template.Param
+	dest        *template.Param // the queue or the topic
+	topic       bool            // dest is a topic
 	body        kit.Body
 	bodyTmpl    *template.Param // set: overrides body
 	delay       *template.Param
@@ -200,7 +230,7 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 		batchBytes:  c.Int("batch.bytes"),
 		parallelism: c.Int("send.parallelism"),
 	}
-	s.queue, _ = queueParam.Compile(c)
+	s.dest, s.topic, _ = compileDest(c)
 	s.bodyTmpl, _ = compileBody(c)
 	s.delay, _ = delayParam.Compile(c)
 	s.priority, _ = priorityParam.Compile(c)
@@ -211,56 +241,64 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 }
 
 // Open builds the client and checks the endpoint, the credentials and,
-// when it is a constant, the queue, so that a wrong setting fails the task
-// at once with a message naming it.
+// when it is a constant, the queue or topic, so that a wrong setting fails
+// the task at once with a message naming it.
 func (s *sink) Open(ctx context.Context) error {
-	s.tr = newTransport(s.conn.connect, s.conn.timeout)
+	s.tr = newTransport(s.conn.Connect, s.conn.Timeout)
 	cli, err := s.conn.client(s.tr)
 	if err != nil {
 		return api.Fatal(fmt.Errorf("mns sink: endpoint: %w", err))
 	}
 	s.client = cli
-	s.tr.use(ctx)
-	defer s.tr.release()
-	if q, ok := s.queue.Constant(); ok {
-		_, err = ali_mns.NewMNSQueueManager(cli).GetQueueAttributes(q)
-		if is(err, &ali_mns.ERR_MNS_QUEUE_NOT_EXIST) {
-			return api.Fatal(fmt.Errorf("mns sink: queue %q: %w at %s", q, errQueueMissing, s.conn.endpoint))
-		}
-	} else {
+	s.tr.Use(ctx)
+	defer s.tr.Release()
+	name, constant := s.dest.Constant()
+	switch {
+	case constant && s.topic:
+		_, err = ali_mns.NewMNSTopicManager(cli).GetTopicAttributes(name)
+	case constant:
+		_, err = ali_mns.NewMNSQueueManager(cli).GetQueueAttributes(name)
+	case s.topic:
+		_, err = ali_mns.NewMNSTopicManager(cli).ListTopic("", 1, "")
+	default:
 		_, err = ali_mns.NewMNSQueueManager(cli).ListQueue("", 1, "")
+	}
+	if missing := s.missing(err); missing != nil {
+		return api.Fatal(fmt.Errorf("mns sink: %s %q: %w at %s", s.kind(), name, missing, s.conn.Endpoint))
 	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return triage.Mark(fmt.Errorf("mns sink: %s: %w", s.conn.endpoint, explain(err)))
+		return triage.Mark(fmt.Errorf("mns sink: %s: %w", s.conn.Endpoint, explain(err)))
 	}
 	return nil
 }
 
-// explain wraps err with what to fix, for the errors an operator causes.
-func explain(err error) error {
-	hint := ""
-	switch {
-	case is(err, &ali_mns.ERR_MNS_SIGNATURE_DOES_NOT_MATCH):
-		hint = "access.key.secret does not match access.key.id (SignatureDoesNotMatch)"
-	case is(err, &ali_mns.ERR_MNS_INVALID_ACCESS_KEY_ID):
-		hint = "access.key.id is not known (InvalidAccessKeyId)"
-	case is(err, &ali_mns.ERR_MNS_ACCESS_DENIED):
-		hint = "the access key may not do this (AccessDenied)"
-	case is(err, &ali_mns.ERR_SEND_REQUEST_FAILED):
-		hint = "endpoint unreachable"
-	default:
-		return err
+// kind is what dest names, for messages.
+func (s *sink) kind() string {
+	if s.topic {
+		return "topic"
 	}
-	return fmt.Errorf("%s: %w", hint, err)
+	return "queue"
+}
+
+// missing is errQueueMissing or errTopicMissing when err says that the
+// destination does not exist, else nil.
+func (s *sink) missing(err error) error {
+	switch {
+	case !s.topic && is(err, &ali_mns.ERR_MNS_QUEUE_NOT_EXIST):
+		return errQueueMissing
+	case s.topic && is(err, &ali_mns.ERR_MNS_TOPIC_NOT_EXIST):
+		return errTopicMissing
+	}
+	return nil
 }
 
 // message is one encoded record.
 type message struct {
-	index int // in the Write's batch
-	queue string
+	index int    // in the Write's batch
+	dest  string // queue or topic
 	key   uint64 // orders sends: one key's messages go one call after another
 	req   ali_mns.MessageSendRequest
 }
@@ -274,14 +312,14 @@ type message struct {
 // retryable, and the engine's retry then skips what this Write stored
 // (kit.Resume), so an accepted message is not sent again.
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
-	s.tr.use(ctx)
-	defer s.tr.release()
+	s.tr.Use(ctx)
+	defer s.tr.Release()
 	return s.resume.Write(records, func() error { return s.write(ctx, records) })
 }
 
 func (s *sink) write(ctx context.Context, records []api.Record) error {
 	var bad api.RecordErrors
-	byQueue := map[string][]message{}
+	byDest := map[string][]message{}
 	var order []string
 	var buf []byte
 	for i := range records {
@@ -294,14 +332,14 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 			bad = append(bad, kit.Reject(i, fmt.Errorf("mns sink: %w", err)))
 			continue
 		}
-		if _, ok := byQueue[m.queue]; !ok {
-			order = append(order, m.queue)
+		if _, ok := byDest[m.dest]; !ok {
+			order = append(order, m.dest)
 		}
-		byQueue[m.queue] = append(byQueue[m.queue], m)
+		byDest[m.dest] = append(byDest[m.dest], m)
 	}
 	var groups [][]message
 	for _, q := range order {
-		groups = append(groups, kit.PartitionByKey(byQueue[q], s.parallelism, func(m *message) uint64 { return m.key })...)
+		groups = append(groups, kit.PartitionByKey(byDest[q], s.parallelism, func(m *message) uint64 { return m.key })...)
 	}
 	rejected, err := kit.RunParallel(ctx, groups, s.parallelism, s.sendGroup)
 	return kit.WriteResult(ctx, append(bad, rejected...), err)
@@ -311,15 +349,15 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 // reuse; the message keeps no reference to it.
 func (s *sink) encode(i int, r *api.Record, buf []byte) (message, []byte, error) {
 	ev := &r.Event
-	buf, err := s.queue.Render(ev, buf)
+	buf, err := s.dest.Render(ev, buf)
 	if err != nil {
 		return message{}, buf, err
 	}
-	queue := string(buf)
-	if err := checkQueue(queue); err != nil {
+	dest := string(buf)
+	if err := checkName(dest, s.topic); err != nil {
 		return message{}, buf, err
 	}
-	m := message{index: i, queue: queue, req: ali_mns.MessageSendRequest{Priority: 8}}
+	m := message{index: i, dest: dest, req: ali_mns.MessageSendRequest{Priority: 8}}
 	if s.delay.IsSet() {
 		if m.req.DelaySeconds, buf, err = renderInt(s.delay, ev, buf, 0, maxDelaySeconds); err != nil {
 			return message{}, buf, err
@@ -401,9 +439,12 @@ func xmlSafe(b []byte) (int, bool) {
 // messages and batch.bytes bytes, in order, stopping at the first failure
 // that is not a rejected message.
 func (s *sink) sendGroup(ctx context.Context, msgs []message) (api.RecordErrors, error) {
+	if s.topic {
+		return s.publishGroup(ctx, msgs)
+	}
 	// A handle per group: the SDK's queue handle is not safe for
 	// concurrent use.
-	q := ali_mns.NewMNSQueue(msgs[0].queue, s.client)
+	q := ali_mns.NewMNSQueue(msgs[0].dest, s.client)
 	var bad api.RecordErrors
 	for len(msgs) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -449,7 +490,7 @@ func (s *sink) send(q ali_mns.AliMNSQueue, msgs []message) (api.RecordErrors, er
 				continue
 			}
 			entry := &entryError{code: e.ErrorCode, msg: e.ErrorMessage}
-			switch entryClass(e.ErrorCode) {
+			switch codes.Class(e.ErrorCode) {
 			case kit.RecordFault:
 				bad = append(bad, kit.Reject(msgs[i].index, fmt.Errorf("mns sink: queue %s: %w", q.Name(), entry)))
 			case kit.Fatal:
@@ -479,16 +520,48 @@ func (s *sink) send(q ali_mns.AliMNSQueue, msgs []message) (api.RecordErrors, er
 		}
 		return bad, nil
 	case kit.Fatal:
-		if _, constant := s.queue.Constant(); !constant && is(err, &ali_mns.ERR_MNS_QUEUE_NOT_EXIST) {
+		if _, constant := s.dest.Constant(); !constant && is(err, &ali_mns.ERR_MNS_QUEUE_NOT_EXIST) {
 			// A queue named by the event: the records' fault, not the task's.
 			var bad api.RecordErrors
 			for _, m := range msgs {
-				bad = append(bad, kit.Reject(m.index, fmt.Errorf("mns sink: queue %q: %w", m.queue, errQueueMissing)))
+				bad = append(bad, kit.Reject(m.index, fmt.Errorf("mns sink: queue %q: %w", m.dest, errQueueMissing)))
 			}
 			return bad, nil
 		}
 	}
 	return nil, triage.Mark(fmt.Errorf("mns sink: queue %s: %w", q.Name(), explain(err)))
+}
+
+// publishGroup publishes one group's messages to their topic, one
+// PublishMessage call each (MNS has no batch publish), in order, stopping
+// at the first failure that is not a rejected message.
+func (s *sink) publishGroup(ctx context.Context, msgs []message) (api.RecordErrors, error) {
+	// A handle per group: the SDK's topic handle, like its queue handle,
+	// is not safe for concurrent use.
+	t := ali_mns.NewMNSTopic(msgs[0].dest, s.client)
+	var bad api.RecordErrors
+	for _, m := range msgs {
+		if err := ctx.Err(); err != nil {
+			return bad, err
+		}
+		_, err := t.PublishMessage(ali_mns.MessagePublishRequest{MessageBody: m.req.MessageBody})
+		if err == nil {
+			s.resume.Stored(m.index)
+			continue
+		}
+		_, constant := s.dest.Constant()
+		switch {
+		case triage.Classify(err) == kit.RecordFault:
+			bad = append(bad, kit.Reject(m.index, fmt.Errorf("mns sink: topic %s: %w", m.dest, err)))
+			continue
+		case !constant && is(err, &ali_mns.ERR_MNS_TOPIC_NOT_EXIST):
+			// A topic named by the event: the record's fault, not the task's.
+			bad = append(bad, kit.Reject(m.index, fmt.Errorf("mns sink: topic %q: %w", m.dest, errTopicMissing)))
+			continue
+		}
+		return bad, triage.Mark(fmt.Errorf("mns sink: topic %s: %w", m.dest, explain(err)))
+	}
+	return bad, nil
 }
 
 func countFailed(resp ali_mns.BatchMessageSendResponse) int {

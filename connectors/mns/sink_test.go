@@ -19,7 +19,7 @@ import (
 // bed's emulator, reading back with the SDK's consumer.
 func TestConformance(t *testing.T) {
 	b := testbedMNS(t)
-	queue := b.queue(t, "ferry-conformance", 0)
+	queue := b.Queue(t, "ferry-conformance", 0)
 	var mu sync.Mutex
 	var seen []api.Event
 	apitest.RunSink(t, apitest.SinkCase{
@@ -28,7 +28,7 @@ func TestConformance(t *testing.T) {
 		ReadBack: func(t testing.TB) []api.Event {
 			mu.Lock()
 			defer mu.Unlock()
-			seen = append(seen, events(t, b.drain(t, queue))...)
+			seen = append(seen, events(t, b.Drain(t, queue))...)
 			return seen
 		},
 	})
@@ -39,7 +39,7 @@ func TestConformance(t *testing.T) {
 func TestGeneratorRoundTrip(t *testing.T) {
 	t.Parallel()
 	b := testbedMNS(t)
-	queue := b.queue(t, "ferry-gen", 0)
+	queue := b.Queue(t, "ferry-gen", 0)
 	recs := generate(t, 1000, 300)
 	s := open(t, b.config(queue))
 	for lo := 0; lo < len(recs); lo += 256 { // engine-sized batches
@@ -47,7 +47,7 @@ func TestGeneratorRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := events(t, b.drain(t, queue))
+	got := events(t, b.Drain(t, queue))
 	byID := map[string]api.Event{}
 	for _, e := range got {
 		if _, dup := byID[e.ID]; dup {
@@ -89,37 +89,43 @@ func TestBodiesIntact(t *testing.T) {
 		name := map[bool]string{true: "base64", false: "raw"}[b64]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			queue := b.queue(t, "ferry-bodies-"+name, 0)
+			queue := b.Queue(t, "ferry-bodies-"+name, 0)
 			cfg := b.config(queue, "body", "data")
 			if !b64 {
 				cfg["base64"] = "false"
 			}
-			s := open(t, cfg)
-			recs := make([]api.Record, len(hostileBodies))
-			for i, body := range hostileBodies {
-				recs[i] = textRecord(i, body)
-			}
-			if err := write(s, recs); err != nil {
-				t.Fatal(err)
-			}
-			got := map[string]bool{}
-			for _, m := range b.drain(t, queue) {
-				body := m.MessageBody
-				if b64 {
-					raw, err := base64.StdEncoding.DecodeString(body)
-					if err != nil {
-						t.Fatalf("not base64: %q", body)
-					}
-					body = string(raw)
-				}
-				got[body] = true
-			}
-			for _, want := range hostileBodies {
-				if !got[want] {
-					t.Errorf("body %q not received intact; got %v", want, got)
-				}
-			}
+			hostileRoundTrip(t, b, open(t, cfg), queue, b64)
 		})
+	}
+}
+
+// hostileRoundTrip writes hostileBodies as data through s and checks that
+// queue received each intact.
+func hostileRoundTrip(t *testing.T, b bed, s api.Sink, queue string, b64 bool) {
+	t.Helper()
+	recs := make([]api.Record, len(hostileBodies))
+	for i, body := range hostileBodies {
+		recs[i] = textRecord(i, body)
+	}
+	if err := write(s, recs); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, m := range b.Drain(t, queue) {
+		body := m.MessageBody
+		if b64 {
+			raw, err := base64.StdEncoding.DecodeString(body)
+			if err != nil {
+				t.Fatalf("not base64: %q", body)
+			}
+			body = string(raw)
+		}
+		got[body] = true
+	}
+	for _, want := range hostileBodies {
+		if !got[want] {
+			t.Errorf("base64=%v: body %q not received intact; got %v", b64, want, got)
+		}
 	}
 }
 
@@ -133,7 +139,7 @@ func textRecord(i int, data string) api.Record {
 func TestTemplateAndParams(t *testing.T) {
 	t.Parallel()
 	b := testbedMNS(t)
-	q1, q2 := b.queue(t, "ferry-tmpl-a", 0), b.queue(t, "ferry-tmpl-b", 0)
+	q1, q2 := b.Queue(t, "ferry-tmpl-a", 0), b.Queue(t, "ferry-tmpl-b", 0)
 	s := open(t, b.config("", "queue.form", "JSONPATH", "queue.value", "$.data.q",
 		"body.form", "TEMPLATE", "body.value", `{"id":"$.id","n":"$.data.n"}`, "body.template", `order ${id}: ${n} & more`,
 		"base64", "false",
@@ -146,7 +152,7 @@ func TestTemplateAndParams(t *testing.T) {
 	if err := write(s, recs); err != nil {
 		t.Fatal(err)
 	}
-	m1, m2 := b.drain(t, q1), b.drain(t, q2)
+	m1, m2 := b.Drain(t, q1), b.Drain(t, q2)
 	if len(m1) != 1 || m1[0].MessageBody != "order e1: 1 & more" || m1[0].Priority != 3 {
 		t.Errorf("queue a got %+v", m1)
 	}
@@ -165,7 +171,7 @@ func jsonRecord(id, data string) api.Record {
 func TestRecordFaults(t *testing.T) {
 	t.Parallel()
 	b := testbedMNS(t)
-	queue := b.queue(t, "ferry-faults", 0)
+	queue := b.Queue(t, "ferry-faults", 0)
 	s := open(t, b.config(queue, "body", "data", "base64", "false",
 		"priority.form", "JSONPATH", "priority.value", "$.data.p"))
 	recs := []api.Record{
@@ -191,7 +197,7 @@ func TestRecordFaults(t *testing.T) {
 	if want := []int{1, 2, 3, 4}; !equalInts(idx, want) {
 		t.Errorf("rejected %v (%v), want %v", idx, err, want)
 	}
-	if got := b.drain(t, queue); len(got) != 2 {
+	if got := b.Drain(t, queue); len(got) != 2 {
 		t.Errorf("received %d messages, want the 2 good ones", len(got))
 	}
 }
@@ -214,7 +220,7 @@ func equalInts(a, b []int) bool {
 func TestPartialBatchRefused(t *testing.T) {
 	t.Parallel()
 	b := testbedMNS(t)
-	queue := b.queue(t, "ferry-partial", 1024)
+	queue := b.Queue(t, "ferry-partial", 1024)
 	s := open(t, b.config(queue, "body", "data", "base64", "false"))
 	var recs []api.Record
 	for i := range 16 {
@@ -239,7 +245,7 @@ func TestPartialBatchRefused(t *testing.T) {
 	if !strings.Contains(err.Error(), "InvalidArgument") {
 		t.Errorf("rejection does not carry MNS's code: %v", err)
 	}
-	if got := b.drain(t, queue); len(got) != 13 {
+	if got := b.Drain(t, queue); len(got) != 13 {
 		t.Errorf("received %d messages, want 13", len(got))
 	}
 }
@@ -262,7 +268,7 @@ func TestPartialBatchTransient(t *testing.T) {
 		}
 		return ""
 	}})
-	queue := b.queue(t, "ferry-transient", 0)
+	queue := b.Queue(t, "ferry-transient", 0)
 	s := open(t, b.config(queue, "body", "data", "base64", "false", "send.parallelism", "1"))
 	var recs []api.Record
 	for i := range 40 {
@@ -289,7 +295,7 @@ func TestPartialBatchTransient(t *testing.T) {
 		err = write(s, recs)
 	}
 	counts := map[string]int{}
-	for _, m := range b.drain(t, queue) {
+	for _, m := range b.Drain(t, queue) {
 		counts[m.MessageBody]++
 	}
 	for _, r := range recs {
@@ -302,7 +308,7 @@ func TestPartialBatchTransient(t *testing.T) {
 	if err := write(s, more); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.drain(t, queue); len(got) != 1 {
+	if got := b.Drain(t, queue); len(got) != 1 {
 		t.Errorf("after the retry, a new batch delivered %d messages, want 1", len(got))
 	}
 }
@@ -313,7 +319,7 @@ func TestPartialBatchTransient(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	t.Parallel()
 	b := testbedMNS(t)
-	queue := b.queue(t, "ferry-open", 0)
+	queue := b.Queue(t, "ferry-open", 0)
 	for _, tc := range []struct {
 		name  string
 		cfg   map[string]string
@@ -348,7 +354,7 @@ func TestOpenErrors(t *testing.T) {
 func TestQueueFromEventMissing(t *testing.T) {
 	t.Parallel()
 	b := testbedMNS(t)
-	queue := b.queue(t, "ferry-dyn", 0)
+	queue := b.Queue(t, "ferry-dyn", 0)
 	s := open(t, b.config("", "queue.form", "JSONPATH", "queue.value", "$.data.q"))
 	err := write(s, []api.Record{jsonRecord("a", `{"q":"`+queue+`"}`), jsonRecord("b", `{"q":"ferry-missing-queue"}`), jsonRecord("c", `{"q":"bad queue!"}`)})
 	var re *api.RecordErrors
@@ -358,7 +364,7 @@ func TestQueueFromEventMissing(t *testing.T) {
 	if !strings.Contains((*re)[0].Err.Error(), "does not exist") || !strings.Contains((*re)[1].Err.Error(), "invalid queue name") {
 		t.Errorf("reasons: %v", err)
 	}
-	if got := b.drain(t, queue); len(got) != 1 {
+	if got := b.Drain(t, queue); len(got) != 1 {
 		t.Errorf("received %d, want 1", len(got))
 	}
 }
@@ -368,7 +374,7 @@ func TestQueueFromEventMissing(t *testing.T) {
 func TestWriteHonoursCancel(t *testing.T) {
 	t.Parallel()
 	b := testbedMNS(t)
-	queue := b.queue(t, "ferry-cancel", 0)
+	queue := b.Queue(t, "ferry-cancel", 0)
 	s := open(t, b.config(queue))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -386,7 +392,7 @@ func TestThrottleHint(t *testing.T) {
 		once.Do(func() { code = "QpsLimitExceeded" })
 		return code
 	}})
-	queue := b.queue(t, "ferry-qps", 0)
+	queue := b.Queue(t, "ferry-qps", 0)
 	s := open(t, b.config(queue))
 	err := write(s, generate(t, 5, 10))
 	if err == nil || api.IsFatal(err) || api.BackoffHint(err) < time.Second {

@@ -5,12 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 )
 
 // maxResponseBytes bounds a response body read into memory (a batch
@@ -20,7 +21,7 @@ const maxResponseBytes = 4 << 20
 // transport carries the SDK's requests over net/http instead of
 // fasthttp's own connections, so that
 //   - a call honours the ctx of the Write (or Open) that makes it (the SDK
-//     takes no ctx): the sink sets it with use;
+//     takes no ctx): the sink sets it with Use;
 //   - connect.address can send every request to another host:port while
 //     the request, and TLS, still name the endpoint;
 //   - Close can close every connection: fasthttp's connection goroutines
@@ -30,38 +31,23 @@ const maxResponseBytes = 4 << 20
 // connections and ends within a second of the last request; Close waits
 // for that (see sink.Close).
 type transport struct {
-	hc       *http.Client
-	ctx      atomic.Pointer[context.Context]
+	hc *http.Client
+	alicloud.CallContext
 	lastDone atomic.Int64 // unix nanoseconds when the last request ended
 }
 
 func newTransport(connect string, timeout time.Duration) *transport {
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.DisableCompression = true // the Content-MD5 covers the body as sent
-	base.MaxIdleConnsPerHost = 64
-	if connect != "" {
-		d := &net.Dialer{Timeout: timeout}
-		base.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, connect)
-		}
-	}
-	return &transport{hc: &http.Client{Transport: base, Timeout: timeout,
+	return &transport{hc: &http.Client{Transport: alicloud.HTTPTransport(connect, timeout), Timeout: timeout,
 		// MNS never redirects; a redirect would resend a signed request
 		// to a host it was not signed for.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// use makes the requests that follow honour ctx (nil: none).
-func (t *transport) use(ctx context.Context) { t.ctx.Store(&ctx) }
-
-// release ends what use began: requests no longer follow a ctx.
-func (t *transport) release() { t.ctx.Store(nil) }
-
 func (t *transport) RoundTrip(_ *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (bool, error) {
 	defer t.lastDone.Store(time.Now().UnixNano())
-	ctx := context.Background()
-	if p := t.ctx.Load(); p != nil {
-		ctx = *p
+	ctx := t.Get()
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	hreq, err := http.NewRequestWithContext(ctx, string(req.Header.Method()), req.URI().String(), bytes.NewReader(req.Body()))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/internal/emulator/sls/slstest"
 )
 
 // BenchmarkWrite measures events/s into the test bed's SLS emulator: the
@@ -28,8 +29,8 @@ func BenchmarkWrite(b *testing.B) {
 		{"sink/zstd", []string{"compression", "zstd"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			proj := project("ferry-bench")
-			bd.store(b, proj, "events")
+			proj := slstest.Name("ferry-bench")
+			bd.Store(b, proj, "events", 2)
 			s := open(b, bd.config(proj, "events", c.kv...))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -43,9 +44,9 @@ func BenchmarkWrite(b *testing.B) {
 		})
 	}
 	b.Run("sdk-alone", func(b *testing.B) {
-		proj := project("ferry-bench-sdk")
-		bd.store(b, proj, "events")
-		cli := bd.client()
+		proj := slstest.Name("ferry-bench-sdk")
+		bd.Store(b, proj, "events", 2)
+		cli := bd.Client()
 		lg := &aliyun.LogGroup{Topic: proto.String("")}
 		for i := range recs {
 			lg.Logs = append(lg.Logs, flatLog(&recs[i].Event))

@@ -1,7 +1,8 @@
 // Package sls holds the Alibaba Cloud Log Service (SLS) connectors, on the
 // official SDK github.com/aliyun/aliyun-log-go-sdk. conn.go is what they
-// share (endpoint, access key, signature, the HTTP transport); sink*.go is
-// the "sls" sink, source*.go the "sls" source.
+// share (the endpoint, the SDK client and its HTTP transport; the access
+// key, signature and routing settings come from connectors/kit/alicloud,
+// as for mns); sink*.go is the "sls" sink, source*.go the "sls" source.
 //
 // # The sink
 //

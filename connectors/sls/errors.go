@@ -7,7 +7,7 @@ import (
 
 	aliyun "github.com/aliyun/aliyun-log-go-sdk"
 
-	"github.com/ferryhq/ferry/connectors/kit"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 )
 
 var (
@@ -26,42 +26,39 @@ var (
 	errRefused = errors.New("SLS refused the logs")
 )
 
-// fatalCodes are SLS error codes that retrying cannot fix, with what to
-// fix.
-var fatalCodes = map[string]string{
-	"Unauthorized":         "the access key is not allowed to write to this logstore, or is unknown",
-	"InvalidAccessKeyId":   "access.key.id is not known",
-	"SignatureNotMatch":    "access.key.secret does not match access.key.id, or signature.version is wrong",
-	"ProjectNotExist":      "the project does not exist at this endpoint",
-	"LogStoreNotExist":     "the logstore does not exist in the project",
-	"ProjectForbidden":     "the project is disabled",
-	"RequestTimeTooSkewed": "the worker's clock is too far from SLS's",
-	"LogStoreWithoutShard": "the logstore has no shard to write to",
-	"NotSupported":         "the endpoint does not support this request (signature.version?)",
+// codes sorts SLS's error codes for the sink (alicloud.Codes): fatal ones
+// with what to fix, those that blame the logs sent, and throttles, retried
+// no sooner than a second (SLS sends no retry hint).
+var codes = &alicloud.Codes{
+	Fatal: map[string]string{
+		"Unauthorized":         "the access key is not allowed to write to this logstore, or is unknown",
+		"InvalidAccessKeyId":   "access.key.id is not known",
+		"SignatureNotMatch":    "access.key.secret does not match access.key.id, or signature.version is wrong",
+		"ProjectNotExist":      "the project does not exist at this endpoint",
+		"LogStoreNotExist":     "the logstore does not exist in the project",
+		"ProjectForbidden":     "the project is disabled",
+		"RequestTimeTooSkewed": "the worker's clock is too far from SLS's",
+		"LogStoreWithoutShard": "the logstore has no shard to write to",
+		"NotSupported":         "the endpoint does not support this request (signature.version?)",
+	},
+	Record: map[string]bool{
+		"PostBodyInvalid":         true,
+		"PostBodyTooLarge":        true,
+		"PostBodyUncompressError": true,
+		"InvalidTimestamp":        true,
+		"InvalidKey":              true,
+		"InvalidEncoding":         true,
+		"InvalidLine":             true,
+	},
+	Quota: map[string]bool{
+		"WriteQuotaExceed":      true,
+		"ShardWriteQuotaExceed": true,
+		"ProjectQuotaExceed":    true,
+		"ExceedQuota":           true,
+		"ServerBusy":            true,
+	},
+	QuotaWait: time.Second,
 }
-
-// recordCodes are SLS error codes that blame the logs sent.
-var recordCodes = map[string]bool{
-	"PostBodyInvalid":         true,
-	"PostBodyTooLarge":        true,
-	"PostBodyUncompressError": true,
-	"InvalidTimestamp":        true,
-	"InvalidKey":              true,
-	"InvalidEncoding":         true,
-	"InvalidLine":             true,
-}
-
-// quotaCodes are throttles: retried, no sooner than quotaWait (SLS sends no
-// retry hint).
-var quotaCodes = map[string]bool{
-	"WriteQuotaExceed":      true,
-	"ShardWriteQuotaExceed": true,
-	"ProjectQuotaExceed":    true,
-	"ExceedQuota":           true,
-	"ServerBusy":            true,
-}
-
-const quotaWait = time.Second
 
 // code returns SLS's error code in err, "" when there is none.
 func code(err error) string {
@@ -72,33 +69,16 @@ func code(err error) string {
 	return ""
 }
 
-// classify sorts an error (kit.Triage).
-func classify(err error) kit.Class {
-	c := code(err)
-	switch {
-	case fatalCodes[c] != "":
-		return kit.Fatal
-	case recordCodes[c]:
-		return kit.RecordFault
-	}
-	return kit.Transient
-}
-
-func retryAfter(err error) time.Duration {
-	if quotaCodes[code(err)] {
-		return quotaWait
-	}
-	return 0
-}
-
-var triage = kit.Triage{Classify: classify, RetryAfter: retryAfter}
+var triage = codes.Triage(code)
 
 // explain wraps err with what to fix, for the errors an operator causes.
 func explain(err error) error {
-	if hint := fatalCodes[code(err)]; hint != "" {
-		return fmt.Errorf("%s: %w", hint, err)
-	}
-	if code(err) == "ClientError" {
+	return unreachable(code(err), codes.Explain(code(err), err))
+}
+
+// unreachable says so of the SDK's ClientError (no answer from SLS).
+func unreachable(code string, err error) error {
+	if code == "ClientError" {
 		return fmt.Errorf("endpoint unreachable: %w", err)
 	}
 	return err

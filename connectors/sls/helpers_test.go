@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,91 +14,23 @@ import (
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/generator"
 	"github.com/ferryhq/ferry/connectors/sls"
-	emu "github.com/ferryhq/ferry/internal/emulator/sls"
-	"github.com/ferryhq/ferry/internal/testbed"
+	"github.com/ferryhq/ferry/internal/emulator/sls/slstest"
 )
 
-// bed is one SLS to test against: the test bed's emulator or a private
-// one at addr.
-type bed struct {
-	addr, id, secret string
-}
+// bed is one SLS to test against (slstest.Bed) with the connector's
+// settings for it.
+type bed struct{ slstest.Bed }
 
-func testbedSLS(t testing.TB) bed {
-	c := testbed.SLS(t)
-	u, err := url.Parse(c.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bed{addr: u.Host, id: c.AccessKeyID, secret: c.AccessKeySecret}
-}
-
-var seq atomic.Int64
-
-// project is a fresh project name (the emulator creates it on first use).
-func project(prefix string) string {
-	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano()%1e9, seq.Add(1))
-}
+func testbedSLS(t testing.TB) bed { return bed{slstest.Testbed(t)} }
 
 // config is the sink's settings for b.
 func (b bed) config(project, logstore string, kv ...string) map[string]string {
-	m := map[string]string{"endpoint": "http://" + b.addr, "connect.address": b.addr,
-		"access.key.id": b.id, "access.key.secret": b.secret, "project": project, "logstore": logstore}
+	m := map[string]string{"endpoint": b.Endpoint(), "connect.address": b.Addr,
+		"access.key.id": b.ID, "access.key.secret": b.Secret, "project": project, "logstore": logstore}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}
 	return m
-}
-
-// client is the SDK alone, as a reader or a benchmark baseline uses it.
-func (b bed) client() *aliyun.Client {
-	cli := aliyun.CreateNormalInterface("http://"+b.addr, b.id, b.secret, "").(*aliyun.Client)
-	cli.SetHTTPClient(emu.NewHTTPClient(b.addr))
-	return cli
-}
-
-// store creates project and logstore (2 shards) with the SDK.
-func (b bed) store(t testing.TB, project, logstore string) {
-	t.Helper()
-	cli := b.client()
-	if _, err := cli.CreateProject(project, "ferry test"); err != nil {
-		t.Fatalf("create project %s: %v", project, err)
-	}
-	if err := cli.CreateLogStore(project, logstore, 1, 2, false, 0); err != nil {
-		t.Fatalf("create logstore %s: %v", logstore, err)
-	}
-}
-
-// readAll pulls every log group of every shard with the SDK.
-func (b bed) readAll(t testing.TB, project, logstore string) []*aliyun.LogGroup {
-	t.Helper()
-	hc := emu.NewHTTPClient(b.addr)
-	defer hc.CloseIdleConnections() // no connection goroutine outlives the read
-	cli := b.client()
-	cli.SetHTTPClient(hc)
-	shards, err := cli.ListShards(project, logstore)
-	if err != nil {
-		t.Fatalf("list shards: %v", err)
-	}
-	var out []*aliyun.LogGroup
-	for _, sh := range shards {
-		cursor, err := cli.GetCursor(project, logstore, sh.ShardID, "begin")
-		if err != nil {
-			t.Fatalf("cursor: %v", err)
-		}
-		for {
-			gl, next, err := cli.PullLogs(project, logstore, sh.ShardID, cursor, "", 1000)
-			if err != nil {
-				t.Fatalf("pull: %v", err)
-			}
-			out = append(out, gl.LogGroups...)
-			if next == cursor || len(gl.LogGroups) == 0 {
-				break
-			}
-			cursor = next
-		}
-	}
-	return out
 }
 
 // logs flattens groups into one map per log, with __topic__ and

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/md5"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math"
 	"math/bits"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kit"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
@@ -88,14 +88,14 @@ var (
 
 func checkProject(v string) error {
 	if !projectName.MatchString(v) {
-		return fmt.Errorf("must be 3 to 63 lower-case letters, digits and '-', starting and ending with a letter or digit, got %q", truncate(v))
+		return fmt.Errorf("must be 3 to 63 lower-case letters, digits and '-', starting and ending with a letter or digit, got %q", alicloud.Truncate(v))
 	}
 	return nil
 }
 
 func checkLogstore(v string) error {
 	if !logstoreName.MatchString(v) {
-		return fmt.Errorf("must be 2 to 63 lower-case letters, digits, '_' and '-', starting and ending with a letter or digit, got %q", truncate(v))
+		return fmt.Errorf("must be 2 to 63 lower-case letters, digits, '_' and '-', starting and ending with a letter or digit, got %q", alicloud.Truncate(v))
 	}
 	return nil
 }
@@ -103,14 +103,14 @@ func checkLogstore(v string) error {
 func checkBuckets(v string) error {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 256 || bits.OnesCount(uint(n)) != 1 {
-		return fmt.Errorf("must be a power of two from 1 to 256, got %q", truncate(v))
+		return fmt.Errorf("must be a power of two from 1 to 256, got %q", alicloud.Truncate(v))
 	}
 	return nil
 }
 
 // validate checks what spans several fields.
 func validate(c api.Config) error {
-	fields := validateConn(c)
+	fields := alicloud.ValidateSignature(c)
 	for _, p := range []template.ParamSpec{topicParam, sourceParam, hashParam, timeParam} {
 		compiled, err := p.Compile(c)
 		if err != nil {
@@ -153,6 +153,7 @@ type sink struct {
 	// resume skips, on the engine's retry of a failed Write, the records
 	// that Write stored.
 	resume kit.Resume
+	arena  arena
 }
 
 func newSink(tc api.TaskConfig) (api.Sink, error) {
@@ -193,15 +194,15 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 // Open builds the client and reads the logstore, which checks the
 // endpoint, the credentials, the project and the logstore at once.
 func (s *sink) Open(ctx context.Context) error {
-	s.tr = newTransport(s.conn.connect, s.conn.timeout)
+	s.tr = newTransport(s.conn.Connect, s.conn.Timeout)
 	s.client = s.conn.client(s.tr)
-	s.tr.use(ctx)
-	defer s.tr.release()
+	s.tr.Use(ctx)
+	defer s.tr.Release()
 	if _, err := s.client.GetLogStore(s.project, s.logstore); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return triage.Mark(fmt.Errorf("sls sink: %s/%s at %s: %w", s.project, s.logstore, s.conn.endpoint, explain(err)))
+		return triage.Mark(fmt.Errorf("sls sink: %s/%s at %s: %w", s.project, s.logstore, s.conn.Endpoint, explain(err)))
 	}
 	return nil
 }
@@ -214,6 +215,7 @@ type entry struct {
 	group               string // topic, source and hash key: what must share a LogGroup
 	topic, source, hash string
 	part                uint64 // orders sends: one part's logs go one call after another
+	sec, nsec           uint32
 }
 
 // Write stores every record before it returns: logs are grouped by topic,
@@ -225,15 +227,15 @@ type entry struct {
 // failure makes Write retryable, and the engine's retry skips what this
 // Write stored (kit.Resume).
 func (s *sink) Write(ctx context.Context, records []api.Record) error {
-	s.tr.use(ctx)
-	defer s.tr.release()
+	s.tr.Use(ctx)
+	defer s.tr.Release()
 	return s.resume.Write(records, func() error { return s.write(ctx, records) })
 }
 
 func (s *sink) write(ctx context.Context, records []api.Record) error {
 	var bad api.RecordErrors
+	s.arena.reset(len(records))
 	entries := make([]entry, 0, len(records))
-	var pairs []pair
 	var buf []byte
 	for i := range records {
 		if s.resume.Skip(records, i) {
@@ -241,7 +243,7 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 		}
 		var e entry
 		var err error
-		e, pairs, buf, err = s.encode(i, &records[i], pairs[:0], buf)
+		e, buf, err = s.encode(i, &records[i], buf)
 		if err != nil {
 			bad = append(bad, kit.Reject(i, fmt.Errorf("sls sink: %w", err)))
 			continue
@@ -253,80 +255,149 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 	return kit.WriteResult(ctx, append(bad, rejected...), err)
 }
 
+// arena holds the logs of one Write: the SDK's protobuf types are all
+// pointers, so its logs, contents and the values they point to are taken
+// from slices reused from Write to Write rather than allocated one by one.
+// An element is filled once and only read after; a slice that grows
+// leaves the elements already handed out where they were, still valid.
+type arena struct {
+	logs     []aliyun.Log
+	times    []uint32
+	pairs    []pair
+	contents []aliyun.LogContent
+	ptrs     []*aliyun.LogContent
+}
+
+// reset readies the arena for a Write of n records; what the previous
+// Write handed out is no longer in use.
+func (a *arena) reset(n int) {
+	a.logs, a.times, a.pairs = a.logs[:0], a.times[:0], a.pairs[:0]
+	a.contents, a.ptrs = a.contents[:0], a.ptrs[:0]
+	if cap(a.logs) < n {
+		a.logs = make([]aliyun.Log, 0, n)
+		a.times = make([]uint32, 0, 2*n)
+	}
+}
+
+// u32 is a pointer to a fresh uint32 holding v.
+func (a *arena) u32(v uint32) *uint32 {
+	a.times = append(a.times, v)
+	return &a.times[len(a.times)-1]
+}
+
+// log makes a log of the pairs from first on.
+func (a *arena) log(sec, nsec uint32, first int) *aliyun.Log {
+	pairs := a.pairs[first:]
+	c0, p0 := len(a.contents), len(a.ptrs)
+	for j := range pairs {
+		a.contents = append(a.contents, aliyun.LogContent{Key: &pairs[j].key, Value: &pairs[j].value})
+	}
+	for j := range pairs {
+		a.ptrs = append(a.ptrs, &a.contents[c0+j])
+	}
+	a.logs = append(a.logs, aliyun.Log{Time: a.u32(sec), Contents: a.ptrs[p0:len(a.ptrs):len(a.ptrs)]})
+	l := &a.logs[len(a.logs)-1]
+	if nsec != 0 {
+		l.TimeNs = a.u32(nsec)
+	}
+	return l
+}
+
 // encode makes one record's log.
-func (s *sink) encode(i int, r *api.Record, pairs []pair, buf []byte) (entry, []pair, []byte, error) {
+func (s *sink) encode(i int, r *api.Record, buf []byte) (entry, []byte, error) {
 	ev := &r.Event
 	e := entry{index: i}
+	a := &s.arena
+	first := len(a.pairs)
 	var err error
-	if pairs, buf, err = s.contents.pairs(ev, pairs, buf); err != nil {
-		return e, pairs, buf, err
+	a.pairs, buf, err = s.contents.pairs(ev, a.pairs, buf)
+	if err == nil && len(a.pairs)-first > maxKeys {
+		err = fmt.Errorf("%w: %d keys, at most %d", errTooManyKeys, len(a.pairs)-first, maxKeys)
 	}
-	if len(pairs) > maxKeys {
-		return e, pairs, buf, fmt.Errorf("%w: %d keys, at most %d", errTooManyKeys, len(pairs), maxKeys)
+	if err == nil {
+		e, buf, err = s.encodeRest(e, ev, a.pairs[first:], buf)
 	}
-	sec, nsec := uint32(0), uint32(0)
+	if err != nil {
+		a.pairs = a.pairs[:first]
+		return e, buf, err
+	}
+	e.log = a.log(e.sec, e.nsec, first)
+	switch {
+	case e.hash != "":
+		e.part = fnv64(e.group)
+	case len(r.Key) > 0:
+		e.part = fnv64(r.Key)
+	default:
+		e.part = fnv64(ev.ID)
+	}
+	return e, buf, nil
+}
+
+// encodeRest reads the time, topic, source and hash key of a log of
+// pairs, and checks its size.
+func (s *sink) encodeRest(e entry, ev *api.Event, pairs []pair, buf []byte) (entry, []byte, error) {
+	var err error
 	if s.time.IsSet() {
 		if buf, err = s.time.Render(ev, buf[:0]); err != nil {
-			return e, pairs, buf, err
+			return e, buf, err
 		}
-		if sec, nsec, err = parseTime(string(buf)); err != nil {
-			return e, pairs, buf, err
+		if e.sec, e.nsec, err = parseTime(string(buf)); err != nil {
+			return e, buf, err
 		}
 	} else {
 		t := ev.Time
 		if t.IsZero() {
 			t = s.now()
 		}
-		if sec, nsec, err = logTime(t); err != nil {
-			return e, pairs, buf, err
+		if e.sec, e.nsec, err = logTime(t); err != nil {
+			return e, buf, err
 		}
 	}
 	if e.topic, buf, err = renderField(s.topic, ev, buf); err != nil {
-		return e, pairs, buf, err
+		return e, buf, err
 	}
 	if e.source, buf, err = renderField(s.source, ev, buf); err != nil {
-		return e, pairs, buf, err
+		return e, buf, err
 	}
 	if s.hash.IsSet() {
 		if buf, err = s.hash.Render(ev, buf[:0]); err != nil {
-			return e, pairs, buf, err
+			return e, buf, err
 		}
 		if len(buf) > 0 {
 			e.hash = bucketKey(buf, s.buckets)
 		}
 	}
-	log := &aliyun.Log{Time: proto.Uint32(sec), Contents: make([]*aliyun.LogContent, len(pairs))}
-	if nsec != 0 {
-		log.TimeNs = proto.Uint32(nsec)
-	}
 	size := 16
 	for j := range pairs {
-		k, v := pairs[j].key, pairs[j].value
-		log.Contents[j] = &aliyun.LogContent{Key: &k, Value: &v}
-		size += len(k) + len(v) + 8
+		size += len(pairs[j].key) + len(pairs[j].value) + 8
 	}
 	if size > maxLogGroupBytes {
-		return e, pairs, buf, fmt.Errorf("%w: about %d bytes, a LogGroup takes at most %d", errTooLarge, size, maxLogGroupBytes)
+		return e, buf, fmt.Errorf("%w: about %d bytes, a LogGroup takes at most %d", errTooLarge, size, maxLogGroupBytes)
 	}
-	e.log, e.size = log, size
-	e.group = e.topic + "\x00" + e.source + "\x00" + e.hash
-	h := fnv.New64a()
-	switch {
-	case e.hash != "":
-		h.Write([]byte(e.group))
-	case len(r.Key) > 0:
-		h.Write(r.Key)
-	default:
-		h.Write([]byte(ev.ID))
+	e.size = size
+	if e.topic != "" || e.source != "" || e.hash != "" {
+		e.group = e.topic + "\x00" + e.source + "\x00" + e.hash
 	}
-	e.part = h.Sum64()
-	return e, pairs, buf, nil
+	return e, buf, nil
+}
+
+// fnv64 is the FNV-1a hash of v.
+func fnv64[T string | []byte](v T) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(v); i++ {
+		h ^= uint64(v[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // renderField renders a topic or source, bounded.
 func renderField(p *template.Param, ev *api.Event, buf []byte) (string, []byte, error) {
 	if !p.IsSet() {
 		return "", buf, nil
+	}
+	if v, ok := p.Constant(); ok && len(v) <= maxTopicBytes {
+		return v, buf, nil
 	}
 	buf, err := p.Render(ev, buf[:0])
 	if err != nil {
@@ -348,7 +419,7 @@ func parseTime(v string) (sec, nsec uint32, err error) {
 	}
 	t, perr := time.Parse(time.RFC3339Nano, v)
 	if perr != nil {
-		return 0, 0, fmt.Errorf("%w: %q is neither unix seconds nor RFC 3339", errTime, truncate(v))
+		return 0, 0, fmt.Errorf("%w: %q is neither unix seconds nor RFC 3339", errTime, alicloud.Truncate(v))
 	}
 	return logTime(t)
 }
@@ -421,7 +492,7 @@ func (s *sink) put(entries []entry) (api.RecordErrors, error) {
 		}
 		return nil, nil
 	}
-	switch classify(err) {
+	switch triage.Classify(err) {
 	case kit.RecordFault:
 		if len(entries) == 1 {
 			return api.RecordErrors{kit.Reject(first.index, fmt.Errorf("sls sink: %w: %w", errRefused, err))}, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kit"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 	"github.com/ferryhq/ferry/transform/template"
 )
 
@@ -43,6 +44,7 @@ type contents struct {
 	mode   string
 	keys   []string          // contents=map: sorted
 	params []*template.Param // contents=map: by keys
+	flat   flattener
 }
 
 // mapKeys returns the <key>s that contents.<key>… settings name, sorted.
@@ -75,7 +77,7 @@ func compileContents(c api.Config) (*contents, []api.FieldError) {
 	for _, k := range keys {
 		field := "contents." + k
 		if len(k) > maxKeyLength || !contentKey.MatchString(k) || strings.HasPrefix(k, "__") {
-			errs = append(errs, api.FieldError{Field: field, Message: fmt.Sprintf("log key %q must be 1 to %d letters, digits, '_' or '-', start with a letter or '_', and not start with __ (SLS's reserved fields)", truncate(k), maxKeyLength)})
+			errs = append(errs, api.FieldError{Field: field, Message: fmt.Sprintf("log key %q must be 1 to %d letters, digits, '_' or '-', start with a letter or '_', and not start with __ (SLS's reserved fields)", alicloud.Truncate(k), maxKeyLength)})
 			continue
 		}
 		p, err := template.ParamSpec{Name: field}.Compile(c)
@@ -99,6 +101,7 @@ func fieldErrors(err error, field string) []api.FieldError {
 
 // pairs appends the key/value pairs of ev to dst.
 func (c *contents) pairs(ev *api.Event, dst []pair, buf []byte) ([]pair, []byte, error) {
+	c.flat.base = len(dst)
 	var err error
 	switch c.mode {
 	case contentsMap:
@@ -110,7 +113,7 @@ func (c *contents) pairs(ev *api.Event, dst []pair, buf []byte) ([]pair, []byte,
 		}
 		return dst, buf, nil
 	case contentsData:
-		dst, err = flattenData(dst, ev, "")
+		dst, err = c.flattenData(dst, ev, "")
 		return dst, buf, err
 	}
 	add := func(k, v string) {
@@ -129,46 +132,38 @@ func (c *contents) pairs(ev *api.Event, dst []pair, buf []byte) ([]pair, []byte,
 	}
 	add("datacontenttype", ev.DataContentType)
 	add("dataschema", ev.DataSchema)
-	for _, k := range slices.Sorted(maps.Keys(ev.Extensions)) {
-		v, err := kit.ExtensionText(ev.Extensions[k])
-		if err != nil {
-			return dst, buf, fmt.Errorf("extension %q: %w", k, err)
+	if len(ev.Extensions) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(ev.Extensions)) {
+			v, err := kit.ExtensionText(ev.Extensions[k])
+			if err != nil {
+				return dst, buf, fmt.Errorf("extension %q: %w", k, err)
+			}
+			add(k, v)
 		}
-		add(k, v)
 	}
-	dst, err = flattenData(dst, ev, "data.")
+	dst, err = c.flattenData(dst, ev, "data.")
 	return dst, buf, err
 }
 
 // flattenData appends ev's data: a JSON object's members as prefix+name
 // (nested objects as dotted keys), any other JSON value as "data", text as
 // "data", other bytes as "data_base64".
-func flattenData(dst []pair, ev *api.Event, prefix string) ([]pair, error) {
+func (c *contents) flattenData(dst []pair, ev *api.Event, prefix string) ([]pair, error) {
 	if len(ev.Data) == 0 {
 		return dst, nil
 	}
 	ct := ev.DataContentType
 	switch {
 	case ct == "" || api.IsJSONContentType(ct):
-		d := json.NewDecoder(bytes.NewReader(ev.Data))
-		d.UseNumber()
-		var v any
-		if err := d.Decode(&v); err != nil {
-			return dst, fmt.Errorf("data is not valid JSON: %w", err)
-		}
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return append(dst, pair{"data", text(v)}), nil
-		}
-		return flatten(dst, obj, strings.TrimSuffix(prefix, "."), 0)
+		return c.flat.flatten(dst, ev.Data, strings.TrimSuffix(prefix, "."))
 	case strings.HasPrefix(ct, "text/"):
 		return append(dst, pair{"data", string(ev.Data)}), nil
 	}
 	return append(dst, pair{"data_base64", base64.StdEncoding.EncodeToString(ev.Data)}), nil
 }
 
-// flatten appends obj's members under prefix, sorted by name.
-func flatten(dst []pair, obj map[string]any, prefix string, depth int) ([]pair, error) {
+// flattenMap appends obj's members under prefix, sorted by name.
+func flattenMap(dst []pair, obj map[string]any, prefix string, depth, base int) ([]pair, error) {
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		key := k
 		if prefix != "" {
@@ -176,12 +171,12 @@ func flatten(dst []pair, obj map[string]any, prefix string, depth int) ([]pair, 
 		}
 		if sub, ok := obj[k].(map[string]any); ok && depth+1 < maxDepth && len(sub) > 0 {
 			var err error
-			if dst, err = flatten(dst, sub, key, depth+1); err != nil {
+			if dst, err = flattenMap(dst, sub, key, depth+1, base); err != nil {
 				return dst, err
 			}
 			continue
 		}
-		if len(dst) >= maxKeys {
+		if len(dst)-base >= maxKeys {
 			return dst, fmt.Errorf("%w: the event flattens into more than %d keys", errTooManyKeys, maxKeys)
 		}
 		dst = append(dst, pair{key, text(obj[k])})

@@ -21,6 +21,7 @@ import (
 	"github.com/ferryhq/ferry/api/apitest"
 	"github.com/ferryhq/ferry/connectors/sls"
 	emu "github.com/ferryhq/ferry/internal/emulator/sls"
+	"github.com/ferryhq/ferry/internal/emulator/sls/slstest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -29,9 +30,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // bed's emulator, reading back with the SDK.
 func TestConformance(t *testing.T) {
 	b := testbedSLS(t)
-	proj := project("ferry-conf")
-	b.store(t, proj, "events")
-	b.client() // the SDK's package state before the kit's leak baseline
+	proj := slstest.Name("ferry-conf")
+	b.Store(t, proj, "events", 2)
+	b.Client() // the SDK's package state before the kit's leak baseline
 	apitest.RunSink(t, apitest.SinkCase{
 		Plugin: sls.Sink,
 		Config: b.config(proj, "events", "contents", "map",
@@ -41,7 +42,7 @@ func TestConformance(t *testing.T) {
 			"contents.data.form", "JSONPATH", "contents.data.value", "$.data"),
 		ReadBack: func(t testing.TB) []api.Event {
 			var out []api.Event
-			for _, l := range logs(b.readAll(t, proj, "events")) {
+			for _, l := range logs(b.ReadAll(t, proj, "events")) {
 				out = append(out, api.Event{ID: l["id"], Source: l["source"], Type: l["type"], Data: []byte(l["data"])})
 			}
 			return out
@@ -58,8 +59,8 @@ func TestGeneratorRoundTrip(t *testing.T) {
 	for _, comp := range []string{"lz4", "zstd", "none"} {
 		t.Run(comp, func(t *testing.T) {
 			t.Parallel()
-			proj := project("ferry-gen-" + comp)
-			b.store(t, proj, "events")
+			proj := slstest.Name("ferry-gen-" + comp)
+			b.Store(t, proj, "events", 2)
 			recs := generate(t, 2000, 200)
 			s := open(t, b.config(proj, "events", "compression", comp, "topic.form", "JSONPATH", "topic.value", "$.type",
 				"source", "ferry-test", "hash.key.form", "JSONPATH", "hash.key.value", "$.data.seq", "batch.count", "300"))
@@ -69,7 +70,7 @@ func TestGeneratorRoundTrip(t *testing.T) {
 				}
 			}
 			got := map[string]map[string]string{}
-			groups := b.readAll(t, proj, "events")
+			groups := b.ReadAll(t, proj, "events")
 			for _, l := range logs(groups) {
 				if _, dup := got[l["id"]]; dup {
 					t.Errorf("event %s stored twice", l["id"])
@@ -146,13 +147,13 @@ func TestContentsGolden(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			proj := project("ferry-golden-" + tc.name)
-			b.store(t, proj, "events")
+			proj := slstest.Name("ferry-golden-" + tc.name)
+			b.Store(t, proj, "events", 2)
 			s := open(t, b.config(proj, "events", tc.kv...))
 			if err := write(s, []api.Record{goldenEvent()}); err != nil {
 				t.Fatal(err)
 			}
-			ls := logs(b.readAll(t, proj, "events"))
+			ls := logs(b.ReadAll(t, proj, "events"))
 			if len(ls) != 1 {
 				t.Fatalf("read %d logs", len(ls))
 			}
@@ -186,8 +187,8 @@ func TestContentsGolden(t *testing.T) {
 func TestRecordFaults(t *testing.T) {
 	t.Parallel()
 	b := testbedSLS(t)
-	proj := project("ferry-faults")
-	b.store(t, proj, "events")
+	proj := slstest.Name("ferry-faults")
+	b.Store(t, proj, "events", 2)
 	s := open(t, b.config(proj, "events", "time.form", "JSONPATH", "time.value", "$.data.t",
 		"topic.form", "JSONPATH", "topic.value", "$.data.topic"))
 	wide := map[string]int{}
@@ -220,7 +221,7 @@ func TestRecordFaults(t *testing.T) {
 	if want := []int{1, 2, 3, 4, 5, 6}; !equalInts(idx, want) {
 		t.Errorf("rejected %v, want %v: %v", idx, want, err)
 	}
-	ls := logs(b.readAll(t, proj, "events"))
+	ls := logs(b.ReadAll(t, proj, "events"))
 	if len(ls) != 2 {
 		t.Fatalf("stored %d logs, want 2", len(ls))
 	}
@@ -268,7 +269,7 @@ func faulty(t *testing.T, cfg emu.Config, fault func(body []byte) (status int, c
 	}))
 	t.Cleanup(ts.Close)
 	u, _ := url.Parse(ts.URL)
-	return bed{addr: u.Host, id: "id", secret: "secret"}
+	return bed{slstest.Bed{Addr: u.Host, ID: "id", Secret: "secret"}}
 }
 
 // TestQuotaBackoff: a write quota error is retryable with a wait of at
@@ -282,8 +283,8 @@ func TestQuotaBackoff(t *testing.T) {
 		}
 		return 0, ""
 	})
-	proj := project("ferry-quota")
-	b.store(t, proj, "events")
+	proj := slstest.Name("ferry-quota")
+	b.Store(t, proj, "events", 2)
 	s := open(t, b.config(proj, "events", "batch.count", "10", "send.parallelism", "1"))
 	recs := generate(t, 50, 20)
 	err := write(s, recs)
@@ -297,7 +298,7 @@ func TestQuotaBackoff(t *testing.T) {
 		err = write(s, recs)
 	}
 	counts := map[string]int{}
-	for _, l := range logs(b.readAll(t, proj, "events")) {
+	for _, l := range logs(b.ReadAll(t, proj, "events")) {
 		counts[l["id"]]++
 	}
 	for _, r := range recs {
@@ -318,8 +319,8 @@ func TestRefusedLogsIsolated(t *testing.T) {
 		}
 		return 0, ""
 	})
-	proj := project("ferry-poison")
-	b.store(t, proj, "events")
+	proj := slstest.Name("ferry-poison")
+	b.Store(t, proj, "events", 2)
 	s := open(t, b.config(proj, "events", "compression", "none", "send.parallelism", "1"))
 	var recs []api.Record
 	for i := range 20 {
@@ -337,7 +338,7 @@ func TestRefusedLogsIsolated(t *testing.T) {
 	if !strings.Contains(err.Error(), "InvalidKey") {
 		t.Errorf("rejection does not carry SLS's code: %v", err)
 	}
-	if got := logs(b.readAll(t, proj, "events")); len(got) != 18 {
+	if got := logs(b.ReadAll(t, proj, "events")); len(got) != 18 {
 		t.Errorf("stored %d logs, want 18", len(got))
 	}
 }
@@ -349,7 +350,7 @@ func TestOpenErrors(t *testing.T) {
 	t.Parallel()
 	b := testbedSLS(t)
 	strict := faulty(t, emu.Config{RequireCreate: true}, nil)
-	if _, err := strict.client().CreateProject("ferry-strict", ""); err != nil {
+	if _, err := strict.Client().CreateProject("ferry-strict", ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -384,8 +385,8 @@ func TestOpenErrors(t *testing.T) {
 func TestWriteHonoursCancel(t *testing.T) {
 	t.Parallel()
 	b := testbedSLS(t)
-	proj := project("ferry-cancel")
-	b.store(t, proj, "events")
+	proj := slstest.Name("ferry-cancel")
+	b.Store(t, proj, "events", 2)
 	s := open(t, b.config(proj, "events"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -398,7 +399,7 @@ func TestWriteHonoursCancel(t *testing.T) {
 // the error names the field.
 func TestConfigRejected(t *testing.T) {
 	t.Parallel()
-	b := bed{addr: "127.0.0.1:1", id: "id", secret: "secret"}
+	b := bed{slstest.Bed{Addr: "127.0.0.1:1", ID: "id", Secret: "secret"}}
 	long := strings.Repeat("a", 400)
 	for _, tc := range []struct {
 		name, field string

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kit"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 )
 
 // Source is the sls source plugin. Its settings, under source.:
@@ -28,14 +29,15 @@ import (
 //	security.token          string    -         STS security token, with temporary access keys. Secret.
 //	signature.version       string    v1        Request signature: v1 (HMAC-SHA1) or v4 (HMAC-SHA256, needs region). One of: v1, v4.
 //	region                  string    -         Region id such as cn-hangzhou; required with signature.version=v4.
-//	connect.address         string    -         host:port to connect to instead of <project>.<endpoint> (a proxy, a private link, an emulator); requests still name the endpoint, and HTTPS still verifies its name.
-//	request.timeout         duration  30s       Time one request, with the SDK's own retries of 5xx answers, may take.
+//	connect.address         string    -         host:port to connect to instead of the endpoint's host (a proxy, a private link, an emulator); requests still name the endpoint, and HTTPS still verifies its name.
+//	request.timeout         duration  30s       Time one request may take.
 //	project                 string    required  Project name.
 //	logstore                string    required  Logstore name.
 //	consumer.group          string    -         Consumer group the committed positions are written to as checkpoints, so SLS's console shows progress (created if missing); default ferry-<connector>. Ferry assigns shards itself: the group never has live consumers.
 //	checkpoint.interval     duration  5s        How often committed positions are written to the consumer group (also when the task stops, and before a drained read-only shard is let go).
 //	start                   string    begin     Where a shard with no stored position and no consumer-group checkpoint starts, on the connector's first run: begin, end or time:<unix-s> (the first log group received at or after it). Shards that appear later are read from their beginning.
 //	stop.time               int       -         Unix seconds: read only the log groups received before this time, then finish (a bounded backfill); unset reads forever.
+//	query                   string    -         SPL statement SLS runs on each pull before sending the logs (a consumer processor's filter), such as * | where level = 'error' | project level, msg; unset reads every log.
 //	account.id              string    -         Alibaba Cloud account id, for the events' subject (acs:log:<region>:<account>:project/<p>/logstore/<l>).
 //	fetch.count             int       1000      Most log groups one PullLogs call asks for.
 //	fetch.max.bytes         int       16777216  Most uncompressed bytes one PullLogs answer should hold: the number of log groups asked for is cut to fit the sizes seen so far (a single log group larger than this is still read).
@@ -88,6 +90,8 @@ var sourceSpec = slices.Concat(connFields, api.Spec{
 		Description: "Where a shard with no stored position and no consumer-group checkpoint starts, on the connector's first run: begin, end or time:<unix-s> (the first log group received at or after it). Shards that appear later are read from their beginning."},
 	{Name: "stop.time", Type: api.TypeInt, Check: api.Range(1, maxStopTime),
 		Description: "Unix seconds: read only the log groups received before this time, then finish (a bounded backfill); unset reads forever."},
+	{Name: "query", Type: api.TypeString, Check: checkQuery,
+		Description: "SPL statement SLS runs on each pull before sending the logs (a consumer processor's filter), such as * | where level = 'error' | project level, msg; unset reads every log."},
 	{Name: "account.id", Type: api.TypeString, Check: checkAccount,
 		Description: "Alibaba Cloud account id, for the events' subject (acs:log:<region>:<account>:project/<p>/logstore/<l>)."},
 	{Name: "fetch.count", Type: api.TypeInt, Default: strconv.Itoa(maxFetchCount), Check: api.Range(1, maxFetchCount),
@@ -109,14 +113,14 @@ var (
 
 func checkGroupName(v string) error {
 	if !groupName.MatchString(v) {
-		return fmt.Errorf("must be 2 to %d lower-case letters, digits, '_' and '-', starting and ending with a letter or digit, got %q", maxGroupNameLen, truncate(v))
+		return fmt.Errorf("must be 2 to %d lower-case letters, digits, '_' and '-', starting and ending with a letter or digit, got %q", maxGroupNameLen, alicloud.Truncate(v))
 	}
 	return nil
 }
 
 func checkAccount(v string) error {
 	if !accountName.MatchString(v) {
-		return fmt.Errorf("must be 1 to %d digits, got %q", maxAccountLen, truncate(v))
+		return fmt.Errorf("must be 1 to %d digits, got %q", maxAccountLen, alicloud.Truncate(v))
 	}
 	return nil
 }
@@ -143,18 +147,33 @@ func parseStartSetting(v string) (startMode, error) {
 	if rest, ok := strings.CutPrefix(v, "time:"); ok {
 		t, err := strconv.ParseInt(rest, 10, 64)
 		if err != nil || t < 0 || t > maxStopTime {
-			return startMode{}, fmt.Errorf("time:%s: want seconds since 1970 in [0, %d]", truncate(rest), int64(maxStopTime))
+			return startMode{}, fmt.Errorf("time:%s: want seconds since 1970 in [0, %d]", alicloud.Truncate(rest), int64(maxStopTime))
 		}
 		return startMode{kind: "time", unix: t}, nil
 	}
-	return startMode{}, fmt.Errorf("%q: want begin, end or time:<unix-s>", truncate(v))
+	return startMode{}, fmt.Errorf("%q: want begin, end or time:<unix-s>", alicloud.Truncate(v))
 }
 
 func checkStartSetting(v string) error { _, err := parseStartSetting(v); return err }
 
+// maxQueryLen bounds source.query.
+const maxQueryLen = 4096
+
+// checkQuery accepts an SPL statement: it starts with * (SLS parses the
+// rest, and refuses what it cannot run at the first pull).
+func checkQuery(v string) error {
+	if len(v) > maxQueryLen {
+		return fmt.Errorf("is longer than %d bytes", maxQueryLen)
+	}
+	if q := strings.TrimSpace(v); q != "" && !strings.HasPrefix(q, "*") {
+		return fmt.Errorf("must be an SPL statement starting with *, such as * | where level = 'error', got %q", alicloud.Truncate(v))
+	}
+	return nil
+}
+
 // validateSource checks what spans several fields.
 func validateSource(c api.Config) error {
-	fields := validateConn(c)
+	fields := alicloud.ValidateSignature(c)
 	if c.Has("stop.time") {
 		if m, err := parseStartSetting(c.String("start")); err == nil && m.kind == "time" && m.unix >= int64(c.Int("stop.time")) {
 			fields = append(fields, api.FieldError{Field: "stop.time", Message: "is not after start's time"})
@@ -176,7 +195,8 @@ type source struct {
 	group     string
 	consumer  string
 	start     startMode
-	stopTime  int64 // 0: none
+	stopTime  int64  // 0: none
+	query     string // SPL run on each pull; "" for none
 	fetchN    int
 	fetchMax  int
 	idle      time.Duration
@@ -228,6 +248,7 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 		consumer:  fmt.Sprintf("ferry-%s-%d", tc.Connector, tc.Task),
 		start:     start,
 		fetchN:    c.Int("fetch.count"),
+		query:     strings.TrimSpace(c.String("query")),
 		fetchMax:  c.Int("fetch.max.bytes"),
 		idle:      c.Duration("fetch.idle.interval"),
 		batch:     c.Int("batch.size"),
@@ -245,7 +266,7 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 	}
 	s.stream = s.project + "/" + s.logstore
 	s.evSource = "acs:sls:" + s.stream
-	s.subject = fmt.Sprintf("acs:log:%s:%s:project/%s/logstore/%s", cmp.Or(s.conn.region, regionOf(s.conn.endpoint)), c.String("account.id"), s.project, s.logstore)
+	s.subject = fmt.Sprintf("acs:log:%s:%s:project/%s/logstore/%s", cmp.Or(s.conn.Region, regionOf(s.conn.Endpoint)), c.String("account.id"), s.project, s.logstore)
 	// Every stored position is checked now, so a corrupt one (an
 	// operator's offset alter, say) fails the task before it reads.
 	for name, pos := range tc.Committed {
@@ -292,21 +313,21 @@ func regionOf(endpoint string) string {
 	for _, sfx := range []string{"-intranet", "-vpc", "-share"} {
 		first = strings.TrimSuffix(first, sfx)
 	}
-	if !regionName.MatchString(first) {
+	if alicloud.CheckRegion(first) != nil {
 		return ""
 	}
 	return first
 }
 
 func (s *source) Open(ctx context.Context) error {
-	s.tr = newTransport(s.conn.connect, s.conn.timeout)
+	s.tr = newTransport(s.conn.Connect, s.conn.Timeout)
 	s.tr.answerCancel = true
-	s.tr.timeout = s.conn.timeout
+	s.tr.timeout = s.conn.Timeout
 	s.client = s.conn.client(s.tr)
 	// The transport applies the timeout (see transport.timeout).
 	s.client.SetHTTPClient(&http.Client{Transport: s.tr})
-	s.tr.use(ctx)
-	defer s.tr.release()
+	s.tr.Use(ctx)
+	defer s.tr.Release()
 	if err := s.open(ctx); err != nil {
 		// The engine closes only a source that opened.
 		s.tr.close()
@@ -345,12 +366,12 @@ func (s *source) fail(ctx context.Context, what string, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
 	}
-	return sourceTriage.Mark(fmt.Errorf("sls source: %s of %s at %s: %w", what, s.stream, s.conn.endpoint, explainSource(err)))
+	return sourceTriage.Mark(fmt.Errorf("sls source: %s of %s at %s: %w", what, s.stream, s.conn.Endpoint, explainSource(err)))
 }
 
 func (s *source) Read(ctx context.Context) ([]api.Record, error) {
-	s.tr.use(ctx)
-	defer s.tr.release()
+	s.tr.Use(ctx)
+	defer s.tr.Release()
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -442,9 +463,9 @@ func (s *source) Close(ctx context.Context) error {
 	if s.tr == nil {
 		return nil
 	}
-	s.tr.use(ctx)
+	s.tr.Use(ctx)
 	s.publish()
-	s.tr.release()
+	s.tr.Release()
 	s.tr.close()
 	return nil
 }

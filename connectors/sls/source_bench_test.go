@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/internal/emulator/sls/slstest"
 )
 
 // BenchmarkSourceRead measures logs/s from the test bed's SLS emulator
@@ -17,14 +18,14 @@ import (
 //	go test -run '^$' -bench BenchmarkSourceRead -benchmem -benchtime 200000x ./connectors/sls/
 func BenchmarkSourceRead(b *testing.B) {
 	bd := testbedSLS(b)
-	proj := project("ferry-bench-src")
-	bd.storeN(b, proj, "logs", 4)
+	proj := slstest.Name("ferry-bench-src")
+	bd.Store(b, proj, "logs", 4)
 	seeded := 0
 	// seed makes the logstore hold at least n logs; both sides read it
 	// from the beginning.
 	seed := func(b *testing.B, n int) {
 		if n > seeded {
-			bd.putSeq(b, bd.client(), proj, "logs", seeded, n-seeded, 100)
+			bd.putSeq(b, bd.Client(), proj, "logs", seeded, n-seeded, 100)
 			seeded = n
 		}
 	}
@@ -50,7 +51,7 @@ func BenchmarkSourceRead(b *testing.B) {
 	})
 	b.Run("sdk-alone", func(b *testing.B) {
 		seed(b, b.N)
-		cli := bd.client()
+		cli := bd.Client()
 		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()

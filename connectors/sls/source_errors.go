@@ -2,11 +2,10 @@ package sls
 
 import (
 	"errors"
-	"fmt"
+	"maps"
 	"strings"
-	"time"
 
-	"github.com/ferryhq/ferry/connectors/kit"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 )
 
 // errBadPosition fails a source task handed a stored position that is not
@@ -14,20 +13,21 @@ import (
 // it, and guessing would lose or repeat logs.
 var errBadPosition = errors.New("invalid stored position")
 
-// sourceHints are what to fix for the errors a source's operator causes,
-// where the sink's wording (writing) does not fit.
-var sourceHints = map[string]string{
-	"Unauthorized":     "access.key.id is unknown, or may not read this logstore or use its consumer groups",
-	"ProjectNotExist":  "source.project: the project does not exist at this endpoint",
-	"LogStoreNotExist": "source.logstore: the logstore does not exist in the project",
-}
-
-// readQuotaCodes are SLS's read throttles: retried no sooner than
-// quotaWait.
-var readQuotaCodes = map[string]bool{
-	"ReadQuotaExceed":      true,
-	"ShardReadQuotaExceed": true,
-}
+// sourceCodes sort SLS's errors for the source: the sink's fatal codes,
+// worded for reading where the sink's wording (writing) does not fit, and
+// the read throttles beside the write ones. Nothing a source reads is a
+// record's fault.
+var sourceCodes = func() *alicloud.Codes {
+	c := &alicloud.Codes{Fatal: maps.Clone(codes.Fatal), Quota: maps.Clone(codes.Quota), QuotaWait: codes.QuotaWait}
+	maps.Copy(c.Fatal, map[string]string{
+		"Unauthorized":     "access.key.id is unknown, or may not read this logstore or use its consumer groups",
+		"ProjectNotExist":  "source.project: the project does not exist at this endpoint",
+		"LogStoreNotExist": "source.logstore: the logstore does not exist in the project",
+	})
+	c.Quota["ReadQuotaExceed"] = true
+	c.Quota["ShardReadQuotaExceed"] = true
+	return c
+}()
 
 // sourceCode is SLS's error code in err: the SDK's *Error's, or the
 // "Code:message" text some SDK read calls make of it.
@@ -47,26 +47,9 @@ func sourceCode(err error) string {
 	return code(err)
 }
 
-var sourceTriage = kit.Triage{
-	Classify: func(err error) kit.Class {
-		c := sourceCode(err)
-		if fatalCodes[c] != "" {
-			return kit.Fatal
-		}
-		return kit.Transient
-	},
-	RetryAfter: func(err error) time.Duration {
-		if c := sourceCode(err); quotaCodes[c] || readQuotaCodes[c] {
-			return quotaWait
-		}
-		return 0
-	},
-}
+var sourceTriage = sourceCodes.Triage(sourceCode)
 
 // explainSource wraps err with what to fix.
 func explainSource(err error) error {
-	if hint := sourceHints[sourceCode(err)]; hint != "" {
-		return fmt.Errorf("%s: %w", hint, err)
-	}
-	return explain(err)
+	return unreachable(code(err), sourceCodes.Explain(sourceCode(err), err))
 }

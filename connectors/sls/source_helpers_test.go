@@ -17,6 +17,7 @@ import (
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/sls"
 	emu "github.com/ferryhq/ferry/internal/emulator/sls"
+	"github.com/ferryhq/ferry/internal/emulator/sls/slstest"
 	"github.com/ferryhq/ferry/runtime"
 )
 
@@ -24,28 +25,8 @@ import (
 // what the shared one cannot do (a clock set back, creation required).
 func privateSLS(t testing.TB, cfg emu.Config) (bed, *emu.Server) {
 	t.Helper()
-	cfg.AccessKeyID, cfg.AccessKeySecret = "ferry-test", "ferry-test-secret"
-	srv, err := emu.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return bed{addr: srv.Addr(), id: cfg.AccessKeyID, secret: cfg.AccessKeySecret}, srv
-}
-
-// storeN creates project and logstore with n shards.
-func (b bed) storeN(t testing.TB, project, logstore string, n int) {
-	t.Helper()
-	cli := b.client()
-	if _, err := cli.CreateProject(project, "ferry test"); err != nil {
-		t.Fatalf("create project %s: %v", project, err)
-	}
-	if err := cli.CreateLogStore(project, logstore, 1, n, false, 0); err != nil {
-		t.Fatalf("create logstore %s: %v", logstore, err)
-	}
+	b, srv := slstest.Private(t, cfg)
+	return bed{b}, srv
 }
 
 // putSeq writes logs n = from … from+count-1 in groups of per logs,
@@ -236,7 +217,7 @@ func nOf(data []byte) (int, error) {
 // checkpoints reads the consumer group's checkpoints with the SDK.
 func (b bed) checkpoints(t testing.TB, project, logstore, group string) map[int]string {
 	t.Helper()
-	cps, err := b.client().GetCheckpoint(project, logstore, group)
+	cps, err := b.Client().GetCheckpoint(project, logstore, group)
 	if err != nil {
 		t.Fatalf("get checkpoints: %v", err)
 	}
@@ -250,7 +231,7 @@ func (b bed) checkpoints(t testing.TB, project, logstore, group string) map[int]
 // endCursors returns each shard's end cursor.
 func (b bed) endCursors(t testing.TB, project, logstore string) map[int]string {
 	t.Helper()
-	cli := b.client()
+	cli := b.Client()
 	shards, err := cli.ListShards(project, logstore)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	emu "github.com/ferryhq/ferry/internal/emulator/sls"
+	"github.com/ferryhq/ferry/internal/emulator/sls/slstest"
 )
 
 // TestSourcePullBytesBounded: one pull's answer holds about
@@ -21,14 +22,7 @@ import (
 // Without the bound the first pull would hold all 40 groups (2.7 MB).
 func TestSourcePullBytesBounded(t *testing.T) {
 	t.Parallel()
-	srv, err := emu.New(emu.Config{AccessKeyID: "id", AccessKeySecret: "secret", ShardCount: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := slstest.Start(t, emu.Config{ShardCount: 1})
 	const limit = 64 << 10
 	sizes := []int{20 << 10, 20 << 10, 200 << 10, 30 << 10} // one group above the limit
 	var largest int
@@ -43,8 +37,8 @@ func TestSourcePullBytesBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	raw := map[string]string{"endpoint": "http://" + srv.Addr(), "connect.address": srv.Addr(), "access.key.id": "id",
-		"access.key.secret": "secret", "project": "proj-bytes", "logstore": "logs", "fetch.max.bytes": "65536"}
+	raw := map[string]string{"endpoint": "http://" + srv.Addr(), "connect.address": srv.Addr(), "access.key.id": slstest.KeyID,
+		"access.key.secret": slstest.Secret, "project": "proj-bytes", "logstore": "logs", "fetch.max.bytes": "65536"}
 	c, err := Source.Spec.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +54,7 @@ func TestSourcePullBytesBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(ctx)
-	s.tr.use(ctx)
+	s.tr.Use(ctx)
 	sh := s.order[0]
 	logs, pulls := 0, 0
 	for logs < 40*1000 && pulls < 200 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/kit"
+	"github.com/ferryhq/ferry/connectors/kit/alicloud"
 )
 
 // shardState is one owned shard.
@@ -77,13 +78,13 @@ func parsePosition(p api.Position) (position, error) {
 	s := string(p)
 	cursor, skipText, hasSkip := strings.Cut(s, "@")
 	if cursor == "" || len(cursor) > maxCursorLen || strings.ContainsFunc(cursor, func(r rune) bool { return r <= ' ' || r > '~' }) {
-		return position{}, fmt.Errorf("%q is not a cursor", truncate(s))
+		return position{}, fmt.Errorf("%q is not a cursor", alicloud.Truncate(s))
 	}
 	pos := position{cursor: cursor}
 	if hasSkip {
 		n, err := strconv.Atoi(skipText)
 		if err != nil || n < 1 || n > 1<<30 || strconv.Itoa(n) != skipText {
-			return position{}, fmt.Errorf("%q: the count after @ is not a positive number", truncate(s))
+			return position{}, fmt.Errorf("%q: the count after @ is not a positive number", alicloud.Truncate(s))
 		}
 		pos.skip = n
 	}
@@ -273,11 +274,14 @@ func (s *source) pullShard(ctx context.Context, sh *shardState) error {
 	raw, meta, err := s.client.GetLogsBytesWithQuery(&aliyun.PullLogRequest{
 		Project: s.project, Logstore: s.logstore, ShardID: sh.id,
 		Cursor: sh.next.cursor, EndCursor: sh.end, LogGroupMaxCount: count,
-		CompressType: aliyun.Compress_LZ4,
+		CompressType: aliyun.Compress_LZ4, Query: s.query,
 	})
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
+		}
+		if s.query != "" && sourceCode(err) == "ParameterInvalid" {
+			return api.Fatal(fmt.Errorf("sls source: source.query %q refused by SLS: %w", alicloud.Truncate(s.query), err))
 		}
 		if sourceCode(err) == "InvalidCursor" {
 			return s.invalidCursor(ctx, sh, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/ferryhq/ferry/api/apitest"
 	"github.com/ferryhq/ferry/connectors/sls"
 	emu "github.com/ferryhq/ferry/internal/emulator/sls"
+	"github.com/ferryhq/ferry/internal/emulator/sls/slstest"
 )
 
 // TestSourceConformance runs the kit against the test bed's emulator: 4
@@ -23,9 +24,9 @@ import (
 // sees the whole binary.
 func TestSourceConformance(t *testing.T) {
 	b := testbedSLS(t)
-	proj := project("ferry-src-conf")
-	b.storeN(t, proj, "logs", 4)
-	b.putSeq(t, b.client(), proj, "logs", 0, 120, 7)
+	proj := slstest.Name("ferry-src-conf")
+	b.Store(t, proj, "logs", 4)
+	b.putSeq(t, b.Client(), proj, "logs", 0, 120, 7)
 	stop := time.Now().Unix() + 1
 	time.Sleep(time.Until(time.Unix(stop, 0).Add(2100 * time.Millisecond))) // stop.time has passed
 	apitest.RunSource(t, apitest.SourceCase{
@@ -57,10 +58,10 @@ func logCount(t testing.TB) int {
 func TestSourceEveryLogAcrossRestart(t *testing.T) {
 	t.Parallel()
 	b := testbedSLS(t)
-	proj := project("ferry-src-restart")
-	b.storeN(t, proj, "logs", 4)
+	proj := slstest.Name("ferry-src-restart")
+	b.Store(t, proj, "logs", 4)
 	n := logCount(t)
-	cli := b.client()
+	cli := b.Client()
 	b.putSeq(t, cli, proj, "logs", 0, n/2, 100)
 	group := "restart-" + strconv.Itoa(int(time.Now().UnixNano()%1e6))
 	raw := b.sourceConfig(proj, "logs", "consumer.group", group, "checkpoint.interval", "200ms",
@@ -138,9 +139,9 @@ func equalMaps[K, V comparable](a, b map[K]V) bool {
 func TestSourceSplitPickedUp(t *testing.T) {
 	t.Parallel()
 	b, _ := privateSLS(t, emu.Config{})
-	proj := project("ferry-src-split")
-	b.storeN(t, proj, "logs", 2)
-	cli := b.client()
+	proj := slstest.Name("ferry-src-split")
+	b.Store(t, proj, "logs", 2)
+	cli := b.Client()
 	b.putSeq(t, cli, proj, "logs", 0, 400, 10)
 	group := "split"
 	store := &offsets{}
@@ -179,7 +180,7 @@ func TestSourceSplitPickedUp(t *testing.T) {
 // readShard counts a shard's log groups with the SDK.
 func (b bed) readShard(t testing.TB, project, logstore string, shard int) (groups int, logs int) {
 	t.Helper()
-	cli := b.client()
+	cli := b.Client()
 	cursor, err := cli.GetCursor(project, logstore, shard, "begin")
 	if err != nil {
 		t.Fatal(err)
@@ -209,9 +210,9 @@ func TestSourceStopTimeFinishes(t *testing.T) {
 	var clock atomicTime
 	clock.set(time.Now().Add(-time.Hour))
 	b, _ := privateSLS(t, emu.Config{Now: clock.now, MaxClockSkew: -1})
-	proj := project("ferry-src-stop")
-	b.storeN(t, proj, "logs", 4)
-	cli := b.client()
+	proj := slstest.Name("ferry-src-stop")
+	b.Store(t, proj, "logs", 4)
+	cli := b.Client()
 	b.putSeq(t, cli, proj, "logs", 0, 300, 10)
 	stop := clock.now().Add(10 * time.Minute).Unix()
 	clock.set(time.Now().Add(-30 * time.Minute)) // after stop.time
@@ -314,8 +315,8 @@ func readSrc(t testing.TB, src api.Source, n int) []api.Record {
 func TestSourceBadInput(t *testing.T) {
 	t.Parallel()
 	b, _ := privateSLS(t, emu.Config{RequireCreate: true})
-	proj := project("ferry-src-bad")
-	b.storeN(t, proj, "logs", 1)
+	proj := slstest.Name("ferry-src-bad")
+	b.Store(t, proj, "logs", 1)
 	for _, tc := range []struct {
 		name      string
 		kv        []string
@@ -324,6 +325,7 @@ func TestSourceBadInput(t *testing.T) {
 	}{
 		{"wrong endpoint", []string{"connect.address", "127.0.0.1:1", "request.timeout", "1s"}, false, []string{"endpoint unreachable"}},
 		{"bad signature", []string{"access.key.secret", "wrong"}, true, []string{"access.key.secret does not match", "SignatureNotMatch"}},
+		{"bad signature v4", []string{"access.key.secret", "wrong", "signature.version", "v4", "region", "cn-hangzhou"}, true, []string{"access.key.secret does not match", "SignatureNotMatch"}},
 		{"unknown key id", []string{"access.key.id", "nobody"}, true, []string{"access.key.id"}},
 		{"missing logstore", []string{"logstore", "nosuch"}, true, []string{"source.logstore", "LogStoreNotExist"}},
 		{"missing project", []string{"project", "ferry-src-no-such-project"}, true, []string{"source.project", "ProjectNotExist"}},

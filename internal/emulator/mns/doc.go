@@ -1,5 +1,5 @@
 // Package mns is an in-memory, protocol-faithful emulator of Alibaba Cloud
-// Message Service (MNS, now "Simple Message Queue") queues, so that Ferry's
+// Message Service (MNS, now "Simple Message Queue") queues and topics, so that Ferry's
 // MNS connector and its tests can run without the cloud.
 //
 // It speaks the MNS HTTP/XML API version 2015-06-06 as the official Go SDK
@@ -16,7 +16,19 @@
 //     waitseconds long polling), PeekMessage (peekonly=true), DeleteMessage
 //     and BatchDeleteMessage (DELETE with ReceiptHandle or a
 //     <ReceiptHandles> body) and ChangeMessageVisibility (PUT with
-//     ReceiptHandle and VisibilityTimeout).
+//     ReceiptHandle and VisibilityTimeout);
+//   - topics: CreateTopic and SetTopicAttributes (PUT /topics/{name}),
+//     GetTopicAttributes, DeleteTopic, ListTopic (GET /topics), Subscribe,
+//     GetSubscriptionAttributes and Unsubscribe (/topics/{name}/
+//     subscriptions/{sub}) and PublishMessage (POST /topics/{name}/messages
+//     with <Message><MessageBody>, optional <MessageTag>), answered 201 with
+//     MessageId and MessageBodyMD5. A published message goes at once to
+//     every subscription whose FilterTag is empty or equals its tag; only
+//     queue endpoints of the account (acs:mns:<region>:<account>:queues/<q>)
+//     are delivered to, as the body alone (SIMPLIFIED) or wrapped in MNS's
+//     <Notification> (XML, the default) or its JSON form. A delivery whose
+//     queue is gone or too small is dropped and counted (Dropped), where MNS
+//     would retry it by NotifyStrategy.
 //
 // Every request must carry "Authorization: MNS AccessKeyId:Signature", an
 // HMAC-SHA1 over the verb, Content-MD5, Content-Type, Date, the sorted
@@ -63,6 +75,7 @@
 // the emulator never does by itself) set Config.SendFault, which names the
 // entries to fail and the error code each reports.
 //
-// Not emulated: topics and subscriptions, queue-level logging, QPS limits
-// and the QueueDeletedRecently grace period.
+// Not emulated: HTTP, mail and SMS subscription endpoints, retried
+// deliveries, ListSubscriptionByTopic, queue-level logging, QPS limits and
+// the QueueDeletedRecently grace period.
 package mns

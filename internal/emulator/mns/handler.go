@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +70,12 @@ func noContent() (result, *apiError) { return result{status: http.StatusNoConten
 func (s *Server) route(c *call) (result, *apiError) {
 	parts := strings.Split(strings.Trim(c.r.URL.Path, "/"), "/")
 	m := c.r.Method
+	if parts[0] == "topics" {
+		if res, e, ok := s.routeTopics(c, parts); ok {
+			return res, e
+		}
+		return result{}, errInvalidURL
+	}
 	switch {
 	case len(parts) == 1 && parts[0] == "queues" && m == http.MethodGet:
 		return s.listQueues(c)
@@ -243,29 +248,13 @@ func (s *Server) deleteQueue(name string) (result, *apiError) {
 // the first queue of the next page.
 func (s *Server) listQueues(c *call) (result, *apiError) {
 	h := c.r.Header
-	limit := int64(1000)
-	if v := h.Get("x-mns-ret-number"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 || n > 1000 {
-			return result{}, errRange("x-mns-ret-number", 1, 1000)
-		}
-		limit = n
+	limit, e := retNumber(c)
+	if e != nil {
+		return result{}, e
 	}
-	prefix, marker := h.Get("x-mns-prefix"), h.Get("x-mns-marker")
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	names := make([]string, 0, len(s.queues))
-	for n := range s.queues {
-		if strings.HasPrefix(n, prefix) && n >= marker {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	next := ""
-	if int64(len(names)) > limit {
-		next, names = names[limit], names[:limit]
-	}
+	names, next := page(s.queues, h.Get("x-mns-prefix"), h.Get("x-mns-marker"), limit)
 	if h.Get("x-mns-with-meta") == "true" {
 		details := make([]queueAttrsEntry, 0, len(names))
 		for _, n := range names {

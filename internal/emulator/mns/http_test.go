@@ -98,7 +98,8 @@ func TestHTTPErrors(t *testing.T) {
 		{"tampered body", "POST", "/queues/q/messages", send, func(r *http.Request) {
 			r.Body = io.NopCloser(strings.NewReader(strings.Replace(send, "hi", "ho", 1)))
 		}, 400, "InvalidDegist"},
-		{"topics are not emulated", "GET", "/topics/t", "", nil, 400, "InvalidRequestURL"},
+		{"missing topic", "GET", "/topics/t", "", nil, 404, "TopicNotExist"},
+		{"unknown topic path", "GET", "/topics/t/x/y/z", "", nil, 400, "InvalidRequestURL"},
 		{"bad queue name", "GET", "/queues/-q", "", nil, 400, "InvalidQueueName"},
 		{"missing queue", "GET", "/queues/nope/messages", "", nil, 404, "QueueNotExist"},
 		{"empty queue", "GET", "/queues/q/messages", "", nil, 404, "MessageNotExist"},

@@ -13,6 +13,7 @@ import (
 	ali_mns "github.com/aliyun/aliyun-mns-go-sdk"
 
 	"github.com/ferryhq/ferry/internal/emulator/mns"
+	"github.com/ferryhq/ferry/internal/emulator/mns/mnstest"
 )
 
 // These tests drive the emulator only through the official Go SDK, so they
@@ -20,27 +21,12 @@ import (
 // SDK speaks to real MNS.
 
 const (
-	testKeyID  = "LTAI-test-key-id"
-	testSecret = "test-key-secret"
+	testKeyID  = mnstest.KeyID
+	testSecret = mnstest.Secret
 )
 
 // startServer runs an emulator on an ephemeral port for the test's lifetime.
-func startServer(t *testing.T) *mns.Server {
-	t.Helper()
-	srv, err := mns.New(mns.Config{AccessKeyID: testKeyID, AccessKeySecret: testSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return srv
-}
+func startServer(t *testing.T) *mns.Server { return mnstest.Start(t, mns.Config{}) }
 
 // newClient returns an SDK client that signs with secret and reaches srv.
 func newClient(t *testing.T, srv *mns.Server, keyID, secret string) ali_mns.MNSClient {

@@ -12,15 +12,18 @@ import (
 	"time"
 )
 
-// Server is one MNS emulator: an account's worth of in-memory queues behind
-// the MNS HTTP API.
+// Server is one MNS emulator: an account's worth of in-memory queues and
+// topics behind the MNS HTTP API.
 type Server struct {
 	cfg Config
 
-	// mu guards queues and the state of every queue in it. It is never held
+	// mu guards queues, topics and the state of every queue and topic in
+	// them. It is never held
 	// while waiting or writing a response, and never together with lifeMu.
-	mu     sync.Mutex
-	queues map[string]*queue
+	mu      sync.Mutex
+	queues  map[string]*queue
+	topics  map[string]*topic
+	dropped int64 // topic deliveries dropped (see Dropped)
 
 	requestSeq atomic.Uint64
 	// instance distinguishes this Server's request ids from those of
@@ -50,6 +53,7 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		cfg:      cfg.withDefaults(),
 		queues:   map[string]*queue{},
+		topics:   map[string]*topic{},
 		instance: fmt.Sprintf("%X", b),
 		closing:  make(chan struct{}),
 	}, nil

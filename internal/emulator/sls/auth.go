@@ -10,9 +10,13 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 )
 
-// authenticate checks a request's signature v1 against the configured key:
+// authenticate checks a request's signature, v1 or v4 by the form of its
+// Authorization header, against the configured key.
+//
+// Signature v1:
 //
 //	Authorization: LOG <AccessKeyId>:base64(hmac-sha1(secret, StringToSign))
 //	StringToSign = VERB \n Content-MD5 \n Content-Type \n Date \n
@@ -22,10 +26,12 @@ import (
 // "name:value" joined by newlines, and the resource is the escaped path plus,
 // if there is a query, "?" and its decoded k=v pairs sorted by key and joined
 // by "&". Content-MD5, when sent, must be the upper-case hex MD5 of the body.
+//
+// Signature v4 (authenticateV4).
 func (s *Server) authenticate(r *http.Request, body []byte) *apiError {
 	auth := r.Header.Get("Authorization")
-	if strings.HasPrefix(auth, "SLS4-") {
-		return errUnauthorized("signature v4 is not supported by the emulator; use the SDK's default AuthV1")
+	if strings.HasPrefix(auth, v4Algorithm+" ") {
+		return s.authenticateV4(r, body, auth)
 	}
 	id, sig, ok := strings.Cut(strings.TrimPrefix(auth, "LOG "), ":")
 	if !strings.HasPrefix(auth, "LOG ") || !ok {
@@ -38,14 +44,12 @@ func (s *Server) authenticate(r *http.Request, body []byte) *apiError {
 	if date == "" {
 		return errUnauthorized("missing Date header")
 	}
-	if skew := s.cfg.MaxClockSkew; skew > 0 {
-		t, err := http.ParseTime(date)
-		if err != nil {
-			return errUnauthorized("malformed Date header %q", date)
-		}
-		if d := s.cfg.Now().Sub(t); d > skew || d < -skew {
-			return newAPIError(http.StatusBadRequest, "RequestTimeExpired", "request Date %s is more than %v from server time", date, skew)
-		}
+	t, err := http.ParseTime(date)
+	if err != nil && s.cfg.MaxClockSkew > 0 {
+		return errUnauthorized("malformed Date header %q", date)
+	}
+	if e := s.checkSkew(t, date); e != nil {
+		return e
 	}
 	contentMD5 := r.Header.Get("Content-MD5")
 	if contentMD5 != "" {
@@ -64,6 +68,16 @@ func (s *Server) authenticate(r *http.Request, body []byte) *apiError {
 	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
 	if !hmac.Equal([]byte(sig), []byte(want)) {
 		return errSignatureNotMatch("signature %s not match", sig)
+	}
+	return nil
+}
+
+// checkSkew refuses a request time more than MaxClockSkew from Now.
+func (s *Server) checkSkew(t time.Time, raw string) *apiError {
+	if skew := s.cfg.MaxClockSkew; skew > 0 {
+		if d := s.cfg.Now().Sub(t); d > skew || d < -skew {
+			return newAPIError(http.StatusBadRequest, "RequestTimeExpired", "request time %s is more than %v from server time", raw, skew)
+		}
 	}
 	return nil
 }

@@ -239,7 +239,7 @@ func TestHashKeyRouting(t *testing.T) {
 }
 
 // TestAuth: a wrong secret or key id is refused with 401 and SLS's JSON
-// error, which the SDK surfaces as *sls.Error.
+// error, which the SDK surfaces as *sls.Error, under signature v1 and v4.
 func TestAuth(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, sls.Config{})
@@ -252,25 +252,29 @@ func TestAuth(t *testing.T) {
 		{"wrong secret", testKeyID, "not-the-secret", "SignatureNotMatch"},
 		{"unknown key id", "someone-else", testSecret, "Unauthorized"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c := aliyun.CreateNormalInterface(srv.Endpoint(), tt.keyID, tt.secret, "")
-			c.SetHTTPClient(srv.HTTPClient())
-			for name, call := range map[string]func() error{
-				"PutLogs":    func() error { return c.PutLogs("p", "s", sdkGroup("t", "x", 1)) },
-				"ListShards": func() error { _, err := c.ListShards("p", "s"); return err },
-			} {
-				err := call()
-				var slsErr *aliyun.Error
-				if !errors.As(err, &slsErr) {
-					t.Fatalf("%s: err = %T %v, want *sls.Error", name, err, err)
+	for _, v := range []aliyun.AuthVersionType{aliyun.AuthV1, aliyun.AuthV4} {
+		for _, tt := range tests {
+			t.Run(string(v)+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				c := aliyun.CreateNormalInterface(srv.Endpoint(), tt.keyID, tt.secret, "")
+				c.SetHTTPClient(srv.HTTPClient())
+				c.SetAuthVersion(v)
+				c.SetRegion("cn-hangzhou")
+				for name, call := range map[string]func() error{
+					"PutLogs":    func() error { return c.PutLogs("p", "s", sdkGroup("t", "x", 1)) },
+					"ListShards": func() error { _, err := c.ListShards("p", "s"); return err },
+				} {
+					err := call()
+					var slsErr *aliyun.Error
+					if !errors.As(err, &slsErr) {
+						t.Fatalf("%s: err = %T %v, want *sls.Error", name, err, err)
+					}
+					if slsErr.HTTPCode != http.StatusUnauthorized || slsErr.Code != tt.wantCode || slsErr.RequestID == "" {
+						t.Fatalf("%s: got %+v, want 401 %s with a request id", name, slsErr, tt.wantCode)
+					}
 				}
-				if slsErr.HTTPCode != http.StatusUnauthorized || slsErr.Code != tt.wantCode || slsErr.RequestID == "" {
-					t.Fatalf("%s: got %+v, want 401 %s with a request id", name, slsErr, tt.wantCode)
-				}
-			}
-		})
+			})
+		}
 	}
 
 	t.Run("unsigned request", func(t *testing.T) {

@@ -27,10 +27,16 @@
 //
 // # Protocol
 //
-// Every request must carry a valid signature v1 (Authorization "LOG id:sig",
+// Every request must carry a valid signature, v1 (Authorization "LOG id:sig",
 // HMAC-SHA1 over method, Content-MD5, Content-Type, Date, the x-log-/x-acs-
-// headers and the canonical resource); a wrong key or signature gets 401 with
-// SLS's JSON error body {"errorCode","errorMessage"}. PutLogs accepts a
+// headers and the canonical resource) or v4, as the SDK's AuthV4 signs
+// ("SLS4-HMAC-SHA256 Credential=id/day/region/sls/aliyun_v4_request,
+// Signature=…", HMAC-SHA256 with a key derived for the day and region, over
+// a canonical request that covers host, content-type, the x-log-/x-acs-
+// headers, the query and the body's SHA-256; see auth_v4.go). A v4 request
+// may be signed for any region. A wrong key or signature gets 401 with
+// SLS's JSON error body {"errorCode","errorMessage"}; a request time more
+// than MaxClockSkew away, RequestTimeExpired. PutLogs accepts a
 // protobuf LogGroup compressed with lz4 (raw block), zstd or deflate (or not at
 // all), checked against x-log-bodyrawsize; with a hash key (…/shards/route?key=)
 // it lands in the shard whose MD5 range holds the key, otherwise shards take
@@ -53,6 +59,8 @@
 // Unless Config.RequireCreate is set, a project and a logstore spring into
 // being (with Config.ShardCount shards) on first use, so a test can put logs
 // without creating anything. There is no TTL, no query or index, no split by
-// shard count, no query (SPL) on PullLogs, and no signature v4; those
-// requests are refused with an SLS error rather than half served.
+// shard count; those requests are refused with an SLS error
+// rather than half served. PullLogs with a query runs a subset of SPL
+// (spl.go: where with = and != joined by and, project) and refuses any
+// other statement with ParameterInvalid, for the same reason.
 package sls

@@ -14,30 +14,16 @@ import (
 	"github.com/gogo/protobuf/proto"
 
 	"github.com/ferryhq/ferry/internal/emulator/sls"
+	"github.com/ferryhq/ferry/internal/emulator/sls/slstest"
 )
 
 const (
-	testKeyID  = "test-id"
-	testSecret = "test-secret"
+	testKeyID  = slstest.KeyID
+	testSecret = slstest.Secret
 )
 
 // startServer runs an emulator on a free loopback port for one test.
-func startServer(t *testing.T, cfg sls.Config) *sls.Server {
-	t.Helper()
-	cfg.Addr = "127.0.0.1:0"
-	if cfg.AccessKeyID == "" {
-		cfg.AccessKeyID, cfg.AccessKeySecret = testKeyID, testSecret
-	}
-	srv, err := sls.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
-}
+func startServer(t *testing.T, cfg sls.Config) *sls.Server { return slstest.Start(t, cfg) }
 
 // newClient returns an SDK client for srv signing with the given secret.
 func newClient(t *testing.T, srv *sls.Server, secret string) aliyun.ClientInterface {

@@ -174,9 +174,13 @@ func (s *Server) pullLogs(c *call, id int) *apiError {
 	}
 	count = min(count, maxPullCount)
 	endCursor := q.Get("end_cursor")
-	if q.Get("query") != "" {
-		// Better a clear refusal than silently unfiltered data.
-		return errParameterInvalid("PullLogs with a query (SPL) is not supported by the emulator")
+	var spl *splQuery
+	if query := q.Get("query"); query != "" {
+		var err error
+		if spl, err = parseSPL(query); err != nil {
+			// Better a clear refusal than silently unfiltered data.
+			return errParameterInvalid("query: %v", err)
+		}
 	}
 
 	var (
@@ -208,6 +212,24 @@ func (s *Server) pullLogs(c *call, id int) *apiError {
 		return aerr
 	}
 
+	rawGroups, rawSize := len(groups), 0
+	var rawLines, lines int
+	if spl != nil {
+		filtered := groups[:0:0]
+		for _, b := range groups {
+			rawSize += len(b)
+			g, err := DecodeLogGroup(b)
+			if err != nil {
+				return newAPIError(http.StatusInternalServerError, "InternalServerError", "stored log group: %v", err)
+			}
+			rawLines += len(g.Logs)
+			if g = spl.apply(g); len(g.Logs) > 0 {
+				lines += len(g.Logs)
+				filtered = append(filtered, AppendLogGroup(nil, g))
+			}
+		}
+		groups = filtered
+	}
 	raw := appendLogGroupList(nil, groups)
 	kind := compressLZ4
 	switch strings.ToLower(strings.TrimSpace(c.r.Header.Get("Accept-Encoding"))) {
@@ -226,6 +248,14 @@ func (s *Server) pullLogs(c *call, id int) *apiError {
 	h.Set("x-log-count", strconv.Itoa(len(groups)))
 	h.Set("x-log-bodyrawsize", strconv.Itoa(len(raw)))
 	h.Set("x-log-compresstype", kind)
+	if spl != nil {
+		// What the query read and what it returned, as SLS reports them.
+		h.Set("x-log-rawdatasize", strconv.Itoa(rawSize))
+		h.Set("x-log-rawdatacount", strconv.Itoa(rawGroups))
+		h.Set("x-log-rawdatalines", strconv.Itoa(rawLines))
+		h.Set("x-log-resultlines", strconv.Itoa(lines))
+		h.Set("x-log-failedlines", "0")
+	}
 	if len(groups) > 0 {
 		// Decimal, not base64: the SDK numbers the returned groups back
 		// from it to give each its own cursor.

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sls
+
+const raceBuild = false
