@@ -161,10 +161,13 @@ func (t *Template) setOp(p *part) {
 // JSONPath (TEMPLATE); tmpl is the template text and is used by TEMPLATE
 // only.
 //
-// Compile renders as Ferry always has (a missing value or null is empty
+// Compile renders in the aws dialect (a missing value or null is empty
 // text, null as a JSON value; every placeholder needs a variable, every
-// variable a JSONPath), which sink parameters rely on; the template
-// transform compiles with CompileDialect.
+// variable a JSONPath), which the rds sink's column values and the http
+// sink's headers and query rely on: a missing value must not become the
+// text ${name} in a row or a header, and a malformed template is refused
+// when the connector is created. Sink parameters (ParamSpec) and the
+// template transform compile with CompileDialect.
 func Compile(form, value, tmpl string) (*Template, error) {
 	return CompileDialect(form, value, tmpl, pattern.AWS)
 }
