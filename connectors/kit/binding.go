@@ -213,7 +213,7 @@ func (b Binding) decodeBinary(headers iter.Seq2[string, string], ct string, body
 				ev.DataContentType = v
 			}
 		case "time":
-			t, err := time.Parse(time.RFC3339Nano, v)
+			t, err := api.ParseTime(v)
 			if err != nil {
 				return api.Event{}, fmt.Errorf("%w: header %s: %v", ErrBinary, name, err)
 			}
