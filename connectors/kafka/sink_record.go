@@ -222,7 +222,9 @@ func trailingMember(d []byte, key string) (value []byte, ok bool) {
 		var start int
 		switch c := d[i]; {
 		case c == '"':
-			start = openingQuote(d, i)
+			if start = openingQuote(d, i); start < 0 {
+				return nil, false
+			}
 		case c == '}' || c == ']' || c == '{':
 			return nil, false
 		default: // a number, true, false or null
@@ -238,6 +240,9 @@ func trailingMember(d []byte, key string) (value []byte, ok bool) {
 			return nil, false
 		}
 		kstart := openingQuote(d, i)
+		if kstart < 0 {
+			return nil, false
+		}
 		k := d[kstart : i+1]
 		if string(k) == key {
 			return d[start:end], true
