@@ -64,7 +64,13 @@
 // bindings). An object without a specversion member fails with
 // [ErrNoSpecVersion], so a source can take it as plain data instead.
 // [ValidJSON], [AppendJSONEscaped] and [AppendJSONUnescaped] are the
-// fast JSON helpers the engine and plugins share.
+// fast JSON helpers the engine and plugins share. AppendJSON validates
+// JSON data before writing it inline, unless the source that rendered the
+// data called [Event.MarkDataJSON]: a mark that holds only while Data is
+// that same slice, so a transform that replaces the data voids it. A
+// source marks only JSON it wrote itself (a CDC change envelope), never
+// bytes it received. [ParseTime] reads an event's time as EventBridge
+// does (RFC 3339 and the forms EventBridge emits).
 //
 // # Errors
 //

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
-	"time"
 )
 
 // The context attributes the decoder knows, as indexes into its table.
@@ -54,7 +53,8 @@ type extValue struct {
 // is decoded; a string data member whose datacontenttype is not JSON is
 // unescaped to its text. Extension names must be lower-case ASCII letters
 // and digits; their values are strings, booleans or numbers (int64 when
-// integral, else float64), and a null one is absent.
+// integral, else float64), and a null one is absent. time is parsed by
+// ParseTime: RFC 3339 and the forms EventBridge emits.
 //
 // It accepts exactly what encoding/json accepts as one object (after
 // it, only whitespace), decodes what the encoding/json-based reference in
@@ -159,7 +159,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	for a, v := range attrs {
 		if v.state == 'x' || (a == attrTime && v.state == 'n') {
 			if a == attrTime {
-				return fmt.Errorf("cloudevent: attribute \"time\" must be an RFC 3339 string")
+				return fmt.Errorf("cloudevent: attribute \"time\" must be a string")
 			}
 			return fmt.Errorf("cloudevent: attribute %q must be a string", attrNames[a])
 		}
@@ -188,7 +188,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("cloudevent: required attribute \"type\" is missing or empty")
 	}
 	if attrs[attrTime].state == 's' {
-		t, err := time.Parse(time.RFC3339Nano, str(attrTime))
+		t, err := ParseTime(str(attrTime))
 		if err != nil {
 			return fmt.Errorf("cloudevent: attribute \"time\": %w", err)
 		}

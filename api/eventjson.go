@@ -74,7 +74,7 @@ func (e *Event) AppendJSON(buf []byte) ([]byte, error) {
 	if e.Data != nil {
 		switch {
 		case IsJSONContentType(e.DataContentType):
-			if !ValidJSON(e.Data) {
+			if !e.DataMarkedJSON() && !ValidJSON(e.Data) {
 				return nil, fmt.Errorf("cloudevent %q: data is not valid JSON for content type %q", e.ID, e.DataContentType)
 			}
 			buf = append(buf, `,"data":`...)

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 )
 
 // ValidJSON reports whether b is exactly one JSON value with optional
@@ -132,25 +133,22 @@ func validWord(b []byte, i int, word string) (int, bool) {
 }
 
 // validString returns the index after the string starting at b[i] == '"'.
-// Plain bytes cost one table lookup; only quotes, escapes and control
-// characters take the slow branch.
+// Plain bytes are passed over a word at a time (nextStop); only quotes,
+// escapes and control characters take the slow branch. Bytes of 0x80 and
+// more are plain: like encoding/json, the validator accepts invalid UTF-8
+// inside strings (decoders replace it with U+FFFD).
 func validString(b []byte, i int) (int, bool) {
-	for i++; i < len(b); i++ {
-		i = plainRun(b, i)
-		if i >= len(b) {
-			break
+	for i++; ; i++ {
+		if i = nextStop(b, i); i >= len(b) {
+			return i, false
 		}
-		c := b[i]
-		if !strStop[c] {
-			continue
-		}
-		switch {
+		switch c := b[i]; {
 		case c == '"':
 			return i + 1, true
 		case c < 0x20:
 			return i, false
 		}
-		i++ // c is a backslash
+		i++ // a backslash
 		if i >= len(b) {
 			return i, false
 		}
@@ -165,27 +163,31 @@ func validString(b []byte, i int) (int, bool) {
 			return i, false
 		}
 	}
-	return i, false
 }
 
-// plainRun returns the index of the first byte at or after i that is a
-// quote, a backslash or a control character, eight bytes per step (SWAR),
-// or an index near the end of b from which bytes must be checked one at a
-// time. After four plain words it hands a long run to longRun.
-func plainRun(b []byte, i int) int {
+// nextStop returns the index of the first quote, backslash or control
+// character at or after i, or len(b). It tests eight bytes per step
+// (SWAR): the lowest flagged byte of stringStops is exactly the first
+// stop in the word, so a short string's end is found with one word and a
+// trailing-zero count, never byte by byte. After four plain words it
+// hands a long run (a payload) to longRun.
+func nextStop(b []byte, i int) int {
 	const highs = 0x8080808080808080
 	for n := 0; i+8 <= len(b); i += 8 {
-		if stringStops(binary.LittleEndian.Uint64(b[i:]))&highs != 0 {
-			return i
+		if m := stringStops(binary.LittleEndian.Uint64(b[i:])) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
 		if n++; n == 4 {
 			return longRun(b, i+8)
 		}
 	}
+	for i < len(b) && !strStop[b[i]] {
+		i++
+	}
 	return i
 }
 
-// longRun is plainRun for a long string (a payload): the closing quote
+// longRun is nextStop for a long string: the closing quote
 // and the first backslash are found by bytes.IndexByte, which the
 // standard library vectorises, and only the control-character test runs
 // a word at a time. It returns the index of the first quote, backslash
@@ -208,10 +210,13 @@ func longRun(b []byte, i int) int {
 func firstControl(s []byte) int {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 0
-	for ; i+16 <= len(s); i += 16 {
-		x := binary.LittleEndian.Uint64(s[i:])
-		y := binary.LittleEndian.Uint64(s[i+8:])
-		if ((x-0x20*ones)&^x|(y-0x20*ones)&^y)&highs != 0 {
+	for ; i+32 <= len(s); i += 32 {
+		w := s[i : i+32]
+		x := binary.LittleEndian.Uint64(w)
+		y := binary.LittleEndian.Uint64(w[8:])
+		z := binary.LittleEndian.Uint64(w[16:])
+		v := binary.LittleEndian.Uint64(w[24:])
+		if ((x-0x20*ones)&^x|(y-0x20*ones)&^y|(z-0x20*ones)&^z|(v-0x20*ones)&^v)&highs != 0 {
 			break
 		}
 	}

@@ -87,18 +87,27 @@ func BenchmarkValidJSON(b *testing.B) {
 	})
 }
 
-// TestValidJSONLongStrings puts a quote, a backslash escape, a control
-// byte or a non-ASCII byte at every position of strings long enough for
-// the vectorised scan (longRun), and compares with json.Valid.
-func TestValidJSONLongStrings(t *testing.T) {
+// TestValidJSONStrings puts a quote, a backslash escape, a control byte
+// or a non-ASCII byte at every position of strings short enough to end
+// inside one word (nextStop's trailing-zero count), of every length
+// around a word, and long enough for the vectorised scan (longRun), with
+// the string in an array and alone (so that it ends at the end of the
+// input, where the scan goes byte by byte), and compares with json.Valid.
+func TestValidJSONStrings(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{31, 32, 33, 40, 47, 48, 49, 64, 100} {
-		for pos := range n {
-			for _, ins := range []string{`"`, `\n`, `\q`, "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xff", `\"`} {
-				body := []byte(strings.Repeat("a", n))
-				s := `["` + string(body[:pos]) + ins + string(body[pos:]) + `"]`
-				if got, want := ValidJSON([]byte(s)), json.Valid([]byte(s)); got != want {
-					t.Fatalf("ValidJSON(%q) = %v, json.Valid = %v", s, got, want)
+	lengths := []int{31, 32, 33, 40, 47, 48, 49, 63, 64, 65, 100}
+	for n := range 18 {
+		lengths = append(lengths, n)
+	}
+	for _, n := range lengths {
+		for pos := range n + 1 {
+			for _, ins := range []string{`"`, `\n`, `\q`, `\u00e9`, `\u00g9`, "\x01", "\x1f", "\x7f", "\x80", "\xc3\xa9", "\xff", `\"`, `\`} {
+				body := strings.Repeat("a", n)
+				str := `"` + body[:pos] + ins + body[pos:] + `"`
+				for _, s := range []string{`["` + str[1:] + `]`, str, `{` + str + `:1}`} {
+					if got, want := ValidJSON([]byte(s)), json.Valid([]byte(s)); got != want {
+						t.Fatalf("ValidJSON(%q) = %v, json.Valid = %v", s, got, want)
+					}
 				}
 			}
 		}

@@ -24,6 +24,46 @@ type Event struct {
 	// Extensions holds extension attributes. Values are string, bool,
 	// int64, float64 or time.Time. Nil when there are none.
 	Extensions map[string]any
+
+	// dataJSON is the Data slice MarkDataJSON vouched for.
+	dataJSON dataMark
+}
+
+// dataMark names a byte slice by the address of its first byte and its
+// length.
+type dataMark struct {
+	first *byte
+	n     int
+}
+
+// MarkDataJSON records that Data, as it is now, is exactly one valid JSON
+// value, so that AppendJSON (and a sink that checks JSON data) does not
+// validate it again: a sink spends a noticeable share of its CPU checking
+// data that the source has just written itself. Call it only on data the
+// caller rendered as JSON itself (a CDC source's change envelope), never
+// on bytes received from outside.
+//
+// The mark belongs to the slice, not to the event: giving Data another
+// slice (another array or another length) voids it, so transforms that
+// replace Data need do nothing, and a copied event keeps the mark only
+// while it shares the same bytes. Code that rewrites Data's bytes in place
+// must leave them valid JSON or call ClearDataJSON. Empty Data is never
+// marked.
+func (e *Event) MarkDataJSON() {
+	if len(e.Data) == 0 {
+		e.dataJSON = dataMark{}
+		return
+	}
+	e.dataJSON = dataMark{&e.Data[0], len(e.Data)}
+}
+
+// ClearDataJSON forgets MarkDataJSON's mark.
+func (e *Event) ClearDataJSON() { e.dataJSON = dataMark{} }
+
+// DataMarkedJSON reports whether Data is still the slice MarkDataJSON
+// marked as valid JSON.
+func (e *Event) DataMarkedJSON() bool {
+	return len(e.Data) > 0 && e.dataJSON.n == len(e.Data) && e.dataJSON.first == &e.Data[0]
 }
 
 // SetExtension sets an extension attribute, allocating the map on first use.

@@ -73,24 +73,34 @@ func (f *fake) Read(ctx context.Context) ([]api.Record, error) {
 
 func (f *fake) Close(context.Context) error { return nil }
 
-// lossy is a sink that forgets what it wrote before a restart.
+// lossy is a sink that forgets what it wrote before a restart, or
+// writes each batch backwards (reordering every key).
 type lossy struct {
-	mu     *sync.Mutex
-	stored *[]api.Event
-	forget bool
+	mu       *sync.Mutex
+	stored   *[]api.Record
+	forget   bool
+	reorders bool
 }
 
-func lossyPlugin(forget bool) (api.SinkPlugin, func(testing.TB) []api.Event) {
+func lossyPlugin(forget, reorders bool) (api.SinkPlugin, func(testing.TB) []api.Event, func(testing.TB) []api.Record) {
 	var mu sync.Mutex
-	var stored []api.Event
+	var stored []api.Record
 	p := api.SinkPlugin{Name: "lossy", Spec: api.Spec{}, New: func(api.TaskConfig) (api.Sink, error) {
-		return &lossy{mu: &mu, stored: &stored, forget: forget}, nil
+		return &lossy{mu: &mu, stored: &stored, forget: forget, reorders: reorders}, nil
 	}}
-	return p, func(testing.TB) []api.Event {
+	records := func(testing.TB) []api.Record {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]api.Event(nil), stored...)
+		return append([]api.Record(nil), stored...)
 	}
+	events := func(t testing.TB) []api.Event {
+		var out []api.Event
+		for _, r := range records(t) {
+			out = append(out, r.Event)
+		}
+		return out
+	}
+	return p, events, records
 }
 
 func (l *lossy) Open(context.Context) error {
@@ -105,11 +115,63 @@ func (l *lossy) Open(context.Context) error {
 func (l *lossy) Write(_ context.Context, recs []api.Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, r := range recs {
-		*l.stored = append(*l.stored, r.Event)
+	for i := range recs {
+		if l.reorders {
+			i = len(recs) - 1 - i
+		}
+		*l.stored = append(*l.stored, recs[i])
 	}
 	return nil
 }
+
+// split is a finite source of four partitions, five records each, split
+// over tasks as i mod tasks — or, with its faults, read whole by every
+// task, or with one partition read by no task.
+type split struct {
+	fault string
+	parts []int
+	next  map[int]int
+}
+
+func splitPlugin(fault string) api.SourcePlugin {
+	return api.SourcePlugin{Name: "split", Spec: api.Spec{}, New: func(tc api.TaskConfig) (api.Source, error) {
+		s := &split{fault: fault, next: map[int]int{}}
+		for p := range 4 {
+			switch {
+			case fault == "tasks-overlap" || tc.Tasks == 1:
+				s.parts = append(s.parts, p)
+			case fault == "tasks-miss" && p == 3:
+			case p%tc.Tasks == tc.Task:
+				s.parts = append(s.parts, p)
+			}
+		}
+		for p, pos := range tc.Committed {
+			n, _ := strconv.Atoi(string(pos))
+			s.next[int(p[1]-'0')] = n + 1
+		}
+		return s, nil
+	}}
+}
+
+func (s *split) Open(context.Context) error { return nil }
+
+func (s *split) Read(context.Context) ([]api.Record, error) {
+	var out []api.Record
+	for _, p := range s.parts {
+		if n := s.next[p]; n < 5 {
+			s.next[p]++
+			name := "p" + strconv.Itoa(p)
+			out = append(out, api.Record{Event: api.Event{ID: name + "-" + strconv.Itoa(n), Source: "/s", Type: "t", Data: []byte(`{}`)},
+				Partition: name, Position: api.Position(strconv.Itoa(n))})
+		}
+	}
+	if len(out) == 0 {
+		return nil, api.ErrEndOfInput
+	}
+	return out, nil
+}
+
+func (s *split) Close(context.Context) error { return nil }
 
 func (l *lossy) Close(context.Context) error { return nil }
 
@@ -133,6 +195,11 @@ func TestKit(t *testing.T) {
 		{"ignores-cancel", "cancel"},
 		{"leaks", "found unexpected goroutines"},
 		{"sink-forgets", "is not read back"},
+		{"split-ok", ""},
+		{"tasks-overlap", "each partition belongs to exactly one task"},
+		{"tasks-miss", "was read by none of 2 tasks"},
+		{"keyed-ok", ""},
+		{"keyed-reorders", "the sink reordered a key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fault, func(t *testing.T) {
@@ -158,8 +225,13 @@ func TestChild(t *testing.T) {
 	case "":
 		t.Skip("run by TestKit")
 	case "sink-ok", "sink-forgets":
-		p, readBack := lossyPlugin(fault == "sink-forgets")
+		p, readBack, _ := lossyPlugin(fault == "sink-forgets", false)
 		apitest.RunSink(t, apitest.SinkCase{Plugin: p, ReadBack: readBack})
+	case "keyed-ok", "keyed-reorders":
+		p, readBack, keyed := lossyPlugin(false, fault == "keyed-reorders")
+		apitest.RunSink(t, apitest.SinkCase{Plugin: p, ReadBack: readBack, KeyedOrder: keyed})
+	case "split-ok", "tasks-overlap", "tasks-miss":
+		apitest.RunSource(t, apitest.SourceCase{Plugin: splitPlugin(fault), Expect: 20, EndOfInput: true, Tasks: 2})
 	default:
 		apitest.RunSource(t, apitest.SourceCase{Plugin: fakePlugin(fault), Expect: 20, EndOfInput: fault != "ignores-cancel"})
 	}

@@ -25,12 +25,18 @@
 // ids as before (no gap, no repeat); a finite source ends with
 // api.ErrEndOfInput. When the source is an [api.Acker] the kit acknowledges
 // every record right after reading it, as an engine with an instant sink
-// would.
+// would. For a source that splits its partitions over tasks
+// ([SourceCase.Tasks] above 1) the kit also opens that many tasks side by
+// side and checks that every partition one task reads is read by exactly
+// one of them: none twice, none left out.
 //
 // For a sink: the Spec accepts the config; New, Open and Close work, also
 // with a cancelled ctx; empty batches are accepted; records written (and
 // flushed, for a [api.Flusher]) before a Close and after a reopen can all be
-// read back (at-least-once across a restart).
+// read back (at-least-once across a restart). For a sink that declares
+// keyed parallel writes ([SinkCase.KeyedOrder]), interleaved records of
+// eight keys ([KeyedRecords]) written in several batches are held, key by
+// key, in the order they were written.
 //
 // Both kits verify with go.uber.org/goleak that no goroutine started during
 // the case outlives Close. The check sees every goroutine of the test

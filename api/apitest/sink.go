@@ -26,6 +26,15 @@ type SinkCase struct {
 	// in any order, duplicates allowed. Nil for sinks that keep nothing
 	// readable (a discarding sink): the kit then checks only the calls.
 	ReadBack func(t testing.TB) []api.Event
+	// KeyedOrder, when set, marks a sink that declares keyed parallel
+	// writes: records of different keys may be written at once, records
+	// of one key stay in order. It returns the records the sink has
+	// durably written so far, with their events' ids, in the order the
+	// system keeps each key's records (for Kafka, each partition in
+	// offset order), duplicates allowed. The kit then writes interleaved
+	// keyed records (KeyedRecords) in several batches and checks that
+	// every key's records are held in the order they were written.
+	KeyedOrder func(t testing.TB) []api.Record
 }
 
 // RunSink runs every sink check as a subtest of t. See the package
@@ -47,6 +56,12 @@ func RunSink(t *testing.T, c SinkCase) {
 		sinkRestart(t, c)
 		goleak.VerifyNone(t, baseline)
 	})
+	if c.KeyedOrder != nil {
+		t.Run("key-order", func(t *testing.T) {
+			sinkKeyOrder(t, c)
+			goleak.VerifyNone(t, baseline)
+		})
+	}
 }
 
 func openSink(t testing.TB, c SinkCase) api.Sink {

@@ -55,6 +55,13 @@ type SourceCase struct {
 	// them, since such a server notices a closed connection in its own
 	// time.
 	ServerGoroutines []string
+	// Tasks, when above 1, marks a source that splits its partitions over
+	// tasks.max tasks (kit.Owner's rule for Kafka partitions, RocketMQ
+	// queues, SLS shards). The kit opens that many tasks side by side and
+	// checks that every partition the single-task read saw is read by
+	// exactly one of them. The case's input should spread over more
+	// partitions than Tasks.
+	Tasks int
 }
 
 // RunSource runs every source check as a subtest of t. See the package
@@ -84,6 +91,12 @@ func RunSource(t *testing.T, c SourceCase) {
 		goleak.VerifyNone(t, leakOpts...)
 	}) {
 		return
+	}
+	if c.Tasks > 1 && c.Push == nil {
+		t.Run("tasks", func(t *testing.T) {
+			sourceTasks(t, c, ref)
+			goleak.VerifyNone(t, leakOpts...)
+		})
 	}
 	t.Run("cancel", func(t *testing.T) {
 		sourceCancel(t, c)
@@ -130,15 +143,21 @@ func checkSpec(t *testing.T, spec api.Spec, raw map[string]string) {
 	}
 }
 
-// newSource parses the case's config and builds a source for task 0.
+// newSource parses the case's config and builds a source for task 0 of 1.
 func newSource(t testing.TB, c SourceCase, committed map[string]api.Position) api.Source {
+	t.Helper()
+	return newSourceTask(t, c, 0, 1, committed)
+}
+
+// newSourceTask builds task task of tasks.
+func newSourceTask(t testing.TB, c SourceCase, task, tasks int, committed map[string]api.Position) api.Source {
 	t.Helper()
 	cfg, err := c.Plugin.Spec.Parse(c.Config)
 	if err != nil {
 		t.Fatalf("Spec.Parse: %v", err)
 	}
 	src, err := c.Plugin.New(api.TaskConfig{
-		Connector: Connector, Task: 0, Tasks: 1, Config: cfg,
+		Connector: Connector, Task: task, Tasks: tasks, Config: cfg,
 		Committed: committed, Logger: logger(t),
 	})
 	if err != nil {
@@ -152,7 +171,12 @@ func newSource(t testing.TB, c SourceCase, committed map[string]api.Position) ap
 
 func openSource(t testing.TB, c SourceCase, committed map[string]api.Position) api.Source {
 	t.Helper()
-	src := newSource(t, c, committed)
+	return openSourceTask(t, c, 0, 1, committed)
+}
+
+func openSourceTask(t testing.TB, c SourceCase, task, tasks int, committed map[string]api.Position) api.Source {
+	t.Helper()
+	src := newSourceTask(t, c, task, tasks, committed)
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
 	if err := src.Open(ctx); err != nil {

@@ -181,13 +181,111 @@ func (e *encoder) encode(msgs []message, index int, r *api.Record, topic string)
 }
 
 // isDelete reports whether ev is a delete in a Debezium-style change
-// envelope: JSON data whose top-level op is "d".
+// envelope: JSON data whose top-level op is "d" (the JSONPath $.data.op;
+// of repeated keys, the first). It runs on every record of a CDC stream,
+// so on data known to be valid JSON (checked by the structured encoding
+// just done, or vouched for by its source) where "op" occurs once and no
+// \u escape could spell it another way, it reads op from the envelope's
+// last members, where the CDC sources write it, without parsing the rest.
+// Other data goes through the JSONPath.
 func (e *encoder) isDelete(ev *api.Event) bool {
-	if len(ev.Data) == 0 || (ev.DataContentType != "" && !api.IsJSONContentType(ev.DataContentType)) ||
-		!bytes.Contains(ev.Data, []byte(`"op"`)) {
+	if len(ev.Data) == 0 || (ev.DataContentType != "" && !api.IsJSONContentType(ev.DataContentType)) {
 		return false
+	}
+	n := bytes.Count(ev.Data, []byte(`"op"`))
+	if n == 0 {
+		return false
+	}
+	if n == 1 && (e.body == kit.BodyStructured || ev.DataMarkedJSON()) && !bytes.Contains(ev.Data, []byte(`\u`)) {
+		if v, ok := trailingMember(ev.Data, `"op"`); ok {
+			return string(v) == `"d"`
+		}
 	}
 	out, err := e.op.Render(ev, e.scratch[:0])
 	e.scratch = out
 	return err == nil && string(out) == "d"
+}
+
+// trailingMember finds, in d (valid JSON), the raw value of the last
+// top-level member whose raw key is key (with its quotes), walking the
+// object's members back from its end while their values are strings,
+// numbers or literals. ok is false when it cannot tell: d is not an
+// object, a nested value or an escaped key comes first, or no member has
+// the key — the caller then parses d.
+func trailingMember(d []byte, key string) (value []byte, ok bool) {
+	i := skipSpaceBack(d, len(d)-1)
+	if i < 0 || d[i] != '}' {
+		return nil, false
+	}
+	for i = skipSpaceBack(d, i-1); i >= 0; {
+		end := i + 1 // the value is d[start:end]
+		var start int
+		switch c := d[i]; {
+		case c == '"':
+			if start = openingQuote(d, i); start < 0 {
+				return nil, false
+			}
+		case c == '}' || c == ']' || c == '{':
+			return nil, false
+		default: // a number, true, false or null
+			start = i
+			for start > 0 && isScalarByte(d[start-1]) {
+				start--
+			}
+		}
+		if i = skipSpaceBack(d, start-1); i < 0 || d[i] != ':' {
+			return nil, false
+		}
+		if i = skipSpaceBack(d, i-1); i < 0 || d[i] != '"' {
+			return nil, false
+		}
+		kstart := openingQuote(d, i)
+		if kstart < 0 {
+			return nil, false
+		}
+		k := d[kstart : i+1]
+		if string(k) == key {
+			return d[start:end], true
+		}
+		if bytes.IndexByte(k, '\\') >= 0 {
+			return nil, false
+		}
+		if i = skipSpaceBack(d, kstart-1); i < 0 || d[i] != ',' {
+			return nil, false // the object's first member: no such key
+		}
+		i = skipSpaceBack(d, i-1)
+	}
+	return nil, false
+}
+
+// openingQuote returns the index of the quote that opens the JSON string
+// whose closing quote is d[end]: the nearest quote before it not escaped
+// (preceded by an even number of backslashes). It returns -1 if none.
+func openingQuote(d []byte, end int) int {
+	for j := end - 1; j >= 0; j-- {
+		j = bytes.LastIndexByte(d[:j+1], '"')
+		if j < 0 {
+			return -1
+		}
+		n := 0
+		for k := j - 1; k >= 0 && d[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j
+		}
+	}
+	return -1
+}
+
+func skipSpaceBack(d []byte, i int) int {
+	for i >= 0 && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
+		i--
+	}
+	return i
+}
+
+// isScalarByte reports whether c can be part of a JSON number or literal.
+func isScalarByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '.' || c == '+' || c == '-' || c == 'E'
 }

@@ -216,6 +216,8 @@ type source struct {
 	nextPublish time.Time
 	opened      bool
 	pending     []api.Record
+	scratch     []byte // a structured value being decoded (record)
+	posSlab     []byte // where record cuts positions from
 	warnedEmpty bool
 	staleMeta   bool // a fetch failed: restart the transport's metadata
 

@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"bytes"
+	"io"
 	"strconv"
 	"unicode/utf8"
 
@@ -43,30 +45,55 @@ var reservedNames = map[string]bool{
 // bytes base64 in structured output, by datacontenttype), with id
 // <topic>-<partition>-<offset>, the topic as subject and the record's
 // timestamp as time.
+//
+// It runs once per record read, so it spends allocations carefully: the
+// mode is found with a loop over the header slice (not the binding's
+// iterator), a structured value is read into the source's scratch buffer
+// (the decoder copies what it keeps), common content types are not
+// copied into new strings, and positions are cut from a shared slab.
 func (s *source) record(p *part, r *protocol.Record) (api.Record, error) {
-	var key, value []byte
+	var key []byte
 	var err error
 	if r.Key != nil {
 		if key, err = protocol.ReadAll(r.Key); err != nil {
 			return api.Record{}, err
 		}
 	}
+	ct, hasSpec := "", false
+	for i := range r.Headers {
+		switch h := &r.Headers[i]; {
+		case kit.Kafka.IsContentType(h.Key):
+			ct = headerText(h.Value)
+		case kit.Kafka.IsSpecVersion(h.Key):
+			hasSpec = true
+		}
+	}
+	mode := kit.DetectMode(ct, hasSpec)
+	var value []byte // nil: a null value (tombstone)
 	if r.Value != nil {
-		if value, err = protocol.ReadAll(r.Value); err != nil {
+		if mode == kit.ModeStructured {
+			value, err = s.readScratch(r.Value)
+		} else {
+			value, err = protocol.ReadAll(r.Value)
+		}
+		if err != nil {
 			return api.Record{}, err
 		}
 	}
 	headers := func(yield func(string, string) bool) {
 		for _, h := range r.Headers {
-			if !yield(h.Key, string(h.Value)) {
+			if !yield(h.Key, headerText(h.Value)) {
 				return
 			}
 		}
 	}
-	ev, mode, derr := kit.Kafka.Decode(headers, value)
+	ev, derr := kit.Kafka.DecodeMode(mode, ct, headers, value)
 	if derr != nil {
 		// Never dropped, never blocking the partition: the record goes on
 		// as plain data, marked, for a transform to route.
+		if mode == kit.ModeStructured && value != nil {
+			value = bytes.Clone(value) // not the scratch buffer
+		}
 		ev = api.Event{SpecVersion: api.SpecVersion, Data: value}
 		if len(value) > 0 {
 			ev.DataContentType = "application/octet-stream"
@@ -117,6 +144,53 @@ func (s *source) record(p *part, r *protocol.Record) (api.Record, error) {
 		Event:     ev,
 		Key:       key,
 		Partition: p.name,
-		Position:  strconv.AppendInt(nil, r.Offset+1, 10),
+		Position:  s.positionText(r.Offset + 1),
 	}, nil
+}
+
+// readScratch reads b into the source's scratch buffer, which the next
+// record reuses: only for a value nothing keeps (a structured event,
+// which the decoder copies).
+func (s *source) readScratch(b protocol.Bytes) ([]byte, error) {
+	n := b.Len()
+	if cap(s.scratch) < n {
+		s.scratch = make([]byte, n)
+	}
+	buf := s.scratch[:n]
+	_, err := io.ReadFull(b, buf)
+	return buf, err
+}
+
+// posSlab is how many bytes of positions one allocation holds: 256
+// records' offsets.
+const posSlab = 256 * 20
+
+// positionText returns offset as the decimal text of a Position, cut (with
+// its capacity capped, so an append cannot reach its neighbour) from a
+// slab shared by the records read after it.
+func (s *source) positionText(offset int64) api.Position {
+	if cap(s.posSlab)-len(s.posSlab) < 20 {
+		s.posSlab = make([]byte, 0, posSlab)
+	}
+	start := len(s.posSlab)
+	s.posSlab = strconv.AppendInt(s.posSlab, offset, 10)
+	return api.Position(s.posSlab[start:len(s.posSlab):len(s.posSlab)])
+}
+
+// headerText is a header's value as a string, without copying the values
+// almost every record carries (the content types and specversion).
+func headerText(v []byte) string {
+	switch string(v) {
+	case "application/cloudevents+json":
+		return "application/cloudevents+json"
+	case "application/json":
+		return "application/json"
+	case "text/plain":
+		return "text/plain"
+	case "application/octet-stream":
+		return "application/octet-stream"
+	case api.SpecVersion:
+		return api.SpecVersion
+	}
+	return string(v)
 }

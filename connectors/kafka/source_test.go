@@ -16,18 +16,20 @@ import (
 	"github.com/ferryhq/ferry/connectors/kafka"
 )
 
-// TestSourceConformance runs the api conformance kit over a two-partition
-// topic. Not parallel: the kit checks for leaked goroutines.
+// TestSourceConformance runs the api conformance kit over a
+// four-partition topic, also split over two tasks (each partition read
+// by exactly one). Not parallel: the kit checks for leaked goroutines.
 func TestSourceConformance(t *testing.T) {
 	b := newBed(t)
-	topic := b.topic(t, "conf", 2)
-	for p := range 2 {
-		b.values(t, topic, p, p*100, 60)
+	topic := b.topic(t, "conf", 4)
+	for p := range 4 {
+		b.values(t, topic, p, p*100, 30)
 	}
 	apitest.RunSource(t, apitest.SourceCase{
 		Plugin: kafka.Source,
 		Config: b.config("topics", topic, "batch.size", "7"),
 		Expect: 40,
+		Tasks:  2,
 	})
 }
 

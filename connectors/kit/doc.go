@@ -19,7 +19,11 @@
 // api.Event.UnmarshalJSON, the one-pass decoder every source shares; in
 // binary mode from the headers and the body; as plain data with only
 // datacontenttype and data set, for the source to fill id, source and
-// type from the message's position.
+// type from the message's position. A source on a hot path whose client
+// gives it the headers as a slice finds the content type and the mode
+// itself ([Binding.IsContentType], [Binding.IsSpecVersion], [DetectMode])
+// and calls [Binding.DecodeMode], which spares it the allocations of
+// ranging over an iterator (the kafka source does).
 //
 // A sink encodes an event with [Binding.Encode] under the [Body] the user
 // chose with the shared [BodyField] (sink.body): the structured JSON with

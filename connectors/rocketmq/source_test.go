@@ -198,7 +198,8 @@ func srcConfig(namesrv, topic string, kv ...string) map[string]string {
 	return cfg
 }
 
-// TestSourceConformance runs the conformance kit over a 4-queue topic.
+// TestSourceConformance runs the conformance kit over a 4-queue topic,
+// also split over two tasks (each queue read by exactly one).
 func TestSourceConformance(t *testing.T) {
 	namesrv := testbed.RocketMQ(t)
 	topic := rocketmqtest.Topic(t, "ferry-src-conf", 4)
@@ -207,6 +208,7 @@ func TestSourceConformance(t *testing.T) {
 		Config:  srcConfig(namesrv, topic, "batch.size", "7"),
 		Prepare: func(t testing.TB) { sendRaw(t, topic, keyed(40, 8, 4)...) },
 		Expect:  40,
+		Tasks:   2,
 	})
 }
 
