@@ -990,7 +990,7 @@ func (s *source) newRecord(r *record, typ, subject string, data, key []byte, suf
 		// BEGIN again (ids are deterministic; sinks see a repeat).
 		pos.ID--
 	}
-	return api.Record{
+	rec := api.Record{
 		Event: api.Event{
 			ID:              string(id),
 			Source:          s.evSource,
@@ -1005,6 +1005,10 @@ func (s *source) newRecord(r *record, typ, subject string, data, key []byte, suf
 		Partition: s.partition,
 		Position:  pos.encode(make([]byte, 0, 64+len(pos.Store))),
 	}
+	// Every event of this source is JSON rendered here, so sinks need not
+	// validate it again (api.Event.MarkDataJSON).
+	rec.Event.MarkDataJSON()
+	return rec
 }
 
 // heartbeatRecord carries the last record's position when it emitted no

@@ -3,6 +3,7 @@ package dts_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -57,6 +58,9 @@ func TestEventsAreMySQLCDCEvents(t *testing.T) {
 	ev := events(recs)
 	wantTypes := []string{dts.TypeTx, dts.TypeInsert, dts.TypeUpdate, dts.TypeDelete, dts.TypeTx, dts.TypeDDL}
 	for i, r := range ev {
+		if !r.Event.DataMarkedJSON() || !json.Valid(r.Event.Data) {
+			t.Errorf("event %d (%s): data not marked as the valid JSON the source rendered", i, r.Event.Type)
+		}
 		if r.Event.Type != wantTypes[i] {
 			t.Fatalf("event %d is %s, want %s (%s)", i, r.Event.Type, wantTypes[i], ids(ev))
 		}

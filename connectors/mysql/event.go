@@ -93,7 +93,7 @@ func (s *source) finishEnvelope(d []byte, op byte, o *origin, now time.Time) []b
 
 // newRecord wraps finished data as a record of this source.
 func (s *source) newRecord(op byte, subject string, data, key []byte, t time.Time, id string, pos api.Position) api.Record {
-	return api.Record{
+	r := api.Record{
 		Event: api.Event{
 			ID:              id,
 			Source:          s.evSource,
@@ -108,6 +108,10 @@ func (s *source) newRecord(op byte, subject string, data, key []byte, t time.Tim
 		Partition: s.partition,
 		Position:  pos,
 	}
+	// The change event was rendered here, so sinks need not validate it
+	// again (api.Event.MarkDataJSON).
+	r.Event.MarkDataJSON()
+	return r
 }
 
 // streamID is the deterministic event id of a streamed record: the

@@ -80,6 +80,9 @@ func TestTypes(t *testing.T) {
 	if r.Event.Type != cdc.TypeRead || r.Event.Subject != e.name+".types" || string(r.Key) != `{"id":1}` {
 		t.Fatalf("snapshot record: type %s subject %s key %s", r.Event.Type, r.Event.Subject, r.Key)
 	}
+	if !r.Event.DataMarkedJSON() {
+		t.Error("snapshot record: data not marked as JSON the source rendered")
+	}
 	env := decode(t, r)
 	if env.Op != "r" || env.Before != nil || env.Source.Snapshot != "true" {
 		t.Errorf("snapshot envelope: op %q before %v snapshot %q", env.Op, env.Before, env.Source.Snapshot)
@@ -102,6 +105,9 @@ func TestTypes(t *testing.T) {
 		{cdc.TypeDelete, "d", updated, nil},
 	} {
 		r := recs[i]
+		if !r.Event.DataMarkedJSON() {
+			t.Errorf("record %d: data not marked as JSON the source rendered", i)
+		}
 		env := decode(t, r)
 		if r.Event.Type != c.typ || env.Op != c.op || string(r.Key) != `{"id":`+big+`}` {
 			t.Errorf("record %d: type %s op %s key %s; want %s %s", i, r.Event.Type, env.Op, r.Key, c.typ, c.op)
