@@ -16,6 +16,16 @@ var ErrEndOfInput = errors.New("end of input")
 // source may take the object as plain data instead.
 var ErrNoSpecVersion = errors.New("cloudevent: no specversion attribute")
 
+// MissingAttributeError is returned by Event.UnmarshalJSON for an event
+// without one of its required attributes id, source or type (Name) when
+// nothing else is wrong with it: the event is otherwise fully decoded, so
+// a lenient caller (the transform preview) may go on with it.
+type MissingAttributeError struct{ Name string }
+
+func (e *MissingAttributeError) Error() string {
+	return fmt.Sprintf("cloudevent: required attribute %q is missing or empty", e.Name)
+}
+
 type retryableError struct {
 	err   error
 	after time.Duration

@@ -177,15 +177,18 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	}
 	e.SpecVersion, e.ID, e.Source, e.Type = str(attrSpecVersion), str(attrID), str(attrSource), str(attrType)
 	e.Subject, e.DataContentType, e.DataSchema = str(attrSubject), str(attrDataContentType), str(attrDataSchema)
+	// A missing required attribute is reported once the rest is decoded,
+	// so a lenient caller can go on with the event (MissingAttributeError).
+	var missing error
 	switch {
 	case e.SpecVersion != SpecVersion:
 		return fmt.Errorf("cloudevent: specversion must be %q, got %q", SpecVersion, e.SpecVersion)
 	case e.ID == "":
-		return fmt.Errorf("cloudevent: required attribute \"id\" is missing or empty")
+		missing = &MissingAttributeError{Name: "id"}
 	case e.Source == "":
-		return fmt.Errorf("cloudevent: required attribute \"source\" is missing or empty")
+		missing = &MissingAttributeError{Name: "source"}
 	case e.Type == "":
-		return fmt.Errorf("cloudevent: required attribute \"type\" is missing or empty")
+		missing = &MissingAttributeError{Name: "type"}
 	}
 	if attrs[attrTime].state == 's' {
 		t, err := ParseTime(str(attrTime))
@@ -237,7 +240,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		}
 		e.Extensions[all[x.name.off:x.name.end]] = v
 	}
-	return nil
+	return missing
 }
 
 // attrIndex returns the index of the context attribute called name, or -1.

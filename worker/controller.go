@@ -92,6 +92,9 @@ type PreviewResult struct {
 	DroppedBy string            `json:"dropped_by"`
 	Events    []json.RawMessage `json:"events"`
 	Error     string            `json:"error"`
+	// Warnings say what the input event lacks that a real event would
+	// have (a type, a subject); the preview ran anyway.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // PluginInfo is one entry of GET /connector-plugins.

@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -37,14 +38,26 @@ func (s *Server) previewTransforms(c *gin.Context) {
 		return
 	}
 	events := make([]api.Event, len(req.Events))
+	warnings := make([][]string, len(req.Events))
 	for i, raw := range req.Events {
 		if kind := jsonKind(raw); kind != "an object" {
 			s.writeError(c, badRequest("events[%d]: must be a CloudEvent in structured JSON (an object), got %s", i, kind))
 			return
 		}
-		if err := events[i].UnmarshalJSON(raw); err != nil {
+		err := events[i].UnmarshalJSON(raw)
+		var missing *api.MissingAttributeError
+		if errors.As(err, &missing) && missing.Name == "type" {
+			// EventBridge's samples are tried as they come: a preview
+			// without a type runs, and says what it lacks.
+			warnings[i] = append(warnings[i], `the event has no "type": a pattern on type cannot match it, and no source sends such an event`)
+			err = nil
+		}
+		if err != nil {
 			s.writeError(c, badRequest("events[%d]: %v", i, err))
 			return
+		}
+		if events[i].Subject == "" {
+			warnings[i] = append(warnings[i], `the event has no "subject": a pattern or template on subject finds nothing`)
 		}
 	}
 	results, err := s.cfg.Controller.PreviewTransforms(c.Request.Context(), config, events)
@@ -54,6 +67,11 @@ func (s *Server) previewTransforms(c *gin.Context) {
 	}
 	if results == nil {
 		results = []worker.PreviewResult{}
+	}
+	for i := range results {
+		if i < len(warnings) {
+			results[i].Warnings = warnings[i]
+		}
 	}
 	writeJSON(c, http.StatusOK, worker.PreviewResponse{Results: results})
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/ferryhq/ferry/worker"
 )
 
 const (
@@ -121,4 +123,42 @@ func FuzzRESTPreview(f *testing.F) {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestRESTPreviewWarnings: an event as EventBridge's samples come, without
+// a type or a subject, is previewed with a warning instead of a 400; an
+// event without an id or source is still refused.
+func TestRESTPreviewWarnings(t *testing.T) {
+	t.Parallel()
+	h := newTestServer(t, newRestFake(), nil).Handler()
+	body := `{"config": {"transforms": "t", "transforms.t.type": "settype", "transforms.t.to": "set"},
+		"events": [{"specversion": "1.0", "id": "1", "source": "s", "data": {"n": 1}},
+		           {"specversion": "1.0", "id": "2", "source": "s", "type": "x", "subject": "y"}]}`
+	rec := do(h, "POST", "/transforms/preview", body)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var resp worker.PreviewResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || len(resp.Results) != 2 {
+		t.Fatalf("%v: %s", err, rec.Body)
+	}
+	w := resp.Results[0].Warnings
+	if len(w) != 2 || !strings.Contains(w[0], `no "type"`) || !strings.Contains(w[1], `no "subject"`) {
+		t.Errorf("warnings of an event without type and subject: %q", w)
+	}
+	if len(resp.Results[0].Events) != 1 || !strings.Contains(string(resp.Results[0].Events[0]), `"type":"set"`) {
+		t.Errorf("the chain did not run on the event without a type: %+v", resp.Results[0])
+	}
+	if len(resp.Results[1].Warnings) != 0 {
+		t.Errorf("a complete event got warnings: %q", resp.Results[1].Warnings)
+	}
+	if rec := do(h, "POST", "/transforms/preview", `{"events": [{"specversion": "1.0", "id": "1", "source": "s"}]}`); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `no \"type\"`) {
+		t.Errorf("an event without a type through an empty chain: %d %s", rec.Code, rec.Body)
+	}
+	for _, ev := range []string{`{"specversion": "1.0", "source": "s", "type": "t"}`, `{"specversion": "1.0", "id": "1", "type": "t"}`} {
+		rec := do(h, "POST", "/transforms/preview", `{"events": [`+ev+`]}`)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", ev, rec.Code, rec.Body)
+		}
+	}
 }
