@@ -11,12 +11,25 @@ import (
 
 // SpecTable renders spec as the plain-text table a plugin's package
 // documentation shows: one line per field with its type, default (or
-// "required") and description.
+// "required") and description, and one line per sink parameter (a field
+// with its .form, .value and .template companions, type "parameter").
 func SpecTable(spec api.Spec) string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	_, _ = w.Write([]byte("field\ttype\tdefault\tdescription\n"))
-	for _, f := range spec {
+	for i := 0; i < len(spec); i++ {
+		f := spec[i]
+		if isParam(spec[i:]) {
+			// A sink parameter's four fields are one row: the constant
+			// key's description says how the others take it from the event.
+			def := "-"
+			if strings.Contains(f.Description, " Required:") {
+				def = "required"
+			}
+			_, _ = w.Write([]byte(f.Name + "[.form|.value|.template]\tparameter\t" + def + "\t" + f.Description + "\n"))
+			i += 3
+			continue
+		}
 		def := f.Default
 		if f.Required {
 			def = "required"
@@ -39,6 +52,17 @@ func SpecTable(spec api.Spec) string {
 	}
 	_ = w.Flush()
 	return b.String()
+}
+
+// isParam reports whether spec starts with the four fields of a sink
+// parameter as transform/template's ParamSpec declares them: name, then
+// name.form, name.value and name.template.
+func isParam(spec api.Spec) bool {
+	if len(spec) < 4 || spec[0].Prefix {
+		return false
+	}
+	n := spec[0].Name
+	return spec[1].Name == n+".form" && spec[2].Name == n+".value" && spec[3].Name == n+".template"
 }
 
 // CheckSpecDoc fails t unless the Go file at path (usually "doc.go")

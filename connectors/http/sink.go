@@ -37,44 +37,38 @@ import (
 // auth.token.form.<name> and auth.token.headers.<Name> are families of
 // keys described in docs/http-sink.md.
 //
-//	field                      type     default     description
-//	url                        string   -           Destination URL, http or https. A constant; to take it from the event use url.form instead. Required: set either this key or url.form.
-//	url.form                   string   -           How url is taken from each event: ORIGINAL (the whole event as JSON), JSONPATH, CONSTANT or TEMPLATE. One of: ORIGINAL, JSONPATH, CONSTANT, TEMPLATE.
-//	url.value                  string   -           With url.form: the JSONPath (JSONPATH), the string (CONSTANT), or the variables as a JSON object of name to JSONPath (TEMPLATE).
-//	url.template               string   -           With url.form=TEMPLATE: the text with ${name} placeholders; $${ writes a literal ${.
-//	method                     string   POST        HTTP method. GET and DELETE requests carry no body. One of: POST, PUT, PATCH, GET, DELETE.
-//	vars                       string   -           Variables for headers.<Name> and query.<name> templates: a JSON object of name to JSONPath, such as {"id": "$.data.id"}; at most 64.
-//	body                       string   structured  structured: the CloudEvent as JSON (content type application/cloudevents+json); binary: the event's data as the body, every attribute and extension as a header (the CloudEvents binding's binary mode); data: the event's data alone, no attributes. template: the body rendered by body.form. One of: structured, binary, data, template.
-//	body.form                  string   -           With body=template: how the body is made from each event: ORIGINAL (the whole event as JSON), JSONPATH, CONSTANT or TEMPLATE. One of: ORIGINAL, JSONPATH, CONSTANT, TEMPLATE.
-//	body.value                 string   -           With body.form: the JSONPath (JSONPATH), the string (CONSTANT), or the variables as a JSON object of name to JSONPath (TEMPLATE).
-//	body.template              string   -           With body.form=TEMPLATE: the text with ${name} placeholders; $${ writes a literal ${.
-//	batch                      string   none        none: one request per event; json-array: a JSON array of bodies (structured, data or template); cloudevents-batch: the structured events as application/cloudevents-batch+json. One of: none, json-array, cloudevents-batch.
-//	batch.max.records          int      100         Most events in one batch request.
-//	batch.max.bytes            int      1048576     Most bytes in one batch request's body; a larger event goes alone.
-//	timeout.ms                 int      10000       Longest one request (connect, send, answer headers and body) may take before it counts as a network error and is retried.
-//	max.in.flight              int      1           Requests one task has outstanding at once. Above 1, records are spread by the hash of their key, so one key's records still go one after another; records without a key are spread freely.
-//	rate.limit                 float    0           Most requests per second for the whole connector, split evenly among its tasks; 0 is unlimited.
-//	retry.on                   list     -           Status codes retried with backoff beyond the defaults (408, 425, 429, 5xx): codes (409), ranges (500-504) or classes (4xx).
-//	drop.on                    list     -           Status codes whose record is rejected (dead-letter sink or task failure, per errors.tolerance) instead of retried, in the same notation. May not overlap retry.on.
-//	retry.after.max.ms         int      300000      Cap on the wait a Retry-After header may ask for; 0 ignores the header.
-//	auth                       string   none        How requests authenticate, as EventBridge connections do. One of: none, basic, api-key, oauth2.
-//	auth.username              string   -           auth=basic: the user name (no colon).
-//	auth.password              string   -           auth=basic: the password. Secret.
-//	auth.header                string   -           auth=api-key: the header that carries the key, such as X-Api-Key or Authorization.
-//	auth.value                 string   -           auth=api-key: the key, sent as the header's value. Secret.
-//	auth.token.url             string   -           auth=oauth2: the token endpoint (client credentials grant), http or https.
-//	auth.client.id             string   -           auth=oauth2: the client id.
-//	auth.client.secret         string   -           auth=oauth2: the client secret. Secret.
-//	auth.scope                 string   -           auth=oauth2: the scope asked for, space-separated; none when empty.
-//	auth.client.auth           string   basic       auth=oauth2: how the client authenticates to the token endpoint: basic (HTTP Basic, RFC 6749's default) or form (client_id and client_secret in the form). One of: basic, form.
-//	tls.ca.file                string   -           PEM CA certificates that verify the server, instead of the system's.
-//	tls.cert.file              string   -           PEM client certificate, for servers that require one (with tls.key.file).
-//	tls.key.file               string   -           PEM key of tls.cert.file.
-//	tls.insecure.skip.verify   boolean  false       Do not verify the server's certificate (tests only: anyone on the path can read and change the requests).
-//	headers.<name>             string   -           headers.<Name>: a request header, a constant or a ${var} template over vars; at most 64.
-//	query.<name>               string   -           query.<name>: a query parameter, a constant or a ${var} template over vars; at most 64.
-//	auth.token.form.<name>     string   -           auth=oauth2: auth.token.form.<name>, an extra form parameter of the token request. Secret.
-//	auth.token.headers.<name>  string   -           auth=oauth2: auth.token.headers.<Name>, an extra header of the token request. Secret.
+//	field                         type       default   description
+//	url[.form|.value|.template]   parameter  required  Destination URL, http or https. A constant; to take it from the event use url.form instead. Required: set either this key or url.form.
+//	method                        string     POST      HTTP method. GET and DELETE requests carry no body. One of: POST, PUT, PATCH, GET, DELETE.
+//	vars                          string     -         Variables for headers.<Name> and query.<name> templates: a JSON object of name to JSONPath, such as {"id": "$.data.id"}; at most 64.
+//	body[.form|.value|.template]  parameter  -         structured: the CloudEvent as JSON (content type application/cloudevents+json); binary: the event's data as the body, every attribute and extension as a header (the CloudEvents binding's binary mode); data: the event's data alone, no attributes. template: the body rendered by body.form.
+//	batch                         string     none      none: one request per event; json-array: a JSON array of bodies (structured, data or template); cloudevents-batch: the structured events as application/cloudevents-batch+json. One of: none, json-array, cloudevents-batch.
+//	batch.max.records             int        100       Most events in one batch request.
+//	batch.max.bytes               int        1048576   Most bytes in one batch request's body; a larger event goes alone.
+//	timeout.ms                    int        10000     Longest one request (connect, send, answer headers and body) may take before it counts as a network error and is retried.
+//	max.in.flight                 int        1         Requests one task has outstanding at once. Above 1, records are spread by the hash of their key, so one key's records still go one after another; records without a key are spread freely.
+//	rate.limit                    float      0         Most requests per second for the whole connector, split evenly among its tasks; 0 is unlimited.
+//	retry.on                      list       -         Status codes retried with backoff beyond the defaults (408, 425, 429, 5xx): codes (409), ranges (500-504) or classes (4xx).
+//	drop.on                       list       -         Status codes whose record is rejected (dead-letter sink or task failure, per errors.tolerance) instead of retried, in the same notation. May not overlap retry.on.
+//	retry.after.max.ms            int        300000    Cap on the wait a Retry-After header may ask for; 0 ignores the header.
+//	auth                          string     none      How requests authenticate, as EventBridge connections do. One of: none, basic, api-key, oauth2.
+//	auth.username                 string     -         auth=basic: the user name (no colon).
+//	auth.password                 string     -         auth=basic: the password. Secret.
+//	auth.header                   string     -         auth=api-key: the header that carries the key, such as X-Api-Key or Authorization.
+//	auth.value                    string     -         auth=api-key: the key, sent as the header's value. Secret.
+//	auth.token.url                string     -         auth=oauth2: the token endpoint (client credentials grant), http or https.
+//	auth.client.id                string     -         auth=oauth2: the client id.
+//	auth.client.secret            string     -         auth=oauth2: the client secret. Secret.
+//	auth.scope                    string     -         auth=oauth2: the scope asked for, space-separated; none when empty.
+//	auth.client.auth              string     basic     auth=oauth2: how the client authenticates to the token endpoint: basic (HTTP Basic, RFC 6749's default) or form (client_id and client_secret in the form). One of: basic, form.
+//	tls.ca.file                   string     -         PEM CA certificates that verify the server, instead of the system's.
+//	tls.cert.file                 string     -         PEM client certificate, for servers that require one (with tls.key.file).
+//	tls.key.file                  string     -         PEM key of tls.cert.file.
+//	tls.insecure.skip.verify      boolean    false     Do not verify the server's certificate (tests only: anyone on the path can read and change the requests).
+//	headers.<name>                string     -         headers.<Name>: a request header, a constant or a ${var} template over vars; at most 64.
+//	query.<name>                  string     -         query.<name>: a query parameter, a constant or a ${var} template over vars; at most 64.
+//	auth.token.form.<name>        string     -         auth=oauth2: auth.token.form.<name>, an extra form parameter of the token request. Secret.
+//	auth.token.headers.<name>     string     -         auth=oauth2: auth.token.headers.<Name>, an extra header of the token request. Secret.
 var Sink = api.SinkPlugin{
 	Name:     "http",
 	Summary:  "Sends events as HTTP requests (EventBridge API destinations): structured or binary CloudEvents, data or a template, one by one or batched, with basic, API key or OAuth2 authentication.",

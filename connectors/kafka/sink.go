@@ -21,43 +21,34 @@ import (
 // Its settings (under sink., or errors.deadletterqueue.sink. when it is
 // the dead-letter sink; docs/kafka-sink.md is the guide):
 //
-//	field                     type      default     description
-//	brokers                   list      required    Bootstrap brokers, host:port, comma-separated.
-//	client.id                 string    -           Client id the brokers see (quotas, logs); default ferry-<connector>.
-//	sasl.mechanism            string    none        SASL mechanism; none for an unauthenticated listener. One of: none, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
-//	sasl.username             string    -           SASL user name.
-//	sasl.password             string    -           SASL password; use ${env:…}, ${file:…} or ${dir:…}. Secret.
-//	tls.enabled               boolean   false       Connect with TLS.
-//	tls.ca.file               string    -           PEM CA bundle that verifies the brokers (default: the system's roots).
-//	tls.cert.file             string    -           PEM client certificate, for brokers that require one (with tls.key.file).
-//	tls.key.file              string    -           PEM key of tls.cert.file.
-//	tls.insecure.skip.verify  boolean   false       Do not verify the brokers' certificates (testing only).
-//	dial.timeout              duration  10s         Time to connect to one broker.
-//	topic                     string    -           Destination topic. A constant; to take it from the event use topic.form instead. Required: set either this key or topic.form.
-//	topic.form                string    -           How topic is taken from each event: ORIGINAL (the whole event as JSON), JSONPATH, CONSTANT or TEMPLATE. One of: ORIGINAL, JSONPATH, CONSTANT, TEMPLATE.
-//	topic.value               string    -           With topic.form: the JSONPath (JSONPATH), the string (CONSTANT), or the variables as a JSON object of name to JSONPath (TEMPLATE).
-//	topic.template            string    -           With topic.form=TEMPLATE: the text with ${name} placeholders; $${ writes a literal ${.
-//	key                       string    -           Record key (bytes of the rendered text); default the record's key (a CDC source's primary key). A constant; to take it from the event use key.form instead.
-//	key.form                  string    -           How key is taken from each event: ORIGINAL (the whole event as JSON), JSONPATH, CONSTANT or TEMPLATE. One of: ORIGINAL, JSONPATH, CONSTANT, TEMPLATE.
-//	key.value                 string    -           With key.form: the JSONPath (JSONPATH), the string (CONSTANT), or the variables as a JSON object of name to JSONPath (TEMPLATE).
-//	key.template              string    -           With key.form=TEMPLATE: the text with ${name} placeholders; $${ writes a literal ${.
-//	headers.<name>            string    -           headers.<name>=<constant> adds header <name> to every record; headers.<name>.form, .value and .template take it from the event like topic.form. At most 64 headers; names of at most 255 characters from [A-Za-z0-9._:-], not ending in .form, .value or .template; with body=structured or binary not content-type nor ce_*.
-//	body                      string    structured  structured: the CloudEvent as JSON (content type application/cloudevents+json); binary: the event's data as the body, every attribute and extension as a header (the CloudEvents binding's binary mode); data: the event's data alone, no attributes. One of: structured, binary, data.
-//	partition                 string    -           With partitioner=manual: the partition, a decimal number below the topic's partition count. A constant; to take it from the event use partition.form instead.
-//	partition.form            string    -           How partition is taken from each event: ORIGINAL (the whole event as JSON), JSONPATH, CONSTANT or TEMPLATE. One of: ORIGINAL, JSONPATH, CONSTANT, TEMPLATE.
-//	partition.value           string    -           With partition.form: the JSONPath (JSONPATH), the string (CONSTANT), or the variables as a JSON object of name to JSONPath (TEMPLATE).
-//	partition.template        string    -           With partition.form=TEMPLATE: the text with ${name} placeholders; $${ writes a literal ${.
-//	acks                      string    all         Broker acknowledgements a write waits for: all (every in-sync replica), 1 (the leader), 0 (none: nothing is confirmed, failures are not seen). One of: all, 1, 0.
-//	compression               string    none        Compression of each produce request's record batch. One of: none, gzip, snappy, lz4, zstd.
-//	partitioner               string    hash        hash: murmur2 of the key modulo the partition count, as Kafka's Java producer, so a key keeps its partition and its order (records without a key go round-robin); round-robin: partitions in turn; manual: the partition parameter. One of: hash, round-robin, manual.
-//	batch.size                int       1000        Most records in one produce request (one partition's record batch); a count, not bytes as the Java producer's batch.size.
-//	batch.bytes               int       1048576     Most bytes (uncompressed) in one produce request; a larger record goes alone.
-//	linger.ms                 int       0           Must be 0: each write sends at once what the engine gives it and returns after the acks; batch on the engine side with batch.size (the envelope key) instead.
-//	max.message.bytes         int       1048576     Largest record (key, value, headers, framing) the sink sends; a larger one is rejected alone (dead-letter sink or task failure). Keep it at or below the topic's max.message.bytes.
-//	tombstones.on.delete      boolean   true        After a delete event (op=d in a Debezium-style envelope) with a key, also write a tombstone (the key, a null value) so that compacted topics drop the key.
-//	topic.auto.create         boolean   true        Ask the brokers to create a missing topic, as Kafka's producer does (they do only with auto.create.topics.enable=true). When false, a missing topic fails the task (a constant topic) or rejects the record (a topic from the event).
-//	request.timeout           duration  30s         Time one produce or metadata request may take before it counts as failed (and is retried by the engine).
-//	send.parallelism          int       16          Partitions written at once; one partition's requests always go one after another.
+//	field                              type       default     description
+//	brokers                            list       required    Bootstrap brokers, host:port, comma-separated.
+//	client.id                          string     -           Client id the brokers see (quotas, logs); default ferry-<connector>.
+//	sasl.mechanism                     string     none        SASL mechanism; none for an unauthenticated listener. One of: none, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+//	sasl.username                      string     -           SASL user name.
+//	sasl.password                      string     -           SASL password; use ${env:…}, ${file:…} or ${dir:…}. Secret.
+//	tls.enabled                        boolean    false       Connect with TLS.
+//	tls.ca.file                        string     -           PEM CA bundle that verifies the brokers (default: the system's roots).
+//	tls.cert.file                      string     -           PEM client certificate, for brokers that require one (with tls.key.file).
+//	tls.key.file                       string     -           PEM key of tls.cert.file.
+//	tls.insecure.skip.verify           boolean    false       Do not verify the brokers' certificates (testing only).
+//	dial.timeout                       duration   10s         Time to connect to one broker.
+//	topic[.form|.value|.template]      parameter  required    Destination topic. A constant; to take it from the event use topic.form instead. Required: set either this key or topic.form.
+//	key[.form|.value|.template]        parameter  -           Record key (bytes of the rendered text); default the record's key (a CDC source's primary key). A constant; to take it from the event use key.form instead.
+//	headers.<name>                     string     -           headers.<name>=<constant> adds header <name> to every record; headers.<name>.form, .value and .template take it from the event like topic.form. At most 64 headers; names of at most 255 characters from [A-Za-z0-9._:-], not ending in .form, .value or .template; with body=structured or binary not content-type nor ce_*.
+//	body                               string     structured  structured: the CloudEvent as JSON (content type application/cloudevents+json); binary: the event's data as the body, every attribute and extension as a header (the CloudEvents binding's binary mode); data: the event's data alone, no attributes. One of: structured, binary, data.
+//	partition[.form|.value|.template]  parameter  -           With partitioner=manual: the partition, a decimal number below the topic's partition count. A constant; to take it from the event use partition.form instead.
+//	acks                               string     all         Broker acknowledgements a write waits for: all (every in-sync replica), 1 (the leader), 0 (none: nothing is confirmed, failures are not seen). One of: all, 1, 0.
+//	compression                        string     none        Compression of each produce request's record batch. One of: none, gzip, snappy, lz4, zstd.
+//	partitioner                        string     hash        hash: murmur2 of the key modulo the partition count, as Kafka's Java producer, so a key keeps its partition and its order (records without a key go round-robin); round-robin: partitions in turn; manual: the partition parameter. One of: hash, round-robin, manual.
+//	batch.size                         int        1000        Most records in one produce request (one partition's record batch); a count, not bytes as the Java producer's batch.size.
+//	batch.bytes                        int        1048576     Most bytes (uncompressed) in one produce request; a larger record goes alone.
+//	linger.ms                          int        0           Must be 0: each write sends at once what the engine gives it and returns after the acks; batch on the engine side with batch.size (the envelope key) instead.
+//	max.message.bytes                  int        1048576     Largest record (key, value, headers, framing) the sink sends; a larger one is rejected alone (dead-letter sink or task failure). Keep it at or below the topic's max.message.bytes.
+//	tombstones.on.delete               boolean    true        After a delete event (op=d in a Debezium-style envelope) with a key, also write a tombstone (the key, a null value) so that compacted topics drop the key.
+//	topic.auto.create                  boolean    true        Ask the brokers to create a missing topic, as Kafka's producer does (they do only with auto.create.topics.enable=true). When false, a missing topic fails the task (a constant topic) or rejects the record (a topic from the event).
+//	request.timeout                    duration   30s         Time one produce or metadata request may take before it counts as failed (and is retried by the engine).
+//	send.parallelism                   int        16          Partitions written at once; one partition's requests always go one after another.
 var Sink = api.SinkPlugin{
 	Name:     "kafka",
 	Summary:  "Writes events to Apache Kafka topics, in order per key, as structured CloudEvents, binary-mode CloudEvents (ce_* headers) or data alone; tombstones after deletes.",

@@ -41,4 +41,23 @@
 // fasthttp's connections, so that a call honours the Write's ctx,
 // connect.address can route requests elsewhere, and Close leaves no
 // connection goroutine behind.
+//
+// The sink's fields (sink.<field>):
+//
+//	field                                  type       default   description
+//	endpoint                               string     required  The account's MNS endpoint, http(s)://<account id>.mns.<region>.aliyuncs.com (also the -internal and -internal-vpc forms).
+//	access.key.id                          string     required  AccessKey ID (of a RAM user or of STS credentials).
+//	access.key.secret                      string     required  AccessKey secret. Secret.
+//	security.token                         string     -         STS security token, with temporary access keys. Secret.
+//	connect.address                        string     -         host:port to connect to instead of the endpoint's host (a proxy, a private link, an emulator); requests still name the endpoint, and HTTPS still verifies its name.
+//	request.timeout                        duration   10s       Time one request may take.
+//	queue[.form|.value|.template]          parameter  -         Destination queue (BatchSendMessage). Exactly one of queue and topic is required. A constant; to take it from the event use queue.form instead.
+//	topic[.form|.value|.template]          parameter  -         Destination topic (PublishMessage, one call a message), instead of queue; its subscriptions deliver the message. A constant; to take it from the event use topic.form instead.
+//	body[.form|.value|.template]           parameter  -         structured: the CloudEvent as JSON; data: the event's data alone. To render the body from the event instead, set body.form (with body.value, body.template). binary is not offered: queue messages carry no attributes.
+//	delay.seconds[.form|.value|.template]  parameter  -         Seconds before the message becomes visible, 0 to 604800; default 0 (the SDK always sends a delay, so the queue's own DelaySeconds does not apply). Queues only. A constant; to take it from the event use delay.seconds.form instead.
+//	priority[.form|.value|.template]       parameter  -         Message priority, 1 (first) to 16; default 8. Queues only. A constant; to take it from the event use priority.form instead.
+//	base64                                 boolean    true      Send the body base64-encoded (as EventBridge's IsBase64Encode). With false, a body that XML cannot carry (not UTF-8, control characters) is rejected.
+//	batch.size                             int        16        Most messages in one BatchSendMessage call (MNS allows 16). Queues only: a topic takes one message a call.
+//	batch.bytes                            int        65536     Most bytes of message bodies in one call (MNS allows 65536). Queues only.
+//	send.parallelism                       int        4         Calls in flight at once; the messages of one record key always go one call after another.
 package mns

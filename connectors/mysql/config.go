@@ -28,6 +28,33 @@ const (
 	SnapshotInitialOnly = "initial_only"
 )
 
+// spec is the mysql-cdc source's fields (source.<field>), as
+// docs/mysql-cdc.md explains them:
+//
+//	field                         type      default   description
+//	database.hostname             string    required  Host name or IP address of the MySQL or MariaDB server.
+//	database.port                 int       3306      TCP port of the server.
+//	database.user                 string    required  User to connect as; needs SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE and REPLICATION CLIENT (BINLOG MONITOR on MariaDB) on *.*.
+//	database.password             string    -         Password of the user. Secret.
+//	database.server.id            int       0         Replica server id the connector registers with; must be unique among the server's replicas. 0 picks a random id at every start.
+//	database.flavor               string    -         Server flavour, mysql or mariadb; detected from the server's version when absent. One of: , mysql, mariadb.
+//	database.include.list         list      -         Regular expressions (full match) of database names to capture; all non-system databases when absent.
+//	database.exclude.list         list      -         Regular expressions (full match) of database names not to capture.
+//	table.include.list            list      -         Regular expressions (full match) of <database>.<table> names to capture; all tables when absent.
+//	table.exclude.list            list      -         Regular expressions (full match) of <database>.<table> names not to capture.
+//	snapshot.mode                 string    initial   initial: snapshot on first start, then stream; never: stream from the current position; when_needed: like initial, and snapshot again when the stored position was purged; initial_only: snapshot, then end. One of: initial, never, when_needed, initial_only.
+//	snapshot.chunk.size           int       2048      Rows per primary-key-ordered snapshot chunk (one SELECT).
+//	snapshot.max.threads          int       1         Tables the snapshot reads at once, each on its own connection in a read view of the same instant. Above 1 the readers may open under a brief FLUSH TABLES WITH READ LOCK (needs RELOAD; see snapshot.locking.mode): on MySQL always, on MariaDB only when writes keep lock-free openings apart, and there without the lock the snapshot falls back to one thread.
+//	snapshot.locking.mode         string    minimal   minimal: the snapshot may hold FLUSH TABLES WITH READ LOCK for the moment its readers open (needs RELOAD; on MySQL always, on MariaDB only for several readers on a busy server), and goes on without it when the server refuses it or does not grant it within snapshot.lock.timeout.ms; none: never take it (for managed servers that forbid it). Without the lock a MySQL snapshot needs GTIDs (gtid_mode=ON) and may repeat the changes committed while its readers open; a MariaDB one stays exact. One of: minimal, none.
+//	snapshot.lock.timeout.ms      duration  10000     Longest wait for FLUSH TABLES WITH READ LOCK (the server's lock_wait_timeout, whole seconds, for that statement only); writes stall while it waits. When it runs out the snapshot goes on as without the lock (see snapshot.locking.mode).
+//	gtid.mode                     string    auto      Resume by GTID (on), by binlog file and position (off), or by GTID when the server has GTIDs enabled (auto). One of: auto, on, off.
+//	heartbeat.interval.ms         duration  0         When positive, a heartbeat event carrying the current position is emitted after this long without a change event, so quiet tables still advance the committed position. 0 disables heartbeats.
+//	heartbeat.action.query        string    -         SQL run on the source at every heartbeat (for example an UPDATE of a heartbeat table) so a quiet server's binlog keeps moving.
+//	provide.transaction.metadata  boolean   false     Emit transaction BEGIN and END events (ferry.mysql.transaction) around the changes of every transaction that touches a captured table, and add a transaction block (id, total_order, data_collection_order) to change events.
+//	batch.size                    int       2048      Most records returned by one Read.
+//	batch.max.bytes               int       4194304   Approximate bytes of record data after which a Read returns its batch.
+//	max.queue.size                int       16        Binlog events decoded ahead of Read (go-mysql's event cache). Each rows event holds at most binlog_row_event_max_size bytes of rows, so memory stays bounded.
+//	connect.timeout.ms            duration  10000     Time limit for connecting to the server.
 var spec = api.Spec{
 	{Name: "database.hostname", Type: api.TypeString, Required: true,
 		Description: "Host name or IP address of the MySQL or MariaDB server."},

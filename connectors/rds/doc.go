@@ -83,26 +83,23 @@
 //
 // # Configuration
 //
-//	field               type      default        description
-//	hostname            string    required       MySQL or RDS for MySQL host name.
-//	port                int       3306           Server port.
-//	user                string    required       User name.
-//	password            string    -              Password. Secret.
-//	database            string    required       Target database (schema).
-//	tls                 string    false          TLS to the server: false, true (verified), skip-verify or preferred (TLS when the server offers it). One of: false, true, skip-verify, preferred.
-//	mode                string    insert         insert or upsert rows mapped by columns; run the custom sql per event; or apply Debezium change events (cdc). One of: insert, upsert, sql, cdc.
-//	columns             json      -              insert and upsert: JSON object of column to value: "$.data.x" (a JSONPath), any other string (a constant), or {"form":"JSONPATH|CONSTANT|TEMPLATE|ORIGINAL","value":…,"template":…}.
-//	sql                 string    -              sql mode: one statement with :name placeholders, bound from the event as parameters (never spliced into the text).
-//	sql.params          json      -              sql mode: JSON object of placeholder name to value, written as in columns.
-//	exactly.once        boolean   false          Store each partition's position in exactly.once.table in the same transaction as the rows.
-//	exactly.once.table  string    ferry_offsets  Table of stored positions (created when missing) for exactly.once.
-//	schema.evolution    string    basic          cdc mode: basic adds columns the change events carry and the target lacks; none rejects such records. One of: none, basic.
-//	parallelism         int       1              cdc: transactions applied at once per write, records partitioned by primary key so each key keeps its order. Must be 1 with exactly.once.
-//	pool.size           int       4              Most open connections.
-//	batch.size          int       500            Most rows in one INSERT or DELETE statement.
-//	connect.timeout     duration  10s            Dial timeout.
-//	table               string    -              Target table in database: required for insert and upsert; in cdc mode the source table's name when unset. A constant; to take it from the event use table.form instead.
-//	table.form          string    -              How table is taken from each event: ORIGINAL (the whole event as JSON), JSONPATH, CONSTANT or TEMPLATE. One of: ORIGINAL, JSONPATH, CONSTANT, TEMPLATE.
-//	table.value         string    -              With table.form: the JSONPath (JSONPATH), the string (CONSTANT), or the variables as a JSON object of name to JSONPath (TEMPLATE).
-//	table.template      string    -              With table.form=TEMPLATE: the text with ${name} placeholders; $${ writes a literal ${.
+//	field                          type       default        description
+//	hostname                       string     required       MySQL or RDS for MySQL host name.
+//	port                           int        3306           Server port.
+//	user                           string     required       User name.
+//	password                       string     -              Password. Secret.
+//	database                       string     required       Target database (schema).
+//	tls                            string     false          TLS to the server: false, true (verified), skip-verify or preferred (TLS when the server offers it). One of: false, true, skip-verify, preferred.
+//	mode                           string     insert         insert or upsert rows mapped by columns; run the custom sql per event; or apply Debezium change events (cdc). One of: insert, upsert, sql, cdc.
+//	columns                        json       -              insert and upsert: JSON object of column to value: "$.data.x" (a JSONPath), any other string (a constant), or {"form":"JSONPATH|CONSTANT|TEMPLATE|ORIGINAL","value":…,"template":…}.
+//	sql                            string     -              sql mode: one statement with :name placeholders, bound from the event as parameters (never spliced into the text).
+//	sql.params                     json       -              sql mode: JSON object of placeholder name to value, written as in columns.
+//	exactly.once                   boolean    false          Store each partition's position in exactly.once.table in the same transaction as the rows.
+//	exactly.once.table             string     ferry_offsets  Table of stored positions (created when missing) for exactly.once.
+//	schema.evolution               string     basic          cdc mode: basic adds columns the change events carry and the target lacks; none rejects such records. One of: none, basic.
+//	parallelism                    int        1              cdc: transactions applied at once per write, records partitioned by primary key so each key keeps its order. Must be 1 with exactly.once.
+//	pool.size                      int        4              Most open connections.
+//	batch.size                     int        500            Most rows in one INSERT or DELETE statement.
+//	connect.timeout                duration   10s            Dial timeout.
+//	table[.form|.value|.template]  parameter  -              Target table in database: required for insert and upsert; in cdc mode the source table's name when unset. A constant; to take it from the event use table.form instead.
 package rds

@@ -82,21 +82,21 @@
 // shut down by Close. The library's logrus-based logging goes to slog's
 // default logger at warn and above.
 //
-//	field              type      default     description
-//	nameservers        list      required    Name server addresses, host:port, comma-separated.
-//	topic              string                Destination topic (or topic.form, topic.value, topic.template). Required.
-//	tag                string                Message tag (TAGS), or from the event with tag.form …
-//	keys               string                Message keys (KEYS); default the record key; the event id is always added.
-//	body               string    structured  structured, binary or data.
-//	ordered            boolean   true        Hash queue selection by record key.
-//	message.type       string    NORMAL      NORMAL or FIFO (RocketMQ 5 FIFO topic: set the message group).
-//	producer.group     string                Default ferry-<connector>.
-//	access.key         string                ACL access key (secret).
-//	secret.key         string                ACL secret key (secret).
-//	send.timeout       duration  3s          Time one send may take.
-//	retries            int       2           Immediate resends inside one write.
-//	batch.size         int       256         Most messages in one batch message.
-//	max.message.bytes  int       4194304     Largest message or batch message.
-//	send.parallelism   int       8           Queues sent to at once.
-//	instance.name      string                Client instance name; default unique per task.
+//	field                          type       default     description
+//	nameservers                    list       required    Name server addresses, host:port, comma-separated.
+//	topic[.form|.value|.template]  parameter  required    Destination topic. A constant; to take it from the event use topic.form instead. Required: set either this key or topic.form.
+//	tag[.form|.value|.template]    parameter  -           Message tag (TAGS), for consumers' tag filters; none when unset or empty. A constant; to take it from the event use tag.form instead.
+//	keys[.form|.value|.template]   parameter  -           Message keys (KEYS, space-separated) for lookups; default the record key. The event id is always added. A constant; to take it from the event use keys.form instead.
+//	body                           string     structured  structured: the CloudEvent as JSON (content type application/cloudevents+json); binary: the event's data as the body, every attribute and extension as a header (the CloudEvents binding's binary mode); data: the event's data alone, no attributes. One of: structured, binary, data.
+//	ordered                        boolean    true        Send all records of one key to one queue (hash of the record key), in order. When false, or for records without a key, queues are used in turn.
+//	message.type                   string     NORMAL      The topic's RocketMQ 5 message type. FIFO: each message also carries its message group (__SHARDINGKEY: the key its queue is chosen by, else its keys), which 5.x brokers and proxies read on FIFO topics; needs ordered=true. Keep NORMAL for other topics: a 5.x proxy that checks message types refuses FIFO messages on them. One of: NORMAL, FIFO.
+//	producer.group                 string     -           Producer group; default ferry-<connector>.
+//	access.key                     string     -           ACL access key; set with secret.key. Secret.
+//	secret.key                     string     -           ACL secret key; set with access.key. Secret.
+//	send.timeout                   duration   3s          Time one send (one batch message) may take before it counts as failed.
+//	retries                        int        2           Immediate resends of a failed send inside one write, before the engine's backoff retries take over.
+//	batch.size                     int        256         Most messages in one batch message; a batch goes to one queue.
+//	max.message.bytes              int        4194304     Largest message, and largest batch message, in bytes (the broker's maxMessageSize). A larger record is rejected alone.
+//	send.parallelism               int        8           Queues sent to at once; messages of one queue are always sent one batch after another.
+//	instance.name                  string     -           RocketMQ client instance name; default unique per task. Sinks sharing a name in one process share one client and must use different producer groups.
 package rocketmq

@@ -23,7 +23,30 @@ import (
 	"github.com/ferryhq/ferry/transform/template"
 )
 
-// Sink is the sls sink plugin.
+// Sink is the sls sink plugin. Its fields (sink.<field>):
+//
+//	field                             type       default   description
+//	endpoint                          string     required  The region's SLS endpoint, such as cn-hangzhou.log.aliyuncs.com or https://cn-hangzhou-intranet.log.aliyuncs.com (http unless https:// is given); the SDK puts the project in front of it.
+//	access.key.id                     string     required  AccessKey ID (of a RAM user or of STS credentials).
+//	access.key.secret                 string     required  AccessKey secret. Secret.
+//	security.token                    string     -         STS security token, with temporary access keys. Secret.
+//	signature.version                 string     v1        Request signature: v1 (HMAC-SHA1) or v4 (HMAC-SHA256, needs region). One of: v1, v4.
+//	region                            string     -         Region id such as cn-hangzhou; required with signature.version=v4.
+//	connect.address                   string     -         host:port to connect to instead of the endpoint's host (a proxy, a private link, an emulator); requests still name the endpoint, and HTTPS still verifies its name.
+//	request.timeout                   duration   30s       Time one request may take.
+//	project                           string     required  Project name.
+//	logstore                          string     required  Logstore name.
+//	contents                          string     event     event: every attribute as a key and the data flattened under data.; data: the data flattened, its members as keys; map: the keys set with contents.<key>=<constant> or contents.<key>.form/.value/.template (EventBridge's ContentSchema). One of: event, data, map.
+//	contents.<name>                   string     -         With contents=map: contents.<key>=<constant> sets log key <key>; contents.<key>.form, .value and .template take it from the event. At most 128 keys.
+//	topic[.form|.value|.template]     parameter  -         The logs' __topic__; none when unset. A constant; to take it from the event use topic.form instead.
+//	source[.form|.value|.template]    parameter  -         The logs' __source__; none when unset (SLS then records the client's address). A constant; to take it from the event use source.form instead.
+//	hash.key[.form|.value|.template]  parameter  -         Routes each log to the shard whose range holds the MD5 of this value, so one key's logs share a shard; unset or empty: shards take turns. A constant; to take it from the event use hash.key.form instead.
+//	time[.form|.value|.template]      parameter  -         The log's time: unix seconds or RFC 3339; default the event's time (now when it has none). A constant; to take it from the event use time.form instead.
+//	hash.buckets                      int        64        With hash.key: keys are rounded down to this many ranges (a power of two, 1 to 256), so logs of many keys share LogGroups; shards split on these boundaries keep each key on one shard.
+//	compression                       string     lz4       How PutLogs bodies are compressed. One of: lz4, zstd, none.
+//	batch.count                       int        4096      Most logs in one LogGroup (one PutLogs call).
+//	batch.bytes                       int        1048576   Most bytes of logs in one LogGroup; a larger log goes alone (SLS takes at most 5 MiB).
+//	send.parallelism                  int        4         PutLogs calls in flight at once; the logs of one record key (one hash key) always go one call after another.
 var Sink = api.SinkPlugin{
 	Name:     "sls",
 	Summary:  "Writes events as logs to an Alibaba Cloud Log Service (SLS) logstore with PutLogs: the event flattened into keys, its data, or a map of keys to templates (EventBridge's ContentSchema).",
