@@ -54,9 +54,11 @@ func BenchmarkEngine(b *testing.B) {
 	}
 	payload[0], payload[len(payload)-1] = '"', '"'
 	sink := &nullSink{}
+	lat := &runtime.Latency{} // as the worker runs every task
 	task, err := runtime.New(runtime.Config{
 		Source: &benchSource{n: b.N, payload: payload}, Sink: sink,
 		Committer: runtime.CommitFunc(func(map[string]api.Position) error { return nil }),
+		Latency:   lat,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -69,6 +71,9 @@ func BenchmarkEngine(b *testing.B) {
 	b.StopTimer()
 	if sink.n != b.N {
 		b.Fatalf("sink got %d of %d", sink.n, b.N)
+	}
+	if n := lat.Snapshot().Count; n != uint64(b.N) {
+		b.Fatalf("latency histogram counted %d of %d", n, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

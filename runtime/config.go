@@ -147,6 +147,10 @@ type Config struct {
 	// StopTimeout bounds a soft stop (drain, flush, commit, close); after
 	// it the task is abandoned (hard stop). Default 10s.
 	StopTimeout time.Duration
+	// Latency, when set, records each acknowledged record's end-to-end
+	// latency (event time to the sink's acknowledgement). Tasks may share
+	// one: the worker passes its connector's. Nil records none.
+	Latency *Latency
 
 	Logger *slog.Logger // default slog.Default()
 }

@@ -41,6 +41,10 @@ type Task struct {
 	inflightRecs  int
 	inflightBytes int64
 	space         chan struct{} // signalled (non-blocking) when budget frees
+	// The lag bookkeeping (Snapshot.LagTime), unix nanos: the event time
+	// of the last record the sink acknowledged and when, and when the
+	// in-flight count last rose from zero.
+	ackedEvent, ackedAt, busySince int64
 
 	// commitMu serialises commits (the writer's and a hard stop's).
 	commitMu sync.Mutex
@@ -62,10 +66,13 @@ type Task struct {
 
 type lagReporter struct{ api.LagReporter }
 
-// recMeta is the engine's bookkeeping for one record in flight.
+// recMeta is the engine's bookkeeping for one record in flight. event is
+// the record's event time in unix nanos (its CloudEvents time, else when
+// it was read), for the lag and latency metrics.
 type recMeta struct {
-	mark Mark
-	size int64
+	mark  Mark
+	size  int64
+	event int64
 }
 
 // batch is what the reader hands the writer: transformed survivors and
@@ -114,6 +121,7 @@ func (t *Task) Finished() bool { return t.finished.Load() }
 func (t *Task) Metrics() Snapshot {
 	t.mu.Lock()
 	recs, bytes := t.inflightRecs, t.inflightBytes
+	lag := lagTime(time.Now().UnixNano(), t.ackedEvent, t.ackedAt, t.busySince, recs)
 	t.mu.Unlock()
 	s := Snapshot{
 		SourceRecordPollTotal:  t.m.poll.Load(),
@@ -131,6 +139,7 @@ func (t *Task) Metrics() Snapshot {
 		InFlightBytes:          bytes,
 		PutBatchNanosTotal:     t.m.putNanos.Load(),
 		PollBatchNanosTotal:    t.m.pollNanos.Load(),
+		LagTime:                lag,
 	}
 	if n := t.m.lastCommit.Load(); n != 0 {
 		s.LastCommit = time.Unix(0, n)
@@ -480,15 +489,23 @@ func (t *Task) waitForBudget(ctx context.Context, writerDone <-chan struct{}) er
 func (t *Task) track(recs []api.Record) *batch {
 	n := len(recs)
 	t.m.poll.Add(int64(n))
-	t.m.lastRecord.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	t.m.lastRecord.Store(now)
 	metas := t.getMetas(n)
 	var bytes int64
 	t.mu.Lock()
+	if t.inflightRecs == 0 {
+		t.busySince = now
+	}
 	for i := range recs {
 		r := &recs[i]
 		sz := int64(r.Size())
 		bytes += sz
-		metas[i] = recMeta{mark: t.wm.Track(r.Partition, r.Position), size: sz}
+		ev := now
+		if !r.Event.Time.IsZero() {
+			ev = r.Event.Time.UnixNano()
+		}
+		metas[i] = recMeta{mark: t.wm.Track(r.Partition, r.Position), size: sz, event: ev}
 	}
 	t.inflightRecs += n
 	t.inflightBytes += bytes
@@ -517,7 +534,7 @@ func (t *Task) transform(ctx context.Context, b *batch, chain []NamedTransform) 
 	}
 	t.m.write.Add(int64(kept))
 	if len(c.done) > 0 {
-		t.ackMetas(ctx, c.done)
+		t.ackMetas(ctx, c.done, false)
 	}
 	if kept == 0 {
 		t.putMetas(metas)
@@ -628,7 +645,7 @@ func (t *Task) writeLoop(ctx context.Context, in <-chan *batch) error {
 		if err != nil {
 			return fmt.Errorf("sink flush: %w", err)
 		}
-		t.ackMetas(ctx, unflushed)
+		t.ackMetas(ctx, unflushed, true)
 		unflushed, unflushedBytes = unflushed[:0], 0
 		return nil
 	}
@@ -649,7 +666,7 @@ func (t *Task) writeLoop(ctx context.Context, in <-chan *batch) error {
 	// exhaust the reader's budget, or soon after the input goes quiet.
 	written := func(b *batch, quiet bool) error {
 		if t.flusher == nil {
-			t.ackMetas(ctx, b.metas)
+			t.ackMetas(ctx, b.metas, true)
 			t.putMetas(b.metas)
 			return nil
 		}
@@ -778,11 +795,23 @@ func (t *Task) writeBatch(ctx context.Context, b *batch) error {
 }
 
 // ackMetas acknowledges records, frees their budget and tells an Acker
-// source which partitions moved.
-func (t *Task) ackMetas(ctx context.Context, metas []recMeta) {
+// source which partitions moved. delivered says the sink took them (the
+// lag and latency metrics count those; records a transform dropped or
+// rejected were not delivered).
+func (t *Task) ackMetas(ctx context.Context, metas []recMeta, delivered bool) {
 	var moved map[string]api.Position
 	var bytes int64
+	var now int64
+	if delivered && len(metas) > 0 {
+		now = time.Now().UnixNano()
+		if t.cfg.Latency != nil {
+			t.cfg.Latency.record(now, metas)
+		}
+	}
 	t.mu.Lock()
+	if now != 0 {
+		t.ackedEvent, t.ackedAt = metas[len(metas)-1].event, now
+	}
 	for _, m := range metas {
 		if t.wm.Ack(m.mark) && t.acker != nil {
 			if moved == nil {

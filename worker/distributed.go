@@ -89,12 +89,62 @@ type Distributed struct {
 	// handOver holds the tasks of this worker's assignment waiting for
 	// their previous owner to stop them, with when the wait began; loopMu.
 	handOver map[cluster.TaskID]time.Time
+	// rb is the rebalance being applied, or the last one; loopMu.
+	rb rebalance
 
 	mu       sync.Mutex
 	owned    map[cluster.TaskID]*ownedTask // copy of tasks after each pass, for metrics
 	leader   string
 	members  []cluster.Member
 	draining bool
+	rbStats  rebalanceStats // copy of the rebalance figures after each pass, for metrics
+}
+
+// rebalance is this worker's part in applying one assignment generation:
+// it begins when a pass first reads the generation and ends at the end of
+// the pass after which every task of it runs here (none waits for its
+// previous owner), or when a newer generation supersedes it.
+type rebalance struct {
+	gen     int64
+	began   time.Time
+	pending bool // not finished yet
+	moved   bool // a task stopped or started here for it
+	stats   rebalanceStats
+}
+
+// rebalanceStats are the figures ClusterMetrics reports.
+type rebalanceStats struct {
+	generation int64
+	count      int64
+	pending    bool
+	lastPause  time.Duration
+	last       time.Time
+}
+
+// begin starts the bookkeeping of generation gen, seen at now, finishing
+// a rebalance it supersedes.
+func (r *rebalance) begin(gen int64, now time.Time) {
+	if gen == r.gen || gen == 0 {
+		return
+	}
+	r.finish(now)
+	r.gen, r.began, r.pending, r.moved = gen, now, true, false
+	r.stats.generation, r.stats.pending = gen, true
+}
+
+// finish ends the pending rebalance at now, if one is pending.
+func (r *rebalance) finish(now time.Time) {
+	if !r.pending {
+		return
+	}
+	r.pending = false
+	r.stats.count++
+	r.stats.pending = false
+	r.stats.last = now
+	r.stats.lastPause = 0
+	if r.moved {
+		r.stats.lastPause = now.Sub(r.began)
+	}
 }
 
 // ownedTask is one task this worker runs (or holds PAUSED), with the key
@@ -340,7 +390,13 @@ func (d *Distributed) reconcile(ctx context.Context) time.Time {
 	}
 	d.mu.Lock()
 	d.owned = maps.Clone(d.tasks)
+	d.rbStats = d.rb.stats
 	d.mu.Unlock()
+	held := map[string]bool{}
+	for id := range d.tasks {
+		held[id.Connector] = true
+	}
+	d.eng.keepLatencies(func(conn string) bool { return held[conn] })
 	return next
 }
 
@@ -571,6 +627,7 @@ func (d *Distributed) applyAssignment(ctx context.Context, members []cluster.Mem
 	if err != nil {
 		return err
 	}
+	d.rb.begin(a.Generation, time.Now())
 	type want struct {
 		key taskKey
 		def state.Connector
@@ -611,6 +668,9 @@ func (d *Distributed) applyAssignment(ctx context.Context, members []cluster.Mem
 		}
 	}
 	d.stopOwned(ctx, stop)
+	if len(stop) > 0 {
+		d.rb.moved = true
+	}
 
 	for id := range d.handOver {
 		if _, ok := wants[id]; !ok {
@@ -646,8 +706,12 @@ func (d *Distributed) applyAssignment(ctx context.Context, members []cluster.Mem
 			d.eng.launch(context.Background(), c, slot)
 		}
 		d.tasks[id] = o
+		d.rb.moved = true
 		d.log.Info("task started", "connector", id.Connector, "task", id.Task, "generation", slot.fixedGen, "target", w.key.target,
 			"handover_wait", waited)
+	}
+	if len(d.handOver) == 0 {
+		d.rb.finish(time.Now())
 	}
 	return nil
 }
@@ -826,10 +890,35 @@ func (d *Distributed) TaskMetrics() []TaskMetrics {
 	return out
 }
 
+// ConnectorMetrics implements ConnectorMetricsSource: the connectors with
+// a task on this worker at the end of the last reconcile pass.
+func (d *Distributed) ConnectorMetrics() []ConnectorMetrics { return d.eng.connectorMetrics() }
+
+// ClusterMetrics implements ClusterMetricsSource: the leader and the
+// rebalances as of the last reconcile pass, the membership as it is now.
+// It never waits for a pass.
+func (d *Distributed) ClusterMetrics() ClusterMetrics {
+	d.mu.Lock()
+	leader, rb := d.leader, d.rbStats
+	d.mu.Unlock()
+	members := d.mem.Members()
+	out := ClusterMetrics{
+		Leader: leader == d.cfg.WorkerID, Generation: rb.generation, Rebalances: rb.count, Rebalancing: rb.pending,
+		LastRebalancePause: rb.lastPause, LastRebalance: rb.last,
+		Members: map[string]int{}, HealthScore: d.mem.HealthScore(),
+	}
+	for _, m := range members {
+		out.Members[string(m.State)]++
+	}
+	return out
+}
+
 var (
-	_ Controller        = (*Distributed)(nil)
-	_ TaskMetricsSource = (*Distributed)(nil)
-	_ ClusterController = (*Distributed)(nil)
+	_ Controller             = (*Distributed)(nil)
+	_ TaskMetricsSource      = (*Distributed)(nil)
+	_ ConnectorMetricsSource = (*Distributed)(nil)
+	_ ClusterMetricsSource   = (*Distributed)(nil)
+	_ ClusterController      = (*Distributed)(nil)
 )
 
 // ClusterStatus implements ClusterController.

@@ -11,7 +11,8 @@
 //	controller.go   Controller, ClusterController and the payload types
 //	request.go      Request: what a call's context says (forwarded, request id, caller)
 //	errors.go       the error kinds (ErrNotFound …) and KindError, UnansweredError
-//	metrics.go      TaskMetricsSource, StatusSource: what /metrics reads
+//	metrics.go      TaskMetricsSource, ConnectorMetricsSource, ClusterMetricsSource,
+//	                StatusSource: what /metrics reads
 //
 // The engine, which both herders use only through its methods:
 //

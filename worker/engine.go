@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -154,6 +156,11 @@ type engine struct {
 	newTask func(runtime.Config) (taskRunner, error)
 	// newResolver builds the secret resolver of one task start.
 	newResolver func() *secretResolver
+
+	// latMu guards lat: each connector's end-to-end latency histogram,
+	// shared by its task slots on this worker (see latency).
+	latMu sync.Mutex
+	lat   map[string]*runtime.Latency
 }
 
 func newEngine(cfg Config) *engine {
@@ -175,6 +182,43 @@ type taskRunner interface {
 // metricsReader is the optional snapshot capability of a task.
 type metricsReader interface {
 	Metrics() runtime.Snapshot
+}
+
+// latency returns conn's latency histogram, creating it on first use.
+// Slots take it at launch, so a histogram a herder forgets (forgetLatency)
+// is never handed to a later run.
+func (e *engine) latency(conn string) *runtime.Latency {
+	e.latMu.Lock()
+	defer e.latMu.Unlock()
+	l, ok := e.lat[conn]
+	if !ok {
+		if e.lat == nil {
+			e.lat = map[string]*runtime.Latency{}
+		}
+		l = &runtime.Latency{}
+		e.lat[conn] = l
+	}
+	return l
+}
+
+// keepLatencies forgets the histograms of connectors keep rejects: the
+// herder no longer runs or holds them here.
+func (e *engine) keepLatencies(keep func(conn string) bool) {
+	e.latMu.Lock()
+	defer e.latMu.Unlock()
+	maps.DeleteFunc(e.lat, func(conn string, _ *runtime.Latency) bool { return !keep(conn) })
+}
+
+// connectorMetrics snapshots every connector's histogram, sorted by name.
+func (e *engine) connectorMetrics() []ConnectorMetrics {
+	e.latMu.Lock()
+	out := make([]ConnectorMetrics, 0, len(e.lat))
+	for conn, l := range e.lat {
+		out = append(out, ConnectorMetrics{Connector: conn, Latency: l.Snapshot()})
+	}
+	e.latMu.Unlock()
+	slices.SortFunc(out, func(a, b ConnectorMetrics) int { return strings.Compare(a.Connector, b.Connector) })
+	return out
 }
 
 // nextGen returns a new task generation (see generationClock).

@@ -191,9 +191,14 @@ func (s *Standalone) TaskMetrics() []TaskMetrics {
 	return out
 }
 
+// ConnectorMetrics implements ConnectorMetricsSource: every connector that
+// ran a task here since it was created.
+func (s *Standalone) ConnectorMetrics() []ConnectorMetrics { return s.eng.connectorMetrics() }
+
 var (
-	_ Controller        = (*Standalone)(nil)
-	_ TaskMetricsSource = (*Standalone)(nil)
+	_ Controller             = (*Standalone)(nil)
+	_ TaskMetricsSource      = (*Standalone)(nil)
+	_ ConnectorMetricsSource = (*Standalone)(nil)
 )
 
 // start brings a connector to its target state. Its caller holds opMu and

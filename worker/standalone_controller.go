@@ -82,6 +82,7 @@ func (s *Standalone) DeleteConnector(ctx context.Context, name string) error {
 		return err
 	}
 	s.stopConnector(name)
+	s.eng.keepLatencies(func(conn string) bool { return conn != name })
 	return s.eng.deleteConnector(ctx, name)
 }
 

@@ -162,9 +162,10 @@ func (e *engine) launch(parent context.Context, c *connState, t *taskSlot) {
 	ctx, cancel := context.WithCancel(parent)
 	done := make(chan struct{})
 	t.cancel, t.done = cancel, done
+	lat := e.latency(t.conn)
 	go func() {
 		defer close(done) // this run's channel, even if t was relaunched
-		e.supervise(ctx, c, t)
+		e.supervise(ctx, c, t, lat)
 	}()
 }
 
@@ -197,8 +198,9 @@ func (e *engine) stopSlots(slots []*taskSlot, stopTimeout time.Duration) {
 
 // supervise runs t until ctx ends, restarting it after failures as the
 // restart policy says. It writes the task's status except when stopped
-// through ctx: then the stopper writes it.
-func (e *engine) supervise(ctx context.Context, c *connState, t *taskSlot) {
+// through ctx: then the stopper writes it. Every run records its records'
+// latency in lat, the connector's histogram.
+func (e *engine) supervise(ctx context.Context, c *connState, t *taskSlot, lat *runtime.Latency) {
 	p := e.cfg.Restart
 	log := e.log.With("connector", t.conn, "task", t.index)
 	attempt := 0
@@ -209,7 +211,7 @@ func (e *engine) supervise(ctx context.Context, c *connState, t *taskSlot) {
 		}
 		t.gen.Store(gen)
 		began := time.Now()
-		scrub, err := e.runOnce(ctx, c, t, gen)
+		scrub, err := e.runOnce(ctx, c, t, gen, lat)
 		t.runner.Store(nil)
 		if ctx.Err() != nil {
 			return
@@ -246,7 +248,7 @@ func (e *engine) supervise(ctx context.Context, c *connState, t *taskSlot) {
 
 // runOnce builds the plugins of one task run (secrets resolved) and runs
 // it. The scrubber it returns hides the secrets of this run in the error.
-func (e *engine) runOnce(ctx context.Context, c *connState, t *taskSlot, gen int64) (*scrubber, error) {
+func (e *engine) runOnce(ctx context.Context, c *connState, t *taskSlot, gen int64, lat *runtime.Latency) (*scrubber, error) {
 	resolved, secrets, err := e.newResolver().resolveConfig(t.raw, c.v.isSecret)
 	sc := newScrubber(secrets)
 	if err != nil {
@@ -349,6 +351,7 @@ func (e *engine) runOnce(ctx context.Context, c *connState, t *taskSlot, gen int
 		Retry:              cc.retry,
 		OnHealth:           health.report,
 		StopTimeout:        cc.stopTimeout,
+		Latency:            lat,
 		Logger:             taskLog,
 	})
 	if err != nil {

@@ -45,9 +45,11 @@ var (
 )
 
 // exportedSeries scrapes GET /metrics of a real standalone worker running a
-// generator → drop connector (so every per-task and state series is there),
-// plus the task collector over a task whose source reports lag (no plugin
-// the test can run without a broker does), and adds Prometheus' own `up`.
+// generator → drop connector (so every per-task, per-connector and state
+// series is there), plus the task collector over a task whose source
+// reports lag (no plugin the test can run without a broker does) and the
+// cluster collector (a cluster worker needs gossip and a cluster store),
+// and adds Prometheus' own `up`.
 func exportedSeries(t *testing.T) map[string]*series {
 	t.Helper()
 	exportedOnce.Do(func() { exported, exportedErr = scrapeWorker() })
@@ -100,7 +102,7 @@ func scrapeWorker() (map[string]*series, error) {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(rest.NewTaskCollector(lagSource{}))
+	reg.MustRegister(rest.NewTaskCollector(lagSource{}), rest.NewClusterCollector(clusterSource{}))
 	lagged, err := reg.Gather()
 	if err != nil {
 		return nil, err
@@ -143,6 +145,14 @@ func (lagSource) TaskMetrics() []worker.TaskMetrics {
 		Snapshot: runtime.Snapshot{Lag: map[string]int64{"orders:0": 42}}}}
 }
 
+// clusterSource stands in for a cluster worker (which needs gossip and a
+// cluster store) to export the cluster series.
+type clusterSource struct{}
+
+func (clusterSource) ClusterMetrics() worker.ClusterMetrics {
+	return worker.ClusterMetrics{Leader: true, Generation: 1, Rebalances: 1, Members: map[string]int{"alive": 1}}
+}
+
 // TestExportedSeries: the scrape the other checks rely on holds what
 // docs/rest.md promises, so a checker that found nothing cannot pass.
 func TestExportedSeries(t *testing.T) {
@@ -151,7 +161,9 @@ func TestExportedSeries(t *testing.T) {
 	for _, name := range []string{
 		"ferry_source_task_source_record_poll_total", "ferry_sink_task_sink_record_ack_total",
 		"ferry_task_state", "ferry_connector_state", "ferry_task_retrying", "ferry_worker_tasks",
-		"ferry_build_info", "ferry_source_lag_records", "process_resident_memory_bytes",
+		"ferry_build_info", "ferry_source_lag_records", "ferry_source_lag_seconds",
+		"ferry_end_to_end_latency_seconds_bucket", "ferry_rebalances_total", "ferry_cluster_leader",
+		"process_resident_memory_bytes",
 		"go_gc_duration_seconds_count", "up",
 	} {
 		if got[name] == nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -70,6 +71,9 @@ type Membership struct {
 	life    sync.Mutex
 	ml      *memberlist.Memberlist
 	keyring *memberlist.Keyring // nil before Run and without encryption
+	// health is ml, for HealthScore: a scrape must not wait on life,
+	// which a Leave holds for up to its timeout.
+	health  atomic.Pointer[memberlist.Memberlist]
 	running bool
 	closed  bool
 	stopped chan struct{} // closed by Leave and Close to end Run
@@ -265,7 +269,21 @@ func (m *Membership) start() error {
 		return fmt.Errorf("cluster: start memberlist: %w", err)
 	}
 	m.ml, m.running, m.keyring = ml, true, ring
+	m.health.Store(ml)
 	return nil
+}
+
+// HealthScore is memberlist's awareness score of this worker: 0 when it
+// keeps up with the gossip, higher (up to the configured
+// AwarenessMaxMultiplier less one) when its probes time out or it had to
+// refute suspicions, which says its own network or CPU is in trouble. It
+// is -1 before Run started memberlist.
+func (m *Membership) HealthScore() int {
+	ml := m.health.Load()
+	if ml == nil {
+		return -1
+	}
+	return ml.GetHealthScore()
 }
 
 // rejoin joins every seed and the recently dead members. Memberlist never

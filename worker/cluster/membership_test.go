@@ -196,6 +196,28 @@ func TestMembershipJoin(t *testing.T) {
 	}
 }
 
+// TestMembershipHealthScore: memberlist's awareness score is -1 before
+// Run and 0 for a worker that keeps up with the gossip.
+func TestMembershipHealthScore(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t)
+	idle, err := cluster.NewMembership(c.config("idle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	if got := idle.HealthScore(); got != -1 {
+		t.Errorf("health score before Run = %d, want -1", got)
+	}
+	nodes := c.startN("a", "b")
+	eventually(t, 10*time.Second, "a and b see each other", allSee(nodes, cluster.StateAlive, "a", "b"))
+	for _, n := range nodes {
+		if got := n.HealthScore(); got != 0 {
+			t.Errorf("health score of a healthy member = %d, want 0", got)
+		}
+	}
+}
+
 func TestMembershipLeave(t *testing.T) {
 	t.Parallel()
 	c := newTestCluster(t)

@@ -97,6 +97,9 @@ var taskMetricSet = []taskMetric{
 	newTaskMetric("ferry_task_last_record_timestamp_seconds",
 		"Unix time the source last returned a record, 0 before the first (Ferry).",
 		prometheus.GaugeValue, func(m worker.TaskMetrics) float64 { return unixSeconds(m.Snapshot.LastRecord) }),
+	newTaskMetric("ferry_source_lag_seconds",
+		"How far behind its source the task is in time: while records are in flight, now minus the event time (CloudEvents time, else read time) of the last record the sink acknowledged; when idle, what that record took (Ferry).",
+		prometheus.GaugeValue, func(m worker.TaskMetrics) float64 { return m.Snapshot.LagTime.Seconds() }),
 }
 
 // lagDesc is the per-partition lag of a source that reports it
@@ -151,17 +154,118 @@ func (c *TaskCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// NewMetricsRegistry returns a registry with the task collector over src (when
-// not nil) and the Go runtime and process collectors, ready to serve as
-// Config.Gatherer.
+// latencyDesc is the end-to-end latency histogram of a connector's
+// records on this worker.
+var latencyDesc = prometheus.NewDesc("ferry_end_to_end_latency_seconds",
+	"Time from a record's event time (CloudEvents time, else read time) to the sink's acknowledgement, for the connector's tasks on this worker (Ferry).",
+	[]string{"connector"}, nil)
+
+// ConnectorCollector exports per-connector figures (the end-to-end
+// latency histogram) from a worker.ConnectorMetricsSource.
+type ConnectorCollector struct {
+	src worker.ConnectorMetricsSource
+}
+
+// NewConnectorCollector returns a collector reading src at each scrape.
+func NewConnectorCollector(src worker.ConnectorMetricsSource) *ConnectorCollector {
+	return &ConnectorCollector{src: src}
+}
+
+// Describe implements prometheus.Collector.
+func (c *ConnectorCollector) Describe(ch chan<- *prometheus.Desc) { ch <- latencyDesc }
+
+// Collect implements prometheus.Collector.
+func (c *ConnectorCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, cm := range c.src.ConnectorMetrics() {
+		l := cm.Latency
+		buckets := make(map[float64]uint64, len(l.Buckets))
+		for i, n := range l.Buckets[:min(len(l.Buckets), len(runtime.LatencyBuckets))] {
+			buckets[runtime.LatencyBuckets[i]] = n
+		}
+		ch <- prometheus.MustNewConstHistogram(latencyDesc, l.Count, l.Sum.Seconds(), buckets, cm.Connector)
+	}
+}
+
+// memberStates are the membership states ferry_cluster_members always
+// has a series for, so that an alert on dead members sees 0, not nothing.
+var memberStates = []string{"alive", "suspect", "dead", "left"}
+
+var (
+	clusterLeaderDesc = prometheus.NewDesc("ferry_cluster_leader",
+		"1 on the worker that leads the cluster, else 0 (Ferry).", nil, nil)
+	clusterGenerationDesc = prometheus.NewDesc("ferry_cluster_generation",
+		"The assignment generation this worker applies or applied last, 0 before the first (Kafka Connect's generation-id role).", nil, nil)
+	rebalancesDesc = prometheus.NewDesc("ferry_rebalances_total",
+		"Assignment generations this worker finished applying (Kafka Connect rebalance-completed-total).", nil, nil)
+	rebalancingDesc = prometheus.NewDesc("ferry_rebalancing",
+		"1 while this worker applies a new assignment generation (Kafka Connect rebalancing).", nil, nil)
+	rebalancePauseDesc = prometheus.NewDesc("ferry_rebalance_last_pause_seconds",
+		"How long the last finished rebalance kept tasks on this worker from running: from seeing the generation to starting its last task, 0 when it moved none here (Ferry).", nil, nil)
+	rebalanceLastDesc = prometheus.NewDesc("ferry_rebalance_last_timestamp_seconds",
+		"Unix time the last rebalance finished on this worker, 0 before the first (Kafka Connect time-since-last-rebalance-ms).", nil, nil)
+	clusterMembersDesc = prometheus.NewDesc("ferry_cluster_members",
+		"Cluster members this worker knows, itself included, by gossip state (Ferry).", []string{"state"}, nil)
+	clusterHealthDesc = prometheus.NewDesc("ferry_cluster_health_score",
+		"memberlist's awareness score of this worker: 0 healthy, higher when its probes fail or it must refute suspicions; -1 before gossip started (Ferry).", nil, nil)
+)
+
+// ClusterCollector exports a cluster worker's leader, generation,
+// rebalance and membership figures from a worker.ClusterMetricsSource.
+type ClusterCollector struct {
+	src worker.ClusterMetricsSource
+}
+
+// NewClusterCollector returns a collector reading src at each scrape.
+func NewClusterCollector(src worker.ClusterMetricsSource) *ClusterCollector {
+	return &ClusterCollector{src: src}
+}
+
+// Describe implements prometheus.Collector.
+func (c *ClusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{clusterLeaderDesc, clusterGenerationDesc, rebalancesDesc, rebalancingDesc,
+		rebalancePauseDesc, rebalanceLastDesc, clusterMembersDesc, clusterHealthDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *ClusterCollector) Collect(ch chan<- prometheus.Metric) {
+	m := c.src.ClusterMetrics()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	gauge(clusterLeaderDesc, is(m.Leader))
+	gauge(clusterGenerationDesc, float64(m.Generation))
+	ch <- prometheus.MustNewConstMetric(rebalancesDesc, prometheus.CounterValue, float64(m.Rebalances))
+	gauge(rebalancingDesc, is(m.Rebalancing))
+	gauge(rebalancePauseDesc, m.LastRebalancePause.Seconds())
+	gauge(rebalanceLastDesc, unixSeconds(m.LastRebalance))
+	for _, s := range memberStates {
+		gauge(clusterMembersDesc, float64(m.Members[s]), s)
+	}
+	gauge(clusterHealthDesc, float64(m.HealthScore))
+}
+
+// NewMetricsRegistry returns a registry with the Go runtime and process
+// collectors and, over src when not nil, the task collector, plus the
+// connector collector and the cluster collector when src is also a
+// worker.ConnectorMetricsSource or worker.ClusterMetricsSource, ready to
+// serve as Config.Gatherer.
 func NewMetricsRegistry(src worker.TaskMetricsSource) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	if src != nil {
-		reg.MustRegister(NewTaskCollector(src))
+	if src == nil {
+		return reg
+	}
+	reg.MustRegister(NewTaskCollector(src))
+	if cs, ok := src.(worker.ConnectorMetricsSource); ok {
+		reg.MustRegister(NewConnectorCollector(cs))
+	}
+	if cs, ok := src.(worker.ClusterMetricsSource); ok {
+		reg.MustRegister(NewClusterCollector(cs))
 	}
 	return reg
 }

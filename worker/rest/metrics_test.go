@@ -39,6 +39,7 @@ func sampleMetrics() []worker.TaskMetrics {
 			PutBatchNanosTotal:     1_500_000_000,
 			PollBatchNanosTotal:    250_000_000,
 			Lag:                    map[string]int64{"orders-0": 12, "orders-1": 0},
+			LagTime:                2500 * time.Millisecond,
 		}},
 		{Connector: "audit", Task: 1, Snapshot: runtime.Snapshot{RecordErrorTotal: 7}},
 		// A duplicate (say, a task listed twice mid-restart) must not break
@@ -79,6 +80,10 @@ ferry_task_last_offset_commit_timestamp_seconds{connector="orders",task="0"} 1.7
 # TYPE ferry_source_lag_records gauge
 ferry_source_lag_records{connector="orders",partition="orders-0",task="0"} 12
 ferry_source_lag_records{connector="orders",partition="orders-1",task="0"} 0
+# HELP ferry_source_lag_seconds How far behind its source the task is in time: while records are in flight, now minus the event time (CloudEvents time, else read time) of the last record the sink acknowledged; when idle, what that record took (Ferry).
+# TYPE ferry_source_lag_seconds gauge
+ferry_source_lag_seconds{connector="audit",task="1"} 0
+ferry_source_lag_seconds{connector="orders",task="0"} 2.5
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"ferry_source_task_source_record_poll_total",
@@ -88,12 +93,13 @@ ferry_source_lag_records{connector="orders",partition="orders-1",task="0"} 0
 		"ferry_task_error_records_skipped_total",
 		"ferry_task_last_offset_commit_timestamp_seconds",
 		"ferry_source_lag_records",
+		"ferry_source_lag_seconds",
 	); err != nil {
 		t.Fatal(err)
 	}
-	// 18 series per task, 2 distinct tasks, and 2 lag series.
-	if n := testutil.CollectAndCount(c); n != 38 {
-		t.Fatalf("collected %d series, want 38", n)
+	// 19 series per task, 2 distinct tasks, and 2 lag series.
+	if n := testutil.CollectAndCount(c); n != 40 {
+		t.Fatalf("collected %d series, want 40", n)
 	}
 }
 
@@ -115,6 +121,106 @@ func TestTaskCollectorLint(t *testing.T) {
 			continue
 		}
 		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+type connectorMetricsFunc func() []worker.ConnectorMetrics
+
+func (f connectorMetricsFunc) ConnectorMetrics() []worker.ConnectorMetrics { return f() }
+
+func sampleLatency() []worker.ConnectorMetrics {
+	b := make([]uint64, len(runtime.LatencyBuckets))
+	for i := range b {
+		b[i] = 3 // every record within 1 ms
+		if i >= 9 {
+			b[i] = 5 // two more within 1 s
+		}
+	}
+	return []worker.ConnectorMetrics{{Connector: "orders", Latency: runtime.LatencySnapshot{Count: 6, Sum: 3 * time.Hour, Buckets: b}}}
+}
+
+func TestConnectorCollector(t *testing.T) {
+	t.Parallel()
+	c := rest.NewConnectorCollector(connectorMetricsFunc(sampleLatency))
+	want := `
+# HELP ferry_end_to_end_latency_seconds Time from a record's event time (CloudEvents time, else read time) to the sink's acknowledgement, for the connector's tasks on this worker (Ferry).
+# TYPE ferry_end_to_end_latency_seconds histogram
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="0.001"} 3
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="0.0025"} 3
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="0.005"} 3
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="0.01"} 3
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="0.025"} 3
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="0.05"} 3
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="0.1"} 3
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="0.25"} 3
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="0.5"} 3
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="1"} 5
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="2.5"} 5
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="5"} 5
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="10"} 5
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="30"} 5
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="60"} 5
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="120"} 5
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="300"} 5
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="600"} 5
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="1800"} 5
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="3600"} 5
+ferry_end_to_end_latency_seconds_bucket{connector="orders",le="+Inf"} 6
+ferry_end_to_end_latency_seconds_sum{connector="orders"} 10800
+ferry_end_to_end_latency_seconds_count{connector="orders"} 6
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", problems, err)
+	}
+}
+
+type clusterMetricsFunc func() worker.ClusterMetrics
+
+func (f clusterMetricsFunc) ClusterMetrics() worker.ClusterMetrics { return f() }
+
+func TestClusterCollector(t *testing.T) {
+	t.Parallel()
+	c := rest.NewClusterCollector(clusterMetricsFunc(func() worker.ClusterMetrics {
+		return worker.ClusterMetrics{Leader: true, Generation: 7, Rebalances: 3, LastRebalancePause: 1500 * time.Millisecond,
+			LastRebalance: time.Unix(1700000000, 0), Members: map[string]int{"alive": 2, "dead": 1}, HealthScore: 0}
+	}))
+	want := `
+# HELP ferry_cluster_leader 1 on the worker that leads the cluster, else 0 (Ferry).
+# TYPE ferry_cluster_leader gauge
+ferry_cluster_leader 1
+# HELP ferry_cluster_generation The assignment generation this worker applies or applied last, 0 before the first (Kafka Connect's generation-id role).
+# TYPE ferry_cluster_generation gauge
+ferry_cluster_generation 7
+# HELP ferry_rebalances_total Assignment generations this worker finished applying (Kafka Connect rebalance-completed-total).
+# TYPE ferry_rebalances_total counter
+ferry_rebalances_total 3
+# HELP ferry_rebalancing 1 while this worker applies a new assignment generation (Kafka Connect rebalancing).
+# TYPE ferry_rebalancing gauge
+ferry_rebalancing 0
+# HELP ferry_rebalance_last_pause_seconds How long the last finished rebalance kept tasks on this worker from running: from seeing the generation to starting its last task, 0 when it moved none here (Ferry).
+# TYPE ferry_rebalance_last_pause_seconds gauge
+ferry_rebalance_last_pause_seconds 1.5
+# HELP ferry_rebalance_last_timestamp_seconds Unix time the last rebalance finished on this worker, 0 before the first (Kafka Connect time-since-last-rebalance-ms).
+# TYPE ferry_rebalance_last_timestamp_seconds gauge
+ferry_rebalance_last_timestamp_seconds 1.7e+09
+# HELP ferry_cluster_members Cluster members this worker knows, itself included, by gossip state (Ferry).
+# TYPE ferry_cluster_members gauge
+ferry_cluster_members{state="alive"} 2
+ferry_cluster_members{state="dead"} 1
+ferry_cluster_members{state="left"} 0
+ferry_cluster_members{state="suspect"} 0
+# HELP ferry_cluster_health_score memberlist's awareness score of this worker: 0 healthy, higher when its probes fail or it must refute suspicions; -1 before gossip started (Ferry).
+# TYPE ferry_cluster_health_score gauge
+ferry_cluster_health_score 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", problems, err)
 	}
 }
 
