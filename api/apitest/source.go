@@ -143,13 +143,7 @@ func checkSpec(t *testing.T, spec api.Spec, raw map[string]string) {
 	}
 }
 
-// newSource parses the case's config and builds a source for task 0 of 1.
-func newSource(t testing.TB, c SourceCase, committed map[string]api.Position) api.Source {
-	t.Helper()
-	return newSourceTask(t, c, 0, 1, committed)
-}
-
-// newSourceTask builds task task of tasks.
+// newSourceTask parses the case's config and builds task task of tasks.
 func newSourceTask(t testing.TB, c SourceCase, task, tasks int, committed map[string]api.Position) api.Source {
 	t.Helper()
 	cfg, err := c.Plugin.Spec.Parse(c.Config)
