@@ -175,6 +175,7 @@ func newConnectorsCmd() *cobra.Command {
 			}),
 		},
 		newCreateCmd(),
+		newApplyCmd(),
 		&cobra.Command{
 			Use:   "delete NAME",
 			Short: "Delete a connector (its offsets are kept)",
@@ -249,6 +250,9 @@ func newCreateCmd() *cobra.Command {
 				req.InitialState = strings.ToUpper(initial)
 			}
 			info, err := s.client.CreateConnector(cmd.Context(), req)
+			if client.IsConflict(err) {
+				return hinted(err, "to update an existing connector from a file, use: ferry connectors apply -f FILE")
+			}
 			if err != nil {
 				return err
 			}
@@ -629,9 +633,8 @@ func readOffsetsFile(path string, stdin io.Reader) (client.ConnectorOffsets, err
 	return offs, nil
 }
 
-// readDoc parses a JSON or YAML file (JSON is read as YAML, which it
-// nearly is) into maps, lists, strings and nils: every scalar stays the
-// text its author wrote.
+// readDoc parses a JSON or YAML file (parseDocFile) into maps, lists,
+// strings and nils: every scalar stays the text its author wrote.
 func readDoc(path string, stdin io.Reader) (any, error) {
 	var data []byte
 	var err error
@@ -643,26 +646,15 @@ func readDoc(path string, stdin io.Reader) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := parseDoc(data)
+	v, err := parseDocFile(path, data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return v, nil
 }
 
-func parseDoc(data []byte) (any, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, err
-	}
-	if root.Kind == 0 {
-		return nil, errors.New("empty document")
-	}
-	return nodeValue(&root, 0)
-}
-
 func nodeValue(n *yaml.Node, depth int) (any, error) {
-	if depth > 64 {
+	if depth > maxDocDepth {
 		return nil, errors.New("document nested too deeply")
 	}
 	switch n.Kind {

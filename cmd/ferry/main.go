@@ -167,6 +167,10 @@ const (
 // status (client.Error prints "error (HTTP 400): message"); anything else is
 // prefixed with "error: ".
 func formatError(err error) string {
+	var he *hintError
+	if errors.As(err, &he) {
+		return formatError(he.err) + "\nhint: " + he.hint
+	}
 	var se *client.Error
 	if errors.As(err, &se) {
 		return se.Error()
