@@ -101,7 +101,8 @@ func startInProcessWorker(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	levels := ferryworker.NewLogLevels(slog.LevelInfo)
+	quiet := slog.New(levels.Handler(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: ferryworker.LevelTrace})))
 	w, err := ferryworker.New(ferryworker.Config{
 		WorkerID: "test-worker", Store: store, Registry: registry(),
 		CommitInterval: 50 * time.Millisecond, Logger: quiet,
@@ -109,7 +110,7 @@ func startInProcessWorker(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: w, Version: "test", Logger: quiet})
+	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: w, Version: "test", Logger: quiet, Loggers: levels})
 	if err != nil {
 		t.Fatal(err)
 	}

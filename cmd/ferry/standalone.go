@@ -140,7 +140,7 @@ func runStandalone(ctx context.Context, o standaloneOptions, files []string) err
 		return err
 	}
 	scfg, err := o.restOptions.serverConfig(rest.Config{Addr: o.listen, Controller: w, Version: version(), Commit: commit(),
-		ClusterID: clusterID, Logger: log})
+		ClusterID: clusterID, Logger: log, Loggers: levelsFrom(ctx)})
 	if err != nil {
 		return err
 	}
