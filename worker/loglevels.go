@@ -215,11 +215,10 @@ func (l *LogLevels) packageLogger(pc uintptr) string {
 	if v, ok := l.pcs.Load(pc); ok {
 		return v.(string)
 	}
-	fn := runtime.FuncForPC(pc)
-	name := ""
-	if fn != nil {
-		name = PackageLogger(fn.Name())
-	}
+	// CallersFrames, not FuncForPC: where slog's methods were inlined
+	// into the caller, FuncForPC names slog.
+	frame, _ := runtime.CallersFrames([]uintptr{pc}).Next()
+	name := PackageLogger(frame.Function)
 	l.pcs.Store(pc, name)
 	return name
 }

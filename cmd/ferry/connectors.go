@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ferryhq/ferry/internal/client"
+	ferryworker "github.com/ferryhq/ferry/worker"
 )
 
 func init() {
@@ -388,7 +389,13 @@ func newPluginsCmd() *cobra.Command {
 			return s.print(func(w io.Writer) {
 				fmt.Fprintln(w, "PLUGIN\tTYPE\tVERSION\tSUMMARY")
 				for _, p := range plugins {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.Class, p.Type, p.Version, oneLine(p.Summary))
+					// The short name is what configs write; TYPE tells
+					// a source from a sink of the same name.
+					name := p.Class
+					if _, short, ok := ferryworker.ParsePluginClass(p.Class); ok {
+						name = short
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, p.Type, p.Version, oneLine(p.Summary))
 				}
 			})
 		}),
