@@ -84,7 +84,7 @@ func (s *Server) classTarget(class, source, sink string) (key, value string, err
 	name, given := class, ""
 	if kind, short, ok := worker.ParsePluginClass(class); ok {
 		if kind != "source" && kind != "sink" {
-			return "", "", badRequest("connector.class %q is a %s, not a source or sink plugin", class, kind)
+			return "", "", badRequest("connector.class %.80q is a %s, not a source or sink plugin", class, kind)
 		}
 		name, given = short, kind
 	}
@@ -103,19 +103,19 @@ func (s *Server) classTarget(class, source, sink string) (key, value string, err
 	}
 	switch {
 	case !isSource && !isSink:
-		return "", "", badRequest("connector.class %q names no Ferry source or sink plugin (nor %s); sources: %s; sinks: %s",
+		return "", "", badRequest("connector.class %.80q names no Ferry source or sink plugin (nor %s); sources: %s; sinks: %s",
 			class, worker.PipelineClass, strings.Join(sources, ", "), strings.Join(sinks, ", "))
 	case isSource && source == name, isSink && sink == name:
 		return "", "", nil
 	case isSource && isSink && source == "" && sink == "":
-		return "", "", badRequest("connector.class %q names both a source and a sink plugin: write %s or %s (or set source= and sink=)",
+		return "", "", badRequest("connector.class %.80q names both a source and a sink plugin: write %s or %s (or set source= and sink=)",
 			class, worker.PluginClass("source", name), worker.PluginClass("sink", name))
 	case isSource && source == "":
 		return "source", name, nil
 	case isSink && sink == "":
 		return "sink", name, nil
 	}
-	return "", "", badRequest("connector.class %q is neither the config's source (%q) nor its sink (%q)", class, source, sink)
+	return "", "", badRequest("connector.class %.80q is neither the config's source (%q) nor its sink (%q)", class, source, sink)
 }
 
 // withClass is a config as the API shows it: with connector.class.
