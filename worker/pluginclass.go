@@ -1,6 +1,9 @@
 package worker
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Plugin classes: GET /connector-plugins names every plugin with a class
 // of its own, "ferry.<kind>.<name>" (ferry.source.file, ferry.sink.file,
@@ -55,4 +58,80 @@ func ParsePluginClass(class string) (kind, name string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// ConnectorClassKey is Kafka Connect's config key naming a connector's
+// class. Ferry never stores it: on input ApplyConnectorClass turns it into
+// source= or sink=, and the REST API adds PipelineClass to every config it
+// returns.
+const ConnectorClassKey = "connector.class"
+
+// ApplyConnectorClass resolves config's connector.class, if any, into the
+// source or sink it names and removes it. plugins are the worker's
+// (Controller.Plugins). The class may be a plugin class (ferry.sink.file),
+// a short name only one side can be (generator), a short name both sides
+// share (file) when the config leaves just one of them unset, or
+// PipelineClass, which sets nothing; anything else is ErrBadRequest.
+func ApplyConnectorClass(plugins []PluginInfo, config map[string]string) error {
+	class, ok := config[ConnectorClassKey]
+	if !ok {
+		return nil
+	}
+	key, value, err := ConnectorClassTarget(plugins, class, config[keySource], config[keySink])
+	if err != nil {
+		return err
+	}
+	delete(config, ConnectorClassKey)
+	if key != "" {
+		config[key] = value
+	}
+	return nil
+}
+
+// ConnectorClassTarget says which key (source or sink) the connector class
+// sets and to what, given the config's source and sink; key is "" when it
+// sets nothing (PipelineClass, or the plugin the config names already).
+func ConnectorClassTarget(plugins []PluginInfo, class, source, sink string) (key, value string, err error) {
+	bad := func(format string, args ...any) (string, string, error) {
+		return "", "", &KindError{Kind: ErrBadRequest, Msg: fmt.Sprintf(format, args...)}
+	}
+	class = strings.TrimSpace(class)
+	if class == PipelineClass {
+		return "", "", nil
+	}
+	name, given := class, ""
+	if kind, short, ok := ParsePluginClass(class); ok {
+		if kind != kindSource && kind != kindSink {
+			return bad("%s %.80q is a %s, not a source or sink plugin", ConnectorClassKey, class, kind)
+		}
+		name, given = short, kind
+	}
+	isSource, isSink := false, false
+	var sources, sinks []string
+	for _, p := range plugins {
+		_, short, _ := ParsePluginClass(p.Class)
+		switch p.Type {
+		case kindSource:
+			sources = append(sources, p.Class)
+			isSource = isSource || short == name && given != kindSink
+		case kindSink:
+			sinks = append(sinks, p.Class)
+			isSink = isSink || short == name && given != kindSource
+		}
+	}
+	switch {
+	case !isSource && !isSink:
+		return bad("%s %.80q names no Ferry source or sink plugin (nor %s); sources: %s; sinks: %s",
+			ConnectorClassKey, class, PipelineClass, strings.Join(sources, ", "), strings.Join(sinks, ", "))
+	case isSource && source == name, isSink && sink == name:
+		return "", "", nil
+	case isSource && isSink && source == "" && sink == "":
+		return bad("%s %.80q names both a source and a sink plugin: write %s or %s (or set source= and sink=)",
+			ConnectorClassKey, class, PluginClass(kindSource, name), PluginClass(kindSink, name))
+	case isSource && source == "":
+		return keySource, name, nil
+	case isSink && sink == "":
+		return keySink, name, nil
+	}
+	return bad("%s %.80q is neither the config's source (%q) nor its sink (%q)", ConnectorClassKey, class, source, sink)
 }

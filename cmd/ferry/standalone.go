@@ -175,6 +175,10 @@ type connectorRequest struct {
 // applyConnectorFile creates the file's connector (in its initial_state)
 // or replaces its config, keeping the stored target state.
 func applyConnectorFile(ctx context.Context, w *ferryworker.Standalone, r connectorRequest) error {
+	// Kafka Connect's connector.class, as the REST API takes it.
+	if err := ferryworker.ApplyConnectorClass(w.Plugins(), r.config); err != nil {
+		return fmt.Errorf("%s: connector %q: %w", r.path, r.name, err)
+	}
 	_, err := w.ConnectorInfo(ctx, r.name)
 	switch {
 	case errors.Is(err, ferryworker.ErrNotFound):

@@ -3,7 +3,6 @@ package rest
 import (
 	"context"
 	"maps"
-	"strings"
 
 	"github.com/ferryhq/ferry/worker"
 )
@@ -19,24 +18,12 @@ import (
 //     config read from the API can be written back unchanged. The key is
 //     never stored.
 //   - on output, every config carries connector.class = worker.PipelineClass.
-const connectorClassKey = "connector.class"
+const connectorClassKey = worker.ConnectorClassKey
 
 // applyConnectorClass resolves config's connector.class into its source or
-// sink key and removes it.
+// sink key and removes it (worker.ApplyConnectorClass).
 func (s *Server) applyConnectorClass(config map[string]string) error {
-	class, ok := config[connectorClassKey]
-	if !ok {
-		return nil
-	}
-	key, value, err := s.classTarget(class, config["source"], config["sink"])
-	if err != nil {
-		return err
-	}
-	delete(config, connectorClassKey)
-	if key != "" {
-		config[key] = value
-	}
-	return nil
+	return worker.ApplyConnectorClass(s.cfg.Controller.Plugins(), config)
 }
 
 // applyPatchClass does what applyConnectorClass does for a PATCH body,
@@ -63,7 +50,7 @@ func (s *Server) applyPatchClass(ctx context.Context, name string, patch map[str
 		}
 		return info.Config[k]
 	}
-	key, value, err := s.classTarget(*class, side("source"), side("sink"))
+	key, value, err := worker.ConnectorClassTarget(s.cfg.Controller.Plugins(), *class, side("source"), side("sink"))
 	if err != nil {
 		return err
 	}
@@ -71,51 +58,6 @@ func (s *Server) applyPatchClass(ctx context.Context, name string, patch map[str
 		patch[key] = &value
 	}
 	return nil
-}
-
-// classTarget says which key (source or sink) connector.class sets and to
-// what; key is "" when it sets nothing (the pipeline class, or the plugin
-// the config names already).
-func (s *Server) classTarget(class, source, sink string) (key, value string, err error) {
-	class = strings.TrimSpace(class)
-	if class == worker.PipelineClass {
-		return "", "", nil
-	}
-	name, given := class, ""
-	if kind, short, ok := worker.ParsePluginClass(class); ok {
-		if kind != "source" && kind != "sink" {
-			return "", "", badRequest("connector.class %.80q is a %s, not a source or sink plugin", class, kind)
-		}
-		name, given = short, kind
-	}
-	isSource, isSink := false, false
-	var sources, sinks []string
-	for _, p := range s.cfg.Controller.Plugins() {
-		_, short, _ := worker.ParsePluginClass(p.Class)
-		switch p.Type {
-		case "source":
-			sources = append(sources, p.Class)
-			isSource = isSource || short == name && given != "sink"
-		case "sink":
-			sinks = append(sinks, p.Class)
-			isSink = isSink || short == name && given != "source"
-		}
-	}
-	switch {
-	case !isSource && !isSink:
-		return "", "", badRequest("connector.class %.80q names no Ferry source or sink plugin (nor %s); sources: %s; sinks: %s",
-			class, worker.PipelineClass, strings.Join(sources, ", "), strings.Join(sinks, ", "))
-	case isSource && source == name, isSink && sink == name:
-		return "", "", nil
-	case isSource && isSink && source == "" && sink == "":
-		return "", "", badRequest("connector.class %.80q names both a source and a sink plugin: write %s or %s (or set source= and sink=)",
-			class, worker.PluginClass("source", name), worker.PluginClass("sink", name))
-	case isSource && source == "":
-		return "source", name, nil
-	case isSink && sink == "":
-		return "sink", name, nil
-	}
-	return "", "", badRequest("connector.class %.80q is neither the config's source (%q) nor its sink (%q)", class, source, sink)
 }
 
 // withClass is a config as the API shows it: with connector.class.
