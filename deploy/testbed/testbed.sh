@@ -544,10 +544,12 @@ KC_CLIENTS_DIR="${FERRY_TESTBED_KC_CLIENTS:-$CACHE/kc-clients}"
 KC_CLIENTS=(kafka-connect-py==1.0.0 kafka-connect-cli==0.2.5)
 
 kcclients_up() {
-	local spec name dir t0
+	local spec name dir t0 py=python3
 	mkdir -p "$KC_CLIENTS_DIR"
-	if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+	if ! "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then
 		apt_install python3-venv python3 python3-venv python3-pip
+		# Debian's python3 has venv now; a python3 earlier on PATH may not.
+		"$py" -c 'import venv, ensurepip' >/dev/null 2>&1 || py=/usr/bin/python3
 	fi
 	for spec in "${KC_CLIENTS[@]}"; do
 		name=${spec%%==*}
@@ -558,7 +560,7 @@ kcclients_up() {
 		fi
 		t0=$(now_ms)
 		rm -rf "$dir"
-		if ! { python3 -m venv "$dir" &&
+		if ! { "$py" -m venv "$dir" &&
 			"$dir/bin/pip" install --disable-pip-version-check -q "$spec"; } >"$KC_CLIENTS_DIR/pip-$name.log" 2>&1; then
 			tail -n 20 "$KC_CLIENTS_DIR/pip-$name.log" >&2
 			die "kc-clients: pip install $spec failed"
