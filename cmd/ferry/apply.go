@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/internal/client"
+	ferryworker "github.com/ferryhq/ferry/worker"
 )
 
 // maxApplyFiles bounds how many connector files one apply reads from its
@@ -23,10 +24,11 @@ import (
 // thousands of requests.
 const maxApplyFiles = 1000
 
-// connectorClassKey is Kafka Connect's connector class key. A worker may
-// return it in config responses without storing it, so apply does not
-// count it as a difference unless the file sets it.
-const connectorClassKey = "connector.class"
+// connectorClassKey is Kafka Connect's connector class key. A worker
+// returns it in config responses without storing it, so apply does not
+// count it as a difference; a file's is resolved first, as the worker
+// resolves it.
+const connectorClassKey = ferryworker.ConnectorClassKey
 
 // Actions apply reports per connector.
 const (
@@ -180,9 +182,16 @@ func readApplyFiles(args []string, stdin io.Reader) ([]applyFile, error) {
 // time; a failure is reported and the others still go ahead.
 func applyConnectors(ctx context.Context, c *client.Client, conns []applyFile, dryRun bool) []applyResult {
 	out := make([]applyResult, 0, len(conns))
+	var plugins []ferryworker.PluginInfo
 	for _, f := range conns {
 		r := applyResult{Connector: f.req.Name, File: f.path, DryRun: dryRun}
-		action, changes, err := applyOne(ctx, c, f.req, dryRun)
+		action, changes, err := applyOne(ctx, c, f.req, dryRun, func() ([]ferryworker.PluginInfo, error) {
+			var err error
+			if plugins == nil {
+				plugins, err = c.Plugins(ctx)
+			}
+			return plugins, err
+		})
 		r.Action, r.Changes = action, changes
 		if err != nil {
 			r.Action, r.Error = applyFailed, err.Error()
@@ -195,9 +204,21 @@ func applyConnectors(ctx context.Context, c *client.Client, conns []applyFile, d
 	return out
 }
 
-func applyOne(ctx context.Context, c *client.Client, req client.CreateRequest, dryRun bool) (string, []applyDelta, error) {
+func applyOne(ctx context.Context, c *client.Client, req client.CreateRequest, dryRun bool,
+	plugins func() ([]ferryworker.PluginInfo, error)) (string, []applyDelta, error) {
 	want := maps.Clone(req.Config)
 	want["name"] = req.Name
+	if _, ok := want[connectorClassKey]; ok {
+		// Compare what the worker will store: connector.class resolved
+		// into source= or sink=, as the worker resolves it.
+		ps, err := plugins()
+		if err != nil {
+			return "", nil, err
+		}
+		if err := ferryworker.ApplyConnectorClass(ps, want); err != nil {
+			return "", nil, err
+		}
+	}
 	current, err := c.Config(ctx, req.Name)
 	exists := err == nil
 	if err != nil && !client.IsNotFound(err) {

@@ -151,6 +151,24 @@ func TestApplyAgainstStandalone(t *testing.T) {
 		t.Errorf("apply printed the secret:\n%s", out)
 	}
 
+	// A file in Kafka Connect's words: connector.class names the source.
+	// The worker stores source=generator, and a second apply finds nothing
+	// to change.
+	write("kc.json", `{"name": "kc", "config": {"connector.class": "generator", "source.rate": "1", "sink": "drop"}}`)
+	wantLines(cli(0, "connectors", "apply", "-f", filepath.Join(conns, "kc.json")), "connector kc: created ("+filepath.Join(conns, "kc.json")+")")
+	if got := config("kc"); got["source"] != "generator" {
+		t.Errorf("kc stored %v", got)
+	}
+	wantLines(cli(0, "connectors", "apply", "-f", filepath.Join(conns, "kc.json")), "connector kc: unchanged ("+filepath.Join(conns, "kc.json")+")")
+	write("kc.json", `{"name": "kc", "config": {"connector.class": "file", "source.rate": "1"}}`)
+	out = cli(1, "connectors", "apply", "-f", filepath.Join(conns, "kc.json"))
+	if !strings.Contains(out, "connector kc: failed") || !strings.Contains(out, "names both a source and a sink plugin") {
+		t.Errorf("an ambiguous connector.class:\n%s", out)
+	}
+	if err := os.Remove(filepath.Join(conns, "kc.json")); err != nil {
+		t.Fatal(err)
+	}
+
 	// File errors stop apply before it writes anything.
 	write("broken.json", "{\n  \"name\": \"broken\",\n  \"config\": {\"source\": \"generator\",}\n}\n")
 	out = cli(1, "connectors", "apply", "-f", conns)
