@@ -46,11 +46,11 @@ assert all(p["type"] in ("source", "sink") for p in plugins), plugins
 source_class = next(p["class"] for p in plugins if p["type"] == "source" and p["class"].endswith("generator"))
 
 
-step("validate")
 def errors(res):
     return {c["value"]["name"]: c["value"]["errors"] for c in res["configs"] if c["value"]["errors"]}
 
 
+step("validate")
 good = {"name": "py-orders", "connector.class": source_class, "sink": "drop", "source.rate": "20", "tasks.max": "1"}
 res = kc.validate_connector_config(source_class, good)
 assert res["error_count"] == 0, errors(res)
