@@ -99,8 +99,9 @@ type PreviewResult struct {
 
 // PluginInfo is one entry of GET /connector-plugins.
 type PluginInfo struct {
+	// Class is unique across kinds: ferry.<kind>.<name> (PluginClass).
 	Class   string `json:"class"`
-	Type    string `json:"type"` // source, sink, transformation
+	Type    string `json:"type"` // source, sink, transformation, predicate
 	Version string `json:"version"`
 	Summary string `json:"summary,omitempty"`
 }

@@ -142,16 +142,16 @@ func joinNames[P any](ps []P, name func(P) string) string {
 func (r Registry) plugins(version string) []PluginInfo {
 	var out []PluginInfo
 	for _, p := range r.Sources {
-		out = append(out, PluginInfo{Class: p.Name, Type: kindSource, Version: version, Summary: p.Summary})
+		out = append(out, PluginInfo{Class: PluginClass(kindSource, p.Name), Type: kindSource, Version: version, Summary: p.Summary})
 	}
 	for _, p := range r.Sinks {
-		out = append(out, PluginInfo{Class: p.Name, Type: kindSink, Version: version, Summary: p.Summary})
+		out = append(out, PluginInfo{Class: PluginClass(kindSink, p.Name), Type: kindSink, Version: version, Summary: p.Summary})
 	}
 	for _, p := range r.Transforms {
-		out = append(out, PluginInfo{Class: p.Name, Type: kindTransform, Version: version, Summary: p.Summary})
+		out = append(out, PluginInfo{Class: PluginClass(kindTransform, p.Name), Type: kindTransform, Version: version, Summary: p.Summary})
 	}
 	for _, p := range r.Predicates {
-		out = append(out, PluginInfo{Class: p.Name, Type: kindPredicate, Version: version, Summary: p.Summary})
+		out = append(out, PluginInfo{Class: PluginClass(kindPredicate, p.Name), Type: kindPredicate, Version: version, Summary: p.Summary})
 	}
 	slices.SortStableFunc(out, func(a, b PluginInfo) int {
 		if c := strings.Compare(a.Type, b.Type); c != 0 {
@@ -162,26 +162,33 @@ func (r Registry) plugins(version string) []PluginInfo {
 	return out
 }
 
-// pluginConfig describes the fields of every plugin called name, relative
+// pluginConfig describes the fields of every plugin called name (or of the
+// one plugin a class such as ferry.sink.file names), relative
 // to the plugin's prefix, each in a group named after the plugin's kind
 // (so a name shared by a source and a sink lists both, told apart by
 // Group).
 func (r Registry) pluginConfig(name string) ([]ConfigKeyInfo, error) {
 	var out []ConfigKeyInfo
 	found := false
-	if p, ok := r.Source(name); ok {
+	// A class (ferry.sink.file) names one plugin of one kind.
+	only, short, isClass := ParsePluginClass(name)
+	if isClass {
+		name = short
+	}
+	kind := func(k string) bool { return !isClass || only == k }
+	if p, ok := r.Source(name); ok && kind(kindSource) {
 		found = true
 		out = append(out, keyInfos(p.Spec, "", kindSource)...)
 	}
-	if p, ok := r.Sink(name); ok {
+	if p, ok := r.Sink(name); ok && kind(kindSink) {
 		found = true
 		out = append(out, keyInfos(p.Spec, "", kindSink)...)
 	}
-	if p, ok := r.Transform(name); ok {
+	if p, ok := r.Transform(name); ok && kind(kindTransform) {
 		found = true
 		out = append(out, keyInfos(p.Spec, "", kindTransform)...)
 	}
-	if p, ok := r.Predicate(name); ok {
+	if p, ok := r.Predicate(name); ok && kind(kindPredicate) {
 		found = true
 		out = append(out, keyInfos(p.Spec, "", kindPredicate)...)
 	}

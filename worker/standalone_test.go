@@ -226,8 +226,17 @@ func TestValidatePluginPathSegment(t *testing.T) {
 	for _, p := range w.Plugins() {
 		kinds = append(kinds, p.Type+":"+p.Class)
 	}
-	if want := []string{"predicate:even", "sink:mem", "source:counter", "source:planned", "transformation:tag"}; !slices.Equal(kinds, want) {
+	if want := []string{"predicate:ferry.predicate.even", "sink:ferry.sink.mem", "source:ferry.source.counter", "source:ferry.source.planned", "transformation:ferry.transform.tag"}; !slices.Equal(kinds, want) {
 		t.Errorf("Plugins = %v, want %v", kinds, want)
+	}
+	// A class names one kind's plugin; the short name every kind's.
+	if keys, err := w.PluginConfig("ferry.sink.mem"); err != nil || len(keys) != 2 {
+		t.Errorf("PluginConfig(ferry.sink.mem) = %+v, %v", keys, err)
+	}
+	for _, wrongKind := range []string{"ferry.source.mem", "ferry.transform.mem", "ferry.sink.", "ferry.widget.mem"} {
+		if _, err := w.PluginConfig(wrongKind); !errors.Is(err, worker.ErrNotFound) {
+			t.Errorf("PluginConfig(%s): %v, want ErrNotFound", wrongKind, err)
+		}
 	}
 }
 

@@ -22,38 +22,11 @@ import (
 func TestCLIAgainstStandalone(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	store, err := state.OpenBolt(filepath.Join(dir, storeFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := ferryworker.New(ferryworker.Config{
-		WorkerID: "test-worker", Store: store, Registry: registry(),
-		CommitInterval: 50 * time.Millisecond, Logger: quiet,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: w, Version: "test", Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker Run: %v", err)
-		}
-	})
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
+	url := startInProcessWorker(t, dir)
 
 	cli := func(wantCode int, stdin string, args ...string) string {
 		t.Helper()
-		stdout, stderr, code := runCLI(t, hs.URL, stdin, args...)
+		stdout, stderr, code := runCLI(t, url, stdin, args...)
 		if code != wantCode {
 			t.Fatalf("ferry %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, stdout, stderr)
 		}
@@ -116,4 +89,41 @@ func TestCLIAgainstStandalone(t *testing.T) {
 	cli(0, "", "connectors", "resume", "orders")
 	cli(0, "", "connectors", "delete", "orders")
 	wantIn(cli(1, "", "connectors", "get", "orders"), "error (HTTP 404)")
+}
+
+// startInProcessWorker runs a real standalone worker (Bolt store in dir,
+// every plugin of the binary) behind the real REST handler, and returns
+// its URL. Both stop when the test ends.
+func startInProcessWorker(t *testing.T, dir string) string {
+	t.Helper()
+	store, err := state.OpenBolt(filepath.Join(dir, storeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	levels := ferryworker.NewLogLevels(slog.LevelInfo)
+	quiet := slog.New(levels.Handler(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: ferryworker.LevelTrace})))
+	w, err := ferryworker.New(ferryworker.Config{
+		WorkerID: "test-worker", Store: store, Registry: registry(),
+		CommitInterval: 50 * time.Millisecond, Logger: quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: w, Version: "test", Logger: quiet, Loggers: levels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker Run: %v", err)
+		}
+	})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return hs.URL
 }

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ferryhq/ferry/internal/client"
+	ferryworker "github.com/ferryhq/ferry/worker"
 )
 
 func init() {
@@ -175,6 +176,7 @@ func newConnectorsCmd() *cobra.Command {
 			}),
 		},
 		newCreateCmd(),
+		newApplyCmd(),
 		&cobra.Command{
 			Use:   "delete NAME",
 			Short: "Delete a connector (its offsets are kept)",
@@ -249,6 +251,9 @@ func newCreateCmd() *cobra.Command {
 				req.InitialState = strings.ToUpper(initial)
 			}
 			info, err := s.client.CreateConnector(cmd.Context(), req)
+			if client.IsConflict(err) {
+				return hinted(err, "to update an existing connector from a file, use: ferry connectors apply -f FILE")
+			}
 			if err != nil {
 				return err
 			}
@@ -384,7 +389,13 @@ func newPluginsCmd() *cobra.Command {
 			return s.print(func(w io.Writer) {
 				fmt.Fprintln(w, "PLUGIN\tTYPE\tVERSION\tSUMMARY")
 				for _, p := range plugins {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.Class, p.Type, p.Version, oneLine(p.Summary))
+					// The short name is what configs write; TYPE tells
+					// a source from a sink of the same name.
+					name := p.Class
+					if _, short, ok := ferryworker.ParsePluginClass(p.Class); ok {
+						name = short
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, p.Type, p.Version, oneLine(p.Summary))
 				}
 			})
 		}),
@@ -629,9 +640,8 @@ func readOffsetsFile(path string, stdin io.Reader) (client.ConnectorOffsets, err
 	return offs, nil
 }
 
-// readDoc parses a JSON or YAML file (JSON is read as YAML, which it
-// nearly is) into maps, lists, strings and nils: every scalar stays the
-// text its author wrote.
+// readDoc parses a JSON or YAML file (parseDocFile) into maps, lists,
+// strings and nils: every scalar stays the text its author wrote.
 func readDoc(path string, stdin io.Reader) (any, error) {
 	var data []byte
 	var err error
@@ -643,26 +653,15 @@ func readDoc(path string, stdin io.Reader) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := parseDoc(data)
+	v, err := parseDocFile(path, data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return v, nil
 }
 
-func parseDoc(data []byte) (any, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, err
-	}
-	if root.Kind == 0 {
-		return nil, errors.New("empty document")
-	}
-	return nodeValue(&root, 0)
-}
-
 func nodeValue(n *yaml.Node, depth int) (any, error) {
-	if depth > 64 {
+	if depth > maxDocDepth {
 		return nil, errors.New("document nested too deeply")
 	}
 	switch n.Kind {

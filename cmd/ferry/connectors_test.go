@@ -178,6 +178,9 @@ func TestCLIGolden(t *testing.T) {
 		{"create-json", []string{"connectors", "create", "-f", "testdata/cli/orders.json", "--initial-state", "paused"}, ""},
 		{"create-stdin-flat", []string{"connectors", "create", "-f", "-"}, "name: flat\nsource: generator\ntasks.max: 2\n"},
 		{"create-exists", []string{"connectors", "create", "-f", "-"}, `{"name":"exists","config":{"source":"generator"}}`},
+		{"create-broken-json", []string{"connectors", "create", "-f", "testdata/cli/broken.json"}, ""},
+		{"create-broken-yaml", []string{"connectors", "create", "-f", "testdata/cli/broken.yaml"}, ""},
+		{"apply-broken-json", []string{"connectors", "apply", "-f", "testdata/cli/broken.json"}, ""},
 		{"create-bad-value", []string{"connectors", "create", "-f", "-"}, "name: x\nconfig:\n  source: [a, b]\n"},
 		{"create-no-file", []string{"connectors", "create"}, ""},
 		{"delete", []string{"connectors", "delete", "orders"}, ""},
@@ -290,13 +293,17 @@ func TestConnectorFromDoc(t *testing.T) {
 		{"unknown key", `{"name":"e","config":{},"tasks":[]}`, "", `unknown top-level key "tasks"`},
 		{"not an object", `["a"]`, "", "want an object"},
 		{"duplicate key", "name: a\nname: b\n", "", "already defined"},
-		{"syntax", `{"name": `, "", "yaml"},
+		{"syntax", `{"name": `, "", "JSON syntax error at line 1, column 10: unexpected end of JSON input"},
+		{"yaml syntax", "name: a\n b: c\n", "", "YAML syntax error at line 2: mapping values are not allowed"},
+		{"json duplicate key", "{\"name\": \"a\",\n \"name\": \"b\"}", "", `JSON syntax error at line 2, column 2: key "name" already defined`},
+		{"yaml flow", `{name: f, config: {k: v}}`, `{"name":"f","config":{"k":"v"}}`, ""},
+		{"json numbers as written", `{"name":"g","config":{"a":1.50,"b":true,"c":-0}}`, `{"name":"g","config":{"a":"1.50","b":"true","c":"-0"}}`, ""},
 		{"empty", ``, "", "empty document"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			doc, err := parseDoc([]byte(tt.in))
+			doc, err := parseDocFile("-", []byte(tt.in))
 			var got []byte
 			if err == nil {
 				var req any
@@ -333,7 +340,7 @@ func FuzzConnectorFile(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		doc, err := parseDoc(in)
+		doc, err := parseDocFile("-", in)
 		if err != nil {
 			return
 		}

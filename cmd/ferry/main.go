@@ -69,11 +69,12 @@ func newRootCmd() *cobra.Command {
 		Version:       version() + " (commit " + cmp(commit(), "unknown") + ")",
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			level, _ := cmd.Flags().GetString(flagLogLevel)
-			logger, err := newLogger(cmd.ErrOrStderr(), level)
+			logger, levels, err := newLeveledLogger(cmd.ErrOrStderr(), level)
 			if err != nil {
 				return err
 			}
-			cmd.SetContext(context.WithValue(cmd.Context(), loggerKey{}, logger))
+			ctx := context.WithValue(cmd.Context(), loggerKey{}, logger)
+			cmd.SetContext(context.WithValue(ctx, levelsKey{}, levels))
 			if setDefaultLogger {
 				// The real process: libraries that log through slog's
 				// default follow --log-level too. Tests run many roots at
@@ -167,6 +168,10 @@ const (
 // status (client.Error prints "error (HTTP 400): message"); anything else is
 // prefixed with "error: ".
 func formatError(err error) string {
+	var he *hintError
+	if errors.As(err, &he) {
+		return formatError(he.err) + "\nhint: " + he.hint
+	}
 	var se *client.Error
 	if errors.As(err, &se) {
 		return se.Error()

@@ -234,13 +234,14 @@ func TestSecretsNeverShown(t *testing.T) {
 	// Every route, over every connector.
 	for _, p := range []string{"/", "/health", "/cluster", "/metrics", "/connectors", "/connectors?expand=status&expand=info",
 		"/connector-plugins", "/connector-plugins?connectorsOnly=false", "/connector-plugins/rds/config",
-		"/connector-plugins/rocketmq/config", "/connector-plugins/mysql-cdc/config"} {
+		"/connector-plugins/rocketmq/config", "/connector-plugins/mysql-cdc/config", "/admin/loggers"} {
 		call("GET", p, nil)
 	}
 	for _, n := range names {
-		for _, sub := range []string{"", "/config", "/status", "/tasks", "/tasks/0/status", "/offsets"} {
+		for _, sub := range []string{"", "/config", "/status", "/tasks", "/tasks/0/status", "/offsets", "/topics"} {
 			call("GET", "/connectors/"+n+sub, nil, 200)
 		}
+		call("GET", "/admin/loggers/"+n, nil, 200)
 		cfg := withName(configs[n], n)
 		plugin := cfg["sink"].(string)
 		if plugin == "drop" {

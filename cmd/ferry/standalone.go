@@ -140,7 +140,7 @@ func runStandalone(ctx context.Context, o standaloneOptions, files []string) err
 		return err
 	}
 	scfg, err := o.restOptions.serverConfig(rest.Config{Addr: o.listen, Controller: w, Version: version(), Commit: commit(),
-		ClusterID: clusterID, Logger: log})
+		ClusterID: clusterID, Logger: log, Loggers: levelsFrom(ctx)})
 	if err != nil {
 		return err
 	}
@@ -175,6 +175,10 @@ type connectorRequest struct {
 // applyConnectorFile creates the file's connector (in its initial_state)
 // or replaces its config, keeping the stored target state.
 func applyConnectorFile(ctx context.Context, w *ferryworker.Standalone, r connectorRequest) error {
+	// Kafka Connect's connector.class, as the REST API takes it.
+	if err := ferryworker.ApplyConnectorClass(w.Plugins(), r.config); err != nil {
+		return fmt.Errorf("%s: connector %q: %w", r.path, r.name, err)
+	}
 	_, err := w.ConnectorInfo(ctx, r.name)
 	switch {
 	case errors.Is(err, ferryworker.ErrNotFound):

@@ -43,7 +43,7 @@ func TestStandaloneInProcess(t *testing.T) {
 	conn := writeFile(t, filepath.Join(dir, "gen.yaml"), `
 name: gen
 config:
-  source: generator
+  connector.class: generator   # Kafka Connect's key names the source
   source.count: 30
   sink: file
   sink.path: `+out+`
@@ -116,6 +116,7 @@ func TestStandaloneRejectsBadFiles(t *testing.T) {
 		{"nested value", `{"name":"x","config":{"source":{"a":1}}}`, `config key "source"`},
 		{"invalid config", `{"name":"x","config":{"source":"generator","sink":"file"}}`, "sink.path: is required"},
 		{"unknown plugin", `{"name":"x","config":{"source":"nope","sink":"drop"}}`, `unknown source plugin "nope"`},
+		{"connector.class of both sides", `{"name":"x","config":{"connector.class":"file","sink.path":"/x"}}`, "names both a source and a sink plugin"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -274,7 +274,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		return err
 	}
 	scfg, err := o.restOptions.serverConfig(rest.Config{Addr: o.listen, Controller: w, Version: version(), Commit: commit(),
-		ClusterID: o.clusterName, Logger: log})
+		ClusterID: o.clusterName, Logger: log, Loggers: levelsFrom(ctx)})
 	if err != nil {
 		_ = mem.Close()
 		return err

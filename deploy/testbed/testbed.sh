@@ -4,7 +4,7 @@
 # processes bound to 127.0.0.1, without Docker.
 #
 # Usage: testbed.sh up | down [--wipe|--started] | status | env
-#                   | start|stop|restart <service>
+#                   | start|stop|restart <service> | kc-clients
 # Services: rocketmq (= namesrv + broker), namesrv, broker, kafka, mariadb,
 #           sls, mns, dts.
 #
@@ -534,6 +534,42 @@ browser_up() {
 	log "chromium: $(chromium --version 2>/dev/null || echo installed)"
 }
 
+# ------------------------------------------------ Kafka Connect Python clients
+
+# cmd/ferry's TestKafkaConnectPython* drive a worker with two Kafka Connect
+# clients from PyPI: a REST client library and a CLI. Each gets a venv of
+# its own (both install a package named kafka_connect) under the cache.
+# Tools, not services: nothing runs until a test starts them.
+KC_CLIENTS_DIR="${FERRY_TESTBED_KC_CLIENTS:-$CACHE/kc-clients}"
+KC_CLIENTS=(kafka-connect-py==1.0.0 kafka-connect-cli==0.2.5)
+
+kcclients_up() {
+	local spec name dir t0 py=python3
+	mkdir -p "$KC_CLIENTS_DIR"
+	if ! "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+		apt_install python3-venv python3 python3-venv python3-pip
+		# Debian's python3 has venv now; a python3 earlier on PATH may not.
+		"$py" -c 'import venv, ensurepip' >/dev/null 2>&1 || py=/usr/bin/python3
+	fi
+	for spec in "${KC_CLIENTS[@]}"; do
+		name=${spec%%==*}
+		dir="$KC_CLIENTS_DIR/$name"
+		if [[ -x $dir/bin/python && -f $dir/.installed && "$(<"$dir/.installed")" == "$spec" ]]; then
+			log "kc-clients: $spec ($dir)"
+			continue
+		fi
+		t0=$(now_ms)
+		rm -rf "$dir"
+		if ! { "$py" -m venv "$dir" &&
+			"$dir/bin/pip" install --disable-pip-version-check -q "$spec"; } >"$KC_CLIENTS_DIR/pip-$name.log" 2>&1; then
+			tail -n 20 "$KC_CLIENTS_DIR/pip-$name.log" >&2
+			die "kc-clients: pip install $spec failed"
+		fi
+		echo "$spec" >"$dir/.installed"
+		log "kc-clients: $spec installed in $(elapsed "$t0")"
+	done
+}
+
 # ---------------------------------------------------------------- MariaDB
 
 mariadb_install() {
@@ -845,7 +881,7 @@ cmd_up() {
 	mkdir -p "$CACHE"
 	rm -f "$TB"/run/started.*
 	log "up: state in $TB, cache in $CACHE"
-	local groups=(rocketmq kafka mariadb emulators browser) pids=() g i failed=()
+	local groups=(rocketmq kafka mariadb emulators browser kcclients) pids=() g i failed=()
 	for g in "${groups[@]}"; do
 		run_group "$g" "${g}_up" &
 		pids+=($!)
@@ -980,6 +1016,11 @@ cmd_status() {
 	else
 		printf '%-8s %s\n' chromium "not installed (up installs it)"
 	fi
+	if [[ -f $KC_CLIENTS_DIR/kafka-connect-py/.installed && -f $KC_CLIENTS_DIR/kafka-connect-cli/.installed ]]; then
+		printf '%-8s %s\n' kc-py "installed in $KC_CLIENTS_DIR (Kafka Connect Python clients)"
+	else
+		printf '%-8s %s\n' kc-py "not installed (up installs it)"
+	fi
 }
 
 main() {
@@ -987,6 +1028,7 @@ main() {
 	[[ $# -gt 0 ]] && shift
 	case $cmd in
 	up) cmd_up ;;
+	kc-clients) kcclients_up ;;
 	down) cmd_down "$@" ;;
 	status) cmd_status ;;
 	env) print_env ;;

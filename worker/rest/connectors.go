@@ -71,7 +71,7 @@ func (s *Server) listConnectors(c *gin.Context) {
 				s.writeError(c, err)
 				return
 			}
-			entry["info"] = info
+			entry["info"] = infoWithClass(info)
 		}
 		out[name] = entry
 	}
@@ -124,13 +124,17 @@ func (s *Server) create(c *gin.Context, name string, config map[string]string, i
 		s.writeError(c, err)
 		return
 	}
+	if err := s.applyConnectorClass(config); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	info, err := s.cfg.Controller.CreateConnector(c.Request.Context(), name, config, initial)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	c.Header("Location", connectorLocation(name))
-	writeJSON(c, http.StatusCreated, info)
+	writeJSON(c, http.StatusCreated, infoWithClass(info))
 }
 
 func connectorLocation(name string) string {
@@ -171,7 +175,7 @@ func (s *Server) getConnector(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	writeJSON(c, http.StatusOK, info)
+	writeJSON(c, http.StatusOK, infoWithClass(info))
 }
 
 // deleteConnector answers DELETE /connectors/{name} with 204.
@@ -189,11 +193,7 @@ func (s *Server) getConnectorConfig(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	config := info.Config
-	if config == nil {
-		config = map[string]string{}
-	}
-	writeJSON(c, http.StatusOK, config)
+	writeJSON(c, http.StatusOK, withClass(info.Config))
 }
 
 // putConnectorConfig answers PUT /connectors/{name}/config: 201 with a
@@ -209,6 +209,10 @@ func (s *Server) putConnectorConfig(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if err := s.applyConnectorClass(config); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	info, created, err := s.cfg.Controller.PutConnectorConfig(c.Request.Context(), name, config)
 	if err != nil {
 		s.writeError(c, err)
@@ -219,7 +223,7 @@ func (s *Server) putConnectorConfig(c *gin.Context) {
 		status = http.StatusCreated
 		c.Header("Location", connectorLocation(name))
 	}
-	writeJSON(c, status, info)
+	writeJSON(c, status, infoWithClass(info))
 }
 
 // patchConnectorConfig answers PATCH /connectors/{name}/config: the body's
@@ -239,12 +243,16 @@ func (s *Server) patchConnectorConfig(c *gin.Context) {
 		s.writeError(c, badRequest("Connector name configuration (%s) doesn't match connector name in the URL (%s)", got, name))
 		return
 	}
+	if err := s.applyPatchClass(c.Request.Context(), name, cv); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	info, err := s.cfg.Controller.PatchConnectorConfig(c.Request.Context(), name, map[string]*string(cv))
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	writeJSON(c, http.StatusOK, info)
+	writeJSON(c, http.StatusOK, infoWithClass(info))
 }
 
 func (s *Server) connectorStatus(c *gin.Context) {

@@ -47,9 +47,9 @@ func (f *restFake) WorkerID() string { return restFakeWorker }
 
 func (f *restFake) Plugins() []worker.PluginInfo {
 	return []worker.PluginInfo{
-		{Class: "generator", Type: "source", Version: "0.1.0", Summary: "Generates synthetic events."},
-		{Class: "file", Type: "sink", Version: "0.1.0", Summary: "Appends events to a JSON-lines file."},
-		{Class: "filter", Type: "transformation", Version: "0.1.0", Summary: "Drops events that do not match a pattern."},
+		{Class: worker.PluginClass("source", "generator"), Type: "source", Version: "0.1.0", Summary: "Generates synthetic events."},
+		{Class: worker.PluginClass("sink", "file"), Type: "sink", Version: "0.1.0", Summary: "Appends events to a JSON-lines file."},
+		{Class: worker.PluginClass("transformation", "filter"), Type: "transformation", Version: "0.1.0", Summary: "Drops events that do not match a pattern."},
 	}
 }
 

@@ -50,7 +50,16 @@ func (s *Server) validateConfig(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	infos, err := s.cfg.Controller.Validate(c.Request.Context(), c.Param("plugin"), config)
+	if err := s.applyConnectorClass(config); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	plugin, err := validatePlugin(c.Param("plugin"), config)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	infos, err := s.cfg.Controller.Validate(c.Request.Context(), plugin, config)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -298,7 +298,8 @@ func propStartWorker(t *testing.T) *propEnv {
 		t.Fatal(err)
 	}
 	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:8083", Controller: w, Version: "prop",
-		Logger: log, MaxBodyBytes: propMaxBody, RequestTimeout: 20 * time.Second})
+		Logger: log, MaxBodyBytes: propMaxBody, RequestTimeout: 20 * time.Second,
+		Loggers: worker.NewLogLevels(slog.LevelInfo)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +526,9 @@ func (g *propGen) request(op propOp) propRequest {
 		case "task":
 			v = oneOf(g, "0", "0", "1", "-1", "abc", "99999999999999999999", "", "0x1", " 1", "1.5", "٣")
 		case "plugin":
-			v = oneOf(g, "generator", "drop", "generator", "drop", "filter", "nope", g.hostileName())
+			v = oneOf(g, "generator", "drop", "generator", "drop", "filter", "nope", "ferry.source.generator", "ferry.sink.drop", "ferry.transform.filter", g.hostileName())
+		case "logger":
+			v = oneOf(g, "root", "ferry", "ferry.runtime", "ferry.worker.rest", propSteady, propWriteNames[0], "nope", "Ferry.Runtime", g.hostileName())
 		case "file":
 			v = oneOf(g, "app.js", "app.css", "favicon.svg", "index.html", "nope.js", g.hostileName())
 		default:
@@ -678,6 +681,14 @@ func (g *propGen) validConfig() map[string]any {
 	}
 	if g.chance(0.2) {
 		c["errors.tolerance"] = oneOf(g, "all", "none", "some")
+	}
+	if g.chance(0.3) {
+		// Kafka Connect's clients: the class Ferry returns, or one naming
+		// a side (dropped or replacing source=), now and then a wrong one.
+		c["connector.class"] = oneOf[any](g, "ferry.pipeline", "ferry.source.generator", "generator", "drop", "ferry.sink.drop", "org.example.Nope")
+		if g.chance(0.5) {
+			delete(c, "source")
+		}
 	}
 	return c
 }

@@ -70,6 +70,10 @@ type Config struct {
 	Auth AuthConfig
 	// TLS, when set, serves HTTPS.
 	TLS *TLSConfig
+	// Loggers, when set, are the log levels /admin/loggers reads and
+	// changes: the ones the process's logger filters by. Without it those
+	// routes answer 404.
+	Loggers *worker.LogLevels
 }
 
 func (c Config) withDefaults() Config {
@@ -246,6 +250,12 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/connectors/:name/offsets", s.getOffsets)
 	e.PATCH("/connectors/:name/offsets", s.alterOffsets)
 	e.DELETE("/connectors/:name/offsets", s.resetOffsets)
+	e.GET("/connectors/:name/topics", s.connectorTopics)
+	e.PUT("/connectors/:name/topics/reset", s.resetConnectorTopics)
+
+	e.GET("/admin/loggers", s.listLoggers)
+	e.GET("/admin/loggers/:logger", s.getLogger)
+	e.PUT("/admin/loggers/:logger", s.setLogger)
 
 	e.GET("/connector-plugins", s.listPlugins)
 	e.GET("/connector-plugins/:plugin/config", s.pluginConfig)

@@ -68,6 +68,7 @@ func newTestServer(t testing.TB, ctrl worker.Controller, log *slog.Logger) *rest
 		ClusterID:    "ferry-test",
 		Logger:       log,
 		MaxBodyBytes: 4096,
+		Loggers:      worker.NewLogLevels(slog.LevelInfo),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -237,6 +238,36 @@ func TestRESTGolden(t *testing.T) {
 		{"config-patch-name-mismatch", "PATCH", "/connectors/orders/config", `{"name": "other"}`},
 		{"config-patch-not-found", "PATCH", "/connectors/missing/config", `{"source.count": "1"}`},
 
+		// Kafka Connect's connector.class, plugin classes, topics.
+		{"config-put-connector-class-roundtrip", "PUT", "/connectors/orders/config", `{"connector.class": "ferry.pipeline", "source": "generator", "source.count": "10", "sink": "file", "sink.path": "/tmp/orders2.jsonl"}`},
+		{"create-connector-class-source", "POST", "/connectors", `{"name": "classy", "config": {"connector.class": "generator", "sink": "file", "sink.path": "/tmp/classy.jsonl"}}`},
+		{"create-connector-class-qualified-sink", "POST", "/connectors", `{"name": "classy2", "config": {"connector.class": "ferry.sink.file", "source": "generator", "sink.path": "/tmp/classy2.jsonl"}}`},
+		{"create-connector-class-transform", "POST", "/connectors", `{"name": "x", "config": {"connector.class": "ferry.transform.filter", "sink": "file"}}`},
+		{"create-connector-class-java", "POST", "/connectors", `{"name": "x", "config": {"connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector", "sink": "file"}}`},
+		{"create-connector-class-conflict", "POST", "/connectors", `{"name": "x", "config": {"connector.class": "ferry.source.generator", "source": "other", "sink": "file"}}`},
+		{"config-patch-connector-class", "PATCH", "/connectors/orders/config", `{"connector.class": "ferry.pipeline", "source.count": "11"}`},
+		{"validate-plugin-class", "PUT", "/connector-plugins/ferry.source.generator/config/validate", `{"name": "v", "sink": "file", "sink.path": "/tmp/v.jsonl"}`},
+		{"validate-plugin-class-transform", "PUT", "/connector-plugins/ferry.transform.filter/config/validate", `{"name": "v"}`},
+		{"topics", "GET", "/connectors/orders/topics", ""},
+		{"topics-not-found", "GET", "/connectors/missing/topics", ""},
+		{"topics-reset", "PUT", "/connectors/orders/topics/reset", ""},
+		{"topics-reset-not-found", "PUT", "/connectors/missing/topics/reset", ""},
+
+		// Log levels (last_modified changes each run, so only answers
+		// without it are pinned here; TestLoggersLastModified checks it).
+		{"loggers", "GET", "/admin/loggers", ""},
+		{"logger-inherited", "GET", "/admin/loggers/ferry.connectors.mysql", ""},
+		{"logger-connector", "GET", "/admin/loggers/orders", ""},
+		{"logger-unknown", "GET", "/admin/loggers/org.apache.kafka", ""},
+		{"logger-set", "PUT", "/admin/loggers/ferry.runtime", `{"level": "debug"}`},
+		{"logger-set-child", "PUT", "/admin/loggers/ferry.runtime.task", `{"level": "TRACE"}`},
+		{"logger-set-parent", "PUT", "/admin/loggers/ferry", `{"level": "WARN"}`},
+		{"logger-set-cluster-scope", "PUT", "/admin/loggers/orders?scope=cluster", `{"level": "ERROR"}`},
+		{"logger-set-bad-scope", "PUT", "/admin/loggers/orders?scope=everywhere", `{"level": "ERROR"}`},
+		{"logger-set-bad-level", "PUT", "/admin/loggers/root", `{"level": "LOUD"}`},
+		{"logger-set-no-level", "PUT", "/admin/loggers/root", `{}`},
+		{"logger-set-unknown", "PUT", "/admin/loggers/nope", `{"level": "INFO"}`},
+
 		// Lifecycle.
 		{"restart", "POST", "/connectors/orders/restart", ""},
 		{"restart-include-tasks", "POST", "/connectors/orders/restart?includeTasks=true", ""},
@@ -279,7 +310,7 @@ func TestRESTGolden(t *testing.T) {
 
 		// Routing.
 		{"unknown-route", "GET", "/nope", ""},
-		{"unknown-subresource", "GET", "/connectors/audit/topics", ""},
+		{"unknown-subresource", "GET", "/connectors/audit/widgets", ""},
 		{"method-not-allowed", "DELETE", "/connectors", ""},
 		{"method-not-allowed-pause", "POST", "/connectors/audit/pause", ""},
 	}

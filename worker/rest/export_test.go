@@ -1,0 +1,4 @@
+package rest
+
+// ConnectorResources exposes connectorResources to the black-box tests.
+var ConnectorResources = connectorResources
