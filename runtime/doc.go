@@ -27,4 +27,12 @@
 // plugins are closed. If the soft stop does not finish within
 // Config.StopTimeout, Run returns ErrStopTimeout and abandons the stuck
 // plugin call (a hard stop), so one connector never blocks the worker.
+//
+// Files follow a record's way: task.go holds the Task, New and Run (opening
+// and closing the plugins); read.go the reader and the in-flight budget it
+// waits on; chain.go the transform chain; window.go the batch window;
+// write.go the writer; reject.go the error tolerance (a failed record is
+// skipped, dead-lettered or fails the task), deadletter.go the dead-letter
+// record's formats; commit.go acknowledgements and offset commits, with the
+// ack watermark in watermark.go.
 package runtime
