@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ferryhq/ferry/api"
 )
@@ -108,11 +109,15 @@ func (c *chainRun) run() {
 		r := &c.recs[c.i]
 		keep, name := true, ""
 		var err error
-		for c.step = 0; c.step < len(c.chain); c.step++ {
-			tr := &c.chain[c.step]
-			if keep, err = tr.Transform.Apply(r); err != nil || !keep {
-				name = tr.Name
-				break
+		if a := c.metas[c.i].tr; a != nil {
+			keep, name, err = c.applyTraced(r, a)
+		} else {
+			for c.step = 0; c.step < len(c.chain); c.step++ {
+				tr := &c.chain[c.step]
+				if keep, err = tr.Transform.Apply(r); err != nil || !keep {
+					name = tr.Name
+					break
+				}
 			}
 		}
 		c.step = -1
@@ -126,13 +131,17 @@ func (c *chainRun) run() {
 func (c *chainRun) settle(keep bool, name string, err error) {
 	switch {
 	case err != nil:
-		if rerr := c.t.reject(c.ctx, failure{rec: &c.recs[c.i], orig: c.original(c.i), stage: "transform " + name, code: CodeTransformFailed, err: err}); rerr != nil {
+		f := failure{rec: &c.recs[c.i], orig: c.original(c.i), meta: &c.metas[c.i], stage: "transform " + name, transform: name, code: CodeTransformFailed, err: err}
+		if rerr := c.t.reject(c.ctx, f); rerr != nil {
 			c.fatal = rerr
 			return
 		}
 		c.done = append(c.done, c.metas[c.i])
 	case !keep:
 		c.t.m.filtered.Add(1)
+		if a := c.metas[c.i].tr; a != nil {
+			a.Drop(time.Now())
+		}
 		c.done = append(c.done, c.metas[c.i])
 	default:
 		if c.kept != c.i { // compact in place; skip self-copies (write barriers)

@@ -16,6 +16,9 @@ import (
 func (t *Task) ackMetas(ctx context.Context, metas []recMeta) {
 	var moved map[string]api.Position
 	var bytes int64
+	if t.tracer != nil {
+		traceDelivered(metas)
+	}
 	t.mu.Lock()
 	for _, m := range metas {
 		if t.wm.Ack(m.mark) && t.acker != nil {

@@ -83,7 +83,8 @@ func (t *Task) waitForBudget(ctx context.Context, writerDone <-chan struct{}) er
 func (t *Task) track(recs []api.Record) *batch {
 	n := len(recs)
 	t.m.poll.Add(int64(n))
-	t.m.lastRecord.Store(time.Now().UnixNano())
+	now := time.Now()
+	t.m.lastRecord.Store(now.UnixNano())
 	metas := t.getMetas(n)
 	var bytes int64
 	t.mu.Lock()
@@ -96,6 +97,9 @@ func (t *Task) track(recs []api.Record) *batch {
 	t.inflightRecs += n
 	t.inflightBytes += bytes
 	t.mu.Unlock()
+	if t.tracer != nil {
+		t.startTraces(recs, metas, now)
+	}
 	if len(t.cfg.Transforms) == 0 {
 		t.m.write.Add(int64(n))
 	}

@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"time"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/runtime/trace"
 )
 
 // failure is one record the task could not deliver and why.
 type failure struct {
 	rec       *api.Record // as it failed (possibly transformed)
 	orig      *api.Record // as the source read it; nil when rec is
+	meta      *recMeta
 	stage     string
+	transform string // the failing transform's alias; "" for the sink
 	code      string
 	err       error
 	retries   int
@@ -79,6 +83,10 @@ func (t *Task) reject(ctx context.Context, f failure) error {
 	r := f.rec
 	t.m.errs.Add(1)
 	desc := fmt.Sprintf("%s failed for event %q (partition %q, position %q)", f.stage, r.Event.ID, r.Partition, r.Position)
+	a := t.failTrace(f)
+	if a != nil {
+		defer func() { a.Finish(trace.Failed, time.Now()) }()
+	}
 	if t.cfg.Tolerance != ToleranceAll {
 		// Fatal: replaying the same record would fail the same way, so the
 		// worker must not restart the task in a loop.
@@ -109,8 +117,14 @@ func (t *Task) reject(ctx context.Context, f failure) error {
 		return nil
 	})
 	if err != nil {
+		if a != nil {
+			a.Fail(trace.StageDeadLetter, "", t.errorText(err), 0, time.Now())
+		}
 		return fmt.Errorf("%s: %w; and the dead-letter sink failed too: %v", desc, f.err, err)
 	}
 	t.m.dlq.Add(1)
+	if a != nil {
+		a.DeadLettered(time.Now())
+	}
 	return nil
 }

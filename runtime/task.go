@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/runtime/trace"
 	"github.com/ferryhq/ferry/state"
 )
 
@@ -55,6 +56,9 @@ type Task struct {
 	// may both reject records.
 	dlqMu sync.Mutex
 
+	// tracer is the task's handle on Config.Tracer; nil without one.
+	tracer *trace.Task
+
 	ran      atomic.Bool
 	finished atomic.Bool
 	metaPool sync.Pool
@@ -62,10 +66,14 @@ type Task struct {
 
 type lagReporter struct{ api.LagReporter }
 
-// recMeta is the engine's bookkeeping for one record in flight.
+// recMeta is the engine's bookkeeping for one record in flight. read
+// (Unix nanoseconds) and tr are set only when the task traces: tr is the
+// record's trace when it is sampled or tapped, else nil until it fails.
 type recMeta struct {
 	mark Mark
 	size int64
+	read int64
+	tr   *trace.Active
 }
 
 // batch is what the reader hands the writer: transformed survivors and
@@ -102,6 +110,9 @@ func New(cfg Config) (*Task, error) {
 		t.setSource(cfg.Source)
 	}
 	t.flusher, _ = cfg.Sink.(api.Flusher)
+	if cfg.Tracer != nil {
+		t.tracer = cfg.Tracer.Task(cfg.Connector, cfg.Task, cfg.TraceSampleRate)
+	}
 	return t, nil
 }
 

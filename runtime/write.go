@@ -153,7 +153,7 @@ func (t *Task) writeBatch(ctx context.Context, b *batch) error {
 			// EventBridge's way: records whose delivery ran out of retries
 			// go to the dead-letter sink, and the task moves on.
 			for i := range chunk {
-				f := failure{rec: &chunk[i], orig: b.original(lo + i), stage: "sink", code: CodeRetriesExhausted,
+				f := failure{rec: &chunk[i], orig: b.original(lo + i), meta: &b.metas[lo+i], stage: "sink", code: CodeRetriesExhausted,
 					err: exhausted.Err, retries: exhausted.Retries, condition: exhausted.Condition}
 				if err := t.reject(ctx, f); err != nil {
 					return err
@@ -168,10 +168,13 @@ func (t *Task) writeBatch(ctx context.Context, b *batch) error {
 			if re.Index < 0 || re.Index >= len(chunk) {
 				return fmt.Errorf("sink write: sink reported a failure for record %d of a batch of %d", re.Index, len(chunk))
 			}
-			f := failure{rec: &chunk[re.Index], orig: b.original(lo + re.Index), stage: "sink", code: CodeSinkRejected, err: re.Err, retries: calls - 1}
+			f := failure{rec: &chunk[re.Index], orig: b.original(lo + re.Index), meta: &b.metas[lo+re.Index], stage: "sink", code: CodeSinkRejected, err: re.Err, retries: calls - 1}
 			if err := t.reject(ctx, f); err != nil {
 				return err
 			}
+		}
+		if t.tracer != nil {
+			traceWritten(b.metas[lo:hi], calls-1)
 		}
 	}
 	return nil
