@@ -227,3 +227,51 @@ type PartitionOffset struct {
 	Partition map[string]string `json:"partition"`
 	Offset    map[string]string `json:"offset"`
 }
+
+// ClusterController is what GET /cluster asks of a worker in cluster
+// mode. A Controller that does not implement it (the standalone worker)
+// answers 404.
+type ClusterController interface {
+	ClusterStatus(ctx context.Context) (ClusterInfo, error)
+}
+
+// ClusterInfo is the answer of GET /cluster: the membership as this
+// worker sees it, the leader, and the published assignment.
+type ClusterInfo struct {
+	WorkerID    string                      `json:"worker_id"`
+	Members     []ClusterMember             `json:"members"`
+	Leader      string                      `json:"leader"`
+	Generation  int64                       `json:"generation"`
+	Assignments map[string][]ClusterTaskRef `json:"assignments"`
+}
+
+// ClusterMember is one worker of the cluster.
+type ClusterMember struct {
+	ID         string `json:"id"`
+	State      string `json:"state"` // alive, suspect, dead, left
+	RESTURL    string `json:"rest_url"`
+	GossipAddr string `json:"gossip_addr"`
+	Draining   bool   `json:"draining,omitempty"`
+	Version    string `json:"version,omitempty"`
+}
+
+// ClusterTaskRef is one assigned task and the generation that placed it.
+type ClusterTaskRef struct {
+	Connector string `json:"connector"`
+	Task      int    `json:"task"`
+	Since     int64  `json:"since"`
+}
+
+// ErrorBody is the body of every REST error answer: Kafka Connect's ErrorMessage, plus Ferry's field-level list
+// for validation failures.
+type ErrorBody struct {
+	ErrorCode int              `json:"error_code"`
+	Message   string           `json:"message"`
+	Fields    []FieldErrorBody `json:"fields,omitempty"`
+}
+
+// FieldErrorBody is one field's problem in an ErrorBody.
+type FieldErrorBody struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}

@@ -121,10 +121,6 @@ const (
 	MaxLeaderWait     = 60 * time.Second
 )
 
-// retryAfter is the Retry-After header (seconds) of a 503: about the time
-// gossip takes to declare a dead leader dead.
-const retryAfter = "2"
-
 // NewDistributed validates cfg and returns a worker ready to Run.
 func NewDistributed(cfg DistributedConfig) (*Distributed, error) {
 	if cfg.Cluster == nil || cfg.Membership == nil {

@@ -165,8 +165,8 @@ func (d *Distributed) CreateConnector(ctx context.Context, name string, config m
 	var out ConnectorInfo
 	err := d.onLeader(ctx, func(ctx context.Context) error {
 		_, err := d.eng.CreateConnector(ctx, name, config, initial)
-		if errors.Is(err, ErrExists) && requestOf(ctx).replay && d.sameConnector(ctx, name, config, initial) {
-			d.log.Info("replayed create found its connector: not created again", "connector", name, "request", requestOf(ctx).id)
+		if errors.Is(err, ErrExists) && RequestOf(ctx).Replay && d.sameConnector(ctx, name, config, initial) {
+			d.log.Info("replayed create found its connector: not created again", "connector", name, "request", RequestOf(ctx).ID)
 			err = nil
 		}
 		if err != nil {
@@ -243,8 +243,8 @@ func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, pat
 func (d *Distributed) DeleteConnector(ctx context.Context, name string) error {
 	return d.onLeader(ctx, func(ctx context.Context) error {
 		err := d.eng.DeleteConnector(ctx, name)
-		if errors.Is(err, ErrNotFound) && requestOf(ctx).replay {
-			d.log.Info("replayed delete found no connector: already deleted", "connector", name, "request", requestOf(ctx).id)
+		if errors.Is(err, ErrNotFound) && RequestOf(ctx).Replay {
+			d.log.Info("replayed delete found no connector: already deleted", "connector", name, "request", RequestOf(ctx).ID)
 			return nil
 		}
 		if err != nil {
@@ -384,7 +384,7 @@ func (d *Distributed) restartTask(ctx context.Context, name string, task int) er
 // the set already holds changes nothing: a replayed restart is applied
 // once.
 func (d *Distributed) updateTaskSet(ctx context.Context, name string, change func(*taskSet) bool) error {
-	id := requestOf(ctx).id
+	id := RequestOf(ctx).ID
 	for range 5 {
 		ts, ver, err := readTaskSet(ctx, d.st, name)
 		if err != nil {
@@ -428,50 +428,6 @@ func (d *Distributed) afterWrite(ctx context.Context, name string) (ConnectorInf
 	return d.ConnectorInfo(ctx, name)
 }
 
-// Requests a follower forwards carry these headers. The request id is the
-// same on every attempt of one client request; Ferry-Replay says an
-// earlier attempt may have been applied (its answer was lost).
-const (
-	forwardedHeader = "Ferry-Forwarded-By"
-	requestIDHeader = "Ferry-Request-Id"
-	replayHeader    = "Ferry-Replay"
-)
-
-// request is what a write's context says about the client request it
-// serves: whether another worker forwarded it, its id, and whether an
-// earlier attempt may have been applied.
-type request struct {
-	forwarded bool
-	id        string
-	replay    bool
-}
-
-type requestKey struct{}
-
-func requestOf(ctx context.Context) request {
-	r, _ := ctx.Value(requestKey{}).(request)
-	return r
-}
-
-func withRequest(ctx context.Context, r request) context.Context {
-	return context.WithValue(ctx, requestKey{}, r)
-}
-
-// forwardedContext marks the context of a request another worker
-// forwarded (its headers h): it is handled here, never forwarded again,
-// so two workers that briefly disagree on the leader cannot bounce it.
-func forwardedContext(ctx context.Context, h http.Header) context.Context {
-	id := h.Get(requestIDHeader)
-	if len(id) > maxRequestID {
-		id = "" // not one of ours: no replay protection rather than a huge record
-	}
-	return withRequest(ctx, request{forwarded: true, id: id, replay: h.Get(replayHeader) == "1"})
-}
-
-const maxRequestID = 64
-
-func isForwarded(ctx context.Context) bool { return requestOf(ctx).forwarded }
-
 // newRequestID returns a random id for one client write.
 func newRequestID() string {
 	var b [12]byte
@@ -501,13 +457,14 @@ const leaderPoll = 50 * time.Millisecond
 // change.
 func (d *Distributed) onLeader(ctx context.Context, local func(context.Context) error,
 	remote func(ctx context.Context, leader string, h http.Header) error) error {
-	if isForwarded(ctx) {
+	if RequestOf(ctx).Forwarded {
 		if err := d.catchUp(ctx); err != nil {
 			return err
 		}
 		return local(ctx)
 	}
-	req := request{id: newRequestID()}
+	req := RequestOf(ctx)
+	req.ID = newRequestID()
 	wait := time.NewTimer(d.cfg.LeaderWait)
 	defer wait.Stop()
 	began := time.Now()
@@ -516,16 +473,16 @@ func (d *Distributed) onLeader(ctx context.Context, local func(context.Context) 
 		self, leader := d.leaderURL()
 		switch {
 		case self:
-			ctx := withRequest(ctx, req)
+			ctx := WithRequest(ctx, req)
 			if err := d.catchUp(ctx); err != nil {
 				return err
 			}
 			return local(ctx)
 		case leader != "":
 			h := http.Header{}
-			h.Set(requestIDHeader, req.id)
-			if req.replay {
-				h.Set(replayHeader, "1")
+			h.Set(HeaderRequestID, req.ID)
+			if req.Replay {
+				h.Set(HeaderReplay, "1")
 			}
 			err := remote(ctx, leader, h)
 			var fe *forwardError
@@ -534,7 +491,7 @@ func (d *Distributed) onLeader(ctx context.Context, local func(context.Context) 
 			}
 			last = err
 			if fe.maybeApplied {
-				req.replay = true
+				req.Replay = true
 			}
 		}
 		select {
@@ -554,13 +511,13 @@ func (d *Distributed) onLeader(ctx context.Context, local func(context.Context) 
 // leader whose replica lags could miss the connector the old leader
 // created and create it again. Other requests need nothing.
 func (d *Distributed) catchUp(ctx context.Context) error {
-	r := requestOf(ctx)
-	if !r.replay {
+	r := RequestOf(ctx)
+	if !r.Replay {
 		return nil
 	}
 	_, ver, err := d.st.Register(ctx, regBarrier)
 	if err == nil {
-		_, err = d.st.PutRegister(ctx, regBarrier, ver, []byte(r.id))
+		_, err = d.st.PutRegister(ctx, regBarrier, ver, []byte(r.ID))
 	}
 	if err != nil && !errors.Is(err, ErrRegisterConflict) { // a conflict went through the topic too
 		return fmt.Errorf("catching up before a replayed write: %w", err)
@@ -569,12 +526,12 @@ func (d *Distributed) catchUp(ctx context.Context) error {
 }
 
 // noLeader is onLeader's error once its wait is over.
-func (d *Distributed) noLeader(cause error, began time.Time, last error, req request) error {
+func (d *Distributed) noLeader(cause error, began time.Time, last error, req Request) error {
 	msg := fmt.Sprintf("no reachable cluster leader after waiting %v", time.Since(began).Round(time.Millisecond))
 	if last != nil {
 		msg += "; last attempt: " + last.Error()
 	}
-	if req.replay {
+	if req.Replay {
 		msg += "; an attempt's answer was lost, so the write may have been applied: read before retrying"
 	}
 	if cause != nil {
@@ -618,8 +575,8 @@ func (d *Distributed) forward(ctx context.Context, base, method, path string, h 
 	}
 	maps.Copy(req.Header, h)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(forwardedHeader, d.cfg.WorkerID)
-	if a := callerAuthorization(ctx); a != "" {
+	req.Header.Set(HeaderForwardedBy, d.cfg.WorkerID)
+	if a := RequestOf(ctx).Authorization; a != "" {
 		req.Header.Set("Authorization", a)
 	}
 	resp, err := d.client.Do(req)
@@ -647,19 +604,9 @@ func (d *Distributed) forward(ctx context.Context, base, method, path string, h 
 	return resp.StatusCode, nil
 }
 
-// leaderRefusal is the leader's 401 or 403 to a forwarded write, answered
-// with the leader's status (statusOf).
-type leaderRefusal struct {
-	status int
-	msg    string
-}
-
-func (e *leaderRefusal) Error() string { return e.msg }
-func (e *leaderRefusal) Unwrap() error { return ErrLeaderRefused }
-
 // forwardedError rebuilds the leader's error answer.
 func forwardedError(code int, data []byte) error {
-	var eb errorBody
+	var eb ErrorBody
 	if json.Unmarshal(data, &eb) != nil || eb.Message == "" {
 		eb.Message = fmt.Sprintf("leader answered %d: %s", code, bytes.TrimSpace(data))
 	}
@@ -672,15 +619,15 @@ func forwardedError(code int, data []byte) error {
 			}
 			return ve
 		}
-		return &requestError{kind: ErrBadRequest, msg: eb.Message}
+		return &KindError{Kind: ErrBadRequest, Msg: eb.Message}
 	case http.StatusNotFound:
-		return &requestError{kind: ErrNotFound, msg: eb.Message}
+		return &KindError{Kind: ErrNotFound, Msg: eb.Message}
 	case http.StatusConflict:
-		return &requestError{kind: ErrExists, msg: eb.Message}
+		return &KindError{Kind: ErrExists, Msg: eb.Message}
 	case http.StatusServiceUnavailable:
-		return &requestError{kind: ErrNoLeader, msg: eb.Message}
+		return &KindError{Kind: ErrNoLeader, Msg: eb.Message}
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return &leaderRefusal{status: code, msg: "forwarded to the leader: " + eb.Message}
+		return &LeaderRefusedError{Status: code, Msg: "forwarded to the leader: " + eb.Message}
 	}
 	return errors.New(eb.Message)
 }

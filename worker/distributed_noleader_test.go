@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferryhq/ferry/worker"
 	"github.com/ferryhq/ferry/worker/cluster"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // TestWriteWithoutLeader: a write that finds no leader within LeaderWait
@@ -20,10 +21,10 @@ func TestWriteWithoutLeader(t *testing.T) {
 	t.Parallel()
 	st := newMemCluster()
 	id := "w-alone"
-	rest := loopbackAddr(t)
+	restAddr := loopbackAddr(t)
 	mem, err := cluster.NewMembership(cluster.MembershipConfig{
 		Name: id, BindAddr: "127.0.0.1", Label: "alone", Logger: slog.New(slog.DiscardHandler),
-		Meta: cluster.Meta{WorkerID: id, RESTURL: "http://" + rest},
+		Meta: cluster.Meta{WorkerID: id, RESTURL: "http://" + restAddr},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func TestWriteWithoutLeader(t *testing.T) {
 		t.Errorf("gave up after %v, want about the 200ms leader wait", took)
 	}
 
-	srv, err := worker.NewServer(worker.ServerConfig{Addr: rest, Controller: w, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := rest.New(rest.Config{Addr: restAddr, Controller: w, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +56,11 @@ func TestWriteWithoutLeader(t *testing.T) {
 	go func() { defer close(srvDone); _ = srv.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-srvDone })
 	<-srv.Ready()
-	code, body := postConnector(t, "http://"+rest, "c", baseConfig("c"))
+	code, body := postConnector(t, "http://"+restAddr, "c", baseConfig("c"))
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "no reachable cluster leader") {
 		t.Errorf("REST create without a leader: %d %s, want 503 naming the missing leader", code, body)
 	}
-	req, _ := http.NewRequest(http.MethodPut, "http://"+rest+"/connectors/c/pause", nil)
+	req, _ := http.NewRequest(http.MethodPut, "http://"+restAddr+"/connectors/c/pause", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

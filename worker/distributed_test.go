@@ -18,6 +18,7 @@ import (
 	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 	"github.com/ferryhq/ferry/worker/cluster"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // memCluster is an in-process ClusterStore: one state.Memory shared by
@@ -146,13 +147,13 @@ func startNodeReg(t *testing.T, st *memCluster, reg worker.Registry, seeds []str
 // startNodeWith starts a node whose config tune may change first.
 func startNodeWith(t *testing.T, st *memCluster, reg worker.Registry, seeds []string, gossip string, tune func(*worker.DistributedConfig)) *node {
 	t.Helper()
-	rest := loopbackAddr(t)
-	id := "w-" + rest
+	restAddr := loopbackAddr(t)
+	id := "w-" + restAddr
 	faults := &cluster.Faults{}
-	logger := slog.New(slog.NewTextHandler(testLogOut, nil)).With("node", rest)
+	logger := slog.New(slog.NewTextHandler(testLogOut, nil)).With("node", restAddr)
 	mem, err := cluster.NewMembership(cluster.MembershipConfig{
 		Name: id, BindAddr: "127.0.0.1", BindPort: portOf(t, gossip), Seeds: seeds, Label: "test",
-		Meta: cluster.Meta{WorkerID: id, RESTURL: "http://" + rest}, Faults: faults, Logger: logger,
+		Meta: cluster.Meta{WorkerID: id, RESTURL: "http://" + restAddr}, Faults: faults, Logger: logger,
 		RejoinInterval: time.Second,
 	})
 	if err != nil {
@@ -172,7 +173,7 @@ func startNodeWith(t *testing.T, st *memCluster, reg worker.Registry, seeds []st
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := worker.NewServer(worker.ServerConfig{Addr: rest, Controller: w, Logger: logger})
+	srv, err := rest.New(rest.Config{Addr: restAddr, Controller: w, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func startNodeWith(t *testing.T, st *memCluster, reg worker.Registry, seeds []st
 		<-srvDone
 		_ = mem.Close()
 	}
-	return &node{id: id, url: "http://" + rest, w: w, faults: faults, stop: stop, crash: crash}
+	return &node{id: id, url: "http://" + restAddr, w: w, faults: faults, stop: stop, crash: crash}
 }
 
 // startCluster starts n nodes over one in-memory store, the first the

@@ -30,3 +30,24 @@ var (
 	// /cluster on a standalone worker answers 404).
 	ErrNotClustered = errors.New("not a cluster worker")
 )
+
+// KindError is an error of one of the kinds above (Kind) worded by whoever
+// found it, without the sentinel's text: a mistake the REST layer finds
+// itself, or a leader's error answer rebuilt. errors.Is(err, Kind) holds.
+type KindError struct {
+	Kind error
+	Msg  string
+}
+
+func (e *KindError) Error() string { return e.Msg }
+func (e *KindError) Unwrap() error { return e.Kind }
+
+// LeaderRefusedError is the leader's 401 or 403 to a forwarded write; the
+// REST API answers it with the leader's Status. It is an ErrLeaderRefused.
+type LeaderRefusedError struct {
+	Status int
+	Msg    string
+}
+
+func (e *LeaderRefusedError) Error() string { return e.Msg }
+func (e *LeaderRefusedError) Unwrap() error { return ErrLeaderRefused }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // TestStandaloneBehindREST drives the real REST server over a Standalone:
@@ -15,7 +15,7 @@ import (
 func TestStandaloneBehindREST(t *testing.T) {
 	t.Parallel()
 	w := startHerd(t, nil, nil)
-	srv, err := worker.NewServer(worker.ServerConfig{Addr: "127.0.0.1:0", Controller: w})
+	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: w})
 	if err != nil {
 		t.Fatal(err)
 	}

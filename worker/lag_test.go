@@ -9,6 +9,7 @@ import (
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/workertest"
 )
 
 // lagSource reads nothing and reports a fixed lag.
@@ -36,7 +37,7 @@ func TestTaskStatusShowsLag(t *testing.T) {
 	reg := worker.Registry{
 		Sources: []api.SourcePlugin{
 			{Name: "lagging", New: func(api.TaskConfig) (api.Source, error) { return lagSource{}, nil }},
-			{Name: "plain", New: func(api.TaskConfig) (api.Source, error) { return &restTickSource{}, nil }},
+			{Name: "plain", New: func(api.TaskConfig) (api.Source, error) { return &workertest.TickSource{}, nil }},
 		},
 		Sinks: []api.SinkPlugin{{Name: "drop", New: func(api.TaskConfig) (api.Sink, error) { return lagDropSink{}, nil }}},
 	}

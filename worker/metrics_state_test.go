@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // TestStateMetrics: a failed task keeps its series (so an alert can fire),
@@ -35,7 +36,7 @@ func TestStateMetrics(t *testing.T) {
 	})
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(worker.NewStateCollector(w, "1.2.3", "abc123"))
+	reg.MustRegister(rest.NewStateCollector(w, "1.2.3", "abc123"))
 	want := `
 # HELP ferry_build_info Always 1; the labels say which build this worker runs.
 # TYPE ferry_build_info gauge

@@ -14,6 +14,7 @@ import (
 	"github.com/ferryhq/ferry/internal/client"
 	"github.com/ferryhq/ferry/state"
 	ferryworker "github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // TestCLIWithTokenOverTLS drives the CLI against a worker that serves
@@ -31,8 +32,8 @@ func TestCLIWithTokenOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ferryworker.NewServer(ferryworker.ServerConfig{Addr: "127.0.0.1:0", Controller: w, Logger: quiet,
-		Auth: ferryworker.AuthConfig{Mode: ferryworker.AuthToken, TokensFile: tokens}})
+	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: w, Logger: quiet,
+		Auth: rest.AuthConfig{Mode: rest.AuthToken, TokensFile: tokens}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,13 +78,13 @@ func TestRESTFlags(t *testing.T) {
 		{"client CA without a certificate", restOptions{tlsClientCA: "/ca.pem"}, "--rest-tls-client-ca needs"},
 		{"fine", restOptions{maxBodyBytes: 1 << 20, auth: "TOKEN", tokensFile: "/t"}, ""},
 	} {
-		cfg, err := tc.o.serverConfig(ferryworker.ServerConfig{})
+		cfg, err := tc.o.serverConfig(rest.Config{})
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
-		case tc.want == "" && cfg.Auth.Mode != ferryworker.AuthToken:
+		case tc.want == "" && cfg.Auth.Mode != rest.AuthToken:
 			t.Errorf("%s: mode %q", tc.name, cfg.Auth.Mode)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferryhq/ferry/state"
 	ferryworker "github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // TestCLIAgainstStandalone drives the CLI against the real REST server
@@ -34,7 +35,7 @@ func TestCLIAgainstStandalone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ferryworker.NewServer(ferryworker.ServerConfig{Addr: "127.0.0.1:0", Controller: w, Version: "test", Logger: quiet})
+	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: w, Version: "test", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

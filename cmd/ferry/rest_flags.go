@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	ferryworker "github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // restOptions are the REST listener's security flags, shared by
@@ -45,22 +45,22 @@ func (o *restOptions) flags(f *pflag.FlagSet) {
 }
 
 // serverConfig fills the security part of a REST server's config.
-func (o restOptions) serverConfig(cfg ferryworker.ServerConfig) (ferryworker.ServerConfig, error) {
+func (o restOptions) serverConfig(cfg rest.Config) (rest.Config, error) {
 	// Zero (options built in code, not from flags) keeps the server's
 	// default.
 	if o.maxBodyBytes != 0 && (o.maxBodyBytes < 1024 || o.maxBodyBytes > 64<<20) {
 		return cfg, fmt.Errorf("--rest-max-body-bytes must be between 1024 and %d", 64<<20)
 	}
 	cfg.MaxBodyBytes = o.maxBodyBytes
-	cfg.Auth = ferryworker.AuthConfig{
-		Mode:          ferryworker.AuthMode(strings.ToLower(o.auth)),
+	cfg.Auth = rest.AuthConfig{
+		Mode:          rest.AuthMode(strings.ToLower(o.auth)),
 		TokensFile:    o.tokensFile,
 		UsersFile:     o.usersFile,
 		PublicMetrics: o.publicMetrics,
 	}
 	switch {
 	case o.tlsCert != "" || o.tlsKey != "":
-		cfg.TLS = &ferryworker.TLSConfig{CertFile: o.tlsCert, KeyFile: o.tlsKey, ClientCAFile: o.tlsClientCA}
+		cfg.TLS = &rest.TLSConfig{CertFile: o.tlsCert, KeyFile: o.tlsKey, ClientCAFile: o.tlsClientCA}
 	case o.tlsClientCA != "":
 		return cfg, fmt.Errorf("--rest-tls-client-ca needs --rest-tls-cert and --rest-tls-key")
 	}

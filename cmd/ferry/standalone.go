@@ -33,6 +33,7 @@ import (
 	"github.com/ferryhq/ferry/transform"
 	"github.com/ferryhq/ferry/transform/predicate"
 	"github.com/ferryhq/ferry/transform/smt"
+	"github.com/ferryhq/ferry/worker/rest"
 
 	// Aliased so the name worker stays free for local variables.
 	ferryworker "github.com/ferryhq/ferry/worker"
@@ -138,12 +139,12 @@ func runStandalone(ctx context.Context, o standaloneOptions, files []string) err
 	if err != nil {
 		return err
 	}
-	scfg, err := o.restOptions.serverConfig(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(), Commit: commit(),
+	scfg, err := o.restOptions.serverConfig(rest.Config{Addr: o.listen, Controller: w, Version: version(), Commit: commit(),
 		ClusterID: clusterID, Logger: log})
 	if err != nil {
 		return err
 	}
-	srv, err := ferryworker.NewServer(scfg)
+	srv, err := rest.New(scfg)
 	if err != nil {
 		return err
 	}

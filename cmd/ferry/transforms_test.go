@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferryhq/ferry/state"
 	ferryworker "github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // previewFake answers POST /transforms/preview like a worker whose chain
@@ -215,7 +216,7 @@ func TestTransformsPreviewAgainstStandalone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ferryworker.NewServer(ferryworker.ServerConfig{Controller: w, Logger: quiet})
+	srv, err := rest.New(rest.Config{Controller: w, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

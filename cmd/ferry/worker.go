@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ferryhq/ferry/internal/rmqlog"
 	"net"
 	"os"
 	"os/signal"
@@ -14,12 +13,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ferryhq/ferry/internal/rmqlog"
+
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/ferryhq/ferry/state/rocketmq"
 	ferryworker "github.com/ferryhq/ferry/worker"
 	"github.com/ferryhq/ferry/worker/cluster"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 func init() { rootCmd.AddCommand(newWorkerCmd()) }
@@ -268,13 +270,13 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		_ = mem.Close()
 		return err
 	}
-	scfg, err := o.restOptions.serverConfig(ferryworker.ServerConfig{Addr: o.listen, Controller: w, Version: version(), Commit: commit(),
+	scfg, err := o.restOptions.serverConfig(rest.Config{Addr: o.listen, Controller: w, Version: version(), Commit: commit(),
 		ClusterID: o.clusterName, Logger: log})
 	if err != nil {
 		_ = mem.Close()
 		return err
 	}
-	srv, err := ferryworker.NewServer(scfg)
+	srv, err := rest.New(scfg)
 	if err != nil {
 		_ = mem.Close()
 		return err

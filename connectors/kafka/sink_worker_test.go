@@ -18,6 +18,7 @@ import (
 	"github.com/ferryhq/ferry/internal/testbed"
 	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // poisonSource emits records 0..count-1 keyed k<i%4>, record poison with
@@ -69,7 +70,7 @@ func runWorker(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := worker.NewServer(worker.ServerConfig{Addr: "127.0.0.1:0", Controller: w, Version: "test", Logger: log})
+	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: w, Version: "test", Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

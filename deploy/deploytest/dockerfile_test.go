@@ -182,8 +182,8 @@ func TestDockerignore(t *testing.T) {
 	for path, ignored := range map[string]bool{
 		"go.mod": false, "go.sum": false, "Makefile": false, "cmd/ferry/main.go": false,
 		"worker/rest.go": false, "internal/emulator/dts/record.avsc": false,
-		".git/HEAD": true, "bin/ferry": true, ".testbed/env": true, "worker/rest_test.go": true,
-		"worker/testdata/x.json": true, "deploy/deploytest/go.mod": true,
+		".git/HEAD": true, "bin/ferry": true, ".testbed/env": true, "worker/rest/server_test.go": true,
+		"worker/rest/testdata/x.json": true, "deploy/deploytest/go.mod": true,
 	} {
 		got, err := pm.MatchesOrParentMatches(path)
 		if err != nil {

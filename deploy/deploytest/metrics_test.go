@@ -22,6 +22,7 @@ import (
 	"github.com/ferryhq/ferry/runtime"
 	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // series is what a dashboard or rule may select: a series name Prometheus
@@ -73,7 +74,7 @@ func scrapeWorker() (map[string]*series, error) {
 	}, state.TargetRunning); err != nil {
 		return nil, err
 	}
-	srv, err := worker.NewServer(worker.ServerConfig{Addr: "127.0.0.1:0", Controller: w, Version: "test", Commit: "test", Logger: log})
+	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: w, Version: "test", Commit: "test", Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +100,7 @@ func scrapeWorker() (map[string]*series, error) {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(worker.NewTaskCollector(lagSource{}))
+	reg.MustRegister(rest.NewTaskCollector(lagSource{}))
 	lagged, err := reg.Gather()
 	if err != nil {
 		return nil, err

@@ -37,6 +37,7 @@ import (
 	"github.com/ferryhq/ferry/transform/predicate"
 	"github.com/ferryhq/ferry/transform/smt"
 	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // The tokens the test worker accepts (docs/security.md: at least 16
@@ -105,9 +106,9 @@ func startWorkerAs(t *testing.T, serve func(*worker.Standalone) worker.Controlle
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := worker.NewServer(worker.ServerConfig{
+	srv, err := rest.New(rest.Config{
 		Addr: "127.0.0.1:0", Controller: serve(w), Version: "ui-test", Logger: logger,
-		Auth: worker.AuthConfig{Mode: worker.AuthToken, TokensFile: tokens},
+		Auth: rest.AuthConfig{Mode: rest.AuthToken, TokensFile: tokens},
 	})
 	if err != nil {
 		t.Fatal(err)

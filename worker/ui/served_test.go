@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 	"github.com/ferryhq/ferry/worker/ui"
 )
 
@@ -30,8 +31,8 @@ func TestServedByWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := worker.NewServer(worker.ServerConfig{Addr: "127.0.0.1:8083", Controller: w, Logger: logger,
-		Auth: worker.AuthConfig{Mode: worker.AuthToken, TokensFile: tokens}})
+	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:8083", Controller: w, Logger: logger,
+		Auth: rest.AuthConfig{Mode: rest.AuthToken, TokensFile: tokens}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package worker
+package rest
 
 import (
 	"context"
@@ -9,15 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ferryhq/ferry/state"
+	"github.com/ferryhq/ferry/worker"
 )
-
-// StatusSource is what the state metrics read at each scrape: every
-// connector's status, as the REST API answers it. A Controller is one.
-type StatusSource interface {
-	WorkerID() string
-	Connectors(ctx context.Context) ([]string, error)
-	ConnectorStatus(ctx context.Context, name string) (ConnectorStateInfo, error)
-}
 
 // metricStates are the states a state metric has a series for: one per
 // state, 1 for the current one, so that an alert can say
@@ -55,17 +48,17 @@ var (
 // stateScrapeTimeout bounds the status reads of one scrape.
 const stateScrapeTimeout = 5 * time.Second
 
-// StateCollector exports connector and task states from a StatusSource,
+// StateCollector exports connector and task states from a worker.StatusSource,
 // and the build's identity. Each worker exports the statuses it recorded
 // (the task's WorkerID is its own), so a cluster scraped whole counts
 // every task once.
 type StateCollector struct {
-	src             StatusSource
+	src             worker.StatusSource
 	version, commit string
 }
 
 // NewStateCollector returns a collector reading src at each scrape.
-func NewStateCollector(src StatusSource, version, commit string) *StateCollector {
+func NewStateCollector(src worker.StatusSource, version, commit string) *StateCollector {
 	return &StateCollector{src: src, version: version, commit: commit}
 }
 
@@ -113,7 +106,7 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 			if t.Since != nil {
 				since = unixSeconds(*t.Since)
 			}
-			ch <- prometheus.MustNewConstMetric(taskRetryingDesc, prometheus.GaugeValue, is(t.Health == HealthRetrying), name, id)
+			ch <- prometheus.MustNewConstMetric(taskRetryingDesc, prometheus.GaugeValue, is(t.Health == worker.HealthRetrying), name, id)
 			ch <- prometheus.MustNewConstMetric(taskRetryingSinceDesc, prometheus.GaugeValue, since, name, id)
 		}
 	}

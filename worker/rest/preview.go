@@ -1,4 +1,4 @@
-package worker
+package rest
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/worker"
 )
 
 // previewRequest is the body of POST /transforms/preview. Config values
@@ -31,8 +32,8 @@ func (s *Server) previewTransforms(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if len(req.Events) > MaxPreviewEvents {
-		s.writeError(c, badRequest("a preview takes at most %d events, got %d", MaxPreviewEvents, len(req.Events)))
+	if len(req.Events) > worker.MaxPreviewEvents {
+		s.writeError(c, badRequest("a preview takes at most %d events, got %d", worker.MaxPreviewEvents, len(req.Events)))
 		return
 	}
 	events := make([]api.Event, len(req.Events))
@@ -52,9 +53,9 @@ func (s *Server) previewTransforms(c *gin.Context) {
 		return
 	}
 	if results == nil {
-		results = []PreviewResult{}
+		results = []worker.PreviewResult{}
 	}
-	writeJSON(c, http.StatusOK, PreviewResponse{Results: results})
+	writeJSON(c, http.StatusOK, worker.PreviewResponse{Results: results})
 }
 
 // jsonKind names the kind of a JSON value by its first byte; the value

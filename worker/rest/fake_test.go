@@ -1,4 +1,4 @@
-package worker_test
+package rest_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/workertest"
 )
 
 // restFake is an in-memory worker.Controller with just enough behaviour to
@@ -394,7 +395,7 @@ var (
 func (f *restFake) PreviewTransforms(ctx context.Context, config map[string]string, events []api.Event) ([]worker.PreviewResult, error) {
 	f.mu.Lock()
 	if f.preview == nil {
-		w, err := worker.New(worker.Config{WorkerID: restFakeWorker, Store: state.NewMemory(), Registry: previewRegistry()})
+		w, err := worker.New(worker.Config{WorkerID: restFakeWorker, Store: state.NewMemory(), Registry: workertest.PreviewRegistry()})
 		if err != nil {
 			f.mu.Unlock()
 			return nil, err

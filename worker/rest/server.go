@@ -1,4 +1,4 @@
-package worker
+package rest
 
 import (
 	"context"
@@ -13,20 +13,22 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ferryhq/ferry/worker/ui"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/ui"
 )
 
-// ServerConfig configures the REST server. The zero values of optional
-// fields are replaced by the defaults documented on each field; NewServer
-// never modifies the caller's ServerConfig.
-type ServerConfig struct {
+// Config configures the REST server. The zero values of optional
+// fields are replaced by the defaults documented on each field; New
+// never modifies the caller's Config.
+type Config struct {
 	// Addr is the listen address; default 127.0.0.1:8083 (Kafka Connect's
 	// port). Port 0 picks a free port; Addr() then reports it.
 	Addr       string
-	Controller Controller // required
+	Controller worker.Controller // required
 	// Version is reported by GET /.
 	Version string
 	// Commit is reported by GET /; default the VCS revision stamped into
@@ -38,8 +40,8 @@ type ServerConfig struct {
 	// Logger receives request logs at debug level and handler failures.
 	// Default slog.Default().
 	Logger *slog.Logger
-	// Gatherer serves GET /metrics. Default: NewRegistry over the
-	// Controller when it implements TaskMetricsSource, else NewRegistry(nil)
+	// Gatherer serves GET /metrics. Default: NewMetricsRegistry over the
+	// Controller when it implements worker.TaskMetricsSource, else NewMetricsRegistry(nil)
 	// (Go runtime and process metrics only), with a StateCollector over the
 	// Controller (connector and task states, build info).
 	Gatherer prometheus.Gatherer
@@ -70,7 +72,7 @@ type ServerConfig struct {
 	TLS *TLSConfig
 }
 
-func (c ServerConfig) withDefaults() ServerConfig {
+func (c Config) withDefaults() Config {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8083"
 	}
@@ -81,8 +83,8 @@ func (c ServerConfig) withDefaults() ServerConfig {
 		c.Logger = slog.Default()
 	}
 	if c.Gatherer == nil {
-		src, _ := c.Controller.(TaskMetricsSource)
-		reg := NewRegistry(src)
+		src, _ := c.Controller.(worker.TaskMetricsSource)
+		reg := NewMetricsRegistry(src)
 		reg.MustRegister(NewStateCollector(c.Controller, c.Version, c.Commit))
 		c.Gatherer = reg
 	}
@@ -102,21 +104,21 @@ func (c ServerConfig) withDefaults() ServerConfig {
 }
 
 // Validate reports what is wrong with c.
-func (c ServerConfig) Validate() error {
+func (c Config) Validate() error {
 	if c.Controller == nil {
-		return errors.New("worker: ServerConfig.Controller is required")
+		return errors.New("worker: Config.Controller is required")
 	}
 	if c.MaxBodyBytes < 0 {
-		return errors.New("worker: ServerConfig.MaxBodyBytes must not be negative")
+		return errors.New("worker: Config.MaxBodyBytes must not be negative")
 	}
 	if c.ShutdownTimeout < 0 {
-		return errors.New("worker: ServerConfig.ShutdownTimeout must not be negative")
+		return errors.New("worker: Config.ShutdownTimeout must not be negative")
 	}
 	if c.ReadTimeout < 0 {
-		return errors.New("worker: ServerConfig.ReadTimeout must not be negative")
+		return errors.New("worker: Config.ReadTimeout must not be negative")
 	}
 	if c.RequestTimeout < 0 {
-		return errors.New("worker: ServerConfig.RequestTimeout must not be negative")
+		return errors.New("worker: Config.RequestTimeout must not be negative")
 	}
 	return nil
 }
@@ -134,7 +136,7 @@ func buildCommit() string {
 
 // Server serves the Kafka Connect compatible REST API over a Controller.
 type Server struct {
-	cfg   ServerConfig
+	cfg   Config
 	log   *slog.Logger
 	guard guardConfig
 	auth  *authenticator
@@ -152,9 +154,9 @@ type Server struct {
 
 var ginModeOnce sync.Once
 
-// NewServer validates cfg and builds the routes. It does not listen: Run
+// New validates cfg and builds the routes. It does not listen: Run
 // does.
-func NewServer(cfg ServerConfig) (*Server, error) {
+func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,9 +1,11 @@
-package worker
+package rest
 
 import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/ferryhq/ferry/worker"
 )
 
 // listPlugins answers GET /connector-plugins: source and sink plugins, and
@@ -15,7 +17,7 @@ func (s *Server) listPlugins(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	out := []PluginInfo{}
+	out := []worker.PluginInfo{}
 	for _, p := range s.cfg.Controller.Plugins() {
 		if connectorsOnly && p.Type != "source" && p.Type != "sink" {
 			continue
@@ -34,7 +36,7 @@ func (s *Server) pluginConfig(c *gin.Context) {
 		return
 	}
 	if keys == nil {
-		keys = []ConfigKeyInfo{}
+		keys = []worker.ConfigKeyInfo{}
 	}
 	writeJSON(c, http.StatusOK, keys)
 }

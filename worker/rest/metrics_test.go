@@ -1,4 +1,4 @@
-package worker_test
+package rest_test
 
 import (
 	"io"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferryhq/ferry/runtime"
 	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 type metricsFunc func() []worker.TaskMetrics
@@ -48,7 +49,7 @@ func sampleMetrics() []worker.TaskMetrics {
 
 func TestTaskCollector(t *testing.T) {
 	t.Parallel()
-	c := worker.NewTaskCollector(metricsFunc(sampleMetrics))
+	c := rest.NewTaskCollector(metricsFunc(sampleMetrics))
 	want := `
 # HELP ferry_source_task_source_record_poll_total Records returned by the source (Kafka Connect source-record-poll-total).
 # TYPE ferry_source_task_source_record_poll_total counter
@@ -105,7 +106,7 @@ func TestTaskCollectorLint(t *testing.T) {
 	allowed := map[string]bool{
 		"ferry_sink_task_sink_record_active_count": true,
 	}
-	problems, err := testutil.CollectAndLint(worker.NewTaskCollector(metricsFunc(sampleMetrics)))
+	problems, err := testutil.CollectAndLint(rest.NewTaskCollector(metricsFunc(sampleMetrics)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestTaskCollectorLint(t *testing.T) {
 
 func TestCollectorEmpty(t *testing.T) {
 	t.Parallel()
-	c := worker.NewTaskCollector(metricsFunc(func() []worker.TaskMetrics { return nil }))
+	c := rest.NewTaskCollector(metricsFunc(func() []worker.TaskMetrics { return nil }))
 	if n := testutil.CollectAndCount(c); n != 0 {
 		t.Fatalf("collected %d series from no tasks", n)
 	}
@@ -148,7 +149,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	t.Parallel()
 	fake := newRestFake()
 	fake.metrics = sampleMetrics()
-	explicit, err := worker.NewServer(worker.ServerConfig{Controller: newRestFake(), Gatherer: worker.NewRegistry(metricsFunc(sampleMetrics))})
+	explicit, err := rest.New(rest.Config{Controller: newRestFake(), Gatherer: rest.NewMetricsRegistry(metricsFunc(sampleMetrics))})
 	if err != nil {
 		t.Fatal(err)
 	}

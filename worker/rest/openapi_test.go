@@ -1,4 +1,4 @@
-package worker
+package rest
 
 import (
 	"encoding/json"
@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ferryhq/ferry/worker"
 )
 
 // restOpenAPIDoc is the part of docs/openapi.yaml the tests check.
@@ -39,7 +41,7 @@ var restOAMethods = map[string]bool{"get": true, "put": true, "post": true, "del
 
 func restLoadOpenAPI(t *testing.T) (restOpenAPIDoc, *yaml.Node) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "docs", "openapi.yaml"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "openapi.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +91,7 @@ var ginParam = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
 
 func restServerRoutes(t *testing.T) []string {
 	t.Helper()
-	s, err := NewServer(ServerConfig{Controller: restNopController{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(Config{Controller: restNopController{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +212,7 @@ func TestOpenAPIDeclaresGoldenStatuses(t *testing.T) {
 	t.Parallel()
 	doc, _ := restLoadOpenAPI(t)
 	ops, _ := restOperations(t, doc)
-	files, err := filepath.Glob(filepath.Join("testdata", "rest", "*.json"))
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files (%v)", err)
 	}
@@ -276,4 +278,4 @@ func restMatchOperation(ops map[string]restOAOperation, method, path string) (st
 
 // restNopController satisfies Controller for route listing; it is never
 // called.
-type restNopController struct{ Controller }
+type restNopController struct{ worker.Controller }

@@ -1,9 +1,8 @@
-package worker
+package rest
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,8 +14,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ferryhq/ferry/worker/ui"
 	"github.com/gin-gonic/gin"
+
+	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/ui"
 )
 
 // AuthMode names how REST callers prove who they are.
@@ -298,18 +299,12 @@ func (s *Server) authenticate(c *gin.Context) {
 	if h := c.Request.Header.Get("Authorization"); h != "" {
 		// A write forwarded to the leader carries the caller's own
 		// credentials: the leader checks them again.
-		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), callerAuthKey{}, h))
+		ctx := c.Request.Context()
+		r := worker.RequestOf(ctx)
+		r.Authorization = h
+		c.Request = c.Request.WithContext(worker.WithRequest(ctx, r))
 	}
 	c.Next()
-}
-
-type callerAuthKey struct{}
-
-// callerAuthorization is the Authorization header of the REST request
-// behind ctx, if any.
-func callerAuthorization(ctx context.Context) string {
-	h, _ := ctx.Value(callerAuthKey{}).(string)
-	return h
 }
 
 // isLoopback reports whether a listen address only accepts connections

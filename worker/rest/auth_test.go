@@ -1,4 +1,4 @@
-package worker_test
+package rest_test
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 const (
@@ -37,14 +37,14 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-func authServer(t *testing.T, cfg worker.ServerConfig) http.Handler {
+func authServer(t *testing.T, cfg rest.Config) http.Handler {
 	t.Helper()
 	cfg.Controller = newRestFake()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:8083"
 	}
-	s, err := worker.NewServer(cfg)
+	s, err := rest.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestTokenAuth(t *testing.T) {
 	t.Parallel()
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	writeFile(t, tokens, "# operators\n"+adminToken+"\n"+readToken+" read\n")
-	h := authServer(t, worker.ServerConfig{Auth: worker.AuthConfig{Mode: worker.AuthToken, TokensFile: tokens}})
+	h := authServer(t, rest.Config{Auth: rest.AuthConfig{Mode: rest.AuthToken, TokensFile: tokens}})
 	bearer := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 	cases := []struct {
 		name         string
@@ -135,7 +135,7 @@ func TestPublicMetrics(t *testing.T) {
 	t.Parallel()
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	writeFile(t, tokens, adminToken+"\n")
-	h := authServer(t, worker.ServerConfig{Auth: worker.AuthConfig{Mode: worker.AuthToken, TokensFile: tokens, PublicMetrics: true}})
+	h := authServer(t, rest.Config{Auth: rest.AuthConfig{Mode: rest.AuthToken, TokensFile: tokens, PublicMetrics: true}})
 	if rec := authDo(h, "GET", "/metrics", ""); rec.Code != 200 {
 		t.Fatalf("public metrics: %d", rec.Code)
 	}
@@ -149,7 +149,7 @@ func TestBasicAuth(t *testing.T) {
 	users := filepath.Join(t.TempDir(), "users")
 	sum := sha256.Sum256([]byte("hashed pw"))
 	writeFile(t, users, "alice:plain-pw\nbob:sha256:"+hex.EncodeToString(sum[:])+" read\n")
-	h := authServer(t, worker.ServerConfig{Auth: worker.AuthConfig{Mode: worker.AuthBasic, UsersFile: users}})
+	h := authServer(t, rest.Config{Auth: rest.AuthConfig{Mode: rest.AuthBasic, UsersFile: users}})
 	basic := func(u, p string) []string {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.SetBasicAuth(u, p)
@@ -182,19 +182,19 @@ func TestAuthConfigErrors(t *testing.T) {
 	writeFile(t, badRole, adminToken+" root\n")
 	for _, tc := range []struct {
 		name string
-		cfg  worker.ServerConfig
+		cfg  rest.Config
 		want string
 	}{
-		{"open on all interfaces", worker.ServerConfig{Addr: "0.0.0.0:0"}, "choose its authentication"},
-		{"token without file", worker.ServerConfig{Auth: worker.AuthConfig{Mode: worker.AuthToken}}, "needs a tokens file"},
-		{"missing file", worker.ServerConfig{Auth: worker.AuthConfig{Mode: worker.AuthToken, TokensFile: filepath.Join(dir, "nope")}}, "no such file"},
-		{"short token", worker.ServerConfig{Auth: worker.AuthConfig{Mode: worker.AuthToken, TokensFile: short}}, "line 1: a token must be at least 16"},
-		{"bad role", worker.ServerConfig{Auth: worker.AuthConfig{Mode: worker.AuthToken, TokensFile: badRole}}, "line 1: role must be read or admin"},
-		{"unknown mode", worker.ServerConfig{Auth: worker.AuthConfig{Mode: "kerberos"}}, "unknown REST authentication mode"},
-		{"mtls without client CA", worker.ServerConfig{Auth: worker.AuthConfig{Mode: worker.AuthMTLS}}, "needs TLS with a client CA"},
+		{"open on all interfaces", rest.Config{Addr: "0.0.0.0:0"}, "choose its authentication"},
+		{"token without file", rest.Config{Auth: rest.AuthConfig{Mode: rest.AuthToken}}, "needs a tokens file"},
+		{"missing file", rest.Config{Auth: rest.AuthConfig{Mode: rest.AuthToken, TokensFile: filepath.Join(dir, "nope")}}, "no such file"},
+		{"short token", rest.Config{Auth: rest.AuthConfig{Mode: rest.AuthToken, TokensFile: short}}, "line 1: a token must be at least 16"},
+		{"bad role", rest.Config{Auth: rest.AuthConfig{Mode: rest.AuthToken, TokensFile: badRole}}, "line 1: role must be read or admin"},
+		{"unknown mode", rest.Config{Auth: rest.AuthConfig{Mode: "kerberos"}}, "unknown REST authentication mode"},
+		{"mtls without client CA", rest.Config{Auth: rest.AuthConfig{Mode: rest.AuthMTLS}}, "needs TLS with a client CA"},
 	} {
 		tc.cfg.Controller = newRestFake()
-		_, err := worker.NewServer(tc.cfg)
+		_, err := rest.New(tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
@@ -208,12 +208,12 @@ func TestAuthConfigErrors(t *testing.T) {
 // allowed when chosen, and GET / says it is unsafe.
 func TestOpenAPIOnAllInterfacesWarns(t *testing.T) {
 	t.Parallel()
-	h := authServer(t, worker.ServerConfig{Addr: "0.0.0.0:0", Auth: worker.AuthConfig{Mode: worker.AuthNone}})
+	h := authServer(t, rest.Config{Addr: "0.0.0.0:0", Auth: rest.AuthConfig{Mode: rest.AuthNone}})
 	rec := authDo(h, "GET", "/", "")
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"warnings":["the REST API listens on 0.0.0.0:0 without authentication`) {
 		t.Fatalf("GET / = %d %s", rec.Code, rec.Body)
 	}
-	loop := authServer(t, worker.ServerConfig{})
+	loop := authServer(t, rest.Config{})
 	if rec := authDo(loop, "GET", "/", ""); strings.Contains(rec.Body.String(), "warnings") {
 		t.Fatalf("loopback worker warns: %s", rec.Body)
 	}
@@ -267,12 +267,12 @@ func (ca *testCA) issue(t *testing.T, cn string, serial int64, client bool) (cer
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
 
-func runServer(t *testing.T, cfg worker.ServerConfig) string {
+func runServer(t *testing.T, cfg rest.Config) string {
 	t.Helper()
 	cfg.Controller = newRestFake()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Addr = "127.0.0.1:0"
-	s, err := worker.NewServer(cfg)
+	s, err := rest.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,9 +296,9 @@ func TestTLSReloadAndMTLS(t *testing.T) {
 	writeFile(t, certFile, string(c))
 	writeFile(t, keyFile, string(k))
 	writeFile(t, caFile, string(ca.pem))
-	addr := runServer(t, worker.ServerConfig{
-		Auth: worker.AuthConfig{Mode: worker.AuthMTLS},
-		TLS:  &worker.TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile},
+	addr := runServer(t, rest.Config{
+		Auth: rest.AuthConfig{Mode: rest.AuthMTLS},
+		TLS:  &rest.TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile},
 	})
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.cert)

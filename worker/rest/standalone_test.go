@@ -1,4 +1,4 @@
-package worker_test
+package rest_test
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,38 +17,9 @@ import (
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
+	"github.com/ferryhq/ferry/worker/workertest"
 )
-
-// restTickSource emits one record every few milliseconds until ctx ends.
-type restTickSource struct{ n int }
-
-func (s *restTickSource) Open(context.Context) error { return nil }
-
-func (s *restTickSource) Read(ctx context.Context) ([]api.Record, error) {
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(5 * time.Millisecond):
-	}
-	s.n++
-	return []api.Record{{
-		Event:     api.Event{ID: strconv.Itoa(s.n), Source: "rest-e2e", SpecVersion: "1.0", Type: "tick", Data: []byte(strconv.Itoa(s.n))},
-		Partition: "p0",
-		Position:  api.Position(strconv.Itoa(s.n)),
-	}}, nil
-}
-
-func (s *restTickSource) Close(context.Context) error { return nil }
-
-// restCountSink counts what it is given.
-type restCountSink struct{ n *atomic.Int64 }
-
-func (s restCountSink) Open(context.Context) error { return nil }
-func (s restCountSink) Write(_ context.Context, rs []api.Record) error {
-	s.n.Add(int64(len(rs)))
-	return nil
-}
-func (s restCountSink) Close(context.Context) error { return nil }
 
 // TestRESTOverStandalone runs the REST server on a real port over the real
 // standalone worker, with two tiny plugins, and checks what the fake-based
@@ -63,12 +33,12 @@ func TestRESTOverStandalone(t *testing.T) {
 	reg := worker.Registry{
 		Sources: []api.SourcePlugin{{
 			Name: "ticks",
-			New:  func(api.TaskConfig) (api.Source, error) { return &restTickSource{}, nil },
+			New:  func(api.TaskConfig) (api.Source, error) { return &workertest.TickSource{}, nil },
 		}},
 		Sinks: []api.SinkPlugin{{
 			Name: "count",
 			Spec: api.Spec{{Name: "token", Type: api.TypeString, Secret: true, Required: true}},
-			New:  func(api.TaskConfig) (api.Sink, error) { return restCountSink{&written}, nil },
+			New:  func(api.TaskConfig) (api.Sink, error) { return workertest.CountSink{N: &written}, nil },
 		}},
 	}
 	var logs restSyncBuffer
@@ -77,7 +47,7 @@ func TestRESTOverStandalone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := worker.NewServer(worker.ServerConfig{Addr: "127.0.0.1:0", Controller: w, Version: "e2e", Logger: log})
+	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: w, Version: "e2e", Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

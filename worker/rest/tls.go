@@ -1,4 +1,4 @@
-package worker
+package rest
 
 import (
 	"crypto/tls"

@@ -1,4 +1,4 @@
-package worker_test
+package rest_test
 
 import (
 	"encoding/json"

@@ -1,10 +1,12 @@
-package worker
+package rest
 
 import (
 	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/ferryhq/ferry/worker"
 )
 
 // offsetsRequest is the body of PATCH /connectors/{name}/offsets.
@@ -31,7 +33,7 @@ func (s *Server) getOffsets(c *gin.Context) {
 		return
 	}
 	if offs.Offsets == nil {
-		offs.Offsets = []PartitionOffset{}
+		offs.Offsets = []worker.PartitionOffset{}
 	}
 	writeJSON(c, http.StatusOK, offs)
 }
@@ -56,27 +58,27 @@ func (s *Server) alterOffsets(c *gin.Context) {
 	writeJSON(c, http.StatusOK, messageBody{Message: msgOffsetsAltered})
 }
 
-func (r offsetsRequest) toOffsets() (ConnectorOffsets, error) {
+func (r offsetsRequest) toOffsets() (worker.ConnectorOffsets, error) {
 	if len(r.Offsets) == 0 {
-		return ConnectorOffsets{}, badRequest("Partitions / offsets need to be provided for an alter offsets request")
+		return worker.ConnectorOffsets{}, badRequest("Partitions / offsets need to be provided for an alter offsets request")
 	}
-	out := ConnectorOffsets{Offsets: make([]PartitionOffset, len(r.Offsets))}
+	out := worker.ConnectorOffsets{Offsets: make([]worker.PartitionOffset, len(r.Offsets))}
 	for i, e := range r.Offsets {
 		where := fmt.Sprintf("offsets[%d]", i)
 		if len(e.Partition) == 0 {
-			return ConnectorOffsets{}, badRequest("%s: partition is required", where)
+			return worker.ConnectorOffsets{}, badRequest("%s: partition is required", where)
 		}
 		part, err := nonNull(e.Partition, where+".partition")
 		if err != nil {
-			return ConnectorOffsets{}, err
+			return worker.ConnectorOffsets{}, err
 		}
 		var off map[string]string
 		if e.Offset != nil {
 			if off, err = nonNull(e.Offset, where+".offset"); err != nil {
-				return ConnectorOffsets{}, err
+				return worker.ConnectorOffsets{}, err
 			}
 		}
-		out.Offsets[i] = PartitionOffset{Partition: part, Offset: off}
+		out.Offsets[i] = worker.PartitionOffset{Partition: part, Offset: off}
 	}
 	return out, nil
 }

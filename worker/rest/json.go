@@ -1,4 +1,4 @@
-package worker
+package rest
 
 import (
 	"bytes"
@@ -14,20 +14,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/worker"
 )
-
-// errorBody is Kafka Connect's ErrorMessage, plus Ferry's field-level list
-// for validation failures.
-type errorBody struct {
-	ErrorCode int              `json:"error_code"`
-	Message   string           `json:"message"`
-	Fields    []fieldErrorBody `json:"fields,omitempty"`
-}
-
-type fieldErrorBody struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
 
 // messageBody is Kafka Connect's Message entity (offsets alter/reset).
 type messageBody struct {
@@ -46,7 +34,7 @@ func writeJSON(c *gin.Context, status int, v any) {
 }
 
 func writeErrorStatus(c *gin.Context, status int, msg string) {
-	writeJSON(c, status, errorBody{ErrorCode: status, Message: msg})
+	writeJSON(c, status, worker.ErrorBody{ErrorCode: status, Message: msg})
 	c.Abort()
 }
 
@@ -54,17 +42,17 @@ func writeErrorStatus(c *gin.Context, status int, msg string) {
 func statusOf(err error) int {
 	var ve *api.ValidationError
 	var mbe *http.MaxBytesError
-	var lr *leaderRefusal
+	var lr *worker.LeaderRefusedError
 	switch {
 	case errors.As(err, &lr):
-		return lr.status
-	case errors.As(err, &ve), errors.Is(err, ErrNotStopped), errors.Is(err, ErrBadRequest):
+		return lr.Status
+	case errors.As(err, &ve), errors.Is(err, worker.ErrNotStopped), errors.Is(err, worker.ErrBadRequest):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, worker.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, ErrExists), errors.Is(err, ErrRebalancing):
+	case errors.Is(err, worker.ErrExists), errors.Is(err, worker.ErrRebalancing):
 		return http.StatusConflict
-	case errors.Is(err, ErrNoLeader):
+	case errors.Is(err, worker.ErrNoLeader):
 		return http.StatusServiceUnavailable
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
@@ -78,13 +66,13 @@ func statusOf(err error) int {
 // they are the client's to read.
 func (s *Server) writeError(c *gin.Context, err error) {
 	status := statusOf(err)
-	body := errorBody{ErrorCode: status, Message: err.Error()}
+	body := worker.ErrorBody{ErrorCode: status, Message: err.Error()}
 	var ve *api.ValidationError
 	if errors.As(err, &ve) {
 		body.Message = validationMessage(ve)
-		body.Fields = make([]fieldErrorBody, len(ve.Fields))
+		body.Fields = make([]worker.FieldErrorBody, len(ve.Fields))
 		for i, f := range ve.Fields {
-			body.Fields[i] = fieldErrorBody{Field: f.Field, Message: f.Message}
+			body.Fields[i] = worker.FieldErrorBody{Field: f.Field, Message: f.Message}
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -100,6 +88,10 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	c.Abort()
 }
 
+// retryAfter is the Retry-After header (seconds) of a 503 (ErrNoLeader):
+// about the time gossip takes to declare a dead leader dead.
+const retryAfter = "2"
+
 // validationMessage words a validation failure as Kafka Connect does, so
 // scripts that grep for it keep working.
 func validationMessage(ve *api.ValidationError) string {
@@ -113,22 +105,13 @@ func validationMessage(ve *api.ValidationError) string {
 	return b.String()
 }
 
-// requestError is a mistake found by the REST layer itself: an
-// ErrBadRequest or ErrNotFound whose message needs no sentinel suffix.
-type requestError struct {
-	kind error
-	msg  string
-}
-
-func (e *requestError) Error() string { return e.msg }
-func (e *requestError) Unwrap() error { return e.kind }
-
+// badRequest and notFound are mistakes the REST layer finds itself.
 func badRequest(format string, args ...any) error {
-	return &requestError{kind: ErrBadRequest, msg: fmt.Sprintf(format, args...)}
+	return &worker.KindError{Kind: worker.ErrBadRequest, Msg: fmt.Sprintf(format, args...)}
 }
 
 func notFound(format string, args ...any) error {
-	return &requestError{kind: ErrNotFound, msg: fmt.Sprintf(format, args...)}
+	return &worker.KindError{Kind: worker.ErrNotFound, Msg: fmt.Sprintf(format, args...)}
 }
 
 // readBody reads the whole (size-limited) body and decodes it into v,
@@ -180,7 +163,7 @@ func jsonError(data []byte, err error) error {
 	var te *json.UnmarshalTypeError
 	var fe *fieldTypeError
 	switch {
-	case errors.Is(err, ErrBadRequest):
+	case errors.Is(err, worker.ErrBadRequest):
 		return err
 	case errors.As(err, &fe):
 		return badRequest("%s", fe.Error())

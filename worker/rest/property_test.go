@@ -1,4 +1,4 @@
-package worker_test
+package rest_test
 
 import (
 	"bytes"
@@ -32,6 +32,7 @@ import (
 	"github.com/ferryhq/ferry/transform/predicate"
 	"github.com/ferryhq/ferry/transform/smt"
 	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // TestRESTPropertiesFromOpenAPI drives a real standalone worker (generator
@@ -176,7 +177,7 @@ type propOp struct {
 
 func propLoadDoc(t *testing.T) *propDoc {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "docs", "openapi.yaml"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "openapi.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func propStartWorker(t *testing.T) *propEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := worker.NewServer(worker.ServerConfig{Addr: "127.0.0.1:8083", Controller: w, Version: "prop",
+	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:8083", Controller: w, Version: "prop",
 		Logger: log, MaxBodyBytes: propMaxBody, RequestTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package worker
+package rest
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ferryhq/ferry/state"
+	"github.com/ferryhq/ferry/worker"
 )
 
 // createRequest is the body of POST /connectors (Kafka Connect's
@@ -54,7 +55,7 @@ func (s *Server) listConnectors(c *gin.Context) {
 		entry := map[string]any{}
 		if withStatus {
 			st, err := s.cfg.Controller.ConnectorStatus(ctx, name)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, worker.ErrNotFound) {
 				continue
 			} else if err != nil {
 				s.writeError(c, err)
@@ -64,7 +65,7 @@ func (s *Server) listConnectors(c *gin.Context) {
 		}
 		if withInfo {
 			info, err := s.cfg.Controller.ConnectorInfo(ctx, name)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, worker.ErrNotFound) {
 				continue
 			} else if err != nil {
 				s.writeError(c, err)
@@ -262,7 +263,7 @@ func (s *Server) taskConfigs(c *gin.Context) {
 		return
 	}
 	if tasks == nil {
-		tasks = []TaskInfo{}
+		tasks = []worker.TaskInfo{}
 	}
 	writeJSON(c, http.StatusOK, tasks)
 }

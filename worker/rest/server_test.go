@@ -1,4 +1,4 @@
-package worker_test
+package rest_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // The -update flag rewrites the golden files. Another test file of this
@@ -54,12 +55,12 @@ type restGolden struct {
 // goldenHeaders are the response headers worth pinning.
 var goldenHeaders = []string{"Content-Type", "Location"}
 
-func newTestServer(t testing.TB, ctrl worker.Controller, log *slog.Logger) *worker.Server {
+func newTestServer(t testing.TB, ctrl worker.Controller, log *slog.Logger) *rest.Server {
 	t.Helper()
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s, err := worker.NewServer(worker.ServerConfig{
+	s, err := rest.New(rest.Config{
 		Addr:         "127.0.0.1:0",
 		Controller:   ctrl,
 		Version:      "0.1.0-test",
@@ -119,7 +120,7 @@ func checkGolden(t *testing.T, name string, g restGolden) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	path := filepath.Join("testdata", "rest", name+".json")
+	path := filepath.Join("testdata", name+".json")
 	if updateGolden() {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
@@ -165,7 +166,7 @@ func TestRESTGolden(t *testing.T) {
 		{"validate-errors", "PUT", "/connector-plugins/generator/config/validate", `{"source": "generator", "sink": "file"}`},
 		{"validate-plugin-mismatch", "PUT", "/connector-plugins/http/config/validate", ordersConfig},
 
-		// Transform preview (stateless; see previewRegistry).
+		// Transform preview (stateless; see workertest.PreviewRegistry).
 		{"preview", "POST", "/transforms/preview", previewBody},
 		{"preview-empty", "POST", "/transforms/preview", `{"config": {}, "events": []}`},
 		{"preview-invalid-chain", "POST", "/transforms/preview", `{"config": {"transforms": "a,b", "transforms.a.type": "nope", "transforms.b.type": "fail", "transforms.b.key": 7, "transforms.c.to": "x"}, "events": []}`},
@@ -295,7 +296,7 @@ func TestRESTGolden(t *testing.T) {
 	}
 	if !updateGolden() {
 		// A golden file no step writes any more is stale.
-		files, _ := filepath.Glob(filepath.Join("testdata", "rest", "*.json"))
+		files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
 		for _, f := range files {
 			if name := strings.TrimSuffix(filepath.Base(f), ".json"); !seen[name] {
 				t.Errorf("stale golden file %s: no step uses it", f)
@@ -420,7 +421,7 @@ func TestRESTNeverLeaksSecrets(t *testing.T) {
 // RequestTimeout answers 500 "Request timed out", as Kafka Connect.
 func TestRESTRequestTimeout(t *testing.T) {
 	t.Parallel()
-	s, err := worker.NewServer(worker.ServerConfig{
+	s, err := rest.New(rest.Config{
 		Controller:     newRestFake(),
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		RequestTimeout: 20 * time.Millisecond,
@@ -484,7 +485,7 @@ func TestServerRun(t *testing.T) {
 
 func TestServerRunListenError(t *testing.T) {
 	t.Parallel()
-	s, err := worker.NewServer(worker.ServerConfig{Addr: "256.0.0.1:bad", Controller: newRestFake(), Auth: worker.AuthConfig{Mode: worker.AuthNone}})
+	s, err := rest.New(rest.Config{Addr: "256.0.0.1:bad", Controller: newRestFake(), Auth: rest.AuthConfig{Mode: rest.AuthNone}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,17 +498,17 @@ func TestNewServerValidates(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		cfg  worker.ServerConfig
+		cfg  rest.Config
 	}{
-		{"no controller", worker.ServerConfig{}},
-		{"negative body limit", worker.ServerConfig{Controller: newRestFake(), MaxBodyBytes: -1}},
-		{"negative shutdown timeout", worker.ServerConfig{Controller: newRestFake(), ShutdownTimeout: -1}},
-		{"negative request timeout", worker.ServerConfig{Controller: newRestFake(), RequestTimeout: -1}},
+		{"no controller", rest.Config{}},
+		{"negative body limit", rest.Config{Controller: newRestFake(), MaxBodyBytes: -1}},
+		{"negative shutdown timeout", rest.Config{Controller: newRestFake(), ShutdownTimeout: -1}},
+		{"negative request timeout", rest.Config{Controller: newRestFake(), RequestTimeout: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := worker.NewServer(tt.cfg); err == nil {
+			if _, err := rest.New(tt.cfg); err == nil {
 				t.Fatal("NewServer accepted an invalid config")
 			}
 		})

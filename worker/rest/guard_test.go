@@ -1,4 +1,4 @@
-package worker_test
+package rest_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferryhq/ferry/worker"
+	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // TestBrowserGuard feeds the REST API the requests a hostile web page can
@@ -63,7 +63,7 @@ func TestBrowserGuard(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fake := newRestFake()
-			s, err := worker.NewServer(worker.ServerConfig{
+			s, err := rest.New(rest.Config{
 				Addr: "127.0.0.1:8083", Controller: fake,
 				Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 				AllowedHosts:   []string{"ferry.internal"},
@@ -111,7 +111,7 @@ func TestBrowserGuard(t *testing.T) {
 // connection is closed.
 func TestSlowBodyIsCut(t *testing.T) {
 	t.Parallel()
-	s, err := worker.NewServer(worker.ServerConfig{
+	s, err := rest.New(rest.Config{
 		Addr: "127.0.0.1:0", Controller: newRestFake(),
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		ReadTimeout: 300 * time.Millisecond,
