@@ -179,6 +179,7 @@ func (s *Standalone) DeleteConnector(ctx context.Context, name string) error {
 		}
 		return err
 	}
+	s.tracer.Forget(name)
 	s.log.Info("connector deleted", "connector", name)
 	return nil
 }

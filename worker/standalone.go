@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/runtime/trace"
 	"github.com/ferryhq/ferry/state"
 )
 
@@ -157,6 +158,8 @@ type Standalone struct {
 	newTask func(runtime.Config) (taskRunner, error)
 	// newResolver builds the secret resolver of one task start.
 	newResolver func() *secretResolver
+	// tracer keeps the traces of every task of this worker (TraceSource).
+	tracer *trace.Recorder
 
 	opMu sync.Mutex
 
@@ -185,7 +188,12 @@ func New(cfg Config) (*Standalone, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	tracer, err := trace.NewRecorder(trace.Limits{})
+	if err != nil {
+		return nil, err
+	}
 	return &Standalone{
+		tracer:      tracer,
 		cfg:         cfg,
 		log:         cfg.Logger.With("worker", cfg.WorkerID),
 		newTask:     func(c runtime.Config) (taskRunner, error) { return runtime.New(c) },

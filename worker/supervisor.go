@@ -397,6 +397,7 @@ func (s *Standalone) runOnce(ctx context.Context, c *connState, t *taskSlot, gen
 		OnHealth:           health.report,
 		StopTimeout:        cc.stopTimeout,
 		Logger:             logger,
+		Tracer:             s.tracer,
 		TraceSampleRate:    cc.traceRate,
 	})
 	if err != nil {
