@@ -246,6 +246,8 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/connectors/:name/offsets", s.getOffsets)
 	e.PATCH("/connectors/:name/offsets", s.alterOffsets)
 	e.DELETE("/connectors/:name/offsets", s.resetOffsets)
+	e.GET("/connectors/:name/traces", s.traces)
+	e.GET("/connectors/:name/tap", s.tap)
 
 	e.GET("/connector-plugins", s.listPlugins)
 	e.GET("/connector-plugins/:plugin/config", s.pluginConfig)
