@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -229,10 +230,13 @@ func same(a, b *api.Record) bool {
 		len(ea.Extensions) == len(eb.Extensions) && (len(ea.Extensions) == 0 || reflect.DeepEqual(ea.Extensions, eb.Extensions))
 }
 
-// clip cuts s to at most n bytes at a rune boundary, marking the cut.
+// clip returns a copy of s cut to at most n bytes at a rune boundary,
+// marking the cut. A copy, because s may share its bytes with much more
+// (a source's ids of a whole batch in one string) that a kept trace must
+// not hold on to.
 func clip(s string, n int) string {
 	if len(s) <= n {
-		return s
+		return strings.Clone(s)
 	}
 	cut := n - len("…")
 	for cut > 0 && !utf8.RuneStart(s[cut]) {

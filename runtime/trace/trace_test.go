@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"go.uber.org/goleak"
@@ -296,5 +297,44 @@ func TestTap(t *testing.T) {
 	}
 	if _, err := r.Tap(context.Background(), "c"); err != nil {
 		t.Errorf("tap after the first ended: %v", err)
+	}
+}
+
+// BenchmarkSample is the per-event cost of the sampling decision at the
+// default rate (an id as long as a UUID).
+func BenchmarkSample(b *testing.B) {
+	r, _ := trace.NewRecorder(trace.Limits{})
+	tt := r.Task("orders-to-warehouse-0007", 0, trace.DefaultSampleRate)
+	ids := make([]string, 1024)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("orders-to-warehouse-0007-0-%07d", i)
+	}
+	n := 0
+	b.ResetTimer()
+	for i := range b.N {
+		if tt.Sample(ids[i%len(ids)]) {
+			n++
+		}
+	}
+	_ = n
+}
+
+// TestTracesDoNotHoldTheSourcesMemory: a source may cut every id of a
+// batch from one string (the generator does); a kept trace must copy its
+// strings, or 1,024 traces would hold 1,024 batches' ids.
+func TestTracesDoNotHoldTheSourcesMemory(t *testing.T) {
+	t.Parallel()
+	r := newRecorder(t, trace.Limits{})
+	batch := strings.Repeat("orders-0-1234567", 1<<14)
+	x := rec(batch[:16])
+	x.Partition = batch[16:22]
+	a := r.Task("c", 0, 1).Start(x, time.Now(), true, false)
+	a.Deliver(time.Now())
+	tr := r.Traces("c", trace.Filter{})[0]
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(batch)))
+	for _, f := range []string{tr.EventID, tr.Partition} {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(f))); p >= lo && p < lo+uintptr(len(batch)) {
+			t.Errorf("%q shares the source's string", f)
+		}
 	}
 }
