@@ -86,7 +86,7 @@ lint: ## formatting, vet, the layout rule and staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 bench: ## hot-path benchmarks; figures go to docs/benchmarks.md
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./runtime ./state ./connectors/... ./api/... ./transform/... ./worker/cluster ./internal/bench
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./runtime/... ./state ./connectors/... ./api/... ./transform/... ./worker/cluster ./internal/bench
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@set -e; for pkg in $$($(GO) list ./...); do \

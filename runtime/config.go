@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/runtime/trace"
 )
 
 // Tolerance says what a task does with a record that fails in a transform,
@@ -153,6 +154,15 @@ type Config struct {
 	Latency *Latency
 
 	Logger *slog.Logger // default slog.Default()
+
+	// Tracer records what becomes of the task's events: the worker's one
+	// trace.Recorder, shared by its tasks. Nil traces nothing.
+	Tracer *trace.Recorder
+	// TraceSampleRate is the share of events, from 0 to 1, the Tracer
+	// traces in full (a connector's trace.sample.rate); every event that
+	// fails is traced as well. 0 traces failures only; the worker's
+	// default is trace.DefaultSampleRate.
+	TraceSampleRate float64
 }
 
 // withDefaults returns a copy of c with defaults applied.
@@ -242,6 +252,9 @@ func (c Config) Validate() error {
 	case "", StrategyExponential, StrategyBackoff, StrategyExponentialDecay:
 	default:
 		errs = append(errs, fmt.Errorf("runtime: Retry.Strategy must be %s, %s or %s, got %q", StrategyExponential, StrategyBackoff, StrategyExponentialDecay, c.Retry.Strategy))
+	}
+	if !trace.ValidSampleRate(c.TraceSampleRate) {
+		errs = append(errs, fmt.Errorf("runtime: TraceSampleRate must be from 0 to 1, got %v", c.TraceSampleRate))
 	}
 	if c.Retry.MaxAttempts < 0 {
 		errs = append(errs, errors.New("runtime: Retry.MaxAttempts is negative"))

@@ -27,4 +27,20 @@
 // plugins are closed. If the soft stop does not finish within
 // Config.StopTimeout, Run returns ErrStopTimeout and abandons the stuck
 // plugin call (a hard stop), so one connector never blocks the worker.
+//
+// Files follow a record's way: task.go holds the Task, New and Run (opening
+// and closing the plugins); read.go the reader and the in-flight budget it
+// waits on; chain.go the transform chain; window.go the batch window;
+// write.go the writer; reject.go the error tolerance (a failed record is
+// skipped, dead-lettered or fails the task), deadletter.go the dead-letter
+// record's formats; commit.go acknowledgements and offset commits, with the
+// ack watermark in watermark.go; tracing.go the stages' hooks into
+// Config.Tracer.
+//
+// Tracing: given Config.Tracer (a trace.Recorder the worker shares among
+// its tasks), a task traces the events whose id package trace samples at
+// Config.TraceSampleRate, every event that fails, and, while a live tap
+// has room, the events it shows. A record's trace travels with its
+// bookkeeping from stage to stage; a task without a Tracer pays one nil
+// check per batch and stage.
 package runtime

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/runtime/trace"
 )
 
 // Keys of the connector config envelope: the settings the worker reads
@@ -40,6 +41,7 @@ const (
 	keyBufferBytes    = "buffer.max.bytes"
 	keyCommitInterval = "offset.flush.interval.ms"
 	keyStopTimeout    = "task.shutdown.graceful.timeout.ms"
+	keyTraceRate      = "trace.sample.rate"
 
 	prefixSource     = "source."
 	prefixSink       = "sink."
@@ -117,6 +119,8 @@ func envelopeSpec(commitInterval time.Duration) api.Spec {
 			Description: "How often acknowledged source positions are committed (milliseconds or a duration)."},
 		{Name: keyStopTimeout, Type: api.TypeDuration, Default: "10000", Check: api.DurationRange(0, 10*time.Minute),
 			Description: "How long a task may take to stop softly (drain, flush, commit) before it is abandoned."},
+		{Name: keyTraceRate, Type: api.TypeFloat, Default: strconv.FormatFloat(trace.DefaultSampleRate, 'g', -1, 64), Check: trace.CheckSampleRate,
+			Description: "Share of events traced in full (GET /connectors/{name}/traces), chosen by a hash of the event id: 0 traces only failed events, 1 every event. Failed events are always traced."},
 		{Name: keyTolerance, Type: api.TypeString, Default: string(runtime.ToleranceNone),
 			Enum:        []string{string(runtime.ToleranceNone), string(runtime.ToleranceAll)},
 			Description: "none fails the task on the first bad record; all skips bad records (to the dead-letter sink when one is set)."},
@@ -285,6 +289,7 @@ type connectorConfig struct {
 	bufferBytes    int64
 	commitInterval time.Duration
 	stopTimeout    time.Duration
+	traceRate      float64
 }
 
 // validation is the result of checking a connector config: the parsed
@@ -343,6 +348,7 @@ func (wc Config) validate(raw map[string]string) *validation {
 		cc.batchSize = e.Int(keyBatchSize)
 		cc.commitInterval = e.Duration(keyCommitInterval)
 		cc.stopTimeout = e.Duration(keyStopTimeout)
+		cc.traceRate = e.Float(keyTraceRate)
 		cc.tolerance = runtime.Tolerance(e.String(keyTolerance))
 		_, timeoutSet := env.raw[keyRetryTimeout]
 		cc.retry = retryPolicy(e, timeoutSet)

@@ -209,7 +209,10 @@ func NewDistributed(cfg DistributedConfig) (*Distributed, error) {
 		return nil, err
 	}
 	cfg.Config = cfg.Config.withDefaults()
-	eng := newEngine(cfg.Config)
+	eng, err := newEngine(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
 	return &Distributed{
 		cfg:   cfg,
 		eng:   eng,

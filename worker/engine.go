@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/runtime/trace"
 	"github.com/ferryhq/ferry/state"
 )
 
@@ -161,15 +162,24 @@ type engine struct {
 	// shared by its task slots on this worker (see latency).
 	latMu sync.Mutex
 	lat   map[string]*runtime.Latency
+
+	// tracer keeps the event traces of every task of this worker
+	// (TraceSource).
+	tracer *trace.Recorder
 }
 
-func newEngine(cfg Config) *engine {
+func newEngine(cfg Config) (*engine, error) {
+	tracer, err := trace.NewRecorder(trace.Limits{})
+	if err != nil {
+		return nil, err
+	}
 	return &engine{
 		cfg:         cfg,
 		log:         cfg.Logger.With("worker", cfg.WorkerID),
 		newTask:     func(c runtime.Config) (taskRunner, error) { return runtime.New(c) },
 		newResolver: func() *secretResolver { return newSecretResolver(cfg.SecretSources) },
-	}
+		tracer:      tracer,
+	}, nil
 }
 
 // taskRunner is what the supervisor needs of a runtime.Task.

@@ -24,7 +24,11 @@ func engineUnderTest(t *testing.T) (*engine, state.Store) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return newEngine(cfg.withDefaults()), st
+	e, err := newEngine(cfg.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, st
 }
 
 func engineConfig(kv ...string) map[string]string {

@@ -48,7 +48,10 @@ func New(cfg Config) (*Standalone, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	eng := newEngine(cfg)
+	eng, err := newEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return &Standalone{
 		cfg:   cfg,
 		log:   eng.log,

@@ -83,7 +83,11 @@ func (s *Standalone) DeleteConnector(ctx context.Context, name string) error {
 	}
 	s.stopConnector(name)
 	s.eng.keepLatencies(func(conn string) bool { return conn != name })
-	return s.eng.deleteConnector(ctx, name)
+	if err := s.eng.deleteConnector(ctx, name); err != nil {
+		return err
+	}
+	s.eng.forgetTraces(name)
+	return nil
 }
 
 // ConnectorInfo implements Controller.

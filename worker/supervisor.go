@@ -352,6 +352,8 @@ func (e *engine) runOnce(ctx context.Context, c *connState, t *taskSlot, gen int
 		OnHealth:           health.report,
 		StopTimeout:        cc.stopTimeout,
 		Latency:            lat,
+		Tracer:             e.tracer,
+		TraceSampleRate:    cc.traceRate,
 		Logger:             taskLog,
 	})
 	if err != nil {

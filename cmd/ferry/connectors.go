@@ -192,6 +192,7 @@ func newConnectorsCmd() *cobra.Command {
 		targetCmd("resume", "Resume a paused or stopped connector", (*client.Client).Resume, "resume requested"),
 		targetCmd("stop", "Stop a connector's tasks (required before changing offsets)", (*client.Client).Stop, "stopped"),
 		newRestartCmd(),
+		newTraceCmd(),
 		&cobra.Command{
 			Use:   "status NAME",
 			Short: "Show the state of a connector and its tasks",

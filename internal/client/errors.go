@@ -37,3 +37,7 @@ func hasStatus(err error, status int) bool {
 	var e *Error
 	return errors.As(err, &e) && e.StatusCode == status
 }
+
+// ErrStreamEnded means the worker ended a stream (a tap) on its own, at
+// its request timeout or when it stopped; the caller may open it again.
+var ErrStreamEnded = errors.New("client: the worker ended the stream")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/runtime/trace"
 	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/worker"
 )
@@ -230,4 +231,17 @@ func (p *Peer) PreviewTransforms(ctx context.Context, config map[string]string, 
 	}
 	out, err := p.c.PreviewTransforms(ctx, config, raws)
 	return out, p.answer(err)
+}
+
+// Traces returns the peer's own traces of a connector (the call is marked
+// forwarded, so the peer does not ask further).
+func (p *Peer) Traces(ctx context.Context, name string, f trace.Filter) (worker.TracesInfo, error) {
+	out, err := p.c.Traces(ctx, name, f)
+	return out, p.answer(err)
+}
+
+// FollowTap calls fn with each event of the peer's own live tap of a
+// connector until ctx ends (nil) or the peer ends the stream or fails.
+func (p *Peer) FollowTap(ctx context.Context, name string, fn func(trace.TapEvent)) error {
+	return p.answer(p.c.Tap(ctx, name, func(ev trace.TapEvent) error { fn(ev); return nil }))
 }

@@ -252,6 +252,8 @@ func (s *Server) routes(e *gin.Engine) {
 	e.DELETE("/connectors/:name/offsets", s.resetOffsets)
 	e.GET("/connectors/:name/topics", s.connectorTopics)
 	e.PUT("/connectors/:name/topics/reset", s.resetConnectorTopics)
+	e.GET("/connectors/:name/traces", s.traces)
+	e.GET("/connectors/:name/tap", s.tap)
 
 	e.GET("/admin/loggers", s.listLoggers)
 	e.GET("/admin/loggers/:logger", s.getLogger)
