@@ -31,10 +31,16 @@ type kafkaTopic struct {
 
 func newKafkaTopic(t testing.TB, prefix string, partitions int) *kafkaTopic {
 	t.Helper()
+	return newKafkaTopicNamed(t, fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), cdcSeq.Add(1)), partitions)
+}
+
+// newKafkaTopicNamed is newKafkaTopic for a topic whose name another
+// program chooses (Debezium's <prefix>.<database>.<table>).
+func newKafkaTopicNamed(t testing.TB, name string, partitions int) *kafkaTopic {
+	t.Helper()
 	brokers := testbed.Kafka(t)
 	tp := &kafkaTopic{
-		t: t, brokers: brokers, partitions: partitions,
-		name:   fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), cdcSeq.Add(1)),
+		t: t, brokers: brokers, partitions: partitions, name: name,
 		client: &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 30 * time.Second},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
