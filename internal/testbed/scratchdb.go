@@ -195,8 +195,8 @@ func startScratch(tb testing.TB, bins map[string]string, options []string) (*scr
 	out, err := exec.CommandContext(ctx, bins["mariadb-install-db"], "--defaults-file="+conf, "--user=root",
 		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
 	if err != nil {
-		os.RemoveAll(dir)
 		errLog, _ := os.ReadFile(filepath.Join(dir, "mariadb.err"))
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("mariadb-install-db: %v\n%s\nmariadb.err:\n%s", err, tail(string(out), 2000), tail(string(errLog), 2000))
 	}
 	installed := time.Now()
