@@ -86,7 +86,10 @@ func ScratchMariaDB(tb testing.TB, options ...string) MySQLConfig {
 	var srv *scratchServer
 	for attempt := 1; ; attempt++ {
 		srv, err = startScratch(tb, bins, options)
-		if err == nil || !errors.Is(err, errPortTaken) || attempt == scratchAttempts {
+		// A port another process took, or an install that failed (seen
+		// once in a loaded CI run, not reproduced alone), is tried again
+		// in a fresh directory.
+		if err == nil || !(errors.Is(err, errPortTaken) || errors.Is(err, errInstall)) || attempt == scratchAttempts {
 			break
 		}
 	}
@@ -136,6 +139,9 @@ func lookBinaries(dirs []string) (map[string]string, error) {
 
 // errPortTaken means another process bound the chosen port first.
 var errPortTaken = errors.New("port taken")
+
+// errInstall means mariadb-install-db failed.
+var errInstall = errors.New("mariadb-install-db failed")
 
 // scratchServer is one running scratch mariadbd.
 type scratchServer struct {
@@ -197,7 +203,7 @@ func startScratch(tb testing.TB, bins map[string]string, options []string) (*scr
 	if err != nil {
 		errLog, _ := os.ReadFile(filepath.Join(dir, "mariadb.err"))
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("mariadb-install-db: %v\n%s\nmariadb.err:\n%s", err, tail(string(out), 2000), tail(string(errLog), 2000))
+		return nil, fmt.Errorf("%w: %v\n%s\nmariadb.err:\n%s", errInstall, err, tail(string(out), 2000), tail(string(errLog), 2000))
 	}
 	installed := time.Now()
 
