@@ -101,10 +101,16 @@ func startInProcessWorker(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
+	return startInProcessWorkerWith(t, store, registry())
+}
+
+// startInProcessWorkerWith is startInProcessWorker over store and reg.
+func startInProcessWorkerWith(t *testing.T, store state.Store, reg ferryworker.Registry) string {
+	t.Helper()
 	levels := ferryworker.NewLogLevels(slog.LevelInfo)
 	quiet := slog.New(levels.Handler(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: ferryworker.LevelTrace})))
 	w, err := ferryworker.New(ferryworker.Config{
-		WorkerID: "test-worker", Store: store, Registry: registry(),
+		WorkerID: "test-worker", Store: store, Registry: reg,
 		CommitInterval: 50 * time.Millisecond, Logger: quiet,
 	})
 	if err != nil {

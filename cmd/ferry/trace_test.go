@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +13,6 @@ import (
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/state"
 	ferryworker "github.com/ferryhq/ferry/worker"
-	"github.com/ferryhq/ferry/worker/rest"
 )
 
 // failSeven is a transform that fails the generator's event of seq 7, so a
@@ -41,30 +37,10 @@ func TestTraceCommand(t *testing.T) {
 	reg := registry()
 	reg.Transforms = append(reg.Transforms, api.TransformPlugin{Name: "failseven",
 		New: func(api.Config) (api.Transform, error) { return failSeven{}, nil }})
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := ferryworker.New(ferryworker.Config{WorkerID: "trace-worker", Store: state.NewMemory(), Registry: reg,
-		CommitInterval: 50 * time.Millisecond, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: w, Version: "test", Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker Run: %v", err)
-		}
-	})
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
+	url := startInProcessWorkerWith(t, state.NewMemory(), reg)
 	cli := func(wantCode int, args ...string) string {
 		t.Helper()
-		stdout, stderr, code := runCLI(t, hs.URL, "", args...)
+		stdout, stderr, code := runCLI(t, url, "", args...)
 		if code != wantCode {
 			t.Fatalf("ferry %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, stdout, stderr)
 		}
@@ -93,7 +69,7 @@ func TestTraceCommand(t *testing.T) {
 		"errors.deadletterqueue.sink": "file", "errors.deadletterqueue.sink.path": filepath.Join(dir, "dead.jsonl"),
 		"trace.sample.rate": "1",
 	}})
-	stdout, stderr, code := runCLI(t, hs.URL, string(conn), "connectors", "create", "-f", "-")
+	stdout, stderr, code := runCLI(t, url, string(conn), "connectors", "create", "-f", "-")
 	if code != 0 {
 		t.Fatalf("create: %s %s", stdout, stderr)
 	}
@@ -134,7 +110,7 @@ func TestTraceCommand(t *testing.T) {
 		"transforms.shape.template": `{"n": ${seq}}`,
 		"sink":                      "drop",
 	}})
-	if _, stderr, code := runCLI(t, hs.URL, string(conn), "connectors", "create", "-f", "-"); code != 0 {
+	if _, stderr, code := runCLI(t, url, string(conn), "connectors", "create", "-f", "-"); code != 0 {
 		t.Fatalf("create live: %s", stderr)
 	}
 	fctx, fcancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -142,7 +118,7 @@ func TestTraceCommand(t *testing.T) {
 	root := newRootCmd()
 	root.AddCommand(newConnectorsCmd())
 	var out, errb bytes.Buffer
-	if code := execute(fctx, root, []string{"--url", hs.URL, "connectors", "trace", "live", "--follow"}, &out, &errb); code != 0 {
+	if code := execute(fctx, root, []string{"--url", url, "connectors", "trace", "live", "--follow"}, &out, &errb); code != 0 {
 		t.Fatalf("--follow: exit %d: %s", code, errb.String())
 	}
 	wantIn(out.String(), "DELIVERED", "source: read  {\"seq\":", "transform shape: changed  {\"n\":", "sink: written")
