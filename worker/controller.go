@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"time"
 
 	"github.com/ferryhq/ferry/api"
@@ -237,6 +238,16 @@ type PartitionOffset struct {
 // answers 404.
 type ClusterController interface {
 	ClusterStatus(ctx context.Context) (ClusterInfo, error)
+}
+
+// ClusterLogLevels is what PUT /admin/loggers/{logger}?scope=cluster asks
+// of a cluster worker: set logger's level (and its descendants', as
+// LogLevels.SetLevel does) on every worker of the cluster, this one
+// included before it returns. logger must pass CheckLoggerName. A
+// Controller without it (the standalone worker) is its whole cluster:
+// the REST API sets the level on the worker itself.
+type ClusterLogLevels interface {
+	SetClusterLogLevel(ctx context.Context, logger string, level slog.Level) error
 }
 
 // ClusterInfo is the answer of GET /cluster: the membership as this

@@ -43,6 +43,10 @@ type DistributedConfig struct {
 	// one is being chosen), before failing with ErrNoLeader; default
 	// 10s, at most MaxLeaderWait. The request's context bounds it too.
 	LeaderWait time.Duration
+	// Loggers, when set, are this process's log levels (the REST API's
+	// too): every reconcile pass applies to them the levels set with
+	// scope=cluster that it has not applied yet (SetClusterLogLevel).
+	Loggers *LogLevels
 	// Faults, when set, is a test hook: while it holds config reads the
 	// worker neither leads nor applies assignments, so it keeps running
 	// what it runs (pass the same Faults to the Membership to cut gossip
@@ -91,6 +95,13 @@ type Distributed struct {
 	handOver map[cluster.TaskID]time.Time
 	// rb is the rebalance being applied, or the last one; loopMu.
 	rb rebalance
+
+	// lvMu serialises applying the cluster-scoped log levels; lvVer is
+	// the version of the register last applied and lvSeq the sequence
+	// number of its last level (see clusterLevels).
+	lvMu  sync.Mutex
+	lvVer int64
+	lvSeq int64
 
 	mu       sync.Mutex
 	owned    map[cluster.TaskID]*ownedTask // copy of tasks after each pass, for metrics
@@ -367,6 +378,7 @@ func (d *Distributed) reconcile(ctx context.Context) time.Time {
 	if d.held {
 		return time.Time{}
 	}
+	d.applyClusterLevels(ctx)
 	var next time.Time
 	if leader == d.cfg.WorkerID {
 		quorate, n, err := d.lead(ctx, members)

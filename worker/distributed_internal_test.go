@@ -2,7 +2,12 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,5 +127,72 @@ func TestAwaitHandOver(t *testing.T) {
 				t.Errorf("handOver holds the task: %v, want %v", held, got)
 			}
 		})
+	}
+}
+
+// TestClusterLevelsReplay: applying the loggers register in order to a
+// fresh worker's levels gives what a worker that applied every write as
+// it came has, whatever the order of ancestors and descendants.
+func TestClusterLevelsReplay(t *testing.T) {
+	t.Parallel()
+	names := []string{RootLogger, "ferry", "ferry.runtime", "ferry.runtime.x", "ferry.worker", "orders"}
+	all := []slog.Level{LevelTrace, slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError, LevelFatal, LevelOff}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		live := NewLogLevels(slog.LevelInfo)
+		var cl clusterLevels
+		for range 1 + rng.IntN(12) {
+			name, level := names[rng.IntN(len(names))], all[rng.IntN(len(all))]
+			if err := cl.set(name, level); err != nil {
+				t.Fatal(err)
+			}
+			live.SetLevel(name, level)
+		}
+		b, err := json.Marshal(cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		late := NewLogLevels(slog.LevelInfo)
+		var read clusterLevels
+		if err := json.Unmarshal(b, &read); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range read.Levels {
+			lv, err := ParseLevel(l.Level)
+			if err != nil {
+				t.Fatal(err)
+			}
+			late.SetLevel(l.Logger, lv)
+		}
+		for _, name := range append(names, "ferry.connectors", "other") {
+			if got, want := late.Level(name).Level, live.Level(name).Level; got != want {
+				t.Fatalf("round %d, register %s: %s is %s after a replay, %s live", round, b, name, LevelName(got), LevelName(want))
+			}
+		}
+		if got, want := len(late.Loggers()), len(live.Loggers()); got != want {
+			t.Fatalf("round %d: %d loggers after a replay, %d live", round, got, want)
+		}
+	}
+}
+
+// TestClusterLevelsBound: at most MaxClusterLoggers loggers have a
+// cluster-scoped level; setting one of them again is still allowed.
+func TestClusterLevelsBound(t *testing.T) {
+	t.Parallel()
+	var cl clusterLevels
+	for i := range MaxClusterLoggers {
+		if err := cl.set(fmt.Sprintf("ferry.p%d", i), slog.LevelDebug); err != nil {
+			t.Fatalf("logger %d: %v", i, err)
+		}
+	}
+	err := cl.set("ferry.one_more", slog.LevelDebug)
+	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "at most 1024 loggers") {
+		t.Fatalf("logger %d: %v, want ErrBadRequest naming the bound", MaxClusterLoggers+1, err)
+	}
+	if err := cl.set("ferry.p0", slog.LevelWarn); err != nil {
+		t.Fatalf("setting an existing one again: %v", err)
+	}
+	if last := cl.Levels[len(cl.Levels)-1]; last.Logger != "ferry.p0" || last.Level != "WARN" || last.Seq != cl.Seq || len(cl.Levels) != MaxClusterLoggers {
+		t.Fatalf("after setting ferry.p0 again: last %+v, seq %d, %d levels", last, cl.Seq, len(cl.Levels))
 	}
 }

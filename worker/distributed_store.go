@@ -40,11 +40,13 @@ type ClusterStore interface {
 // Register keys. Task sets live under a prefix so that a deleted
 // connector's set can be found and tombstoned.
 // The barrier register holds nothing useful: writing it makes a replica
-// catch up (see Distributed.catchUp).
+// catch up (see Distributed.catchUp). The loggers register holds the log
+// levels set with scope=cluster (clusterLevels).
 const (
 	regAssignment = "assignment"
 	regTasks      = "tasks/"
 	regBarrier    = "barrier"
+	regLoggers    = "loggers"
 )
 
 // taskSet is what the leader publishes per connector: the task configs it

@@ -138,6 +138,8 @@ type node struct {
 	// crash stops the REST server and closes the membership without
 	// leaving: to the others the worker looks killed.
 	crash func()
+	// levels are the node's log levels, as /admin/loggers shows them.
+	levels *worker.LogLevels
 }
 
 func startNodeReg(t *testing.T, st *memCluster, reg worker.Registry, seeds []string, gossip string) *node {
@@ -166,7 +168,7 @@ func startNodeWith(t *testing.T, st *memCluster, reg worker.Registry, seeds []st
 			Restart: worker.RestartPolicy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 		},
 		Cluster: st, Membership: mem, Grace: 0, DrainTimeout: 10 * time.Second,
-		Peer: peers(nil, id),
+		Peer: peers(nil, id), Loggers: worker.NewLogLevels(slog.LevelInfo),
 	}
 	if tune != nil {
 		tune(&cfg)
@@ -175,7 +177,7 @@ func startNodeWith(t *testing.T, st *memCluster, reg worker.Registry, seeds []st
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := rest.New(rest.Config{Addr: restAddr, Controller: w, Logger: logger})
+	srv, err := rest.New(rest.Config{Addr: restAddr, Controller: w, Logger: logger, Loggers: cfg.Loggers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +216,7 @@ func startNodeWith(t *testing.T, st *memCluster, reg worker.Registry, seeds []st
 		<-srvDone
 		_ = mem.Close()
 	}
-	return &node{id: id, url: "http://" + restAddr, w: w, faults: faults, stop: stop, crash: crash}
+	return &node{id: id, url: "http://" + restAddr, w: w, faults: faults, stop: stop, crash: crash, levels: cfg.Loggers}
 }
 
 // startCluster starts n nodes over one in-memory store, the first the

@@ -30,6 +30,7 @@
 //	standalone.go, standalone_controller.go     keeps and applies its connectors
 //	distributed.go, distributed_controller.go,  follows the leader's assignment,
 //	distributed_store.go                        publishes task sets, forwards writes
+//	distributed_loglevels.go                    log levels set for the whole cluster
 //
 // # The life of a connector
 //
@@ -53,6 +54,7 @@
 // Standalone: opMu (every change, held while tasks stop) before mu (its
 // connectors). Distributed: opMu (leader store writes) and loopMu
 // (reconcile passes) are never held together; mu (what REST reads) is
-// taken inside loopMu. Supervisor goroutines take none of them: they touch
+// taken inside loopMu, and so is lvMu (applying cluster-scoped log
+// levels), a leaf. Supervisor goroutines take none of them: they touch
 // their slot's atomics and the Store. docs/locking.md lists every lock.
 package worker

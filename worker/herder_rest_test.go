@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,15 +22,7 @@ func TestStandaloneBehindREST(t *testing.T) {
 	t.Cleanup(hs.Close)
 	call := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, hs.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return httpDo(t, method, hs.URL+path, body)
 	}
 	const secret = "rest-secret-token-77"
 	code, body := call("POST", "/connectors", `{"name":"r","config":{"source":"counter","sink":"mem","sink.path":"r-out","sink.token":"`+secret+`","tasks.max":2,"offset.flush.interval.ms":"20"}}`)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -45,6 +46,38 @@ const RootLogger = "root"
 
 // modulePath is the import path whose packages are the ferry.* loggers.
 const modulePath = "github.com/ferryhq/ferry/"
+
+// MaxLoggerName bounds a logger's name, in bytes; connector names are
+// shorter.
+const MaxLoggerName = 512
+
+// packageLoggerName matches ferry and its package loggers.
+var packageLoggerName = regexp.MustCompile(`^ferry(\.[a-z0-9_-]+)*$`)
+
+// IsPackageLogger reports whether name has the form of ferry or one of its
+// package loggers (ferry.runtime, ferry.connectors.mysql), whether or not
+// such a package exists.
+func IsPackageLogger(name string) bool {
+	return len(name) <= MaxLoggerName && packageLoggerName.MatchString(name)
+}
+
+// CheckLoggerName refuses a name no logger can have: a logger is root, a
+// package logger or a connector's name (which connector names allow). The
+// error is an ErrBadRequest naming the problem.
+func CheckLoggerName(name string) error {
+	if name == RootLogger || IsPackageLogger(name) {
+		return nil
+	}
+	if err := checkConnectorName(name); err != nil {
+		shown := name
+		if len(shown) > 64 {
+			shown = shown[:64] + "…"
+		}
+		return &KindError{Kind: ErrBadRequest, Msg: fmt.Sprintf(
+			"invalid logger name %q: %v (loggers are root, ferry.<package> and connector names)", shown, err)}
+	}
+	return nil
+}
 
 // LoggerLevel is one logger's level; LastModified is when the API last set
 // it (nil when never).

@@ -268,6 +268,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		DrainTimeout: o.drainTimeout,
 		LeaderWait:   o.leaderWait,
 		Faults:       faults,
+		Loggers:      levelsFrom(ctx),
 	})
 	if err != nil {
 		_ = mem.Close()

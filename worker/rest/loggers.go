@@ -3,7 +3,6 @@ package rest
 import (
 	"errors"
 	"net/http"
-	"regexp"
 
 	"github.com/gin-gonic/gin"
 
@@ -26,12 +25,6 @@ type loggerLevel struct {
 type levelRequest struct {
 	Level *string `json:"level"`
 }
-
-// maxLoggerName bounds a logger's name; connector names are shorter.
-const maxLoggerName = 512
-
-// packageLoggerName matches ferry and its package loggers.
-var packageLoggerName = regexp.MustCompile(`^ferry(\.[a-z0-9_-]+)*$`)
 
 func toLoggerLevel(l worker.LoggerLevel) loggerLevel {
 	out := loggerLevel{Level: worker.LevelName(l.Level)}
@@ -69,10 +62,10 @@ func (s *Server) listLoggers(c *gin.Context) {
 // knownLogger reports whether name is a logger this worker has: root, a
 // ferry package logger, one set before, or a connector.
 func (s *Server) knownLogger(c *gin.Context, levels *worker.LogLevels, name string) error {
-	if len(name) > maxLoggerName {
-		return notFound("Logger %.64s… not found: names are at most %d bytes", name, maxLoggerName)
+	if len(name) > worker.MaxLoggerName {
+		return notFound("Logger %.64s… not found: names are at most %d bytes", name, worker.MaxLoggerName)
 	}
-	if name == worker.RootLogger || packageLoggerName.MatchString(name) {
+	if name == worker.RootLogger || worker.IsPackageLogger(name) {
 		return nil
 	}
 	if _, set := levels.Loggers()[name]; set {
@@ -101,22 +94,33 @@ func (s *Server) getLogger(c *gin.Context) {
 }
 
 // setLogger answers PUT /admin/loggers/{logger} {"level": "DEBUG"}: 200
-// with the loggers it changed, or with ?scope=cluster 204, as Kafka
-// Connect does.
+// with the loggers it changed, or with ?scope=cluster 204 once the level
+// is recorded for every worker of the cluster and applied on this one, as
+// Kafka Connect does.
 func (s *Server) setLogger(c *gin.Context) {
 	levels := s.levels(c)
 	if levels == nil {
 		return
 	}
+	name := c.Param("logger")
 	scope := c.DefaultQuery("scope", "worker")
+	var cluster worker.ClusterLogLevels
 	switch scope {
 	case "worker":
 	case "cluster":
-		if _, clustered := s.cfg.Controller.(worker.ClusterController); clustered {
-			s.writeError(c, badRequest("scope=cluster is not supported on a cluster worker yet: set the level on each worker (scope=worker)"))
+		var ok bool
+		cluster, ok = s.cfg.Controller.(worker.ClusterLogLevels)
+		if _, clustered := s.cfg.Controller.(worker.ClusterController); clustered && !ok {
+			s.writeError(c, badRequest("scope=cluster is not supported by this cluster worker: set the level on each worker (scope=worker)"))
 			return
 		}
-		// A standalone worker is its whole cluster.
+		// Without ClusterLogLevels, a standalone worker is its whole
+		// cluster. The level travels to every worker: a name no logger
+		// can have is a mistake, not a logger yet unknown here.
+		if err := worker.CheckLoggerName(name); err != nil {
+			s.writeError(c, err)
+			return
+		}
 	default:
 		s.writeError(c, badRequest("scope must be worker or cluster, got %q", scope))
 		return
@@ -135,9 +139,17 @@ func (s *Server) setLogger(c *gin.Context) {
 		s.writeError(c, badRequest("%v", err))
 		return
 	}
-	name := c.Param("logger")
 	if err := s.knownLogger(c, levels, name); err != nil {
 		s.writeError(c, err)
+		return
+	}
+	if cluster != nil {
+		if err := cluster.SetClusterLogLevel(c.Request.Context(), name, level); err != nil {
+			s.writeError(c, err)
+			return
+		}
+		s.log.Info("cluster log level set through the REST API", "logger", name, "level", worker.LevelName(level))
+		c.Status(http.StatusNoContent)
 		return
 	}
 	changed := levels.SetLevel(name, level)

@@ -2,7 +2,9 @@ package rest_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -122,5 +124,92 @@ func TestConnectorResources(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// clusterLevelsFake is a cluster worker's Controller as far as
+// ?scope=cluster goes: it records what it was asked to set, or fails.
+type clusterLevelsFake struct {
+	*restFake
+	mu   sync.Mutex
+	set  []string
+	fail error
+}
+
+func (f *clusterLevelsFake) ClusterStatus(context.Context) (worker.ClusterInfo, error) {
+	return worker.ClusterInfo{}, nil
+}
+
+func (f *clusterLevelsFake) SetClusterLogLevel(_ context.Context, logger string, level slog.Level) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	f.set = append(f.set, logger+"="+worker.LevelName(level))
+	return nil
+}
+
+// clusterOnly is a cluster worker's Controller without ClusterLogLevels.
+type clusterOnly struct{ *restFake }
+
+func (clusterOnly) ClusterStatus(context.Context) (worker.ClusterInfo, error) {
+	return worker.ClusterInfo{}, nil
+}
+
+// TestLoggersClusterScope: on a cluster worker, PUT ?scope=cluster hands
+// the checked logger and level to the Controller (which applies them on
+// every worker, this one included) and answers 204; the REST layer does
+// not set the level itself. Hostile input never reaches the Controller;
+// the Controller's errors keep their status.
+func TestLoggersClusterScope(t *testing.T) {
+	t.Parallel()
+	fake := &clusterLevelsFake{restFake: newRestFake()}
+	levels := worker.NewLogLevels(slog.LevelInfo)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: fake, Logger: quiet, Loggers: levels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	if rec := do(h, "PUT", "/admin/loggers/ferry.runtime?scope=cluster", `{"level": "debug"}`); rec.Code != 204 || rec.Body.Len() != 0 {
+		t.Fatalf("PUT scope=cluster: %d %q", rec.Code, rec.Body)
+	}
+	if strings.Join(fake.set, ",") != "ferry.runtime=DEBUG" {
+		t.Fatalf("the Controller was asked %v", fake.set)
+	}
+	if _, set := levels.Loggers()["ferry.runtime"]; set {
+		t.Errorf("the REST layer set the level itself: the herder applies cluster levels")
+	}
+	for _, tc := range []struct {
+		path, body string
+		code       int
+		says       string
+	}{
+		{"/admin/loggers/root?scope=cluster", `{"level": "LOUD"}`, 400, "invalid log level"},
+		{"/admin/loggers/a%01b?scope=cluster", `{"level": "INFO"}`, 400, "control characters"},
+		{"/admin/loggers/%FF?scope=cluster", `{"level": "INFO"}`, 400, "UTF-8"},
+		{"/admin/loggers/" + strings.Repeat("z", 5000) + "?scope=cluster", `{"level": "INFO"}`, 400, "at most 200 bytes"},
+		{"/admin/loggers/nope?scope=cluster", `{"level": "INFO"}`, 404, "not found"},
+	} {
+		if rec := do(h, "PUT", tc.path, tc.body); rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.says) {
+			t.Errorf("PUT %.60s: %d %s, want %d saying %q", tc.path, rec.Code, rec.Body, tc.code, tc.says)
+		}
+	}
+	if len(fake.set) != 1 {
+		t.Errorf("refused requests reached the Controller: %v", fake.set)
+	}
+	fake.fail = fmt.Errorf("log levels kept changing: %w", worker.ErrRebalancing)
+	if rec := do(h, "PUT", "/admin/loggers/root?scope=cluster", `{"level": "INFO"}`); rec.Code != 409 || !strings.Contains(rec.Body.String(), "kept changing") {
+		t.Errorf("a Controller's conflict: %d %s, want 409", rec.Code, rec.Body)
+	}
+
+	// A cluster worker that cannot set cluster-wide levels says so.
+	s, err = rest.New(rest.Config{Addr: "127.0.0.1:0", Controller: clusterOnly{newRestFake()}, Logger: quiet, Loggers: levels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := do(s.Handler(), "PUT", "/admin/loggers/root?scope=cluster", `{"level": "INFO"}`); rec.Code != 400 || !strings.Contains(rec.Body.String(), "scope=worker") {
+		t.Errorf("scope=cluster without ClusterLogLevels: %d %s, want 400", rec.Code, rec.Body)
 	}
 }

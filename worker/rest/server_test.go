@@ -263,6 +263,8 @@ func TestRESTGolden(t *testing.T) {
 		{"logger-set-child", "PUT", "/admin/loggers/ferry.runtime.task", `{"level": "TRACE"}`},
 		{"logger-set-parent", "PUT", "/admin/loggers/ferry", `{"level": "WARN"}`},
 		{"logger-set-cluster-scope", "PUT", "/admin/loggers/orders?scope=cluster", `{"level": "ERROR"}`},
+		{"logger-set-cluster-bad-name", "PUT", "/admin/loggers/a%01b?scope=cluster", `{"level": "ERROR"}`},
+		{"logger-set-cluster-bad-level", "PUT", "/admin/loggers/root?scope=cluster", `{"level": "LOUD"}`},
 		{"logger-set-bad-scope", "PUT", "/admin/loggers/orders?scope=everywhere", `{"level": "ERROR"}`},
 		{"logger-set-bad-level", "PUT", "/admin/loggers/root", `{"level": "LOUD"}`},
 		{"logger-set-no-level", "PUT", "/admin/loggers/root", `{}`},
