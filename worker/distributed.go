@@ -274,6 +274,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	changes, stopWatch := d.st.Watch()
 	defer stopWatch()
+	d.baselineClusterLevels(ctx)
 	d.log.Info("cluster worker started", "gossip", d.mem.Addr())
 
 	tick := time.NewTicker(time.Second) // a safety net; changes wake the loop at once

@@ -14,10 +14,9 @@ import (
 // Kafka Connect's travel through its config topic: the worker that takes
 // the request writes the loggers register, and every worker applies the
 // levels it has not applied yet on its next reconcile pass (the store's
-// change feed wakes it). The register keeps every level so set, so a
-// worker that joins later or restarts applies them all when it starts;
-// Kafka Connect's workers ignore what was written before they started
-// (docs/rest.md lists the difference).
+// change feed wakes it). A worker that starts takes what the register
+// already holds as applied (baselineClusterLevels), as Kafka Connect's
+// workers ignore level records written before they started.
 
 // clusterLevels is the loggers register: the levels set with
 // scope=cluster, oldest first, each logger once (setting it again moves
@@ -108,10 +107,33 @@ func (d *Distributed) SetClusterLogLevel(ctx context.Context, logger string, lev
 	return fmt.Errorf("the cluster log levels kept changing under %d attempts: %w", setLevelAttempts, ErrRebalancing)
 }
 
+// baselineClusterLevels takes the cluster-scoped levels stored before
+// this worker started as applied without applying them: as in Kafka
+// Connect (KIP-976), a cluster-scoped level reaches the workers in the
+// cluster when it is set, and a worker that starts later begins with its
+// own --log-level, so a debug level set to chase a problem does not
+// outlive the workers it was set on.
+func (d *Distributed) baselineClusterLevels(ctx context.Context) {
+	if d.cfg.Loggers == nil {
+		return
+	}
+	d.lvMu.Lock()
+	defer d.lvMu.Unlock()
+	b, ver, err := d.st.Register(ctx, regLoggers)
+	if err != nil || ver == 0 {
+		return // unread: the first pass applies what it finds
+	}
+	var cl clusterLevels
+	if json.Unmarshal(b, &cl) == nil {
+		d.lvVer, d.lvSeq = ver, cl.Seq
+	}
+}
+
 // applyClusterLevels applies to Loggers, in order, the cluster-scoped
-// levels written since the last it applied (every one when the worker
-// just started). A level set on this worker alone since then stays until
-// a newer cluster-scoped write covers it, as in Kafka Connect.
+// levels written since the last it applied (baselineClusterLevels skips
+// those stored before the worker started). A level set on this worker
+// alone since then stays until a newer cluster-scoped write covers it, as
+// in Kafka Connect.
 func (d *Distributed) applyClusterLevels(ctx context.Context) {
 	if d.cfg.Loggers == nil || d.cfg.Faults.ConfigHeld() {
 		return

@@ -146,22 +146,28 @@ func TestClusterLogLevels(t *testing.T) {
 		eventually(t, "every cluster-scoped level on "+n.id, func() bool { return maps.Equal(allLevels(t, n.url), want) })
 	}
 
-	// A worker that joins afterwards applies them all, in order.
+	// A worker that joins afterwards starts with its own levels (Kafka
+	// Connect's KIP-976: a cluster-scoped level is for the workers present
+	// when it is set).
 	late := startNodeReg(t, st, fakes.registry(), []string{g0}, freeGossip(t))
-	eventually(t, "the late worker's levels", func() bool { return maps.Equal(allLevels(t, late.url), want) })
-	if got := getLogger(t, late.url, "ferry.runtime.sub"); got.Level != "TRACE" {
-		t.Errorf("the late worker's ferry.runtime.sub: %+v, want TRACE inherited", got)
+	eventually(t, "the late worker in the cluster", func() bool {
+		info, err := late.w.ClusterStatus(ctx)
+		return err == nil && len(info.Members) == len(nodes)+1
+	})
+	if got := allLevels(t, late.url); !maps.Equal(got, map[string]string{"root": "INFO"}) {
+		t.Errorf("the late worker took levels set before it started: %v", got)
 	}
 	// And takes the next change like the others.
 	if code, body := putLogger(t, late.url, "root", "?scope=cluster", `{"level": "WARN"}`); code != http.StatusNoContent {
 		t.Fatalf("PUT root scope=cluster through the late worker: %d %s", code, body)
 	}
-	for _, n := range append(nodes, late) {
+	for _, n := range nodes {
 		eventually(t, "root WARN on "+n.id, func() bool {
 			all := allLevels(t, n.url)
 			return all["root"] == "WARN" && all["ferry.worker"] == "WARN" && all["orders"] == "WARN"
 		})
 	}
+	eventually(t, "root WARN on the late worker", func() bool { return allLevels(t, late.url)["root"] == "WARN" })
 
 	// Hostile input: 400 naming the problem (404 for a well-formed name
 	// that is no logger), and the register untouched.

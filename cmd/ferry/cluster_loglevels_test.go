@@ -12,7 +12,9 @@ import (
 // TestClusterLogLevelsAcrossWorkers: `ferry worker` processes over the
 // test bed's RocketMQ share a level set with ?scope=cluster through the
 // config topic: one PUT to the first worker makes the second log its
-// REST requests at debug, and a worker started afterwards applies it too.
+// REST requests at debug; a worker started afterwards begins with its own
+// --log-level (Kafka Connect's KIP-976), and takes the next cluster-scoped
+// level like the others.
 func TestClusterLogLevelsAcrossWorkers(t *testing.T) {
 	c := startTestCluster(t, 2, func(int) []string { return nil })
 	const debugLine = `level=DEBUG msg="REST request" method=GET path=/connectors`
@@ -35,15 +37,23 @@ func TestClusterLogLevelsAcrossWorkers(t *testing.T) {
 	}
 
 	late := startClusterWorker(t, c.name, c.nameSrv, filepath.Join(c.dir, "late"), freeAddr(t), freeAddr(t), []string{c.seed})
-	waitFor(t, "the late worker logging requests at debug", 20*time.Second, func() bool {
-		late.do("GET", "/connectors", nil)
-		return strings.Contains(late.logText(), debugLine)
-	})
-	code, body := late.do("GET", "/admin/loggers/ferry.worker.rest", nil)
-	var got struct {
-		Level string `json:"level"`
+	level := func(w *clusterProc) string {
+		code, body := w.do("GET", "/admin/loggers/ferry.worker.rest", nil)
+		var got struct {
+			Level string `json:"level"`
+		}
+		if code != http.StatusOK || json.Unmarshal(body, &got) != nil {
+			t.Fatalf("%s GET /admin/loggers/ferry.worker.rest: %d %s", w.id, code, body)
+		}
+		return got.Level
 	}
-	if code != http.StatusOK || json.Unmarshal(body, &got) != nil || got.Level != "DEBUG" {
-		t.Errorf("the late worker's GET /admin/loggers/ferry.worker.rest: %d %s", code, body)
+	if got := level(late); got != "INFO" {
+		t.Errorf("the late worker took a level set before it started: %s, want its --log-level INFO", got)
+	}
+	if code, body := late.do("PUT", "/admin/loggers/ferry.worker.rest?scope=cluster", map[string]string{"level": "WARN"}); code != http.StatusNoContent {
+		t.Fatalf("PUT scope=cluster through the late worker: %d %s", code, body)
+	}
+	for _, w := range append(c.workers, late) {
+		waitFor(t, w.id+" at WARN", 10*time.Second, func() bool { return level(w) == "WARN" })
 	}
 }
