@@ -355,13 +355,24 @@ func (p *page) click(sel string) {
 // shot saves a screenshot of the whole page as NAME.png.
 func (p *page) shot(name string) {
 	p.t.Helper()
+	p.shotOf(name, "")
+}
+
+// shotOf saves a screenshot of the element sel, or of the whole page when
+// sel is "", as NAME.png.
+func (p *page) shotOf(name, sel string) {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
 	defer cancel()
 	// A toast from an earlier action would cover the page.
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('flash').classList.add('hidden')`)); err != nil {
 		p.t.Errorf("screenshot %s: %v", name, err)
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	capture := chromedp.FullScreenshot(100)
+	if sel != "" {
+		capture = chromedp.Screenshot(chromedp.CSS(sel), chromedp.NodeVisible)
+	}
+	png, err := chromedp.Run(ctx, capture)
 	if err != nil {
 		p.t.Errorf("screenshot %s: %v", name, err)
 		return

@@ -179,7 +179,7 @@ func TestDashboardTracesAndTap(t *testing.T) {
 
 	// For the screenshot, the newest failed event open on top.
 	p.eval(`document.querySelector('#trace-list details[data-outcome="failed"]').open = true`, new(bool))
-	p.shot("07-traces")
+	p.shotOf("07-traces", "#traces")
 
 	// Only the dropped ones.
 	p.eval(`(() => { const s = document.getElementById('trace-outcome'); s.value = 'dropped'; s.dispatchEvent(new Event('change')); return true })()`, new(bool))
@@ -269,7 +269,7 @@ func TestDashboardTracesAndTap(t *testing.T) {
 		t.Errorf("%d tap events shown, want the newest 200", shown)
 	}
 	p.eval(`document.querySelector('#tap-events details[data-outcome="delivered"]').open = true`, new(bool))
-	p.shot("08-live-tap")
+	p.shotOf("08-live-tap", "#tap")
 
 	p.click("#tap-toggle")
 	p.waitFor("the tap stopped", `document.getElementById('tap-toggle').textContent === 'Start' && document.getElementById('tap-status').textContent === 'stopped'`)
