@@ -84,6 +84,17 @@ func startWorker(t *testing.T) *testWorker {
 // startWorkerAs serves the worker through the Controller serve returns.
 func startWorkerAs(t *testing.T, serve func(*worker.Standalone) worker.Controller) *testWorker {
 	t.Helper()
+	return startWorkerWith(t, workerOptions{serve: serve})
+}
+
+// workerOptions vary the test worker.
+type workerOptions struct {
+	serve          func(*worker.Standalone) worker.Controller // what the REST API serves
+	requestTimeout time.Duration                              // the REST server's RequestTimeout; 0 is its default
+}
+
+func startWorkerWith(t *testing.T, opts workerOptions) *testWorker {
+	t.Helper()
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(tokens, []byte(adminToken+" admin\n"+readToken+" read\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -95,7 +106,7 @@ func startWorkerAs(t *testing.T, serve func(*worker.Standalone) worker.Controlle
 		Registry: worker.Registry{
 			Sources:       []api.SourcePlugin{generator.Source, kafka.Source},
 			Sinks:         []api.SinkPlugin{file.Sink, drop.Sink, httpc.Sink},
-			Transforms:    append(transform.Plugins(), smt.Plugins()...),
+			Transforms:    append(append(transform.Plugins(), smt.Plugins()...), refusePlugin),
 			Predicates:    predicate.Plugins(),
 			PredicateWrap: predicate.Wrap,
 		},
@@ -107,8 +118,9 @@ func startWorkerAs(t *testing.T, serve func(*worker.Standalone) worker.Controlle
 		t.Fatal(err)
 	}
 	srv, err := rest.New(rest.Config{
-		Addr: "127.0.0.1:0", Controller: serve(w), Version: "ui-test", Logger: logger,
-		Auth: rest.AuthConfig{Mode: rest.AuthToken, TokensFile: tokens},
+		Addr: "127.0.0.1:0", Controller: opts.serve(w), Version: "ui-test", Logger: logger,
+		Auth:           rest.AuthConfig{Mode: rest.AuthToken, TokensFile: tokens},
+		RequestTimeout: opts.requestTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -293,12 +305,19 @@ func (p *page) waitFor(what, predicate string) {
 // to refresh its data, then releases.
 func (p *page) pressAcrossRefresh(sel string) {
 	p.t.Helper()
-	var xy [2]float64
-	p.eval(fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.scrollIntoView({block: 'center'});
-		const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2] })()`, sel), &xy)
+	xy := p.center(sel)
 	p.do("press "+sel, chromedp.MouseEvent(chromedp.MousePressed, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
 	p.waitForRefresh()
 	p.do("release "+sel, chromedp.MouseEvent(chromedp.MouseReleased, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+}
+
+// center scrolls the element into view and returns its middle, in the
+// viewport's coordinates.
+func (p *page) center(sel string) (xy [2]float64) {
+	p.t.Helper()
+	p.eval(fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.scrollIntoView({block: 'center'});
+		const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2] })()`, sel), &xy)
+	return xy
 }
 
 // waitForRefresh waits until the page has loaded its data again.
@@ -336,13 +355,24 @@ func (p *page) click(sel string) {
 // shot saves a screenshot of the whole page as NAME.png.
 func (p *page) shot(name string) {
 	p.t.Helper()
+	p.shotOf(name, "")
+}
+
+// shotOf saves a screenshot of the element sel, or of the whole page when
+// sel is "", as NAME.png.
+func (p *page) shotOf(name, sel string) {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
 	defer cancel()
 	// A toast from an earlier action would cover the page.
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('flash').classList.add('hidden')`)); err != nil {
 		p.t.Errorf("screenshot %s: %v", name, err)
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	capture := chromedp.FullScreenshot(100)
+	if sel != "" {
+		capture = chromedp.Screenshot(chromedp.CSS(sel), chromedp.NodeVisible)
+	}
+	png, err := chromedp.Run(ctx, capture)
 	if err != nil {
 		p.t.Errorf("screenshot %s: %v", name, err)
 		return

@@ -30,6 +30,8 @@
     totals: new Map(),
     samples: 0, // scrapes of /metrics so far; rates need two
     filter: { name: '', state: '' },
+    // The traces panel's filter; it belongs to one connector's page.
+    traceFilter: { name: '', outcome: '', eventID: '' },
     error: '', // what the last refresh could not load
     timer: 0,
     rendered: false,
@@ -54,10 +56,14 @@
   }
 
   function append(el, children) {
-    for (const c of children.flat(Infinity)) {
-      if (c === undefined || c === null || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
+    el.append(...nodes(children));
+  }
+
+  // nodes turns children as h takes them into nodes: strings become text
+  // nodes; undefined, null and false are left out.
+  function nodes(children) {
+    return children.flat(Infinity).filter((c) => c !== undefined && c !== null && c !== false)
+      .map((c) => (c instanceof Node ? c : document.createTextNode(String(c))));
   }
 
   function svg(tag, attrs) {
@@ -75,13 +81,30 @@
     }
   }
 
+  // headers are the ones every API call carries: the token, when one is set.
+  function headers(accept) {
+    const hd = { Accept: accept };
+    if (st.token) hd.Authorization = 'Bearer ' + st.token;
+    return hd;
+  }
+
+  // failure turns an answer that is not 2xx into an APIError with the
+  // API's message.
+  async function failure(res) {
+    const text = await res.text();
+    let msg = res.status + ' ' + res.statusText;
+    try {
+      const e = JSON.parse(text);
+      if (e && e.message) msg = e.message;
+    } catch (_) { /* not JSON: keep the status line */ }
+    return new APIError(res.status, msg);
+  }
+
   async function request(method, path, body) {
-    const headers = { Accept: 'application/json' };
-    if (st.token) headers.Authorization = 'Bearer ' + st.token;
-    const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+    const init = { method, headers: headers('application/json'), credentials: 'same-origin', cache: 'no-store' };
     if (method !== 'GET') {
       // The worker's browser guard refuses writes that are not JSON.
-      headers['Content-Type'] = 'application/json';
+      init.headers['Content-Type'] = 'application/json';
       if (body !== undefined) init.body = JSON.stringify(body);
     }
     let res;
@@ -90,16 +113,8 @@
     } catch (e) {
       throw new APIError(0, 'the worker did not answer (' + e.message + ')');
     }
-    const text = await res.text();
-    if (!res.ok) {
-      let msg = res.status + ' ' + res.statusText;
-      try {
-        const e = JSON.parse(text);
-        if (e && e.message) msg = e.message;
-      } catch (_) { /* not JSON: keep the status line */ }
-      throw new APIError(res.status, msg);
-    }
-    return text;
+    if (!res.ok) throw await failure(res);
+    return res.text();
   }
 
   async function api(method, path, body) {
@@ -298,6 +313,7 @@
   }
 
   const plural = (n, word) => n + ' ' + word + (n === 1 ? '' : 's');
+  const retries = (n) => n + (n === 1 ? ' retry' : ' retries');
 
   const badge = (state) => h('span', { class: 'badge s-' + state.toLowerCase() }, state);
 
@@ -457,12 +473,15 @@
   }
 
   async function loadDetail(name) {
-    const [info, status, offsets] = await Promise.allSettled([
+    const key = traceQuery(name);
+    const [info, status, offsets, traces] = await Promise.allSettled([
       api('GET', cpath(name)),
       api('GET', cpath(name) + '/status'),
       api('GET', cpath(name) + '/offsets'),
+      api('GET', key),
     ]);
     if (info.status === 'rejected') throw info.reason;
+    const prev = st.detail && st.detail.name === name ? st.detail : null;
     st.detail = {
       name,
       info: info.value,
@@ -470,7 +489,12 @@
       statusError: status.status === 'rejected' ? status.reason.message : '',
       offsets: offsets.status === 'fulfilled' ? offsets.value : null,
       offsetsError: offsets.status === 'rejected' ? offsets.reason.message : '',
+      traces: null, tracesError: '', tracesKey: '',
     };
+    // The filter may have changed while these loaded: then the traces of
+    // the new filter, if already in, stay.
+    if (key === traceQuery(name)) setTraces(st.detail, key, traces);
+    else if (prev) Object.assign(st.detail, { traces: prev.traces, tracesError: prev.tracesError, tracesKey: prev.tracesKey });
   }
 
   let inflight = null;
@@ -554,14 +578,20 @@
     const route = parseRoute();
     renderWorker();
     // A refresh replaces the page: keep what the operator has open or is
-    // typing in (focus, caret, expanded traces and task lists).
+    // typing in (focus, caret, expanded traces and task lists, how far a
+    // list of events is scrolled).
     const active = document.activeElement;
     const focusID = active && active.id && main.contains(active) ? active.id : '';
     const caret = focusID && active.selectionStart !== undefined ? [active.selectionStart, active.selectionEnd] : null;
     const open = new Set([...main.querySelectorAll('details[open][data-key]')].map((d) => d.dataset.key));
+    const scrolled = [...main.querySelectorAll('.events[id]')].filter((e) => e.scrollTop > 0).map((e) => [e.id, e.scrollTop]);
     const page = route.name !== undefined ? renderDetail(route.name) : renderOverview();
-    main.replaceChildren(...page);
+    replaceKeeping(main, page);
     for (const d of main.querySelectorAll('details[data-key]')) if (open.has(d.dataset.key)) d.open = true;
+    for (const [id, top] of scrolled) {
+      const e = document.getElementById(id);
+      if (e) e.scrollTop = top;
+    }
     const again = focusID && document.getElementById(focusID);
     if (again) {
       again.focus();
@@ -571,6 +601,20 @@
       st.rendered = true;
       performance.mark('ferry-rendered'); // the first render with data (docs/benchmarks.md)
       document.documentElement.dataset.rendered = '1';
+    }
+  }
+
+  // replaceKeeping replaces el's children with nodes, leaving in place
+  // those of them el already holds (the live tap's panel): a node taken
+  // out of the document, even for a moment, loses its hover state.
+  function replaceKeeping(el, children) {
+    const list = nodes(children);
+    const keep = new Set(list.filter((n) => n.parentNode === el));
+    for (const c of [...el.childNodes]) if (!keep.has(c)) c.remove();
+    let at = el.firstChild;
+    for (const n of list) {
+      if (n === at) at = at.nextSibling;
+      else el.insertBefore(n, at);
     }
   }
 
@@ -759,6 +803,8 @@
     out.push(renderPipeline(name, cfg));
     out.push(renderCharts(name, tasks));
     out.push(renderTasks(name, tasks));
+    out.push(renderTraces(name, cfg, d));
+    out.push(tapPanel(name));
     out.push(h('div', { class: 'cols' }, renderConfig(cfg), renderOffsets(d)));
     return out;
   }
@@ -902,6 +948,374 @@
     return Object.entries(o || {}).map(([k, v]) => k + '=' + v).join(', ');
   }
 
+  // ---------------------------------------------------------------- traces
+
+  const TRACE_LIMIT = 100; // traces asked for at each refresh
+  const OUTCOMES = ['failed', 'dropped', 'delivered'];
+
+  // traceFilter is the traces filter of name's page, reset on another page.
+  function traceFilter(name) {
+    const f = st.traceFilter;
+    if (f.name !== name) Object.assign(f, { name, outcome: '', eventID: '' });
+    return f;
+  }
+
+  // traceQuery is the request for name's traces through the filter; it
+  // also tells whether loaded traces are those of the filter in force.
+  function traceQuery(name) {
+    const f = traceFilter(name);
+    const q = new URLSearchParams({ limit: String(TRACE_LIMIT) });
+    if (f.outcome) q.set('outcome', f.outcome);
+    if (f.eventID.trim()) q.set('event_id', f.eventID.trim());
+    return cpath(name) + '/traces?' + q;
+  }
+
+  function setTraces(d, key, result) {
+    d.tracesKey = key;
+    if (result.status === 'fulfilled') {
+      d.traces = result.value;
+      d.tracesError = '';
+    } else {
+      d.traces = null;
+      d.tracesError = explain(result.reason, 'traces');
+    }
+  }
+
+  // reloadTraces loads the traces at once after the filter changed.
+  async function reloadTraces(name) {
+    const key = traceQuery(name);
+    const [result] = await Promise.allSettled([api('GET', key)]);
+    const d = st.detail;
+    if (!d || d.name !== name || key !== traceQuery(name)) return; // left, or the filter changed again
+    setTraces(d, key, result);
+    render();
+  }
+
+  // isoMs reads an RFC 3339 time into milliseconds since the epoch,
+  // keeping the microseconds Date.parse would drop.
+  function isoMs(iso) {
+    if (!iso) return NaN;
+    const m = iso.match(/\.(\d+)/);
+    const base = Date.parse(m ? iso.replace(m[0], '') : iso);
+    return m ? base + Number((m[1] + '000000').slice(0, 9)) / 1e6 : base;
+  }
+
+  function fmtTime(iso) {
+    const t = isoMs(iso);
+    if (Number.isNaN(t)) return iso || '';
+    const d = new Date(t);
+    return d.toLocaleTimeString([], { hour12: false }) + '.' + String(d.getMilliseconds()).padStart(3, '0');
+  }
+
+  function fmtOffset(ms) {
+    if (!Number.isFinite(ms)) return '';
+    if (ms < 0) ms = 0;
+    if (ms < 1) return '+' + Math.round(ms * 1000) + 'µs';
+    if (ms < 1000) return '+' + (ms < 10 ? ms.toFixed(1) : Math.round(ms)) + 'ms';
+    return '+' + (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + 's';
+  }
+
+  // stepName is what a step reads as: "transform keep", "sink".
+  const stepName = (s) => (s.stage === 'transform' ? 'transform ' + (s.name || '?') : s.stage);
+
+  // traceReason sums up why a trace ended as it did.
+  function traceReason(t) {
+    const steps = t.steps || [];
+    if (t.outcome === 'dropped') {
+      const s = steps.find((x) => x.decision === 'dropped');
+      return s ? 'dropped by ' + (s.name || s.stage) : 'dropped';
+    }
+    if (t.outcome === 'failed') {
+      const s = steps.find((x) => x.decision === 'failed');
+      const dl = steps.find((x) => x.stage === 'dead-letter');
+      const why = s ? stepName(s) + ': ' + (s.error || 'failed') : 'failed';
+      if (!dl || dl === s) return why;
+      return why + (dl.decision === 'written' ? ' → dead-lettered' : ' → dead letter failed: ' + (dl.error || ''));
+    }
+    const sink = steps.find((x) => x.stage === 'sink');
+    return sink && sink.retries ? 'written after ' + retries(sink.retries) : 'written';
+  }
+
+  function decisionClass(decision) {
+    return decision === 'failed' ? 'd-failed' : decision === 'dropped' ? 'd-dropped' : '';
+  }
+
+  function renderTraces(name, cfg, d) {
+    const f = traceFilter(name);
+    const outcome = h('select', { id: 'trace-outcome', 'aria-label': 'filter traces by outcome' },
+      h('option', { value: '' }, 'all outcomes'), OUTCOMES.map((o) => h('option', { value: o }, o)));
+    outcome.value = f.outcome;
+    outcome.addEventListener('change', () => { f.outcome = outcome.value; reloadTraces(name); });
+    const search = h('input', { id: 'trace-search', type: 'search', placeholder: 'event id', value: f.eventID, spellcheck: 'false',
+      'aria-label': 'find a traced event by its id', title: 'the exact id of an event' });
+    search.addEventListener('input', () => {
+      f.eventID = search.value;
+      clearTimeout(renderTraces.typing);
+      renderTraces.typing = setTimeout(() => reloadTraces(name), 250);
+    });
+    search.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Enter') return;
+      clearTimeout(renderTraces.typing);
+      reloadTraces(name);
+    });
+
+    const rate = cfg['trace.sample.rate'];
+    const section = h('section', { class: 'panel', id: 'traces' },
+      h('div', { class: 'bar' }, h('h2', {}, 'Traces'), outcome, search, h('span', { id: 'traces-count', class: 'muted' })),
+      h('p', { class: 'muted' }, 'Recent traced events, newest first: a sample of the events (trace.sample.rate ' +
+        (rate === undefined ? '0.001, the default' : rate) + ') and every event that failed. Open one for its steps.'));
+    if (d.tracesError) {
+      section.append(h('div', { class: 'error-box', id: 'traces-error' }, d.tracesError));
+      return section;
+    }
+    const tr = d.tracesKey === traceQuery(name) ? d.traces : null;
+    if (!tr) {
+      section.append(h('p', { class: 'muted' }, 'Loading…'));
+      return section;
+    }
+    const unreached = tr.unreached || [];
+    if (unreached.length) {
+      section.append(h('div', { class: 'warn-box', id: 'traces-unreached' },
+        'Traces of ' + plural(unreached.length, 'worker') + ' are missing: ' + unreached.join(', ') +
+        ' did not answer. The events their tasks traced are not listed.'));
+    }
+    const traces = tr.traces || [];
+    const byOutcome = {};
+    for (const t of traces) byOutcome[t.outcome] = (byOutcome[t.outcome] || 0) + 1;
+    section.querySelector('#traces-count').textContent = traces.length
+      ? (traces.length === TRACE_LIMIT ? 'newest ' : '') + plural(traces.length, 'event') +
+        ' (' + OUTCOMES.map((o) => (byOutcome[o] || 0) + ' ' + o).join(', ') + ')'
+      : '';
+    if (!traces.length) {
+      section.append(h('p', { class: 'muted', id: 'traces-empty' }, f.eventID.trim()
+        ? 'No trace of event "' + f.eventID.trim() + '"' + (f.outcome ? ' with outcome ' + f.outcome : '') +
+          '. Only sampled and failed events are traced, and each connector keeps its newest 1,024.'
+        : 'No traced events' + (f.outcome ? ' with outcome ' + f.outcome : '') + ' yet.'));
+      return section;
+    }
+    section.append(h('div', { class: 'events', id: 'trace-list' }, traces.map((t) => renderTrace(t))));
+    return section;
+  }
+
+  function renderTrace(t) {
+    const read = isoMs(t.read);
+    const total = isoMs(t.done) - read;
+    const outcome = (t.outcome || 'unknown').toUpperCase();
+    const steps = t.steps || [];
+    const rows = [];
+    if (t.sampled) rows.push(h('tr', {}, h('td', { class: 'num' }, '+0'), h('td', {}, 'source'), h('td', {}, 'read'), h('td', {}, fmtTime(t.read))));
+    for (const s of steps) {
+      rows.push(h('tr', { class: decisionClass(s.decision) },
+        h('td', { class: 'num' }, fmtOffset(isoMs(s.time) - read)),
+        h('td', {}, stepName(s)),
+        h('td', {}, s.decision, s.retries ? ' after ' + retries(s.retries) : ''),
+        h('td', {}, s.error ? h('span', { class: 'step-error' }, s.error) : fmtTime(s.time))));
+    }
+    return h('details', { class: 'event o-' + (t.outcome || 'unknown'), 'data-key': 'ev:' + t.task + ':' + t.event_id + ':' + t.read,
+      'data-event': t.event_id, 'data-outcome': t.outcome },
+    h('summary', {},
+      h('span', { class: 'ev-time' }, fmtTime(t.done || t.read)),
+      badge(outcome),
+      h('span', { class: 'ev-id' }, t.event_id),
+      h('span', { class: 'ev-reason' }, traceReason(t)),
+      h('span', { class: 'muted' }, 'task ' + t.task + (Number.isFinite(total) ? ' · ' + fmtOffset(total).slice(1) : ''))),
+    h('div', { class: 'ev-body' },
+      h('p', { class: 'muted' }, 'partition ', h('code', {}, t.partition), ' · position ', h('code', {}, t.position),
+        ' · read ', h('time', { datetime: t.read, title: t.read }, fmtTime(t.read)),
+        t.sampled ? '' : ' · traced because it failed: the steps before the failure were not recorded'),
+      h('table', { class: 'steps' }, h('tbody', {}, rows))));
+  }
+
+  // ---------------------------------------------------------------- live tap
+
+  // The live tap streams GET /connectors/{name}/tap (NDJSON) with fetch, so
+  // the request carries the token (EventSource cannot send headers). It
+  // keeps the newest TAP_MAX events, so a long-running tap holds a bounded
+  // amount; events that arrive faster than the page draws them (every
+  // TAP_DRAW_MS) are counted and only the newest drawn.
+  const TAP_MAX = 200;
+  const TAP_DRAW_MS = 100;
+  const TAP_LINE_MAX = 16 << 20; // one event's JSON; longer ends the tap
+  const TAP_QUICK_MS = 1000; // a stream the worker ends sooner is not reopened
+
+  let tap = null; // the open page's tap: at most one
+
+  // tapPanel returns name's tap panel, the same node at every render, so a
+  // refresh neither stops the stream nor redraws its events.
+  function tapPanel(name) {
+    if (!tap || tap.name !== name) {
+      if (tap) stopTap(tap);
+      tap = newTap(name);
+    } else if (!tap.section.isConnected) tap.hover = false; // back on its page: the pointer left it long ago
+    return tap.section;
+  }
+
+  function newTap(name) {
+    const t = {
+      name, ctrl: null, running: false, streams: 0, received: 0, missed: 0,
+      pending: [], // received, not drawn yet: at most TAP_MAX
+      drawTimer: 0, hover: false,
+    };
+    t.button = h('button', { type: 'button', id: 'tap-toggle', onclick: () => (t.running ? stopTap(t) : startTap(t)) }, 'Start');
+    t.statusEl = h('span', { id: 'tap-status', class: 'muted' }, 'stopped');
+    t.countEl = h('span', { id: 'tap-count', class: 'muted' });
+    t.missedEl = h('span', { id: 'tap-missed', class: 'missed hidden',
+      title: 'events the worker did not send to this page because it read too slowly; the pipeline itself is never slowed by a tap' });
+    t.heldEl = h('span', { id: 'tap-held', class: 'muted hidden' });
+    t.errorEl = h('div', { id: 'tap-error', class: 'error-box hidden' });
+    t.list = h('div', { class: 'events', id: 'tap-events' });
+    // Moving over the list holds new events back, so the one under the
+    // pointer stays put to be opened; a list that only slid under a still
+    // pointer does not.
+    t.list.addEventListener('pointermove', () => { t.hover = true; });
+    t.list.addEventListener('pointerleave', () => { t.hover = false; scheduleDraw(t); });
+    t.section = h('section', { class: 'panel', id: 'tap', 'data-streams': '0' },
+      h('div', { class: 'bar' }, h('h2', {}, 'Live tap'), t.button, t.statusEl, h('span', { class: 'grow' }), t.heldEl, t.missedEl, t.countEl),
+      h('p', { class: 'muted' }, 'The events the connector’s tasks finish, as they pass, each stage with the event before and after it; the newest ' +
+        TAP_MAX + ' are kept. A reader that falls behind loses events (counted as missed); the pipeline never waits for it. ' +
+        'New events wait while the pointer is over the list.'),
+      t.errorEl, t.list);
+    return t;
+  }
+
+  function setTapStatus(t, status, error) {
+    t.statusEl.textContent = status;
+    t.errorEl.textContent = error || '';
+    t.errorEl.classList.toggle('hidden', !error);
+    t.button.textContent = t.running ? 'Stop' : 'Start';
+    t.section.dataset.running = t.running ? '1' : '0';
+  }
+
+  async function startTap(t) {
+    if (t.running) return;
+    t.running = true;
+    t.ctrl = new AbortController();
+    setTapStatus(t, 'connecting…');
+    let error = '';
+    try {
+      await streamTap(t);
+    } catch (e) {
+      if (!t.ctrl.signal.aborted) error = e instanceof APIError ? explain(e, 'live tap') : 'live tap: ' + e.message;
+    }
+    t.running = false;
+    t.ctrl = null;
+    clearTimeout(t.drawTimer);
+    t.drawTimer = 0;
+    drawTap(t); // what was received before the end
+    setTapStatus(t, error ? 'stopped by an error' : 'stopped', error);
+  }
+
+  function stopTap(t) {
+    if (t.ctrl) t.ctrl.abort(); // ends the request: the worker lets go of its tap
+  }
+
+  // streamTap reads the tap until it is stopped or fails. When the worker
+  // ends a stream (at its request timeout) it is opened again, once for
+  // each end; one that ends at once is not.
+  async function streamTap(t) {
+    const signal = t.ctrl.signal;
+    for (;;) {
+      const opened = Date.now();
+      let res;
+      try {
+        res = await fetch(cpath(t.name) + '/tap', { headers: headers('application/x-ndjson'), credentials: 'same-origin', cache: 'no-store', signal });
+      } catch (e) {
+        if (signal.aborted) return;
+        throw new APIError(0, 'the worker did not answer (' + e.message + ')');
+      }
+      if (!res.ok) throw await failure(res);
+      t.streams++;
+      t.section.dataset.streams = String(t.streams);
+      setTapStatus(t, t.streams > 1 ? 'streaming (reopened after the worker ended the stream at its request timeout)' : 'streaming');
+      await readLines(res.body, (line) => receive(t, JSON.parse(line)));
+      if (signal.aborted) return;
+      if (Date.now() - opened < TAP_QUICK_MS) throw new Error('the worker ended the stream at once');
+    }
+  }
+
+  // readLines calls fn with each line of an NDJSON body until it ends.
+  async function readLines(body, fn) {
+    const reader = body.getReader();
+    const dec = new TextDecoder();
+    let rest = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const lines = (rest + dec.decode(value, { stream: true })).split('\n');
+      rest = lines.pop();
+      if (rest.length > TAP_LINE_MAX) {
+        reader.cancel();
+        throw new Error('an event longer than ' + (TAP_LINE_MAX >> 20) + ' MiB');
+      }
+      for (const line of lines) if (line.trim()) fn(line);
+    }
+    if (rest.trim()) fn(rest);
+  }
+
+  function receive(t, ev) {
+    t.received++;
+    t.missed += Number(ev.missed) || 0;
+    t.pending.push(ev);
+    if (t.pending.length > TAP_MAX) t.pending.shift();
+    scheduleDraw(t);
+  }
+
+  function scheduleDraw(t) {
+    if (!t.drawTimer) t.drawTimer = setTimeout(() => { t.drawTimer = 0; drawTap(t); }, TAP_DRAW_MS);
+  }
+
+  // drawTap adds the pending events on top of the list and drops the
+  // oldest beyond TAP_MAX.
+  function drawTap(t) {
+    if (t.hover && !t.list.matches(':hover')) t.hover = false; // left without a pointerleave
+    t.countEl.textContent = plural(t.received, 'event') + ' received';
+    t.missedEl.textContent = 'Missed ' + t.missed;
+    t.missedEl.classList.toggle('hidden', !t.missed);
+    t.heldEl.textContent = t.hover && t.pending.length ? t.pending.length + ' new held' : '';
+    t.heldEl.classList.toggle('hidden', !(t.hover && t.pending.length));
+    if (t.hover || !t.pending.length) return;
+    const frag = document.createDocumentFragment();
+    for (let i = t.pending.length - 1; i >= 0; i--) frag.append(renderTapEvent(t.pending[i]));
+    t.pending = [];
+    t.list.prepend(frag);
+    while (t.list.childElementCount > TAP_MAX) t.list.lastElementChild.remove();
+  }
+
+  const tapStageName = (s) => (s.stage === 'transform' ? s.name || 'transform' : s.stage);
+
+  function renderTapEvent(ev) {
+    const stages = ev.stages || [];
+    const first = stages.length ? isoMs(stages[0].time) : NaN;
+    const el = h('details', { class: 'event o-' + (ev.outcome || 'unknown'), 'data-event': ev.event_id, 'data-outcome': ev.outcome },
+      h('summary', {},
+        h('span', { class: 'ev-time' }, stages.length ? fmtTime(stages[0].time) : ''),
+        badge((ev.outcome || 'unknown').toUpperCase()),
+        h('span', { class: 'ev-id' }, ev.event_id),
+        h('span', { class: 'ev-stages' }, stages.map((s, i) => [i ? ' → ' : '',
+          h('span', { class: decisionClass(s.decision) }, tapStageName(s) + ' ' + s.decision)])),
+        h('span', { class: 'muted' }, 'task ' + ev.task),
+        ev.missed ? h('span', { class: 'missed' }, ev.missed + ' missed before it') : ''));
+    // The stages' events are drawn when first opened: most never are.
+    el.addEventListener('toggle', () => {
+      if (!el.open || el.querySelector('.ev-body')) return;
+      el.append(h('div', { class: 'ev-body' },
+        h('p', { class: 'muted' }, 'partition ', h('code', {}, ev.partition), ' · position ', h('code', {}, ev.position)),
+        stages.map((s) => {
+          const before = s.before ? JSON.stringify(s.before, null, 2) : '';
+          const after = s.after ? JSON.stringify(s.after, null, 2) : '';
+          return h('div', { class: 'tap-stage ' + decisionClass(s.decision) },
+            h('div', { class: 'tap-stage-head' }, h('strong', {}, stepName(s)), ' ', s.decision,
+              s.retries ? ' after ' + retries(s.retries) : '',
+              ' ', h('span', { class: 'muted' }, fmtOffset(isoMs(s.time) - first)),
+              s.error ? h('div', { class: 'step-error' }, s.error) : ''),
+            before || after ? h('div', { class: 'tap-data' },
+              before ? h('div', {}, h('div', { class: 'muted' }, 'before'), h('pre', {}, before)) : '',
+              after ? h('div', {}, h('div', { class: 'muted' }, 'after'), after === before ? h('p', { class: 'muted' }, 'unchanged') : h('pre', {}, after)) : '') : '');
+        })));
+    });
+    return el;
+  }
+
   // ---------------------------------------------------------------- start
 
   function start() {
@@ -910,9 +1324,11 @@
     setupToken();
     window.addEventListener('hashchange', () => {
       st.error = '';
+      if (tap && parseRoute().name !== tap.name) stopTap(tap); // leaving its page ends the stream
       render(); // at once from what is loaded, then fresh data
       refresh();
     });
+    window.addEventListener('pagehide', () => { if (tap) stopTap(tap); });
     refresh();
   }
 
