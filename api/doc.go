@@ -41,6 +41,9 @@
 // the engine reports committed, never positions ahead of the offset
 // store. A source that can tell how far behind its input it is
 // implements [LagReporter]; the engine exports the figure as a metric.
+// A sink that learns where each record landed (a queue and offset)
+// implements [PositionMapper], so a consumer of a replicated system can
+// move to the copy ([TranslateOffsets]).
 //
 // A Position is opaque to the engine: bytes the source encodes and decodes.
 // Positions within one partition must be produced in increasing order by
@@ -50,8 +53,8 @@
 //
 // The engine calls a plugin's methods from one goroutine at a time, never
 // concurrently, except for [Acker.Ack] and [CommitListener.Committed],
-// which may run concurrently with Read, and [LagReporter.Lag], which may
-// run at any time.
+// which may run concurrently with Read, and [LagReporter.Lag] and
+// [PositionMapper.PositionMap], which may run at any time.
 // Close is called exactly once, after Open returned nil, even if ctx was
 // cancelled; no other method is called after Close.
 //

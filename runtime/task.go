@@ -164,6 +164,16 @@ func (t *Task) Metrics() Snapshot {
 	return s
 }
 
+// PositionMap returns the sink's map from source positions to where the
+// records landed when the sink keeps one (api.PositionMapper), else nil.
+// It is safe to call at any time from any goroutine.
+func (t *Task) PositionMap() []api.PartitionMap {
+	if m, ok := t.cfg.Sink.(api.PositionMapper); ok {
+		return m.PositionMap()
+	}
+	return nil
+}
+
 // Run opens the plugins and moves records until ctx ends (soft stop), the
 // source reports api.ErrEndOfInput (Run returns nil after committing
 // everything; Finished then reports true), or a fatal error, which Run

@@ -19,11 +19,11 @@ import (
 	"github.com/ferryhq/ferry/internal/rmqwire"
 )
 
-// The RocketMQ → Ferry → RocketMQ pipeline of issue 14 end to end through
+// The RocketMQ → Ferry → RocketMQ and → file pipelines of issue 14 end to end through
 // the real ferry binary and the test bed's RocketMQ. The size scales with
 // an environment variable:
 //
-//	FERRY_E2E_RMQ_MESSAGES  keyed messages of TestRocketMQToRocketMQKill (default 50000; the issue's figure is 500000)
+//	FERRY_E2E_RMQ_MESSAGES  keyed messages of TestRocketMQToRocketMQKill and TestRocketMQToFileKill (default 50000; the issue's figure is 500000)
 
 // r2rKeys is the number of distinct message keys; key k is stored in
 // queue k mod 8 of the input topic.
@@ -120,88 +120,122 @@ func brokerName(t *testing.T, namesrv, topic string) string {
 	return route.BrokerDatas[0].BrokerName
 }
 
+// keyOrder follows each key's seqs in the order a sink wrote them: per
+// key the seqs 0…n-1 in order, where a step back to an earlier seq is a
+// replay (at-least-once after a kill) and a step forward past the next one
+// is a loss or a reordering. Its first ten failures fail the test.
+type keyOrder struct {
+	t                     *testing.T
+	perKey, next, highest []int
+	replays, errs         int
+}
+
+func newKeyOrder(t *testing.T, perKey []int) *keyOrder {
+	return &keyOrder{t: t, perKey: perKey, next: make([]int, len(perKey)), highest: make([]int, len(perKey))}
+}
+
+func (k *keyOrder) fail(format string, args ...any) {
+	k.t.Helper()
+	if k.errs++; k.errs <= 10 {
+		k.t.Errorf(format, args...)
+	}
+}
+
+// see takes the next message written of key; where says where it is.
+func (k *keyOrder) see(key, seq int, where string) {
+	k.t.Helper()
+	switch {
+	case seq == k.next[key]:
+		k.next[key]++
+	case seq < k.next[key]:
+		k.replays++
+		k.next[key] = seq + 1
+	default:
+		k.fail("key-%d: seq %d after %d (%s): a message lost or reordered", key, seq, k.next[key]-1, where)
+		k.next[key] = seq + 1
+	}
+	k.highest[key] = max(k.highest[key], seq+1)
+}
+
+// done checks that every key's last seq arrived, in order, and returns
+// the replays.
+func (k *keyOrder) done() int {
+	k.t.Helper()
+	for key, n := range k.perKey {
+		if k.highest[key] != n || k.next[key] != n {
+			k.fail("key-%d: %d messages, last in order %d, highest %d", key, n, k.next[key], k.highest[key])
+		}
+	}
+	return k.replays
+}
+
+// parseR2R reads a message body of produceR2R: its key and seq.
+func parseR2R(body []byte, keys int) (key, seq int, err error) {
+	var v struct {
+		Key string `json:"key"`
+		Seq int    `json:"seq"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return 0, 0, err
+	}
+	if _, err := fmt.Sscanf(v.Key, "key-%d", &key); err != nil || key < 0 || key >= keys {
+		return 0, 0, fmt.Errorf("key %q", v.Key)
+	}
+	return key, v.Seq, nil
+}
+
 // r2rCheck reads the output topic and checks every message against the
 // input message it copies: the same body, tag, region (as CE_region, the
 // binary mode's form) and key (the first of its keys), each key in one
-// queue, and per key the seqs 0…n-1 in order, where a step back to an
-// earlier seq is a replay (at-least-once after a kill). It returns the
-// messages read and the replays; when it returns without failing the
+// queue, and per key in order apart from replays (keyOrder). It returns
+// the messages read and the replays; when it returns without failing the
 // test every message arrived, so read minus the input's count is the
 // number of duplicates.
 func r2rCheck(t *testing.T, out *rmqTopic, perKey []int) (read, replays int) {
 	t.Helper()
-	next := make([]int, len(perKey))
-	highest := make([]int, len(perKey))
+	order := newKeyOrder(t, perKey)
 	queueOf := make([]int, len(perKey))
 	for i := range queueOf {
 		queueOf[i] = -1
 	}
-	errs := 0
-	fail := func(format string, args ...any) {
-		if errs++; errs <= 10 {
-			t.Errorf(format, args...)
-		}
-	}
 	out.each(func(q int, m *primitive.MessageExt) {
 		read++
-		var v struct {
-			Key string `json:"key"`
-			Seq int    `json:"seq"`
-		}
-		if err := json.Unmarshal(m.Body, &v); err != nil {
-			fail("%d@%d: body %.80q: %v", q, m.QueueOffset, m.Body, err)
+		key, seq, err := parseR2R(m.Body, len(perKey))
+		if err != nil {
+			order.fail("%d@%d: body %.80q: %v", q, m.QueueOffset, m.Body, err)
 			return
 		}
-		var key int
-		if _, err := fmt.Sscanf(v.Key, "key-%d", &key); err != nil || key < 0 || key >= len(perKey) {
-			fail("%d@%d: key %q", q, m.QueueOffset, v.Key)
-			return
+		name := "key-" + strconv.Itoa(key)
+		if string(m.Body) != r2rBody(key, seq) {
+			order.fail("%d@%d: body %.80q, want %.80q", q, m.QueueOffset, m.Body, r2rBody(key, seq))
 		}
-		if string(m.Body) != r2rBody(key, v.Seq) {
-			fail("%d@%d: body %.80q, want %.80q", q, m.QueueOffset, m.Body, r2rBody(key, v.Seq))
+		if tag := m.GetTags(); tag != r2rTag(seq) {
+			order.fail("%s seq %d: tag %q, want %q", name, seq, tag, r2rTag(seq))
 		}
-		if tag := m.GetTags(); tag != r2rTag(v.Seq) {
-			fail("%s seq %d: tag %q, want %q", v.Key, v.Seq, tag, r2rTag(v.Seq))
-		}
-		if ks := m.GetKeys(); !strings.HasPrefix(ks, v.Key+" ") {
-			fail("%s seq %d: keys %q, want %s first", v.Key, v.Seq, ks, v.Key)
+		if ks := m.GetKeys(); !strings.HasPrefix(ks, name+" ") {
+			order.fail("%s seq %d: keys %q, want %s first", name, seq, ks, name)
 		}
 		if r := m.GetProperty("CE_region"); r != r2rRegion(key) {
-			fail("%s seq %d: CE_region %q, want %q", v.Key, v.Seq, r, r2rRegion(key))
+			order.fail("%s seq %d: CE_region %q, want %q", name, seq, r, r2rRegion(key))
 		}
 		if queueOf[key] == -1 {
 			queueOf[key] = q
 		} else if queueOf[key] != q {
-			fail("%s in queues %d and %d", v.Key, queueOf[key], q)
+			order.fail("%s in queues %d and %d", name, queueOf[key], q)
 		}
-		switch {
-		case v.Seq == next[key]:
-			next[key]++
-		case v.Seq < next[key]:
-			replays++
-			next[key] = v.Seq + 1
-		default:
-			fail("%s: seq %d after %d (queue %d offset %d): a message lost or reordered", v.Key, v.Seq, next[key]-1, q, m.QueueOffset)
-			next[key] = v.Seq + 1
-		}
-		highest[key] = max(highest[key], v.Seq+1)
+		order.see(key, seq, fmt.Sprintf("queue %d offset %d", q, m.QueueOffset))
 	})
-	for k, n := range perKey {
-		if highest[k] != n || next[k] != n {
-			fail("key-%d: %d messages, last in order %d, highest %d", k, n, next[k], highest[k])
-		}
-	}
-	return read, replays
+	return read, order.done()
 }
 
-// settle waits until the topic holds at least want messages and has
-// not grown for quiet (replays make a count a lower bound), failing after
-// limit. It returns the final count and when the topic last grew.
-func (tp *rmqTopic) settle(w *proc, connector string, want int64, quiet, limit time.Duration) (int64, time.Time) {
-	tp.t.Helper()
+// settle waits until count reaches at least want and has not grown for
+// quiet (replays make a count a lower bound), failing after limit. It
+// returns the final count and when it last grew.
+func settle(w *proc, connector, what string, count func() int64, want int64, quiet, limit time.Duration) (int64, time.Time) {
+	w.t.Helper()
 	last, grew := int64(-1), time.Now()
-	w.waitFor(connector, limit, fmt.Sprintf("%d messages in %s", want, tp.name), func() bool {
-		if n := tp.total(); n != last {
+	w.waitFor(connector, limit, fmt.Sprintf("%d messages in %s", want, what), func() bool {
+		if n := count(); n != last {
 			last, grew = n, time.Now()
 		}
 		return last >= want && time.Since(grew) > quiet
@@ -209,20 +243,30 @@ func (tp *rmqTopic) settle(w *proc, connector string, want int64, quiet, limit t
 	return last, grew
 }
 
-// TestRocketMQToRocketMQKill runs RocketMQ → Ferry → RocketMQ, the
-// replication connector of issue 14: FERRY_E2E_RMQ_MESSAGES keyed
-// messages over an 8-queue topic read by 3 tasks and written with the
-// rocketmq sink (body=binary, the tag from the source message) to another
-// 8-queue topic, while the worker is SIGKILLed mid-stream and restarted on
-// its data dir. Every message must arrive with its body, tag, key and
-// user property, each key's messages in one target queue and in order
-// apart from replays, which are counted and reported as duplicates. Each
-// task's status must then show its queues with no lag, and the REST API
-// the committed position of all 8.
-func TestRocketMQToRocketMQKill(t *testing.T) {
+// rmqKill is one RocketMQ → Ferry → sink pipeline that runRMQKill drives:
+// the connector's sink settings, its task count, how many messages its
+// output holds (a lower bound of what arrived, replays included) and the
+// check of the output, which returns the messages read and the per-key
+// replays and fails the test for a message lost, reordered or altered.
+type rmqKill struct {
+	name  string
+	tasks int
+	sink  map[string]string
+	out   string // the output, for logs
+	count func() int64
+	check func(perKey []int) (read, replays int)
+}
+
+// runRMQKill runs the pipeline k over FERRY_E2E_RMQ_MESSAGES keyed
+// messages in an 8-queue topic (produceR2R), through the real ferry
+// binary, SIGKILLing the worker once half the messages are in the output
+// and restarting it on its data dir. Every message must arrive (k.check);
+// each task's status must then show its queues with no lag, and the REST
+// API the committed position of all 8.
+func runRMQKill(t *testing.T, k rmqKill) {
 	messages := envInt(t, "FERRY_E2E_RMQ_MESSAGES", 50000)
 	ferryBinary(t)
-	in, out := newRMQTopic(t, "ferry-r2r-in", 8), newRMQTopic(t, "ferry-r2r-out", 8)
+	in := newRMQTopic(t, "ferry-"+k.name+"-in", 8)
 	broker := brokerName(t, in.namesrv, in.name)
 	perKey := make([]int, r2rKeys)
 	for i := range messages {
@@ -239,14 +283,13 @@ func TestRocketMQToRocketMQKill(t *testing.T) {
 
 	dir, addr := filepath.Join(t.TempDir(), "worker"), freeAddr(t)
 	victim := startWorker(t, dir, addr)
-	const name = "r2r"
-	group := "ferry-r2r-" + in.name
+	name := k.name
+	group := "ferry-" + k.name + "-" + in.name
 	cpu0 := selfCPU()
 	created := time.Now()
-	victim.createConnector(name, merge(out.sinkConfig(), map[string]string{
+	victim.createConnector(name, merge(k.sink, map[string]string{
 		"source": "rocketmq", "source.nameservers": in.namesrv, "source.topic": in.name, "source.group": group,
-		"source.group.commit.interval": "1s", "tasks.max": "3",
-		"sink.body": "binary", "sink.tag.form": "JSONPATH", "sink.tag.value": "$.rocketmqtag",
+		"source.group.commit.interval": "1s", "tasks.max": strconv.Itoa(k.tasks),
 		"offset.flush.interval.ms": "500",
 	}))
 	produced := make(chan time.Duration, 1)
@@ -258,7 +301,7 @@ func TestRocketMQToRocketMQKill(t *testing.T) {
 		produced <- time.Since(created)
 	}()
 	victim.waitFor(name, 10*time.Minute, "half of the messages in the output", func() bool {
-		return out.total() >= int64(messages/2)
+		return k.count() >= int64(messages/2)
 	})
 	victimCPU := procCPU(t, victim.cmd.Process.Pid)
 	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -266,7 +309,7 @@ func TestRocketMQToRocketMQKill(t *testing.T) {
 	}
 	<-victim.done
 	killed := time.Now()
-	atKill := out.total()
+	atKill := k.count()
 	t.Logf("worker SIGKILLed %s after the connector was created, with %d of %d messages in the output (%.0f messages/s so far)",
 		killed.Sub(created).Round(100*time.Millisecond), atKill, messages, float64(atKill)/killed.Sub(created).Seconds())
 	if atKill >= int64(messages) {
@@ -274,7 +317,7 @@ func TestRocketMQToRocketMQKill(t *testing.T) {
 	}
 	restarted := startWorker(t, dir, addr)
 	rss := sampleRSS(restarted.cmd.Process.Pid)
-	n, grew := out.settle(restarted, name, int64(messages), 3*time.Second, 15*time.Minute)
+	n, grew := settle(restarted, name, k.out, k.count, int64(messages), 3*time.Second, 15*time.Minute)
 	peak := rss.Stop()
 	produceTime := <-produced
 	took := grew.Sub(created)
@@ -285,16 +328,16 @@ func TestRocketMQToRocketMQKill(t *testing.T) {
 		n, took.Round(100*time.Millisecond), float64(messages)/took.Seconds(), workerCPU.Round(10*time.Millisecond),
 		100*workerCPU.Seconds()/took.Seconds(), peak, loadavg(), (selfCPU() - cpu0).Round(10*time.Millisecond))
 
-	read, replays := r2rCheck(t, out, perKey)
+	read, replays := k.check(perKey)
 	dups := read - messages
-	t.Logf("killed mid-stream: %d messages read = %d + %d duplicates (%.2f%%) in %d per-key replays; none lost, every key in one queue and in order apart from the replays, bodies, tags, keys and properties kept",
+	t.Logf("killed mid-stream: %d messages read = %d + %d duplicates (%.2f%%) in %d per-key replays; none lost, every key in order apart from the replays, bodies, tags, keys and properties kept",
 		read, messages, dups, 100*float64(dups)/float64(messages), replays)
 
 	// Per-queue lag and positions over REST.
 	lagged := 0
 	restarted.waitFor(name, 30*time.Second, "no lag on any queue", func() bool {
 		lagged = 0
-		for task := range 3 {
+		for task := range k.tasks {
 			code, body := restarted.do("GET", fmt.Sprintf("/connectors/%s/tasks/%d/status", name, task), nil)
 			var st struct {
 				Lag map[string]int64 `json:"lag"`
@@ -318,4 +361,21 @@ func TestRocketMQToRocketMQKill(t *testing.T) {
 	if code != 200 || json.Unmarshal(body, &offs) != nil || len(offs.Offsets) != 8 {
 		t.Errorf("GET offsets: HTTP %d %s; want the positions of 8 queues", code, body)
 	}
+}
+
+// TestRocketMQToRocketMQKill runs RocketMQ → Ferry → RocketMQ, the
+// replication connector of issue 14 (runRMQKill): 3 tasks write with the
+// rocketmq sink (body=binary, the tag from the source message) to another
+// 8-queue topic. Every message must arrive with its body, tag, key and
+// user property, each key's messages in one target queue and in order
+// apart from replays, which are counted and reported as duplicates.
+func TestRocketMQToRocketMQKill(t *testing.T) {
+	out := newRMQTopic(t, "ferry-r2r-out", 8)
+	runRMQKill(t, rmqKill{
+		name: "r2r", tasks: 3, out: out.name, count: out.total,
+		sink: merge(out.sinkConfig(), map[string]string{
+			"sink.body": "binary", "sink.tag.form": "JSONPATH", "sink.tag.value": "$.rocketmqtag",
+		}),
+		check: func(perKey []int) (int, int) { return r2rCheck(t, out, perKey) },
+	})
 }

@@ -73,6 +73,23 @@
 // messages: delivery is at-least-once, and a key's sequence may repeat a
 // stretch but never skips back past what it delivered.
 //
+// # Position map
+//
+// The sink is an api.PositionMapper (offsetsync.go): for records whose
+// positions are decimal offsets (the rocketmq and kafka sources), it
+// keeps per source partition and target queue sync points from the
+// record's position to the offset its send returned (a batch message's
+// first message's offset, plus the message's index), so a consumer of a
+// replicated topic can move to the target cluster through
+// api.TranslateOffsets and the REST API's /offsets/mapping. Before a
+// Write's sends start, each (source partition, target queue) pair they
+// open is registered as pending; after each stored send, a partition's
+// first record in the queue and its last one in the send become sync
+// points, thinned to one per power-of-two distance below the newest (at
+// most 65 per pair, at most 1024 target queues per source partition).
+// docs/rocketmq-source.md ("Moving consumers to the target cluster")
+// gives the rule and the procedure.
+//
 // # Client
 //
 // The producer gets the name servers through a passthrough resolver (the

@@ -54,6 +54,12 @@ type message struct {
 	msg   *primitive.Message
 	size  int    // bytes inside a batch message
 	shard string // sharding key: the queue is chosen by its hash
+
+	// The record's source partition and position (the next offset) for
+	// the position map; mapped when the position is a decimal offset.
+	part   string
+	next   int64
+	mapped bool
 }
 
 // encode builds the message for r. Its error is one that resending cannot

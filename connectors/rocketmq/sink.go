@@ -148,6 +148,10 @@ type sink struct {
 	// resume marks the records a Write stored, and skips on the engine's
 	// retry of a failed Write what it stored.
 	resume kit.Resume
+
+	// syncs maps source positions to where the records landed
+	// (api.PositionMapper).
+	syncs *syncMap
 }
 
 func newSink(tc api.TaskConfig) (api.Sink, error) {
@@ -171,7 +175,8 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 		parallelism: c.Int("send.parallelism"),
 		enc: encoder{topic: topic, tag: tag, keys: keys, body: kit.BodyOf(c),
 			ordered: c.Bool("ordered"), fifo: c.String("message.type") == "FIFO", maxBytes: c.Int("max.message.bytes")},
-		sel: newSelector(),
+		sel:   newSelector(),
+		syncs: newSyncMap(tc.Committed),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -259,6 +264,8 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 			bad = append(bad, kit.Reject(i, fmt.Errorf("rocketmq sink: %w", err)))
 			continue
 		}
+		m.part = records[i].Partition
+		m.next, m.mapped = parseNext(records[i].Position)
 		msgs = append(msgs, m)
 	}
 
@@ -279,7 +286,15 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 	}
 
 	// Each queue's messages go in order on one goroutine; queues at once.
-	rejected, err := kit.RunParallel(ctx, s.plan(msgs), s.parallelism, s.sendGroup)
+	// The position map learns every queue the records go to before any
+	// of the sends start.
+	groups := s.plan(msgs)
+	for _, g := range groups {
+		if q := g[0].msg.Queue; q != nil {
+			s.syncs.sending(targetName(q), g)
+		}
+	}
+	rejected, err := kit.RunParallel(ctx, groups, s.parallelism, s.sendGroup)
 	return kit.WriteResult(ctx, append(bad, rejected...), err)
 }
 
@@ -356,7 +371,17 @@ func (s *sink) send(ctx context.Context, msgs []message) (api.RecordErrors, erro
 	for i := range msgs {
 		batch[i] = msgs[i].msg
 	}
+	target := ""
+	if q := msgs[0].msg.Queue; q != nil {
+		target = targetName(q)
+	}
+	s.syncs.sending(target, msgs) // again for a known queue: write registered it
 	res, err := s.p.SendSync(ctx, batch...)
+	if err == nil && res.MessageQueue != nil {
+		s.syncs.done(target, msgs, true, targetName(res.MessageQueue), res.QueueOffset)
+	} else {
+		s.syncs.done(target, msgs, false, "", 0)
+	}
 	if err == nil {
 		if res.Status != primitive.SendOK {
 			// Stored on the master; only replication or the disk flush
@@ -387,6 +412,18 @@ func (s *sink) send(ctx context.Context, msgs []message) (api.RecordErrors, erro
 	}
 	return bad, nil
 }
+
+// targetName names a queue as the position map's targets do, the way
+// the rocketmq source names its partitions (queueName).
+func targetName(q *primitive.MessageQueue) string {
+	return queueName(q.Topic, q.BrokerName, q.QueueId)
+}
+
+// PositionMap implements api.PositionMapper: per source partition, the
+// target queues its records were sent to, with sync points (see syncMap).
+func (s *sink) PositionMap() []api.PartitionMap { return s.syncs.snapshot() }
+
+var _ api.PositionMapper = (*sink)(nil)
 
 // brokerCode finds the response code in the library's send errors
 // ("CODE: 13, DESC: …").

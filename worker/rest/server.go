@@ -250,6 +250,8 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/connectors/:name/offsets", s.getOffsets)
 	e.PATCH("/connectors/:name/offsets", s.alterOffsets)
 	e.DELETE("/connectors/:name/offsets", s.resetOffsets)
+	e.GET("/connectors/:name/offsets/mapping", s.positionMaps)
+	e.POST("/connectors/:name/offsets/mapping/translate", s.translateOffsets)
 	e.GET("/connectors/:name/topics", s.connectorTopics)
 	e.PUT("/connectors/:name/topics/reset", s.resetConnectorTopics)
 	e.GET("/connectors/:name/traces", s.traces)
