@@ -84,6 +84,11 @@ func (c *Client) Tap(ctx context.Context, name string, fn func(trace.TapEvent) e
 		}
 		var ev trace.TapEvent
 		if err := json.Unmarshal(line, &ev); err != nil {
+			if ctx.Err() != nil {
+				// The scanner hands over the part of a line read before
+				// ctx ended the stream: the caller stopped, not the worker.
+				return nil
+			}
 			return fmt.Errorf("client: GET %s: decode event: %w", path, err)
 		}
 		if err := fn(ev); err != nil {

@@ -67,3 +67,37 @@ func TestTapEndsWithTheStream(t *testing.T) {
 		t.Errorf("unknown connector: %v", err)
 	}
 }
+
+// TestTapStoppedMidLine: when the caller's ctx ends while an event's line
+// is half read, Tap returns nil (the caller stopped), not a decode error
+// of the half line.
+func TestTapStoppedMidLine(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		_, _ = w.Write([]byte("{\"event_id\": \"a\"}\n{\"event_id\": \"b\", \"outc"))
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	c, err := client.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []trace.TapEvent
+	fn := func(ev trace.TapEvent) error {
+		got = append(got, ev)
+		cancel() // the caller stops while the second line is half sent
+		return nil
+	}
+	if err := c.Tap(ctx, "c", fn); err != nil {
+		t.Errorf("Tap after the caller stopped mid-line = %v, want nil", err)
+	}
+	if len(got) != 1 || got[0].EventID != "a" {
+		t.Errorf("events %+v, want the whole first one", got)
+	}
+}
