@@ -216,3 +216,22 @@ func TestDocumentsSpec(t *testing.T) {
 	t.Parallel()
 	apitest.CheckSpecDoc(t, "doc.go", generator.Source.Spec)
 }
+
+func TestRecords(t *testing.T) {
+	t.Parallel()
+	recs, err := generator.Records(2500, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2500 || recs[0].Event.Type != generator.Type || recs[2499].Event.ID == recs[0].Event.ID {
+		t.Fatalf("%d records, first %+v", len(recs), recs[0].Event)
+	}
+	for _, n := range []int{0, -1} {
+		if _, err := generator.Records(n, 10); err == nil {
+			t.Errorf("Records(%d) accepted", n)
+		}
+	}
+	if _, err := generator.Records(1, 1<<40); err == nil {
+		t.Error("Records with a payload beyond payload.bytes' bound accepted")
+	}
+}

@@ -2,7 +2,6 @@ package sls_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,33 +83,14 @@ func write(s api.Sink, recs []api.Record) error {
 	return s.Write(ctx, recs)
 }
 
-// generate reads n events from the generator source.
+// generate returns n events of the generator source.
 func generate(t testing.TB, n, payload int) []api.Record {
 	t.Helper()
-	c, err := generator.Source.Spec.Parse(map[string]string{"count": fmt.Sprint(n), "payload.bytes": fmt.Sprint(payload)})
+	recs, err := generator.Records(n, payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := generator.Source.New(api.TaskConfig{Connector: "gen", Tasks: 1, Config: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := src.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close(ctx)
-	var out []api.Record
-	for {
-		recs, err := src.Read(ctx)
-		out = append(out, recs...)
-		if errors.Is(err, api.ErrEndOfInput) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	return recs
 }
 
 func jsonRecord(id, data string) api.Record {
