@@ -20,11 +20,18 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT)
 
+# TAGS are the ferry binary's build tags: nomsgpack leaves out gin's
+# MessagePack codec, which Ferry never uses (9 MB of binary); add
+# ferry_no_<connector> tags for a binary with fewer connectors
+# (docs/operations.md, "A smaller binary"), e.g.
+#   make ferry TAGS='nomsgpack ferry_no_dts ferry_no_sls ferry_no_mns'
+TAGS ?= nomsgpack
+
 build: ferry ## compile the ferry binary and the emulators into bin/
 	$(GO) build -o $(BIN)/ferry-emulator ./cmd/ferry-emulator
 
 ferry: ## compile the ferry binary alone (the container image's build step)
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ferry ./cmd/ferry
+	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/ferry ./cmd/ferry
 
 # image builds deploy/Dockerfile (Docker with BuildKit); the context has no
 # .git, so the version and commit are passed in.

@@ -56,6 +56,9 @@ func (t *Task) transform(ctx context.Context, b *batch, chain []NamedTransform) 
 	if len(c.done) > 0 {
 		t.ackMetas(ctx, c.done, false)
 	}
+	if c.done != nil {
+		t.putMetas(c.done)
+	}
 	if kept == 0 {
 		t.putMetas(metas)
 		return nil, c.fatal
@@ -83,11 +86,11 @@ type chainRun struct {
 	metas []recMeta
 	orig  []api.Record // nil unless the task keeps originals
 	chain []NamedTransform
-	i     int // the record at hand
-	step  int // the transform applying to it, or -1 outside Apply
-	kept  int // survivors, packed at the front
-	done  []recMeta
-	fatal error // a failure with tolerance none: records from it on are dropped unacknowledged
+	i     int       // the record at hand
+	step  int       // the transform applying to it, or -1 outside Apply
+	kept  int       // survivors, packed at the front
+	done  []recMeta // settled without a write (filtered, dead-lettered): from the task's pool
+	fatal error     // a failure with tolerance none: records from it on are dropped unacknowledged
 }
 
 // run applies the chain to the records from c.i on, until the batch ends,
@@ -125,6 +128,14 @@ func (c *chainRun) run() {
 	}
 }
 
+// settled books record c.i as done without a write.
+func (c *chainRun) settled() {
+	if c.done == nil {
+		c.done = c.t.getMetas(len(c.recs) - c.i)[:0]
+	}
+	c.done = append(c.done, c.metas[c.i])
+}
+
 // settle books record c.i's outcome: a failure goes through reject (the
 // dead-letter sink, or a fatal error with tolerance none), a filtered
 // record is acknowledged, a survivor is packed.
@@ -136,13 +147,13 @@ func (c *chainRun) settle(keep bool, name string, err error) {
 			c.fatal = rerr
 			return
 		}
-		c.done = append(c.done, c.metas[c.i])
+		c.settled()
 	case !keep:
 		c.t.m.filtered.Add(1)
 		if a := c.metas[c.i].tr; a != nil {
 			a.Drop(time.Now())
 		}
-		c.done = append(c.done, c.metas[c.i])
+		c.settled()
 	default:
 		if c.kept != c.i { // compact in place; skip self-copies (write barriers)
 			c.recs[c.kept], c.metas[c.kept] = c.recs[c.i], c.metas[c.i]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -33,7 +34,10 @@ func TestFilePipelineVsBenthos(t *testing.T) {
 	}
 	events := envInt(t, "FERRY_E2E_BENTHOS_EVENTS", 300000)
 	rounds := envInt(t, "FERRY_E2E_BENTHOS_ROUNDS", 3)
-	ferryBinary(t)
+	full := ferryBinary(t)
+	// Benthos here is a core build with only its io and pure components;
+	// Ferry's like for like leaves out every optional connector.
+	slim := ferryBinaryTagged(t, slimTags(t))
 	dir := t.TempDir()
 	in := filepath.Join(dir, "events.jsonl")
 	want := writeBenchEvents(t, in, events)
@@ -82,7 +86,7 @@ logger:
 
 	// Both produce the same records first.
 	ferryOut, benthosOut := filepath.Join(dir, "ferry.jsonl"), filepath.Join(dir, "benthos.jsonl")
-	runFerryFile(t, ferryConf(ferryOut))
+	runFerryFile(t, full, ferryConf(ferryOut))
 	runBenthos(t, benthos, filepath.Join(dir, "check.yaml"), benthosConf(benthosOut))
 	nf, nb := countOrders(t, ferryOut, true), countOrders(t, benthosOut, false)
 	if nf != want || nb != want {
@@ -93,30 +97,50 @@ logger:
 	yaml := filepath.Join(dir, "drop.yaml")
 	for r := 1; r <= rounds; r++ {
 		la := loadavg()
-		f := runFerryFile(t, ferryConf(""))
+		f := runFerryFile(t, full, ferryConf(""))
 		t.Logf("BENCH round %d ferry   file → filter + template → drop: %s (load avg %s before, %s after)", r, f, la, loadavg())
+		la = loadavg()
+		f = runFerryFile(t, slim, ferryConf(""))
+		t.Logf("BENCH round %d ferry (built with -tags %q): %s (load avg %s before, %s after)", r, slimTags(t), f, la, loadavg())
 		la = loadavg()
 		b := runBenthos(t, benthos, yaml, benthosConf(""))
 		t.Logf("BENCH round %d benthos file → mapping → drop:           %s (load avg %s before, %s after)", r, b, la, loadavg())
 	}
 }
 
+// slimTags are the build tags that leave every optional connector out of
+// the binary (one plugins_<name>.go each), and gin's MessagePack codec.
+func slimTags(t *testing.T) string {
+	t.Helper()
+	files, err := filepath.Glob("plugins_*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no plugins_*.go: %v", err)
+	}
+	tags := []string{"nomsgpack"}
+	for _, f := range files {
+		tags = append(tags, "ferry_no_"+strings.TrimSuffix(strings.TrimPrefix(f, "plugins_"), ".go"))
+	}
+	return strings.Join(tags, " ")
+}
+
 // processFigure is one whole process run: wall time, CPU and peak RSS.
 type processFigure struct {
-	wall, cpu time.Duration
-	rssMB     float64
+	wall, cpu             time.Duration
+	rssMB, anonMB, fileMB float64 // peak RSS (VmHWM), and the sampled peaks of its anonymous and file-backed parts
 }
 
 func (f processFigure) String() string {
-	return fmt.Sprintf("wall %6s, cpu %5.2f s, peak RSS %5.1f MB", f.wall.Round(time.Millisecond), f.cpu.Seconds(), f.rssMB)
+	return fmt.Sprintf("wall %6s, cpu %5.2f s, peak RSS %5.1f MB (anon %5.1f, file %5.1f)", f.wall.Round(time.Millisecond), f.cpu.Seconds(), f.rssMB, f.anonMB, f.fileMB)
 }
 
 // runFerryFile starts a fresh standalone worker, creates the connector,
 // waits for its file source to finish and returns the whole process's
 // figures from its start (the wall time from the connector's creation).
-func runFerryFile(t *testing.T, conf map[string]string) processFigure {
+func runFerryFile(t *testing.T, bin string, conf map[string]string) processFigure {
 	t.Helper()
-	w := startWorker(t, filepath.Join(t.TempDir(), "data"), freeAddr(t))
+	addr := freeAddr(t)
+	w := startFerryBinary(t, bin, []string{"standalone", "--data-dir", filepath.Join(t.TempDir(), "data"), "--listen", addr, "--log-level", "info"}, "http://"+addr, nil, 20*time.Second)
+	rss := sampleRSS(w.cmd.Process.Pid)
 	start := time.Now()
 	w.createConnector("file", conf)
 	deadline := start.Add(5 * time.Minute)
@@ -131,32 +155,39 @@ func runFerryFile(t *testing.T, conf map[string]string) processFigure {
 		time.Sleep(20 * time.Millisecond)
 	}
 	f := processFigure{wall: time.Since(start), cpu: procCPU(t, w.cmd.Process.Pid), rssMB: float64(procStatusKB(t, w.cmd.Process.Pid, "VmHWM:")) / 1024}
+	rss.Stop()
+	f.anonMB, f.fileMB = rss.Parts()
 	w.kill()
 	return f
 }
 
-// runBenthos runs benthos with config until it exits (its file input ends)
-// and measures it with GNU time.
+// runBenthos runs benthos with config until it exits (its file input ends):
+// its CPU from the kernel's accounting of the exited process, its peak RSS
+// and that's parts sampled while it ran. (The exited child's ru_maxrss is
+// no use here: a child forked by the Go runtime shares the test process's
+// memory until it execs, and ru_maxrss keeps that.)
 func runBenthos(t *testing.T, bin, path, config string) processFigure {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("/usr/bin/time", "-f", "TIME %e %U %S %M", bin, "-c", path)
-	out, err := cmd.CombinedOutput()
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-c", path)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rss := sampleRSS(cmd.Process.Pid)
+	err := cmd.Wait()
+	wall := time.Since(start)
 	if err != nil {
-		t.Fatalf("benthos: %v\n%s", err, tail(string(out), 3000))
+		t.Fatalf("benthos: %v\n%s", err, tail(out.String(), 3000))
 	}
-	i := strings.LastIndex(string(out), "TIME ")
-	if i < 0 {
-		t.Fatalf("benthos: no timing in\n%s", tail(string(out), 3000))
-	}
-	var wall, user, sys float64
-	var rss int64
-	if _, err := fmt.Sscanf(string(out[i:]), "TIME %f %f %f %d", &wall, &user, &sys, &rss); err != nil {
-		t.Fatalf("benthos timing %q: %v", out[i:], err)
-	}
-	return processFigure{wall: time.Duration(wall * 1e9), cpu: time.Duration((user + sys) * 1e9), rssMB: float64(rss) / 1024}
+	ps := cmd.ProcessState
+	f := processFigure{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), rssMB: rss.Stop()}
+	f.anonMB, f.fileMB = rss.Parts()
+	return f
 }
 
 // writeBenchEvents writes n structured 1 KB CloudEvents, one a line, and

@@ -25,33 +25,51 @@ import (
 // starting, requesting, waiting for and killing `ferry` processes, and
 // reading their CPU and memory from /proc.
 
+// builds are the binaries built so far, by their build tags.
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	buildMu sync.Mutex
+	builds  = map[string]built{}
 )
 
+type built struct {
+	path string
+	err  error
+}
+
 func ferryBinary(t *testing.T) string {
+	t.Helper()
+	return ferryBinaryTagged(t, "")
+}
+
+// ferryBinaryTagged is ferryBinary built with build tags (space
+// separated, such as the ferry_no_<connector> tags of plugins.go), built
+// once per set of tags.
+func ferryBinaryTagged(t *testing.T, tags string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ferry-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if b, ok := builds[tags]; ok {
+		if b.err != nil {
+			t.Fatal(b.err)
 		}
-		binPath = filepath.Join(dir, "ferry")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+		return b.path
 	}
-	return binPath
+	var b built
+	defer func() { builds[tags] = b }()
+	dir, err := os.MkdirTemp("", "ferry-e2e-bin")
+	if err != nil {
+		b.err = err
+		t.Fatal(err)
+	}
+	b.path = filepath.Join(dir, "ferry")
+	if out, err := exec.Command("go", "build", "-tags", tags, "-o", b.path, ".").CombinedOutput(); err != nil {
+		b.err = fmt.Errorf("go build -tags %q: %v\n%s", tags, err, out)
+		t.Fatal(b.err)
+	}
+	return b.path
 }
 
 func freeAddr(t *testing.T) string {
@@ -112,8 +130,14 @@ func startFerry(t *testing.T, args []string, addr string, timeout time.Duration)
 // serves TLS) reached through client (nil: http.DefaultClient).
 func startFerryWith(t *testing.T, args []string, url string, client *http.Client, timeout time.Duration) *proc {
 	t.Helper()
+	return startFerryBinary(t, ferryBinary(t), args, url, client, timeout)
+}
+
+// startFerryBinary is startFerryWith for the binary at bin.
+func startFerryBinary(t *testing.T, bin string, args []string, url string, client *http.Client, timeout time.Duration) *proc {
+	t.Helper()
 	addr := strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://")
-	cmd := exec.Command(ferryBinary(t), args...)
+	cmd := exec.Command(bin, args...)
 	w := &proc{t: t, cmd: cmd, url: url, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{}), client: client}
 	cmd.Stdout = writerFunc(func(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.logs.Write(p) })
 	cmd.Stderr = cmd.Stdout
@@ -274,11 +298,16 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) t
 	return time.Since(start)
 }
 
-// rssSampler records the peak resident memory of a process.
+// rssSampler records the peak resident memory of a process (the kernel's
+// VmHWM, so a peak between two samples is not missed), and the peaks
+// of its two parts: anonymous memory (the heap, stacks, the runtime's own)
+// and file-backed pages (the mapped binary and libraries: shared with the
+// page cache, and how much of them is counted depends on what the process
+// touched and the kernel's fault-around).
 type rssSampler struct {
-	peak atomic.Int64 // kB
-	stop chan struct{}
-	done chan struct{}
+	peak, anon, file atomic.Int64 // kB
+	stop             chan struct{}
+	done             chan struct{}
 }
 
 func sampleRSS(pid int) *rssSampler {
@@ -286,13 +315,18 @@ func sampleRSS(pid int) *rssSampler {
 	go func() {
 		defer close(s.done)
 		for {
-			if kb, _ := statusKB(pid, "VmRSS:"); kb > s.peak.Load() {
-				s.peak.Store(kb)
+			raise := func(v *atomic.Int64, field string) {
+				if kb, _ := statusKB(pid, field); kb > v.Load() {
+					v.Store(kb)
+				}
 			}
+			raise(&s.peak, "VmHWM:")
+			raise(&s.anon, "RssAnon:")
+			raise(&s.file, "RssFile:")
 			select {
 			case <-s.stop:
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(20 * time.Millisecond):
 			}
 		}
 	}()
@@ -304,6 +338,12 @@ func (s *rssSampler) Stop() float64 {
 	close(s.stop)
 	<-s.done
 	return float64(s.peak.Load()) / 1024
+}
+
+// Parts returns the peaks of anonymous and file-backed resident memory in
+// MB, after Stop (each part's own peak: they need not be simultaneous).
+func (s *rssSampler) Parts() (anonMB, fileMB float64) {
+	return float64(s.anon.Load()) / 1024, float64(s.file.Load()) / 1024
 }
 
 // procStatusKB reads one kB field of /proc/<pid>/status (VmRSS:, VmHWM:).

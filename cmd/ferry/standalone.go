@@ -9,25 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/ferryhq/ferry/api"
-	"github.com/ferryhq/ferry/connectors/drop"
-	"github.com/ferryhq/ferry/connectors/dts"
-	"github.com/ferryhq/ferry/connectors/file"
-	"github.com/ferryhq/ferry/connectors/generator"
-	"github.com/ferryhq/ferry/connectors/http"
-	"github.com/ferryhq/ferry/connectors/kafka"
-	"github.com/ferryhq/ferry/connectors/log"
-	mnssink "github.com/ferryhq/ferry/connectors/mns"
-	cdcmysql "github.com/ferryhq/ferry/connectors/mysql"
-	"github.com/ferryhq/ferry/connectors/rds"
-	"github.com/ferryhq/ferry/connectors/rocketmq"
-	"github.com/ferryhq/ferry/connectors/sls"
 	"github.com/ferryhq/ferry/internal/gctune"
 	"github.com/ferryhq/ferry/state"
 	"github.com/ferryhq/ferry/transform"
@@ -44,12 +32,12 @@ func init() { rootCmd.AddCommand(newStandaloneCmd()) }
 // storeFile is the embedded store's file name inside --data-dir.
 const storeFile = "ferry.db"
 
-// registry lists every plugin the binary ships; cmd is the only package
-// that imports the connectors.
+// registry lists every plugin the binary ships (plugins.go); cmd is the
+// only package that imports the connectors.
 func registry() ferryworker.Registry {
 	return ferryworker.Registry{
-		Sources:       []api.SourcePlugin{generator.Source, file.Source, http.Source, cdcmysql.Source, kafka.Source, rocketmq.Source, sls.Source, dts.Source},
-		Sinks:         []api.SinkPlugin{file.Sink, log.Sink, drop.Sink, rds.Sink, rocketmq.Sink, http.Sink, kafka.Sink, sls.Sink, mnssink.Sink},
+		Sources:       slices.Clone(sources),
+		Sinks:         slices.Clone(sinks),
 		Transforms:    append(transform.Plugins(), smt.Plugins()...),
 		Predicates:    predicate.Plugins(),
 		PredicateWrap: predicate.Wrap,
@@ -239,7 +227,7 @@ func (o *taskOptions) flags(f *pflag.FlagSet) {
 	f.IntVar(&o.gcPercent, "gc-percent", 0, fmt.Sprintf("the garbage collector's GOGC for this process; 0 means %d (GOGC in the environment wins)", gctune.DefaultPercent))
 	f.StringSliceVar(&o.secretEnv, "secret-allow-env", nil, "environment variable name prefixes that ${env:} references may read; with --secret-allow-path, an allow-list that binds every reference (default: references resolve only in secret fields, from any variable or file)")
 	f.StringSliceVar(&o.secretPaths, "secret-allow-path", nil, "absolute files or directories that ${file:} and ${dir:} references may read (see --secret-allow-env)")
-	f.StringVar(&o.memoryLimit, "memory-limit", "auto", fmt.Sprintf("soft memory limit of this process: auto (%s, rising with the live heap, at most %.0f%% of the machine's or the cgroup's memory), off, or a size such as 4GiB (GOMEMLIMIT in the environment wins)", gctune.FormatBytes(gctune.DefaultFloor), gctune.DefaultLimitShare*100))
+	f.StringVar(&o.memoryLimit, "memory-limit", "auto", fmt.Sprintf("soft memory limit of this process: auto (%s, rising with the live heap, at most %.0f%% of the machine's or the cgroup's memory), auto:<size> (the same from another floor, at least %s), off, or a size such as 4GiB (GOMEMLIMIT in the environment wins)", gctune.FormatBytes(gctune.DefaultFloor), gctune.DefaultLimitShare*100, gctune.FormatBytes(gctune.MinFloor)))
 }
 
 // tuneGC applies the collector flags and logs the settings in force.

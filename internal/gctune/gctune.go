@@ -23,8 +23,15 @@ const (
 	// DefaultFloor is the lowest soft memory limit the adaptive policy
 	// sets: a worker whose live heap is small stays near it instead of
 	// letting GOGC=400 grow garbage to five times the live heap (and the
-	// 16 MB minimum heap goal). docs/benchmarks.md has the measurements.
-	DefaultFloor = 40 << 20
+	// 16 MB minimum heap goal). 24 MiB costs the file → filter + template
+	// → drop pipeline about the CPU 40 MiB did before that pipeline's
+	// allocations were cut by a quarter, with 15 MB less anonymous memory;
+	// docs/benchmarks.md ("Memory per connector") has the measurements.
+	DefaultFloor = 24 << 20
+	// MinFloor is the lowest floor --memory-limit auto:<size> accepts:
+	// under it the runtime's own memory leaves the heap no room and the
+	// collector runs without pause.
+	MinFloor = 8 << 20
 )
 
 // Settings are the collector settings in force, for the start-up log.
@@ -57,8 +64,9 @@ type Request struct {
 	// Percent is the GOGC to set; 0 means DefaultPercent.
 	Percent int
 	// Limit is "auto" (the adaptive policy: DefaultFloor, rising with the
-	// live heap up to DefaultLimitShare of the memory available), "off",
-	// or a size such as 4GiB or 512MiB; "" means auto.
+	// live heap up to DefaultLimitShare of the memory available),
+	// "auto:<size>" (the same from another floor, at least MinFloor),
+	// "off", or a size such as 4GiB or 512MiB; "" means auto.
 	Limit string
 }
 
@@ -87,15 +95,27 @@ func Plan(req Request, getenv func(string) string, available int64) (Settings, e
 		}
 		return s, nil
 	}
-	switch l := strings.TrimSpace(req.Limit); {
-	case l == "" || strings.EqualFold(l, "auto"):
+	l := strings.TrimSpace(req.Limit)
+	floor, auto := int64(DefaultFloor), l == "" || strings.EqualFold(l, "auto")
+	if len(l) > 5 && strings.EqualFold(l[:5], "auto:") {
+		n, err := ParseBytes(strings.TrimSpace(l[5:]))
+		if err != nil {
+			return s, fmt.Errorf("--memory-limit: %w", err)
+		}
+		if n < MinFloor {
+			return s, fmt.Errorf("--memory-limit: the adaptive limit's floor %s is under the least, %s", FormatBytes(n), FormatBytes(MinFloor))
+		}
+		floor, auto = n, true
+	}
+	switch {
+	case auto:
 		if available > 0 {
 			s.Limit, s.LimitSrc = int64(float64(available)*DefaultLimitShare), "auto"
 		}
-		if s.Percent > 0 && (s.Limit == 0 || s.Limit > DefaultFloor) {
+		if s.Percent > 0 && (s.Limit == 0 || s.Limit > floor) {
 			// A limit that follows the live heap (AdaptiveLimit): never
 			// under the floor, never over the share of the machine.
-			s.LimitSrc, s.Floor = "adaptive", DefaultFloor
+			s.LimitSrc, s.Floor = "adaptive", floor
 		}
 		if s.LimitSrc == "" {
 			s.LimitSrc = "none"

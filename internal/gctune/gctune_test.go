@@ -37,6 +37,11 @@ func TestPlan(t *testing.T) {
 		{"flags", Request{Percent: 200, Limit: "512MiB"}, env(), 8 * gib, Settings{Percent: 200, Limit: 512 << 20, PercentSrc: "flag", LimitSrc: "flag"}, ""},
 		{"limit off", Request{Limit: "off"}, env(), 8 * gib, Settings{Percent: 400, PercentSrc: "default", LimitSrc: "none"}, ""},
 		{"GOGC wins over the flag", Request{Percent: 200}, env("GOGC", "50"), 8 * gib, Settings{Percent: 50, Limit: 6 * gib, PercentSrc: "GOGC", LimitSrc: "adaptive", Floor: DefaultFloor}, ""},
+		{"auto from another floor", Request{Limit: "Auto: 16MiB"}, env(), 8 * gib, Settings{Percent: 400, Limit: 6 * gib, PercentSrc: "default", LimitSrc: "adaptive", Floor: 16 << 20}, ""},
+		{"auto floor over the machine's share: that share, fixed", Request{Limit: "auto:8GiB"}, env(), 8 * gib, Settings{Percent: 400, Limit: 6 * gib, PercentSrc: "default", LimitSrc: "auto"}, ""},
+		{"auto floor too low", Request{Limit: "auto:1MiB"}, env(), 8 * gib, Settings{}, "under the least, 8MiB"},
+		{"auto floor not a size", Request{Limit: "auto:big"}, env(), 8 * gib, Settings{}, `"big" is not a size`},
+		{"auto floor empty", Request{Limit: "auto:"}, env(), 8 * gib, Settings{}, `is not a size`},
 		{"bad size", Request{Limit: "lots"}, env(), 8 * gib, Settings{}, `"lots" is not a size`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
