@@ -101,7 +101,9 @@ func newStream(s *source, from *position) (*stream, error) {
 		// go-mysql's own reconnect may resume mid-transaction or repeat
 		// one; the source instead restarts after its last record, row-exact.
 		DisableRetrySync: true,
-		Logger:           s.log.With("component", "binlog"),
+		// Temporal columns as integers, no signedness map per row image.
+		RowsEventDecodeFunc: decodeRows,
+		Logger:              s.log.With("component", "binlog"),
 	}
 	st := &stream{
 		s:           s,
