@@ -139,3 +139,28 @@ func TestUndecodedChangesStop(t *testing.T) {
 		t.Errorf("ignorable event: %v", err)
 	}
 }
+
+// TestRecordBuffersApart checks that a streamed record's data, key and
+// position, which share one buffer, do not overwrite each other when a
+// transform or sink appends to one of them.
+func TestRecordBuffersApart(t *testing.T) {
+	t.Parallel()
+	recs, err := feed(t, testStream(), payload(200, 900, []any{int32(1), "a"}))
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%v, %d records", err, len(recs))
+	}
+	r := recs[0]
+	data, key, pos := string(r.Event.Data), string(r.Key), string(r.Position)
+	if key != `{"id":1}` || pos != `{"file":"binlog.000007","pos":200,"row":1}` || !strings.HasSuffix(data, "}") {
+		t.Fatalf("key %s position %s data %s", key, pos, data)
+	}
+	_ = append(r.Event.Data, "XXXXXXXXXXXXXXXX"...)
+	_ = append(r.Key, "YYYYYYYYYYYYYYYY"...)
+	_ = append(r.Position, "ZZZZZZZZZZZZZZZZ"...)
+	if string(r.Event.Data) != data || string(r.Key) != key || string(r.Position) != pos {
+		t.Errorf("after appending to each: data %s key %s position %s", r.Event.Data, r.Key, r.Position)
+	}
+	if !r.Event.DataMarkedJSON() {
+		t.Error("data not marked as JSON the source rendered")
+	}
+}

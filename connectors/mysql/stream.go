@@ -101,7 +101,9 @@ func newStream(s *source, from *position) (*stream, error) {
 		// go-mysql's own reconnect may resume mid-transaction or repeat
 		// one; the source instead restarts after its last record, row-exact.
 		DisableRetrySync: true,
-		Logger:           s.log.With("component", "binlog"),
+		// Temporal columns as integers, no signedness map per row image.
+		RowsEventDecodeFunc: decodeRows,
+		Logger:              s.log.With("component", "binlog"),
 	}
 	st := &stream{
 		s:           s,
@@ -558,10 +560,6 @@ func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
 				d = append(d, "null"...)
 			}
 		}
-		var key []byte
-		if err == nil && len(m.pk) > 0 {
-			key, err = renderBinlog(make([]byte, 0, 32), m.cols, m.pk, keyImg)
-		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
 		}
@@ -578,9 +576,25 @@ func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
 			d = append(d, '}')
 		}
 		d = st.s.finishEnvelope(d, op, &o, now)
+		// The key and the position follow the data in its buffer: one
+		// allocation for the three, each capped so that appending to one
+		// cannot overwrite the next.
+		end := len(d)
+		keyEnd := end
+		if len(m.pk) > 0 {
+			if d, err = renderBinlog(d, m.cols, m.pk, keyImg); err != nil {
+				return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
+			}
+			keyEnd = len(d)
+		}
+		d = appendStream(d, st.txFile, st.txPos, st.txGTIDs, st.row)
 		st.sizeHint = len(d) + 64
-		pos := appendStream(make([]byte, 0, 64+len(st.txGTIDs)), st.txFile, st.txPos, st.txGTIDs, st.row)
-		r := st.s.newRecord(op, m.subject, d, key, ts, streamID(st.txFile, st.txPos, st.row), pos)
+		var key []byte
+		if keyEnd > end {
+			key = d[end:keyEnd:keyEnd]
+		}
+		pos := api.Position(d[keyEnd:len(d):len(d)])
+		r := st.s.newRecord(op, m.subject, d[:end:end], key, ts, streamID(st.txFile, st.txPos, st.row), pos)
 		recs = append(recs, r)
 		size += r.Size()
 		if len(recs) >= cfg.batch || size >= cfg.batchBytes {

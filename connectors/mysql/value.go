@@ -43,9 +43,10 @@ type column struct {
 
 	// Binlog-only facts, zero for snapshot columns, which the server
 	// sends complete and in utf8mb4.
-	pad int               // BINARY(n): n; row events drop trailing zero bytes
-	fsp int               // TIME(fsp): row events drop a zero fraction
-	enc encoding.Encoding // text not in UTF-8: its character set
+	pad    int               // BINARY(n): n; row events drop trailing zero bytes
+	fsp    int               // TIME, DATETIME, TIMESTAMP (fsp); row events drop TIME's zero fraction
+	enc    encoding.Encoding // text not in UTF-8: its character set
+	packed bool              // values arrive as the integer of their bytes (decodeLayout)
 }
 
 // binaryCollation is the collation id of the binary character set.
@@ -68,6 +69,11 @@ func binlogColumns(types []byte, metas []uint16, names []string, unsigned map[in
 			c.name = "col" + strconv.Itoa(i) // no FULL metadata: positional names
 		}
 		c.unsigned = unsigned[i]
+		var m uint16
+		if i < len(metas) {
+			m = metas[i]
+		}
+		_, c.packed = packedWidth(t, m)
 		if t == gmysql.MYSQL_TYPE_STRING && i < len(metas) {
 			if rt := byte(metas[i] >> 8); rt == gmysql.MYSQL_TYPE_ENUM || rt == gmysql.MYSQL_TYPE_SET {
 				t = rt
@@ -89,18 +95,16 @@ func binlogColumns(types []byte, metas []uint16, names []string, unsigned map[in
 		case gmysql.MYSQL_TYPE_NEWDECIMAL, gmysql.MYSQL_TYPE_DECIMAL:
 			c.kind = kindDecimal
 		case gmysql.MYSQL_TYPE_DATETIME, gmysql.MYSQL_TYPE_DATETIME2:
-			c.kind = kindDatetime
+			c.kind, c.fsp = kindDatetime, int(min(m, 6))
 		case gmysql.MYSQL_TYPE_TIMESTAMP, gmysql.MYSQL_TYPE_TIMESTAMP2:
-			c.kind = kindTimestamp
+			c.kind, c.fsp = kindTimestamp, int(min(m, 6))
 		case gmysql.MYSQL_TYPE_DATE, gmysql.MYSQL_TYPE_NEWDATE:
 			c.kind = kindDate
 		case gmysql.MYSQL_TYPE_TIME:
 			c.kind = kindTime
 		case gmysql.MYSQL_TYPE_TIME2:
 			c.kind = kindTime
-			if i < len(metas) {
-				c.fsp = int(min(metas[i], 6))
-			}
+			c.fsp = int(min(m, 6))
 		case gmysql.MYSQL_TYPE_BIT:
 			c.kind = kindBit
 		case gmysql.MYSQL_TYPE_ENUM:
@@ -147,7 +151,8 @@ func fixedLength(meta uint16) int {
 }
 
 // appendBinlogValue appends v, a value decoded by go-mysql's row parser
-// (ParseTime off, UseDecimal off, TIMESTAMP in UTC), as JSON.
+// (ParseTime off, UseDecimal off, TIMESTAMP in UTC) with decodeLayout's
+// table map, as JSON.
 func appendBinlogValue(b []byte, c *column, v any) ([]byte, error) {
 	if v == nil {
 		return append(b, "null"...), nil
@@ -167,6 +172,9 @@ func appendBinlogValue(b []byte, c *column, v any) ([]byte, error) {
 			return appendSet(b, c, uint64(x)), nil
 		case kindBit:
 			return strconv.AppendUint(b, uint64(x), 10), nil
+		}
+		if c.packed {
+			return renderPacked(b, c, x), nil
 		}
 		return appendInt(b, c, x), nil
 	case int:
