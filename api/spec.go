@@ -229,7 +229,7 @@ func DurationRange(min, max time.Duration) func(string) error {
 func Range(min, max float64) func(string) error {
 	return func(v string) error {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < min || f > max {
+		if err != nil || !(f >= min && f <= max) { // NaN is in no range
 			return fmt.Errorf("must be between %s and %s", strconv.FormatFloat(min, 'f', -1, 64), strconv.FormatFloat(max, 'f', -1, 64))
 		}
 		return nil
