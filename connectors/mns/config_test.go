@@ -53,6 +53,11 @@ func TestConfigRejected(t *testing.T) {
 		{"topic with priority", "priority", []string{"queue", "", "topic", "events", "priority", "1"}},
 		{"topic with delay", "delay.seconds", []string{"queue", "", "topic", "events", "delay.seconds", "5"}},
 		{"topic form bad", "topic.form", []string{"queue", "", "topic.form", "NOPE"}},
+		{"tag on a queue", "tag", []string{"tag", "red"}},
+		{"tag too long", "tag", []string{"queue", "", "topic", "events", "tag", "seventeen-bytes-x"}},
+		{"tag not XML", "tag", []string{"queue", "", "topic", "events", "tag", "a\x01b"}},
+		{"tag constant form too long", "tag.value", []string{"queue", "", "topic", "events", "tag.form", "CONSTANT", "tag.value", long}},
+		{"tag form bad", "tag.form", []string{"queue", "", "topic", "events", "tag.form", "NOPE"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

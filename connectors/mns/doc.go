@@ -56,6 +56,7 @@
 //	body[.form|.value|.template]           parameter  -         structured: the CloudEvent as JSON; data: the event's data alone. To render the body from the event instead, set body.form (with body.value, body.template). binary is not offered: queue messages carry no attributes.
 //	delay.seconds[.form|.value|.template]  parameter  -         Seconds before the message becomes visible, 0 to 604800; default 0 (the SDK always sends a delay, so the queue's own DelaySeconds does not apply). Queues only. A constant; to take it from the event use delay.seconds.form instead.
 //	priority[.form|.value|.template]       parameter  -         Message priority, 1 (first) to 16; default 8. Queues only. A constant; to take it from the event use priority.form instead.
+//	tag[.form|.value|.template]            parameter  -         Message tag (MessageTag), at most 16 bytes: a subscription with a FilterTag receives only the messages tagged with it. Topics only. A constant; to take it from the event use tag.form instead.
 //	base64                                 boolean    true      Send the body base64-encoded (as EventBridge's IsBase64Encode). With false, a body that XML cannot carry (not UTF-8, control characters) is rejected.
 //	batch.size                             int        16        Most messages in one BatchSendMessage call (MNS allows 16). Queues only: a topic takes one message a call.
 //	batch.bytes                            int        65536     Most bytes of message bodies in one call (MNS allows 65536). Queues only.

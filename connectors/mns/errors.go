@@ -26,6 +26,9 @@ var (
 	// errParam rejects a record whose delay.seconds or priority does not
 	// render to an integer in MNS's range.
 	errParam = errors.New("invalid message parameter")
+	// errTag rejects a record whose tag is longer than MNS takes or holds
+	// characters XML cannot carry.
+	errTag = errors.New("invalid message tag")
 	// errEntry is one message's failure inside a batch, with MNS's code.
 	errEntry = errors.New("message refused")
 	// errQueueMissing reports a queue that does not exist.

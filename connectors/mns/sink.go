@@ -51,7 +51,13 @@ var (
 		Description: "Seconds before the message becomes visible, 0 to 604800; default 0 (the SDK always sends a delay, so the queue's own DelaySeconds does not apply). Queues only."}
 	priorityParam = template.ParamSpec{Name: "priority",
 		Description: "Message priority, 1 (first) to 16; default 8. Queues only."}
+	tagParam = template.ParamSpec{Name: "tag",
+		Description: "Message tag (MessageTag), at most 16 bytes: a subscription with a FilterTag receives only the messages tagged with it. Topics only."}
 )
+
+// maxTagBytes is MNS's bound on a message's tag (and a subscription's
+// FilterTag).
+const maxTagBytes = 16
 
 var sinkSpec = func() api.Spec {
 	s := append(api.Spec{}, connFields...)
@@ -63,6 +69,7 @@ var sinkSpec = func() api.Spec {
 	s = append(s, bodyParam.Fields()[1:]...) // body.form, body.value, body.template
 	s = append(s, delayParam.Fields()...)
 	s = append(s, priorityParam.Fields()...)
+	s = append(s, tagParam.Fields()...)
 	return append(s, api.Spec{
 		{Name: "base64", Type: api.TypeBool, Default: "true",
 			Description: "Send the body base64-encoded (as EventBridge's IsBase64Encode). With false, a body that XML cannot carry (not UTF-8, control characters) is rejected."},
@@ -114,6 +121,15 @@ func validate(c api.Config) error {
 			if _, err := parseBounded(v, p.lo, p.hi); err != nil {
 				fields = append(fields, api.FieldError{Field: constField(c, p.spec.Name), Message: err.Error()})
 			}
+		}
+	}
+	if tag, err := tagParam.Compile(c); err != nil {
+		add(err)
+	} else if tag.IsSet() && !isTopic && dest != nil {
+		fields = append(fields, api.FieldError{Field: "tag", Message: "applies to topics only; a queue's messages have no tag"})
+	} else if v, ok := tag.Constant(); ok {
+		if err := checkTag(v); err != nil {
+			fields = append(fields, api.FieldError{Field: constField(c, "tag"), Message: err.Error()})
 		}
 	}
 	switch kit.BodyOf(c) {
@@ -186,6 +202,18 @@ func checkName(v string, isTopic bool) error {
 	return nil
 }
 
+// checkTag checks a message tag: MNS refuses a longer one, and the
+// request's XML cannot carry every character.
+func checkTag(v string) error {
+	if len(v) > maxTagBytes {
+		return fmt.Errorf("%w: %d bytes, MNS takes at most %d: %q", errTag, len(v), maxTagBytes, alicloud.Truncate(v))
+	}
+	if at, ok := xmlSafe([]byte(v)); !ok {
+		return fmt.Errorf("%w: %q holds a character XML cannot carry (byte %d)", errTag, v, at)
+	}
+	return nil
+}
+
 // parseBounded parses an integer in [lo, hi].
 func parseBounded(v string, lo, hi int64) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
@@ -204,6 +232,7 @@ type sink struct {
 	bodyTmpl    *template.Param // set: overrides body
 	delay       *template.Param
 	priority    *template.Param
+	tag         *template.Param // topics only
 	base64      bool
 	batchSize   int
 	batchBytes  int
@@ -234,6 +263,7 @@ func newSink(tc api.TaskConfig) (api.Sink, error) {
 	s.bodyTmpl, _ = compileBody(c)
 	s.delay, _ = delayParam.Compile(c)
 	s.priority, _ = priorityParam.Compile(c)
+	s.tag, _ = tagParam.Compile(c)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -299,6 +329,7 @@ func (s *sink) missing(err error) error {
 type message struct {
 	index int    // in the Write's batch
 	dest  string // queue or topic
+	tag   string // a topic's message tag
 	key   uint64 // orders sends: one key's messages go one call after another
 	req   ali_mns.MessageSendRequest
 }
@@ -367,6 +398,15 @@ func (s *sink) encode(i int, r *api.Record, buf []byte) (message, []byte, error)
 		if m.req.Priority, buf, err = renderInt(s.priority, ev, buf, minPriority, maxPriority); err != nil {
 			return message{}, buf, err
 		}
+	}
+	if s.tag.IsSet() {
+		if buf, err = s.tag.Render(ev, buf[:0]); err != nil {
+			return message{}, buf, err
+		}
+		if err := checkTag(string(buf)); err != nil {
+			return message{}, buf, err
+		}
+		m.tag = string(buf)
 	}
 	var body []byte
 	switch {
@@ -544,7 +584,7 @@ func (s *sink) publishGroup(ctx context.Context, msgs []message) (api.RecordErro
 		if err := ctx.Err(); err != nil {
 			return bad, err
 		}
-		_, err := t.PublishMessage(ali_mns.MessagePublishRequest{MessageBody: m.req.MessageBody})
+		_, err := t.PublishMessage(ali_mns.MessagePublishRequest{MessageBody: m.req.MessageBody, MessageTag: m.tag})
 		if err == nil {
 			s.resume.Stored(m.index)
 			continue

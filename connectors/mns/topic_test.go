@@ -85,6 +85,52 @@ func TestTopicFromEvent(t *testing.T) {
 	}
 }
 
+// TestTopicTags: tag sets each message's MessageTag, constant or from the
+// event; a subscription with a FilterTag receives only its tag's messages,
+// one without receives all; a record whose tag renders too long is
+// rejected alone.
+func TestTopicTags(t *testing.T) {
+	t.Parallel()
+	b := private(t, emu.Config{})
+	topic := b.Topic(t, "ferry-topic-tags")
+	all, red, blue := b.Queue(t, "ferry-sub-all", 0), b.Queue(t, "ferry-sub-red", 0), b.Queue(t, "ferry-sub-blue", 0)
+	b.Subscribe(t, topic, all, "")
+	b.Subscribe(t, topic, red, "red")
+	b.Subscribe(t, topic, blue, "blue")
+
+	s := open(t, b.config("", "topic", topic, "tag.form", "JSONPATH", "tag.value", "$.data.colour", "body", "data"))
+	var recs []api.Record
+	for i, colour := range []string{"red", "blue", "red", "a-colour-far-too-long", "green"} {
+		data, _ := json.Marshal(map[string]any{"colour": colour, "n": i})
+		recs = append(recs, api.Record{Event: api.Event{ID: strconv.Itoa(i), Source: "/t", Type: "t", SpecVersion: "1.0",
+			DataContentType: "application/json", Data: data}})
+	}
+	err := write(s, recs)
+	var re *api.RecordErrors
+	if !errors.As(err, &re) || len(*re) != 1 || (*re)[0].Index != 3 || !strings.Contains((*re)[0].Err.Error(), "invalid message tag") {
+		t.Fatalf("Write = %v; want record 3 rejected: invalid message tag", err)
+	}
+	for _, tc := range []struct {
+		queue string
+		want  int
+	}{{all, 4}, {red, 2}, {blue, 1}} {
+		if got := b.Drain(t, tc.queue); len(got) != tc.want {
+			t.Errorf("%s received %d messages, want %d", tc.queue, len(got), tc.want)
+		}
+	}
+
+	constant := open(t, b.config("", "topic", topic, "tag", "blue", "body", "data"))
+	if err := write(constant, recs[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Drain(t, blue); len(got) != 2 {
+		t.Errorf("constant tag blue: the blue subscription received %d messages, want 2", len(got))
+	}
+	if got := b.Drain(t, red); len(got) != 0 {
+		t.Errorf("constant tag blue: the red subscription received %d messages, want 0", len(got))
+	}
+}
+
 // TestTopicOpenErrors: a missing constant topic fails Open, fatal, naming
 // it; a wrong secret likewise when the topic comes from events.
 func TestTopicOpenErrors(t *testing.T) {
