@@ -93,6 +93,9 @@ type Distributed struct {
 	// handOver holds the tasks of this worker's assignment waiting for
 	// their previous owner to stop them, with when the wait began; loopMu.
 	handOver map[cluster.TaskID]time.Time
+	// traced holds, per connector with tasks or traces here, the Created
+	// time of the connector they are of (forgetDeleted); loopMu.
+	traced map[string]time.Time
 	// rb is the rebalance being applied, or the last one; loopMu.
 	rb rebalance
 
@@ -234,6 +237,7 @@ func NewDistributed(cfg DistributedConfig) (*Distributed, error) {
 		tasks: map[cluster.TaskID]*ownedTask{},
 
 		handOver: map[cluster.TaskID]time.Time{},
+		traced:   map[string]time.Time{},
 	}, nil
 }
 
@@ -687,6 +691,11 @@ func (d *Distributed) applyAssignment(ctx context.Context, members []cluster.Mem
 	if len(stop) > 0 {
 		d.rb.moved = true
 	}
+	current := map[string]time.Time{}
+	for _, w := range wants {
+		current[w.def.Name] = w.def.Created
+	}
+	d.forgetDeleted(ctx, current) // before this pass launches tasks: their traces are the new connector's
 
 	for id := range d.handOver {
 		if _, ok := wants[id]; !ok {
@@ -730,6 +739,45 @@ func (d *Distributed) applyAssignment(ctx context.Context, members []cluster.Mem
 		d.rb.finish(time.Now())
 	}
 	return nil
+}
+
+// forgetDeleted drops the traces this worker recorded of connectors that
+// no longer exist, or exist again as a new connector of the same name
+// (another Created time): a connector created later must not show its
+// predecessor's events. current holds the Created time of the connectors
+// this worker runs tasks of; the others are looked up. (Standalone
+// forgets in its delete.)
+func (d *Distributed) forgetDeleted(ctx context.Context, current map[string]time.Time) {
+	held := d.eng.tracer.Connectors()
+	for _, name := range held {
+		created, ok := current[name]
+		if !ok {
+			def, err := d.st.Connector(ctx, name)
+			if errors.Is(err, state.ErrNotFound) {
+				d.eng.forgetTraces(name)
+				delete(d.traced, name)
+				continue
+			}
+			if err != nil {
+				continue
+			}
+			created = def.Created
+		}
+		if prev, seen := d.traced[name]; seen && !prev.Equal(created) {
+			d.eng.forgetTraces(name)
+		}
+		d.traced[name] = created
+	}
+	// The connectors this pass runs are the ones whose traces may appear
+	// before the next pass: remember which connector they are of.
+	for name, created := range current {
+		d.traced[name] = created
+	}
+	for name := range d.traced {
+		if _, ok := current[name]; !ok && !slices.Contains(held, name) {
+			delete(d.traced, name)
+		}
+	}
 }
 
 // handOverPoll is how often a worker looks for the previous owners' stops

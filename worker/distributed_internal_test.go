@@ -113,7 +113,7 @@ func TestAwaitHandOver(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := &Distributed{cfg: DistributedConfig{Config: Config{WorkerID: "a"}}, st: statusStore{mem: mem},
-				log: slog.New(slog.DiscardHandler), handOver: map[cluster.TaskID]time.Time{}}
+				log: slog.New(slog.DiscardHandler), handOver: map[cluster.TaskID]time.Time{}, traced: map[string]time.Time{}}
 			id := cluster.TaskID{Connector: "c", Task: 1}
 			if tt.waiting > 0 {
 				d.handOver[id] = time.Now().Add(-tt.waiting)

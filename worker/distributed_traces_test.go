@@ -79,4 +79,26 @@ func TestDistributedTracesFromEveryOwner(t *testing.T) {
 	if !seen[0] || !seen[1] {
 		t.Errorf("the tap showed tasks %v, want both", seen)
 	}
+
+	// Deleted and created again under the same name at once, untraced: no
+	// worker shows the old connector's events, whether or not it saw the
+	// connector gone in between.
+	req, _ := http.NewRequest(http.MethodDelete, nodes[0].url+"/connectors/tr", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %v %v", resp, err)
+	}
+	cfg = with(cfg, "trace.sample.rate", "0")
+	body, _ = json.Marshal(map[string]any{"name": "tr", "config": cfg})
+	if resp, err = http.Post(nodes[0].url+"/connectors", "application/json", strings.NewReader(string(body))); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create again: %v %v", resp, err)
+	}
+	for _, n := range nodes {
+		eventually(t, "no old traces through "+n.id, func() bool {
+			info, err := n.w.Traces(context.Background(), "tr", trace.Filter{})
+			if len(info.Traces) > 0 || err != nil || len(info.Unreached) > 0 {
+				t.Logf("%s: %d traces, unreached %v, err %v", n.id, len(info.Traces), info.Unreached, err)
+			}
+			return err == nil && len(info.Unreached) == 0 && len(info.Traces) == 0
+		})
+	}
 }

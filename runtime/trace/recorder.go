@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -207,6 +208,13 @@ func (r *Recorder) Traces(connector string, f Filter) []Trace {
 		}
 	}
 	return out
+}
+
+// Connectors lists the connectors the recorder holds traces or taps of.
+func (r *Recorder) Connectors() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Collect(maps.Keys(r.conns))
 }
 
 // Forget drops a connector's traces (when it is deleted). Its live taps
