@@ -582,10 +582,14 @@ mariadb_install() {
 mariadb_prepare() {
 	mkdir -p "$CACHE"
 	mariadb_install
-	mkdir -p "$TB/mariadb"
+	mkdir -p "$TB/mariadb/tmp"
 	cat >"$TB/mariadb/my.cnf" <<EOF
 [mariadbd]
 datadir=$TB/mariadb/data
+# Its own temporary tables' directory: nothing else on the machine
+# shares or cleans it (twice a shared server crashed in 10.11.19's cleanup
+# of a temporary table it failed to create in /tmp).
+tmpdir=$TB/mariadb/tmp
 socket=$TB/mariadb/mariadb.sock
 pid-file=$TB/mariadb/mariadb.pid
 port=$MYSQL_PORT
