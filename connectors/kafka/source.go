@@ -216,8 +216,7 @@ type source struct {
 	nextPublish time.Time
 	opened      bool
 	pending     []api.Record
-	scratch     []byte // a structured value being decoded (record)
-	posSlab     []byte // where record cuts positions from
+	dec         decoder
 	warnedEmpty bool
 	staleMeta   bool // a fetch failed: restart the transport's metadata
 
@@ -252,6 +251,7 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 		refresh:  c.Duration("metadata.refresh.interval"),
 		publishN: c.Duration("group.commit.interval"),
 		parts:    map[tp]*part{},
+		dec:      decoder{evSource: "/ferry/kafka/" + tc.Connector},
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -364,8 +364,18 @@ func (s *source) partitionError(ctx context.Context, p *part, kerr kafkago.Error
 // from p.next on (a batch may start earlier), skipping transaction
 // markers (control batches).
 func (s *source) decodeRecords(p *part, rr protocol.RecordReader) error {
+	out, next, err := s.dec.decodeRecords(s.pending, p, p.next, rr)
+	s.pending, p.next = out, next
+	return err
+}
+
+// decodeRecords appends the records of one partition's record batches
+// to out, from offset next on (a batch may start earlier), skipping
+// transaction markers (control batches), and returns the offset after
+// the last record it passed.
+func (d *decoder) decodeRecords(out []api.Record, p *part, next int64, rr protocol.RecordReader) ([]api.Record, int64, error) {
 	if rr == nil {
-		return nil
+		return out, next, nil
 	}
 	batches := []protocol.RecordReader{rr}
 	if st, ok := rr.(*protocol.RecordStream); ok {
@@ -379,27 +389,27 @@ func (s *source) decodeRecords(p *part, rr protocol.RecordReader) error {
 				break
 			}
 			if err != nil {
-				return err
+				return out, next, err
 			}
-			if r.Offset < p.next {
+			if r.Offset < next {
 				closeRecord(r)
 				continue
 			}
 			if control {
 				closeRecord(r)
-				p.next = r.Offset + 1
+				next = r.Offset + 1
 				continue
 			}
-			rec, err := s.record(p, r)
+			rec, err := d.record(p, r)
 			closeRecord(r)
 			if err != nil {
-				return err
+				return out, next, err
 			}
-			s.pending = append(s.pending, rec)
-			p.next = r.Offset + 1
+			out = append(out, rec)
+			next = r.Offset + 1
 		}
 	}
-	return nil
+	return out, next, nil
 }
 
 func closeRecord(r *protocol.Record) {
