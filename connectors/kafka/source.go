@@ -187,6 +187,7 @@ type part struct {
 	// the event id's "<topic>-<partition>-" and the topic as an any.
 	idPrefix   string
 	topicValue any
+	lastCount  int // records the partition's last fetch with any held: sizes the next batch
 }
 
 type source struct {
@@ -209,16 +210,24 @@ type source struct {
 	refresh  time.Duration
 	publishN time.Duration
 
-	// The reader's state: Open, Read and Close run one at a time.
+	// The reader's state: Open, Read and Close run one at a time. While
+	// jobs are in flight each owns its partitions' next offsets and its
+	// decoder; s.parts and the groups change only when none is.
 	parts       map[tp]*part
 	order       []*part // parts sorted by name: the fetch order
 	nextMeta    time.Time
 	nextPublish time.Time
 	opened      bool
-	pending     []api.Record
-	dec         decoder
 	warnedEmpty bool
-	staleMeta   bool // a fetch failed: restart the transport's metadata
+	staleMeta   bool           // a fetch failed: restart the transport's metadata
+	pending     [][]api.Record // batches decoded, not yet handed out
+	groups      [][]*part      // the partitions with a leader, by fetch request; nil: to be made
+	jobs        []*job         // the job in flight per group, or nil
+	running     int            // jobs in flight
+	results     chan *job      // where jobs land, room for one per group
+	decoders    []*decoder     // one per group
+	runCtx      context.Context
+	stop        context.CancelFunc // ends the jobs' requests (Close)
 
 	// Progress holds what the engine's Committed and Lag calls share with
 	// the reader: committed positions not yet published, and lag.
@@ -251,8 +260,8 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 		refresh:  c.Duration("metadata.refresh.interval"),
 		publishN: c.Duration("group.commit.interval"),
 		parts:    map[tp]*part{},
-		dec:      decoder{evSource: "/ferry/kafka/" + tc.Connector},
 	}
+	s.runCtx, s.stop = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -303,6 +312,13 @@ func (s *source) Open(ctx context.Context) error {
 	return nil
 }
 
+// Read hands out the records of landed fetches. Each fetch request (a
+// leader broker's partitions, split into up to GOMAXPROCS requests: see
+// requests) is a job that fetches and decodes on its own goroutine, and a
+// new one is sent as soon as the last landed, so several fetches and
+// their decoding run at once, and on while the engine works on the
+// records handed out: one task keeps every core busy, as several
+// consumers would, and a quiet request never holds up a busy one.
 func (s *source) Read(ctx context.Context) ([]api.Record, error) {
 	for {
 		if len(s.pending) > 0 {
@@ -317,9 +333,15 @@ func (s *source) Read(ctx context.Context) ([]api.Record, error) {
 			s.nextPublish = now.Add(s.publishN)
 		}
 		if !now.Before(s.nextMeta) {
+			// Partitions change only between fetches: let those in flight
+			// land first.
+			if err := s.drain(ctx); err != nil {
+				return nil, err
+			}
 			if err := s.refreshMetadata(ctx); err != nil {
 				return nil, err
 			}
+			continue
 		}
 		if len(s.order) == 0 {
 			if err := sleep(ctx, min(time.Until(s.nextMeta), time.Until(s.nextPublish))); err != nil {
@@ -327,19 +349,56 @@ func (s *source) Read(ctx context.Context) ([]api.Record, error) {
 			}
 			continue
 		}
-		if err := s.fetch(ctx); err != nil {
-			return nil, err
+		s.launch()
+		if s.running == 0 {
+			// Every owned partition is electing a leader: wait for the
+			// next metadata refresh rather than spin.
+			s.nextMeta = time.Now().Add(min(s.refresh, time.Second))
+			if err := sleep(ctx, time.Until(s.nextMeta)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err() // the jobs go on; the next Read or Close takes them
+		case j := <-s.results:
+			if err := s.land(ctx, j); err != nil {
+				return nil, err
+			}
 		}
 	}
 }
 
-// take hands out up to batch.size pending records.
+// drain waits for every job in flight and takes its records.
+func (s *source) drain(ctx context.Context) error {
+	var errs []error
+	for s.running > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case j := <-s.results:
+			if err := s.land(ctx, j); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// take hands out up to batch.size records of the first pending batch.
 func (s *source) take() []api.Record {
-	n := min(len(s.pending), s.batch)
-	out := s.pending[:n:n]
-	s.pending = s.pending[n:]
-	if len(s.pending) == 0 {
-		s.pending = nil
+	b := s.pending[0]
+	n := min(len(b), s.batch)
+	out := b[:n:n]
+	if n == len(b) {
+		s.pending[0] = nil
+		s.pending = s.pending[1:]
+		if len(s.pending) == 0 {
+			s.pending = nil
+		}
+	} else {
+		s.pending[0] = b[n:]
 	}
 	return out
 }
@@ -358,7 +417,21 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Close stops the jobs in flight, if any (their records were never
+// handed out, so nothing of them was committed), publishes the committed
+// positions and closes the connections. It may be called again.
 func (s *source) Close(ctx context.Context) error {
+	s.stop()
+	for s.running > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case j := <-s.results:
+			s.running--
+			s.jobs[j.slot] = nil
+		}
+	}
+	s.pending = nil
 	s.publish(ctx)
 	s.tr.CloseIdleConnections()
 	return nil
