@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go/protocol"
@@ -135,7 +136,7 @@ func (d *decoder) record(p *part, r *protocol.Record) (api.Record, error) {
 	x[ExtPartition] = int64(p.id)
 	x[ExtOffset] = r.Offset
 	if !r.Time.IsZero() {
-		x[ExtTimestamp] = r.Time.UTC()
+		x[ExtTimestamp] = d.timestamp(r.Time)
 	}
 	if r.Value == nil {
 		x[ExtTombstone] = true
@@ -156,6 +157,20 @@ type decoder struct {
 	scratch  []byte // a value kafka-go holds in two pieces, joined
 	posSlab  []byte // where record cuts positions from
 	view     pieceWriter
+	// lastTime is the last record timestamp boxed, shared by the records
+	// after it with the same one (a producer's batch often has one).
+	lastTime    time.Time
+	lastTimeBox any
+}
+
+// timestamp returns t in UTC as an extension value, the one boxed for
+// the record before when the time is the same: an interface's value is
+// never changed, so events can share it.
+func (d *decoder) timestamp(t time.Time) any {
+	if d.lastTimeBox == nil || !t.Equal(d.lastTime) {
+		d.lastTime, d.lastTimeBox = t, t.UTC()
+	}
+	return d.lastTimeBox
 }
 
 // borrow returns the bytes of a record value, valid until the value is

@@ -104,8 +104,9 @@ func TestRecordReusesNothingItKeeps(t *testing.T) {
 }
 
 // TestRecordAllocs holds the structured-mode decode (kafka → drop's
-// record) to its allocations: the decoder's two, the id, the extensions
-// map and the boxed offset and timestamp.
+// record) to its allocations: the decoder's two, the extensions map (and
+// its slots) and the boxed offset; the timestamp is boxed once for the
+// records that share it.
 func TestRecordAllocs(t *testing.T) {
 	s := &decoder{evSource: "/ferry/kafka/test"}
 	p := &part{tp: tp{topic: "orders", id: 0}, name: "orders-0", idPrefix: "orders-0-", topicValue: "orders"}
@@ -119,8 +120,33 @@ func TestRecordAllocs(t *testing.T) {
 		if _, err := s.record(p, r); err != nil {
 			t.Fatal(err)
 		}
-	}); n > 6 {
-		t.Fatalf("%v allocations per structured record, want at most 6", n)
+	}); n > 5 {
+		t.Fatalf("%v allocations per structured record, want at most 5", n)
+	}
+}
+
+// TestRecordTimestamps: records that share a timestamp share its boxed
+// value, and each record still carries its own time.
+func TestRecordTimestamps(t *testing.T) {
+	t.Parallel()
+	d := &decoder{evSource: "/ferry/kafka/test"}
+	p := &part{tp: tp{topic: "orders", id: 0}, name: "orders-0", idPrefix: "orders-0-", topicValue: "orders"}
+	t1, t2 := time.UnixMilli(1700000000000), time.UnixMilli(1700000000001)
+	for i, ts := range []time.Time{t1, t1, t2, t1, {}} {
+		rec, err := d.record(p, &protocol.Record{Offset: int64(i), Time: ts, Value: protocol.NewBytes([]byte(`{"n":1}`))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := rec.Event.Extensions[ExtTimestamp].(time.Time)
+		if ts.IsZero() {
+			if ok {
+				t.Fatalf("record %d: timestamp %v, want none", i, got)
+			}
+			continue
+		}
+		if !ok || !got.Equal(ts) || got.Location() != time.UTC || !rec.Event.Time.Equal(ts) {
+			t.Fatalf("record %d: timestamp %v (event time %v), want %v in UTC", i, got, rec.Event.Time, ts)
+		}
 	}
 }
 
