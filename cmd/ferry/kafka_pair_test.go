@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// TestKafkaDropPaired measures kafka → drop with one task through two
+// ferry binaries in turn, this tree's and another (FERRY_E2E_PAIR_BIN,
+// say a build of the commit before a change), each round also beside six
+// kafka-go Readers on the same topic, so that a change's effect shows
+// through the noise of a shared machine: the two binaries meet the same
+// load, in alternating order.
+//
+//	git archive <base> | tar -x -C /tmp/base && (cd /tmp/base/cmd/ferry && go build -o /tmp/ferry-base .)
+//	FERRY_E2E_KAFKA_BENCH=1 FERRY_E2E_PAIR_BIN=/tmp/ferry-base FERRY_E2E_KAFKA_BENCH_ROUNDS=3 \
+//	  go test -count=1 -run 'TestKafkaDropPaired$' -v ./cmd/ferry/
+//
+// FERRY_E2E_KAFKA_BENCH_RECORDS sizes the topic (default 1000000) and
+// FERRY_E2E_PAIR_TASKS sets tasks.max (default 1).
+func TestKafkaDropPaired(t *testing.T) {
+	kafkaBench(t)
+	other := os.Getenv("FERRY_E2E_PAIR_BIN")
+	if other == "" {
+		t.Skip("set FERRY_E2E_PAIR_BIN to the ferry binary to compare with")
+	}
+	n := envInt(t, "FERRY_E2E_KAFKA_BENCH_RECORDS", 1000000)
+	rounds := envInt(t, "FERRY_E2E_KAFKA_BENCH_ROUNDS", 3)
+	tasks := envInt(t, "FERRY_E2E_PAIR_TASKS", 1)
+	this := ferryBinary(t)
+	cur := startWorker(t, filepath.Join(t.TempDir(), "data"), freeAddr(t))
+	// startFerry runs ferryBinary's answer: point it at the other binary
+	// for one start.
+	binPath = other
+	old := startWorker(t, filepath.Join(t.TempDir(), "data"), freeAddr(t))
+	binPath = this
+
+	topic := newKafkaTopic(t, "ferry-bench-pair", 6)
+	f := runConnector(t, cur, "pair-gen", merge(topic.sinkConfig(), map[string]string{
+		"source": "generator", "source.count": strconv.Itoa(n), "source.payload.bytes": "1024",
+	}), n, topic.total)
+	t.Logf("generator → kafka %s (load avg %s)", f, loadavg())
+	workers := []struct {
+		name string
+		w    *proc
+	}{{"this", cur}, {"other", old}}
+	for r := 1; r <= rounds; r++ {
+		order := []int{0, 1}
+		if r%2 == 0 {
+			order = []int{1, 0}
+		}
+		for _, i := range order {
+			w := workers[i]
+			la := loadavg()
+			f := runConnector(t, w.w, fmt.Sprintf("pair-drop-%s-%d", w.name, r), merge(topic.sourceConfig(), map[string]string{
+				"sink": "drop", "tasks.max": strconv.Itoa(tasks)}), n, nil)
+			t.Logf("PAIR round %d kafka → drop %-5s (%d task(s)) %s (load avg %s before, %s after)", r, w.name, tasks, f, la, loadavg())
+		}
+		la := loadavg()
+		f := rawRead(t, topic)
+		t.Logf("PAIR round %d kafka-go Reader ×6            %s (load avg %s before, %s after)", r, f, la, loadavg())
+	}
+}
