@@ -131,8 +131,9 @@ func rawWrite(t *testing.T, topic *kafkaTopic, msg kafkago.Message, n int) bench
 }
 
 // rawRead reads every record of topic with kafka-go's own Reader, one per
-// partition, all at once (MaxBytes 2 MiB, the source's
-// fetch.partition.max.bytes; MaxWait 500 ms): the ceiling of kafka → drop.
+// partition, all at once (MaxBytes 2 MiB, as in every session's figures;
+// MaxWait 500 ms, the source's fetch.max.wait): the ceiling of kafka →
+// drop.
 func rawRead(t *testing.T, topic *kafkaTopic) benchFigure {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -19,8 +20,12 @@ import (
 //	FERRY_E2E_KAFKA_BENCH=1 FERRY_E2E_PAIR_BIN=/tmp/ferry-base FERRY_E2E_KAFKA_BENCH_ROUNDS=3 \
 //	  go test -count=1 -run 'TestKafkaDropPaired$' -v ./cmd/ferry/
 //
-// FERRY_E2E_KAFKA_BENCH_RECORDS sizes the topic (default 1000000) and
-// FERRY_E2E_PAIR_TASKS sets tasks.max (default 1).
+// FERRY_E2E_KAFKA_BENCH_RECORDS sizes the topic (default 1000000),
+// FERRY_E2E_PAIR_TASKS sets tasks.max (default 1), and
+// FERRY_E2E_PAIR_CONF and FERRY_E2E_PAIR_OTHER_CONF add connector settings
+// (key=value,…) to this tree's connector and the other's, to compare
+// settings with one binary (FERRY_E2E_PAIR_BIN naming a build of this
+// tree).
 func TestKafkaDropPaired(t *testing.T) {
 	kafkaBench(t)
 	other := os.Getenv("FERRY_E2E_PAIR_BIN")
@@ -46,7 +51,8 @@ func TestKafkaDropPaired(t *testing.T) {
 	workers := []struct {
 		name string
 		w    *proc
-	}{{"this", cur}, {"other", old}}
+		conf map[string]string
+	}{{"this", cur, pairConf(t, "FERRY_E2E_PAIR_CONF")}, {"other", old, pairConf(t, "FERRY_E2E_PAIR_OTHER_CONF")}}
 	for r := 1; r <= rounds; r++ {
 		order := []int{0, 1}
 		if r%2 == 0 {
@@ -56,11 +62,32 @@ func TestKafkaDropPaired(t *testing.T) {
 			w := workers[i]
 			la := loadavg()
 			f := runConnector(t, w.w, fmt.Sprintf("pair-drop-%s-%d", w.name, r), merge(topic.sourceConfig(), map[string]string{
-				"sink": "drop", "tasks.max": strconv.Itoa(tasks)}), n, nil)
+				"sink": "drop", "tasks.max": strconv.Itoa(tasks)}, w.conf), n, nil)
 			t.Logf("PAIR round %d kafka → drop %-5s (%d task(s)) %s (load avg %s before, %s after)", r, w.name, tasks, f, la, loadavg())
 		}
 		la := loadavg()
 		f := rawRead(t, topic)
 		t.Logf("PAIR round %d kafka-go Reader ×6            %s (load avg %s before, %s after)", r, f, la, loadavg())
 	}
+}
+
+// pairConf reads connector settings, key=value,…, from the environment
+// variable name.
+func pairConf(t *testing.T, name string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, kv := range strings.Split(os.Getenv(name), ",") {
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			t.Fatalf("%s: %q is not key=value", name, kv)
+		}
+		out[k] = v
+	}
+	if len(out) > 0 {
+		t.Logf("%s: %v", name, out)
+	}
+	return out
 }

@@ -39,7 +39,7 @@ import (
 //	group.commit.interval      duration  5s        How often committed positions are published to the consumer group (also when the task stops).
 //	start                      string    earliest  Where a partition with no stored position starts: earliest, latest or timestamp:<unix-ms> (the first record at or after it). Never applied to a partition with a stored position.
 //	fetch.max.bytes            int       16777216  Most bytes one fetch request returns (a first record batch larger than this is still returned).
-//	fetch.partition.max.bytes  int       2097152   Most bytes one fetch returns per partition; at most fetch.max.bytes.
+//	fetch.partition.max.bytes  int       524288    Most bytes one fetch returns per partition; at most fetch.max.bytes.
 //	fetch.min.bytes            int       1         Bytes a fetch waits for (up to fetch.max.wait) before the broker answers; at most fetch.max.bytes.
 //	fetch.max.wait             duration  500ms     Longest the broker holds a fetch waiting for fetch.min.bytes.
 //	batch.size                 int       4096      Most records one Read returns.
@@ -81,7 +81,10 @@ var sourceSpec = slices.Concat(connSpec, api.Spec{
 		Description: "Where a partition with no stored position starts: earliest, latest or timestamp:<unix-ms> (the first record at or after it). Never applied to a partition with a stored position."},
 	{Name: "fetch.max.bytes", Type: api.TypeInt, Default: "16777216", Check: api.Range(1024, 256<<20),
 		Description: "Most bytes one fetch request returns (a first record batch larger than this is still returned)."},
-	{Name: "fetch.partition.max.bytes", Type: api.TypeInt, Default: "2097152", Check: api.Range(1024, 64<<20),
+	// 512 KiB, not more: a request's answer is held whole while it is
+	// decoded, and larger answers made a live heap the collector paid for
+	// (docs/benchmarks.md, Kafka, session 9).
+	{Name: "fetch.partition.max.bytes", Type: api.TypeInt, Default: "524288", Check: api.Range(1024, 64<<20),
 		Description: "Most bytes one fetch returns per partition; at most fetch.max.bytes."},
 	{Name: "fetch.min.bytes", Type: api.TypeInt, Default: "1", Check: api.Range(1, 64<<20),
 		Description: "Bytes a fetch waits for (up to fetch.max.wait) before the broker answers; at most fetch.max.bytes."},
