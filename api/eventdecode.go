@@ -213,7 +213,11 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		if data[0] == '"' && !IsJSONContentType(e.DataContentType) {
 			e.Data = AppendJSONUnescaped(make([]byte, 0, len(data)-2), data[1:len(data)-1])
 		} else {
-			e.Data = append(make([]byte, 0, len(data)), data...)
+			// make and copy, which the compiler fuses into one allocation
+			// that is not cleared first.
+			d := make([]byte, len(data))
+			copy(d, data)
+			e.Data = d
 		}
 	}
 	for _, x := range exts {

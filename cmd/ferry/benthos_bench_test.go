@@ -138,8 +138,7 @@ func (f processFigure) String() string {
 // figures from its start (the wall time from the connector's creation).
 func runFerryFile(t *testing.T, bin string, conf map[string]string) processFigure {
 	t.Helper()
-	addr := freeAddr(t)
-	w := startFerryBinary(t, bin, []string{"standalone", "--data-dir", filepath.Join(t.TempDir(), "data"), "--listen", addr, "--log-level", "info"}, "http://"+addr, nil, 20*time.Second)
+	w := startStandalone(t, bin)
 	rss := sampleRSS(w.cmd.Process.Pid)
 	start := time.Now()
 	w.createConnector("file", conf)

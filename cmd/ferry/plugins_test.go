@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestPluginBuildTags builds the binary with every ferry_no_<connector>
@@ -34,8 +33,7 @@ func TestPluginBuildTags(t *testing.T) {
 	}
 
 	bin := ferryBinaryTagged(t, tags)
-	addr := freeAddr(t)
-	w := startFerryBinary(t, bin, []string{"standalone", "--data-dir", t.TempDir(), "--listen", addr}, "http://"+addr, nil, 20*time.Second)
+	w := startStandalone(t, bin)
 	code, body := w.do("GET", "/connector-plugins", nil)
 	var plugins []struct{ Class string }
 	if err := json.Unmarshal(body, &plugins); code != 200 || err != nil {

@@ -39,7 +39,7 @@ import (
 //	group.commit.interval      duration  5s        How often committed positions are published to the consumer group (also when the task stops).
 //	start                      string    earliest  Where a partition with no stored position starts: earliest, latest or timestamp:<unix-ms> (the first record at or after it). Never applied to a partition with a stored position.
 //	fetch.max.bytes            int       16777216  Most bytes one fetch request returns (a first record batch larger than this is still returned).
-//	fetch.partition.max.bytes  int       2097152   Most bytes one fetch returns per partition; at most fetch.max.bytes.
+//	fetch.partition.max.bytes  int       524288    Most bytes one fetch returns per partition; at most fetch.max.bytes.
 //	fetch.min.bytes            int       1         Bytes a fetch waits for (up to fetch.max.wait) before the broker answers; at most fetch.max.bytes.
 //	fetch.max.wait             duration  500ms     Longest the broker holds a fetch waiting for fetch.min.bytes.
 //	batch.size                 int       4096      Most records one Read returns.
@@ -81,7 +81,10 @@ var sourceSpec = slices.Concat(connSpec, api.Spec{
 		Description: "Where a partition with no stored position starts: earliest, latest or timestamp:<unix-ms> (the first record at or after it). Never applied to a partition with a stored position."},
 	{Name: "fetch.max.bytes", Type: api.TypeInt, Default: "16777216", Check: api.Range(1024, 256<<20),
 		Description: "Most bytes one fetch request returns (a first record batch larger than this is still returned)."},
-	{Name: "fetch.partition.max.bytes", Type: api.TypeInt, Default: "2097152", Check: api.Range(1024, 64<<20),
+	// 512 KiB, not more: a request's answer is held whole while it is
+	// decoded, and larger answers made a live heap the collector paid for
+	// (docs/benchmarks.md, Kafka, session 9).
+	{Name: "fetch.partition.max.bytes", Type: api.TypeInt, Default: "524288", Check: api.Range(1024, 64<<20),
 		Description: "Most bytes one fetch returns per partition; at most fetch.max.bytes."},
 	{Name: "fetch.min.bytes", Type: api.TypeInt, Default: "1", Check: api.Range(1, 64<<20),
 		Description: "Bytes a fetch waits for (up to fetch.max.wait) before the broker answers; at most fetch.max.bytes."},
@@ -187,6 +190,7 @@ type part struct {
 	// the event id's "<topic>-<partition>-" and the topic as an any.
 	idPrefix   string
 	topicValue any
+	lastCount  int // records the partition's last fetch with any held: sizes the next batch
 }
 
 type source struct {
@@ -209,17 +213,24 @@ type source struct {
 	refresh  time.Duration
 	publishN time.Duration
 
-	// The reader's state: Open, Read and Close run one at a time.
+	// The reader's state: Open, Read and Close run one at a time. While
+	// jobs are in flight each owns its partitions' next offsets and its
+	// decoder; s.parts and the groups change only when none is.
 	parts       map[tp]*part
 	order       []*part // parts sorted by name: the fetch order
 	nextMeta    time.Time
 	nextPublish time.Time
 	opened      bool
-	pending     []api.Record
-	scratch     []byte // a structured value being decoded (record)
-	posSlab     []byte // where record cuts positions from
 	warnedEmpty bool
-	staleMeta   bool // a fetch failed: restart the transport's metadata
+	staleMeta   bool           // a fetch failed: restart the transport's metadata
+	pending     [][]api.Record // batches decoded, not yet handed out
+	groups      [][]*part      // the partitions with a leader, by fetch request; nil: to be made
+	jobs        []*job         // the job in flight per group, or nil
+	running     int            // jobs in flight
+	results     chan *job      // where jobs land, room for one per group
+	decoders    []*decoder     // one per group
+	runCtx      context.Context
+	stop        context.CancelFunc // ends the jobs' requests (Close)
 
 	// Progress holds what the engine's Committed and Lag calls share with
 	// the reader: committed positions not yet published, and lag.
@@ -253,6 +264,7 @@ func newSource(tc api.TaskConfig) (api.Source, error) {
 		publishN: c.Duration("group.commit.interval"),
 		parts:    map[tp]*part{},
 	}
+	s.runCtx, s.stop = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -303,6 +315,13 @@ func (s *source) Open(ctx context.Context) error {
 	return nil
 }
 
+// Read hands out the records of landed fetches. Each fetch request (a
+// leader broker's partitions, split into up to GOMAXPROCS requests: see
+// requests) is a job that fetches and decodes on its own goroutine, and a
+// new one is sent as soon as the last landed, so several fetches and
+// their decoding run at once, and on while the engine works on the
+// records handed out: one task keeps every core busy, as several
+// consumers would, and a quiet request never holds up a busy one.
 func (s *source) Read(ctx context.Context) ([]api.Record, error) {
 	for {
 		if len(s.pending) > 0 {
@@ -317,9 +336,15 @@ func (s *source) Read(ctx context.Context) ([]api.Record, error) {
 			s.nextPublish = now.Add(s.publishN)
 		}
 		if !now.Before(s.nextMeta) {
+			// Partitions change only between fetches: let those in flight
+			// land first.
+			if err := s.drain(ctx); err != nil {
+				return nil, err
+			}
 			if err := s.refreshMetadata(ctx); err != nil {
 				return nil, err
 			}
+			continue
 		}
 		if len(s.order) == 0 {
 			if err := sleep(ctx, min(time.Until(s.nextMeta), time.Until(s.nextPublish))); err != nil {
@@ -327,19 +352,56 @@ func (s *source) Read(ctx context.Context) ([]api.Record, error) {
 			}
 			continue
 		}
-		if err := s.fetch(ctx); err != nil {
-			return nil, err
+		s.launch()
+		if s.running == 0 {
+			// Every owned partition is electing a leader: wait for the
+			// next metadata refresh rather than spin.
+			s.nextMeta = time.Now().Add(min(s.refresh, time.Second))
+			if err := sleep(ctx, time.Until(s.nextMeta)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err() // the jobs go on; the next Read or Close takes them
+		case j := <-s.results:
+			if err := s.land(ctx, j); err != nil {
+				return nil, err
+			}
 		}
 	}
 }
 
-// take hands out up to batch.size pending records.
+// drain waits for every job in flight and takes its records.
+func (s *source) drain(ctx context.Context) error {
+	var errs []error
+	for s.running > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case j := <-s.results:
+			if err := s.land(ctx, j); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// take hands out up to batch.size records of the first pending batch.
 func (s *source) take() []api.Record {
-	n := min(len(s.pending), s.batch)
-	out := s.pending[:n:n]
-	s.pending = s.pending[n:]
-	if len(s.pending) == 0 {
-		s.pending = nil
+	b := s.pending[0]
+	n := min(len(b), s.batch)
+	out := b[:n:n]
+	if n == len(b) {
+		s.pending[0] = nil
+		s.pending = s.pending[1:]
+		if len(s.pending) == 0 {
+			s.pending = nil
+		}
+	} else {
+		s.pending[0] = b[n:]
 	}
 	return out
 }
@@ -358,7 +420,21 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Close stops the jobs in flight, if any (their records were never
+// handed out, so nothing of them was committed), publishes the committed
+// positions and closes the connections. It may be called again.
 func (s *source) Close(ctx context.Context) error {
+	s.stop()
+	for s.running > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case j := <-s.results:
+			s.running--
+			s.jobs[j.slot] = nil
+		}
+	}
+	s.pending = nil
 	s.publish(ctx)
 	s.tr.CloseIdleConnections()
 	return nil

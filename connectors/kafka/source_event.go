@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go/protocol"
@@ -48,10 +49,10 @@ var reservedNames = map[string]bool{
 //
 // It runs once per record read, so it spends allocations carefully: the
 // mode is found with a loop over the header slice (not the binding's
-// iterator), a structured value is read into the source's scratch buffer
-// (the decoder copies what it keeps), common content types are not
-// copied into new strings, and positions are cut from a shared slab.
-func (s *source) record(p *part, r *protocol.Record) (api.Record, error) {
+// iterator), a structured value is decoded where kafka-go holds it (the
+// decoder copies what it keeps), common content types are not copied into
+// new strings, and positions are cut from a shared slab.
+func (d *decoder) record(p *part, r *protocol.Record) (api.Record, error) {
 	var key []byte
 	var err error
 	if r.Key != nil {
@@ -72,7 +73,7 @@ func (s *source) record(p *part, r *protocol.Record) (api.Record, error) {
 	var value []byte // nil: a null value (tombstone)
 	if r.Value != nil {
 		if mode == kit.ModeStructured {
-			value, err = s.readScratch(r.Value)
+			value, err = d.borrow(r.Value)
 		} else {
 			value, err = protocol.ReadAll(r.Value)
 		}
@@ -92,7 +93,7 @@ func (s *source) record(p *part, r *protocol.Record) (api.Record, error) {
 		// Never dropped, never blocking the partition: the record goes on
 		// as plain data, marked, for a transform to route.
 		if mode == kit.ModeStructured && value != nil {
-			value = bytes.Clone(value) // not the scratch buffer
+			value = bytes.Clone(value) // not kafka-go's buffer
 		}
 		ev = api.Event{SpecVersion: api.SpecVersion, Data: value}
 		if len(value) > 0 {
@@ -104,7 +105,7 @@ func (s *source) record(p *part, r *protocol.Record) (api.Record, error) {
 	if mode == kit.ModePlain {
 		var num [20]byte
 		ev.ID = p.idPrefix + string(strconv.AppendInt(num[:0], r.Offset, 10))
-		ev.Source = s.evSource
+		ev.Source = d.evSource
 		ev.Type = EventType
 		ev.Subject = p.topic
 		if !r.Time.IsZero() {
@@ -135,7 +136,7 @@ func (s *source) record(p *part, r *protocol.Record) (api.Record, error) {
 	x[ExtPartition] = int64(p.id)
 	x[ExtOffset] = r.Offset
 	if !r.Time.IsZero() {
-		x[ExtTimestamp] = r.Time.UTC()
+		x[ExtTimestamp] = d.timestamp(r.Time)
 	}
 	if r.Value == nil {
 		x[ExtTombstone] = true
@@ -144,21 +145,88 @@ func (s *source) record(p *part, r *protocol.Record) (api.Record, error) {
 		Event:     ev,
 		Key:       key,
 		Partition: p.name,
-		Position:  s.positionText(r.Offset + 1),
+		Position:  d.positionText(r.Offset + 1),
 	}, nil
 }
 
-// readScratch reads b into the source's scratch buffer, which the next
-// record reuses: only for a value nothing keeps (a structured event,
-// which the decoder copies).
-func (s *source) readScratch(b protocol.Bytes) ([]byte, error) {
-	n := b.Len()
-	if cap(s.scratch) < n {
-		s.scratch = make([]byte, n)
+// decoder is what decoding records needs besides the partition: the
+// source's name for plain events and buffers reused from record to record.
+// Each goroutine that decodes has its own.
+type decoder struct {
+	evSource string
+	scratch  []byte // a value kafka-go holds in two pieces, joined
+	posSlab  []byte // where record cuts positions from
+	view     pieceWriter
+	// lastTime is the last record timestamp boxed, shared by the records
+	// after it with the same one (a producer's batch often has one).
+	lastTime    time.Time
+	lastTimeBox any
+}
+
+// timestamp returns t in UTC as an extension value, the one boxed for
+// the record before when the time is the same: an interface's value is
+// never changed, so events can share it.
+func (d *decoder) timestamp(t time.Time) any {
+	if d.lastTimeBox == nil || !t.Equal(d.lastTime) {
+		d.lastTime, d.lastTimeBox = t, t.UTC()
 	}
-	buf := s.scratch[:n]
+	return d.lastTimeBox
+}
+
+// borrow returns the bytes of a record value, valid until the value is
+// closed and only to be read: kafka-go's own buffer when it holds the
+// value in one piece (a value crosses one of its 64 KiB pages seldom),
+// else the pieces joined in the decoder's scratch buffer, which the next
+// record reuses. For a value nothing keeps (a structured event, which the
+// decoder copies), it spares the copy protocol.ReadAll makes.
+func (d *decoder) borrow(b protocol.Bytes) ([]byte, error) {
+	n := b.Len()
+	if wt, ok := b.(io.WriterTo); ok {
+		d.view = pieceWriter{join: d.scratch[:0]}
+		_, err := wt.WriteTo(&d.view)
+		v := d.view
+		d.view = pieceWriter{} // holds no reference into kafka-go's buffer
+		if err != nil {
+			return nil, err
+		}
+		out := v.first
+		if v.pieces > 1 {
+			d.scratch, out = v.join, v.join
+		}
+		if len(out) != n {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return out, nil
+	}
+	if cap(d.scratch) < n {
+		d.scratch = make([]byte, n)
+	}
+	buf := d.scratch[:n]
 	_, err := io.ReadFull(b, buf)
 	return buf, err
+}
+
+// pieceWriter receives a value from its io.WriterTo: the first piece as
+// the writer's own slice (kept, against io.Writer's rule, only until the
+// value is closed: borrow's contract), and when more follow, every piece
+// joined in join.
+type pieceWriter struct {
+	first  []byte
+	join   []byte
+	pieces int
+}
+
+func (w *pieceWriter) Write(p []byte) (int, error) {
+	w.pieces++
+	switch w.pieces {
+	case 1:
+		w.first = p
+	case 2:
+		w.join = append(append(w.join, w.first...), p...)
+	default:
+		w.join = append(w.join, p...)
+	}
+	return len(p), nil
 }
 
 // posSlab is how many bytes of positions one allocation holds: 256
@@ -168,13 +236,13 @@ const posSlab = 256 * 20
 // positionText returns offset as the decimal text of a Position, cut (with
 // its capacity capped, so an append cannot reach its neighbour) from a
 // slab shared by the records read after it.
-func (s *source) positionText(offset int64) api.Position {
-	if cap(s.posSlab)-len(s.posSlab) < 20 {
-		s.posSlab = make([]byte, 0, posSlab)
+func (d *decoder) positionText(offset int64) api.Position {
+	if cap(d.posSlab)-len(d.posSlab) < 20 {
+		d.posSlab = make([]byte, 0, posSlab)
 	}
-	start := len(s.posSlab)
-	s.posSlab = strconv.AppendInt(s.posSlab, offset, 10)
-	return api.Position(s.posSlab[start:len(s.posSlab):len(s.posSlab)])
+	start := len(d.posSlab)
+	d.posSlab = strconv.AppendInt(d.posSlab, offset, 10)
+	return api.Position(d.posSlab[start:len(d.posSlab):len(d.posSlab)])
 }
 
 // headerText is a header's value as a string, without copying the values

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	goruntime "runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -101,6 +101,7 @@ func (s *source) refreshMetadata(ctx context.Context) error {
 		s.order = append(s.order, p)
 	}
 	slices.SortFunc(s.order, func(a, b *part) int { return strings.Compare(a.name, b.name) })
+	s.groups = nil // leaders and partitions may have changed
 	return nil
 }
 
@@ -200,56 +201,86 @@ func (s *source) listOffsets(ctx context.Context, parts []*part, mode startMode)
 	return out, nil
 }
 
-// fetch sends one fetch request per leader broker for the owned
-// partitions (at once when there are several leaders) and decodes the
-// answers into s.pending, in partition order.
-func (s *source) fetch(ctx context.Context) error {
-	groups := map[int][]*part{}
-	var leaders []int
-	for _, p := range s.order {
-		if p.leader == noLeader {
+// job is one fetch request on its own goroutine: the partitions it
+// fetches (from their next offsets, which only it may move while it is in
+// flight) and, once landed, their records decoded into one batch, each
+// partition's in order.
+type job struct {
+	slot  int // its group
+	parts []*part
+	recs  []api.Record
+	units []unit
+	err   error // the request failed
+}
+
+// unit is one partition of a landed job: its error, or its high
+// watermark, the offset after its last record decoded, how many it
+// decoded and why decoding stopped early (the records before are kept).
+type unit struct {
+	p    *part
+	kerr int16 // the partition's error code
+	hw   int64
+	next int64
+	n    int
+	err  error
+}
+
+// launch starts a job for every group that has none in flight, making
+// the groups first if the partitions changed.
+func (s *source) launch() {
+	if s.groups == nil {
+		s.groups = s.requests()
+		s.jobs = make([]*job, len(s.groups))
+		s.results = make(chan *job, len(s.groups))
+		for len(s.decoders) < len(s.groups) {
+			s.decoders = append(s.decoders, &decoder{evSource: s.evSource})
+		}
+	}
+	for i, parts := range s.groups {
+		if s.jobs[i] != nil {
 			continue
 		}
-		if _, ok := groups[p.leader]; !ok {
-			leaders = append(leaders, p.leader)
-		}
-		groups[p.leader] = append(groups[p.leader], p)
+		j, d := &job{slot: i, parts: parts}, s.decoders[i]
+		s.jobs[i] = j
+		s.running++
+		go func() {
+			s.run(j, d)
+			s.results <- j // never blocks: room for every group's job
+		}()
 	}
-	if len(leaders) == 0 {
-		// Every owned partition is electing a leader: wait for the next
-		// metadata refresh rather than spin.
-		s.nextMeta = time.Now().Add(min(s.refresh, time.Second))
-		return sleep(ctx, time.Until(s.nextMeta))
+}
+
+// land takes a job's records and moves its partitions' offsets and lag.
+// An offset out of range and other partition errors are handled as
+// partitionError says; a failed request marks the metadata stale. The
+// error is for Read: fatal, or retryable when nothing is left to hand out.
+func (s *source) land(ctx context.Context, j *job) error {
+	s.running--
+	s.jobs[j.slot] = nil
+	var errs []error
+	if j.err != nil {
+		errs = append(errs, j.err)
 	}
-	resps := make([]*fetchapi.Response, len(leaders))
-	errs := make([]error, len(leaders))
-	fctx, cancel := context.WithTimeout(ctx, s.maxWait+requestTimeout)
-	defer cancel()
-	if len(leaders) == 1 {
-		resps[0], errs[0] = s.fetchFrom(fctx, groups[leaders[0]])
-	} else {
-		var wg sync.WaitGroup
-		for i, l := range leaders {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				resps[i], errs[i] = s.fetchFrom(fctx, groups[l])
-			}()
-		}
-		wg.Wait()
+	if len(j.recs) > 0 {
+		s.pending = append(s.pending, j.recs)
 	}
-	if err := ctxDone(ctx); err != nil {
-		return err
-	}
-	var perr []error
-	for i, r := range resps {
-		if errs[i] != nil {
-			perr = append(perr, errs[i])
+	for _, u := range j.units {
+		switch {
+		case u.kerr != 0:
+			if err := s.partitionError(ctx, u.p, kafkago.Error(u.kerr)); err != nil {
+				errs = append(errs, err)
+			}
 			continue
+		case u.err != nil:
+			errs = append(errs, fmt.Errorf("kafka source: %s: %w", u.p.name, u.err))
 		}
-		perr = append(perr, s.decodeResponse(ctx, r)...)
+		u.p.next = u.next
+		if u.n > 0 {
+			u.p.lastCount = u.n
+		}
+		s.SetLag(u.p.name, u.hw-u.p.next)
 	}
-	if len(perr) == 0 {
+	if len(errs) == 0 {
 		return nil
 	}
 	// A leader that moved, a partition the broker does not know: the
@@ -260,15 +291,13 @@ func (s *source) fetch(ctx context.Context) error {
 	if soon := time.Now().Add(time.Second); soon.Before(s.nextMeta) {
 		s.nextMeta = soon
 	}
-	err := errors.Join(perr...)
+	err := errors.Join(errs...)
 	// What retrying cannot fix fails the task at once; records decoded but
 	// not handed out are read again after the restart (nothing of them
 	// was committed).
-	for _, e := range perr {
-		if api.IsFatal(e) {
-			s.pending = nil
-			return api.Fatal(err)
-		}
+	if api.IsFatal(err) {
+		s.pending = nil
+		return api.Fatal(err)
 	}
 	if len(s.pending) > 0 {
 		s.log.Warn("kafka source: some partitions could not be fetched; retrying them", "err", err)
@@ -276,6 +305,72 @@ func (s *source) fetch(ctx context.Context) error {
 	}
 	// Nothing read: let the engine back off.
 	return api.Retryable(err)
+}
+
+// requests groups the partitions with a leader by leader, in the fetch
+// order, and splits each leader's into up to GOMAXPROCS groups
+// (round-robin, so each gets its share of busy partitions): one fetch
+// request each, whose answers kafka-go parses on a connection goroutine
+// each and the source decodes on a job goroutine each.
+func (s *source) requests() [][]*part {
+	byLeader := map[int][]*part{}
+	var leaders []int
+	for _, p := range s.order {
+		if p.leader == noLeader {
+			continue
+		}
+		if _, ok := byLeader[p.leader]; !ok {
+			leaders = append(leaders, p.leader)
+		}
+		byLeader[p.leader] = append(byLeader[p.leader], p)
+	}
+	split := goruntime.GOMAXPROCS(0)
+	var groups [][]*part
+	for _, l := range leaders {
+		ps := byLeader[l]
+		k := min(split, len(ps))
+		first := len(groups)
+		groups = append(groups, make([][]*part, k)...)
+		for i, p := range ps {
+			groups[first+i%k] = append(groups[first+i%k], p)
+		}
+	}
+	return groups
+}
+
+// run sends a job's request and decodes the answer with d, into one batch
+// sized by what its partitions held last time. It reads s.parts, which
+// does not change while a job is in flight, and writes only the job.
+func (s *source) run(j *job, d *decoder) {
+	ctx, cancel := context.WithTimeout(s.runCtx, s.maxWait+requestTimeout)
+	defer cancel()
+	r, err := s.fetchFrom(ctx, j.parts)
+	if err != nil {
+		j.err = err
+		return
+	}
+	hint := 0
+	for _, p := range j.parts {
+		hint += p.lastCount
+	}
+	j.recs = make([]api.Record, 0, max(hint, 16))
+	for ti := range r.Topics {
+		rt := &r.Topics[ti]
+		for pi := range rt.Partitions {
+			rp := &rt.Partitions[pi]
+			p := s.parts[tp{rt.Topic, int(rp.Partition)}]
+			if p == nil {
+				continue
+			}
+			u := unit{p: p, kerr: rp.ErrorCode, hw: rp.HighWatermark, next: p.next}
+			if u.kerr == 0 && rp.RecordSet.Records != nil {
+				n := len(j.recs)
+				j.recs, u.next, u.err = d.decodeRecords(j.recs, p, u.next, rp.RecordSet.Records)
+				u.n = len(j.recs) - n
+			}
+			j.units = append(j.units, u)
+		}
+	}
 }
 
 func (s *source) fetchFrom(ctx context.Context, parts []*part) (*fetchapi.Response, error) {
@@ -311,33 +406,6 @@ func (s *source) fetchFrom(ctx context.Context, parts []*part) (*fetchapi.Respon
 	return r, nil
 }
 
-// decodeResponse appends the records of one fetch answer to s.pending and
-// records each partition's lag; it returns the partitions' errors.
-func (s *source) decodeResponse(ctx context.Context, r *fetchapi.Response) []error {
-	var errs []error
-	for ti := range r.Topics {
-		rt := &r.Topics[ti]
-		for pi := range rt.Partitions {
-			rp := &rt.Partitions[pi]
-			p := s.parts[tp{rt.Topic, int(rp.Partition)}]
-			if p == nil {
-				continue
-			}
-			if rp.ErrorCode != 0 {
-				if err := s.partitionError(ctx, p, kafkago.Error(rp.ErrorCode)); err != nil {
-					errs = append(errs, err)
-				}
-				continue
-			}
-			if err := s.decodeRecords(p, rp.RecordSet.Records); err != nil {
-				errs = append(errs, fmt.Errorf("kafka source: %s: %w", p.name, err))
-			}
-			s.SetLag(p.name, rp.HighWatermark-p.next)
-		}
-	}
-	return errs
-}
-
 // partitionError handles one partition's fetch error. An offset out of
 // range moves a position the log no longer holds (retention) to the
 // earliest offset, with a warning, and fails the task for a position past
@@ -360,13 +428,11 @@ func (s *source) partitionError(ctx context.Context, p *part, kerr kafkago.Error
 	return api.Fatal(fmt.Errorf("kafka source: %s: position %d is past the end of the partition (was the topic re-created?); reset the connector's offsets", p.name, p.next))
 }
 
-// decodeRecords turns the record batches of one partition into records,
-// from p.next on (a batch may start earlier), skipping transaction
-// markers (control batches).
-func (s *source) decodeRecords(p *part, rr protocol.RecordReader) error {
-	if rr == nil {
-		return nil
-	}
+// decodeRecords appends the records of one partition's record batches
+// to out, from offset next on (a batch may start earlier), skipping
+// transaction markers (control batches), and returns the offset after
+// the last record it passed.
+func (d *decoder) decodeRecords(out []api.Record, p *part, next int64, rr protocol.RecordReader) ([]api.Record, int64, error) {
 	batches := []protocol.RecordReader{rr}
 	if st, ok := rr.(*protocol.RecordStream); ok {
 		batches = st.Records
@@ -379,27 +445,27 @@ func (s *source) decodeRecords(p *part, rr protocol.RecordReader) error {
 				break
 			}
 			if err != nil {
-				return err
+				return out, next, err
 			}
-			if r.Offset < p.next {
+			if r.Offset < next {
 				closeRecord(r)
 				continue
 			}
 			if control {
 				closeRecord(r)
-				p.next = r.Offset + 1
+				next = r.Offset + 1
 				continue
 			}
-			rec, err := s.record(p, r)
+			rec, err := d.record(p, r)
 			closeRecord(r)
 			if err != nil {
-				return err
+				return out, next, err
 			}
-			s.pending = append(s.pending, rec)
-			p.next = r.Offset + 1
+			out = append(out, rec)
+			next = r.Offset + 1
 		}
 	}
-	return nil
+	return out, next, nil
 }
 
 func closeRecord(r *protocol.Record) {

@@ -80,6 +80,9 @@ func (m Mode) String() string {
 // application/cloudevents-batch), else a specversion attribute header
 // means binary mode, else the message is plain data.
 func DetectMode(contentType string, hasSpecVersion bool) Mode {
+	if contentType == jsonFormat {
+		return ModeStructured // the common case, without folding case
+	}
 	const ce = "application/cloudevents"
 	if len(contentType) >= len(ce) && strings.EqualFold(contentType[:len(ce)], ce) {
 		if rest := contentType[len(ce):]; len(rest) >= 6 && strings.EqualFold(rest[:6], "-batch") {
@@ -151,11 +154,18 @@ func (b Binding) DecodeMode(mode Mode, ct string, headers iter.Seq2[string, stri
 // isJSONFormat reports whether a structured-mode content type names the
 // JSON event format.
 func isJSONFormat(ct string) bool {
+	if ct == jsonFormat {
+		return true
+	}
 	if i := strings.IndexByte(ct, ';'); i >= 0 {
 		ct = ct[:i]
 	}
-	return strings.EqualFold(strings.TrimSpace(ct), "application/cloudevents+json")
+	return strings.EqualFold(strings.TrimSpace(ct), jsonFormat)
 }
+
+// jsonFormat is the content type of the JSON event format, as most
+// messages spell it.
+const jsonFormat = "application/cloudevents+json"
 
 // IsContentType reports whether header name is the binding's content
 // type header.

@@ -120,6 +120,7 @@ func TestDetectMode(t *testing.T) {
 		want kit.Mode
 	}{
 		{"application/cloudevents+json", false, kit.ModeStructured},
+		{"application/cloudevents+json", true, kit.ModeStructured},
 		{"APPLICATION/CLOUDEVENTS+JSON; charset=utf-8", true, kit.ModeStructured}, // structured wins over headers
 		{"application/cloudevents+avro", false, kit.ModeStructured},
 		{"application/cloudevents-batch+json", false, kit.ModeBatch},
