@@ -434,6 +434,9 @@ func sourceResume(t *testing.T, c SourceCase, ref []api.Record) {
 		consumed[r.Partition]++
 	}
 	for p, n := range consumed {
+		if n > len(byPart[p]) {
+			t.Fatalf("partition %q: the second run read %d records of it, the reference run only %d: the reference run must read every record the other runs can reach (read the whole input in it)", p, n, len(byPart[p]))
+		}
 		if got, want := ids(first[:commitUpTo], p), ids(byPart[p][:n], p); !equal(got, want) {
 			t.Fatalf("partition %q: second run started with %v, first run with %v", p, got, want)
 		}
@@ -453,6 +456,10 @@ func sourceResume(t *testing.T, c SourceCase, ref []api.Record) {
 	}
 	restBy := perPartition(rest)
 	for p, recs := range restBy {
+		if _, ok := byPart[p]; !ok {
+			t.Errorf("partition %q after resuming: %d records of a partition the reference run did not read (the reference run must read the whole input)", p, len(recs))
+			continue
+		}
 		want := byPart[p][consumed[p]:]
 		n := min(len(recs), len(want))
 		if n == 0 {
