@@ -308,10 +308,13 @@ func (s *source) land(ctx context.Context, j *job) error {
 }
 
 // requests groups the partitions with a leader by leader, in the fetch
-// order, and splits each leader's into up to GOMAXPROCS groups
-// (round-robin, so each gets its share of busy partitions): one fetch
-// request each, whose answers kafka-go parses on a connection goroutine
-// each and the source decodes on a job goroutine each.
+// order, and splits each leader's into up to GOMAXPROCS / tasks.max
+// groups, at least one (round-robin, so each gets its share of busy
+// partitions): one fetch request each, whose answers kafka-go parses on a
+// connection goroutine each and the source decodes on a job goroutine
+// each. The connector's tasks share the cores: three tasks of two
+// requests each on two cores ran slower than one task (the cores' time
+// went to switching between six decoders and three engines).
 func (s *source) requests() [][]*part {
 	byLeader := map[int][]*part{}
 	var leaders []int
@@ -324,7 +327,7 @@ func (s *source) requests() [][]*part {
 		}
 		byLeader[p.leader] = append(byLeader[p.leader], p)
 	}
-	split := goruntime.GOMAXPROCS(0)
+	split := max(1, goruntime.GOMAXPROCS(0)/max(1, s.tc.Tasks))
 	var groups [][]*part
 	for _, l := range leaders {
 		ps := byLeader[l]
