@@ -48,6 +48,7 @@ type encoder struct {
 	op                    *template.Template // $.data.op
 
 	buf     []byte           // arena for rendered values; grows by append, so earlier slices stay valid
+	hvals   []byte           // arena for the binding's header values, the same way (Encode appends to buf meanwhile)
 	hdrs    []kafkago.Header // arena for headers, the same way
 	scratch []byte
 	pending []kafkago.Header // headers Encode reports, before they go to the arena
@@ -80,10 +81,10 @@ func newEncoder(c api.Config) (*encoder, error) {
 // the client).
 func (e *encoder) reset(drop bool) {
 	if drop {
-		e.buf, e.hdrs = nil, nil
+		e.buf, e.hvals, e.hdrs = nil, nil, nil
 		return
 	}
-	e.buf, e.hdrs = e.buf[:0], e.hdrs[:0]
+	e.buf, e.hvals, e.hdrs = e.buf[:0], e.hvals[:0], e.hdrs[:0]
 }
 
 // topicOf renders the record's topic from the event (a constant topic
@@ -138,7 +139,13 @@ func (e *encoder) encode(msgs []message, index int, r *api.Record, topic string)
 	e.pending = e.pending[:0]
 	start := len(e.buf)
 	out, err := kit.Kafka.Encode(e.body, ev, e.buf, func(k, v string) {
-		e.pending = append(e.pending, kafkago.Header{Key: k, Value: []byte(v)})
+		vstart := len(e.hvals)
+		e.hvals = append(e.hvals, v...)
+		b := e.hvals[vstart:len(e.hvals):len(e.hvals)]
+		if b == nil {
+			b = []byte{} // an empty value, not a null one
+		}
+		e.pending = append(e.pending, kafkago.Header{Key: k, Value: b})
 	})
 	if err != nil {
 		return msgs, err
