@@ -3,9 +3,12 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -81,11 +84,18 @@ type sink struct {
 	client *kafkago.Client
 	topics *topics
 
-	next     uint64            // round-robin cursor
-	msgs     []message         // the current Write's messages, reused
-	payloads []payload         // two per message (key, value), reused
-	stale    atomic.Bool       // a send saw a leader move: renew the transport's metadata
-	names    map[string]string // topic names from events, interned
+	next     uint64           // round-robin cursor
+	msgs     []message        // the current Write's messages, reused
+	payloads []payload        // two per message (key, value), reused
+	recs     []kafkago.Record // one per message, cut into plan's groups, reused
+	// plan's reused state
+	partOf map[topicPartition]int
+	of     []int
+	counts []int
+	slots  []slot
+	parts  []sendGroup
+	stale  atomic.Bool       // a send saw a leader move: renew the transport's metadata
+	names  map[string]string // topic names from events, interned
 
 	// resume skips, on the engine's retry of a failed Write, what that
 	// Write stored.
@@ -147,6 +157,7 @@ func (s *sink) connect() {
 // unreachable brokers are retried.
 func (s *sink) Open(ctx context.Context) error {
 	s.connect()
+	s.topics.tick()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if t, ok := s.enc.topic.Constant(); ok {
@@ -197,7 +208,7 @@ func (s *sink) Write(ctx context.Context, records []api.Record) error {
 	drop := err != nil && !errors.As(err, &re)
 	s.enc.reset(drop)
 	if drop {
-		s.payloads = nil
+		s.payloads, s.recs = nil, nil
 	}
 	if s.stale.Swap(false) {
 		clear(s.topics.byName)
@@ -209,6 +220,7 @@ func (s *sink) Write(ctx context.Context, records []api.Record) error {
 func (s *sink) write(ctx context.Context, records []api.Record) error {
 	var bad api.RecordErrors
 	s.enc.reset(false)
+	s.topics.tick()
 	msgs := s.msgs[:0]
 	for i := range records {
 		if s.resume.Skip(records, i) {
@@ -309,32 +321,43 @@ func (s *sink) intern(b []byte) string {
 
 // hashPartition is Kafka's default partitioner for keyed records:
 // murmur2 of the key bytes, sign bit cleared, modulo the partition count
-// (kafka-go's Murmur2Balancer is the same hash).
+// (the hash of Kafka's Java producer and of kafka-go's Murmur2Balancer;
+// FuzzHashPartition holds it to the latter).
 func hashPartition(key []byte, n int) int {
-	return murmur2Balancer.Balance(kafkago.Message{Key: key}, partitionList(n)...)
+	return int(murmur2(key)&0x7fffffff) % n
 }
 
-var murmur2Balancer = kafkago.Murmur2Balancer{Consistent: true}
-
-// partitionList returns [0, n).
-func partitionList(n int) []int {
-	if n <= len(partitionIDs) {
-		return partitionIDs[:n]
+// murmur2 is the 32-bit MurmurHash2 with Kafka's seed.
+func murmur2(data []byte) uint32 {
+	const (
+		seed = 0x9747b28c
+		m    = 0x5bd1e995
+	)
+	h := uint32(seed) ^ uint32(len(data))
+	i := 0
+	for ; i+4 <= len(data); i += 4 {
+		k := binary.LittleEndian.Uint32(data[i:])
+		k *= m
+		k ^= k >> 24
+		k *= m
+		h = h*m ^ k
 	}
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
+	switch len(data) - i {
+	case 3:
+		h ^= uint32(data[i+2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(data[i+1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(data[i])
+		h *= m
 	}
-	return out
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return h
 }
-
-var partitionIDs = func() []int {
-	out := make([]int, 1024)
-	for i := range out {
-		out[i] = i
-	}
-	return out
-}()
 
 // slot ties a message to its payload pair.
 type slot struct {
@@ -342,44 +365,75 @@ type slot struct {
 	pair int
 }
 
-// plan groups the messages by topic and partition, in order.
-func (s *sink) plan(msgs []message) [][]slot {
-	type tp struct {
-		topic     string
-		partition int
+// sendGroup is one partition's messages of a Write, in order, and the region
+// of the Write's record array its produce requests fill.
+type sendGroup struct {
+	slots []slot
+	recs  []kafkago.Record
+}
+
+// topicPartition names a partition.
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
+// plan groups the messages by topic and partition, in order. The groups
+// share the sink's reused arrays (slots, records), cut into one region
+// per partition.
+func (s *sink) plan(msgs []message) []sendGroup {
+	if s.partOf == nil {
+		s.partOf = make(map[topicPartition]int, 16)
 	}
-	at := make(map[tp]int, 16)
-	var groups [][]slot
+	clear(s.partOf)
+	of := slices.Grow(s.of[:0], len(msgs))[:len(msgs)] // each message's group
+	counts := s.counts[:0]
 	for i := range msgs {
-		k := tp{msgs[i].topic, msgs[i].partition}
-		g, ok := at[k]
+		k := topicPartition{msgs[i].topic, msgs[i].partition}
+		g, ok := s.partOf[k]
 		if !ok {
-			g = len(groups)
-			at[k] = g
-			groups = append(groups, nil)
+			g = len(counts)
+			s.partOf[k] = g
+			counts = append(counts, 0)
 		}
-		groups[g] = append(groups[g], slot{&msgs[i], 2 * i})
+		of[i] = g
+		counts[g]++
 	}
-	return groups
+	slots := slices.Grow(s.slots[:0], len(msgs))[:len(msgs)]
+	if cap(s.recs) < len(msgs) {
+		s.recs = make([]kafkago.Record, len(msgs))
+	}
+	parts := slices.Grow(s.parts[:0], len(counts))[:len(counts)]
+	at := 0
+	for g, n := range counts {
+		parts[g] = sendGroup{slots: slots[at : at : at+n], recs: s.recs[at : at+n : at+n]}
+		at += n
+	}
+	for i, g := range of {
+		parts[g].slots = append(parts[g].slots, slot{&msgs[i], 2 * i})
+	}
+	s.of, s.counts, s.slots, s.parts = of, counts, slots, parts
+	return parts
 }
 
 // sendPartition sends one partition's messages in order, batch.size and
 // batch.bytes at a time, and stops at the first failure that is not a
 // record's own fault.
-func (s *sink) sendPartition(ctx context.Context, group []slot) (api.RecordErrors, error) {
+func (s *sink) sendPartition(ctx context.Context, p sendGroup) (api.RecordErrors, error) {
 	var bad api.RecordErrors
+	group, recs := p.slots, p.recs
 	for len(group) > 0 {
 		n, size := 0, batchOverhead
 		for n < len(group) && n < s.batchSize && (n == 0 || size+group[n].m.size <= s.batchBytes) {
 			size += group[n].m.size
 			n++
 		}
-		rejected, err := s.send(ctx, group[:n])
+		rejected, err := s.send(ctx, group[:n], recs[:n])
 		bad = append(bad, rejected...)
 		if err != nil {
 			return bad, err
 		}
-		group = group[n:]
+		group, recs = group[n:], recs[n:]
 	}
 	return bad, nil
 }
@@ -388,10 +442,11 @@ func (s *sink) sendPartition(ctx context.Context, group []slot) (api.RecordError
 // its records is split: the records it names (or, when it names none,
 // each half in turn) are resent in order, so only the offending records
 // are rejected. Nothing of a refused batch was stored (Kafka appends a
-// record batch whole or not at all).
-func (s *sink) send(ctx context.Context, group []slot) (api.RecordErrors, error) {
+// record batch whole or not at all). recs, as long as group, holds the
+// request's records; a resend reuses it, as the refused request was
+// written whole (the broker answered it).
+func (s *sink) send(ctx context.Context, group []slot, recs []kafkago.Record) (api.RecordErrors, error) {
 	m0 := group[0].m
-	recs := make([]kafkago.Record, len(group))
 	for i, sl := range group {
 		m := sl.m
 		recs[i] = kafkago.Record{Time: m.time, Headers: m.headers}
@@ -409,7 +464,7 @@ func (s *sink) send(ctx context.Context, group []slot) (api.RecordErrors, error)
 	rctx, cancel := context.WithTimeout(ctx, s.timeout)
 	res, err := s.client.Produce(rctx, &kafkago.ProduceRequest{
 		Topic: m0.topic, Partition: m0.partition, RequiredAcks: s.acks,
-		Records: kafkago.NewRecordReader(recs...), Compression: s.compression,
+		Records: &recordList{recs: recs}, Compression: s.compression,
 	})
 	cancel()
 	where := func() string {
@@ -457,7 +512,7 @@ func (s *sink) send(ctx context.Context, group []slot) (api.RecordErrors, error)
 			rest = append(rest, sl)
 		}
 		if len(rest) > 0 && len(rest) < len(group) {
-			rejected, err := s.send(ctx, rest)
+			rejected, err := s.send(ctx, rest, recs[:len(rest)])
 			return append(bad, rejected...), err
 		}
 		if len(rest) == 0 {
@@ -475,12 +530,27 @@ func (s *sink) send(ctx context.Context, group []slot) (api.RecordErrors, error)
 	if half >= len(group) {
 		half = len(group) / 2
 	}
-	bad, err := s.send(ctx, group[:half])
+	bad, err := s.send(ctx, group[:half], recs[:half])
 	if err != nil {
 		return bad, err
 	}
-	rejected, err := s.send(ctx, group[half:])
+	rejected, err := s.send(ctx, group[half:], recs[half:])
 	return append(bad, rejected...), err
+}
+
+// recordList reads a request's records in place (kafka-go's
+// NewRecordReader copies them first).
+type recordList struct {
+	recs []kafkago.Record
+	next int
+}
+
+func (l *recordList) ReadRecord() (*kafkago.Record, error) {
+	if l.next >= len(l.recs) {
+		return nil, io.EOF
+	}
+	l.next++
+	return &l.recs[l.next-1], nil
 }
 
 // leaderMoved reports errors after which the transport's view of the

@@ -62,6 +62,8 @@ func TestIsDelete(t *testing.T) {
 		{"op behind a nested value", `{"op":"d","after":{"op":"c"}}`, "", true},
 		{"nested op only", `{"after":{"op":"d"},"ts_ms":1}`, "", false},
 		{"op in a string", `{"note":"\"op\":\"d\"","ts_ms":1}`, "", false},
+		{"op in a string sharing a quote with the key", `{"x":"\"op","op":"d"}`, "", true},
+		{"op at the very end", `"op"`, "", false},
 		{"escaped quote before op", `{"a":"x\\\"","op":"d"}`, "", true},
 		{"escaped backslash before op", `{"a":"x\\\\","op":"d"}`, "", true},
 		{"escaped key (never taken for op)", `{"\u006fp":"d"}`, "", false},

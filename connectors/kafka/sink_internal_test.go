@@ -3,6 +3,8 @@ package kafka
 import (
 	"testing"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/ferryhq/ferry/api"
 )
 
@@ -26,6 +28,27 @@ func TestHashPartitionIsJavas(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzHashPartition holds hashPartition to kafka-go's Murmur2Balancer
+// (the Java producer's hash), for any key and partition count.
+func FuzzHashPartition(f *testing.F) {
+	for _, k := range []string{"", "a", "ab", "abc", "abcd", "abcde", `{"id":42}`} {
+		f.Add([]byte(k), uint16(6))
+	}
+	f.Fuzz(func(t *testing.T, key []byte, n uint16) {
+		if n == 0 {
+			return
+		}
+		parts := make([]int, n)
+		for i := range parts {
+			parts[i] = i
+		}
+		want := (&kafkago.Murmur2Balancer{Consistent: true}).Balance(kafkago.Message{Key: key}, parts...)
+		if got := hashPartition(key, int(n)); got != want {
+			t.Fatalf("key %q over %d partitions: %d, kafka-go's Murmur2Balancer: %d", key, n, got, want)
+		}
+	})
 }
 
 // FuzzEncode feeds arbitrary events and keys to the encoder under every

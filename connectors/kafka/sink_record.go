@@ -48,6 +48,7 @@ type encoder struct {
 	op                    *template.Template // $.data.op
 
 	buf     []byte           // arena for rendered values; grows by append, so earlier slices stay valid
+	hvals   []byte           // arena for the binding's header values, the same way (Encode appends to buf meanwhile)
 	hdrs    []kafkago.Header // arena for headers, the same way
 	scratch []byte
 	pending []kafkago.Header // headers Encode reports, before they go to the arena
@@ -80,10 +81,10 @@ func newEncoder(c api.Config) (*encoder, error) {
 // the client).
 func (e *encoder) reset(drop bool) {
 	if drop {
-		e.buf, e.hdrs = nil, nil
+		e.buf, e.hvals, e.hdrs = nil, nil, nil
 		return
 	}
-	e.buf, e.hdrs = e.buf[:0], e.hdrs[:0]
+	e.buf, e.hvals, e.hdrs = e.buf[:0], e.hvals[:0], e.hdrs[:0]
 }
 
 // topicOf renders the record's topic from the event (a constant topic
@@ -138,7 +139,13 @@ func (e *encoder) encode(msgs []message, index int, r *api.Record, topic string)
 	e.pending = e.pending[:0]
 	start := len(e.buf)
 	out, err := kit.Kafka.Encode(e.body, ev, e.buf, func(k, v string) {
-		e.pending = append(e.pending, kafkago.Header{Key: k, Value: []byte(v)})
+		vstart := len(e.hvals)
+		e.hvals = append(e.hvals, v...)
+		b := e.hvals[vstart:len(e.hvals):len(e.hvals)]
+		if b == nil {
+			b = []byte{} // an empty value, not a null one
+		}
+		e.pending = append(e.pending, kafkago.Header{Key: k, Value: b})
 	})
 	if err != nil {
 		return msgs, err
@@ -192,11 +199,11 @@ func (e *encoder) isDelete(ev *api.Event) bool {
 	if len(ev.Data) == 0 || (ev.DataContentType != "" && !api.IsJSONContentType(ev.DataContentType)) {
 		return false
 	}
-	n := bytes.Count(ev.Data, []byte(`"op"`))
+	n := countOp(ev.Data)
 	if n == 0 {
 		return false
 	}
-	if n == 1 && (e.body == kit.BodyStructured || ev.DataMarkedJSON()) && !bytes.Contains(ev.Data, []byte(`\u`)) {
+	if n == 1 && (e.body == kit.BodyStructured || ev.DataMarkedJSON()) && !hasUnicodeEscape(ev.Data) {
 		if v, ok := trailingMember(ev.Data, `"op"`); ok {
 			return string(v) == `"d"`
 		}
@@ -204,6 +211,32 @@ func (e *encoder) isDelete(ev *api.Event) bool {
 	out, err := e.op.Render(ev, e.scratch[:0])
 	e.scratch = out
 	return err == nil && string(out) == "d"
+}
+
+// countOp counts the occurrences of "op" (with its quotes) in d,
+// overlapping ones apart, so it is at least bytes.Count's count and is 1
+// only when that is. It looks for the rarer 'p' first (bytes.Count's
+// search for a four-byte string steps a byte at a time through JSON,
+// whose quotes are everywhere).
+func countOp(d []byte) int {
+	n := 0
+	for i := 2; i < len(d)-1; i++ {
+		j := bytes.IndexByte(d[i:len(d)-1], 'p')
+		if j < 0 {
+			break
+		}
+		i += j
+		if d[i-2] == '"' && d[i-1] == 'o' && d[i+1] == '"' {
+			n++
+		}
+	}
+	return n
+}
+
+// hasUnicodeEscape reports whether d holds \u, looking for a backslash
+// first (there is none in most data).
+func hasUnicodeEscape(d []byte) bool {
+	return bytes.IndexByte(d, '\\') >= 0 && bytes.Contains(d, []byte(`\u`))
 }
 
 // trailingMember finds, in d (valid JSON), the raw value of the last

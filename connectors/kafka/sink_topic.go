@@ -34,13 +34,21 @@ type topics struct {
 	timeout    time.Duration
 	byName     map[string]*topicInfo
 	now        func() time.Time
+
+	// at is the time lookup measures a cached entry's age against, read
+	// once per Write (tick) rather than once per record.
+	at time.Time
 }
+
+// tick reads the clock for the lookups that follow.
+func (t *topics) tick() { t.at = t.now() }
 
 // lookup returns the topic's partition count. errTopicMissing (wrapped)
 // means the brokers do not have the topic and did not create it; other
-// errors are the request's (transient or fatal by triage).
+// errors are the request's (transient or fatal by triage). An entry is
+// trusted for topicTTL from the last tick.
 func (t *topics) lookup(ctx context.Context, name string) (int, error) {
-	if ti, ok := t.byName[name]; ok && t.now().Sub(ti.fetched) < topicTTL {
+	if ti, ok := t.byName[name]; ok && t.at.Sub(ti.fetched) < topicTTL {
 		return ti.partitions, ti.missing
 	}
 	n, err := t.fetch(ctx, name)
