@@ -9,13 +9,8 @@ import (
 )
 
 // LimitPercent is how much the adaptive limit lets the heap grow over the
-// live heap once that is above the floor: as GOGC=150 would. 150, not
-// 100: a Kafka → drop worker's live heap (fetched answers, records in
-// flight) puts 2.25 × live over the 24 MiB floor, and at 100 it spent
-// ~12% more CPU per record than under a 40 MiB floor; at 150 it spends
-// the same, while a small pipeline still sits at the floor
-// (docs/benchmarks.md, "Memory per connector").
-const LimitPercent = 150
+// live heap once that is above the floor: as GOGC=100 would.
+const LimitPercent = 100
 
 // AdaptiveLimit is the soft memory limit for a live heap of live bytes,
 // with other bytes of runtime memory beside the heap (stacks, metadata):
@@ -23,7 +18,7 @@ const LimitPercent = 150
 // fragmentation and the time until the next adjustment, plus other; never
 // under floor and never over ceiling (0: none).
 //
-// With GOGC=400 and percent=150 the collector then runs as GOGC=400 while
+// With GOGC=400 and percent=100 the collector then runs as GOGC=400 while
 // the heap is well under the floor (the limit does not bind), holds the
 // process's memory at the floor while the live heap is small (where
 // GOGC=400 would let garbage grow to five times it and the heap's pages

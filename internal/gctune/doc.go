@@ -10,7 +10,7 @@
 // times the live heap, and the heap's peaks set the process's peak RSS.
 // The adaptive limit (AdaptiveLimit, set after every collection by a
 // finalizer chain, no goroutine of ours) holds a small worker at
-// DefaultFloor and lets a large live heap grow to about 2.5 times its size,
+// DefaultFloor and lets a large live heap grow to about twice its size,
 // never past DefaultLimitShare of the memory available. Plan is the pure
 // decision, Apply sets it. docs/benchmarks.md has the figures.
 package gctune

@@ -23,11 +23,13 @@ const (
 	// DefaultFloor is the lowest soft memory limit the adaptive policy
 	// sets: a worker whose live heap is small stays near it instead of
 	// letting GOGC=400 grow garbage to five times the live heap (and the
-	// 16 MB minimum heap goal). 24 MiB costs the file → filter + template
-	// → drop pipeline about the CPU 40 MiB did before that pipeline's
-	// allocations were cut by a quarter, with 15 MB less anonymous memory;
+	// 16 MB minimum heap goal). A lower floor holds a small pipeline
+	// smaller but costs every pipeline that allocates fast with a small
+	// live heap: at 24 MiB, CDC → RocketMQ spent 1.7–2× and CDC → Kafka
+	// 1.2–1.5× the CPU per row of 40 MiB, so the smaller floor is an
+	// option (--memory-limit auto:<size>), not the default;
 	// docs/benchmarks.md ("Memory per connector") has the measurements.
-	DefaultFloor = 24 << 20
+	DefaultFloor = 40 << 20
 	// MinFloor is the lowest floor --memory-limit auto:<size> accepts:
 	// under it the runtime's own memory leaves the heap no room and the
 	// collector runs without pause.
