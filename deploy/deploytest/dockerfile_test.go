@@ -111,12 +111,12 @@ func TestDockerfile(t *testing.T) {
 			}
 		}
 	}
-	makeRun := regexp.MustCompile(`\bmake (\w+) VERSION="\$\{VERSION\}" COMMIT="\$\{COMMIT\}"`)
+	makeRun := regexp.MustCompile(`\bmake (\w+) VERSION="\$\{VERSION\}" COMMIT="\$\{COMMIT\}" TAGS="\$\{TAGS\}"`)
 	m := makeRun.FindStringSubmatch(strings.Join(runs, "\n"))
 	if m == nil {
-		t.Errorf("no RUN make <target> VERSION=… COMMIT=… in the build stage: %q", runs)
-	} else if !regexp.MustCompile(`(?m)^` + m[1] + `:.*\n\t\$\(GO\) build -ldflags '\$\(LDFLAGS\)' -o \$\(BIN\)/ferry \./cmd/ferry$`).Match(readRepo(t, "Makefile")) {
-		t.Errorf("the Makefile has no target %s building bin/ferry with $(LDFLAGS)", m[1])
+		t.Errorf("no RUN make <target> VERSION=… COMMIT=… TAGS=… in the build stage: %q", runs)
+	} else if !regexp.MustCompile(`(?m)^` + m[1] + `:.*\n\t\$\(GO\) build -tags '\$\(TAGS\)' -ldflags '\$\(LDFLAGS\)' -o \$\(BIN\)/ferry \./cmd/ferry$`).Match(readRepo(t, "Makefile")) {
+		t.Errorf("the Makefile has no target %s building bin/ferry with $(TAGS) and $(LDFLAGS)", m[1])
 	}
 	if !strings.Contains(strings.Join(env, " "), "CGO_ENABLED=0") {
 		t.Errorf("build stage ENV %v: want CGO_ENABLED=0 (a static binary)", env)
