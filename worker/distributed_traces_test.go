@@ -2,10 +2,7 @@ package worker_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,15 +23,8 @@ func TestDistributedTracesFromEveryOwner(t *testing.T) {
 		return err == nil && len(info.Members) == 2 && info.Leader != ""
 	})
 	cfg := with(baseConfig("tr"), "source", "planned", "tasks.max", "2", "trace.sample.rate", "1")
-	body, _ := json.Marshal(map[string]any{"name": "tr", "config": cfg})
-	resp, err := http.Post(nodes[0].url+"/connectors", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create: %d %s", resp.StatusCode, b)
+	if code, body := postConnector(t, nodes[0].url, "tr", cfg); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
 	}
 	eventually(t, "one task on each worker", func() bool {
 		n := perWorker(owners(t, nodes[0].w, []string{"tr"}))
@@ -83,21 +73,15 @@ func TestDistributedTracesFromEveryOwner(t *testing.T) {
 	// Deleted and created again under the same name at once, untraced: no
 	// worker shows the old connector's events, whether or not it saw the
 	// connector gone in between.
-	req, _ := http.NewRequest(http.MethodDelete, nodes[0].url+"/connectors/tr", nil)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("delete: %v %v", resp, err)
+	if code, body := httpDo(t, http.MethodDelete, nodes[0].url+"/connectors/tr", ""); code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", code, body)
 	}
-	cfg = with(cfg, "trace.sample.rate", "0")
-	body, _ = json.Marshal(map[string]any{"name": "tr", "config": cfg})
-	if resp, err = http.Post(nodes[0].url+"/connectors", "application/json", strings.NewReader(string(body))); err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create again: %v %v", resp, err)
+	if code, body := postConnector(t, nodes[0].url, "tr", with(cfg, "trace.sample.rate", "0")); code != http.StatusCreated {
+		t.Fatalf("create again: %d %s", code, body)
 	}
 	for _, n := range nodes {
 		eventually(t, "no old traces through "+n.id, func() bool {
 			info, err := n.w.Traces(context.Background(), "tr", trace.Filter{})
-			if len(info.Traces) > 0 || err != nil || len(info.Unreached) > 0 {
-				t.Logf("%s: %d traces, unreached %v, err %v", n.id, len(info.Traces), info.Unreached, err)
-			}
 			return err == nil && len(info.Unreached) == 0 && len(info.Traces) == 0
 		})
 	}

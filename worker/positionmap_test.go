@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
@@ -148,15 +146,8 @@ func TestDistributedPositionMapsFromEveryOwner(t *testing.T) {
 		return err == nil && len(info.Members) == 2 && info.Leader != ""
 	})
 	cfg := with(baseConfig("pmc"), "source", "planned", "source.count", "0", "tasks.max", "2", "sink", "mapmem")
-	body, _ := json.Marshal(map[string]any{"name": "pmc", "config": cfg})
-	resp, err := http.Post(nodes[0].url+"/connectors", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create: %d %s", resp.StatusCode, b)
+	if code, body := postConnector(t, nodes[0].url, "pmc", cfg); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
 	}
 	eventually(t, "one task on each worker", func() bool {
 		n := perWorker(owners(t, nodes[0].w, []string{"pmc"}))

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -47,4 +48,21 @@ func TestPluginBuildTags(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("connector plugins = %v, want %v", got, want)
 	}
+}
+
+// slimTags are the build tags that leave every optional connector out of
+// the binary (one plugins_<name>.go each), and gin's MessagePack codec.
+func slimTags(t *testing.T) string {
+	t.Helper()
+	files, err := filepath.Glob("plugins_*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no plugins_*.go: %v", err)
+	}
+	tags := []string{"nomsgpack"}
+	for _, f := range files {
+		if !strings.HasSuffix(f, "_test.go") {
+			tags = append(tags, "ferry_no_"+strings.TrimSuffix(strings.TrimPrefix(f, "plugins_"), ".go"))
+		}
+	}
+	return strings.Join(tags, " ")
 }
