@@ -84,7 +84,7 @@ func TestGrafanaDashboard(t *testing.T) {
 		for _, p := range checkQuery(expand(m[1]), exported) {
 			t.Errorf("variable %s: %s", v.Name, p)
 		}
-		if label := m[2]; !targetLabels[label] && !exported[metricOf(t, expand(m[1]))].labels[label] {
+		if label, s := m[2], exported[metricOf(t, expand(m[1]))]; !targetLabels[label] && (s == nil || !s.labels[label]) {
 			t.Errorf("variable %s: %s has no label %s", v.Name, m[1], label)
 		}
 	}

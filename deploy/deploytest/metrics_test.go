@@ -92,7 +92,10 @@ func scrapeWorker() (map[string]*series, error) {
 		if err != nil {
 			return nil, err
 		}
-		if f := families["ferry_sink_task_sink_record_ack_total"]; f != nil && f.GetMetric()[0].GetCounter().GetValue() > 0 {
+		// The task's status is recorded beside its first records, not
+		// before them: wait for both.
+		if f := families["ferry_sink_task_sink_record_ack_total"]; f != nil && f.GetMetric()[0].GetCounter().GetValue() > 0 &&
+			families["ferry_task_state"] != nil {
 			break
 		}
 		if time.Now().After(deadline) {
