@@ -9,3 +9,13 @@ func SnapshotQueries(src api.Source) map[string]int { return src.(*source).snapQ
 // SetLockFreeAttempts sets how often src's MariaDB snapshot tries to open
 // several readers at one instant without a lock; call it before Open.
 func SetLockFreeAttempts(src api.Source, n int) { src.(*source).lockFreeAttempts = n }
+
+// DirectRowsEvents returns how many rows events src's binlog stream has
+// rendered straight from their bytes (rowdecode.go) rather than through
+// go-mysql's decoding; call it between Reads.
+func DirectRowsEvents(src api.Source) int {
+	if s := src.(*source); s.strm != nil {
+		return s.strm.direct
+	}
+	return 0
+}

@@ -53,6 +53,13 @@ type stream struct {
 	// A rows event partly turned into records (a Read filled up).
 	cur    *replication.BinlogEvent
 	curRow int
+	// Its undecoded body when the stream decodes it directly (rowdecode.go):
+	// raw[rawPos:] are the row images still to read; offs is the value
+	// offsets of the last image rendered, for its key.
+	raw    []byte
+	rawPos int
+	offs   []int
+	direct int // rows events read from their bytes so far
 
 	tables   map[uint64]*tableMeta
 	jsonCols map[string]map[string]bool // MariaDB JSON columns per db.table
@@ -76,6 +83,11 @@ type tableMeta struct {
 	wanted  bool
 	cols    []column
 	pk      []int
+	// Direct decoding (rowdecode.go): the row-image layout of every column,
+	// nil when go-mysql decodes the table's rows, and `"name":` of each
+	// column of a wanted table.
+	raw  []rawCol
+	keys []string
 }
 
 func newStream(s *source, from *position) (*stream, error) {
@@ -303,7 +315,9 @@ func (st *stream) handle(ev *replication.BinlogEvent, recs []api.Record, size in
 		if !st.inTx {
 			st.begin(h, "")
 		}
-		st.cur, st.curRow = ev, 0
+		if err := st.startRows(ev, e); err != nil {
+			return nil, 0, err
+		}
 	case *replication.TransactionPayloadEvent:
 		// MySQL's binlog_transaction_compression writes a transaction's
 		// events (BEGIN, table maps, rows, XID) as one zstd payload after
@@ -499,6 +513,73 @@ func rowsOp(t replication.EventType) byte {
 	return 'u'
 }
 
+// startRows makes ev the rows event being read. An event decodeRows left
+// undecoded is read directly when its table's layout allows (tableMeta.raw)
+// and it is a plain rows event; otherwise go-mysql decodes it now.
+func (st *stream) startRows(ev *replication.BinlogEvent, e *replication.RowsEvent) error {
+	st.cur, st.curRow, st.raw, st.rawPos = ev, 0, nil, 0
+	r := deferredRows(e)
+	if r == nil {
+		return nil
+	}
+	e.Rows = nil
+	m, err := st.meta(e.Table)
+	if err != nil {
+		return err
+	}
+	if m.raw != nil && directRows(ev.Header.EventType, e) {
+		st.raw, st.rawPos = r.data, r.pos
+		st.direct++
+		return nil
+	}
+	if err := decodeData(e, r.pos, r.data); err != nil {
+		return fmt.Errorf("mysql-cdc: binlog stream: rows event at %s:%d: %w", st.file, ev.Header.LogPos-ev.Header.EventSize, err)
+	}
+	return nil
+}
+
+// more reports whether st.cur has rows left: row images in st.raw, or
+// decoded rows (n of them).
+func (st *stream) more(n int) bool {
+	if st.raw != nil {
+		return st.rawPos < len(st.raw)
+	}
+	return st.curRow < n
+}
+
+// skipRaw passes over the row's images in st.raw.
+func (st *stream) skipRaw(m *tableMeta, e *replication.RowsEvent) error {
+	var err error
+	if st.rawPos, err = skipRawImage(m.raw, e.ColumnBitmap1, st.raw, st.rawPos); err == nil && e.ColumnBitmap2 != nil {
+		st.rawPos, err = skipRawImage(m.raw, e.ColumnBitmap2, st.raw, st.rawPos)
+	}
+	return err
+}
+
+// renderRaw appends the row's before image, `,"after":` and its after
+// image from st.raw, as the rendering of go-mysql's decoding does.
+func (st *stream) renderRaw(d []byte, m *tableMeta, e *replication.RowsEvent, op byte) ([]byte, error) {
+	if len(st.offs) < len(m.raw) {
+		st.offs = make([]int, len(m.raw))
+	}
+	var err error
+	if op == 'c' {
+		d = append(d, "null"...)
+	} else if d, st.rawPos, err = renderRawImage(d, m, e.ColumnBitmap1, st.raw, st.rawPos, st.offs); err != nil {
+		return d, err
+	}
+	d = append(d, `,"after":`...)
+	switch op {
+	case 'c':
+		d, st.rawPos, err = renderRawImage(d, m, e.ColumnBitmap1, st.raw, st.rawPos, st.offs)
+	case 'u':
+		d, st.rawPos, err = renderRawImage(d, m, e.ColumnBitmap2, st.raw, st.rawPos, st.offs)
+	default:
+		d = append(d, "null"...)
+	}
+	return d, err
+}
+
 // rows turns the rest of st.cur into records, stopping when the batch is
 // full (st.cur then stays for the next Read).
 func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
@@ -515,18 +596,29 @@ func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	direct := st.raw != nil
 	cfg := st.s.cfg
 	now := time.Now()
-	for st.curRow < n {
+	for st.more(n) {
 		i := st.curRow
 		st.curRow++
 		st.row++
 		if !m.wanted {
+			if direct {
+				if err := st.skipRaw(m, e); err != nil {
+					return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
+				}
+			}
 			continue
 		}
 		st.txCount++
 		st.txTables[m.subject]++
 		if st.row <= st.skip {
+			if direct {
+				if err := st.skipRaw(m, e); err != nil {
+					return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
+				}
+			}
 			continue
 		}
 		if cfg.txMeta && st.txCount == 1 && !st.begun {
@@ -535,11 +627,12 @@ func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
 			size += r.Size()
 		}
 		var before, after, keyImg []any
-		switch op {
-		case 'c':
+		switch {
+		case direct:
+		case op == 'c':
 			after = e.Rows[i]
 			keyImg = after
-		case 'd':
+		case op == 'd':
 			before = e.Rows[i]
 			keyImg = before
 		default:
@@ -547,12 +640,15 @@ func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
 			keyImg = after
 		}
 		d := beginEnvelope(st.sizeHint)
-		if before != nil {
+		switch {
+		case direct:
+			d, err = st.renderRaw(d, m, e, op)
+		case before != nil:
 			d, err = renderBinlog(d, m.cols, nil, before)
-		} else {
+		default:
 			d = append(d, "null"...)
 		}
-		if err == nil {
+		if err == nil && !direct {
 			d = append(d, `,"after":`...)
 			if after != nil {
 				d, err = renderBinlog(d, m.cols, nil, after)
@@ -582,7 +678,12 @@ func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
 		end := len(d)
 		keyEnd := end
 		if len(m.pk) > 0 {
-			if d, err = renderBinlog(d, m.cols, m.pk, keyImg); err != nil {
+			if direct {
+				d, err = renderRawKey(d, m, st.raw, st.offs)
+			} else {
+				d, err = renderBinlog(d, m.cols, m.pk, keyImg)
+			}
+			if err != nil {
 				return nil, 0, fmt.Errorf("%s.%s: %w", m.db, m.name, err)
 			}
 			keyEnd = len(d)
@@ -598,13 +699,13 @@ func (st *stream) rows(recs []api.Record, size int) ([]api.Record, int, error) {
 		recs = append(recs, r)
 		size += r.Size()
 		if len(recs) >= cfg.batch || size >= cfg.batchBytes {
-			if st.curRow >= n {
-				st.cur = nil
+			if !st.more(n) {
+				st.cur, st.raw = nil, nil
 			}
 			return recs, size, nil
 		}
 	}
-	st.cur = nil
+	st.cur, st.raw = nil, nil
 	return recs, size, nil
 }
 
@@ -620,7 +721,8 @@ func (st *stream) meta(tme *replication.TableMapEvent) (*tableMeta, error) {
 		m.tme = tme
 		return m, nil
 	}
-	m = &tableMeta{tme: tme, db: db, name: name, subject: db + "." + name, wanted: st.s.cfg.tableWanted(db, name)}
+	m = &tableMeta{tme: tme, db: db, name: name, subject: db + "." + name, wanted: st.s.cfg.tableWanted(db, name),
+		raw: rawLayout(tme)}
 	st.tables[tme.TableID] = m
 	if !m.wanted {
 		return m, nil
@@ -664,6 +766,7 @@ func (st *stream) meta(tme *replication.TableMapEvent) (*tableMeta, error) {
 	for _, k := range tme.PrimaryKey {
 		m.pk = append(m.pk, int(k))
 	}
+	m.keys = columnKeys(m.cols)
 	return m, nil
 }
 

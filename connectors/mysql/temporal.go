@@ -16,14 +16,25 @@ import (
 // integer straight into the JSON, byte for byte as the string route did
 // (FuzzPackedTemporal holds it to go-mysql's own decoding).
 
-// decodeRows is the syncer's RowsEventDecodeFunc: go-mysql's own decoding
-// of a rows event, on a private copy of the table map (decodeLayout) that
-// is put back before the event leaves the syncer.
+// decodeRows is the syncer's RowsEventDecodeFunc. A rows event of a table
+// the stream decodes directly (rawReadable) keeps its rows undecoded, as a
+// undecodedRows in e.Rows; any other has go-mysql's own decoding (decodeData).
 func decodeRows(e *replication.RowsEvent, data []byte) error {
 	pos, err := e.DecodeHeader(data)
 	if err != nil {
 		return err
 	}
+	if rawReadable(e.Table) && e.ColumnCount == uint64(len(e.Table.ColumnType)) {
+		e.Rows = [][]any{{&undecodedRows{data: data, pos: pos}}}
+		return nil
+	}
+	return decodeData(e, pos, data)
+}
+
+// decodeData is go-mysql's decoding of the rows of e from data[pos:], on
+// a private copy of the table map (decodeLayout) that is put back before
+// it returns.
+func decodeData(e *replication.RowsEvent, pos int, data []byte) error {
 	if l := decodeLayout(e.Table); l != nil {
 		orig := e.Table
 		e.Table = l

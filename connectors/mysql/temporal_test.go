@@ -3,7 +3,6 @@ package mysql
 import (
 	"encoding/binary"
 	"testing"
-	"time"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -93,41 +92,14 @@ func rawRows(typ replication.EventType, ncols int, images ...[]byte) []byte {
 }
 
 // decodeBoth parses the events with go-mysql's own row decoding and with
-// decodeRows, and renders every image of the last event with the
+// decodeRows, and renders every image of the last event (as the stream
+// does, from the event's bytes where decodeRows left them) with the
 // columns binlogColumns derives from the table map.
 func decodeBoth(t testing.TB, events ...[]byte) (plain, ours []string, plainErr, oursErr error) {
 	t.Helper()
-	run := func(fn func(*replication.RowsEvent, []byte) error) ([]string, error) {
-		p := replication.NewBinlogParser()
-		p.SetTimestampStringLocation(time.UTC)
-		p.SetRowsEventDecodeFunc(fn)
-		var last *replication.BinlogEvent
-		for _, raw := range events {
-			ev, err := p.Parse(raw)
-			if err != nil {
-				return nil, err
-			}
-			last = ev
-		}
-		re := last.Event.(*replication.RowsEvent)
-		tme := re.Table
-		cols, err := binlogColumns(tme.ColumnType, tme.ColumnMeta, nil, tme.UnsignedMap(), nil, nil, nil, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		var out []string
-		for _, row := range re.Rows {
-			b, err := renderBinlog(nil, cols, nil, row)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, string(b))
-		}
-		return out, nil
-	}
-	plain, plainErr = run(nil)
-	ours, oursErr = run(decodeRows)
-	return
+	p, plainErr := renderRows(t, nil, plainFacts, nil, events...)
+	o, oursErr := renderRows(t, decodeRows, plainFacts, nil, events...)
+	return p.images, o.images, plainErr, oursErr
 }
 
 // temporalColumns is a table of every packed type at the given fractions,
