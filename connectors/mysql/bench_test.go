@@ -20,9 +20,13 @@ import (
 // BenchmarkBinlog measures binlog → records throughput over an insert load
 // of FERRY_CDC_BENCH_ROWS rows (default 100,000) written as 1,000-row
 // INSERTs, and the raw go-mysql read rate of the same events as the
-// ceiling, and the snapshot of the same table:
+// ceiling, and the snapshot of the same table; "changes" reads a table
+// laid out as the end-to-end CDC benchmark's (TestCDCToKafkaThroughput)
+// under as many changes, half inserts, half updates. Besides rows/s each
+// reports cpu-ns/row, the process's CPU (the binlog reader's goroutines
+// included) per record:
 //
-//	go test -run XXX -bench Binlog -benchtime 3x ./connectors/mysql/
+//	go test -run XXX -bench Binlog -benchtime 3x -benchmem ./connectors/mysql/
 func BenchmarkBinlog(b *testing.B) {
 	rows := 100_000
 	if v, err := strconv.Atoi(os.Getenv("FERRY_CDC_BENCH_ROWS")); err == nil && v > 0 {
@@ -46,16 +50,35 @@ func BenchmarkBinlog(b *testing.B) {
 		e.exec(b, string(q))
 	}
 	start := fmt.Sprintf(`{"file":%q,"pos":%d}`, file, pos)
-
-	b.Run("records", func(b *testing.B) {
-		raw := e.config("snapshot.mode", "never", "gtid.mode", "off", "table.include.list", e.name+`\.bench`)
+	e.exec(b, "CREATE TABLE changes (id INT PRIMARY KEY, name VARCHAR(64), n BIGINT, amount DECIMAL(12,2), ts DATETIME(6))")
+	var cfile string
+	var cpos uint32
+	if err := e.db.QueryRow("SHOW MASTER STATUS").Scan(&cfile, &cpos, new(sql.NullString), new(sql.NullString)); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < rows/2; i += 1000 {
+		q := []byte("INSERT INTO changes VALUES ")
+		for j := i; j < min(i+1000, rows/2); j++ {
+			if j > i {
+				q = append(q, ',')
+			}
+			q = fmt.Appendf(q, "(%d,'name-%d',%d,%d.%02d,'2024-05-06 07:08:09.%06d')", j, j, j*7, j, j%100, j)
+		}
+		e.exec(b, string(q))
+	}
+	for i := 0; i < rows/2; i += 1000 {
+		e.exec(b, fmt.Sprintf("UPDATE changes SET n = n + 1, amount = amount + 0.5, ts = ts + INTERVAL 1 SECOND WHERE id >= %d AND id < %d", i, i+1000))
+	}
+	changesStart := fmt.Sprintf(`{"file":%q,"pos":%d}`, cfile, cpos)
+	readRecords := func(b *testing.B, table, start string, want int) {
+		raw := e.config("snapshot.mode", "never", "gtid.mode", "off", "table.include.list", e.name+`\.`+table)
 		b.ResetTimer()
 		for range b.N {
 			src := mustOpen(b, raw, map[string]api.Position{e.cfg.Addr(): api.Position(start)})
-			t0 := time.Now()
+			t0, cpu0 := time.Now(), cpuTime()
 			n := 0
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			for n < rows {
+			for n < want {
 				batch, err := src.Read(ctx)
 				if err != nil {
 					b.Fatalf("Read after %d: %v", n, err)
@@ -64,9 +87,13 @@ func BenchmarkBinlog(b *testing.B) {
 			}
 			cancel()
 			b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "rows/s")
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(n), "cpu-ns/row")
 			_ = src.Close(context.Background())
 		}
-	})
+	}
+
+	b.Run("records", func(b *testing.B) { readRecords(b, "bench", start, rows) })
+	b.Run("changes", func(b *testing.B) { readRecords(b, "changes", changesStart, rows/2*2) })
 	b.Run("snapshot", func(b *testing.B) {
 		raw := e.config("snapshot.mode", "initial_only", "table.include.list", e.name+`\.bench`)
 		for range b.N {
