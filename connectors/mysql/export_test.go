@@ -10,8 +10,8 @@ func SnapshotQueries(src api.Source) map[string]int { return src.(*source).snapQ
 // several readers at one instant without a lock; call it before Open.
 func SetLockFreeAttempts(src api.Source, n int) { src.(*source).lockFreeAttempts = n }
 
-// DirectRowsEvents returns how many rows events src's binlog stream has
-// rendered straight from their bytes (rowdecode.go) rather than through
+// DirectRowsEvents returns how many rows events of captured tables src's
+// binlog stream has rendered straight from their bytes (rowdecode.go) rather than through
 // go-mysql's decoding; call it between Reads.
 func DirectRowsEvents(src api.Source) int {
 	if s := src.(*source); s.strm != nil {

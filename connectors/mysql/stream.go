@@ -59,7 +59,7 @@ type stream struct {
 	raw    []byte
 	rawPos int
 	offs   []int
-	direct int // rows events read from their bytes so far
+	direct int // rows events of captured tables read from their bytes so far
 
 	tables   map[uint64]*tableMeta
 	jsonCols map[string]map[string]bool // MariaDB JSON columns per db.table
@@ -529,7 +529,9 @@ func (st *stream) startRows(ev *replication.BinlogEvent, e *replication.RowsEven
 	}
 	if m.raw != nil && directRows(ev.Header.EventType, e) {
 		st.raw, st.rawPos = r.data, r.pos
-		st.direct++
+		if m.wanted {
+			st.direct++
+		}
 		return nil
 	}
 	if err := decodeData(e, r.pos, r.data); err != nil {
