@@ -10,11 +10,13 @@ import (
 // Temporal values skip go-mysql's string formatting. go-mysql renders
 // DATETIME(fsp), TIMESTAMP(fsp) and DATE through fmt.Sprintf or
 // time.Format into a string, which the source then rewrote into ISO 8601:
-// a tenth of a CDC pipeline's CPU went there. decodeRows has go-mysql read
-// those columns as what they are on the wire, fixed-width big-endian
-// integers (BIT(8n) of the same width), and renderPacked renders the
-// integer straight into the JSON, byte for byte as the string route did
-// (FuzzPackedTemporal holds it to go-mysql's own decoding).
+// a tenth of a CDC pipeline's CPU went there. Where go-mysql decodes a
+// table's rows, decodeData has it read those columns as what they are on
+// the wire, fixed-width big-endian integers (BIT(8n) of the same width);
+// where the stream reads them itself (rowdecode.go) it takes the same
+// integers from the bytes. renderPacked renders the integer straight into
+// the JSON, byte for byte as the string route did (FuzzPackedTemporal
+// holds it to go-mysql's own decoding).
 
 // decodeRows is the syncer's RowsEventDecodeFunc. A rows event of a table
 // the stream decodes directly (rawReadable) keeps its rows undecoded, as a
