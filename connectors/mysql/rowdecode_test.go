@@ -699,3 +699,30 @@ func TestDirectRowsNoColumns(t *testing.T) {
 		t.Fatalf("err = %v (images %q), want errNoColumns", err, out.images)
 	}
 }
+
+// TestDirectRowsDecimalGroups: a nine-digit DECIMAL group holding a larger
+// number (a corrupt event) fails both decodings, the largest valid one
+// renders, and a leading group of any size renders as go-mysql's does.
+func TestDirectRowsDecimalGroups(t *testing.T) {
+	t.Parallel()
+	cols := []testColumn{{rawColumn: rawColumn{typ: gmysql.MYSQL_TYPE_NEWDECIMAL, meta: []byte{18, 0}}}} // two groups of nine
+	for _, c := range []struct {
+		first, second uint32
+		want          string // "" for an error
+	}{
+		{1, 999_999_999, `{"c0":"1999999999"}`},
+		{1, 1_000_000_000, ""},
+		{0, 1_000_000_000, `{"c0":"1000000000"}`}, // leading: written as it is
+		{1_000_000_000, 0, `{"c0":"1000000000000000000"}`},
+	} {
+		v := signDecimal(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, c.first), c.second), false)
+		out, err := compareRows(t, testFacts(cols), nil, rawFormat(), testTableMap(cols),
+			rawRowsEvent(replication.WRITE_ROWS_EVENTv2, 1, []byte{1}, nil, append([]byte{0}, v...)))
+		switch {
+		case c.want == "" && err == nil:
+			t.Errorf("%d %d: rendered %q, want an error", c.first, c.second, out.images)
+		case c.want != "" && (err != nil || len(out.images) != 1 || out.images[0] != c.want):
+			t.Errorf("%d %d: %q, %v; want %s", c.first, c.second, out.images, err, c.want)
+		}
+	}
+}
