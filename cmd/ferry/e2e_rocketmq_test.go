@@ -16,6 +16,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
+	"github.com/ferryhq/ferry/internal/cputime"
 	"github.com/ferryhq/ferry/internal/rmqwire"
 )
 
@@ -285,7 +286,7 @@ func runRMQKill(t *testing.T, k rmqKill) {
 	victim := startWorker(t, dir, addr)
 	name := k.name
 	group := "ferry-" + k.name + "-" + in.name
-	cpu0 := selfCPU()
+	cpu0 := cputime.Self()
 	created := time.Now()
 	victim.createConnector(name, merge(k.sink, map[string]string{
 		"source": "rocketmq", "source.nameservers": in.namesrv, "source.topic": in.name, "source.group": group,
@@ -326,7 +327,7 @@ func runRMQKill(t *testing.T, k rmqKill) {
 		messages, r2rKeys, produceTime.Round(100*time.Millisecond))
 	t.Logf("output: %d messages %s after the connector was created, kill and restart included: %.0f messages/s; worker CPU %s (%.0f%% of one core), peak RSS after the restart %.0f MB, load average %s, test process CPU %s",
 		n, took.Round(100*time.Millisecond), float64(messages)/took.Seconds(), workerCPU.Round(10*time.Millisecond),
-		100*workerCPU.Seconds()/took.Seconds(), peak, loadavg(), (selfCPU() - cpu0).Round(10*time.Millisecond))
+		100*workerCPU.Seconds()/took.Seconds(), peak, loadavg(), (cputime.Self() - cpu0).Round(10*time.Millisecond))
 
 	read, replays := k.check(perKey)
 	dups := read - messages

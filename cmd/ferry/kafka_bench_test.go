@@ -15,6 +15,8 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/ferryhq/ferry/internal/cputime"
 )
 
 // The Kafka benchmarks of issue 12 through the real binary (the figures of
@@ -117,7 +119,7 @@ func rawWrite(t *testing.T, topic *kafkaTopic, msg kafkago.Message, n int) bench
 	}
 	defer w.Close()
 	msgs := make([]kafkago.Message, 1024)
-	cpu0, start := selfCPU(), time.Now()
+	cpu0, start := cputime.Self(), time.Now()
 	for done := 0; done < n; done += len(msgs) {
 		batch := msgs[:min(len(msgs), n-done)]
 		for i := range batch {
@@ -127,7 +129,7 @@ func rawWrite(t *testing.T, topic *kafkaTopic, msg kafkago.Message, n int) bench
 			t.Fatalf("kafka-go Writer: %v", err)
 		}
 	}
-	return benchFigure{records: n, wall: time.Since(start), cpu: selfCPU() - cpu0}
+	return benchFigure{records: n, wall: time.Since(start), cpu: cputime.Self() - cpu0}
 }
 
 // rawRead reads every record of topic with kafka-go's own Reader, one per
@@ -145,7 +147,7 @@ func rawRead(t *testing.T, topic *kafkaTopic) benchFigure {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	total := 0
-	cpu0, start := selfCPU(), time.Now()
+	cpu0, start := cputime.Self(), time.Now()
 	for p, end := range ends {
 		wg.Add(1)
 		go func() {
@@ -168,7 +170,7 @@ func rawRead(t *testing.T, topic *kafkaTopic) benchFigure {
 		}()
 	}
 	wg.Wait()
-	return benchFigure{records: total, wall: time.Since(start), cpu: selfCPU() - cpu0}
+	return benchFigure{records: total, wall: time.Since(start), cpu: cputime.Self() - cpu0}
 }
 
 // TestKafkaThroughput measures generator → kafka and kafka → drop through
@@ -245,10 +247,10 @@ func TestCDCToKafkaThroughput(t *testing.T) {
 	binlogFrom := src.binlogPos()
 	changes := writeBenchLoad(src, rows)
 	la := loadavg()
-	cpu0 := selfCPU()
+	cpu0 := cputime.Self()
 	rawRate := rawBinlogRate(t, binlogFrom, changes)
 	t.Logf("BENCH raw go-mysql read of the same %d changes (the ceiling): %.0f rows/s, %.2f cpu-s/Mrow (load avg %s)",
-		changes, rawRate, (selfCPU()-cpu0).Seconds()*1e6/float64(changes), la)
+		changes, rawRate, (cputime.Self()-cpu0).Seconds()*1e6/float64(changes), la)
 
 	for _, s := range sinks {
 		before := ack(s.name)

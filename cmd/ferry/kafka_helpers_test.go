@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -211,11 +210,4 @@ func (tp *kafkaTopic) writer() *kafkago.Writer {
 		Addr: kafkago.TCP(tp.brokers...), Topic: tp.name, Balancer: &kafkago.Murmur2Balancer{},
 		RequiredAcks: kafkago.RequireAll, BatchSize: 1000, BatchBytes: 4 << 20, BatchTimeout: time.Millisecond,
 	}
-}
-
-// selfCPU is this process's user+system CPU time so far.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -5,7 +5,6 @@ package kafka_test
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/ferryhq/ferry/api"
 	"github.com/ferryhq/ferry/connectors/generator"
+	"github.com/ferryhq/ferry/internal/cputime"
 	"github.com/ferryhq/ferry/internal/testbed"
 )
 
@@ -53,7 +53,7 @@ func BenchmarkSinkWrite(b *testing.B) {
 			b.SetBytes(int64(len(values[0])))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := cpuTime()
+			cpu := cputime.Self()
 			for i := 0; i < b.N; i += len(recs) {
 				batch := recs[:min(len(recs), b.N-i)]
 				for retries := 0; ; retries++ {
@@ -87,7 +87,7 @@ func BenchmarkSinkWrite(b *testing.B) {
 		b.SetBytes(int64(len(values[0])))
 		b.ReportAllocs()
 		b.ResetTimer()
-		cpu := cpuTime()
+		cpu := cputime.Self()
 		for i := 0; i < b.N; i += len(msgs) {
 			// The Writer fills in each message's topic, partition and time:
 			// give it fresh copies, as an application would.
@@ -101,20 +101,11 @@ func BenchmarkSinkWrite(b *testing.B) {
 	})
 }
 
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // reportCPU reports records/s and the client's CPU-seconds per million
 // records (this process only: the broker's CPU is not counted).
 func reportCPU(b *testing.B, since time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	b.ReportMetric((cpuTime()-since).Seconds()/float64(b.N)*1e6, "cpu-s/Mrec")
+	b.ReportMetric((cputime.Self()-since).Seconds()/float64(b.N)*1e6, "cpu-s/Mrec")
 }
 
 func mustParse(b *testing.B, spec api.Spec, raw map[string]string) api.Config {
@@ -155,7 +146,7 @@ func BenchmarkSinkWriteChanges(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := cputime.Self()
 	for i := 0; i < b.N; i += len(recs) {
 		if err := write(b, s, recs[:min(len(recs), b.N-i)]); err != nil {
 			b.Fatal(err)

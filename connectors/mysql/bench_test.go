@@ -15,6 +15,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/internal/cputime"
 )
 
 // BenchmarkBinlog measures binlog → records throughput over an insert load
@@ -75,7 +76,7 @@ func BenchmarkBinlog(b *testing.B) {
 		b.ResetTimer()
 		for range b.N {
 			src := mustOpen(b, raw, map[string]api.Position{e.cfg.Addr(): api.Position(start)})
-			t0, cpu0 := time.Now(), cpuTime()
+			t0, cpu0 := time.Now(), cputime.Self()
 			n := 0
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			for n < want {
@@ -87,7 +88,7 @@ func BenchmarkBinlog(b *testing.B) {
 			}
 			cancel()
 			b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "rows/s")
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(n), "cpu-ns/row")
+			b.ReportMetric(float64((cputime.Self()-cpu0).Nanoseconds())/float64(n), "cpu-ns/row")
 			_ = src.Close(context.Background())
 		}
 	}

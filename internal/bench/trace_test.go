@@ -3,6 +3,7 @@ package bench
 import (
 	"testing"
 
+	"github.com/ferryhq/ferry/internal/cputime"
 	"github.com/ferryhq/ferry/runtime"
 	"github.com/ferryhq/ferry/runtime/trace"
 )
@@ -35,11 +36,11 @@ func BenchmarkTracing(b *testing.B) {
 					cfg.Tracer, cfg.TraceSampleRate = rec, c.rate
 				}
 			})
-			cpu := cpuTime()
+			cpu := cputime.Self()
 			measure(b, name, 1024, task)
 			// CPU time per event counts what tracing adds even when the
 			// host's other load stretches wall time.
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Self()-cpu)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(rec.Stats().Traces), "traces")
 		})
 	}

@@ -1,16 +1,15 @@
 //go:build unix
 
-package mysql_test
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime is the process's user and system CPU time so far: what the
-// benchmarks report per row, since the machine's other load moves
-// wall-clock rates.
-func cpuTime() time.Duration {
+// Self is this process's user and system CPU time so far; 0 when the
+// system does not say.
+func Self() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
