@@ -54,7 +54,11 @@
 // once every send has returned, so when it returns nil every record is
 // stored (the engine needs no Flush). The first message to a topic the
 // producer has not routed yet goes alone, so the producer learns the
-// topic's queues before the rest are grouped.
+// topic's queues before the rest are grouped. The sink writes each batch
+// message's body itself, every message in the layout the producer's own
+// batching writes (producer.MarshalMessageBatch), into buffers it keeps
+// from one Write to the next, and hands the producer that one message:
+// the broker stores, and consumers read, the same messages either way.
 //
 // # Errors
 //
