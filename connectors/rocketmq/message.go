@@ -74,6 +74,7 @@ type message struct {
 	// bytes do not change once encoded.
 	frame []byte
 	sent  bool // sent, or rejected, before the rest were grouped
+	group int  // the group plan put it in
 
 	// The record's source partition and position (the next offset) for
 	// the position map; mapped when the position is a decimal offset.
@@ -191,7 +192,7 @@ func (e *encoder) appendMessage(index int, r *api.Record) (message, error) {
 
 	plen := 0
 	for _, p := range e.props {
-		if strings.ContainsAny(p.name, "\x01\x02") || strings.ContainsAny(p.value, "\x01\x02") {
+		if hasSeparator(p.name) || hasSeparator(p.value) {
 			return message{}, fmt.Errorf("%w: %s", errPropertyChar, p.name)
 		}
 		plen += len(p.name) + len(p.value) + 2
@@ -215,6 +216,11 @@ func (e *encoder) appendMessage(index int, r *api.Record) (message, error) {
 	// magic code, body CRC and flag stay 0
 	binary.BigEndian.PutUint32(head[16:], uint32(bodyLen))
 	return message{index: index, topic: topic, shard: shard}, nil
+}
+
+// hasSeparator reports whether s holds a byte that frames properties.
+func hasSeparator(s string) bool {
+	return strings.IndexByte(s, nameValueSeparator) >= 0 || strings.IndexByte(s, propertySeparator) >= 0
 }
 
 // set records a property the binding sets; a name set again keeps the

@@ -3,6 +3,7 @@ package rocketmq
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"testing"
 	"time"
@@ -233,6 +234,23 @@ func FuzzEncode(f *testing.F) {
 		}
 		if len(m.frame) > e.maxBytes || len(m.frame) != len(msg.Marshal()) {
 			t.Fatalf("size %d, marshalled %d", len(m.frame), len(msg.Marshal()))
+		}
+	})
+}
+
+// FuzzQueueIndex holds queueIndex to hash/fnv's FNV-1a, the hash the
+// library's own hash selector uses.
+func FuzzQueueIndex(f *testing.F) {
+	f.Add("key-1", 8)
+	f.Add(`{"id":17}`, 3)
+	f.Fuzz(func(t *testing.T, key string, n int) {
+		if key == "" || n <= 1 {
+			return
+		}
+		h := fnv.New32a()
+		h.Write([]byte(key))
+		if got, want := queueIndex(key, n), int(h.Sum32()%uint32(n)); got != want {
+			t.Fatalf("queueIndex(%q, %d) = %d, FNV-1a says %d", key, n, got, want)
 		}
 	})
 }

@@ -306,19 +306,27 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 }
 
 // plan groups the unsent messages by topic and queue, keeping their order
-// within each group.
+// within each group. The groups share one array, sized first.
 func (s *sink) plan(msgs []message) [][]message {
 	type gk struct {
 		topic string
 		queue int
 	}
 	at := map[gk]int{}
-	var groups [][]message
-	for _, m := range msgs {
+	var sizes []int
+	var (
+		topic string
+		qs    []*primitive.MessageQueue
+	)
+	n := 0
+	for i := range msgs {
+		m := &msgs[i]
 		if m.sent {
 			continue
 		}
-		qs := s.sel.queues(m.topic)
+		if m.topic != topic { // never empty
+			topic, qs = m.topic, s.sel.queues(m.topic)
+		}
 		var qi int
 		switch {
 		case len(qs) == 0:
@@ -338,11 +346,23 @@ func (s *sink) plan(msgs []message) [][]message {
 		k := gk{m.topic, qi}
 		g, ok := at[k]
 		if !ok {
-			g = len(groups)
+			g = len(sizes)
 			at[k] = g
-			groups = append(groups, nil)
+			sizes = append(sizes, 0)
 		}
-		groups[g] = append(groups[g], m)
+		sizes[g]++
+		m.group = g
+		n++
+	}
+	all := make([]message, n)
+	groups := make([][]message, len(sizes))
+	for g, size := range sizes {
+		groups[g], all = all[:0:size], all[size:]
+	}
+	for _, m := range msgs {
+		if !m.sent {
+			groups[m.group] = append(groups[m.group], m)
+		}
 	}
 	return groups
 }
