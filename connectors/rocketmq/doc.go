@@ -23,7 +23,9 @@
 // KEYS holds the keys (default: the record key) and always the event id
 // too, so a consumer can find a message by event id and recognise the
 // duplicates a replay produces. A record key that is not printable UTF-8
-// (a binary key) is written, and hashed for the queue, in base64.
+// (a binary key) is written, and hashed for the queue, in base64. Each
+// message's id (UNIQ_KEY) is the sink's own, in the clients' layout
+// (uniqid.go).
 //
 // The body follows the shared sink option body (package kit, which also
 // holds the CloudEvents RocketMQ binding). With body=structured (the

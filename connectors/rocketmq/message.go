@@ -48,7 +48,7 @@ type encoder struct {
 	maxBytes         int
 	buf              []byte // scratch for rendering parameters
 
-	// uniqID makes each message's UNIQ_KEY (primitive.CreateUniqID).
+	// uniqID makes each message's UNIQ_KEY (newUniqID).
 	uniqID func() string
 	// arena holds the frames of the messages encoded since the last
 	// reset; props and setProp are the properties of the one being
@@ -126,7 +126,7 @@ func (e *encoder) appendMessage(index int, r *api.Record) (message, error) {
 		e.setProp = e.set
 	}
 	if e.uniqID == nil {
-		e.uniqID = primitive.CreateUniqID
+		e.uniqID = newUniqID
 	}
 	e.props = e.props[:0]
 	lo := len(e.arena)
