@@ -146,8 +146,10 @@ type sink struct {
 	next uint64 // round-robin cursor for messages without a sharding key
 
 	// wire holds a Write's frames in send order, each queue's together,
-	// so that every batch message's body is a slice of it.
-	wire []byte
+	// so that every batch message's body is a slice of it. msgs and
+	// grouped hold its messages, in record order and in plan's groups.
+	wire          []byte
+	msgs, grouped []message
 
 	// resume marks the records a Write stored, and skips on the engine's
 	// retry of a failed Write what it stored.
@@ -258,9 +260,10 @@ func (s *sink) Write(ctx context.Context, records []api.Record) error {
 
 func (s *sink) write(ctx context.Context, records []api.Record) error {
 	var bad api.RecordErrors
-	msgs := make([]message, 0, len(records))
 	s.enc.reset()
 	defer s.release()
+	msgs := s.msgs[:0]
+	defer func() { s.msgs = msgs[:0] }()
 	for i := range records {
 		if s.resume.Skip(records, i) {
 			continue
@@ -354,7 +357,10 @@ func (s *sink) plan(msgs []message) [][]message {
 		m.group = g
 		n++
 	}
-	all := make([]message, n)
+	if cap(s.grouped) < n {
+		s.grouped = make([]message, n)
+	}
+	all := s.grouped[:n]
 	groups := make([][]message, len(sizes))
 	for g, size := range sizes {
 		groups[g], all = all[:0:size], all[size:]
@@ -398,7 +404,14 @@ func (s *sink) release() {
 	if cap(s.wire) > maxRetainedBytes {
 		s.wire = nil
 	}
+	if cap(s.msgs) > maxRetainedMessages || cap(s.grouped) > maxRetainedMessages {
+		s.msgs, s.grouped = nil, nil
+	}
 }
+
+// maxRetainedMessages bounds the messages a sink keeps room for between
+// Writes (about 120 bytes each).
+const maxRetainedMessages = 16384
 
 // sendGroup sends one queue's messages in batches, in order, stopping at
 // the first transient failure.

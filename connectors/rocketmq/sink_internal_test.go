@@ -304,3 +304,28 @@ func TestBuffersKeptWithinBound(t *testing.T) {
 	}
 	checkOrder(t, f, 120, 10)
 }
+
+// TestMessagesKeptWithinBound checks the same of the sink's message
+// arrays after a Write of more records than it keeps room for.
+func TestMessagesKeptWithinBound(t *testing.T) {
+	t.Parallel()
+	s, f := fakeSink(t, map[string]string{"batch.size": "1000"}, 4)
+	if err := s.Write(context.Background(), keyed(100, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if cap(s.msgs) < 100 || cap(s.grouped) < 99 { // the first went alone
+		t.Errorf("room for %d and %d messages kept after a Write of 100", cap(s.msgs), cap(s.grouped))
+	}
+	n := maxRetainedMessages + 100
+	recs := keyed(n, 10)
+	for i := range recs {
+		recs[i].Event.ID = strconv.Itoa(100 + i)
+	}
+	if err := s.Write(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if cap(s.msgs) > maxRetainedMessages || cap(s.grouped) > maxRetainedMessages {
+		t.Errorf("room for %d and %d messages kept after a Write of %d", cap(s.msgs), cap(s.grouped), n)
+	}
+	checkOrder(t, f, 100+n, 10)
+}
