@@ -1,6 +1,7 @@
 package rocketmq
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/base64"
 	"encoding/binary"
@@ -259,8 +260,15 @@ func (m *message) parts() (body, props []byte) {
 // single returns m as the library's message, for a send of m alone.
 func (m *message) single() *primitive.Message {
 	body, props := m.parts()
+	pm := make(map[string]string, bytes.Count(props, []byte{propertySeparator}))
+	for len(props) > 0 {
+		kv, rest, _ := bytes.Cut(props, []byte{propertySeparator})
+		k, v, _ := bytes.Cut(kv, []byte{nameValueSeparator})
+		pm[string(k)] = string(v)
+		props = rest
+	}
 	msg := primitive.NewMessage(m.topic, body)
-	msg.UnmarshalProperties(props)
+	msg.WithProperties(pm)
 	msg.Queue = m.queue
 	return msg
 }
