@@ -23,7 +23,9 @@
 // KEYS holds the keys (default: the record key) and always the event id
 // too, so a consumer can find a message by event id and recognise the
 // duplicates a replay produces. A record key that is not printable UTF-8
-// (a binary key) is written, and hashed for the queue, in base64.
+// (a binary key) is written, and hashed for the queue, in base64. Each
+// message's id (UNIQ_KEY) is the sink's own, in the clients' layout
+// (uniqid.go).
 //
 // The body follows the shared sink option body (package kit, which also
 // holds the CloudEvents RocketMQ binding). With body=structured (the
@@ -54,7 +56,11 @@
 // once every send has returned, so when it returns nil every record is
 // stored (the engine needs no Flush). The first message to a topic the
 // producer has not routed yet goes alone, so the producer learns the
-// topic's queues before the rest are grouped.
+// topic's queues before the rest are grouped. The sink writes each batch
+// message's body itself, every message in the layout the producer's own
+// batching writes (producer.MarshalMessageBatch), into buffers it keeps
+// from one Write to the next, and hands the producer that one message:
+// the broker stores, and consumers read, the same messages either way.
 //
 // # Errors
 //

@@ -1,8 +1,10 @@
 package rocketmq
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -46,14 +48,34 @@ type encoder struct {
 	fifo             bool // message.type=FIFO: set the message group
 	maxBytes         int
 	buf              []byte // scratch for rendering parameters
+
+	// uniqID makes each message's UNIQ_KEY (newUniqID).
+	uniqID func() string
+	// arena holds the frames of the messages encoded since the last
+	// reset; props and setProp are the properties of the one being
+	// encoded.
+	arena   []byte
+	props   []property
+	setProp func(name, value string)
 }
+
+// property is one message property.
+type property struct{ name, value string }
 
 // message is one record ready to send.
 type message struct {
 	index int // in the batch given to Write
-	msg   *primitive.Message
-	size  int    // bytes inside a batch message
-	shard string // sharding key: the queue is chosen by its hash
+	topic string
+	queue *primitive.MessageQueue // the queue chosen, nil before the topic's route is known
+	shard string                  // sharding key: the queue is chosen by its hash
+
+	// frame is the message in the batch encoding (see bodyAt): what a
+	// batch message's body concatenates, and what a message sent alone
+	// is built from; its length is the bytes it takes in a batch. Its
+	// bytes do not change once encoded.
+	frame []byte
+	sent  bool // sent, or rejected, before the rest were grouped
+	group int  // the group plan put it in
 
 	// The record's source partition and position (the next offset) for
 	// the position map; mapped when the position is a decimal offset.
@@ -62,9 +84,37 @@ type message struct {
 	mapped bool
 }
 
-// encode builds the message for r. Its error is one that resending cannot
-// fix: the caller reports it against the record.
+// The batch encoding of one message, as rocketmq-client-go's
+// Message.Marshal writes it and the broker's batch decoding reads it: five
+// big-endian int32 (total size, magic code 0, body CRC 0, flag 0, body
+// size), the body, an int16 properties size, the properties as
+// name 0x01 value 0x02 each.
+const (
+	nameValueSeparator = '\x01'
+	propertySeparator  = '\x02'
+	bodyAt             = 20 // the body's offset in a frame
+)
+
+// encode builds the message for r, appending its frame to the arena. Its
+// error is one that resending cannot fix: the caller reports it against
+// the record.
+//
+// A frame's bytes stay as they are until reset: the arena is only
+// appended to past its length, and cut back only over a message that
+// failed; when it grows, the frames already encoded stay in the old
+// array, which nothing writes to.
 func (e *encoder) encode(index int, r *api.Record) (message, error) {
+	lo := len(e.arena)
+	m, err := e.appendMessage(index, r)
+	if err != nil {
+		e.arena = e.arena[:lo]
+		return message{}, err
+	}
+	m.frame = e.arena[lo:]
+	return m, nil
+}
+
+func (e *encoder) appendMessage(index int, r *api.Record) (message, error) {
 	ev := &r.Event
 	topic, err := e.render(e.topic, ev)
 	if err != nil {
@@ -73,24 +123,34 @@ func (e *encoder) encode(index int, r *api.Record) (message, error) {
 	if err := checkTopic(topic); err != nil {
 		return message{}, err
 	}
-	props := make(map[string]string, 12)
-	var buf []byte
-	if e.body == kit.BodyStructured {
-		buf = make([]byte, 0, 256+len(ev.Data))
+	if e.setProp == nil {
+		e.setProp = e.set
 	}
-	body, err := kit.RocketMQ.Encode(e.body, ev, buf, func(k, v string) { props[k] = v })
+	if e.uniqID == nil {
+		e.uniqID = newUniqID
+	}
+	e.props = e.props[:0]
+	lo := len(e.arena)
+	e.arena = append(e.arena, make([]byte, bodyAt)...)
+	body, err := kit.RocketMQ.Encode(e.body, ev, e.arena, e.setProp)
 	if err != nil {
 		return message{}, err
 	}
-	if len(body) == 0 {
-		body = emptyBody
+	switch {
+	case e.body == kit.BodyStructured:
+		e.arena = body // appended in place: the body is written once
+	case len(body) == 0:
+		e.arena = append(e.arena, emptyBody...)
+	default:
+		e.arena = append(e.arena, body...)
 	}
+	bodyLen := len(e.arena) - lo - bodyAt
 	tag, err := e.render(e.tag, ev)
 	if err != nil {
 		return message{}, err
 	}
 	if tag != "" {
-		props[primitive.PropertyTags] = tag
+		e.props = append(e.props, property{primitive.PropertyTags, tag})
 	}
 	recordKey := keyText(r.Key)
 	keys := recordKey
@@ -108,7 +168,7 @@ func (e *encoder) encode(index int, r *api.Record) (message, error) {
 		keys = keys + primitive.PropertyKeySeparator + ev.ID
 	}
 	if keys != "" {
-		props[primitive.PropertyKeys] = keys
+		e.props = append(e.props, property{primitive.PropertyKeys, keys})
 	}
 	shard := ""
 	if e.ordered {
@@ -117,37 +177,100 @@ func (e *encoder) encode(index int, r *api.Record) (message, error) {
 			shard = keys
 		}
 		if shard != "" {
-			props[primitive.PropertyShardingKey] = shard
+			e.props = append(e.props, property{primitive.PropertyShardingKey, shard})
 		}
 	}
 	if e.fifo {
 		// A keyless record still needs a group to be a FIFO message;
 		// its keys (at least the event id) make one of its own.
 		if group := cmp.Or(shard, keys); group != "" {
-			props[propMessageGroup] = group
+			e.props = append(e.props, property{propMessageGroup, group})
 		}
 	}
 	// A unique id per message, as the producer sets on single sends: in a
 	// batch it would otherwise have none but the broker's offset id.
-	props[primitive.PropertyUniqueClientMessageIdKeyIndex] = primitive.CreateUniqID()
+	e.props = append(e.props, property{primitive.PropertyUniqueClientMessageIdKeyIndex, e.uniqID()})
 
 	plen := 0
-	for k, v := range props {
-		if strings.ContainsAny(k, "\x01\x02") || strings.ContainsAny(v, "\x01\x02") {
-			return message{}, fmt.Errorf("%w: %s", errPropertyChar, k)
+	for _, p := range e.props {
+		if hasSeparator(p.name) || hasSeparator(p.value) {
+			return message{}, fmt.Errorf("%w: %s", errPropertyChar, p.name)
 		}
-		plen += len(k) + len(v) + 2
+		plen += len(p.name) + len(p.value) + 2
 	}
 	if plen > maxPropertyBytes {
 		return message{}, fmt.Errorf("%w: properties take %d bytes, the broker accepts at most %d", errTooLarge, plen, maxPropertyBytes)
 	}
-	size := fixedMessageBytes + len(body) + plen
+	size := fixedMessageBytes + bodyLen + plen
 	if size > e.maxBytes {
 		return message{}, fmt.Errorf("%w: %d bytes, max.message.bytes is %d", errTooLarge, size, e.maxBytes)
 	}
-	msg := primitive.NewMessage(topic, body)
-	msg.WithProperties(props)
-	return message{index: index, msg: msg, size: size, shard: shard}, nil
+	e.arena = binary.BigEndian.AppendUint16(e.arena, uint16(plen))
+	for _, p := range e.props {
+		e.arena = append(e.arena, p.name...)
+		e.arena = append(e.arena, nameValueSeparator)
+		e.arena = append(e.arena, p.value...)
+		e.arena = append(e.arena, propertySeparator)
+	}
+	head := e.arena[lo : lo+bodyAt]
+	binary.BigEndian.PutUint32(head[0:], uint32(size))
+	// magic code, body CRC and flag stay 0
+	binary.BigEndian.PutUint32(head[16:], uint32(bodyLen))
+	return message{index: index, topic: topic, shard: shard}, nil
+}
+
+// hasSeparator reports whether s holds a byte that frames properties.
+func hasSeparator(s string) bool {
+	return strings.IndexByte(s, nameValueSeparator) >= 0 || strings.IndexByte(s, propertySeparator) >= 0
+}
+
+// set records a property the binding sets; a name set again keeps the
+// last value, as a property map would.
+func (e *encoder) set(name, value string) {
+	for i := range e.props {
+		if e.props[i].name == name {
+			e.props[i].value = value
+			return
+		}
+	}
+	e.props = append(e.props, property{name, value})
+}
+
+// reset forgets the arena's frames; it keeps the arena's memory unless it
+// grew past maxRetainedBytes.
+func (e *encoder) reset() {
+	e.arena = e.arena[:0]
+	if cap(e.arena) > maxRetainedBytes {
+		e.arena = nil
+	}
+}
+
+// maxRetainedBytes bounds each buffer a sink keeps between Writes (the
+// encoder's arena, the sink's wire buffer; each takes about 1.2 MiB for a
+// Write of 1,024 records of 1 KiB): a Write of far larger records gets
+// buffers of its own, left to the collector.
+const maxRetainedBytes = 16 << 20
+
+// parts splits m's frame into its body and its properties.
+func (m *message) parts() (body, props []byte) {
+	n := int(binary.BigEndian.Uint32(m.frame[16:]))
+	return m.frame[bodyAt : bodyAt+n], m.frame[bodyAt+n+2:]
+}
+
+// single returns m as the library's message, for a send of m alone.
+func (m *message) single() *primitive.Message {
+	body, props := m.parts()
+	pm := make(map[string]string, bytes.Count(props, []byte{propertySeparator}))
+	for len(props) > 0 {
+		kv, rest, _ := bytes.Cut(props, []byte{propertySeparator})
+		k, v, _ := bytes.Cut(kv, []byte{nameValueSeparator})
+		pm[string(k)] = string(v)
+		props = rest
+	}
+	msg := primitive.NewMessage(m.topic, body)
+	msg.WithProperties(pm)
+	msg.Queue = m.queue
+	return msg
 }
 
 // render returns the parameter's value for ev ("" when unset).

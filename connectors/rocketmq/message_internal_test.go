@@ -3,6 +3,7 @@ package rocketmq
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"testing"
 	"time"
@@ -107,23 +108,24 @@ func TestEncode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.index != 3 || m.msg.Topic != c.topic || m.shard != c.shard {
-				t.Errorf("index %d topic %q shard %q; want 3 %q %q", m.index, m.msg.Topic, m.shard, c.topic, c.shard)
+			if m.index != 3 || m.topic != c.topic || m.shard != c.shard {
+				t.Errorf("index %d topic %q shard %q; want 3 %q %q", m.index, m.topic, m.shard, c.topic, c.shard)
 			}
+			msg := m.single()
 			for k, v := range c.props {
-				if got := m.msg.GetProperty(k); got != v {
+				if got := msg.GetProperty(k); got != v {
 					t.Errorf("property %s = %q, want %q", k, got, v)
 				}
 			}
 			// RocketMQ 5's message group only for FIFO topics.
-			if _, ok := c.props["__SHARDINGKEY"]; !ok && m.msg.GetProperty("__SHARDINGKEY") != "" {
-				t.Errorf("property __SHARDINGKEY = %q without message.type=FIFO", m.msg.GetProperty("__SHARDINGKEY"))
+			if _, ok := c.props["__SHARDINGKEY"]; !ok && msg.GetProperty("__SHARDINGKEY") != "" {
+				t.Errorf("property __SHARDINGKEY = %q without message.type=FIFO", msg.GetProperty("__SHARDINGKEY"))
 			}
-			if m.msg.GetProperty(primitive.PropertyUniqueClientMessageIdKeyIndex) == "" {
+			if msg.GetProperty(primitive.PropertyUniqueClientMessageIdKeyIndex) == "" {
 				t.Error("no unique message id")
 			}
-			if want := len(m.msg.Marshal()); m.size != want {
-				t.Errorf("size %d, the batch encoding takes %d", m.size, want)
+			if want := len(msg.Marshal()); len(m.frame) != want {
+				t.Errorf("size %d, the batch encoding takes %d", len(m.frame), want)
 			}
 		})
 	}
@@ -223,14 +225,32 @@ func FuzzEncode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if checkTopic(m.msg.Topic) != nil {
-			t.Fatalf("accepted topic %q", m.msg.Topic)
+		if checkTopic(m.topic) != nil {
+			t.Fatalf("accepted topic %q", m.topic)
 		}
-		if p := m.msg.MarshallProperties(); strings.Count(p, "\x01") != strings.Count(p, "\x02") {
+		msg := m.single()
+		if p := msg.MarshallProperties(); strings.Count(p, "\x01") != strings.Count(p, "\x02") {
 			t.Fatalf("properties framing broken: %q", p)
 		}
-		if m.size > e.maxBytes || m.size != len(m.msg.Marshal()) {
-			t.Fatalf("size %d, marshalled %d", m.size, len(m.msg.Marshal()))
+		if len(m.frame) > e.maxBytes || len(m.frame) != len(msg.Marshal()) {
+			t.Fatalf("size %d, marshalled %d", len(m.frame), len(msg.Marshal()))
+		}
+	})
+}
+
+// FuzzQueueIndex holds queueIndex to hash/fnv's FNV-1a, the hash the
+// library's own hash selector uses.
+func FuzzQueueIndex(f *testing.F) {
+	f.Add("key-1", 8)
+	f.Add(`{"id":17}`, 3)
+	f.Fuzz(func(t *testing.T, key string, n int) {
+		if key == "" || n <= 1 {
+			return
+		}
+		h := fnv.New32a()
+		h.Write([]byte(key))
+		if got, want := queueIndex(key, n), int(h.Sum32()%uint32(n)); got != want {
+			t.Fatalf("queueIndex(%q, %d) = %d, FNV-1a says %d", key, n, got, want)
 		}
 	})
 }

@@ -2,7 +2,6 @@ package rocketmq
 
 import (
 	"cmp"
-	"hash/fnv"
 	"slices"
 	"sync"
 
@@ -87,7 +86,11 @@ func queueIndex(key string, n int) int {
 	if key == "" || n <= 1 {
 		return 0
 	}
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return int(h.Sum32() % uint32(n))
+	const offset32, prime32 = 2166136261, 16777619
+	h := uint32(offset32)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= prime32
+	}
+	return int(h % uint32(n))
 }

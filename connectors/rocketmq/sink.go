@@ -145,6 +145,12 @@ type sink struct {
 	p    rmq.Producer
 	next uint64 // round-robin cursor for messages without a sharding key
 
+	// wire holds a Write's frames in send order, each queue's together,
+	// so that every batch message's body is a slice of it. msgs and
+	// grouped hold its messages, in record order and in plan's groups.
+	wire          []byte
+	msgs, grouped []message
+
 	// resume marks the records a Write stored, and skips on the engine's
 	// retry of a failed Write what it stored.
 	resume kit.Resume
@@ -254,7 +260,10 @@ func (s *sink) Write(ctx context.Context, records []api.Record) error {
 
 func (s *sink) write(ctx context.Context, records []api.Record) error {
 	var bad api.RecordErrors
-	msgs := make([]message, 0, len(records))
+	s.enc.reset()
+	defer s.release()
+	msgs := s.msgs[:0]
+	defer func() { s.msgs = msgs[:0] }()
 	for i := range records {
 		if s.resume.Skip(records, i) {
 			continue
@@ -274,7 +283,7 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 	// grouped.
 	for i := 0; i < len(msgs); i++ {
 		m := &msgs[i]
-		if s.sel.queues(m.msg.Topic) != nil {
+		if s.sel.queues(m.topic) != nil {
 			continue
 		}
 		rejected, err := s.send(ctx, []message{*m})
@@ -282,15 +291,16 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 			return kit.WriteResult(ctx, nil, err)
 		}
 		bad = append(bad, rejected...)
-		m.msg = nil // sent or rejected
+		m.sent = true // or rejected
 	}
 
 	// Each queue's messages go in order on one goroutine; queues at once.
 	// The position map learns every queue the records go to before any
 	// of the sends start.
 	groups := s.plan(msgs)
+	s.layout(groups)
 	for _, g := range groups {
-		if q := g[0].msg.Queue; q != nil {
+		if q := g[0].queue; q != nil {
 			s.syncs.sending(targetName(q), g)
 		}
 	}
@@ -299,19 +309,27 @@ func (s *sink) write(ctx context.Context, records []api.Record) error {
 }
 
 // plan groups the unsent messages by topic and queue, keeping their order
-// within each group.
+// within each group. The groups share one array, sized first.
 func (s *sink) plan(msgs []message) [][]message {
 	type gk struct {
 		topic string
 		queue int
 	}
 	at := map[gk]int{}
-	var groups [][]message
-	for _, m := range msgs {
-		if m.msg == nil {
+	var sizes []int
+	var (
+		topic string
+		qs    []*primitive.MessageQueue
+	)
+	n := 0
+	for i := range msgs {
+		m := &msgs[i]
+		if m.sent {
 			continue
 		}
-		qs := s.sel.queues(m.msg.Topic)
+		if m.topic != topic { // never empty
+			topic, qs = m.topic, s.sel.queues(m.topic)
+		}
 		var qi int
 		switch {
 		case len(qs) == 0:
@@ -326,19 +344,74 @@ func (s *sink) plan(msgs []message) [][]message {
 			s.next++
 		}
 		if qi >= 0 {
-			m.msg.Queue = qs[qi]
+			m.queue = qs[qi]
 		}
-		k := gk{m.msg.Topic, qi}
+		k := gk{m.topic, qi}
 		g, ok := at[k]
 		if !ok {
-			g = len(groups)
+			g = len(sizes)
 			at[k] = g
-			groups = append(groups, nil)
+			sizes = append(sizes, 0)
 		}
-		groups[g] = append(groups[g], m)
+		sizes[g]++
+		m.group = g
+		n++
+	}
+	if cap(s.grouped) < n {
+		s.grouped = make([]message, n)
+	}
+	all := s.grouped[:n]
+	groups := make([][]message, len(sizes))
+	for g, size := range sizes {
+		groups[g], all = all[:0:size], all[size:]
+	}
+	for _, m := range msgs {
+		if !m.sent {
+			groups[m.group] = append(groups[m.group], m)
+		}
 	}
 	return groups
 }
+
+// layout copies the groups' frames into the sink's wire buffer, each
+// group's in order and together, and points the messages at them there.
+func (s *sink) layout(groups [][]message) {
+	n := 0
+	for _, g := range groups {
+		for _, m := range g {
+			n += len(m.frame)
+		}
+	}
+	if cap(s.wire) < n {
+		s.wire = make([]byte, 0, n)
+	}
+	w := s.wire[:0]
+	for _, g := range groups {
+		for i := range g {
+			at := len(w)
+			w = append(w, g[i].frame...)
+			g[i].frame = w[at:len(w)] // its capacity runs on over the next frames (batchOf)
+		}
+	}
+	s.wire = w[:0]
+}
+
+// release forgets a Write's frames once its sends have returned. It keeps
+// the buffers for the next Write unless they grew past what an engine
+// batch of ordinary records needs.
+func (s *sink) release() {
+	s.enc.reset()
+	if cap(s.wire) > maxRetainedBytes {
+		s.wire = nil
+	}
+	if cap(s.msgs) > maxRetainedMessages || cap(s.grouped) > maxRetainedMessages {
+		s.msgs, s.grouped = nil, nil
+	}
+}
+
+// maxRetainedMessages bounds the messages a sink keeps room for between
+// Writes (about 120 bytes each).
+const maxRetainedMessages = 16384
 
 // sendGroup sends one queue's messages in batches, in order, stopping at
 // the first transient failure.
@@ -346,11 +419,11 @@ func (s *sink) sendGroup(ctx context.Context, msgs []message) (api.RecordErrors,
 	var bad api.RecordErrors
 	for len(msgs) > 0 {
 		n, bytes, limit := 0, 0, s.batchSize
-		if msgs[0].msg.Queue == nil {
+		if msgs[0].queue == nil {
 			limit = 1
 		}
-		for n < len(msgs) && n < limit && (n == 0 || bytes+msgs[n].size <= s.maxBytes) {
-			bytes += msgs[n].size
+		for n < len(msgs) && n < limit && (n == 0 || bytes+len(msgs[n].frame) <= s.maxBytes) {
+			bytes += len(msgs[n].frame)
 			n++
 		}
 		rejected, err := s.send(ctx, msgs[:n])
@@ -367,16 +440,12 @@ func (s *sink) sendGroup(ctx context.Context, msgs []message) (api.RecordErrors,
 // When the broker refuses a batch as illegal, the messages are resent one
 // by one so that only the offending ones are rejected.
 func (s *sink) send(ctx context.Context, msgs []message) (api.RecordErrors, error) {
-	batch := make([]*primitive.Message, len(msgs))
-	for i := range msgs {
-		batch[i] = msgs[i].msg
-	}
 	target := ""
-	if q := msgs[0].msg.Queue; q != nil {
+	if q := msgs[0].queue; q != nil {
 		target = targetName(q)
 	}
 	s.syncs.sending(target, msgs) // again for a known queue: write registered it
-	res, err := s.p.SendSync(ctx, batch...)
+	res, err := s.p.SendSync(ctx, batchOf(msgs))
 	if err == nil && res.MessageQueue != nil {
 		s.syncs.done(target, msgs, true, targetName(res.MessageQueue), res.QueueOffset)
 	} else {
@@ -397,7 +466,7 @@ func (s *sink) send(ctx context.Context, msgs []message) (api.RecordErrors, erro
 		return nil, ctx.Err()
 	}
 	if classify(err) != kit.RecordFault {
-		return nil, fmt.Errorf("rocketmq sink: send %d message(s) to %s: %w", len(msgs), msgs[0].msg.Topic, err)
+		return nil, fmt.Errorf("rocketmq sink: send %d message(s) to %s: %w", len(msgs), msgs[0].topic, err)
 	}
 	if len(msgs) == 1 {
 		return api.RecordErrors{kit.Reject(msgs[0].index, fmt.Errorf("rocketmq sink: %w: %v", errRejected, err))}, nil
@@ -411,6 +480,49 @@ func (s *sink) send(ctx context.Context, msgs []message) (api.RecordErrors, erro
 		}
 	}
 	return bad, nil
+}
+
+// batchOf returns the library's message for msgs: the message itself for
+// one, else a batch message whose body is their frames, which layout put
+// side by side. It is what the producer makes of several messages
+// (producer.MarshalMessageBatch), without the producer re-encoding each
+// message's properties from a map and growing a buffer message by
+// message.
+func batchOf(msgs []message) *primitive.Message {
+	if len(msgs) == 1 {
+		return msgs[0].single()
+	}
+	n := 0
+	for _, m := range msgs {
+		n += len(m.frame)
+	}
+	// The frames follow one another in the wire buffer, whose capacity a
+	// frame's slice keeps: the first one's extended is the batch's body.
+	if body, ok := adjoining(msgs, n); ok {
+		return &primitive.Message{Topic: msgs[0].topic, Queue: msgs[0].queue, Body: body, Batch: true}
+	}
+	body := make([]byte, 0, n)
+	for _, m := range msgs {
+		body = append(body, m.frame...)
+	}
+	return &primitive.Message{Topic: msgs[0].topic, Queue: msgs[0].queue, Body: body, Batch: true}
+}
+
+// adjoining returns the n bytes of msgs' frames as one slice when each
+// frame follows the one before it in memory.
+func adjoining(msgs []message, n int) ([]byte, bool) {
+	first := msgs[0].frame
+	if cap(first) < n {
+		return nil, false
+	}
+	all, at := first[:n], 0
+	for _, m := range msgs {
+		if &all[at] != &m.frame[0] {
+			return nil, false
+		}
+		at += len(m.frame)
+	}
+	return all, true
 }
 
 // targetName names a queue as the position map's targets do, the way

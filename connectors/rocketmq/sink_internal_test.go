@@ -2,9 +2,11 @@ package rocketmq
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 // message's Queue says). fail, when set, may refuse a send.
 type fakeProducer struct {
 	rmq.Producer
+	t    testing.TB
 	sel  *selector
 	mqs  []*primitive.MessageQueue
 	mu   sync.Mutex
@@ -28,18 +31,19 @@ type fakeProducer struct {
 	fail func(n int, msgs []*primitive.Message) error
 }
 
-func newFake(sel *selector, queues int) *fakeProducer {
-	f := &fakeProducer{sel: sel, got: map[int][]string{}}
+func newFake(t testing.TB, sel *selector, queues int) *fakeProducer {
+	f := &fakeProducer{t: t, sel: sel, got: map[int][]string{}}
 	for q := queues - 1; q >= 0; q-- { // listed out of order on purpose
 		f.mqs = append(f.mqs, &primitive.MessageQueue{Topic: "t", BrokerName: "b", QueueId: q})
 	}
 	return f
 }
 
-func (f *fakeProducer) SendSync(ctx context.Context, msgs ...*primitive.Message) (*primitive.SendResult, error) {
+func (f *fakeProducer) SendSync(ctx context.Context, batch ...*primitive.Message) (*primitive.SendResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent++
+	msgs := unbatch(f.t, batch)
 	if f.fail != nil {
 		if err := f.fail(f.sent, msgs); err != nil {
 			return nil, err
@@ -59,6 +63,58 @@ func (f *fakeProducer) SendSync(ctx context.Context, msgs ...*primitive.Message)
 }
 
 func (f *fakeProducer) Shutdown() error { return nil }
+
+// unbatch returns the messages a send carries, as the broker reads them:
+// one message sent alone, or each message of one batch message (whose
+// Queue is the batch's). The producer takes several messages as a batch
+// too; the sink sends one at a time.
+func unbatch(t testing.TB, sent []*primitive.Message) []*primitive.Message {
+	t.Helper()
+	if len(sent) != 1 {
+		t.Errorf("a send of %d messages; the sink sends one message or one batch message", len(sent))
+		return sent
+	}
+	if !sent[0].Batch {
+		return sent
+	}
+	var out []*primitive.Message
+	for b := sent[0].Body; len(b) > 0; {
+		m, n, err := decodeFrame(b)
+		if err != nil {
+			t.Fatalf("batch body: %v", err)
+		}
+		m.Topic, m.Queue = sent[0].Topic, sent[0].Queue
+		out = append(out, m)
+		b = b[n:]
+	}
+	return out
+}
+
+// decodeFrame reads one message of a batch body (the layout
+// primitive.Message.Marshal writes) and returns it with the bytes it took.
+func decodeFrame(b []byte) (*primitive.Message, int, error) {
+	if len(b) < fixedMessageBytes {
+		return nil, 0, fmt.Errorf("%d bytes left, a message takes at least %d", len(b), fixedMessageBytes)
+	}
+	total := int(binary.BigEndian.Uint32(b))
+	if total < fixedMessageBytes || total > len(b) {
+		return nil, 0, fmt.Errorf("total size %d of %d bytes", total, len(b))
+	}
+	if magic, crc, flag := binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:]), binary.BigEndian.Uint32(b[12:]); magic|crc|flag != 0 {
+		return nil, 0, fmt.Errorf("magic %d, crc %d, flag %d; want 0", magic, crc, flag)
+	}
+	n := int(binary.BigEndian.Uint32(b[16:]))
+	if 20+n+2 > total {
+		return nil, 0, fmt.Errorf("body of %d bytes in a message of %d", n, total)
+	}
+	pn := int(binary.BigEndian.Uint16(b[20+n:]))
+	if 22+n+pn != total {
+		return nil, 0, fmt.Errorf("body %d and properties %d bytes in a message of %d", n, pn, total)
+	}
+	m := primitive.NewMessage("", b[20:20+n])
+	m.UnmarshalProperties(b[22+n : total])
+	return m, total, nil
+}
 
 func idOf(m *primitive.Message) string {
 	keys := m.GetKeys()
@@ -85,7 +141,7 @@ func fakeSink(t *testing.T, cfg map[string]string, queues int) (*sink, *fakeProd
 		t.Fatal(err)
 	}
 	sk := s.(*sink)
-	f := newFake(sk.sel, queues)
+	f := newFake(t, sk.sel, queues)
 	sk.p = f
 	return sk, f
 }
@@ -203,7 +259,7 @@ func TestBatchBytesLimit(t *testing.T) {
 	f.fail = func(_ int, msgs []*primitive.Message) error {
 		n := 0
 		for _, m := range msgs {
-			n += len(m.Marshal())
+			n += len(m.Marshal()) // the message's frame in a batch
 		}
 		sizes = append(sizes, n)
 		return nil
@@ -220,4 +276,56 @@ func TestBatchBytesLimit(t *testing.T) {
 		t.Errorf("%d sends; the limit should have split the batch", len(sizes))
 	}
 	checkOrder(t, f, 40, 1)
+}
+
+// TestBuffersKeptWithinBound checks that a sink keeps its encoding
+// buffers between Writes of ordinary records and lets go of those a Write
+// of huge ones grew.
+func TestBuffersKeptWithinBound(t *testing.T) {
+	t.Parallel()
+	s, f := fakeSink(t, map[string]string{"max.message.bytes": strconv.Itoa(2 << 20)}, 2)
+	small := keyed(100, 10)
+	if err := s.Write(context.Background(), small); err != nil {
+		t.Fatal(err)
+	}
+	if cap(s.enc.arena) == 0 || cap(s.wire) == 0 {
+		t.Errorf("buffers of %d and %d bytes kept after a Write of small records", cap(s.enc.arena), cap(s.wire))
+	}
+	big := keyed(20, 10)
+	for i := range big {
+		big[i].Event.ID = strconv.Itoa(100 + i)
+		big[i].Event.Data = []byte(`"` + strings.Repeat("x", 1<<20) + `"`)
+	}
+	if err := s.Write(context.Background(), big); err != nil {
+		t.Fatal(err)
+	}
+	if cap(s.enc.arena) > maxRetainedBytes || cap(s.wire) > maxRetainedBytes {
+		t.Errorf("buffers of %d and %d bytes kept after a Write of 20 MiB", cap(s.enc.arena), cap(s.wire))
+	}
+	checkOrder(t, f, 120, 10)
+}
+
+// TestMessagesKeptWithinBound checks the same of the sink's message
+// arrays after a Write of more records than it keeps room for.
+func TestMessagesKeptWithinBound(t *testing.T) {
+	t.Parallel()
+	s, f := fakeSink(t, map[string]string{"batch.size": "1000"}, 4)
+	if err := s.Write(context.Background(), keyed(100, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if cap(s.msgs) < 100 || cap(s.grouped) < 99 { // the first went alone
+		t.Errorf("room for %d and %d messages kept after a Write of 100", cap(s.msgs), cap(s.grouped))
+	}
+	n := maxRetainedMessages + 100
+	recs := keyed(n, 10)
+	for i := range recs {
+		recs[i].Event.ID = strconv.Itoa(100 + i)
+	}
+	if err := s.Write(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if cap(s.msgs) > maxRetainedMessages || cap(s.grouped) > maxRetainedMessages {
+		t.Errorf("room for %d and %d messages kept after a Write of %d", cap(s.msgs), cap(s.grouped), n)
+	}
+	checkOrder(t, f, 100+n, 10)
 }
