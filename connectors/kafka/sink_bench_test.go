@@ -4,13 +4,13 @@ package kafka_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/api/apitest"
 	"github.com/ferryhq/ferry/connectors/generator"
 	"github.com/ferryhq/ferry/internal/cputime"
 	"github.com/ferryhq/ferry/internal/testbed"
@@ -126,19 +126,7 @@ func mustParse(b *testing.B, spec api.Spec, raw map[string]string) api.Config {
 //	go test -run '^$' -bench BenchmarkSinkWriteChanges -benchmem -benchtime 200000x ./connectors/kafka/
 func BenchmarkSinkWriteChanges(b *testing.B) {
 	brokers := testbed.Kafka(b)
-	recs := make([]api.Record, 1024)
-	for i := range recs {
-		data := fmt.Appendf(nil, `{"before":{"id":%d,"name":"name-%d","n":%d,"amount":"%d.50","ts":"2024-05-01T12:34:56.123"},`+
-			`"after":{"id":%d,"name":"name-%d","n":%d,"amount":"%d.75","ts":"2024-05-01T12:34:57.456"},`+
-			`"source":{"version":"ferry","connector":"mysql","name":"bench","ts_ms":1714566896000,"snapshot":"false","db":"bench","table":"bench",`+
-			`"server_id":1,"file":"mysql-bin.000003","pos":%d,"row":0,"gtid":null},"op":"u","ts_ms":1714566896123}`,
-			i, i, i, i, i, i, i+1, i, 123456+i)
-		ev := api.Event{ID: fmt.Sprintf("mysql-bin.000003:%d:0", 123456+i), Source: "/ferry/mysql-cdc/bench", SpecVersion: "1.0",
-			Type: "com.ferry.mysql.update", Subject: "bench.bench", DataContentType: "application/json",
-			Time: time.Date(2024, 5, 1, 12, 34, 56, 0, time.UTC), Data: data}
-		ev.MarkDataJSON()
-		recs[i] = api.Record{Event: ev, Key: fmt.Appendf(nil, `{"id":%d}`, i)}
-	}
+	recs := apitest.ChangeRecords(1024)
 	topic := newTopic(b, brokers, "ferry-sink-bench-cdc", 6, nil)
 	s := open(b, map[string]string{"brokers": brokerList(brokers), "topic": topic})
 	if err := write(b, s, recs[:1]); err != nil { // connections outside the timing

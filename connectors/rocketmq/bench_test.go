@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ferryhq/ferry/api"
+	"github.com/ferryhq/ferry/api/apitest"
+	"github.com/ferryhq/ferry/internal/cputime"
 	"github.com/ferryhq/ferry/internal/testbed"
 	"github.com/ferryhq/ferry/internal/testbed/rocketmqtest"
 )
@@ -82,7 +82,7 @@ func BenchmarkWrite(b *testing.B) {
 //	go test -run '^$' -bench BenchmarkWriteChanges -benchmem -benchtime 200000x ./connectors/rocketmq/
 func BenchmarkWriteChanges(b *testing.B) {
 	namesrv := testbed.RocketMQ(b)
-	recs := changes(1024)
+	recs := apitest.ChangeRecords(1024)
 	topic := rocketmqtest.Topic(b, "ferry-sink-bench-cdc", 8)
 	s := open(b, map[string]string{"nameservers": namesrv, "topic": topic})
 	if err := write(b, s, recs[:1]); err != nil { // route lookup outside the timing
@@ -90,40 +90,12 @@ func BenchmarkWriteChanges(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := cputime.Self()
 	for i := 0; i < b.N; i += len(recs) {
 		if err := write(b, s, recs[:min(len(recs), b.N-i)]); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N)*1e6, "cpu-s/Mrec")
-}
-
-// changes returns n mysql-cdc update events of the bench table's shape,
-// keyed by primary key.
-func changes(n int) []api.Record {
-	recs := make([]api.Record, n)
-	for i := range recs {
-		data := fmt.Appendf(nil, `{"before":{"id":%d,"name":"name-%d","n":%d,"amount":"%d.50","ts":"2024-05-01T12:34:56.123"},`+
-			`"after":{"id":%d,"name":"name-%d","n":%d,"amount":"%d.75","ts":"2024-05-01T12:34:57.456"},`+
-			`"source":{"version":"ferry","connector":"mysql","name":"bench","ts_ms":1714566896000,"snapshot":"false","db":"bench","table":"bench",`+
-			`"server_id":1,"file":"mysql-bin.000003","pos":%d,"row":0,"gtid":null},"op":"u","ts_ms":1714566896123}`,
-			i, i, i, i, i, i, i+1, i, 123456+i)
-		ev := api.Event{ID: fmt.Sprintf("mysql-bin.000003:%d:0", 123456+i), Source: "/ferry/mysql-cdc/bench", SpecVersion: "1.0",
-			Type: "com.ferry.mysql.update", Subject: "bench.bench", DataContentType: "application/json",
-			Time: time.Date(2024, 5, 1, 12, 34, 56, 0, time.UTC), Data: data}
-		ev.MarkDataJSON()
-		recs[i] = api.Record{Event: ev, Key: fmt.Appendf(nil, `{"id":%d}`, i)}
-	}
-	return recs
-}
-
-// cpuTime is this process's user and system CPU so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric((cputime.Self()-cpu).Seconds()/float64(b.N)*1e6, "cpu-s/Mrec")
 }
