@@ -225,9 +225,7 @@ func TestSourceTwoTasks(t *testing.T) {
 	sendRaw(t, topic, keyed(n, keys, 8)...)
 	cfg := srcConfig(namesrv, topic, "metadata.refresh.interval", "1s")
 	a, b := openSource(t, cfg, 0, 2, nil), openSource(t, cfg, 1, 2, nil)
-	ra, rb := a.readN(n/2, 5*time.Second), b.readN(n/2, 5*time.Second)
-	ra = append(ra, a.readN(n-len(ra)-len(rb), 5*time.Second)...)
-	ra = append(ra, b.readN(n-len(ra)-len(rb), 5*time.Second)...)
+	ra, rb := readBoth(a, b, n, 30*time.Second)
 	checkSplit(t, ra, rb, n)
 	got := seqs(t, append(slices.Clone(ra), rb...))
 	for k, s := range got {
@@ -253,9 +251,23 @@ func TestSourceTwoTasks(t *testing.T) {
 		more = append(more, msg{queue: q, body: fmt.Sprintf(`{"key":"q%d","seq":%d}`, q, q)})
 	}
 	sendRaw(t, topic, more...)
-	ma, mb := a.readN(12, 4*time.Second), b.readN(12, 4*time.Second)
-	ma = append(ma, a.readN(12-len(ma)-len(mb), 4*time.Second)...)
+	ma, mb := readBoth(a, b, 12, 30*time.Second)
 	checkSplit(t, ma, mb, 12)
+}
+
+// readBoth reads from two tasks in turn, half a second each, until they
+// hold n records between them or d has passed: each task's records stay
+// its own whichever queues it owns and however long it takes to find
+// them.
+func readBoth(a, b *srcTask, n int, d time.Duration) (ra, rb []api.Record) {
+	deadline := time.Now().Add(d)
+	for len(ra)+len(rb) < n && time.Now().Before(deadline) {
+		ra = append(ra, a.readN(n-len(ra)-len(rb), 500*time.Millisecond)...)
+		if len(ra)+len(rb) < n {
+			rb = append(rb, b.readN(n-len(ra)-len(rb), 500*time.Millisecond)...)
+		}
+	}
+	return ra, rb
 }
 
 // checkSplit checks that two tasks' records hold n messages, each once,
