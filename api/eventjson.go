@@ -59,7 +59,9 @@ func (e *Event) AppendJSON(buf []byte) ([]byte, error) {
 		buf = append(buf, `,"dataschema":`...)
 		buf = AppendJSONString(buf, e.DataSchema)
 	}
-	for k, v := range e.Extensions {
+	var exts [4]Extension
+	for _, x := range e.SortedExtensions(exts[:0]) {
+		k, v := x.Name, x.Value
 		if !ValidAttributeName(k) {
 			return nil, fmt.Errorf("cloudevent: invalid extension attribute name %q", k)
 		}

@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // SpecVersion is the CloudEvents specification version Ferry produces.
 const SpecVersion = "1.0"
@@ -89,6 +93,35 @@ type Record struct {
 	// Position is the record's location in Partition. A nil Position marks a
 	// record that needs no commit (the engine still acknowledges it).
 	Position Position
+}
+
+// Extension is one extension attribute of an event: its name and value.
+type Extension struct {
+	Name  string
+	Value any
+}
+
+// SortedExtensions appends e's extension attributes to dst in name order:
+// the encodings that write every extension write them in this order, so
+// that one event always encodes to the same bytes (a map's own order
+// changes from one iteration to the next). Passing a slice of a local
+// array keeps the common case free of allocations.
+func (e *Event) SortedExtensions(dst []Extension) []Extension {
+	start := len(dst)
+	for k, v := range e.Extensions {
+		dst = append(dst, Extension{k, v})
+	}
+	switch n := len(dst) - start; {
+	case n > 12:
+		slices.SortFunc(dst[start:], func(a, b Extension) int { return strings.Compare(a.Name, b.Name) })
+	case n > 1: // the usual few: an insertion sort, no call per comparison
+		for i := start + 1; i < len(dst); i++ {
+			for j := i; j > start && dst[j].Name < dst[j-1].Name; j-- {
+				dst[j], dst[j-1] = dst[j-1], dst[j]
+			}
+		}
+	}
+	return dst
 }
 
 // Size returns an estimate of the record's memory footprint in bytes, used to

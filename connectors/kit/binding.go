@@ -322,7 +322,9 @@ func (b Binding) EncodeHeaders(ev *api.Event, set func(name, value string)) erro
 	if ev.DataContentType != "" {
 		set(b.contentType, ev.DataContentType)
 	}
-	for k, v := range ev.Extensions {
+	var exts [4]api.Extension
+	for _, x := range ev.SortedExtensions(exts[:0]) {
+		k, v := x.Name, x.Value
 		if !api.ValidAttributeName(k) {
 			return fmt.Errorf("cloudevent: invalid extension attribute name %q", k)
 		}

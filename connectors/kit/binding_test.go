@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -301,5 +302,31 @@ func TestDecodeEventBridgeTime(t *testing.T) {
 	}
 	if !ev.Time.Equal(want.Time) || !ev.Time.Equal(time.Date(2020, 11, 19, 13, 4, 42, 179e6, time.UTC)) {
 		t.Fatalf("binary time %v, structured %v", ev.Time, want.Time)
+	}
+}
+
+// TestEncodeHeadersInOrder: binary mode sets an event's extensions in name
+// order, after its attributes, the same every time.
+func TestEncodeHeadersInOrder(t *testing.T) {
+	t.Parallel()
+	ev := api.Event{SpecVersion: "1.0", ID: "1", Source: "/s", Type: "t",
+		Extensions: map[string]any{"zeta": "z", "alpha": "a", "mid": int64(3), "beta": true, "omega": "o"}}
+	var first []string
+	for i := range 30 {
+		var names []string
+		if err := kit.Kafka.EncodeHeaders(&ev, func(k, _ string) { names = append(names, k) }); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = names
+			exts := names[len(names)-5:]
+			if !slices.IsSorted(exts) {
+				t.Fatalf("extension headers %v not in name order", exts)
+			}
+			continue
+		}
+		if !slices.Equal(names, first) {
+			t.Fatalf("headers %v, the first time %v", names, first)
+		}
 	}
 }

@@ -133,8 +133,10 @@ func (c *contents) pairs(ev *api.Event, dst []pair, buf []byte) ([]pair, []byte,
 	add("datacontenttype", ev.DataContentType)
 	add("dataschema", ev.DataSchema)
 	if len(ev.Extensions) > 0 {
-		for _, k := range slices.Sorted(maps.Keys(ev.Extensions)) {
-			v, err := kit.ExtensionText(ev.Extensions[k])
+		var exts [4]api.Extension
+		for _, x := range ev.SortedExtensions(exts[:0]) {
+			k := x.Name
+			v, err := kit.ExtensionText(x.Value)
 			if err != nil {
 				return dst, buf, fmt.Errorf("extension %q: %w", k, err)
 			}
