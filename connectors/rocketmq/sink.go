@@ -390,7 +390,7 @@ func (s *sink) layout(groups [][]message) {
 		for i := range g {
 			at := len(w)
 			w = append(w, g[i].frame...)
-			g[i].frame = w[at:len(w)] // its capacity runs on over the next frames (batchOf)
+			g[i].frame = w[at:] // its capacity runs on over the next frames (batchOf)
 		}
 	}
 	s.wire = w[:0]
